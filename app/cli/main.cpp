@@ -1,0 +1,37 @@
+// layerlens-cli: the headless front end (no Qt). Subcommands live in cmd_*.cpp.
+#include <cstdio>
+#include <exception>
+#include <memory>
+
+#include "command.h"
+
+namespace ll::cli {
+std::vector<Command>& commands() {
+  static std::vector<Command> c;
+  return c;
+}
+}  // namespace ll::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"layerlens-cli: look inside transformer language models from the command line"};
+  app.set_version_flag("--version", std::string("layerlens-cli ") + LAYERLENS_VERSION);
+  app.require_subcommand(1);
+  std::function<int()> action;
+  for (auto& c : ll::cli::commands()) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    auto run = std::make_shared<std::function<int()>>();
+    *run = c.setup(*sub);
+    sub->callback([run, &action] { action = *run; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action ? action() : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "layerlens-cli: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,1 @@
+// Keeps ll_kernels non-empty while areas are being filled in.

@@ -1,0 +1,1 @@
+// Placeholder translation unit for a runtime area that has no sources yet.
