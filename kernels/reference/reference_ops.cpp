@@ -1,0 +1,125 @@
+#include "kernels/reference/reference_ops.h"
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <stdexcept>
+#include <vector>
+
+namespace ll::kern::ref {
+
+double ropeInvFreq(int i, const RopeParams& p) {
+  double freq = std::pow(double(p.base), -2.0 * i / double(p.nRot));
+  if (p.llama3Factor != 0.0f) {
+    // HF _compute_llama3_parameters: long wavelengths are slowed by `factor`, short ones kept,
+    // the band between interpolated smoothly.
+    const double factor = p.llama3Factor, lo = p.llama3LowFreqFactor, hi = p.llama3HighFreqFactor;
+    const double orig = p.llama3OrigCtx;
+    const double lowWavelen = orig / lo, highWavelen = orig / hi;
+    const double wavelen = 2.0 * std::numbers::pi / freq;
+    if (wavelen < highWavelen) {
+      // unchanged
+    } else if (wavelen > lowWavelen) {
+      freq = freq / factor;
+    } else {
+      const double smooth = (orig / wavelen - lo) / (hi - lo);
+      freq = (1.0 - smooth) * freq / factor + smooth * freq;
+    }
+  }
+  return freq * p.freqScale;
+}
+
+void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, const RopeParams& p) {
+  if (p.nRot <= 0 || p.nRot > headDim || p.nRot % 2 != 0)
+    throw std::invalid_argument("rope: nRot must be even and in (0, headDim]");
+  const int half = p.nRot / 2;
+  for (int r = 0; r < n; ++r) {
+    for (int h = 0; h < nHead; ++h) {
+      float* v = x + (size_t(r) * nHead + h) * headDim;
+      for (int i = 0; i < half; ++i) {
+        const double theta = double(positions[r]) * ropeInvFreq(i, p);
+        const double c = std::cos(theta), s = std::sin(theta);
+        const int i0 = p.neox ? i : 2 * i;
+        const int i1 = p.neox ? i + half : 2 * i + 1;
+        const double x0 = v[i0], x1 = v[i1];
+        v[i0] = float(x0 * c - x1 * s);
+        v[i1] = float(x0 * s + x1 * c);
+      }
+    }
+  }
+}
+
+void checkAttnArgs(const AttnArgs& a) {
+  if (a.nQ <= 0 || a.nKv <= 0 || a.nHead <= 0 || a.nHeadKv <= 0 || a.headDim <= 0)
+    throw std::invalid_argument("attention: non-positive size");
+  if (a.nQ > a.nKv) throw std::invalid_argument("attention: nQ > nKv");
+  if (a.nHead % a.nHeadKv != 0) throw std::invalid_argument("attention: nHead % nHeadKv != 0");
+  if (!a.q || !a.k || !a.v) throw std::invalid_argument("attention: missing q, k or v");
+}
+
+void attnRowProbs(const AttnArgs& a, int h, int i, double* probs) {
+  const int kvh = h / (a.nHead / a.nHeadKv);
+  const int qi = a.nKv - a.nQ + i;
+  const bool knock = a.blockQ && a.blockK && a.blockQ[qi] != 0;
+  const float* q = a.q + (size_t(i) * a.nHead + h) * a.headDim;
+  double maxS = -std::numeric_limits<double>::infinity();
+  for (int j = 0; j < a.nKv; ++j) {
+    const bool visible = j <= qi && !(knock && a.blockK[j] != 0 && j != qi);
+    if (!visible) {
+      probs[j] = -std::numeric_limits<double>::infinity();
+      continue;
+    }
+    const float* k = a.k + (size_t(j) * a.nHeadKv + kvh) * a.headDim;
+    double s = 0;
+    for (int d = 0; d < a.headDim; ++d) s += double(q[d]) * double(k[d]);
+    probs[j] = s * a.scale;
+    maxS = std::max(maxS, probs[j]);
+  }
+  double sum = 0;
+  for (int j = 0; j < a.nKv; ++j) {
+    probs[j] = std::isinf(probs[j]) ? 0.0 : std::exp(probs[j] - maxS);
+    sum += probs[j];
+  }
+  for (int j = 0; j < a.nKv; ++j) probs[j] /= sum;
+}
+
+void attention(const AttnArgs& a) {
+  checkAttnArgs(a);
+  const int kvGroup = a.nHead / a.nHeadKv;
+  std::vector<double> p(a.nKv), o(a.headDim);
+  for (int h = 0; h < a.nHead; ++h) {
+    const int kvh = h / kvGroup;
+    for (int i = 0; i < a.nQ; ++i) {
+      attnRowProbs(a, h, i, p.data());
+      std::fill(o.begin(), o.end(), 0.0);
+      double ent = 0;
+      for (int j = 0; j < a.nKv; ++j) {
+        if (p[j] == 0.0) continue;
+        ent -= p[j] * std::log(p[j]);
+        const float* v = a.v + (size_t(j) * a.nHeadKv + kvh) * a.headDim;
+        for (int d = 0; d < a.headDim; ++d) o[d] += p[j] * double(v[d]);
+      }
+      if (a.out) {
+        float* out = a.out + (size_t(i) * a.nHead + h) * a.headDim;
+        for (int d = 0; d < a.headDim; ++d) out[d] = float(o[d]);
+      }
+      if (a.entropy) a.entropy[size_t(h) * a.nQ + i] = float(ent);
+      if (a.colSum)
+        for (int j = 0; j < a.nKv; ++j) a.colSum[size_t(h) * a.nKv + j] += float(p[j]);
+      if (a.lastRow && i == a.nQ - 1)
+        for (int j = 0; j < a.nKv; ++j) a.lastRow[size_t(h) * a.nKv + j] = float(p[j]);
+    }
+  }
+}
+
+void attentionMap(const AttnArgs& a, int head, float* out) {
+  checkAttnArgs(a);
+  if (head < 0 || head >= a.nHead) throw std::invalid_argument("attentionMap: head out of range");
+  std::vector<double> p(a.nKv);
+  for (int i = 0; i < a.nQ; ++i) {
+    attnRowProbs(a, head, i, p.data());
+    for (int j = 0; j < a.nKv; ++j) out[size_t(i) * a.nKv + j] = float(p[j]);
+  }
+}
+
+}  // namespace ll::kern::ref
