@@ -1,1 +1,0 @@
-// Keeps ll_kernels non-empty while areas are being filled in.
