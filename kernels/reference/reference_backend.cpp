@@ -161,10 +161,12 @@ class ReferenceBackend final : public Backend {
     }
   }
   void gelu(float* x, size_t count) override {
+    // 0.5x(1 + tanh(z)) == x * sigmoid(2z); the latter keeps full relative precision for z << 0.
     const double k = std::sqrt(2.0 / 3.14159265358979323846);
     for (size_t i = 0; i < count; ++i) {
       const double v = x[i];
-      x[i] = float(0.5 * v * (1.0 + std::tanh(k * (v + 0.044715 * v * v * v))));
+      const double z = k * (v + 0.044715 * v * v * v);
+      x[i] = float(v / (1.0 + std::exp(-2.0 * z)));
     }
   }
   void scaleRows(float* x, const float* s, int n, int dim) override {

@@ -1,0 +1,13 @@
+// Matrix multiply of activations by a weight in its file type, for the CPU backend: F32 weights
+// are used in place; other types are dequantized panel by panel into per-thread scratch.
+#pragma once
+
+#include "kernels/cpu/cpu_weight.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace ll::kern {
+
+// y[n, w.rows] = x[n, w.cols] * w^T
+void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n);
+
+}  // namespace ll::kern

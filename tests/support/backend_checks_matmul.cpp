@@ -1,0 +1,198 @@
+// Op checks for weights: loading (valid and malformed descriptions), vectorData, getRows and
+// matmul over every weight type, with random quantized blocks whose scale fields are sane.
+#include <cmath>
+#include <stdexcept>
+
+#include "backend_checks.h"
+#include "backend_checks_util.h"
+
+namespace lltest::ops {
+namespace {
+
+using kern::QType;
+
+const QType kAllTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q4_0, QType::Q4_1,
+                           QType::Q5_0, QType::Q5_1, QType::Q8_0, QType::Q2_K, QType::Q3_K,
+                           QType::Q4_K, QType::Q5_K, QType::Q6_K};
+
+struct HalfField {
+  int offset;
+  float lo, hi;  // range of the value written there
+};
+
+// Byte offsets of the f16 fields (scales d, minimums m/dmin) inside one block, as in ggml's
+// block structs. Random bytes elsewhere are valid quants; random bytes here could be NaN/Inf or
+// 6e4, so they are overwritten with magnitudes like real models'.
+std::vector<HalfField> halfFields(QType t) {
+  switch (t) {
+    case QType::Q4_0:
+      return {{0, -0.02f, 0.02f}};
+    case QType::Q4_1:
+      return {{0, 0.001f, 0.02f}, {2, -0.1f, 0.0f}};
+    case QType::Q5_0:
+      return {{0, -0.02f, 0.02f}};
+    case QType::Q5_1:
+      return {{0, 0.001f, 0.02f}, {2, -0.1f, 0.0f}};
+    case QType::Q8_0:
+      return {{0, -0.004f, 0.004f}};
+    case QType::Q2_K:
+      return {{80, 0.001f, 0.01f}, {82, 0.0005f, 0.005f}};
+    case QType::Q3_K:
+      return {{108, 0.001f, 0.01f}};
+    case QType::Q4_K:
+      return {{0, 0.0005f, 0.005f}, {2, 0.0005f, 0.005f}};
+    case QType::Q5_K:
+      return {{0, 0.0005f, 0.005f}, {2, 0.0005f, 0.005f}};
+    case QType::Q6_K:
+      return {{208, 0.0005f, 0.005f}};
+    default:
+      return {};
+  }
+}
+
+std::vector<uint8_t> randomWeightBytes(Rng& rng, QType t, int64_t rows, int64_t cols) {
+  const size_t nbytes = kern::rowBytes(t, cols) * size_t(rows);
+  const size_t n = size_t(rows * cols);
+  std::vector<uint8_t> out(nbytes);
+  if (t == QType::F32) {
+    auto v = rng.normals(n, 0.5f);
+    std::memcpy(out.data(), v.data(), nbytes);
+  } else if (t == QType::F16 || t == QType::BF16) {
+    auto v = rng.normals(n, 0.5f);
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h;
+      if (t == QType::F16) {
+        h = kern::fp32ToFp16(v[i]);
+      } else {
+        uint32_t bits;
+        std::memcpy(&bits, &v[i], 4);
+        h = uint16_t(bits >> 16);
+      }
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+  } else {
+    out = rng.bytes(nbytes);
+    const auto info = kern::qtypeInfo(t);
+    for (size_t blk = 0; blk < nbytes / size_t(info.typeSize); ++blk)
+      for (const HalfField& f : halfFields(t)) {
+        const uint16_t h = kern::fp32ToFp16(rng.uniform(f.lo, f.hi));
+        std::memcpy(out.data() + blk * info.typeSize + f.offset, &h, 2);
+      }
+  }
+  return out;
+}
+
+kern::WeightDesc desc(QType t, int64_t rows, int64_t cols, const std::vector<uint8_t>& bytes) {
+  kern::WeightDesc d;
+  d.name = std::string("test.") + std::string(kern::qtypeName(t)) + ".weight";
+  d.type = t;
+  d.rows = rows;
+  d.cols = cols;
+  d.data = bytes.data();
+  d.nbytes = bytes.size();
+  return d;
+}
+
+// Shapes (rows, cols) for a type: odd row counts, several blocks per row, a non-multiple-of-8
+// column count where the block size allows.
+std::vector<std::pair<int64_t, int64_t>> shapes(QType t) {
+  const int64_t bs = kern::qtypeInfo(t).blockSize;
+  if (bs == 1) return {{7, 67}, {300, 129}, {64, 2048}};
+  if (bs == 32) return {{7, 32}, {300, 96}, {33, 544}};
+  return {{7, 256}, {300, 512}, {130, 768}};
+}
+
+template <class F>
+bool throws(F&& f) {
+  try {
+    f();
+  } catch (const std::exception&) {
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void checkWeights(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol) {
+  Rng rng(log.seed ^ 0x88);
+  for (QType t : kAllTypes) {
+    const std::string tn(kern::qtypeName(t));
+    const int64_t bs = kern::qtypeInfo(t).blockSize;
+    // Vectors (norm weights, biases) converted once at load.
+    const int64_t vcols = bs == 1 ? 67 : 2 * bs;
+    auto vbytes = randomWeightBytes(rng, t, 1, vcols);
+    auto wb = b.loadWeight(desc(t, 1, vcols, vbytes)),
+         wr = ref.loadWeight(desc(t, 1, vcols, vbytes));
+    log.expect(wb->rows == 1 && wb->cols == vcols && wb->type == t, "loadWeight " + tn + " shape");
+    std::vector<float> vb(static_cast<size_t>(vcols)), vr(static_cast<size_t>(vcols));
+    b.sync();
+    b.download(vb.data(), b.vectorData(*wb), vb.size() * 4);
+    ref.download(vr.data(), ref.vectorData(*wr), vr.size() * 4);
+    compare(log, "vectorData " + tn + " [" + b.name() + " vs " + ref.name() + "]", vb, vr,
+            tol.exact);
+
+    // getRows: single rows dequantized, ids may repeat.
+    const int64_t rows = 50, cols = bs == 1 ? 33 : 3 * bs;
+    auto bytes = randomWeightBytes(rng, t, rows, cols);
+    auto mb = b.loadWeight(desc(t, rows, cols, bytes)),
+         mr = ref.loadWeight(desc(t, rows, cols, bytes));
+    for (int n : {1, 20}) {
+      std::vector<int32_t> ids(n);
+      for (auto& id : ids) id = rng.intIn(0, int(rows) - 1);
+      ids.back() = int32_t(rows - 1);
+      parity(b, ref, log, "getRows " + tn + " " + dims({{"rows", rows}, {"cols", cols}, {"n", n}}),
+             {}, size_t(n) * cols, nullptr, tol.exact, [&](kern::Backend& be, auto&, float* out) {
+               be.getRows(&be == &b ? *mb : *mr, ids.data(), n, out);
+             });
+    }
+
+    // Malformed descriptions from a hostile file are rejected, never read past.
+    for (kern::Backend* be : {&b, &ref}) {
+      const std::string who = " [" + be->name() + "]";
+      kern::WeightDesc d = desc(t, rows, cols, bytes);
+      d.nbytes -= 1;
+      log.expect(throws([&] { be->loadWeight(d); }),
+                 "loadWeight " + tn + " with short data must throw" + who);
+      if (bs > 1) {
+        d = desc(t, rows, cols - 1, bytes);
+        log.expect(throws([&] { be->loadWeight(d); }),
+                   "loadWeight " + tn + " with cols not a multiple of the block must throw" + who);
+      }
+      d = desc(t, 0, cols, bytes);
+      log.expect(throws([&] { be->loadWeight(d); }),
+                 "loadWeight " + tn + " with 0 rows must throw" + who);
+      d = desc(t, int64_t(1) << 40, cols, bytes);
+      log.expect(throws([&] { be->loadWeight(d); }),
+                 "loadWeight " + tn + " with huge rows must throw" + who);
+    }
+  }
+  kern::WeightDesc bad = desc(QType::F32, 1, 4, std::vector<uint8_t>(16));
+  bad.data = nullptr;
+  bad.type = static_cast<QType>(99);
+  log.expect(throws([&] { b.loadWeight(bad); }),
+             "loadWeight with an unknown type must throw [" + b.name() + "]");
+}
+
+void checkMatmul(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol) {
+  Rng rng(log.seed ^ 0x99);
+  for (QType t : kAllTypes) {
+    for (auto [rows, cols] : shapes(t)) {
+      auto bytes = randomWeightBytes(rng, t, rows, cols);
+      auto wb = b.loadWeight(desc(t, rows, cols, bytes)),
+           wr = ref.loadWeight(desc(t, rows, cols, bytes));
+      for (int n : {1, 5, 17, 64}) {
+        auto x = rng.normals(size_t(n) * cols);
+        parity(b, ref, log,
+               "matmul " + std::string(kern::qtypeName(t)) + " " +
+                   dims({{"rows", rows}, {"cols", cols}, {"n", n}}),
+               {x}, size_t(n) * rows, nullptr, tol.matmul,
+               [&](kern::Backend& be, auto& in, float* out) {
+                 be.matmul(&be == &b ? *wb : *wr, in[0]->f32(), out, n);
+               });
+      }
+    }
+  }
+}
+
+}  // namespace lltest::ops
