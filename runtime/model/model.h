@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,12 @@ struct Model {
 
 // Progress in [0, 1] with a short phase text; return false to cancel (throws then).
 using LoadProgress = std::function<bool(float, const std::string&)>;
+
+// Thrown by loadModel when the progress callback returns false.
+class LoadCancelled : public std::runtime_error {
+ public:
+  LoadCancelled() : std::runtime_error("model loading cancelled") {}
+};
 
 // Opens a GGUF file, an HF folder (config.json + safetensors + tokenizer.json) or a llama2.c .bin
 // (tokenizer: tok<N>.bin next to it, or tokenizerPath). Throws FormatError on bad input.
