@@ -1,0 +1,87 @@
+// What a forward pass is asked to do: interventions (steering, routing, attention knockout, token
+// subsets), what to capture, and generation settings. Plain values, no pointers into other state,
+// so requests can be copied across threads and compared to decide how much of the cache survives.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ll::rt {
+
+// Add alpha * vector to the OUTPUT of layer `layer` (the residual stream) at every sequence index
+// >= fromPos, generated tokens included.
+struct Steering {
+  int layer = 0;
+  float alpha = 1.0f;
+  int fromPos = 0;
+  std::vector<float> vector;  // [nEmbd]
+  bool operator==(const Steering&) const = default;
+};
+
+// ALGORITHMS.md §9: bias adds to the router logit; force sets it to max(z) + eps; ban sets -inf
+// before top-k.
+enum class RouterEditKind { Bias, Force, Ban };
+struct RouterEdit {
+  int layer = 0;
+  int expert = 0;
+  RouterEditKind kind = RouterEditKind::Bias;
+  float value = 0.0f;  // bias amount (Bias) or eps (Force; 0 means 1e-3)
+  bool operator==(const RouterEdit&) const = default;
+};
+
+// Attention knockout: in layers [layerBegin, layerEnd) a query in `from` may not attend a key in
+// `to` (except itself). Indices are sequence indices of the tokens the engine runs.
+struct Knockout {
+  std::vector<int> from;
+  std::vector<int> to;
+  int layerBegin = 0;
+  int layerEnd = 0;
+  bool operator==(const Knockout&) const = default;
+};
+
+// Run only these prompt tokens (indices into the prompt, ascending). keepPositions: each keeps its
+// original position id; otherwise positions are re-indexed 0..n-1.
+struct TokenSubset {
+  std::vector<int> indices;
+  bool keepPositions = true;
+  bool operator==(const TokenSubset&) const = default;
+};
+
+struct Interventions {
+  std::vector<Steering> steering;
+  std::vector<RouterEdit> router;
+  std::optional<Knockout> knockout;
+  bool operator==(const Interventions&) const = default;
+};
+
+struct CaptureOptions {
+  bool enabled = true;    // false: no per-layer capture and no attention statistics (benchmarks)
+  bool allLogits = true;  // false: logits of the last position only
+  bool operator==(const CaptureOptions&) const = default;
+};
+
+struct RunRequest {
+  Interventions interventions;
+  std::optional<TokenSubset> subset;
+  CaptureOptions capture;
+};
+
+struct SamplingOptions {
+  bool greedy = true;  // argmax, lowest id on exact ties
+  float temperature = 1.0f;
+  int topK = 0;       // 0 = off
+  float topP = 1.0f;  // 1 = off
+  uint64_t seed = 0;
+};
+
+struct GenerateRequest {
+  int maxTokens = 32;
+  bool stopAtEos = true;
+  SamplingOptions sampling;
+  Interventions interventions;
+  std::optional<TokenSubset> subset;
+};
+
+}  // namespace ll::rt

@@ -1,0 +1,228 @@
+#include "runtime/api/session.h"
+
+#include <cstdio>
+#include <mutex>
+#include <stdexcept>
+
+#include "kernels/backends.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/sampler.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace ll::rt {
+
+BackendChoice parseBackend(const std::string& name, int threads) {
+  BackendChoice c;
+  c.threads = threads;
+  if (name == "cpu" || name == "cuda" || name == "reference") {
+    c.name = name;
+    return c;
+  }
+  throw std::invalid_argument("unknown backend '" + name + "' (choose cpu, cuda or reference)");
+}
+
+Session::Session() = default;
+Session::~Session() = default;
+
+void Session::load(const std::filesystem::path& path, const BackendChoice& backend,
+                   const LoadProgress& progress) {
+  std::shared_ptr<const Model> m = loadModel(path, progress);
+  attach(std::move(m), backend);
+}
+
+void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& backend) {
+  if (!model) throw std::invalid_argument("Session::attach: no model");
+  m_engine.reset();
+  m_backend.reset();
+  m_backendNote.clear();
+  if (backend.name == "cuda") {
+    std::string why;
+    m_backend = kern::makeCudaBackend(&why);
+    if (!m_backend) {
+      m_backendNote = "CUDA backend unavailable (" +
+                      (why.empty() ? std::string("unknown reason") : why) +
+                      "); using the CPU backend";
+      static std::once_flag once;
+      std::call_once(once, [&] { std::fprintf(stderr, "layerlens: %s\n", m_backendNote.c_str()); });
+    }
+  } else if (backend.name == "reference") {
+    m_backend = kern::makeReferenceBackend();
+  } else if (backend.name != "cpu") {
+    throw std::invalid_argument("unknown backend '" + backend.name + "'");
+  }
+  if (!m_backend) m_backend = kern::makeCpuBackend(backend.threads);
+  m_model = std::move(model);
+  m_engine = std::make_unique<Engine>(*m_model, *m_backend);
+  m_ids.clear();
+  m_pieces.clear();
+  m_spans.clear();
+}
+
+const Model& Session::model() const {
+  if (!m_model) throw std::logic_error("no model loaded");
+  return *m_model;
+}
+
+std::string Session::backendName() const {
+  return m_backend ? m_backend->name() : std::string();
+}
+
+Engine& Session::engine() {
+  if (!m_engine) throw std::logic_error("no model loaded");
+  return *m_engine;
+}
+
+void Session::resetCache() {
+  if (m_engine) m_engine->resetCache();
+}
+
+void Session::setPrompt(const std::string& text, int addBos) {
+  const Model& m = model();
+  if (!m.tokenizer) throw std::runtime_error("the model has no tokenizer; pass token ids");
+  Encoding enc = m.tokenizer->encode(text, addBos);
+  if (enc.ids.empty()) throw std::invalid_argument("empty prompt: the text gives no tokens");
+  m_text = text;
+  m_ids = std::move(enc.ids);
+  m_pieces = std::move(enc.pieces);
+  m_spans = std::move(enc.spans);
+}
+
+void Session::setPromptIds(const std::vector<int32_t>& ids) {
+  const Model& m = model();
+  if (ids.empty()) throw std::invalid_argument("empty prompt: no token ids");
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= m.spec.nVocab)
+      throw std::invalid_argument("token id " + std::to_string(ids[i]) + " at index " +
+                                  std::to_string(i) + " is out of range (vocabulary size " +
+                                  std::to_string(m.spec.nVocab) + ")");
+  m_text.clear();
+  m_ids = ids;
+  m_pieces.clear();
+  m_spans.assign(ids.size(), {-1, -1});
+  for (int32_t id : ids)
+    m_pieces.push_back(m.tokenizer ? m.tokenizer->piece(id) : std::to_string(id));
+}
+
+void Session::selectInputs(const std::optional<TokenSubset>& subset, std::vector<int32_t>& ids,
+                           std::vector<int32_t>& pos, std::vector<int32_t>& promptIndex) const {
+  if (m_ids.empty()) throw std::invalid_argument("empty prompt: set a prompt first");
+  ids.clear();
+  pos.clear();
+  promptIndex.clear();
+  if (!subset) {
+    ids = m_ids;
+    for (size_t i = 0; i < m_ids.size(); ++i) {
+      pos.push_back(static_cast<int32_t>(i));
+      promptIndex.push_back(static_cast<int32_t>(i));
+    }
+    return;
+  }
+  if (subset->indices.empty()) throw std::invalid_argument("token subset is empty");
+  int prev = -1;
+  for (int i : subset->indices) {
+    if (i < 0 || i >= static_cast<int>(m_ids.size()))
+      throw std::invalid_argument("token subset index " + std::to_string(i) + " is out of range");
+    if (i <= prev) throw std::invalid_argument("token subset indices must be strictly increasing");
+    prev = i;
+    pos.push_back(subset->keepPositions ? i : static_cast<int32_t>(ids.size()));
+    ids.push_back(m_ids[i]);
+    promptIndex.push_back(i);
+  }
+}
+
+std::shared_ptr<const Trace> Session::run(const RunRequest& req, const RunProgress& progress) {
+  std::vector<int32_t> ids, pos, idx;
+  selectInputs(req.subset, ids, pos, idx);
+  return engine().run(ids, pos, req.interventions, req.capture, progress, true, [&](Trace& out) {
+    out.promptIndex = idx;
+    out.request.subset = req.subset;
+    for (int32_t i : idx) {
+      out.pieces.push_back(i < static_cast<int32_t>(m_pieces.size()) ? m_pieces[i] : std::string());
+      out.spans.push_back(i < static_cast<int32_t>(m_spans.size()) ? m_spans[i]
+                                                                   : std::pair<int, int>{-1, -1});
+    }
+  });
+}
+
+std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
+  if (!tr.captured) throw std::invalid_argument("attention map: the trace was run without capture");
+  if (layer < 0 || layer >= tr.nLayer)
+    throw std::invalid_argument("attention map: layer out of range");
+  if (head >= tr.nHead) throw std::invalid_argument("attention map: head out of range");
+  kern::Backend& b = *m_backend;
+  const int T = tr.nTokens, qd = tr.nHead * tr.headDim, kvd = tr.nHeadKv * tr.headDim;
+  const LayerTrace& L = tr.layers[layer];
+  kern::Buffer q(b, size_t(T) * qd * 4), k(b, size_t(T) * kvd * 4), out(b, size_t(T) * T * 4);
+  b.upload(q.get(), L.q.data(), size_t(T) * qd * 4);
+  b.upload(k.get(), L.k.data(), size_t(T) * kvd * 4);
+  kern::AttnArgs a;
+  a.nQ = T;
+  a.nKv = T;
+  a.nHead = tr.nHead;
+  a.nHeadKv = tr.nHeadKv;
+  a.headDim = tr.headDim;
+  a.scale = tr.attnScale;
+  a.q = q.f32();
+  a.k = k.f32();
+  a.v = k.f32();  // probabilities do not depend on V
+  kern::Buffer bq, bk;
+  if (!tr.blockQ.empty() && layer >= tr.knockBegin && layer < tr.knockEnd) {
+    bq = kern::Buffer(b, T);
+    bk = kern::Buffer(b, T);
+    b.upload(bq.get(), tr.blockQ.data(), T);
+    b.upload(bk.get(), tr.blockK.data(), T);
+    a.blockQ = static_cast<const uint8_t*>(bq.get());
+    a.blockK = static_cast<const uint8_t*>(bk.get());
+  }
+  std::vector<float> result(size_t(T) * T, 0.0f), tmp(size_t(T) * T);
+  const int h0 = head < 0 ? 0 : head, h1 = head < 0 ? tr.nHead : head + 1;
+  for (int h = h0; h < h1; ++h) {
+    b.attentionMap(a, h, out.f32());
+    b.download(tmp.data(), out.get(), tmp.size() * 4);
+    for (size_t i = 0; i < tmp.size(); ++i) result[i] += tmp[i];
+  }
+  if (h1 - h0 > 1)
+    for (float& v : result) v /= static_cast<float>(h1 - h0);
+  return result;
+}
+
+Generation Session::generate(const GenerateRequest& req, const TokenCallback& onToken,
+                             const RunProgress& progress) {
+  if (req.maxTokens < 0) throw std::invalid_argument("generate: negative token count");
+  if (!req.sampling.greedy &&
+      (req.sampling.temperature < 0 || req.sampling.topP <= 0 || req.sampling.topK < 0))
+    throw std::invalid_argument("generate: invalid sampling settings");
+  std::vector<int32_t> ids, pos, idx;
+  selectInputs(req.subset, ids, pos, idx);
+  Engine& e = engine();
+  const Model& m = model();
+  const CaptureOptions off{false, false};
+  Generation g;
+  if (req.maxTokens == 0) return g;
+  auto tr = e.run(ids, pos, req.interventions, off, progress, false);
+  std::vector<float> logits = tr->logits;
+  Sampler sampler(req.sampling);
+  int32_t nextPos = pos.back() + 1;
+  const int32_t eos = m.tokenizer ? m.tokenizer->eos() : -1;
+  for (int i = 0; i < req.maxTokens; ++i) {
+    const int32_t tok = sampler.next(logits.data(), m.spec.nVocab);
+    g.ids.push_back(tok);
+    std::string piece = m.tokenizer ? m.tokenizer->piece(tok) : std::to_string(tok);
+    g.text += piece;
+    g.pieces.push_back(piece);
+    if (onToken && !onToken(tok, piece)) break;
+    if (req.stopAtEos && tok == eos) {
+      g.stoppedAtEos = true;
+      break;
+    }
+    if (i + 1 == req.maxTokens) break;
+    if (m.spec.nCtx > 0 && static_cast<int>(ids.size()) >= m.spec.nCtx) break;
+    ids.push_back(tok);
+    pos.push_back(nextPos++);
+    tr = e.run(ids, pos, req.interventions, off, {}, false);
+    logits = tr->logits;
+  }
+  return g;
+}
+
+}  // namespace ll::rt

@@ -1,0 +1,68 @@
+// Trace: the immutable result of one forward pass: tokens, logits and everything captured per layer
+// (residual streams, post-RoPE Q/K, attention statistics, MoE routing). Memory is O(L * T * d):
+// full attention maps are never stored; Session::attentionMap recomputes one from Q and K on
+// request.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/api/request.h"
+
+namespace ll::rt {
+
+struct LayerTrace {
+  std::vector<float> resid;     // [T, nEmbd] residual stream after the layer (steering included)
+  std::vector<float> residMid;  // [T, nEmbd] after attention + residual, before the FFN
+  std::vector<float> q;         // [T, nHead * headDim] post-RoPE (and post q-norm) queries
+  std::vector<float> k;         // [T, nHeadKv * headDim] post-RoPE keys
+  std::vector<float> entropy;   // [nHead, T] attention entropy per head and query row
+  std::vector<float> lastRow;   // [nHead, T] attention of the last query row
+  std::vector<float> colSum;    // [nHead, T] sum over query rows of attention to each key
+  // MoE layers only (empty otherwise)
+  std::vector<float> routerLogits;   // [T, nExpert] raw router logits (before interventions)
+  std::vector<float> routerProbs;    // [T, nExpert] softmax of the logits after interventions
+  std::vector<int32_t> experts;      // [T, nExpertUsed] chosen, by descending probability
+  std::vector<float> expertWeights;  // [T, nExpertUsed] weight applied to each chosen expert
+};
+
+struct Trace {
+  // Shapes
+  int nTokens = 0;
+  int nLayer = 0;
+  int nEmbd = 0;
+  int nHead = 0;
+  int nHeadKv = 0;
+  int headDim = 0;
+  int nVocab = 0;
+  int nExpert = 0;
+  int nExpertUsed = 0;
+  float attnScale = 1.0f;
+
+  std::vector<int32_t> ids;          // tokens run (after any subset)
+  std::vector<int32_t> positions;    // position ids used
+  std::vector<int32_t> promptIndex;  // index of each token in the prompt (subset), else 0..T-1
+  std::vector<std::string> pieces;
+  std::vector<std::pair<int, int>> spans;  // byte spans in the prompt text ({-1,-1} when unknown)
+
+  bool captured = false;         // false: only logits are filled
+  bool allLogits = true;         // false: logits holds the last position only
+  std::vector<float> logits;     // [T or 1, nVocab]
+  std::vector<float> embd;       // [T, nEmbd] input of block 0
+  std::vector<float> finalNorm;  // [T, nEmbd] input of the LM head
+  std::vector<LayerTrace> layers;
+
+  // Knockout masks in force (for recomputing maps): per sequence index, and the layer window.
+  std::vector<uint8_t> blockQ, blockK;
+  int knockBegin = 0, knockEnd = 0;
+
+  // How many leading rows were taken from the previous pass (prefix reuse) rather than computed.
+  int reusedRows = 0;
+  RunRequest request;
+
+  const float* logitsRow(int t) const;  // t in [0, T); throws when the row was not kept
+};
+
+}  // namespace ll::rt

@@ -1,0 +1,82 @@
+// The one forward-pass engine for every architecture in ModelSpec: embeddings, attention (GQA,
+// RoPE, q/k norm, biases), dense or MoE FFN, capture into a Trace, interventions, and a KV cache
+// with prefix reuse. Rows whose inputs did not change are taken from the previous pass.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "runtime/api/request.h"
+#include "runtime/api/trace.h"
+#include "runtime/engine/model_weights.h"
+#include "runtime/model/model.h"
+
+namespace ll::rt {
+
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+// Called after each layer with (layersDone, nLayer). Return false to cancel (throws Cancelled).
+using EngineProgress = std::function<bool(int, int)>;
+
+class Engine {
+ public:
+  Engine(const Model& model, kern::Backend& backend);
+  ~Engine();
+
+  // Runs ids at positions with the interventions. Reuses the longest prefix whose inputs (token,
+  // position, interventions acting there) match the cache. publish=false: the result does not
+  // replace the trace kept for reuse (decode steps, generation prompts).
+  std::shared_ptr<const Trace> run(const std::vector<int32_t>& ids,
+                                   const std::vector<int32_t>& positions, const Interventions& iv,
+                                   const CaptureOptions& capture,
+                                   const EngineProgress& progress = {}, bool publish = true,
+                                   const std::function<void(Trace&)>& annotate = {});
+
+  void resetCache();
+  int cachedRows() const { return static_cast<int>(m_cacheIds.size()); }
+  ModelWeights& weights() { return *m_weights; }
+  const ModelSpec& spec() const { return m_model.spec; }
+  kern::Backend& backend() { return m_backend; }
+
+  // First sequence index whose computation differs between two sets of interventions (T: none).
+  static int invalidationPoint(const Interventions& a, const Interventions& b, int T);
+
+ private:
+  struct Scratch;
+  struct Pass;
+  void ensureCapacity(int rows);
+  void validate(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                const Interventions& iv) const;
+  void preparePass(Pass& ps);
+  void finishPass(Pass& ps);
+  void attentionBlock(int l, Pass& ps);
+  void ffnBlock(int l, Pass& ps);
+  void denseFfn(const ExpertWeights& w, const kern::Weight* upB, const kern::Weight* downB,
+                const float* h, float* out, int n, Pass& ps);
+  void moeFfn(int l, Pass& ps);
+  void subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum);
+  void norm(const float* x, const kern::Weight* w, const kern::Weight* b, float* y, int n);
+
+  const Model& m_model;
+  kern::Backend& m_backend;
+  std::unique_ptr<ModelWeights> m_weights;
+  std::unique_ptr<Scratch> m_scratch;
+
+  // KV cache: per layer [capacity, nHeadKv*headDim]
+  std::vector<kern::Buffer> m_k, m_v;
+  int m_capacity = 0;
+  std::vector<int32_t> m_cacheIds, m_cachePos;
+  Interventions m_cacheIv;
+
+  // Last published trace and how many of its leading rows still match the cache.
+  std::shared_ptr<const Trace> m_trace;
+  int m_traceRows = 0;
+};
+
+}  // namespace ll::rt

@@ -1,0 +1,54 @@
+// Engine internals shared by engine.cpp and engine_layers.cpp: growable scratch buffers in backend
+// memory and the state of one pass.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/engine/engine.h"
+
+namespace ll::rt {
+
+// Named backend buffers that grow on demand and are reused across passes.
+struct Engine::Scratch {
+  explicit Scratch(kern::Backend& b) : backend(b) {}
+  kern::Backend& backend;
+  std::map<std::string, kern::Buffer> bufs;
+  void* get(const std::string& name, size_t bytes) {
+    kern::Buffer& b = bufs[name];
+    if (b.bytes() < bytes) b = kern::Buffer(backend, std::max<size_t>(bytes, 64));
+    return b.get();
+  }
+  float* f32(const std::string& name, size_t count) {
+    return static_cast<float*>(get(name, count * 4));
+  }
+  int32_t* i32(const std::string& name, size_t count) {
+    return static_cast<int32_t*>(get(name, count * 4));
+  }
+};
+
+struct Engine::Pass {
+  explicit Pass(Scratch& s) : scratch(s) {}
+  Scratch& scratch;
+  const std::vector<int32_t>* ids = nullptr;
+  const std::vector<int32_t>* positions = nullptr;
+  const Interventions* iv = nullptr;
+  CaptureOptions cap;
+  int p = 0, T = 0, n = 0;  // rows [p, T) are computed; n = T - p
+  Trace* tr = nullptr;
+  const Trace* old = nullptr;
+  // backend buffers
+  float* x = nullptr;    // [n, d] residual stream
+  float* h = nullptr;    // [n, d] normed input of a block
+  float* q = nullptr;    // [n, qd]
+  float* att = nullptr;  // [n, qd]
+  float* ffo = nullptr;  // [n, d]
+  int32_t* pos = nullptr;
+  float* steer = nullptr;  // [nSteering, d]
+  uint8_t* blockQ = nullptr;
+  uint8_t* blockK = nullptr;
+  int ffMax = 0;
+};
+
+}  // namespace ll::rt

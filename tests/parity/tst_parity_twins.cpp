@@ -1,0 +1,18 @@
+// The same weights in other formats (HF safetensors folders, llama2.c .bin) must reproduce their
+// GGUF twin's references.
+#include "parity_common.h"
+
+LL_TEST(hfStories260K) {
+  parity::checkModel("stories260K", {"models/hf/stories260K", true});
+}
+LL_TEST(hfStories260KSharded) {
+  parity::checkModel("stories260K", {"models/hf/stories260K-sharded", true});
+}
+LL_TEST(llama2cStories260K) {
+  parity::checkModel("stories260K", {"models/llama2c/stories260K.bin", true});
+}
+LL_TEST(hfGpt2Tiny) {
+  parity::checkModel("gpt2-tiny-f16", {"models/hf/gpt2-tiny", true});
+}
+
+LL_TEST_MAIN("tst_parity_twins")
