@@ -1,0 +1,21 @@
+// Flash-style causal attention on the device with in-pass statistics (entropy per head and
+// query; column sums and the last query's row from a second light pass over the keys that reuses
+// each row's log-sum-exp), and the kernel that materializes one head's probability map.
+// No T x T buffer is ever allocated except the map the caller asked for.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "kernels/backend.h"
+
+namespace ll::kern::cuda {
+
+// Largest head dimension the kernels handle (templated tiles of 32, 64, 128, 256).
+constexpr int kMaxHeadDim = 256;
+
+// lse: device scratch of nHead * nQ floats (row log-sum-exp, used by the second pass).
+void attention(const AttnArgs& a, float* lse, cudaStream_t s);
+// out[nQ, nKv] probabilities of one head; lse: device scratch of nQ floats.
+void attentionMap(const AttnArgs& a, int head, float* out, float* lse, cudaStream_t s);
+
+}  // namespace ll::kern::cuda

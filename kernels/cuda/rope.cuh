@@ -1,0 +1,15 @@
+// Rotary position embedding on the device (interleaved GGUF-llama pairs or NEOX halves).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace ll::kern::cuda {
+
+// invFreq[nRot/2] (device, double): angle per position of each pair, llama3 scaling and
+// freqScale folded in (computed on the host with the reference formula).
+void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, int nRot, bool neox,
+          const double* invFreq, cudaStream_t s);
+
+}  // namespace ll::kern::cuda

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One command on the GPU machine (no Qt, no apt, no network): unpack the carried Debian packages
+# (.carry/debs), build LayerLens with -DLAYERLENS_GUI=OFF -DLAYERLENS_CUDA=ON for sm_90 into
+# build-gpu/, then run the requested steps. Logs go to $OUT (the device tool brings them back).
+#   tests/bench/gpu/device_run.sh [test] [parity] [opbench] [modelbench]   (default: test)
+# test: tst_cuda_ops + tst_backend_ops (CPU and CUDA vs reference); parity: ctest -L parity with
+# LAYERLENS_TEST_BACKEND=cuda (precise, then fast); opbench: bench_cuda_ops; modelbench:
+# tests/bench/gpu/model_bench.sh (engine vs PyTorch eager on a Llama-3.2-1B-shaped model).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+OUT=${OUT:-/tmp/ll-out}
+DEPS=${LL_DEPS:-/tmp/deps}
+BUILD=${LL_BUILD:-$ROOT/build-gpu}
+STEPS=("$@")
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(test)
+mkdir -p "$OUT"
+log() { echo "== $(date -u +%H:%M:%S) $*"; }
+
+if [ ! -d "$DEPS/usr" ]; then
+  for f in "$ROOT"/.carry/debs/*.deb; do dpkg -x "$f" "$DEPS"; done
+fi
+export CMAKE_PREFIX_PATH="$DEPS/usr"
+export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig:$DEPS/usr/share/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR="$DEPS"
+export CPATH="$DEPS/usr/include${CPATH:+:$CPATH}"
+export LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LIBRARY_PATH:+:$LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+PKGCONF=$(command -v pkg-config || echo "$DEPS/usr/bin/pkgconf")
+SHARED=${LAYERLENS_SHARED_DIR:-$ROOT/.carry/shared}
+export LAYERLENS_SHARED_DIR=$SHARED
+
+log "device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$OUT/device.txt"
+export PATH=/usr/local/cuda/bin:$PATH
+log "configure"
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DLAYERLENS_GUI=OFF -DLAYERLENS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DLAYERLENS_BENCH=ON -DLAYERLENS_SHARED_DIR="$SHARED" -DPKG_CONFIG_EXECUTABLE="$PKGCONF" \
+  -DCMAKE_PREFIX_PATH="$DEPS/usr" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
+log "build (own targets first, then everything that builds)"
+ninja -C "$BUILD" -j16 tst_cuda_ops tst_backend_ops bench_cuda_ops >"$OUT/build.log" 2>&1 ||
+  { grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; exit 1; }
+if [[ " ${STEPS[*]} " == *" parity "* || " ${STEPS[*]} " == *" modelbench "* ]]; then
+  ninja -C "$BUILD" -j16 -k 0 >>"$OUT/build.log" 2>&1 ||
+    { log "some other targets failed to build:"; grep FAILED "$OUT/build.log" | head; }
+fi
+
+rc=0
+for step in "${STEPS[@]}"; do
+  case $step in
+    test)
+      log "tst_cuda_ops"
+      "$BUILD/tests/tst_cuda_ops" 2>&1 | tee "$OUT/tst_cuda_ops.log" | grep -v "^PASS" || true
+      [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+      log "tst_backend_ops (CPU and CUDA vs reference)"
+      "$BUILD/tests/tst_backend_ops" 2>&1 | tee "$OUT/tst_backend_ops.log" | grep -v "^PASS" || true
+      [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+      ;;
+    parity)
+      for math in precise fast; do
+        log "ctest -L parity, LAYERLENS_TEST_BACKEND=cuda LAYERLENS_CUDA_MATH=$math"
+        (cd "$BUILD" && LAYERLENS_TEST_BACKEND=cuda LAYERLENS_CUDA_MATH=$math ctest -L parity --output-on-failure \
+          --timeout 300) >"$OUT/parity_$math.log" 2>&1 || rc=1
+        grep -E "tests passed|Failed|\*\*\*|FAIL" "$OUT/parity_$math.log" | head -30
+      done
+      ;;
+    opbench)
+      log "bench_cuda_ops"
+      "$BUILD/tests/bench/gpu/bench_cuda_ops" 2>&1 | tee "$OUT/bench_cuda_ops.log" || rc=1
+      ;;
+    modelbench)
+      log "model benchmark"
+      bash "$ROOT/tests/bench/gpu/model_bench.sh" "$BUILD" 2>&1 | tee "$OUT/model_bench.log" || rc=1
+      ;;
+    *) echo "unknown step $step"; rc=2 ;;
+  esac
+done
+log "done rc=$rc"
+exit $rc

@@ -1,0 +1,324 @@
+// CUDA backend op parity with the reference backend (label cuda). Every op family through the
+// shared checks of tests/support/backend_checks (fresh random inputs, poisoned outputs, guard
+// regions, NMSE bounds) in precise mode; fast (bf16) matmul with a bound that bf16 operands
+// meet; bit-exact dequantization of every weight type; attention at shapes that span several
+// 64 x 64 tiles (T not a multiple of the tile, GQA, nQ < nKv, knockout, head dims up to 256);
+// out-of-memory as an exception. Skips with a message when no GPU is usable.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "backend_checks.h"
+#include "backend_checks_util.h"
+#include "kernels/backends.h"
+#include "kernels/quant.h"
+#include "lltest.h"
+
+using namespace ll::kern;
+using namespace lltest::ops;
+
+namespace {
+
+std::unique_ptr<Backend> cudaBackend(const char* math) {
+  setenv("LAYERLENS_CUDA_MATH", math, 1);
+  std::string why;
+  auto b = makeCudaBackend(&why);
+  unsetenv("LAYERLENS_CUDA_MATH");
+  if (!b) QSKIP("no CUDA backend: " + why);
+  return b;
+}
+
+using CheckFn = void (*)(Backend&, Backend&, CheckLog&, const Tolerances&);
+
+void runPrecise(CheckFn fn, const Tolerances& tol = {}) {
+  auto b = cudaBackend("precise");
+  auto ref = makeReferenceBackend();
+  CheckLog log;
+  log.seed = freshSeed();
+  fn(*b, *ref, log, tol);
+  std::printf("INFO   : %s: %d checks, seed %llu\n", b->deviceDescription().c_str(), log.checks,
+              static_cast<unsigned long long>(log.seed));
+  QVERIFY2(log.checks > 0, "no checks ran");
+  QVERIFY2(log.ok(), log.summary());
+}
+
+// Random weight bytes with sane f16 scale fields (random bits could be Inf/NaN scales).
+std::vector<uint8_t> weightBytes(Rng& rng, QType t, int64_t rows, int64_t cols) {
+  const QTypeInfo info = qtypeInfo(t);
+  const size_t nbytes = rowBytes(t, cols) * size_t(rows);
+  std::vector<uint8_t> b = rng.bytes(nbytes);
+  auto putHalf = [&](size_t at, float v) {
+    const uint16_t h = fp32ToFp16(v);
+    std::memcpy(b.data() + at, &h, 2);
+  };
+  if (t == QType::F32) {
+    for (size_t i = 0; i < nbytes / 4; ++i) {
+      const float v = rng.uniform(-2, 2);
+      std::memcpy(b.data() + 4 * i, &v, 4);
+    }
+    return b;
+  }
+  if (t == QType::F16 || t == QType::BF16) {
+    for (size_t i = 0; i < nbytes / 2; ++i) {
+      const float v = rng.uniform(-2, 2);
+      uint16_t h;
+      if (t == QType::F16) {
+        h = fp32ToFp16(v);
+      } else {
+        uint32_t u;
+        std::memcpy(&u, &v, 4);
+        h = uint16_t(u >> 16);
+      }
+      std::memcpy(b.data() + 2 * i, &h, 2);
+    }
+    return b;
+  }
+  std::vector<int> halves;
+  switch (t) {
+    case QType::Q4_0:
+    case QType::Q5_0:
+    case QType::Q8_0:
+      halves = {0};
+      break;
+    case QType::Q4_1:
+    case QType::Q5_1:
+    case QType::Q4_K:
+    case QType::Q5_K:
+      halves = {0, 2};
+      break;
+    case QType::Q2_K:
+      halves = {80, 82};
+      break;
+    case QType::Q3_K:
+      halves = {108};
+      break;
+    case QType::Q6_K:
+      halves = {208};
+      break;
+    default:
+      break;
+  }
+  for (size_t blk = 0; blk < nbytes / size_t(info.typeSize); ++blk)
+    for (int o : halves) putHalf(blk * info.typeSize + o, rng.uniform(-0.05f, 0.05f));
+  return b;
+}
+
+const QType kTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q4_0, QType::Q4_1,
+                        QType::Q5_0, QType::Q5_1, QType::Q8_0, QType::Q2_K, QType::Q3_K,
+                        QType::Q4_K, QType::Q5_K, QType::Q6_K};
+
+}  // namespace
+
+LL_TEST(memory) {
+  runPrecise(checkMemory);
+}
+LL_TEST(elementwise) {
+  runPrecise(checkElementwise);
+}
+LL_TEST(norms) {
+  runPrecise(checkNorms);
+}
+LL_TEST(gatherScatter) {
+  runPrecise(checkRows);
+}
+LL_TEST(rope) {
+  runPrecise(checkRope);
+}
+LL_TEST(weights) {
+  runPrecise(checkWeights);
+}
+LL_TEST(matmulPrecise) {
+  runPrecise(checkMatmul);
+}
+LL_TEST(attention) {
+  runPrecise(checkAttention);
+}
+LL_TEST(attentionMap) {
+  runPrecise(checkAttentionMap);
+}
+
+// bf16 operands, f32 accumulation: relative rounding 2^-9 per operand gives NMSE near 1e-5.
+LL_TEST(matmulFast) {
+  auto b = cudaBackend("fast");
+  auto ref = makeReferenceBackend();
+  CheckLog log;
+  log.seed = freshSeed();
+  Tolerances tol;
+  tol.matmul = 1e-4;
+  checkMatmul(*b, *ref, log, tol);
+  std::printf("INFO   : fast matmul: %d checks, seed %llu\n", log.checks,
+              static_cast<unsigned long long>(log.seed));
+  QVERIFY2(log.checks > 0, "no checks ran");
+  QVERIFY2(log.ok(), log.summary());
+}
+
+// Device dequantization (getRows) is bit-identical to kernels/quant.cpp for every type.
+LL_TEST(dequantBitExact) {
+  auto b = cudaBackend("precise");
+  Rng rng(freshSeed());
+  for (QType t : kTypes) {
+    const int64_t bs = qtypeInfo(t).blockSize;
+    const int64_t rows = 37, cols = bs == 1 ? 1000 : 4 * bs;
+    const auto bytes = weightBytes(rng, t, rows, cols);
+    WeightDesc d;
+    d.name = "test";
+    d.type = t;
+    d.rows = rows;
+    d.cols = cols;
+    d.data = bytes.data();
+    d.nbytes = bytes.size();
+    auto w = b->loadWeight(d);
+    std::vector<int32_t> ids(rows);
+    for (int i = 0; i < rows; ++i) ids[i] = int32_t(rows - 1 - i);
+    Buffer out(*b, size_t(rows) * cols * 4);
+    b->getRows(*w, ids.data(), int(rows), out.f32());
+    std::vector<float> got(size_t(rows * cols)), want(size_t(rows * cols));
+    b->download(got.data(), out.get(), got.size() * 4);
+    const size_t rb = rowBytes(t, cols);
+    for (int i = 0; i < rows; ++i)
+      dequantizeRow(t, bytes.data() + size_t(ids[i]) * rb, want.data() + i * cols, cols);
+    size_t diff = 0, first = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (std::memcmp(&got[i], &want[i], 4) != 0 && diff++ == 0) first = i;
+    QVERIFY2(diff == 0, std::string(qtypeName(t)) + ": " + std::to_string(diff) +
+                            " elements differ, first at " + std::to_string(first) + ": " +
+                            std::to_string(got[first]) + " vs " + std::to_string(want[first]));
+  }
+}
+
+// Shapes spanning several query and key tiles, partial last tiles, GQA, nQ < nKv, knockout.
+LL_TEST(attentionLargeTiles) {
+  auto b = cudaBackend("precise");
+  auto ref = makeReferenceBackend();
+  struct Case {
+    int nQ, nKv, nHead, nHeadKv, hd;
+    bool knock;
+  };
+  const Case cases[] = {{130, 300, 4, 2, 64, false}, {1, 1000, 4, 1, 128, false},
+                        {200, 200, 2, 2, 256, true}, {65, 65, 3, 1, 80, true},
+                        {129, 129, 2, 1, 32, false}, {64, 192, 2, 2, 128, true}};
+  const uint64_t seed = freshSeed();
+  Rng rng(seed);
+  CheckLog log;
+  log.seed = seed;
+  for (const Case& c : cases) {
+    const std::string tag = "attention " +
+                            dims({{"nQ", c.nQ},
+                                  {"nKv", c.nKv},
+                                  {"nHead", c.nHead},
+                                  {"nHeadKv", c.nHeadKv},
+                                  {"headDim", c.hd}}) +
+                            (c.knock ? " knockout" : "");
+    const auto q = rng.normals(size_t(c.nQ) * c.nHead * c.hd, 1.5f);
+    const auto k = rng.normals(size_t(c.nKv) * c.nHeadKv * c.hd, 1.5f);
+    const auto v = rng.normals(size_t(c.nKv) * c.nHeadKv * c.hd);
+    const auto colInit = rng.floats(size_t(c.nHead) * c.nKv, 0, 2);
+    std::vector<uint8_t> bq(size_t(c.nKv)), bk(size_t(c.nKv));
+    for (auto& x : bq) x = rng.uniform(0, 1) < 0.5f;
+    for (auto& x : bk) x = rng.uniform(0, 1) < 0.4f;
+    std::vector<float> res[2][5];
+    Backend* bes[2] = {b.get(), ref.get()};
+    for (int w = 0; w < 2; ++w) {
+      Backend& be = *bes[w];
+      GuardedBuf gq(be, q), gk(be, k), gv(be, v), out(be, size_t(c.nQ) * c.nHead * c.hd),
+          ent(be, size_t(c.nHead) * c.nQ), col(be, colInit), last(be, size_t(c.nHead) * c.nKv),
+          map(be, size_t(c.nQ) * c.nKv), gbq(be, bq), gbk(be, bk);
+      AttnArgs a;
+      a.nQ = c.nQ;
+      a.nKv = c.nKv;
+      a.nHead = c.nHead;
+      a.nHeadKv = c.nHeadKv;
+      a.headDim = c.hd;
+      a.scale = float(1.0 / std::sqrt(double(c.hd)));
+      a.q = gq.f32();
+      a.k = gk.f32();
+      a.v = gv.f32();
+      if (c.knock) {
+        a.blockQ = gbq.u8();
+        a.blockK = gbk.u8();
+      }
+      be.attentionMap(a, c.nHead - 1, map.f32());
+      a.out = out.f32();
+      a.entropy = ent.f32();
+      a.colSum = col.f32();
+      a.lastRow = last.f32();
+      be.attention(a);
+      be.sync();
+      for (auto* g : {&gq, &gk, &gv, &out, &ent, &col, &last, &map, &gbq, &gbk})
+        g->checkGuards(log, tag + " [" + be.name() + "]");
+      res[w][0] = out.download();
+      res[w][1] = ent.download();
+      res[w][2] = col.download();
+      res[w][3] = last.download();
+      res[w][4] = map.download();
+    }
+    const char* names[5] = {"output", "entropy", "colSum", "lastRow", "map"};
+    for (int i = 0; i < 5; ++i) compare(log, tag + " " + names[i], res[0][i], res[1][i], 1e-8);
+    // Each map row is a distribution.
+    double worst = 0;
+    for (int i = 0; i < c.nQ; ++i) {
+      double s = 0;
+      for (int j = 0; j < c.nKv; ++j) s += res[0][4][size_t(i) * c.nKv + j];
+      worst = std::max(worst, std::fabs(s - 1.0));
+    }
+    log.expect(worst < 1e-4, tag + ": map rows sum to 1 within " + std::to_string(worst));
+  }
+  std::printf("INFO   : %d attention checks, seed %llu\n", log.checks,
+              static_cast<unsigned long long>(seed));
+  QVERIFY2(log.ok(), log.summary());
+}
+
+// A failed cudaMalloc is an exception naming the size; the backend keeps working afterwards.
+LL_TEST(outOfMemoryThrows) {
+  auto b = cudaBackend("precise");
+  bool threw = false;
+  try {
+    b->alloc(size_t(1) << 50);
+  } catch (const std::runtime_error& e) {
+    threw = std::string(e.what()).find("out of device memory") != std::string::npos;
+    std::printf("INFO   : %s\n", e.what());
+  }
+  QVERIFY(threw);
+  QVERIFY(b->freeMemory() > 0);
+  Buffer x(*b, 16 * 4);
+  b->fill(x.f32(), 3.5f, 16);
+  std::vector<float> h(16);
+  b->download(h.data(), x.get(), 64);
+  for (float v : h) QCOMPARE(v, 3.5f);
+}
+
+// Shape errors are exceptions before anything is launched.
+LL_TEST(badArgumentsThrow) {
+  auto b = cudaBackend("precise");
+  AttnArgs a;
+  a.nQ = 5;
+  a.nKv = 3;  // nQ > nKv
+  a.nHead = 2;
+  a.nHeadKv = 2;
+  a.headDim = 64;
+  Buffer q(*b, 4096), o(*b, 4096);
+  a.q = a.k = a.v = q.f32();
+  a.out = o.f32();
+  bool threw = false;
+  try {
+    b->attention(a);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+  a.nQ = 1;
+  a.headDim = 512;  // above the kernels' tiles
+  threw = false;
+  try {
+    b->attention(a);
+  } catch (const std::exception&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+}
+
+LL_TEST_MAIN("tst_cuda_ops")
