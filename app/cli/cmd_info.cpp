@@ -1,0 +1,111 @@
+// `layerlens-cli info MODEL`: what a model file is (format, architecture, every ModelSpec field,
+// tensor counts per type, tokenizer) as JSON, without running it.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "runtime/formats/gguf.h"
+#include "runtime/model/model.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace ll::cli {
+namespace {
+
+nlohmann::ordered_json specJson(const rt::ModelSpec& s) {
+  nlohmann::ordered_json j;
+  j["architecture"] = s.arch;
+  j["name"] = s.name;
+  j["n_layer"] = s.nLayer;
+  j["n_embd"] = s.nEmbd;
+  j["n_head"] = s.nHead;
+  j["n_head_kv"] = s.nHeadKv;
+  j["head_dim"] = s.headDim;
+  j["n_ff"] = s.nFf;
+  j["n_ctx"] = s.nCtx;
+  j["n_vocab"] = s.nVocab;
+  j["n_expert"] = s.nExpert;
+  j["n_expert_used"] = s.nExpertUsed;
+  j["n_ff_expert"] = s.nFfExpert;
+  j["n_ff_shexp"] = s.nFfShexp;
+  j["expert_weights_norm"] = s.expertWeightsNorm;
+  j["norm"] = s.norm == rt::NormKind::RmsNorm ? "rms_norm" : "layer_norm";
+  j["norm_eps"] = s.normEps;
+  j["activation"] = s.act == rt::Activation::SwiGlu ? "swiglu" : "gelu_tanh";
+  j["qkv_bias"] = s.qkvBias;
+  j["qk_norm"] = s.qkNorm;
+  j["learned_pos"] = s.learnedPos;
+  j["tied_output"] = s.tiedOutput;
+  j["has_rope"] = s.hasRope;
+  if (s.hasRope) {
+    nlohmann::ordered_json r;
+    r["n_rot"] = s.rope.nRot;
+    r["base"] = s.rope.base;
+    r["freq_scale"] = s.rope.freqScale;
+    r["neox"] = s.rope.neox;
+    if (s.rope.llama3Factor > 0) {
+      r["llama3_factor"] = s.rope.llama3Factor;
+      r["llama3_low_freq_factor"] = s.rope.llama3LowFreqFactor;
+      r["llama3_high_freq_factor"] = s.rope.llama3HighFreqFactor;
+      r["llama3_original_context"] = s.rope.llama3OrigCtx;
+    }
+    j["rope"] = r;
+  }
+  return j;
+}
+
+int runInfo(const std::string& modelPath, const std::string& tokenizerPath) {
+  auto model = rt::loadModel(modelPath, {}, tokenizerPath);
+  nlohmann::ordered_json j;
+  j["path"] = model->path.string();
+  j["format"] = model->format;
+  j["file_size"] = model->fileBytes;
+  j["architecture"] = model->spec.arch;
+  j["spec"] = specJson(model->spec);
+  j["tensor_count"] = model->weights.all().size();
+  j["tensor_types"] = model->spec.tensorTypeCounts;
+  uint64_t weightBytes = 0, params = 0;
+  for (const auto& [name, t] : model->weights.all()) {
+    weightBytes += t.nbytes;
+    params += uint64_t(t.rows()) * uint64_t(t.cols());
+  }
+  j["parameters"] = params;
+  j["weight_bytes"] = weightBytes;
+  if (model->format == "gguf") {
+    auto f = rt::GgufFile::open(model->path);
+    j["gguf_version"] = f->version();
+    j["gguf_metadata_keys"] = f->metadata().size();
+  }
+  if (model->tokenizer) {
+    const auto& v = model->tokenizer->vocab();
+    nlohmann::ordered_json t;
+    t["model"] = v.model;
+    t["pre"] = v.pre;
+    t["vocab_size"] = model->tokenizer->vocabSize();
+    t["bos"] = model->tokenizer->bos();
+    t["eos"] = model->tokenizer->eos();
+    t["add_bos"] = model->tokenizer->addBosDefault();
+    j["tokenizer"] = t;
+  }
+  j["chat_template"] = !model->chatTemplate.empty();
+  std::printf("%s\n", j.dump(2).c_str());
+  return 0;
+}
+
+struct InfoOpts {
+  std::string model, tokenizer;
+};
+
+const RegisterCommand kInfo{Command{
+    "info", "Print a model's format, architecture, hyperparameters and tensor types as JSON",
+    [](CLI::App& sub) -> std::function<int()> {
+      auto o = std::make_shared<InfoOpts>();
+      sub.add_option("model", o->model, "GGUF file, Hugging Face folder or llama2.c .bin")
+          ->required();
+      sub.add_option("--tokenizer", o->tokenizer,
+                     "tokenizer for a llama2.c checkpoint (default: tok<N>.bin next to it)");
+      return [o] { return runInfo(o->model, o->tokenizer); };
+    }}};
+
+}  // namespace
+}  // namespace ll::cli
