@@ -17,7 +17,13 @@ namespace ll::rt {
 class GgufFile;
 
 enum class TokenType : int32_t {
-  Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6
+  Undefined = 0,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6
 };
 
 // Everything a tokenizer is built from, whatever the source (GGUF tokenizer.ggml.*, HF
@@ -33,19 +39,38 @@ struct VocabData {
   bool addBos = false;
   bool addEos = false;
   bool addSpacePrefix = true;  // SPM: prepend a space (llama)
+
+  // Additions beyond the tokenizer.ggml.* basics.
+  std::string modelName;  // general.name: llama.cpp strips whitespace after phi-3 specials
+  std::vector<std::string> preRegexes;  // non-empty: split with these instead of the `pre` family
+  std::string normalizer;               // "" or "nfc" / "nfkc" (HF tokenizer.json, via utf8proc)
+  bool ignoreMerges = false;  // a whole pre-token found in the vocab is one token (llama3)
+  std::vector<int32_t> lstripIds, rstripIds;  // added tokens that swallow whitespace left / right
 };
 
+// Spans: every token gets [begin, end) byte offsets into the exact input text, in order and never
+// overlapping. Byte-fallback tokens (<0xXX>, or byte-level pieces of one character) get the exact
+// byte they stand for; where several bytes stand for one input range (the 3 bytes of U+2581 for a
+// space, of U+FFFD for an invalid byte) the first carries the range and the rest are empty at its
+// end. Tokens that exist only through normalisation get zero-length spans: BOS at
+// 0, EOS at the end, and the U+2581 that SPM prepends (add_space_prefix) belongs to the first token
+// of its fragment without widening that token's span (so piece " Hello" has span "Hello").
+// A character replaced before BPE (invalid UTF-8 -> U+FFFD) is one unit: a token holding any of it
+// covers all of its input bytes. Whitespace that a special token strips (phi-3 rstrip) is counted
+// in that special token's span. So the spans tile the input except where a byte-level vocabulary
+// drops a byte it has no token for.
 struct Encoding {
   std::vector<int32_t> ids;
-  std::vector<std::string> pieces;            // token strings as bytes of text they stand for
-  std::vector<std::pair<int, int>> spans;     // [begin, end) byte offsets into the input text
+  std::vector<std::string> pieces;         // token strings as bytes of text they stand for
+  std::vector<std::pair<int, int>> spans;  // [begin, end) byte offsets into the input text
 };
 
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
   // addBos: -1 = the vocabulary's default, 0 = no, 1 = yes.
-  virtual Encoding encode(std::string_view text, int addBos = -1, bool parseSpecial = false) const = 0;
+  virtual Encoding encode(std::string_view text, int addBos = -1,
+                          bool parseSpecial = false) const = 0;
   // Bytes of the ids concatenated (byte tokens become their byte; may be invalid UTF-8).
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   // Bytes one token stands for (control tokens: their text, e.g. "<s>").

@@ -1,0 +1,213 @@
+// Byte-level BPE as llama.cpp's llm_tokenizer_bpe: invalid UTF-8 becomes U+FFFD, the regex
+// pre-tokenizer splits words, each word's bytes map to the GPT-2 alphabet and adjacent symbols
+// merge by merge rank (ties: leftmost). A final symbol that is not a token falls back to the
+// single-byte tokens of its bytes, and bytes without one are dropped, as llama.cpp does.
+#include <queue>
+#include <stdexcept>
+
+#include "runtime/tokenizer/tokenizer_impl.h"
+#include "runtime/tokenizer/unicode_text.h"
+
+namespace ll::rt::detail {
+
+namespace {
+
+class BpeTokenizer final : public BaseTokenizer {
+ public:
+  explicit BpeTokenizer(VocabData v)
+      : BaseTokenizer(std::move(v)),
+        m_pre(m_v.preRegexes.empty() ? PreTokenizer::regexesFor(m_v.pre) : m_v.preRegexes,
+              m_v.preRegexes.empty() ? PreTokenizer::Mode::LlamaCpp : PreTokenizer::Mode::Ucp) {
+    const std::string& pre = m_v.pre;
+    m_ignoreMerges = m_v.ignoreMerges || pre == "llama3" || pre == "llama-v3" ||
+                     pre == "llama-bpe" || pre == "falcon3";
+    m_rank.reserve(m_v.merges.size());
+    for (size_t i = 0; i < m_v.merges.size(); ++i) {
+      const std::string& m = m_v.merges[i];
+      const size_t sp = m.find(' ', 1);
+      if (sp == std::string::npos) continue;  // llama.cpp keeps it as ("", ""), never matched
+      const std::string_view a = std::string_view(m).substr(0, sp);
+      const std::string_view b = std::string_view(m).substr(sp + 1);
+      const int32_t ia = find(a), ib = find(b);
+      if (ia >= 0 && ib >= 0) {
+        const std::string joined = std::string(a) + std::string(b);
+        m_rank.emplace(key(ia, ib), Merge{int32_t(i), find(joined)});  // first rank wins
+      } else {
+        m_rankStr.emplace(m, int32_t(i));
+      }
+    }
+    finishPieces();
+  }
+
+ protected:
+  void encodeText(std::string_view input, uint32_t off, uint32_t len, bool,
+                  std::vector<TokOut>& out) const override {
+    const MappedText mt = mapText(input, off, len);
+    const auto cpts = uni::decodeLenient(mt.s);
+    const auto words = m_pre.split(cpts);
+    Work w;
+    size_t c = 0;
+    for (size_t wl : words) {
+      buildWord(cpts, mt, c, c + wl, w);
+      c += wl;
+      runWord(w, out);
+    }
+  }
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t merged;  // id of the joined text, -1 when it is not a token
+  };
+  struct Unit {           // one byte of the word, as its GPT-2 stand-in character
+    uint32_t mb, me;      // bytes of the stand-in in the word string
+    uint32_t srcB, srcE;  // input bytes
+  };
+  struct Sym {
+    int prev, next;
+    uint32_t u0, u1;  // units [u0, u1)
+    int32_t id;
+  };
+  struct Bigram {
+    int32_t rank;
+    int left, right;
+    uint32_t size;  // units
+  };
+  struct Worse {
+    bool operator()(const Bigram& l, const Bigram& r) const {
+      return l.rank > r.rank || (l.rank == r.rank && l.left > r.left);
+    }
+  };
+  struct Work {
+    std::string word;
+    std::vector<Unit> units;
+    std::vector<Sym> syms;
+    std::vector<Bigram> heap;
+  };
+
+  static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+
+  void buildWord(const std::vector<uni::Cpt>& cpts, const MappedText& mt, size_t c0, size_t c1,
+                 Work& w) const {
+    w.word.clear();
+    w.units.clear();
+    std::string utf8;
+    for (size_t i = c0; i < c1; ++i) {
+      const auto& cp = cpts[i];
+      utf8.clear();
+      uni::appendUtf8(utf8, cp.cp);
+      // A character kept as is maps byte for byte; a replaced one maps as a whole.
+      const bool exact = utf8.size() == cp.end - cp.begin;
+      for (size_t k = 0; k < utf8.size(); ++k) {
+        const std::string& stand = uni::byteToUnicode(uint8_t(utf8[k]));
+        Unit u;
+        u.mb = uint32_t(w.word.size());
+        w.word += stand;
+        u.me = uint32_t(w.word.size());
+        if (exact) {
+          u.srcB = mt.src[cp.begin + k].first;
+          u.srcE = mt.src[cp.begin + k].second;
+        } else {
+          u.srcE = mt.src[cp.end - 1].second;
+          u.srcB = k == 0 ? mt.src[cp.begin].first : u.srcE;
+        }
+        w.units.push_back(u);
+      }
+    }
+  }
+
+  std::string_view symText(const Work& w, const Sym& s) const {
+    return std::string_view(w.word).substr(w.units[s.u0].mb,
+                                           w.units[s.u1 - 1].me - w.units[s.u0].mb);
+  }
+
+  void runWord(Work& w, std::vector<TokOut>& out) const {
+    if (w.units.empty()) return;
+    auto emit = [&](int32_t id, uint32_t u0, uint32_t u1) {
+      out.push_back({id, w.units[u0].srcB, w.units[u1 - 1].srcE});
+    };
+    const uint32_t nu = uint32_t(w.units.size());
+    if (m_ignoreMerges) {
+      if (const int32_t id = find(w.word); id >= 0) {
+        emit(id, 0, nu);
+        return;
+      }
+    }
+    w.syms.clear();
+    for (uint32_t i = 0; i < nu; ++i) {
+      const std::string_view t =
+          std::string_view(w.word).substr(w.units[i].mb, w.units[i].me - w.units[i].mb);
+      w.syms.push_back({int(i) - 1, i + 1 == nu ? -1 : int(i) + 1, i, i + 1, find(t)});
+    }
+    std::priority_queue<Bigram, std::vector<Bigram>, Worse> queue(Worse{}, std::move(w.heap));
+    std::string tmp;
+    auto tryAdd = [&](int l, int r) {
+      if (l < 0 || r < 0) return;
+      const Sym& a = w.syms[l];
+      const Sym& b = w.syms[r];
+      int32_t rank = -1;
+      if (a.id >= 0 && b.id >= 0) {
+        auto it = m_rank.find(key(a.id, b.id));
+        if (it != m_rank.end()) rank = it->second.rank;
+      }
+      if (rank < 0 && !m_rankStr.empty()) {
+        tmp.assign(symText(w, a));
+        tmp += ' ';
+        tmp.append(symText(w, b));
+        auto it = m_rankStr.find(tmp);
+        if (it != m_rankStr.end()) rank = it->second;
+      }
+      if (rank < 0) return;
+      queue.push({rank, l, r, (a.u1 - a.u0) + (b.u1 - b.u0)});
+    };
+    for (int i = 1; i < int(w.syms.size()); ++i) tryAdd(i - 1, i);
+    while (!queue.empty()) {
+      const Bigram bg = queue.top();
+      queue.pop();
+      Sym& l = w.syms[bg.left];
+      Sym& r = w.syms[bg.right];
+      const uint32_t ln = l.u1 - l.u0, rn = r.u1 - r.u0;
+      if (ln == 0 || rn == 0 || ln + rn != bg.size) continue;
+      int32_t merged = -1;
+      if (l.id >= 0 && r.id >= 0) {
+        auto it = m_rank.find(key(l.id, r.id));
+        if (it != m_rank.end()) merged = it->second.merged;
+      }
+      l.u1 = r.u1;
+      r.u0 = r.u1;
+      if (merged < 0) merged = find(symText(w, l));
+      l.id = merged;
+      l.next = r.next;
+      if (r.next >= 0) w.syms[r.next].prev = bg.left;
+      tryAdd(l.prev, bg.left);
+      tryAdd(bg.left, l.next);
+    }
+    for (int i = 0; i != -1; i = w.syms[i].next) {
+      const Sym& s = w.syms[i];
+      if (s.u1 == s.u0) continue;
+      if (s.id >= 0) {
+        emit(s.id, s.u0, s.u1);
+        continue;
+      }
+      // Not a token: try each byte of the stand-in text on its own (only ASCII stand-ins can hit).
+      for (uint32_t u = s.u0; u < s.u1; ++u)
+        for (uint32_t k = w.units[u].mb; k < w.units[u].me; ++k)
+          if (const int32_t id = find(std::string_view(w.word).substr(k, 1)); id >= 0)
+            emit(id, u, u + 1);
+    }
+    w.heap.clear();
+  }
+
+  PreTokenizer m_pre;
+  bool m_ignoreMerges = false;
+  std::unordered_map<uint64_t, Merge> m_rank;
+  std::unordered_map<std::string, int32_t, SvHash, std::equal_to<>> m_rankStr;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> makeBpeTokenizer(VocabData v) {
+  return std::make_unique<BpeTokenizer>(std::move(v));
+}
+
+}  // namespace ll::rt::detail
