@@ -1,0 +1,87 @@
+// QCustomPlot figure export under QT_QPA_PLATFORM=offscreen: PNG with real pixels, PDF with a
+// PDF header, SVG (QSvgGenerator + QCPPainter) that parses as XML and carries the axis label.
+#include "ui/plot_panel.h"
+#include "visualizers/qt/plot_export.h"
+
+#include <qcustomplot.h>
+#include <QFile>
+#include <QImage>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QXmlStreamReader>
+
+class TstPlotExport : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+  ll::ui::PlotPanel* m_panel = nullptr;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_dir.isValid());
+    m_panel = new ll::ui::PlotPanel;
+    m_panel->resize(640, 360);
+    m_panel->plot()->resize(640, 360);  // not shown: the layout has not sized it yet
+    std::vector<double> y;
+    for (int i = 0; i < 12; ++i) y.push_back(0.1 * i * i);
+    m_panel->setCurve(y, {}, QStringLiteral("entropy (nats)"));
+  }
+  void cleanupTestCase() { delete m_panel; }
+
+  void png() {
+    const QString path = m_dir.filePath(QStringLiteral("plot.png"));
+    QString err;
+    QVERIFY2(m_panel->exportTo(path, &err), qPrintable(err));
+    QImage img(path);
+    QVERIFY(!img.isNull());
+    QCOMPARE(img.width(), 640 * 2);  // scale 2
+    // Non-trivial: many distinct colours, and the curve's colour (viridis dark purple) present.
+    QSet<QRgb> colours;
+    bool curve = false;
+    for (int y = 0; y < img.height(); y += 2)
+      for (int x = 0; x < img.width(); x += 2) {
+        const QRgb c = img.pixel(x, y);
+        colours.insert(c);
+        if (qAbs(qRed(c) - 68) < 20 && qGreen(c) < 30 && qAbs(qBlue(c) - 84) < 20) curve = true;
+      }
+    QVERIFY2(colours.size() > 8, qPrintable(QString::number(colours.size())));
+    QVERIFY(curve);
+  }
+
+  void pdf() {
+    const QString path = m_dir.filePath(QStringLiteral("plot.pdf"));
+    QVERIFY(m_panel->exportTo(path));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QVERIFY(f.read(5).startsWith("%PDF-"));
+    QVERIFY(f.size() > 1000);
+  }
+
+  void svg() {
+    const QString path = m_dir.filePath(QStringLiteral("plot.svg"));
+    QVERIFY(m_panel->exportTo(path));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray data = f.readAll();
+    QXmlStreamReader xml(data);
+    bool sawSvg = false;
+    QString text;
+    while (!xml.atEnd()) {
+      xml.readNext();
+      if (xml.isStartElement() && xml.name() == QLatin1String("svg")) sawSvg = true;
+      if (xml.isCharacters()) text += xml.text();
+    }
+    QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+    QVERIFY(sawSvg);
+    QVERIFY2(text.contains(QStringLiteral("entropy (nats)")), "axis label missing from SVG");
+    QVERIFY(text.contains(QStringLiteral("query token")));
+  }
+
+  void unknownFormatIsAnError() {
+    QString err;
+    QVERIFY(!m_panel->exportTo(m_dir.filePath(QStringLiteral("plot.xyz")), &err));
+    QVERIFY(err.contains(QStringLiteral("unknown figure format")));
+  }
+};
+
+QTEST_MAIN(TstPlotExport)
+#include "tst_plot_export.moc"

@@ -1,0 +1,43 @@
+// The attention panel: the Vulkan attention map (vis::AttentionMapView) with a small toolbar for
+// colormap, normalisation and LOD reduction, and a hover readout line.
+#pragma once
+
+#include "visualizers/heatmap_types.h"
+
+#include <QStringList>
+#include <QWidget>
+
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QVulkanInstance;
+
+namespace ll::vis {
+class AttentionMapView;
+}
+
+namespace ll::ui {
+
+class HeatmapView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit HeatmapView(QVulkanInstance* instance, QWidget* parent = nullptr);
+
+  void setAttention(std::shared_ptr<const vis::HeatmapMatrix> matrix, const QStringList& tokens);
+  vis::AttentionMapView* map() const { return m_map; }
+
+ signals:
+  void hoverText(const QString& text);
+
+ private:
+  void applyStyle();
+
+  vis::AttentionMapView* m_map = nullptr;
+  QComboBox* m_colormap = nullptr;
+  QComboBox* m_norm = nullptr;
+  QComboBox* m_lod = nullptr;
+  vis::HeatmapStyle m_style;
+};
+
+}  // namespace ll::ui

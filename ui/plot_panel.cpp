@@ -1,0 +1,58 @@
+#include "ui/plot_panel.h"
+
+#include "visualizers/qt/plot_export.h"
+
+#include <qcustomplot.h>
+#include <QVBoxLayout>
+
+namespace ll::ui {
+
+PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(0, 0, 0, 0);
+  m_plot = new QCustomPlot(this);
+  m_plot->setMinimumHeight(140);
+  m_plot->addGraph();
+  m_plot->graph(0)->setPen(QPen(QColor(68, 1, 84), 2));
+  m_plot->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+  m_plot->xAxis->setLabel(tr("query token"));
+  m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  v->addWidget(m_plot);
+}
+
+void PlotPanel::setCurve(const std::vector<double>& values, const QStringList& tokens,
+                         const QString& yLabel) {
+  QVector<double> x(static_cast<int>(values.size())), y(static_cast<int>(values.size()));
+  for (int i = 0; i < x.size(); ++i) {
+    x[i] = i;
+    y[i] = values[i];
+  }
+  m_plot->graph(0)->setData(x, y);
+  m_plot->yAxis->setLabel(yLabel);
+  // Token names on the x axis when few enough to read.
+  if (tokens.size() <= 40) {
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    for (int i = 0; i < tokens.size(); ++i) ticker->addTick(i, tokens[i]);
+    m_plot->xAxis->setTicker(ticker);
+    m_plot->xAxis->setTickLabelRotation(45);
+  } else {
+    m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    m_plot->xAxis->setTickLabelRotation(0);
+  }
+  m_plot->rescaleAxes();
+  m_plot->xAxis->setRange(-0.5, std::max<double>(0.5, values.size() - 0.5));
+  m_plot->yAxis->setRangeLower(0.0);
+  m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.1 + 1e-6);
+  m_plot->replot();
+}
+
+bool PlotPanel::exportTo(const QString& path, QString* error) {
+  vis::FigureFormat f;
+  if (!vis::figureFormatFromPath(path, &f)) {
+    if (error) *error = tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path);
+    return false;
+  }
+  return vis::exportPlot(m_plot, path, f, 2.0, error);
+}
+
+}  // namespace ll::ui

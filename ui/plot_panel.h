@@ -1,0 +1,27 @@
+// A QCustomPlot panel (per-token curve, e.g. entropy) with figure export (PNG / PDF / SVG).
+#pragma once
+
+#include <QStringList>
+#include <QWidget>
+
+#include <vector>
+
+class QCustomPlot;
+
+namespace ll::ui {
+
+class PlotPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit PlotPanel(QWidget* parent = nullptr);
+
+  void setCurve(const std::vector<double>& values, const QStringList& tokens,
+                const QString& yLabel);
+  QCustomPlot* plot() const { return m_plot; }
+  bool exportTo(const QString& path, QString* error = nullptr);
+
+ private:
+  QCustomPlot* m_plot = nullptr;
+};
+
+}  // namespace ll::ui

@@ -1,0 +1,62 @@
+// Plain value types describing what a heatmap shows and how (no Vulkan, no Qt): the matrix,
+// the style (colormap, normalisation, causal mask, LOD reduction) and the view (zoom / pan).
+#pragma once
+
+#include "visualizers/colormap.h"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace ll::vis {
+
+enum class Normalization {
+  Linear,  // (v - lo) / (hi - lo)
+  Log,     // log(v / lo) / log(hi / lo), v clamped to lo (> 0)
+  PerRow,  // each row scaled to its own min..max (attention rows of different sharpness)
+};
+
+// Which level-of-detail pyramid is shown when several cells fall on one pixel.
+enum class LodReduction { Max, Mean };
+
+struct HeatmapStyle {
+  Colormap colormap = Colormap::Viridis;
+  Normalization normalization = Normalization::Linear;
+  LodReduction lod = LodReduction::Max;
+  bool causalMask = false;      // cells with col > row drawn as a hatch
+  std::optional<float> lo, hi;  // value range; auto (data min/max) when empty
+  float maskRgb[3] = {0.78f, 0.78f, 0.80f};
+  float backgroundRgb[3] = {0.12f, 0.12f, 0.13f};
+};
+
+// Data cells (col = x, row = y) shown at the viewport's top-left corner and the zoom.
+struct HeatmapView {
+  double originX = 0.0;
+  double originY = 0.0;
+  double cellsPerPixelX = 1.0;
+  double cellsPerPixelY = 1.0;
+
+  // The whole matrix fitted into a viewport (cells stay square when keepAspect).
+  static HeatmapView fit(int rows, int cols, int widthPx, int heightPx, bool keepAspect = false);
+  double levelOfDetail() const;  // 2-log of cells per pixel, >= 0
+};
+
+// A row-major rows x cols matrix; NaN means "no data" (drawn as background).
+struct HeatmapMatrix {
+  int rows = 0;
+  int cols = 0;
+  std::vector<float> values;
+  float at(int row, int col) const { return values[static_cast<size_t>(row) * cols + col]; }
+};
+
+// Value range a style resolves to for data with the given finite min / max (also what the
+// shader uses, so CPU renderings match). Diverging maps get a range symmetric around 0.
+struct ResolvedRange {
+  float lo = 0.0f;
+  float hi = 1.0f;
+};
+ResolvedRange resolveRange(const HeatmapStyle& style, float dataMin, float dataMax,
+                           float dataMinPositive);
+
+}  // namespace ll::vis
