@@ -46,6 +46,13 @@ fs::path tempDir() {
   fs::create_directories(d);
   return d;
 }
+// Removes the temp dir when the test binary exits.
+const struct Cleanup {
+  ~Cleanup() {
+    std::error_code ec;
+    fs::remove_all(tempDir(), ec);
+  }
+} kCleanup;
 
 void checkSpec(const rt::ModelSpec& s, const nlohmann::json& ref, const std::string& what,
                bool ctx) {

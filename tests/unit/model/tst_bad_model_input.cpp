@@ -1,0 +1,174 @@
+// Broken model folders and checkpoints (HF config.json / safetensors / index, llama2.c headers),
+// written into a temp dir: loadModel must throw a FormatError naming the offending file.
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../formats/gguf_builder.h"
+#include "lltest.h"
+#include "runtime/model/model.h"
+
+namespace fs = std::filesystem;
+using ll::rt::FormatError;
+
+namespace {
+
+fs::path root() {
+  return fs::temp_directory_path() / ("ll_tst_bad_model_" + std::to_string(::getpid()));
+}
+// Removes the temp tree when the test binary exits.
+const struct Cleanup {
+  fs::path path = root();
+  ~Cleanup() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+} kCleanup;
+
+fs::path freshDir(const std::string& name) {
+  fs::path p = root() / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+void writeText(const fs::path& p, const std::string& s) {
+  std::ofstream(p, std::ios::binary) << s;
+}
+
+std::string loadError(const fs::path& p) {
+  try {
+    ll::rt::loadModel(p);
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+#define EXPECT_ERROR(msg, fileNeedle, needle)                                                    \
+  do {                                                                                           \
+    const std::string m_ = (msg);                                                                \
+    QVERIFY2(m_.find(fileNeedle) != std::string::npos && m_.find(needle) != std::string::npos,   \
+             "expected '" + std::string(fileNeedle) + "' and '" + needle + "' in '" + m_ + "'"); \
+  } while (0)
+
+const char* kLlamaConfig =
+    R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 32, "intermediate_size": 64,
+  "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 16,
+  "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "tie_word_embeddings": true})";
+
+std::vector<uint8_t> safetensors(const nlohmann::json& header, size_t dataBytes) {
+  std::string h = header.dump();
+  std::vector<uint8_t> b;
+  lltest::GgufBuilder::put<uint64_t>(b, h.size());
+  b.insert(b.end(), h.begin(), h.end());
+  b.resize(b.size() + dataBytes, 0);
+  return b;
+}
+
+}  // namespace
+
+LL_TEST(hfConfigProblems) {
+  fs::path d = freshDir("cfg");
+  EXPECT_ERROR(loadError(d), d.string(), "no config.json");
+  writeText(d / "config.json", "{\"architectures\": [\"LlamaForCausalLM\"], ");
+  EXPECT_ERROR(loadError(d), "config.json", "invalid JSON");
+  writeText(d / "config.json", "[1, 2]");
+  EXPECT_ERROR(loadError(d), "config.json", "not a JSON object");
+  writeText(d / "config.json", R"({"architectures": ["MambaForCausalLM"]})");
+  EXPECT_ERROR(loadError(d), "config.json", "unsupported model class 'MambaForCausalLM'");
+  writeText(d / "config.json",
+            R"({"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 1})");
+  EXPECT_ERROR(loadError(d), "config.json", "lacks 'hidden_size'");
+  writeText(d / "config.json", R"({"architectures": ["LlamaForCausalLM"], "hidden_size": "big"})");
+  EXPECT_ERROR(loadError(d), "config.json", "'hidden_size' is not an integer");
+  auto cfg = nlohmann::json::parse(kLlamaConfig);
+  cfg["num_key_value_heads"] = 3;
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "invalid hyperparameters");
+  cfg = nlohmann::json::parse(kLlamaConfig);
+  cfg["num_hidden_layers"] = 2000000000;
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "n_layer = 2000000000");
+  writeText(d / "config.json", kLlamaConfig);
+  EXPECT_ERROR(loadError(d), d.string(), "no model.safetensors");
+}
+
+LL_TEST(hfWeightsProblems) {
+  fs::path d = freshDir("weights");
+  writeText(d / "config.json", kLlamaConfig);
+  // A header that lies about its tensor's size.
+  lltest::GgufBuilder::writeBytes(
+      d / "model.safetensors",
+      safetensors({{"model.embed_tokens.weight",
+                    {{"dtype", "F32"}, {"shape", {16, 32}}, {"data_offsets", {0, 100}}}}},
+                  100));
+  EXPECT_ERROR(loadError(d), "model.safetensors",
+               "spans 100 bytes but its shape and dtype need 2048");
+  // Valid file, but the model is incomplete.
+  lltest::GgufBuilder::writeBytes(
+      d / "model.safetensors",
+      safetensors({{"model.embed_tokens.weight",
+                    {{"dtype", "F32"}, {"shape", {16, 32}}, {"data_offsets", {0, 2048}}}}},
+                  2048));
+  EXPECT_ERROR(loadError(d), d.string(), "missing blk.0.attn_q.weight [32, 32]");
+  // Wrong shape for q_proj: permutation must refuse rather than read out of bounds.
+  lltest::GgufBuilder::writeBytes(
+      d / "model.safetensors",
+      safetensors({{"model.layers.0.self_attn.q_proj.weight",
+                    {{"dtype", "F32"}, {"shape", {6, 32}}, {"data_offsets", {0, 768}}}}},
+                  768));
+  EXPECT_ERROR(loadError(d), "model.safetensors", "cannot permute");
+}
+
+LL_TEST(hfIndexProblems) {
+  fs::path d = freshDir("index");
+  writeText(d / "config.json", kLlamaConfig);
+  writeText(d / "model.safetensors.index.json", "{\"weight_map\": 5}");
+  EXPECT_ERROR(loadError(d), "model.safetensors.index.json", "no weight_map");
+  writeText(d / "model.safetensors.index.json", R"({"weight_map": {"a": "../../etc/passwd"}})");
+  EXPECT_ERROR(loadError(d), "model.safetensors.index.json", "invalid shard file");
+  writeText(d / "model.safetensors.index.json", R"({"weight_map": {"a": "model-1.safetensors"}})");
+  EXPECT_ERROR(loadError(d), "model-1.safetensors", "cannot open");
+  lltest::GgufBuilder::writeBytes(d / "model-1.safetensors",
+                                  safetensors(nlohmann::json::object(), 0));
+  EXPECT_ERROR(loadError(d), "model.safetensors.index.json", "puts 'a' in model-1.safetensors");
+}
+
+LL_TEST(llama2cProblems) {
+  fs::path d = freshDir("l2c");
+  const fs::path p = d / "model.bin";
+  auto header = [&](std::vector<int32_t> h, size_t extraFloats) {
+    std::vector<uint8_t> b;
+    for (int32_t v : h) lltest::GgufBuilder::put<int32_t>(b, v);
+    b.resize(b.size() + extraFloats * 4, 0);
+    lltest::GgufBuilder::writeBytes(p, b);
+  };
+  header({64, 172}, 0);
+  EXPECT_ERROR(loadError(p), "model.bin", "too small");
+  header({64, 172, 5, 8, 4, 512, 0}, 0);
+  EXPECT_ERROR(loadError(p), "model.bin", "seq_len = 0");
+  header({1 << 30, 172, 5, 8, 4, 512, 512}, 0);
+  EXPECT_ERROR(loadError(p), "model.bin", "dim = 1073741824");
+  header({64, 172, 5, 8, 3, 512, 512}, 0);
+  EXPECT_ERROR(loadError(p), "model.bin", "do not divide");
+  header({64, 172, 5, 8, 4, -2147483647 - 1, 512}, 0);
+  EXPECT_ERROR(loadError(p), "model.bin", "vocab_size");
+  header({64, 172, 5, 8, 4, 512, 512}, 1000);
+  EXPECT_ERROR(loadError(p), "model.bin", "header implies");
+}
+
+LL_TEST(llama2cTruncatedAndMissingTokenizer) {
+  const fs::path shared = LL_REQUIRE_SHARED();
+  fs::path d = freshDir("l2c-real");
+  std::ifstream in(shared / "models/llama2c/stories260K.bin", std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const fs::path p = d / "stories.bin";
+  std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() - 4));
+  EXPECT_ERROR(loadError(p), "stories.bin", "header implies");
+  std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  EXPECT_ERROR(loadError(p), "stories.bin", "tok512.bin");
+}
+
+LL_TEST_MAIN("tst_bad_model_input")
