@@ -2,7 +2,8 @@
 // pre-tokenizer splits words, each word's bytes map to the GPT-2 alphabet and adjacent symbols
 // merge by merge rank (ties: leftmost). A final symbol that is not a token falls back to the
 // single-byte tokens of its bytes, and bytes without one are dropped, as llama.cpp does.
-#include <queue>
+#include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 #include "runtime/tokenizer/tokenizer_impl.h"
@@ -68,21 +69,11 @@ class BpeTokenizer final : public BaseTokenizer {
     uint32_t u0, u1;  // units [u0, u1)
     int32_t id;
   };
-  struct Bigram {
-    int32_t rank;
-    int left, right;
-    uint32_t size;  // units
-  };
-  struct Worse {
-    bool operator()(const Bigram& l, const Bigram& r) const {
-      return l.rank > r.rank || (l.rank == r.rank && l.left > r.left);
-    }
-  };
   struct Work {
     std::string word;
     std::vector<Unit> units;
     std::vector<Sym> syms;
-    std::vector<Bigram> heap;
+    std::vector<uint64_t> heap;
   };
 
   static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
@@ -139,35 +130,46 @@ class BpeTokenizer final : public BaseTokenizer {
           std::string_view(w.word).substr(w.units[i].mb, w.units[i].me - w.units[i].mb);
       w.syms.push_back({int(i) - 1, i + 1 == nu ? -1 : int(i) + 1, i, i + 1, find(t)});
     }
-    std::priority_queue<Bigram, std::vector<Bigram>, Worse> queue(Worse{}, std::move(w.heap));
+    // Heap of (rank << 32 | left): lowest rank first, then leftmost. An entry is current when the
+    // pair now starting at `left` still has that rank; a stale entry whose position now holds the
+    // same pair stands for the identical merge, so this matches llama.cpp's text check.
     std::string tmp;
-    auto tryAdd = [&](int l, int r) {
-      if (l < 0 || r < 0) return;
+    auto rankOf = [&](int l, int r) -> int32_t {
       const Sym& a = w.syms[l];
       const Sym& b = w.syms[r];
-      int32_t rank = -1;
       if (a.id >= 0 && b.id >= 0) {
         auto it = m_rank.find(key(a.id, b.id));
-        if (it != m_rank.end()) rank = it->second.rank;
+        if (it != m_rank.end()) return it->second.rank;
       }
-      if (rank < 0 && !m_rankStr.empty()) {
-        tmp.assign(symText(w, a));
-        tmp += ' ';
-        tmp.append(symText(w, b));
-        auto it = m_rankStr.find(tmp);
-        if (it != m_rankStr.end()) rank = it->second;
-      }
+      if (m_rankStr.empty()) return -1;
+      tmp.assign(symText(w, a));
+      tmp += ' ';
+      tmp.append(symText(w, b));
+      auto it = m_rankStr.find(tmp);
+      return it == m_rankStr.end() ? -1 : it->second;
+    };
+    auto& heap = w.heap;
+    heap.clear();
+    const auto later = std::greater<uint64_t>();
+    auto tryAdd = [&](int l, int r) {
+      if (l < 0 || r < 0) return;
+      const int32_t rank = rankOf(l, r);
       if (rank < 0) return;
-      queue.push({rank, l, r, (a.u1 - a.u0) + (b.u1 - b.u0)});
+      heap.push_back((uint64_t(uint32_t(rank)) << 32) | uint32_t(l));
+      std::push_heap(heap.begin(), heap.end(), later);
     };
     for (int i = 1; i < int(w.syms.size()); ++i) tryAdd(i - 1, i);
-    while (!queue.empty()) {
-      const Bigram bg = queue.top();
-      queue.pop();
-      Sym& l = w.syms[bg.left];
-      Sym& r = w.syms[bg.right];
-      const uint32_t ln = l.u1 - l.u0, rn = r.u1 - r.u0;
-      if (ln == 0 || rn == 0 || ln + rn != bg.size) continue;
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      const uint64_t top = heap.back();
+      heap.pop_back();
+      const int left = int(uint32_t(top));
+      const int32_t rank = int32_t(top >> 32);
+      Sym& l = w.syms[left];
+      if (l.u1 == l.u0 || l.next < 0) continue;
+      const int right = l.next;
+      if (rankOf(left, right) != rank) continue;
+      Sym& r = w.syms[right];
       int32_t merged = -1;
       if (l.id >= 0 && r.id >= 0) {
         auto it = m_rank.find(key(l.id, r.id));
@@ -178,9 +180,9 @@ class BpeTokenizer final : public BaseTokenizer {
       if (merged < 0) merged = find(symText(w, l));
       l.id = merged;
       l.next = r.next;
-      if (r.next >= 0) w.syms[r.next].prev = bg.left;
-      tryAdd(l.prev, bg.left);
-      tryAdd(bg.left, l.next);
+      if (r.next >= 0) w.syms[r.next].prev = left;
+      tryAdd(l.prev, left);
+      tryAdd(left, l.next);
     }
     for (int i = 0; i != -1; i = w.syms[i].next) {
       const Sym& s = w.syms[i];
@@ -195,7 +197,6 @@ class BpeTokenizer final : public BaseTokenizer {
           if (const int32_t id = find(std::string_view(w.word).substr(k, 1)); id >= 0)
             emit(id, u, u + 1);
     }
-    w.heap.clear();
   }
 
   PreTokenizer m_pre;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runtime/formats/mapped_file.h"
+#include "runtime/tokenizer/pretokenizer.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "runtime/tokenizer/unicode_text.h"
 
@@ -168,6 +169,11 @@ VocabData vocabFromTokenizerJson(const std::filesystem::path& file) {
     } else {
       v.pre = "custom";
       v.preRegexes = shape.regexes;
+      try {
+        PreTokenizer check(v.preRegexes, PreTokenizer::Mode::Ucp);
+      } catch (const std::runtime_error& e) {
+        throw FormatError(file, e.what());
+      }
     }
   } else if (shape.spm) {
     v.model = "llama";

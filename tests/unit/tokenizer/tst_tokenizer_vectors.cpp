@@ -14,12 +14,17 @@ const char* const kVectorVocabs[] = {"deepseek-coder", "deepseek-llm", "falcon",
                                      "gpt-2",          "llama-spm",    "mpt",
                                      "phi-3",          "refact",       "starcoder"};
 
-// Runs every reference case of `refName` through `tok`; returns the tally and checks spans.
-Tally runReference(const fs::path& shared, const std::string& refName, const ll::rt::Tokenizer& tok,
-                   bool checkSpanTiling) {
+struct RefTally {
+  Tally ids, spans;
+};
+
+// Runs every reference case of `refName` through `tok`: ids, and spans / pieces separately.
+RefTally runReference(const fs::path& shared, const std::string& refName,
+                      const ll::rt::Tokenizer& tok, bool checkSpanTiling) {
   const auto j =
       nlohmann::json::parse(readFile(shared / "reference/tokenizer" / (refName + ".json")));
-  Tally t;
+  RefTally rt;
+  Tally& t = rt.ids;
   for (const auto& c : j["cases"]) {
     const std::string text = fromHex(c["bytes_hex"].get<std::string>());
     const std::string label = refName + " '" + c["text"].get<std::string>().substr(0, 40) + "'";
@@ -31,7 +36,7 @@ Tally runReference(const fs::path& shared, const std::string& refName, const ll:
             label + " " + field + ": got " + showIds(e.ids) + " want " + showIds(want));
       // Tiling holds unless special tokens swallow text differently or bytes are dropped.
       const std::string err = checkSpans(text, e, checkSpanTiling && !special);
-      t.add(err.empty(), label + " " + field + " spans: " + err);
+      rt.spans.add(err.empty(), label + " " + field + " spans: " + err);
       for (size_t i = 0; i < e.ids.size() && err.empty(); ++i) {
         const auto [b, en] = e.spans[i];
         // A literal U+2581 typed by the user decodes to a space (SPM vocabularies).
@@ -63,8 +68,8 @@ Tally runReference(const fs::path& shared, const std::string& refName, const ll:
                             (tok.vocab().addSpacePrefix && !e.pieces[i].empty() &&
                              e.pieces[i][0] == ' ' && e.pieces[i].substr(1) == span);
         if (!exempt && e.pieces[i] != span) {
-          t.add(false, label + " piece " + std::to_string(i) + " '" + e.pieces[i] + "' != span '" +
-                           span + "'");
+          rt.spans.add(false, label + " piece " + std::to_string(i) + " '" + e.pieces[i] +
+                                  "' != span '" + span + "'");
           break;
         }
       }
@@ -73,12 +78,19 @@ Tally runReference(const fs::path& shared, const std::string& refName, const ll:
     check("ids_no_bos", 0, false);
     check("ids_parse_special", -1, true);
   }
-  return t;
+  return rt;
 }
 
 void requireAll(const Tally& t, const std::string& what) {
-  std::printf("  %-28s %d/%d\n", what.c_str(), t.pass, t.total);
+  std::printf("  %-28s ids %d/%d\n", what.c_str(), t.pass, t.total);
   QVERIFY2(t.pass == t.total, what + ": " + t.firstFailure);
+}
+
+void requireAll(const RefTally& t, const std::string& what) {
+  std::printf("  %-28s ids %d/%d, span checks %d/%d\n", what.c_str(), t.ids.pass, t.ids.total,
+              t.spans.pass, t.spans.total);
+  QVERIFY2(t.ids.pass == t.ids.total, what + ": " + t.ids.firstFailure);
+  QVERIFY2(t.spans.pass == t.spans.total, what + ": " + t.spans.firstFailure);
 }
 
 }  // namespace
