@@ -9,7 +9,11 @@
 
 // ggml's reference is evaluated as separate multiply and add; a contracted FMA would round
 // differently and break bit-exactness.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
 #pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace ll::kern {
 
