@@ -169,7 +169,22 @@ std::vector<size_t> PreTokenizer::split(const std::vector<uni::Cpt>& cpts) const
     for (size_t i = 0; i <= n; ++i) wideCpt[wideAt[i]] = uint32_t(i);
   };
 
+  // Long runs (a 1 MB word) need more than JIT's default 32 KB stack; the interpreter is the
+  // fallback, and a regex that still fails is an error rather than a silently different split.
   pcre2_match_data* md = pcre2_match_data_create(4, nullptr);
+  pcre2_match_context* mctx = pcre2_match_context_create(nullptr);
+  pcre2_jit_stack* jit = pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, nullptr);
+  if (jit) pcre2_jit_stack_assign(mctx, nullptr, jit);
+  struct Cleanup {
+    pcre2_match_data* md;
+    pcre2_match_context* mctx;
+    pcre2_jit_stack* jit;
+    ~Cleanup() {
+      pcre2_match_data_free(md);
+      pcre2_match_context_free(mctx);
+      if (jit) pcre2_jit_stack_free(jit);
+    }
+  } cleanup{md, mctx, jit};
   for (const auto& rx : m_regexes) {
     if (rx->collapsed) {
       if (collapsed.empty()) buildCollapsed();
@@ -197,8 +212,17 @@ std::vector<size_t> PreTokenizer::split(const std::vector<uni::Cpt>& cpts) const
       const size_t subjLen = uend - ubegin;
       size_t pos = 0, prevEnd = 0;
       while (pos < subjLen) {
-        const int rc = pcre2_match(rx->code, subj, subjLen, pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-        if (rc < 0) break;
+        int rc = pcre2_match(rx->code, subj, subjLen, pos, PCRE2_NO_UTF_CHECK, md, mctx);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+          rc = pcre2_match(rx->code, subj, subjLen, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
+                           mctx);
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) {
+          PCRE2_UCHAR msg[256];
+          pcre2_get_error_message(rc, msg, sizeof msg);
+          throw std::runtime_error(std::string("pre-tokenizer regex failed: ") +
+                                   reinterpret_cast<const char*>(msg));
+        }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         const size_t mb = ov[0], me = ov[1];
         if (me == mb) {  // empty match: step one character
@@ -217,7 +241,6 @@ std::vector<size_t> PreTokenizer::split(const std::vector<uni::Cpt>& cpts) const
     }
     offsets.swap(next);
   }
-  pcre2_match_data_free(md);
   return offsets;
 }
 
@@ -230,11 +253,13 @@ std::vector<std::string> PreTokenizer::regexesFor(const std::string& pre) {
   if (pre == "deepseek-llm")
     return {
         "[\r\n]",
-        "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-"
+        "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-"
+        "ᲺᲽ-"
         "Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-"
         "ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\\x{1F7D}ᾀ-ᾴᾶ-ᾼ\\x{1FBE}ῂ-ῄῆ-ῌῐ-\\x{1FD3}ῖ-\\x{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-"
         "ℝℤ\\x{2126}ℨ\\x{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭ"
-        "Ꚁ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-"
+        "Ꚁ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-"
+        "𑣟𞤀-"
         "𞥃]+",
         "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
         "\\s+$",

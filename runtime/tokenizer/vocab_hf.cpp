@@ -88,7 +88,7 @@ Json readJson(const std::filesystem::path& file) {
 
 }  // namespace
 
-VocabData vocabFromTokenizerJson(const std::filesystem::path& file) {
+static VocabData readTokenizerJson(const std::filesystem::path& file) {
   const Json j = readJson(file);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
     throw FormatError(file, "no \"model\" object");
@@ -115,6 +115,9 @@ VocabData vocabFromTokenizerJson(const std::filesystem::path& file) {
     n = std::max(n, id + 1);
   }
   if (n == 0) throw FormatError(file, "empty vocabulary");
+  // Ids may leave gaps, but not enough to make a small file allocate a huge table.
+  if (n > int64_t(m["vocab"].size() + added.size()) + 4096)
+    throw FormatError(file, "token ids far beyond the number of tokens");
   v.tokens.assign(size_t(n), std::string());
   v.types.assign(size_t(n), TokenType::Unused);
   v.scores.assign(size_t(n), 0.0f);
@@ -250,6 +253,15 @@ VocabData vocabFromTokenizerJson(const std::filesystem::path& file) {
       v.addEos = cfg["add_eos_token"].get<bool>();
   }
   return v;
+}
+
+VocabData vocabFromTokenizerJson(const std::filesystem::path& file) {
+  try {
+    return readTokenizerJson(file);
+  } catch (const Json::exception& e) {
+    // A field of the wrong JSON type somewhere in the file.
+    throw FormatError(file, std::string("unexpected JSON structure: ") + e.what());
+  }
 }
 
 }  // namespace ll::rt

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "runtime/formats/mapped_file.h"
+#include "runtime/tokenizer/pretokenizer.h"
+#include "runtime/tokenizer/unicode_text.h"
 #include "tok_test_util.h"
 
 using namespace toktest;
@@ -92,6 +94,10 @@ LL_TEST(badTokenizerJson) {
        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xC3\x28\": 0}, \"merges\": []}}"},
       {"badregex.json",
        R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}}})"},
+      {"wrongtype.json",
+       R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": "yes"}, "added_tokens": [{"id": 1, "content": "<s>", "special": "yes"}], "pre_tokenizer": {"type": "ByteLevel"}})"},
+      {"sparse.json",
+       R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 9000000}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})"},
   };
   for (const auto& c : cases) {
     const fs::path p = tmpFile(c.name, c.json);
@@ -259,6 +265,22 @@ LL_TEST(spmPrefixAndBytes) {
   QCOMPARE(e.spans[n - 1], (std::pair<int, int>(3, 4)));
   QCOMPARE(e.pieces[n - 1], std::string("\x80"));
   QCOMPARE(tok->decode(e.ids), std::string("<s> a\xEE\x80\x80"));
+}
+
+LL_TEST(preTokenizerHugeRuns) {
+  // 1 MB runs must split exactly as short ones (no regex engine limit silently cutting them).
+  for (const auto& family : {std::string("gpt-2"), std::string("qwen2"), std::string("llama3"),
+                             std::string("deepseek-llm"), std::string("falcon")}) {
+    ll::rt::PreTokenizer pre(ll::rt::PreTokenizer::regexesFor(family),
+                             ll::rt::PreTokenizer::Mode::LlamaCpp);
+    const std::string letters(1 << 20, 'x');
+    const auto w1 = pre.split(ll::rt::uni::decodeLenient(letters));
+    QVERIFY2(w1.size() == 1 && w1[0] == letters.size(), family + ": letters not one word");
+    const std::string spaces = std::string(1 << 20, ' ') + "a";
+    const auto w2 = pre.split(ll::rt::uni::decodeLenient(spaces));
+    QVERIFY2(w2.size() == 2 && w2[0] == (1u << 20) - 1 && w2[1] == 2,
+             family + ": spaces before a word split wrongly");
+  }
 }
 
 LL_TEST_MAIN("tst_tokenizer_robust")
