@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/cpu/scratch.h"
 #include "kernels/reference/reference_ops.h"
 
 namespace ll::kern {
@@ -77,13 +78,13 @@ void cpuAttention(ThreadPool& pool, const AttnArgs& a) {
   pool.run(a.nHead, [&](int64_t hh, int) {
     const int h = int(hh);
     const int kvh = h / (a.nHead / a.nHeadKv);
-    thread_local std::vector<float> buf;
-    buf.resize(size_t(bq) * a.nKv);
+    const int64_t ld = int64_t(alignedStride(size_t(a.nKv)));
+    float* buf = threadScratch(size_t(bq) * ld);
     float ent[kBlockQ];
     for (int i0 = 0; i0 < a.nQ; i0 += bq) {
       const int i1 = std::min(a.nQ, i0 + bq);
-      const int L = blockProbs(a, h, i0, i1, buf.data(), a.nKv, a.entropy ? ent : nullptr);
-      StridedMap P(buf.data(), i1 - i0, L, Eigen::OuterStride<>(a.nKv));
+      const int L = blockProbs(a, h, i0, i1, buf, ld, a.entropy ? ent : nullptr);
+      StridedMap P(buf, i1 - i0, L, Eigen::OuterStride<>(ld));
       if (a.out) {
         StridedMap V(a.v + size_t(kvh) * hd, L, hd, Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
         StridedOut O(a.out + size_t(i0) * a.nHead * hd + size_t(h) * hd, i1 - i0, hd,
@@ -98,7 +99,7 @@ void cpuAttention(ThreadPool& pool, const AttnArgs& a) {
       }
       if (a.lastRow && i1 == a.nQ) {
         float* lr = a.lastRow + size_t(h) * a.nKv;
-        const float* src = buf.data() + size_t(i1 - 1 - i0) * a.nKv;
+        const float* src = buf + size_t(i1 - 1 - i0) * ld;
         std::copy(src, src + L, lr);
         std::fill(lr + L, lr + a.nKv, 0.0f);
       }
@@ -112,10 +113,16 @@ void cpuAttentionMap(ThreadPool& pool, const AttnArgs& a, int head, float* out) 
   const int64_t nBlocks = (a.nQ + kBlockQ - 1) / kBlockQ;
   pool.run(nBlocks, [&](int64_t b, int) {
     const int i0 = int(b) * kBlockQ, i1 = std::min(a.nQ, i0 + kBlockQ);
-    float* P = out + size_t(i0) * a.nKv;
-    const int L = blockProbs(a, head, i0, i1, P, a.nKv, nullptr);
-    for (int i = i0; i < i1; ++i)
-      std::fill(P + size_t(i - i0) * a.nKv + L, P + size_t(i - i0 + 1) * a.nKv, 0.0f);
+    // Same aligned scratch rows as attention(), so the map is bit-identical to the
+    // probabilities behind the output and statistics.
+    const int64_t ld = int64_t(alignedStride(size_t(a.nKv)));
+    float* P = threadScratch(size_t(i1 - i0) * ld);
+    const int L = blockProbs(a, head, i0, i1, P, ld, nullptr);
+    for (int i = i0; i < i1; ++i) {
+      float* dst = out + size_t(i) * a.nKv;
+      std::copy(P + size_t(i - i0) * ld, P + size_t(i - i0) * ld + L, dst);
+      std::fill(dst + L, dst + a.nKv, 0.0f);
+    }
   });
 }
 

@@ -1,10 +1,11 @@
 #include "kernels/cpu/cpu_matmul.h"
 
-#include <immintrin.h>
-
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
+
+#include "kernels/cpu/cpu_dequant.h"
+#include "kernels/cpu/scratch.h"
 
 namespace ll::kern {
 namespace {
@@ -13,51 +14,11 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using ConstMap = Eigen::Map<const RowMat>;
 using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 
-void f16Row(const uint16_t* src, float* dst, int64_t n) {
-  int64_t i = 0;
-#if defined(__F16C__)
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i,
-                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-#endif
-  for (; i < n; ++i) dst[i] = fp16ToFp32(src[i]);
-}
-
-void bf16Row(const uint16_t* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t bits = uint32_t(src[i]) << 16;
-    std::memcpy(dst + i, &bits, 4);
-  }
-}
-
-// Scratch per worker, grown on demand and kept across calls (thread_local: one per pool thread).
-float* scratch(size_t floats) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < floats) buf.resize(floats);
-  return buf.data();
-}
-
 }  // namespace
 
 void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
-  for (int64_t r = 0; r < count; ++r) {
-    const uint8_t* src = w.rowPtr(r0 + r);
-    float* d = dst + size_t(r) * w.cols;
-    switch (w.type) {
-      case QType::F32:
-        std::memcpy(d, src, size_t(w.cols) * 4);
-        break;
-      case QType::F16:
-        f16Row(reinterpret_cast<const uint16_t*>(src), d, w.cols);
-        break;
-      case QType::BF16:
-        bf16Row(reinterpret_cast<const uint16_t*>(src), d, w.cols);
-        break;
-      default:
-        dequantizeRow(w.type, src, d, w.cols);
-        break;
-    }
-  }
+  for (int64_t r = 0; r < count; ++r)
+    cpuDequantizeRow(w.type, w.rowPtr(r0 + r), dst + size_t(r) * w.cols, w.cols);
 }
 
 void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n) {
@@ -90,7 +51,7 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   const int64_t nPanels = (rows + panel - 1) / panel;
   pool.run(nPanels, [&](int64_t p, int) {
     const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
-    float* buf = scratch(size_t(pr) * cols);
+    float* buf = threadScratch(size_t(pr) * cols);
     dequantizeRows(w, r0, pr, buf);
     ConstMap P(buf, pr, cols);
     Y.middleCols(r0, pr).noalias() = X * P.transpose();

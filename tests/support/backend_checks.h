@@ -54,6 +54,16 @@ void checkAttention(kern::Backend& b, kern::Backend& ref, CheckLog& log, const T
 // attentionMap against ref, and against b's own attention output and statistics.
 void checkAttentionMap(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol);
 
+// Same call, same inputs, fresh buffers (same alignment), several times: outputs must be
+// bit-identical, i.e. independent of thread scheduling (the engine's "an intervention with no
+// effect changes nothing" relies on it). Not part of checkAllOps: a backend may document why it
+// cannot promise this (e.g. atomics).
+void checkDeterminism(kern::Backend& b, CheckLog& log);
+
+// Random weight bytes of type t (rows x cols) for tests: quant bytes random except the f16
+// scale/min fields, which get magnitudes like real models' (random f16 bits could be NaN/Inf).
+std::vector<uint8_t> randomWeightBytes(uint64_t seed, kern::QType t, int64_t rows, int64_t cols);
+
 // All of the above.
 void checkAllOps(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol = {});
 

@@ -82,6 +82,15 @@ std::vector<uint8_t> randomWeightBytes(Rng& rng, QType t, int64_t rows, int64_t 
   return out;
 }
 
+}  // namespace
+
+std::vector<uint8_t> randomWeightBytes(uint64_t seed, QType t, int64_t rows, int64_t cols) {
+  Rng rng(seed);
+  return randomWeightBytes(rng, t, rows, cols);
+}
+
+namespace {
+
 kern::WeightDesc desc(QType t, int64_t rows, int64_t cols, const std::vector<uint8_t>& bytes) {
   kern::WeightDesc d;
   d.name = std::string("test.") + std::string(kern::qtypeName(t)) + ".weight";
@@ -193,6 +202,83 @@ void checkMatmul(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tole
       }
     }
   }
+}
+
+}  // namespace lltest::ops
+
+namespace lltest::ops {
+
+void checkDeterminism(kern::Backend& b, CheckLog& log) {
+  Rng rng(log.seed ^ 0xaa);
+  auto same = [&](const std::string& what, const std::vector<std::vector<float>>& inputs,
+                  size_t outCount, const std::vector<float>* init, const OpFn& op) {
+    const auto first = runOp(b, log, what, inputs, outCount, init, op);
+    for (int rep = 0; rep < 4; ++rep) {
+      const auto again = runOp(b, log, what, inputs, outCount, init, op);
+      if (std::memcmp(first.data(), again.data(), first.size() * 4) != 0) {
+        log.expect(false, what + ": results differ between identical calls [" + b.name() + "]");
+        return;
+      }
+    }
+    log.expect(true, what);
+  };
+  for (QType t : {QType::F32, QType::Q4_K, QType::Q6_K}) {
+    const int64_t rows = 300, cols = 512;
+    auto bytes = randomWeightBytes(rng, t, rows, cols);
+    auto w = b.loadWeight(desc(t, rows, cols, bytes));
+    for (int n : {1, 33}) {
+      auto x = rng.normals(size_t(n) * cols);
+      same("matmul " + std::string(kern::qtypeName(t)) + " n=" + std::to_string(n), {x},
+           size_t(n) * rows, nullptr,
+           [&](kern::Backend& be, auto& in, float* out) { be.matmul(*w, in[0]->f32(), out, n); });
+    }
+  }
+  const int n = 40, dim = 2048;
+  auto x = rng.floats(size_t(n) * dim, -4, 4), wn = rng.floats(size_t(dim), 0.5f, 1.5f);
+  same("rmsNorm", {x, wn}, x.size(), nullptr, [&](kern::Backend& be, auto& in, float* out) {
+    be.rmsNorm(in[0]->f32(), in[1]->f32(), out, n, dim, 1e-5f);
+  });
+  same("gelu", {}, x.size(), &x,
+       [&](kern::Backend& be, auto&, float* out) { be.gelu(out, x.size()); });
+  same("swiglu", {x, x}, x.size(), nullptr, [&](kern::Backend& be, auto& in, float* out) {
+    be.swiglu(in[0]->f32(), in[1]->f32(), out, x.size());
+  });
+
+  // Attention with every statistic and a knockout mask; colSum starts from zeros each time.
+  const int nQ = 70, nKv = 100, nHead = 8, nHeadKv = 2, hd = 64;
+  auto q = rng.normals(size_t(nQ) * nHead * hd, 1.5f),
+       k = rng.normals(size_t(nKv) * nHeadKv * hd, 1.5f),
+       v = rng.normals(size_t(nKv) * nHeadKv * hd);
+  std::vector<float> masks(size_t(nKv) / 2);  // 2 x nKv bytes
+  auto* mb = reinterpret_cast<uint8_t*>(masks.data());
+  for (int j = 0; j < 2 * nKv; ++j) mb[j] = rng.uniform(0, 1) < 0.3f;
+  const size_t outN = size_t(nQ) * nHead * hd, entN = size_t(nHead) * nQ,
+               colN = size_t(nHead) * nKv;
+  std::vector<float> zeros(outN + entN + 2 * colN, 0.0f);
+  auto args = [&](auto& in, float* out) {
+    kern::AttnArgs a;
+    a.nQ = nQ;
+    a.nKv = nKv;
+    a.nHead = nHead;
+    a.nHeadKv = nHeadKv;
+    a.headDim = hd;
+    a.scale = 0.125f;
+    a.q = in[0]->f32();
+    a.k = in[1]->f32();
+    a.v = in[2]->f32();
+    a.blockQ = in[3]->u8();
+    a.blockK = in[3]->u8() + nKv;
+    a.out = out;
+    a.entropy = out + outN;
+    a.colSum = out + outN + entN;
+    a.lastRow = out + outN + entN + colN;
+    return a;
+  };
+  same("attention with stats and knockout", {q, k, v, masks}, zeros.size(), &zeros,
+       [&](kern::Backend& be, auto& in, float* out) { be.attention(args(in, out)); });
+  same(
+      "attentionMap", {q, k, v, masks}, size_t(nQ) * nKv, nullptr,
+      [&](kern::Backend& be, auto& in, float* out) { be.attentionMap(args(in, nullptr), 3, out); });
 }
 
 }  // namespace lltest::ops

@@ -73,6 +73,17 @@ LL_TEST(cpuAttentionMap) {
   runCpu(lltest::ops::checkAttentionMap);
 }
 
+// Bit-identical results for identical calls, whatever thread ran which task.
+LL_TEST(cpuDeterminism) {
+  for (int threads : {3, 2}) {
+    auto b = makeCpuBackend(threads);
+    CheckLog log;
+    log.seed = lltest::ops::freshSeed();
+    lltest::ops::checkDeterminism(*b, log);
+    QVERIFY2(log.ok(), log.summary());
+  }
+}
+
 // The reference backend checked against itself still exercises its guards, NaN checks and the
 // attentionMap self-consistency (map * V = output, statistics from the map).
 LL_TEST(referenceSelfConsistency) {
