@@ -11,6 +11,7 @@ layout(binding = 3, r32f) uniform writeonly image2D dstMean;
 layout(push_constant) uniform Push {
     ivec2 srcSize;
     ivec2 dstSize;
+    int sameSource; // level 1: max and mean sources are both the data, load it once
 } pc;
 
 void main()
@@ -28,7 +29,7 @@ void main()
             if (s.x >= pc.srcSize.x || s.y >= pc.srcSize.y)
                 continue;
             float a = imageLoad(srcMax, s).r;
-            float b = imageLoad(srcMean, s).r;
+            float b = pc.sameSource != 0 ? a : imageLoad(srcMean, s).r;
             if (!isnan(a)) {
                 mx = nMax == 0 ? a : max(mx, a);
                 ++nMax;

@@ -3,6 +3,8 @@
 // <= 2/255); the GPU-built LOD pyramid is compared with a CPU-built one; a 16k x 16k map is
 // uploaded and drawn with bounded host memory.
 #include "cpu_reference.h"
+#include "visualizers/head_grid.h"
+#include "visualizers/routing.h"
 #include "visualizers/vk/heatmap_renderer.h"
 #include "visualizers/vk/offscreen.h"
 
@@ -256,6 +258,31 @@ class TstHeatmapRender : public QObject {
         }
       }
     }
+  }
+
+  void headGridAtlasAndRouting() {
+    // 3 layers x 4 heads of 6-token causal maps in one atlas: gaps are NaN (background).
+    const int L = 3, H = 4, T = 6;
+    std::vector<float> a(L * H * T * T, 0.0f);
+    for (int l = 0; l < L; ++l)
+      for (int h = 0; h < H; ++h)
+        for (int q = 0; q < T; ++q)
+          for (int k = 0; k <= q; ++k)
+            a[((l * H + h) * T + q) * T + k] = float((l + 1) * (h + 1) * (k + 1)) / (q + 1);
+    const vis::HeadGridAtlas g = vis::buildHeadGridAtlas(a, L, H, T, 64, 1);
+    vis::HeatmapStyle s;
+    s.colormap = vis::Colormap::Magma;
+    renderAndCompare(g.matrix.values, g.matrix.rows, g.matrix.cols, s, scaled(4), g.matrix.cols * 4,
+                     g.matrix.rows * 4, "head_grid");
+    // Routing (token x expert) with signed scores on the diverging map, per-row normalised.
+    std::vector<float> scores(2 * 9 * 8);
+    for (size_t i = 0; i < scores.size(); ++i) scores[i] = std::cos(0.7f * i) * (1.0f + i % 3);
+    const vis::HeatmapMatrix m = vis::tokenByExpert({2, 9, 8, scores}, 1);
+    s.colormap = vis::Colormap::Diverging;
+    renderAndCompare(m.values, m.rows, m.cols, s, scaled(7), m.cols * 7, m.rows * 7, "routing");
+    s.normalization = vis::Normalization::PerRow;
+    renderAndCompare(m.values, m.rows, m.cols, s, scaled(7), m.cols * 7, m.rows * 7,
+                     "routing_rows");
   }
 
   void hugeMapWithBoundedMemory() {

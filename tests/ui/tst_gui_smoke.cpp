@@ -5,6 +5,7 @@
 #include "ui/main_window.h"
 #include "visualizers/colormap.h"
 #include "visualizers/qt/attention_map_view.h"
+#include "visualizers/qt/head_grid_view.h"
 #include "visualizers/qt/heatmap_window.h"
 
 #include <QApplication>
@@ -89,6 +90,57 @@ class TstGuiSmoke : public QObject {
     QCOMPARE(spy.at(0).at(3).toInt(), 0);       // row 0
     QCOMPARE(spy.at(0).at(4).toInt(), 0);       // col 0
     QCOMPARE(spy.at(0).at(2).toFloat(), 1.0f);  // first token attends only to itself
+  }
+
+  void zoomPanAndHeadGridClick() {
+    QVulkanInstance inst;
+    inst.setApiVersion(QVersionNumber(1, 0));
+    if (!inst.create()) QSKIP("no Vulkan instance (checked above)");
+    ll::vis::HeadGridView grid(&inst);
+    const int L = 2, H = 3, T = 8;
+    std::vector<float> a(L * H * T * T);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = float(i % 17) / 16.0f;
+    grid.resize(600, 400);
+    grid.setAttention(a, L, H, T);
+    grid.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&grid));
+    ll::vis::HeatmapWindow* hw = grid.heatmapWindow();
+    QTRY_VERIFY_WITH_TIMEOUT(hw->framesRendered() > 0, 20000);
+
+    // Keys: '+' zooms in around the centre, arrows pan, '0' fits again.
+    const ll::vis::HeatmapView fitted = hw->view();
+    QTest::keyClick(hw, Qt::Key_Plus);
+    QVERIFY(hw->view().cellsPerPixelX < fitted.cellsPerPixelX * 0.9);
+    const double ox = hw->view().originX;
+    QTest::keyClick(hw, Qt::Key_Right);
+    QVERIFY(hw->view().originX > ox);
+    QTest::keyClick(hw, Qt::Key_0);
+    QCOMPARE(hw->view().cellsPerPixelX, fitted.cellsPerPixelX);
+    // Wheel zooms about the cursor: the cell under it stays put.
+    const QPointF at(hw->width() * 0.3, hw->height() * 0.4);
+    const QPointF before = hw->cellAt(at);
+    QWheelEvent wheel(at, hw->mapToGlobal(at), QPoint(), QPoint(0, 240), Qt::NoButton,
+                      Qt::NoModifier, Qt::NoScrollPhase, false);
+    QCoreApplication::sendEvent(hw, &wheel);
+    QVERIFY(hw->view().cellsPerPixelX < fitted.cellsPerPixelX * 0.7);
+    QVERIFY(std::abs(hw->cellAt(at).x() - before.x()) < 1e-6);
+    const int frames = hw->framesRendered();
+    QTRY_VERIFY_WITH_TIMEOUT(hw->framesRendered() > frames, 10000);  // re-rendered after zoom
+    QTest::keyClick(hw, Qt::Key_Home);
+
+    // Click in the middle of layer 1, head 2 selects it.
+    QSignalSpy spy(&grid, &ll::vis::HeadGridView::headSelected);
+    const auto* g = grid.atlas();
+    const double col = 2 * (g->side + g->gap) + g->side / 2.0;
+    const double row = 1 * (g->side + g->gap) + g->side / 2.0;
+    const ll::vis::HeatmapView& v = hw->view();
+    const double dpr = hw->devicePixelRatio();
+    const QPoint pos(int((col - v.originX) / v.cellsPerPixelX / dpr),
+                     int((row - v.originY) / v.cellsPerPixelY / dpr));
+    QTest::mouseClick(hw, Qt::LeftButton, Qt::NoModifier, pos);
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).toInt(), 1);
+    QCOMPARE(spy.at(0).at(1).toInt(), 2);
   }
 };
 

@@ -127,7 +127,8 @@ void HeatmapWindow::setView(const HeatmapView& view) {
 void HeatmapWindow::fitView() {
   const QSize px = size() * devicePixelRatio();
   if (m_matrix)
-    m_view = HeatmapView::fit(m_matrix->rows, m_matrix->cols, px.width(), px.height());
+    m_view =
+        HeatmapView::fit(m_matrix->rows, m_matrix->cols, px.width(), px.height(), m_keepAspect);
   else
     m_view = HeatmapView{};
   m_autoFit = true;

@@ -28,6 +28,8 @@ class HeatmapWindow : public QVulkanWindow {
   const HeatmapView& view() const { return m_view; }
   void setView(const HeatmapView& view);
   void fitView();
+  // Square cells when fitting (head grid); off by default (attention maps fill the area).
+  void setKeepAspect(bool keep) { m_keepAspect = keep; }
   void zoomAt(QPointF logicalPos, double factor);
   void panBy(QPointF logicalDelta);
   // Data cell (col, row) under a logical window position (may be outside the matrix).
@@ -63,6 +65,7 @@ class HeatmapWindow : public QVulkanWindow {
   HeatmapStyle m_style;
   HeatmapView m_view;
   bool m_autoFit = true;
+  bool m_keepAspect = false;
   quint64 m_dataGeneration = 0;
   int m_frames = 0;
   bool m_dragging = false;

@@ -3,6 +3,7 @@
 #include "resources/shader_blobs.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -14,9 +15,10 @@ namespace {
 
 constexpr VkFormat kFormat = VK_FORMAT_R32_SFLOAT;
 
-struct LodPush {
+struct LodPush {  // mirrors resources/shaders/lod_reduce.comp
   int32_t srcSize[2];
   int32_t dstSize[2];
+  int32_t sameSource;
 };
 
 }  // namespace
@@ -191,8 +193,10 @@ void HeatmapTexture::upload(int rows, int cols, const RowFill& fill) {
     float gMax = -gMin;
     float gMinPos = gMin;
     auto* staging = static_cast<float*>(m_staging.mapped);
+    m_timings = UploadTimings{};
     for (int b0 = 0; b0 < rows; b0 += bandRows) {
       int nRows = std::min(bandRows, rows - b0);
+      auto t0 = std::chrono::steady_clock::now();
       fill(b0, nRows, staging);
       for (int r = 0; r < nRows; ++r) {
         const float* row = staging + static_cast<size_t>(r) * cols;
@@ -210,6 +214,8 @@ void HeatmapTexture::upload(int rows, int cols, const RowFill& fill) {
         gMin = std::min(gMin, rMin);
         gMax = std::max(gMax, rMax);
       }
+      auto t1 = std::chrono::steady_clock::now();
+      m_timings.fillMs += std::chrono::duration<double, std::milli>(t1 - t0).count();
       m_oneShot.run([&](VkCommandBuffer cb) {
         for (const TextureTile& t : m_tiles) {
           int r0 = std::max(b0, t.row0);
@@ -225,11 +231,16 @@ void HeatmapTexture::upload(int rows, int cols, const RowFill& fill) {
                                  1, &copy);
         }
       });
+      m_timings.copyMs +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
     }
     m_stats.min = gMin <= gMax ? gMin : 0.0f;
     m_stats.max = gMin <= gMax ? gMax : -1.0f;
     m_stats.minPositive = std::isfinite(gMinPos) ? gMinPos : 0.0f;
+    auto tp = std::chrono::steady_clock::now();
     buildPyramids();
+    m_timings.pyramidMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tp).count();
   } catch (...) {
     clear();
     throw;
@@ -289,7 +300,8 @@ void HeatmapTexture::buildPyramids() {
         }
         vkUpdateDescriptorSets(m_refs.device, 4, w, 0, nullptr);
         s.push = {{levelSize(t.cols, k - 1), levelSize(t.rows, k - 1)},
-                  {levelSize(t.cols, k), levelSize(t.rows, k)}};
+                  {levelSize(t.cols, k), levelSize(t.rows, k)},
+                  k == 1 ? 1 : 0};
         steps[ti].push_back(s);
       }
     }

@@ -62,6 +62,12 @@ class HeatmapTexture {
   int cols() const { return m_cols; }
   int tileSize() const { return m_tileSize; }
   const DataStats& stats() const { return m_stats; }
+  // Where the last upload spent its time (ms): fill + statistics on the CPU, copies into the
+  // tiles, the LOD pyramid on the GPU. For benchmarks.
+  struct UploadTimings {
+    double fillMs = 0, copyMs = 0, pyramidMs = 0;
+  };
+  const UploadTimings& lastUploadTimings() const { return m_timings; }
   const std::vector<TextureTile>& tiles() const { return m_tiles; }
   VkBuffer rowStatsBuffer() const { return m_rowStats.buffer; }
   VkDeviceSize deviceBytes() const;  // images + row stats
@@ -81,6 +87,7 @@ class HeatmapTexture {
   int m_rows = 0;
   int m_cols = 0;
   DataStats m_stats;
+  UploadTimings m_timings;
   std::vector<TextureTile> m_tiles;
   Buffer m_rowStats;
   Buffer m_staging;

@@ -138,7 +138,8 @@ void OffscreenTarget::release() {
 }
 
 std::vector<uint8_t> OffscreenTarget::render(const float clearRgb[3],
-                                             const std::function<void(VkCommandBuffer)>& record) {
+                                             const std::function<void(VkCommandBuffer)>& record,
+                                             bool readBack) {
   m_oneShot.run([&](VkCommandBuffer cb) {
     VkClearValue clear{};
     clear.color = {{clearRgb[0], clearRgb[1], clearRgb[2], 1.0f}};
@@ -151,6 +152,7 @@ std::vector<uint8_t> OffscreenTarget::render(const float clearRgb[3],
     vkCmdBeginRenderPass(cb, &bi, VK_SUBPASS_CONTENTS_INLINE);
     record(cb);
     vkCmdEndRenderPass(cb);
+    if (!readBack) return;
     VkBufferImageCopy copy{};
     copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     copy.imageExtent = {m_width, m_height, 1};
@@ -162,6 +164,7 @@ std::vector<uint8_t> OffscreenTarget::render(const float clearRgb[3],
     vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
                          0, nullptr, 0, nullptr);
   });
+  if (!readBack) return {};
   std::vector<uint8_t> pixels(static_cast<size_t>(m_width) * m_height * 4);
   std::memcpy(pixels.data(), m_readback.mapped, pixels.size());
   return pixels;

@@ -50,8 +50,10 @@ class OffscreenTarget {
   VkRenderPass renderPass() const { return m_renderPass; }
   uint32_t width() const { return m_width; }
   uint32_t height() const { return m_height; }
+  // readBack false: draw only (benchmarks), returns an empty vector.
   std::vector<uint8_t> render(const float clearRgb[3],
-                              const std::function<void(VkCommandBuffer)>& record);
+                              const std::function<void(VkCommandBuffer)>& record,
+                              bool readBack = true);
 
  private:
   void release();

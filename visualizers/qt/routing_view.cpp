@@ -1,0 +1,73 @@
+#include "visualizers/qt/routing_view.h"
+
+#include "visualizers/qt/attention_map_view.h"
+
+#include <qcustomplot.h>
+#include <QVBoxLayout>
+
+namespace ll::vis {
+
+RoutingView::RoutingView(QVulkanInstance* instance, QWidget* parent) : QWidget(parent) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(0, 0, 0, 0);
+  m_map = new AttentionMapView(instance, this);
+  v->addWidget(m_map, 3);
+  m_strip = new QCustomPlot(this);
+  m_strip->setMinimumHeight(90);
+  auto* bars = new QCPBars(m_strip->xAxis, m_strip->yAxis);
+  bars->setBrush(QColor(59, 82, 139));
+  bars->setPen(Qt::NoPen);
+  m_strip->xAxis->setLabel(tr("expert"));
+  m_strip->yAxis->setLabel(tr("router score"));
+  v->addWidget(m_strip, 1);
+  connect(m_map, &AttentionMapView::hovered, this,
+          [this](const QString&, const QString&, float, int row, int) { showRowInStrip(row); });
+  connect(m_map, &AttentionMapView::cellClicked, this, &RoutingView::cellSelected);
+}
+
+RoutingScores RoutingView::scores() const {
+  return RoutingScores{m_nLayer, m_nTokens, m_nExpert, m_scores};
+}
+
+void RoutingView::setScores(std::vector<float> scores, int nLayer, int nTokens, int nExpert,
+                            const QStringList& tokens) {
+  m_scores = std::move(scores);
+  m_nLayer = nLayer;
+  m_nTokens = nTokens;
+  m_nExpert = nExpert;
+  m_tokens = tokens;
+  this->scores().validate();
+  show(m_mode, 0);
+}
+
+void RoutingView::show(Mode mode, int index) {
+  m_mode = mode;
+  m_index = index;
+  const RoutingScores r = scores();
+  m_shown = mode == Mode::LayerByExpert ? layerByExpert(r, index) : tokenByExpert(r, index);
+  QStringList rows, experts;
+  for (int e = 0; e < m_nExpert; ++e) experts << QStringLiteral("E%1").arg(e);
+  if (mode == Mode::LayerByExpert)
+    for (int l = 0; l < m_nLayer; ++l) rows << QStringLiteral("L%1").arg(l);
+  else
+    rows = m_tokens;
+  m_map->setMatrix(std::make_shared<HeatmapMatrix>(m_shown), rows, experts);
+  showRowInStrip(0);
+}
+
+void RoutingView::showRowInStrip(int row) {
+  if (row < 0 || row >= m_shown.rows) return;
+  QVector<double> x, y;
+  for (int e = 0; e < m_shown.cols; ++e) {
+    x << e;
+    y << m_shown.at(row, e);
+  }
+  auto* bars = qobject_cast<QCPBars*>(m_strip->plottable(0));
+  bars->setData(x, y, true);
+  m_strip->rescaleAxes();
+  m_strip->xAxis->setRange(-0.6, m_shown.cols - 0.4);
+  m_strip->yAxis->setRangeLower(std::min(0.0, m_strip->yAxis->range().lower));
+  m_strip->replot();
+}
+
+}  // namespace ll::vis

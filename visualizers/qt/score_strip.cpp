@@ -1,0 +1,68 @@
+#include "visualizers/qt/score_strip.h"
+
+#include <qcustomplot.h>
+#include <QVBoxLayout>
+
+namespace ll::vis {
+
+QColor ScoreStrip::stateColor(TokenState state) {
+  switch (state) {
+    case TokenState::Kept:
+      return QColor(53, 183, 121);  // viridis green
+    case TokenState::Dropped:
+      return QColor(170, 170, 175);
+    case TokenState::Neutral:
+      break;
+  }
+  return QColor(59, 82, 139);  // viridis blue
+}
+
+ScoreStrip::ScoreStrip(QWidget* parent) : QWidget(parent) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(0, 0, 0, 0);
+  m_plot = new QCustomPlot(this);
+  m_plot->setMinimumHeight(100);
+  const char* names[3] = {"scored", "kept", "dropped"};
+  for (int s = 0; s < 3; ++s) {
+    m_bars[s] = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+    m_bars[s]->setWidth(0.8);
+    const QColor c = stateColor(static_cast<TokenState>(s));
+    m_bars[s]->setBrush(c);
+    m_bars[s]->setPen(QPen(c.darker(130)));
+    m_bars[s]->setName(tr(names[s]));
+  }
+  m_plot->legend->setVisible(true);
+  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  v->addWidget(m_plot);
+}
+
+void ScoreStrip::setOverlay(const TokenOverlay& overlay) {
+  QVector<double> keys[3], values[3];
+  QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+  const int n = static_cast<int>(overlay.items.size());
+  for (int i = 0; i < n; ++i) {
+    const auto& it = overlay.items[i];
+    const int s = static_cast<int>(it.state);
+    keys[s] << i;
+    values[s] << it.score;
+    if (n <= 48) ticker->addTick(i, QString::fromStdString(it.text).simplified());
+  }
+  for (int s = 0; s < 3; ++s) {
+    m_bars[s]->setData(keys[s], values[s], true);
+    if (m_bars[s]->addToLegend() && keys[s].isEmpty()) m_bars[s]->removeFromLegend();
+  }
+  if (n <= 48) {
+    m_plot->xAxis->setTicker(ticker);
+    m_plot->xAxis->setTickLabelRotation(60);
+  } else {
+    m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  }
+  m_plot->yAxis->setLabel(QString::fromStdString(overlay.scoreName));
+  float lo = 0, hi = 1;
+  overlay.scoreRange(&lo, &hi);
+  m_plot->xAxis->setRange(-0.6, std::max(0.6, n - 0.4));
+  m_plot->yAxis->setRange(std::min(0.0f, lo), hi + 0.1 * (hi - std::min(0.0f, lo)));
+  m_plot->replot();
+}
+
+}  // namespace ll::vis
