@@ -94,8 +94,7 @@ class GgufBuilder {
   }
 
   std::vector<uint8_t> build() const {
-    std::vector<uint8_t> b;
-    b.insert(b.end(), {'G', 'G', 'U', 'F'});
+    std::vector<uint8_t> b = {'G', 'G', 'U', 'F'};
     put<uint32_t>(b, version);
     put<uint64_t>(b, tensorCountOverride.value_or(tensors.size()));
     put<uint64_t>(b, kvCountOverride.value_or(m_nKv));
