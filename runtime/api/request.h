@@ -21,8 +21,9 @@ struct Steering {
 };
 
 // ALGORITHMS.md §9: bias adds to the router logit; force sets it to max(z) + eps; ban sets -inf
-// before top-k.
-enum class RouterEditKind { Bias, Force, Ban };
+// before top-k; BiasStd (soft promotion) adds value * std(z) of that token's unedited logits
+// (unbiased std, as torch.std).
+enum class RouterEditKind { Bias, Force, Ban, BiasStd };
 struct RouterEdit {
   int layer = 0;
   int expert = 0;

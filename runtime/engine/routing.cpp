@@ -8,6 +8,17 @@
 namespace ll::rt {
 
 void applyRouterEdits(float* z, int nExpert, int layer, const std::vector<RouterEdit>& edits) {
+  bool anyStd = false;
+  for (const auto& e : edits) anyStd |= e.layer == layer && e.kind == RouterEditKind::BiasStd;
+  if (anyStd && nExpert > 1) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < nExpert; ++i) mean += z[i];
+    mean /= nExpert;
+    for (int i = 0; i < nExpert; ++i) var += (z[i] - mean) * (z[i] - mean);
+    const float sd = static_cast<float>(std::sqrt(var / (nExpert - 1)));
+    for (const auto& e : edits)
+      if (e.layer == layer && e.kind == RouterEditKind::BiasStd) z[e.expert] += e.value * sd;
+  }
   for (const auto& e : edits)
     if (e.layer == layer && e.kind == RouterEditKind::Bias) z[e.expert] += e.value;
   float maxZ = -std::numeric_limits<float>::infinity();
