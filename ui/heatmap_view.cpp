@@ -1,6 +1,7 @@
 #include "ui/heatmap_view.h"
 
 #include "visualizers/qt/attention_map_view.h"
+#include "visualizers/qt/heatmap_export.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -52,7 +53,16 @@ void HeatmapView::applyStyle() {
 
 void HeatmapView::setAttention(std::shared_ptr<const vis::HeatmapMatrix> matrix,
                                const QStringList& tokens) {
+  m_matrix = matrix;
   m_map->setMatrix(std::move(matrix), tokens, tokens);
+}
+
+bool HeatmapView::exportImage(const QString& path, QString* error) {
+  if (!m_matrix) {
+    if (error) *error = tr("nothing to export");
+    return false;
+  }
+  return vis::exportHeatmapPng(*m_matrix, m_style, path, error);
 }
 
 }  // namespace ll::ui

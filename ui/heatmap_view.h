@@ -27,6 +27,9 @@ class HeatmapView : public QWidget {
   void setAttention(std::shared_ptr<const vis::HeatmapMatrix> matrix, const QStringList& tokens);
   vis::AttentionMapView* map() const { return m_map; }
 
+  // Writes the whole map as a PNG through the offscreen Vulkan path.
+  bool exportImage(const QString& path, QString* error = nullptr);
+
  signals:
   void hoverText(const QString& text);
 
@@ -38,6 +41,7 @@ class HeatmapView : public QWidget {
   QComboBox* m_norm = nullptr;
   QComboBox* m_lod = nullptr;
   vis::HeatmapStyle m_style;
+  std::shared_ptr<const vis::HeatmapMatrix> m_matrix;
 };
 
 }  // namespace ll::ui

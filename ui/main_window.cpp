@@ -38,6 +38,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent) : QMainWindow
   setCentralWidget(split);
 
   QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Export attention map..."), this, &MainWindow::exportAttention);
   file->addAction(tr("Export plot..."), this, &MainWindow::exportPlot);
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
@@ -84,6 +85,17 @@ void MainWindow::exportPlot() {
   if (path.isEmpty()) return;
   QString error;
   if (!m_plot->exportTo(path, &error)) QMessageBox::warning(this, tr("Export failed"), error);
+}
+
+void MainWindow::exportAttention() {
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Export attention map"), QString(), tr("PNG (*.png)"));
+  if (path.isEmpty()) return;
+  QString error;
+  if (!m_heatmap->exportImage(path, &error))
+    QMessageBox::warning(this, tr("Export failed"), error);
+  else
+    statusBar()->showMessage(tr("Wrote %1").arg(path), 4000);
 }
 
 }  // namespace ll::ui

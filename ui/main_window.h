@@ -27,6 +27,7 @@ class MainWindow : public QMainWindow {
  private:
   void refresh();
   void exportPlot();
+  void exportAttention();
 
   QPlainTextEdit* m_prompt = nullptr;
   HeatmapView* m_heatmap = nullptr;

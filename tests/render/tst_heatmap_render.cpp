@@ -4,6 +4,7 @@
 // uploaded and drawn with bounded host memory.
 #include "cpu_reference.h"
 #include "visualizers/head_grid.h"
+#include "visualizers/qt/heatmap_export.h"
 #include "visualizers/routing.h"
 #include "visualizers/vk/heatmap_renderer.h"
 #include "visualizers/vk/offscreen.h"
@@ -12,6 +13,7 @@
 #include <QTest>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -283,6 +285,41 @@ class TstHeatmapRender : public QObject {
     s.normalization = vis::Normalization::PerRow;
     renderAndCompare(m.values, m.rows, m.cols, s, scaled(7), m.cols * 7, m.rows * 7,
                      "routing_rows");
+  }
+
+  void exportImageMatchesCpu() {
+    // The export path (own instance, QImage out) draws the same pixels as the CPU reference.
+    const int rows = 20, cols = 30;
+    std::vector<float> v(rows * cols);
+    for (int i = 0; i < rows * cols; ++i) v[i] = std::sin(0.05f * i) * std::cos(0.11f * i);
+    vis::HeatmapMatrix m{rows, cols, v};
+    vis::HeatmapStyle s;
+    s.colormap = vis::Colormap::Diverging;
+    const QSize size = vis::exportSizeFor(rows, cols);
+    QCOMPARE(size, QSize(256, 256));  // 8 px per cell, clamped up to 256
+    QString err;
+    const QImage img = vis::renderHeatmapImage(m, s, size, nullptr, &err);
+    QVERIFY2(!img.isNull(), qPrintable(err));
+    std::vector<uint8_t> gpu(size_t(size.width()) * size.height() * 4);
+    for (int y = 0; y < size.height(); ++y)
+      std::memcpy(gpu.data() + size_t(y) * size.width() * 4, img.constScanLine(y),
+                  size.width() * 4);
+    test::CpuRenderInput in;
+    in.values = &v;
+    in.rows = rows;
+    in.cols = cols;
+    in.style = s;
+    in.view = vis::HeatmapView::fit(rows, cols, size.width(), size.height());
+    in.width = size.width();
+    in.height = size.height();
+    const auto cpu = test::renderCpu(in);
+    const auto d = test::compareRgba(gpu, cpu, size.width());
+    QVERIFY2(d.maxDiff <= kTolerance, qPrintable(describe(d, gpu, cpu, size.width())));
+    const QString path = QDir::temp().filePath(QStringLiteral("ll_export_test.png"));
+    QVERIFY(vis::exportHeatmapPng(m, s, path, &err));
+    QCOMPARE(QImage(path).size(), size);
+    QVERIFY(vis::renderHeatmapImage(m, s, QSize(0, 10), nullptr, &err).isNull());
+    QVERIFY(err.contains(QStringLiteral("invalid image size")));
   }
 
   void hugeMapWithBoundedMemory() {

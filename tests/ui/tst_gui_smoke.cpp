@@ -90,6 +90,16 @@ class TstGuiSmoke : public QObject {
     QCOMPARE(spy.at(0).at(3).toInt(), 0);       // row 0
     QCOMPARE(spy.at(0).at(4).toInt(), 0);       // col 0
     QCOMPARE(spy.at(0).at(2).toFloat(), 1.0f);  // first token attends only to itself
+
+    // File > Export attention map: a PNG of the whole map through the offscreen path.
+    const QString png = QDir::temp().filePath(QStringLiteral("layerlens_export_smoke.png"));
+    QString err;
+    QVERIFY2(w.heatmapView()->exportImage(png, &err), qPrintable(err));
+    const QImage exported(png);
+    QVERIFY(!exported.isNull());
+    const QColor corner = exported.pixelColor(2, 2);  // query 0 / key 0 = 1.0: viridis yellow
+    QVERIFY2(corner.red() > 200 && corner.green() > 200 && corner.blue() < 80,
+             qPrintable(corner.name()));
   }
 
   void zoomPanAndHeadGridClick() {
