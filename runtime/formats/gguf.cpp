@@ -12,6 +12,10 @@ namespace {
 
 constexpr int kMaxArrayDepth = 8;  // nesting deeper than this is never legitimate
 constexpr int kMaxDims = 4;        // GGML_MAX_DIMS
+// Each metadata array element costs a GgufValue (~64 bytes) in memory while it may take one byte
+// in the file; a total cap keeps a hostile file from turning that into gigabytes. Real files hold
+// well under a million elements (largest vocabularies: ~260k tokens + scores + types + merges).
+constexpr uint64_t kMaxMetadataElements = uint64_t(1) << 24;
 
 using VT = GgufValue::Type;
 
@@ -168,6 +172,10 @@ class Reader {
         if (n > remaining() / minBytes)
           fail("metadata key '" + key + "': array of " + std::to_string(n) + " " + typeName(et) +
                " cannot fit in the " + std::to_string(remaining()) + " bytes left");
+        m_elements += n;
+        if (m_elements > kMaxMetadataElements)
+          fail("metadata arrays hold more than " + std::to_string(kMaxMetadataElements) +
+               " elements in all (at key '" + key + "')");
         auto arr = std::make_shared<GgufArray>();
         arr->reserve(static_cast<size_t>(n));
         for (uint64_t i = 0; i < n; ++i) arr->push_back(readValue(et, key, depth + 1));
@@ -184,6 +192,7 @@ class Reader {
   const uint8_t* m_data;
   size_t m_size;
   size_t m_pos = 0;
+  uint64_t m_elements = 0;
 };
 
 }  // namespace

@@ -12,6 +12,8 @@ namespace ll::rt {
 
 namespace {
 
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
 struct DtypeInfo {
   const char* name;
   kern::QType type;
@@ -38,6 +40,11 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   if (headerLen > map->size() - 8)
     fail("header length " + std::to_string(headerLen) + " runs past the end of the file (" +
          std::to_string(map->size()) + " bytes)");
+  // The reference implementation refuses headers over 100 MB; parsed JSON takes several times its
+  // text in memory, so a larger "header" is an attack, not a model.
+  if (headerLen > kMaxHeaderBytes)
+    fail("header length " + std::to_string(headerLen) + " exceeds the " +
+         std::to_string(kMaxHeaderBytes) + "-byte limit");
   const char* hdr = reinterpret_cast<const char*>(map->data() + 8);
   nlohmann::json j;
   try {

@@ -168,6 +168,16 @@ LL_TEST(ggufMetadata) {
     g.kvRaw("tokenizer.ggml.scores", GgufBuilder::ARRAY, v);
     EXPECT_ERROR(ggufError("array.gguf", g.build()), "array of 1099511627776 u32 cannot fit");
   }
+  {  // 20M one-byte elements fit the file but would cost ~1.3 GB as GgufValues: refused
+    GgufBuilder g;
+    std::vector<uint8_t> v;
+    GgufBuilder::put<uint32_t>(v, GgufBuilder::U8);
+    GgufBuilder::put<uint64_t>(v, 20000000);
+    v.resize(v.size() + 20000000, 1);
+    g.kvRaw("blob", GgufBuilder::ARRAY, v);
+    EXPECT_ERROR(ggufError("blob.gguf", g.build()),
+                 "metadata arrays hold more than 16777216 elements");
+  }
   {  // array of strings whose count fits the bytes but whose strings do not
     GgufBuilder g;
     std::vector<uint8_t> v;
@@ -316,6 +326,25 @@ LL_TEST(safetensorsHeaders) {
       stError("nooffsets.safetensors", safetensors({{"a", {{"dtype", "F32"}, {"shape", {2}}}}}, 8)),
       "lacks dtype, shape or data_offsets");
   EXPECT_ERROR(stError("badentry.safetensors", safetensors({{"a", 5}}, 0)), "is not an object");
+}
+
+LL_TEST(safetensorsHeaderOverLimit) {
+  // A 100 MB+ header that does fit the (sparse) file is still refused before parsing.
+  const fs::path p = dir() / "hugeheader.safetensors";
+  std::vector<uint8_t> b;
+  GgufBuilder::put<uint64_t>(b, 100'000'001);
+  GgufBuilder::writeBytes(p, b);
+  fs::resize_file(p, 8 + 100'000'001);
+  std::string m;
+  try {
+    ll::rt::SafetensorsFile::open(p);
+  } catch (const FormatError& e) {
+    m = e.what();
+  }
+  fs::remove(p);
+  QVERIFY2(m.find("hugeheader.safetensors") != std::string::npos &&
+               m.find("exceeds the 100000000-byte limit") != std::string::npos,
+           m);
 }
 
 LL_TEST(safetensorsTruncatedAnywhere) {
