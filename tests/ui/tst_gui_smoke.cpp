@@ -1,12 +1,14 @@
 // GUI smoke test (run under Xvfb by packaging/test.sh): opens the main window, waits until the
 // Vulkan attention map has rendered, grabs it with QVulkanWindow::grab() and checks the test
 // heatmap's colours are there (not a grey or black area), then saves a PNG for inspection.
+#include <qcustomplot.h>
 #include "ui/heatmap_view.h"
 #include "ui/main_window.h"
 #include "visualizers/colormap.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/head_grid_view.h"
 #include "visualizers/qt/heatmap_window.h"
+#include "visualizers/qt/routing_view.h"
 
 #include <QApplication>
 #include <QDir>
@@ -151,6 +153,32 @@ class TstGuiSmoke : public QObject {
     QCOMPARE(spy.count(), 1);
     QCOMPARE(spy.at(0).at(0).toInt(), 1);
     QCOMPARE(spy.at(0).at(1).toInt(), 2);
+  }
+
+  void routingViewRendersAndFillsStrip() {
+    QVulkanInstance inst;
+    inst.setApiVersion(QVersionNumber(1, 0));
+    if (!inst.create()) QSKIP("no Vulkan instance (checked above)");
+    ll::vis::RoutingView view(&inst);
+    const int L = 4, T = 5, E = 8;
+    std::vector<float> s(L * T * E);
+    for (size_t i = 0; i < s.size(); ++i) s[i] = float((i * 37) % 11) / 10.0f;
+    view.resize(600, 500);
+    view.setScores(s, L, T, E, {"a", "b", "c", "d", "e"});
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    auto* hw = view.map()->heatmapWindow();
+    QTRY_VERIFY_WITH_TIMEOUT(hw->framesRendered() > 0, 20000);
+    QCOMPARE(hw->matrix()->rows, T);  // token x expert of layer 0
+    QCOMPARE(hw->matrix()->cols, E);
+    auto* bars = qobject_cast<QCPBars*>(view.strip()->plottable(0));
+    QCOMPARE(bars->data()->size(), E);
+    QCOMPARE(bars->data()->at(3)->value, double(s[3]));  // layer 0, token 0, expert 3
+    view.showMatrix(ll::vis::RoutingView::Mode::LayerByExpert, 2);
+    QCOMPARE(hw->matrix()->rows, L);
+    QCOMPARE(bars->data()->at(1)->value, double(s[(0 * T + 2) * E + 1]));  // layer 0, token 2
+    QVERIFY_THROWS_EXCEPTION(std::out_of_range,
+                             view.showMatrix(ll::vis::RoutingView::Mode::LayerByExpert, T));
   }
 };
 

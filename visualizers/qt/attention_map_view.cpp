@@ -22,6 +22,8 @@ AttentionMapView::AttentionMapView(QVulkanInstance* instance, QWidget* parent) :
         new QLabel(tr("Vulkan is not available: the attention map cannot be drawn."), this);
     label->setAlignment(Qt::AlignCenter);
     label->setWordWrap(true);
+    m_top->hide();  // nothing to label
+    m_left->hide();
     m_container = label;
   } else {
     m_window = new HeatmapWindow;

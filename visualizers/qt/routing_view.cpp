@@ -37,14 +37,14 @@ void RoutingView::setScores(std::vector<float> scores, int nLayer, int nTokens, 
   m_nExpert = nExpert;
   m_tokens = tokens;
   this->scores().validate();
-  show(m_mode, 0);
+  showMatrix(m_mode, 0);
 }
 
-void RoutingView::show(Mode mode, int index) {
-  m_mode = mode;
-  m_index = index;
+void RoutingView::showMatrix(Mode mode, int index) {
   const RoutingScores r = scores();
   m_shown = mode == Mode::LayerByExpert ? layerByExpert(r, index) : tokenByExpert(r, index);
+  m_mode = mode;
+  m_index = index;
   QStringList rows, experts;
   for (int e = 0; e < m_nExpert; ++e) experts << QStringLiteral("E%1").arg(e);
   if (mode == Mode::LayerByExpert)

@@ -26,7 +26,7 @@ class RoutingView : public QWidget {
   // scores: [layer][token][expert]; the view keeps its own copy.
   void setScores(std::vector<float> scores, int nLayer, int nTokens, int nExpert,
                  const QStringList& tokens);
-  void show(Mode mode, int index);  // token index (LayerByExpert) or layer (TokenByExpert)
+  void showMatrix(Mode mode, int index);  // token index (LayerByExpert) or layer (TokenByExpert)
   Mode mode() const { return m_mode; }
   AttentionMapView* map() const { return m_map; }
   QCustomPlot* strip() const { return m_strip; }
