@@ -13,6 +13,47 @@ namespace ll::rt::detail {
 
 namespace {
 
+// Open-addressing map from a token-id pair to its merge: one probe sequence in a flat array
+// instead of node chasing, since merge lookups dominate BPE time.
+class PairMap {
+ public:
+  struct Merge {
+    int32_t rank;
+    int32_t merged;  // id of the joined text, -1 when it is not a token
+  };
+  void reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    m_keys.assign(cap, kEmpty);
+    m_vals.assign(cap, Merge{-1, -1});
+    m_mask = cap - 1;
+  }
+  // Keeps the first value stored for a key (the lowest merge rank).
+  void insert(uint64_t key, Merge m) {
+    for (size_t i = slot(key);; i = (i + 1) & m_mask) {
+      if (m_keys[i] == key) return;
+      if (m_keys[i] == kEmpty) {
+        m_keys[i] = key;
+        m_vals[i] = m;
+        return;
+      }
+    }
+  }
+  const Merge* find(uint64_t key) const {
+    for (size_t i = slot(key);; i = (i + 1) & m_mask) {
+      if (m_keys[i] == key) return &m_vals[i];
+      if (m_keys[i] == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t(0);
+  size_t slot(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> 20) & m_mask; }
+  std::vector<uint64_t> m_keys;
+  std::vector<Merge> m_vals;
+  size_t m_mask = 0;
+};
+
 class BpeTokenizer final : public BaseTokenizer {
  public:
   explicit BpeTokenizer(VocabData v)
@@ -32,11 +73,12 @@ class BpeTokenizer final : public BaseTokenizer {
       const int32_t ia = find(a), ib = find(b);
       if (ia >= 0 && ib >= 0) {
         const std::string joined = std::string(a) + std::string(b);
-        m_rank.emplace(key(ia, ib), Merge{int32_t(i), find(joined)});  // first rank wins
+        m_rank.insert(key(ia, ib), Merge{int32_t(i), find(joined)});  // first rank wins
       } else {
         m_rankStr.emplace(m, int32_t(i));
       }
     }
+    for (int b = 0; b < 256; ++b) m_unitTok[b] = find(uni::byteToUnicode(uint8_t(b)));
     finishPieces();
   }
 
@@ -56,13 +98,11 @@ class BpeTokenizer final : public BaseTokenizer {
   }
 
  private:
-  struct Merge {
-    int32_t rank;
-    int32_t merged;  // id of the joined text, -1 when it is not a token
-  };
+  using Merge = PairMap::Merge;
   struct Unit {           // one byte of the word, as its GPT-2 stand-in character
     uint32_t mb, me;      // bytes of the stand-in in the word string
     uint32_t srcB, srcE;  // input bytes
+    uint8_t byte;
   };
   struct Sym {
     int prev, next;
@@ -92,6 +132,7 @@ class BpeTokenizer final : public BaseTokenizer {
       for (size_t k = 0; k < utf8.size(); ++k) {
         const std::string& stand = uni::byteToUnicode(uint8_t(utf8[k]));
         Unit u;
+        u.byte = uint8_t(utf8[k]);
         u.mb = uint32_t(w.word.size());
         w.word += stand;
         u.me = uint32_t(w.word.size());
@@ -125,11 +166,9 @@ class BpeTokenizer final : public BaseTokenizer {
       }
     }
     w.syms.clear();
-    for (uint32_t i = 0; i < nu; ++i) {
-      const std::string_view t =
-          std::string_view(w.word).substr(w.units[i].mb, w.units[i].me - w.units[i].mb);
-      w.syms.push_back({int(i) - 1, i + 1 == nu ? -1 : int(i) + 1, i, i + 1, find(t)});
-    }
+    for (uint32_t i = 0; i < nu; ++i)
+      w.syms.push_back(
+          {int(i) - 1, i + 1 == nu ? -1 : int(i) + 1, i, i + 1, m_unitTok[w.units[i].byte]});
     // Heap of (rank << 32 | left): lowest rank first, then leftmost. An entry is current when the
     // pair now starting at `left` still has that rank; a stale entry whose position now holds the
     // same pair stands for the identical merge, so this matches llama.cpp's text check.
@@ -138,8 +177,7 @@ class BpeTokenizer final : public BaseTokenizer {
       const Sym& a = w.syms[l];
       const Sym& b = w.syms[r];
       if (a.id >= 0 && b.id >= 0) {
-        auto it = m_rank.find(key(a.id, b.id));
-        if (it != m_rank.end()) return it->second.rank;
+        if (const Merge* m = m_rank.find(key(a.id, b.id))) return m->rank;
       }
       if (m_rankStr.empty()) return -1;
       tmp.assign(symText(w, a));
@@ -172,8 +210,7 @@ class BpeTokenizer final : public BaseTokenizer {
       Sym& r = w.syms[right];
       int32_t merged = -1;
       if (l.id >= 0 && r.id >= 0) {
-        auto it = m_rank.find(key(l.id, r.id));
-        if (it != m_rank.end()) merged = it->second.merged;
+        if (const Merge* m = m_rank.find(key(l.id, r.id))) merged = m->merged;
       }
       l.u1 = r.u1;
       r.u0 = r.u1;
@@ -201,7 +238,8 @@ class BpeTokenizer final : public BaseTokenizer {
 
   PreTokenizer m_pre;
   bool m_ignoreMerges = false;
-  std::unordered_map<uint64_t, Merge> m_rank;
+  PairMap m_rank;
+  int32_t m_unitTok[256];  // token of each byte's stand-in character
   std::unordered_map<std::string, int32_t, SvHash, std::equal_to<>> m_rankStr;
 };
 
