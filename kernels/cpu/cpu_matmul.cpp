@@ -3,8 +3,10 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/cpu_dequant.h"
+#include "kernels/cpu/cpu_gemv.h"
 #include "kernels/cpu/scratch.h"
 
 namespace ll::kern {
@@ -34,6 +36,19 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
     pool.parallelFor(rows, grain, [&](int64_t r0, int64_t r1, int) {
       Y.middleCols(r0, r1 - r0).noalias() = X * W.middleRows(r0, r1 - r0).transpose();
     });
+    return;
+  }
+
+  if (n == 1 && hasFusedGemv(w.type)) {
+    // Generation: dequantize-and-dot straight from the weight bytes, rows split over threads.
+    std::vector<float> xSums(size_t(cols / 32));
+    for (size_t b = 0; b < xSums.size(); ++b) {
+      float s = 0.0f;
+      for (int j = 0; j < 32; ++j) s += x[b * 32 + j];
+      xSums[b] = s;
+    }
+    pool.parallelFor(
+        rows, 64, [&](int64_t r0, int64_t r1, int) { fusedGemv(w, x, xSums.data(), y, r0, r1); });
     return;
   }
 

@@ -1,0 +1,115 @@
+#include "kernels/cpu/cpu_gemv.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+namespace ll::kern {
+namespace {
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+float half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 8 unsigned bytes -> 8 floats.
+inline __m256 u8x8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// block_q8_0: f16 d, int8 qs[32]; row dot = sum_b d_b * sum_j q_j x_j.
+float dotQ8_0(const uint8_t* b, const float* x, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i, b += 34, x += 32) {
+    __m256 s = _mm256_setzero_ps();
+    for (int j = 0; j < 32; j += 8) {
+      const __m256 q = _mm256_cvtepi32_ps(
+          _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + j))));
+      s = _mm256_fmadd_ps(q, _mm256_loadu_ps(x + j), s);
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b)), s, acc);
+  }
+  return hsum(acc);
+}
+
+// ggml get_scale_min_k4.
+inline void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
+  if (j < 4) {
+    d = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4);
+  }
+}
+
+// block_q4_K: f16 d, f16 dmin, scales[12], qs[128]. Element = d*sc*q - dmin*m per 32-element
+// sub-block, so dot = sum_s (d*sc_s) * sum(q x) - (dmin*m_s) * sum(x); sum(x) comes precomputed.
+float dotQ4_K(const uint8_t* b, const float* x, const float* xs, int64_t nb) {
+  const __m256i low = _mm256_set1_epi32(0xF);
+  float total = 0.0f;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i, b += 144, x += 256, xs += 8) {
+    const float d = half(b), dmin = half(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* q = b + 16;
+    for (int g = 0; g < 4; ++g, q += 32) {
+      uint8_t sc0, m0, sc1, m1;
+      scaleMinK4(2 * g, scales, sc0, m0);
+      scaleMinK4(2 * g + 1, scales, sc1, m1);
+      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+      const float* x0 = x + 64 * g;
+      for (int j = 0; j < 32; j += 8) {
+        const __m256i bytes =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + j)));
+        const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(bytes, low));
+        const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
+        s0 = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x0 + j), s0);
+        s1 = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x0 + 32 + j), s1);
+      }
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0), s0, acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1), s1, acc);
+      total -= dmin * m0 * xs[2 * g] + dmin * m1 * xs[2 * g + 1];
+    }
+  }
+  return hsum(acc) + total;
+}
+
+#endif
+
+}  // namespace
+
+bool hasFusedGemv(QType type) {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+  return type == QType::Q8_0 || type == QType::Q4_K;
+#else
+  (void)type;
+  return false;
+#endif
+}
+
+void fusedGemv(const CpuWeight& w, const float* x, const float* xSums32, float* y, int64_t r0,
+               int64_t r1) {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.rowPtr(r);
+    y[r] = w.type == QType::Q8_0 ? dotQ8_0(row, x, w.cols / 32)
+                                 : dotQ4_K(row, x, xSums32, w.cols / 256);
+  }
+#else
+  (void)w, (void)x, (void)xSums32, (void)y, (void)r0, (void)r1;
+#endif
+}
+
+}  // namespace ll::kern
