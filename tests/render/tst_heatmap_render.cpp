@@ -118,6 +118,13 @@ class TstHeatmapRender : public QObject {
                            .arg(QString::fromStdString(m_ctx->deviceName()))));
   }
 
+  void cleanupTestCase() {
+    if (m_ctx && m_ctx->validationEnabled())
+      QVERIFY2(m_ctx->validationMessages() == 0,
+               qPrintable(QStringLiteral("%1 Vulkan validation messages (see stderr)")
+                              .arg(m_ctx->validationMessages())));
+  }
+
   void gradient() {
     const int rows = 48, cols = 64;
     std::vector<float> v(rows * cols);

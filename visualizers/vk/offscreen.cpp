@@ -1,5 +1,7 @@
 #include "visualizers/vk/offscreen.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace ll::vis::vk {
@@ -10,9 +12,35 @@ OffscreenContext::OffscreenContext(bool preferLavapipe) {
   app.apiVersion = VK_API_VERSION_1_0;
   VkInstanceCreateInfo ii{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ii.pApplicationInfo = &app;
+  const char* env = std::getenv("LAYERLENS_VK_VALIDATION");
+  const bool validate = env && std::strcmp(env, "1") == 0;
+  const char* layer = "VK_LAYER_KHRONOS_validation";
+  const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  if (validate) {
+    ii.enabledLayerCount = 1;
+    ii.ppEnabledLayerNames = &layer;
+    ii.enabledExtensionCount = 1;
+    ii.ppEnabledExtensionNames = &ext;
+  }
   VkResult r = vkCreateInstance(&ii, nullptr, &m_instance);
   if (r != VK_SUCCESS)
-    throw NoVulkanDevice(std::string("vkCreateInstance failed: ") + resultName(r));
+    throw NoVulkanDevice(std::string("vkCreateInstance failed: ") + resultName(r) +
+                         (validate ? " (with the validation layer requested)" : ""));
+  if (validate) {
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(m_instance, "vkCreateDebugUtilsMessengerEXT"));
+    VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                         VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
+    mi.pfnUserCallback = &OffscreenContext::onValidation;
+    mi.pUserData = this;
+    if (!create || create(m_instance, &mi, nullptr, &m_messenger) != VK_SUCCESS) {
+      vkDestroyInstance(m_instance, nullptr);
+      throw NoVulkanDevice("LAYERLENS_VK_VALIDATION=1 but the debug messenger is unavailable");
+    }
+  }
   uint32_t n = 0;
   vkEnumeratePhysicalDevices(m_instance, &n, nullptr);
   std::vector<VkPhysicalDevice> devices(n);
@@ -39,6 +67,7 @@ OffscreenContext::OffscreenContext(bool preferLavapipe) {
     }
   }
   if (best < 0) {
+    destroyMessenger();
     vkDestroyInstance(m_instance, nullptr);
     throw NoVulkanDevice("no Vulkan device with a graphics+compute queue (" + std::to_string(n) +
                          " devices found)");
@@ -55,6 +84,7 @@ OffscreenContext::OffscreenContext(bool preferLavapipe) {
   di.pQueueCreateInfos = &qi;
   r = vkCreateDevice(m_refs.physical, &di, nullptr, &m_refs.device);
   if (r != VK_SUCCESS) {
+    destroyMessenger();
     vkDestroyInstance(m_instance, nullptr);
     throw NoVulkanDevice(std::string("vkCreateDevice failed: ") + resultName(r));
   }
@@ -64,7 +94,27 @@ OffscreenContext::OffscreenContext(bool preferLavapipe) {
 OffscreenContext::~OffscreenContext() {
   vkDeviceWaitIdle(m_refs.device);
   vkDestroyDevice(m_refs.device, nullptr);
+  destroyMessenger();
   vkDestroyInstance(m_instance, nullptr);
+}
+
+void OffscreenContext::destroyMessenger() {
+  if (!m_messenger) return;
+  auto destroyFn = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+      vkGetInstanceProcAddr(m_instance, "vkDestroyDebugUtilsMessengerEXT"));
+  if (destroyFn) destroyFn(m_instance, m_messenger, nullptr);
+  m_messenger = VK_NULL_HANDLE;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL OffscreenContext::onValidation(
+    VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+    const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+  auto* self = static_cast<OffscreenContext*>(user);
+  ++self->m_validationMessages;
+  std::fprintf(stderr, "vulkan validation %s: %s\n",
+               severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
+               data && data->pMessage ? data->pMessage : "(no message)");
+  return VK_FALSE;
 }
 
 bool OffscreenContext::isLavapipe() const {

@@ -30,8 +30,20 @@ class OffscreenContext {
   const std::string& deviceName() const { return m_deviceName; }
   bool isLavapipe() const;  // mesa's CPU driver ("llvmpipe")
 
+  // With LAYERLENS_VK_VALIDATION=1 the Khronos validation layer is enabled and its errors and
+  // warnings are printed to stderr and counted here (tests assert zero).
+  bool validationEnabled() const { return m_messenger != VK_NULL_HANDLE; }
+  int validationMessages() const { return m_validationMessages; }
+
  private:
+  static VKAPI_ATTR VkBool32 VKAPI_CALL onValidation(
+      VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
+      const VkDebugUtilsMessengerCallbackDataEXT* data, void* user);
+  void destroyMessenger();
+
   VkInstance m_instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT m_messenger = VK_NULL_HANDLE;
+  int m_validationMessages = 0;
   DeviceRefs m_refs;
   std::string m_deviceName;
 };
