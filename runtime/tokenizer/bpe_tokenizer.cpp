@@ -85,7 +85,12 @@ class BpeTokenizer final : public BaseTokenizer {
  protected:
   void encodeText(std::string_view input, uint32_t off, uint32_t len, bool,
                   std::vector<TokOut>& out) const override {
-    const MappedText mt = mapText(input, off, len);
+    MappedText mt = mapText(input, off, len);
+    if (m_v.addSpacePrefix && (mt.s.empty() || mt.s[0] != ' ')) {
+      // HF ByteLevel add_prefix_space: a zero-length space before each piece of text.
+      mt.s.insert(mt.s.begin(), ' ');
+      mt.src.insert(mt.src.begin(), {off, off});
+    }
     const auto cpts = uni::decodeLenient(mt.s);
     const auto words = m_pre.split(cpts);
     Work w;

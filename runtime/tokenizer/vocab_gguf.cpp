@@ -78,6 +78,7 @@ VocabData vocabFromGguf(const GgufFile& file) {
   if (auto x = file.getInt("tokenizer.ggml.add_bos_token")) v.addBos = *x != 0;
   if (auto x = file.getInt("tokenizer.ggml.add_eos_token")) v.addEos = *x != 0;
   if (auto x = file.getInt("tokenizer.ggml.add_space_prefix")) v.addSpacePrefix = *x != 0;
+  if (!spm) v.addSpacePrefix = false;  // llama.cpp's BPE path never prepends a space
   return v;
 }
 

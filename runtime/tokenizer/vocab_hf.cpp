@@ -54,6 +54,7 @@ void scanPre(const std::filesystem::path& file, const Json& p, Shape& s) {
     for (const auto& x : p["pretokenizers"]) scanPre(file, x, s);
   } else if (type == "ByteLevel") {
     s.byteLevel = true;
+    s.prefix = s.prefix || p.value("add_prefix_space", false);
     if (p.value("use_regex", true))
       s.regexes.push_back(
           "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
@@ -163,7 +164,7 @@ static VocabData readTokenizerJson(const std::filesystem::path& file) {
 
   if (shape.byteLevel || (!shape.spm && !shape.regexes.empty())) {
     v.model = "gpt2";
-    v.addSpacePrefix = false;
+    v.addSpacePrefix = shape.prefix;  // ByteLevel add_prefix_space
     // The GPT-2 ByteLevel regex is llama.cpp's "gpt-2" family; anything else runs as written.
     if (shape.regexes.size() == 1 &&
         shape.regexes[0].rfind("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+", 0) == 0 &&

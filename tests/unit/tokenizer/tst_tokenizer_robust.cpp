@@ -122,6 +122,22 @@ LL_TEST(customSplitRegexJson) {
   QVERIFY(checkSpans("ab'S ab", e, true).empty());
 }
 
+LL_TEST(byteLevelAddPrefixSpace) {
+  const std::string json =
+      R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "Ġ": 2, "Ġa": 3, "<x>": 4},
+    "merges": ["Ġ a"]}, "added_tokens": [{"id": 4, "content": "<x>", "special": true}],
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": true, "use_regex": true}})";
+  const fs::path p = tmpFile("prefix.json", json);
+  const auto tok = ll::rt::makeTokenizer(ll::rt::vocabFromTokenizerJson(p));
+  fs::remove(p);
+  // Each piece of text (also after a special token) gets the space; one already there stays.
+  const auto e = tok->encode("ab<x>a a", 0, true);
+  QCOMPARE(showIds(e.ids), std::string("[3 1 4 3 3]"));
+  QCOMPARE(e.spans[0], (std::pair<int, int>(0, 1)));
+  QCOMPARE(e.spans[3], (std::pair<int, int>(5, 6)));
+  QCOMPARE(e.spans[4], (std::pair<int, int>(6, 8)));
+}
+
 LL_TEST(badLlama2c) {
   const fs::path shared = LL_REQUIRE_SHARED();
   const std::string good = readFile(shared / "models/llama2c/tok512.bin");
