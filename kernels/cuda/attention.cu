@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_fast.cuh"
 #include "kernels/cuda/cuda_util.cuh"
 
 namespace ll::kern::cuda {
@@ -324,9 +325,10 @@ Params makeParams(const AttnArgs& a) {
 
 }  // namespace
 
-void attention(const AttnArgs& a, float* lse, cudaStream_t s) {
+void attention(const AttnArgs& a, float* lse, bool fast, cudaStream_t s) {
   checkArgs(a);
   if (!a.out) throw std::invalid_argument("attention: missing out");
+  if (fast) return attentionFast(a, lse, s);
   Params p = makeParams(a);
   p.out = a.out;
   p.entropy = a.entropy;
@@ -340,9 +342,10 @@ void attention(const AttnArgs& a, float* lse, cudaStream_t s) {
   dispatch(p, a.nHead, false, true, s);
 }
 
-void attentionMap(const AttnArgs& a, int head, float* out, float* lse, cudaStream_t s) {
+void attentionMap(const AttnArgs& a, int head, float* out, float* lse, bool fast, cudaStream_t s) {
   checkArgs(a);
   if (head < 0 || head >= a.nHead) throw std::invalid_argument("attentionMap: head out of range");
+  if (fast) return attentionMapFast(a, head, out, lse, s);
   Params p = makeParams(a);
   p.headBase = head;
   p.lse = lse;

@@ -14,8 +14,9 @@ namespace ll::kern::cuda {
 constexpr int kMaxHeadDim = 256;
 
 // lse: device scratch of nHead * nQ floats (row log-sum-exp, used by the second pass).
-void attention(const AttnArgs& a, float* lse, cudaStream_t s);
+// fast: the tensor-core kernels of attention_fast.cuh (fp16 operands) instead of f32 FMA.
+void attention(const AttnArgs& a, float* lse, bool fast, cudaStream_t s);
 // out[nQ, nKv] probabilities of one head; lse: device scratch of nQ floats.
-void attentionMap(const AttnArgs& a, int head, float* out, float* lse, cudaStream_t s);
+void attentionMap(const AttnArgs& a, int head, float* out, float* lse, bool fast, cudaStream_t s);
 
 }  // namespace ll::kern::cuda

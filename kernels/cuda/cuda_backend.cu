@@ -3,8 +3,10 @@
 //
 // Math mode: env LAYERLENS_CUDA_MATH=precise|fast (default precise). precise keeps every matmul
 // in f32 (TF32 off; what the parity tests compare); fast gives cuBLAS bf16 operands with f32
-// accumulation (TF32 for F32 weights), several times faster on tensor cores. Attention, norms,
-// element-wise ops and the n == 1 mat-vec are f32 in both modes.
+// accumulation (TF32 for F32 weights), several times faster on tensor cores, and attention on
+// tensor cores with fp16 Q/K/V/P (f32 accumulation and softmax). Norms, element-wise ops and the
+// n == 1 mat-vec are f32 in both modes.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -87,6 +89,10 @@ class CudaBackend : public Backend {
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(m_stream);
+    for (int i = 0; i < 2; ++i) {
+      if (m_stage[i]) cudaFreeHost(m_stage[i]);
+      if (m_stageDone[i]) cudaEventDestroy(m_stageDone[i]);
+    }
     cublasDestroy(m_blas);
     cudaStreamDestroy(m_stream);
   }
@@ -115,10 +121,32 @@ class CudaBackend : public Backend {
     if (bytes)
       check(cudaMemcpyAsync(dst, hostSrc, bytes, cudaMemcpyHostToDevice, m_stream), "upload");
   }
+  // Large downloads go through two pinned staging buffers: the device copies chunk i+1 while the
+  // host copies chunk i out (pageable device-to-host copies are several times slower, most of all
+  // in virtual machines where every page fault is expensive).
   void download(void* hostDst, const void* src, size_t bytes) override {
-    if (bytes)
-      check(cudaMemcpyAsync(hostDst, src, bytes, cudaMemcpyDeviceToHost, m_stream), "download");
-    sync();
+    if (bytes < kStageMin || !stagingReady()) {
+      if (bytes)
+        check(cudaMemcpyAsync(hostDst, src, bytes, cudaMemcpyDeviceToHost, m_stream), "download");
+      sync();
+      return;
+    }
+    auto* dst = static_cast<uint8_t*>(hostDst);
+    const auto* from = static_cast<const uint8_t*>(src);
+    const size_t nChunks = (bytes + kStageBytes - 1) / kStageBytes;
+    auto issue = [&](size_t i) {
+      const size_t off = i * kStageBytes, n = std::min(kStageBytes, bytes - off);
+      check(cudaMemcpyAsync(m_stage[i % 2], from + off, n, cudaMemcpyDeviceToHost, m_stream),
+            "download");
+      check(cudaEventRecord(m_stageDone[i % 2], m_stream), "download: event");
+    };
+    issue(0);
+    for (size_t i = 0; i < nChunks; ++i) {
+      if (i + 1 < nChunks) issue(i + 1);  // its buffer was emptied by iteration i - 1
+      check(cudaEventSynchronize(m_stageDone[i % 2]), "download");
+      const size_t off = i * kStageBytes, n = std::min(kStageBytes, bytes - off);
+      std::memcpy(dst + off, m_stage[i % 2], n);
+    }
   }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, m_stream), "copy");
@@ -219,11 +247,11 @@ class CudaBackend : public Backend {
     if (a.colSum || a.lastRow)
       lse = static_cast<float*>(
           m_lseScratch.get(size_t(a.nHead) * std::max(a.nQ, 1) * sizeof(float)));
-    cuda::attention(a, lse, m_stream);
+    cuda::attention(a, lse, m_mode == MathMode::Fast, m_stream);
   }
   void attentionMap(const AttnArgs& a, int head, float* out) override {
     auto* lse = static_cast<float*>(m_lseScratch.get(size_t(std::max(a.nQ, 1)) * sizeof(float)));
-    cuda::attentionMap(a, head, out, lse, m_stream);
+    cuda::attentionMap(a, head, out, lse, m_mode == MathMode::Fast, m_stream);
   }
   void addBias(float* x, const float* bias, int n, int dim) override {
     cuda::addBias(x, bias, n, dim, m_stream);
@@ -251,7 +279,32 @@ class CudaBackend : public Backend {
   }
 
  private:
+  static constexpr size_t kStageBytes = size_t(8) << 20, kStageMin = size_t(1) << 20;
+
+  // Pinned staging is an optimisation: when it cannot be had, downloads stay direct.
+  bool stagingReady() {
+    if (m_stageTried) return m_stage[1] != nullptr;
+    m_stageTried = true;
+    for (int i = 0; i < 2; ++i) {
+      if (cudaMallocHost(&m_stage[i], kStageBytes) != cudaSuccess ||
+          cudaEventCreateWithFlags(&m_stageDone[i], cudaEventDisableTiming) != cudaSuccess) {
+        cudaGetLastError();
+        for (int j = 0; j <= i; ++j) {
+          if (m_stage[j]) cudaFreeHost(m_stage[j]);
+          if (m_stageDone[j]) cudaEventDestroy(m_stageDone[j]);
+          m_stage[j] = nullptr;
+          m_stageDone[j] = nullptr;
+        }
+        return false;
+      }
+    }
+    return true;
+  }
+
   int m_device = 0;
+  void* m_stage[2] = {nullptr, nullptr};
+  cudaEvent_t m_stageDone[2] = {nullptr, nullptr};
+  bool m_stageTried = false;
   MathMode m_mode;
   cudaStream_t m_stream = nullptr;
   cublasHandle_t m_blas = nullptr;

@@ -191,8 +191,24 @@ LL_TEST(dequantBitExact) {
 }
 
 // Shapes spanning several query and key tiles, partial last tiles, GQA, nQ < nKv, knockout.
-LL_TEST(attentionLargeTiles) {
-  auto b = cudaBackend("precise");
+// Fast mode runs attention on tensor cores with fp16 Q/K/V/P: relative rounding 2^-11.
+LL_TEST(attentionFast) {
+  Tolerances tol;
+  tol.attention = 1e-5;
+  auto b = cudaBackend("fast");
+  auto ref = makeReferenceBackend();
+  CheckLog log;
+  log.seed = freshSeed();
+  checkAttention(*b, *ref, log, tol);
+  checkAttentionMap(*b, *ref, log, tol);
+  std::printf("INFO   : fast attention: %d checks, seed %llu\n", log.checks,
+              static_cast<unsigned long long>(log.seed));
+  QVERIFY2(log.checks > 0, "no checks ran");
+  QVERIFY2(log.ok(), log.summary());
+}
+
+static void attentionLargeTiles(const char* math, double bound) {
+  auto b = cudaBackend(math);
   auto ref = makeReferenceBackend();
   struct Case {
     int nQ, nKv, nHead, nHeadKv, hd;
@@ -257,7 +273,8 @@ LL_TEST(attentionLargeTiles) {
       res[w][4] = map.download();
     }
     const char* names[5] = {"output", "entropy", "colSum", "lastRow", "map"};
-    for (int i = 0; i < 5; ++i) compare(log, tag + " " + names[i], res[0][i], res[1][i], 1e-8);
+    for (int i = 0; i < 5; ++i)
+      compare(log, tag + " " + names[i] + " " + math, res[0][i], res[1][i], bound);
     // Each map row is a distribution.
     double worst = 0;
     for (int i = 0; i < c.nQ; ++i) {
@@ -267,9 +284,32 @@ LL_TEST(attentionLargeTiles) {
     }
     log.expect(worst < 1e-4, tag + ": map rows sum to 1 within " + std::to_string(worst));
   }
-  std::printf("INFO   : %d attention checks, seed %llu\n", log.checks,
+  std::printf("INFO   : %d attention checks (%s), seed %llu\n", log.checks, math,
               static_cast<unsigned long long>(seed));
   QVERIFY2(log.ok(), log.summary());
+}
+
+LL_TEST(attentionLargeTilesPrecise) {
+  attentionLargeTiles("precise", 1e-8);
+}
+LL_TEST(attentionLargeTilesFast) {
+  attentionLargeTiles("fast", 1e-5);
+}
+
+// Downloads above 1 MiB go through pinned staging chunks: odd sizes, exact bytes back.
+LL_TEST(largeTransfers) {
+  auto b = cudaBackend("precise");
+  Rng rng(freshSeed());
+  for (size_t bytes : {size_t(1) << 20, (size_t(8) << 20) + 13, (size_t(37) << 20) + 4097}) {
+    const std::vector<uint8_t> host = rng.bytes(bytes);
+    Buffer d(*b, bytes + 64);
+    b->upload(d.get(), host.data(), bytes);
+    std::vector<uint8_t> back(bytes + 8, 0xAB);
+    b->download(back.data(), d.get(), bytes);
+    QVERIFY2(std::memcmp(back.data(), host.data(), bytes) == 0,
+             "download of " + std::to_string(bytes) + " bytes differs");
+    for (int i = 0; i < 8; ++i) QCOMPARE(int(back[bytes + i]), 0xAB);
+  }
 }
 
 // A failed cudaMalloc is an exception naming the size; the backend keeps working afterwards.

@@ -60,44 +60,48 @@ int main(int argc, char** argv) {
   if (Ts.empty()) Ts = {512, 4096, 16384};
   const int nHead = 32, nHeadKv = 8, hd = 64, dim = 2048, ffn = 8192;
   std::mt19937 g(1234);
-  auto b = make("precise");
-  std::printf("device: %s\n", b->deviceDescription().c_str());
-  for (int T : Ts) {
-    Buffer q(*b, size_t(T) * nHead * hd * 4), k(*b, size_t(T) * nHeadKv * hd * 4),
-        v(*b, size_t(T) * nHeadKv * hd * 4), out(*b, size_t(T) * nHead * hd * 4),
-        ent(*b, size_t(nHead) * T * 4), col(*b, size_t(nHead) * T * 4),
-        last(*b, size_t(nHead) * T * 4);
-    upload(*b, q, size_t(T) * nHead * hd, g, 1.0f);
-    upload(*b, k, size_t(T) * nHeadKv * hd, g, 1.0f);
-    upload(*b, v, size_t(T) * nHeadKv * hd, g, 1.0f);
-    b->fill(col.f32(), 0.0f, size_t(nHead) * T);
-    AttnArgs a;
-    a.nQ = T;
-    a.nKv = T;
-    a.nHead = nHead;
-    a.nHeadKv = nHeadKv;
-    a.headDim = hd;
-    a.scale = 0.125f;
-    a.q = q.f32();
-    a.k = k.f32();
-    a.v = v.f32();
-    a.out = out.f32();
-    const int reps = T >= 16384 ? 3 : 10;
-    const double plain = medianMs(*b, reps, [&] { b->attention(a); });
-    a.entropy = ent.f32();
-    const double withEnt = medianMs(*b, reps, [&] { b->attention(a); });
-    a.colSum = col.f32();
-    a.lastRow = last.f32();
-    const double withAll = medianMs(*b, reps, [&] { b->attention(a); });
-    const double flops = 4.0 * double(T) * T / 2 * hd * nHead;  // causal QK^T and PV
-    std::printf(
-        "attention T=%d (32 heads, 8 kv, hd 64): plain %.3f ms (%.1f TFLOP/s), +entropy %.3f ms, "
-        "+entropy+colSum+lastRow %.3f ms (%.0f%% over plain)\n",
-        T, plain, flops / plain / 1e9, withEnt, withAll, 100.0 * (withAll - plain) / plain);
-    if (T <= 4096) {
-      Buffer map(*b, size_t(T) * T * 4);
-      const double m = medianMs(*b, reps, [&] { b->attentionMap(a, 5, map.f32()); });
-      std::printf("attentionMap T=%d one head: %.3f ms\n", T, m);
+  for (const char* amath : {"precise", "fast"}) {
+    auto b = make(amath);
+    std::printf("device: %s\n", b->deviceDescription().c_str());
+    for (int T : Ts) {
+      Buffer q(*b, size_t(T) * nHead * hd * 4), k(*b, size_t(T) * nHeadKv * hd * 4),
+          v(*b, size_t(T) * nHeadKv * hd * 4), out(*b, size_t(T) * nHead * hd * 4),
+          ent(*b, size_t(nHead) * T * 4), col(*b, size_t(nHead) * T * 4),
+          last(*b, size_t(nHead) * T * 4);
+      upload(*b, q, size_t(T) * nHead * hd, g, 1.0f);
+      upload(*b, k, size_t(T) * nHeadKv * hd, g, 1.0f);
+      upload(*b, v, size_t(T) * nHeadKv * hd, g, 1.0f);
+      b->fill(col.f32(), 0.0f, size_t(nHead) * T);
+      AttnArgs a;
+      a.nQ = T;
+      a.nKv = T;
+      a.nHead = nHead;
+      a.nHeadKv = nHeadKv;
+      a.headDim = hd;
+      a.scale = 0.125f;
+      a.q = q.f32();
+      a.k = k.f32();
+      a.v = v.f32();
+      a.out = out.f32();
+      const int reps = T >= 16384 ? 3 : 10;
+      const double plain = medianMs(*b, reps, [&] { b->attention(a); });
+      a.entropy = ent.f32();
+      const double withEnt = medianMs(*b, reps, [&] { b->attention(a); });
+      a.colSum = col.f32();
+      a.lastRow = last.f32();
+      const double withAll = medianMs(*b, reps, [&] { b->attention(a); });
+      const double flops = 4.0 * double(T) * T / 2 * hd * nHead;  // causal QK^T and PV
+      std::printf(
+          "attention %s T=%d (32 heads, 8 kv, hd 64): plain %.3f ms (%.1f TFLOP/s), +entropy %.3f "
+          "ms, "
+          "+entropy+colSum+lastRow %.3f ms (%.0f%% over plain)\n",
+          amath, T, plain, flops / plain / 1e9, withEnt, withAll,
+          100.0 * (withAll - plain) / plain);
+      if (T <= 4096) {
+        Buffer map(*b, size_t(T) * T * 4);
+        const double m = medianMs(*b, reps, [&] { b->attentionMap(a, 5, map.f32()); });
+        std::printf("attentionMap %s T=%d one head: %.3f ms\n", amath, T, m);
+      }
     }
   }
   for (const char* math : {"precise", "fast"}) {
@@ -130,6 +134,26 @@ int main(int argc, char** argv) {
     const double mv = medianMs(*bm, 50, [&] { bm->matmul(*w, x1.f32(), y1.f32(), 1); });
     std::printf("matvec %s bf16 [%d x %d]: %.3f ms (%.0f GB/s)\n", math, ffn, dim, mv,
                 double(ffn) * dim * 2 / mv / 1e6);
+  }
+  {
+    // Device-to-host copies as the engine's capture does them: into fresh and into reused
+    // pageable vectors (a fresh vector pays its page faults inside the copy).
+    auto bd = make("precise");
+    const size_t bytes = size_t(256) << 20;
+    Buffer src(*bd, bytes);
+    bd->fill(src.f32(), 1.0f, bytes / 4);
+    std::vector<float> reused(bytes / 4);
+    const double msReused =
+        medianMs(*bd, 5, [&] { bd->download(reused.data(), src.get(), bytes); });
+    const double msFresh = medianMs(*bd, 5, [&] {
+      std::vector<float> fresh(bytes / 4);
+      bd->download(fresh.data(), src.get(), bytes);
+    });
+    std::printf(
+        "download 256 MiB: into a reused vector %.1f ms (%.1f GB/s), into a fresh zeroed vector "
+        "%.1f ms "
+        "(%.1f GB/s incl. allocation)\n",
+        msReused, bytes / msReused / 1e6, msFresh, bytes / msFresh / 1e6);
   }
   return 0;
 }

@@ -2,7 +2,7 @@
 # Copies a subset of ../shared (models + references) into .carry/shared (git-ignored) for the GPU
 # machine, which does not get /work/shared and takes at most 64 MiB per call.
 #   carry_shared.sh dense   stories260K, llama-gqa, llama-moe, moe4, llama2c, HF twins
-#   carry_shared.sh quant   the quantized llama fixtures and gpt2-tiny
+#   carry_shared.sh quant   the quantized llama fixtures, gpt2-tiny (and the stories260K tokenizer)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 SRC=${LAYERLENS_SHARED_DIR:-$ROOT/../shared}
@@ -22,6 +22,7 @@ case ${1:-dense} in
     for f in "$SRC"/models/quant/llama-quant-Q*.gguf; do cp "$f" "$DST/models/quant/"; done
     for r in "$SRC"/reference/llama-quant-Q*; do cp -r "$r" "$DST/reference/"; done
     cp "$SRC/models/gpt2-tiny-f16.gguf" "$DST/models/"
+    cp -r "$SRC/models/hf/stories260K" "$DST/models/hf/"  # tokenizer for the model benchmark
     cp -r "$SRC/reference/gpt2-tiny-f16" "$DST/reference/"
     ;;
   *) echo "unknown subset $1" >&2; exit 2 ;;

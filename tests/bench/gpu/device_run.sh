@@ -30,14 +30,14 @@ SHARED=${LAYERLENS_SHARED_DIR:-$ROOT/.carry/shared}
 export LAYERLENS_SHARED_DIR=$SHARED
 
 log "device"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$OUT/device.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
 export PATH=/usr/local/cuda/bin:$PATH
 log "configure"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DLAYERLENS_GUI=OFF -DLAYERLENS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DLAYERLENS_BENCH=ON -DLAYERLENS_SHARED_DIR="$SHARED" -DPKG_CONFIG_EXECUTABLE="$PKGCONF" \
-  -DCMAKE_PREFIX_PATH="$DEPS/usr" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
+  -DCMAKE_PREFIX_PATH="$DEPS/usr" >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
 log "build (own targets first, then everything that builds)"
-ninja -C "$BUILD" -j16 tst_cuda_ops tst_backend_ops bench_cuda_ops >"$OUT/build.log" 2>&1 ||
+ninja -C "$BUILD" -j16 tst_cuda_ops tst_backend_ops bench_cuda_ops bench_model >>"$OUT/build.log" 2>&1 ||
   { grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; exit 1; }
 if [[ " ${STEPS[*]} " == *" parity "* || " ${STEPS[*]} " == *" modelbench "* ]]; then
   ninja -C "$BUILD" -j16 -k 0 >>"$OUT/build.log" 2>&1 ||
@@ -49,11 +49,11 @@ for step in "${STEPS[@]}"; do
   case $step in
     test)
       log "tst_cuda_ops"
-      "$BUILD/tests/tst_cuda_ops" 2>&1 | tee "$OUT/tst_cuda_ops.log" | grep -v "^PASS" || true
-      [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+      "$BUILD/tests/tst_cuda_ops" >"$OUT/tst_cuda_ops.log" 2>&1 || rc=1
+      grep -v "^PASS" "$OUT/tst_cuda_ops.log"
       log "tst_backend_ops (CPU and CUDA vs reference)"
-      "$BUILD/tests/tst_backend_ops" 2>&1 | tee "$OUT/tst_backend_ops.log" | grep -v "^PASS" || true
-      [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+      "$BUILD/tests/tst_backend_ops" >"$OUT/tst_backend_ops.log" 2>&1 || rc=1
+      grep -v "^PASS" "$OUT/tst_backend_ops.log"
       ;;
     parity)
       for math in precise fast; do
@@ -74,5 +74,7 @@ for step in "${STEPS[@]}"; do
     *) echo "unknown step $step"; rc=2 ;;
   esac
 done
+[ -f "$OUT/tst_cuda_ops.log" ] && { log "tst_cuda_ops summary"; grep -E "^(FAIL|SKIP)|Totals" "$OUT/tst_cuda_ops.log"; }
+[ -f "$OUT/tst_backend_ops.log" ] && { log "tst_backend_ops summary"; grep -E "^(FAIL|SKIP)|Totals" "$OUT/tst_backend_ops.log"; }
 log "done rc=$rc"
 exit $rc

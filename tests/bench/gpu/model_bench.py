@@ -51,7 +51,7 @@ def make(d, tok_dir):
 
 def bench(d, Ts):
     gib = 1024.0 ** 3
-    for attn in ("eager", "sdpa"):
+    for attn in os.environ.get("LL_BENCH_TORCH_ATTN", "eager sdpa").split():
         model = LlamaForCausalLM.from_pretrained(d, dtype=torch.bfloat16, attn_implementation=attn).cuda().eval()
         weights = torch.cuda.memory_allocated()
         for T in Ts:

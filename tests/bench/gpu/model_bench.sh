@@ -11,7 +11,7 @@ TS=("$@")
 MD=${LL_BENCH_MODEL:-/tmp/llama1b-shaped}
 export PYTHONUNBUFFERED=1
 python3 "$HERE/model_bench.py" make "$MD" "${LAYERLENS_SHARED_DIR:-$ROOT/.carry/shared}/models/hf/stories260K" || exit 1
-for math in fast precise; do
+for math in ${LL_BENCH_MATHS:-fast precise}; do
   echo "== engine, LAYERLENS_CUDA_MATH=$math"
   LAYERLENS_CUDA_MATH=$math "$BUILD/tests/bench/gpu/bench_model" "$MD" "${TS[@]}"
 done
