@@ -50,15 +50,15 @@ struct VocabData {
 
 // Spans: every token gets [begin, end) byte offsets into the exact input text, in order and never
 // overlapping. Byte-fallback tokens (<0xXX>, or byte-level pieces of one character) get the exact
-// byte they stand for; where several bytes stand for one input range (the 3 bytes of U+2581 for a
-// space, of U+FFFD for an invalid byte) the first carries the range and the rest are empty at its
-// end. Tokens that exist only through normalisation get zero-length spans: BOS at
-// 0, EOS at the end, and the U+2581 that SPM prepends (add_space_prefix) belongs to the first token
-// of its fragment without widening that token's span (so piece " Hello" has span "Hello").
-// A character replaced before BPE (invalid UTF-8 -> U+FFFD) is one unit: a token holding any of it
-// covers all of its input bytes. Whitespace that a special token strips (phi-3 rstrip) is counted
-// in that special token's span. So the spans tile the input except where a byte-level vocabulary
-// drops a byte it has no token for.
+// byte they stand for. Where several normalised bytes stand for one input range (the 3 bytes of
+// U+2581 for a space, of U+FFFD for an invalid input byte) the first byte carries the range and
+// the rest are empty at its end. Bytes that exist only through normalisation have no input: BOS
+// gets [0, 0), EOS [n, n), and the U+2581 that SPM prepends (add_space_prefix) adds nothing to
+// its token's span (piece " Hello", span "Hello"; a lone prefix token gets [off, off)).
+// Whitespace a special token strips (phi-3 rstrip) belongs to that token's span. So the spans
+// tile the input except where a byte-level vocabulary drops a byte it has no token for.
+// Pieces differ from their span's bytes only through those normalisations (prefix space, U+2581
+// typed by the user decoding to " ", U+FFFD replacements, stripped whitespace, BOS/EOS text).
 struct Encoding {
   std::vector<int32_t> ids;
   std::vector<std::string> pieces;         // token strings as bytes of text they stand for
@@ -68,7 +68,11 @@ struct Encoding {
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
-  // addBos: -1 = the vocabulary's default, 0 = no, 1 = yes.
+  // addBos: -1 = the vocabulary's default BOS/EOS (llama.cpp add_special = true), 0 = neither
+  // (add_special = false, as --no-bos), 1 = BOS even if the vocabulary does not add one.
+  // parseSpecial: control/unknown token text in `text` (e.g. "<s>") becomes those tokens.
+  // User-defined (added, non-special) tokens are always matched first, as in llama.cpp. HF
+  // tokenizers parse added tokens by default: their ids equal ours with parseSpecial = true.
   virtual Encoding encode(std::string_view text, int addBos = -1,
                           bool parseSpecial = false) const = 0;
   // Bytes of the ids concatenated (byte tokens become their byte; may be invalid UTF-8).
