@@ -138,6 +138,22 @@ LL_TEST(byteLevelAddPrefixSpace) {
   QCOMPARE(e.spans[4], (std::pair<int, int>(6, 8)));
 }
 
+LL_TEST(nfcNormalizer) {
+  // "e" + U+0301 composes to U+00E9 (bytes C3 A9 -> stand-ins "Ã©") before BPE; the token's span
+  // is both input characters.
+  const std::string json =
+      R"({"model": {"type": "BPE", "vocab": {"e": 0, "Ã": 1, "©": 2, "Ã©": 3, "x": 4},
+    "merges": ["Ã ©"]}, "normalizer": {"type": "NFC"},
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}})";
+  const fs::path p = tmpFile("nfc.json", json);
+  const auto tok = ll::rt::makeTokenizer(ll::rt::vocabFromTokenizerJson(p));
+  fs::remove(p);
+  const auto e = tok->encode("xe\xCC\x81x", 0, false);
+  QCOMPARE(showIds(e.ids), std::string("[4 3 4]"));
+  QCOMPARE(e.spans[1], (std::pair<int, int>(1, 4)));
+  QCOMPARE(e.pieces[1], std::string("\xC3\xA9"));
+}
+
 LL_TEST(badLlama2c) {
   const fs::path shared = LL_REQUIRE_SHARED();
   const std::string good = readFile(shared / "models/llama2c/tok512.bin");
