@@ -1,7 +1,5 @@
-// Byte-level BPE pre-tokenizers: splits text into words with a list of regexes applied in turn,
-// each refining the previous split (llama.cpp's unicode_regex_split). Families are named by
-// tokenizer.ggml.pre. Category regexes (\p{L}, \p{N}, \p{P}) run on llama.cpp's "collapsed" text
-// (one byte per character class) so results match it exactly; others run in PCRE2 UTF mode.
+// Byte-level BPE pre-tokenizers: regex lists applied in turn, each refining the previous split,
+// reproducing llama.cpp's unicode_regex_split per tokenizer.ggml.pre family (PCRE2, JIT).
 #pragma once
 
 #include <memory>
@@ -12,6 +10,8 @@
 
 namespace ll::rt {
 
+// Category regexes (\p{L}, \p{N}, \p{P}) run on llama.cpp's "collapsed" text (one byte per
+// character class) so results match it exactly; others run in PCRE2 UTF mode.
 class PreTokenizer {
  public:
   enum class Mode { LlamaCpp, Ucp };

@@ -1,7 +1,5 @@
-// Tokenizers exactly as the model's own: SentencePiece-style BPE with scores and byte fallback
-// (llama/mistral/TinyStories) and byte-level BPE with merges and pre-tokenizer regex families
-// (gpt2, llama3, qwen2, deepseek, falcon, starcoder, ...). Every token keeps its byte span in the
-// input text so overlays can be drawn on what the user typed.
+// Tokenizers exactly as the model's own (llama.cpp's SPM and byte-level BPE), where every token
+// keeps its byte span in the input text so overlays can be drawn on what the user typed.
 #pragma once
 
 #include <cstdint>

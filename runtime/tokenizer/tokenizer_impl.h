@@ -1,6 +1,5 @@
-// Internals shared by the SPM and byte-level BPE tokenizers: the vocabulary index, token
-// attributes as llama.cpp derives them, special-token partitioning and the text-with-offsets
-// type that keeps every normalised byte tied to the input bytes it came from.
+// Internals shared by the SPM and byte-level BPE tokenizers: vocabulary index, llama.cpp token
+// attributes, special-token partitioning and text whose bytes keep their input offsets.
 #pragma once
 
 #include <functional>

@@ -1,6 +1,5 @@
-// UTF-8 and Unicode helpers with llama.cpp's exact conventions: lenient decoding (invalid bytes
-// become U+FFFD one byte at a time), the GPT-2 byte <-> unicode table, and character classes
-// (letter / number / punctuation / whitespace) as its pre-tokenizers see them.
+// UTF-8 and Unicode helpers with llama.cpp's conventions: lenient decoding (bad bytes -> U+FFFD),
+// the GPT-2 byte <-> unicode table and the character classes its pre-tokenizers use.
 #pragma once
 
 #include <cstdint>
