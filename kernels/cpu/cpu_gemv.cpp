@@ -86,13 +86,52 @@ float dotQ4_K(const uint8_t* b, const float* x, const float* xs, int64_t nb) {
   return hsum(acc) + total;
 }
 
+// block_q6_K: ql[128], qh[64], int8 scales[16], f16 d. Element = d*sc*(q - 32) with a scale per
+// 16 elements: dot = sum over 16-groups of (d*sc) * sum((q - 32) x).
+float dotQ6_K(const uint8_t* b, const float* x, int64_t nb) {
+  const __m256i m4 = _mm256_set1_epi32(0xF), m3 = _mm256_set1_epi32(3), off = _mm256_set1_epi32(32);
+  auto ld = [](const uint8_t* p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  };
+  // 2 high bits of q at bit position 2*k of h, moved to bits 4..5.
+  auto hiBits = [&](__m256i h, int k) {
+    return _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 2 * k), m3), 4);
+  };
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i, b += 210) {
+    const float d = half(b + 208);
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    for (int n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8, x += 128) {
+      for (int g = 0; g < 2; ++g) {
+        __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
+        for (int l = 16 * g; l < 16 * g + 16; l += 8) {
+          const __m256i a = ld(ql + l), c = ld(ql + l + 32), h = ld(qh + l);
+          const __m256i qs[4] = {_mm256_or_si256(_mm256_and_si256(a, m4), hiBits(h, 0)),
+                                 _mm256_or_si256(_mm256_and_si256(c, m4), hiBits(h, 1)),
+                                 _mm256_or_si256(_mm256_srli_epi32(a, 4), hiBits(h, 2)),
+                                 _mm256_or_si256(_mm256_srli_epi32(c, 4), hiBits(h, 3))};
+          for (int k = 0; k < 4; ++k)
+            s[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(qs[k], off)),
+                                   _mm256_loadu_ps(x + 32 * k + l), s[k]);
+        }
+        for (int k = 0; k < 4; ++k)
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[g + 2 * k]), s[k], acc);
+      }
+    }
+  }
+  return hsum(acc);
+}
+
 #endif
 
 }  // namespace
 
 bool hasFusedGemv(QType type) {
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-  return type == QType::Q8_0 || type == QType::Q4_K;
+  return type == QType::Q8_0 || type == QType::Q4_K || type == QType::Q6_K;
 #else
   (void)type;
   return false;
@@ -104,8 +143,17 @@ void fusedGemv(const CpuWeight& w, const float* x, const float* xSums32, float* 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.rowPtr(r);
-    y[r] = w.type == QType::Q8_0 ? dotQ8_0(row, x, w.cols / 32)
-                                 : dotQ4_K(row, x, xSums32, w.cols / 256);
+    switch (w.type) {
+      case QType::Q8_0:
+        y[r] = dotQ8_0(row, x, w.cols / 32);
+        break;
+      case QType::Q4_K:
+        y[r] = dotQ4_K(row, x, xSums32, w.cols / 256);
+        break;
+      default:
+        y[r] = dotQ6_K(row, x, w.cols / 256);
+        break;
+    }
   }
 #else
   (void)w, (void)x, (void)xSums32, (void)y, (void)r0, (void)r1;

@@ -1,5 +1,5 @@
-// Matrix-vector products (one activation row, i.e. generation) fused with dequantization for the
-// most common quantized types: the weight bytes are read once and never expanded to f32.
+// One-activation-row matmul (generation) fused with dequantization for Q8_0, Q4_K and Q6_K: the
+// weight bytes are read once and never expanded to f32.
 #pragma once
 
 #include <cstdint>
