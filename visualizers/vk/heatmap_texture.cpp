@@ -33,13 +33,13 @@ int lodLevels(int width, int height) {
   return levels;
 }
 
-HeatmapTexture::HeatmapTexture(const DeviceRefs& refs, int maxTileSize)
-    : m_refs(refs), m_oneShot(refs) {
+HeatmapTexture::HeatmapTexture(const DeviceRefs& refs, int maxTileSize, size_t stagingBytes)
+    : m_refs(refs), m_stagingBytes(std::max<size_t>(stagingBytes, 4096)), m_oneShot(refs) {
   VkPhysicalDeviceProperties props;
   vkGetPhysicalDeviceProperties(refs.physical, &props);
   m_tileSize = static_cast<int>(props.limits.maxImageDimension2D);
   if (maxTileSize > 0) m_tileSize = std::min(m_tileSize, maxTileSize);
-  m_staging = createHostBuffer(refs, kStagingBytes,
+  m_staging = createHostBuffer(refs, m_stagingBytes,
                                VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT);
   try {
     createComputePipeline();
@@ -186,8 +186,8 @@ void HeatmapTexture::upload(int rows, int cols, const RowFill& fill) {
         createHostBuffer(m_refs, sizeof(float) * 2 * rows, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
     auto* rowStats = static_cast<float*>(m_rowStats.mapped);
     const size_t rowBytes = static_cast<size_t>(cols) * sizeof(float);
-    const int bandRows = static_cast<int>(std::max<size_t>(1, kStagingBytes / rowBytes));
-    if (rowBytes > kStagingBytes)
+    const int bandRows = static_cast<int>(std::max<size_t>(1, m_stagingBytes / rowBytes));
+    if (rowBytes > m_stagingBytes)
       throw std::invalid_argument("heatmap: rows wider than the staging buffer");
     float gMin = std::numeric_limits<float>::infinity();
     float gMax = -gMin;
@@ -353,13 +353,19 @@ std::vector<float> HeatmapTexture::readLevel(size_t tileIndex, int level, LodRed
   int w = levelSize(t.cols, level);
   int h = levelSize(t.rows, level);
   const size_t bytes = static_cast<size_t>(w) * h * sizeof(float);
-  if (bytes > kStagingBytes) throw std::invalid_argument("heatmap: level too large to read back");
+  constexpr size_t kMaxReadBack = 256u * 1024 * 1024;
+  if (bytes > kMaxReadBack) throw std::invalid_argument("heatmap: level too large to read back");
+  // Levels larger than the staging buffer go through a temporary one.
+  Buffer temp;
+  if (bytes > m_stagingBytes)
+    temp = createHostBuffer(m_refs, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+  const Buffer& dst = temp.buffer ? temp : m_staging;
   VkImage img = t.level(level, reduction).image.image;
   m_oneShot.run([&](VkCommandBuffer cb) {
     VkBufferImageCopy copy{};
     copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     copy.imageExtent = {static_cast<uint32_t>(w), static_cast<uint32_t>(h), 1};
-    vkCmdCopyImageToBuffer(cb, img, VK_IMAGE_LAYOUT_GENERAL, m_staging.buffer, 1, &copy);
+    vkCmdCopyImageToBuffer(cb, img, VK_IMAGE_LAYOUT_GENERAL, dst.buffer, 1, &copy);
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
@@ -367,7 +373,8 @@ std::vector<float> HeatmapTexture::readLevel(size_t tileIndex, int level, LodRed
                          0, nullptr, 0, nullptr);
   });
   std::vector<float> out(static_cast<size_t>(w) * h);
-  std::memcpy(out.data(), m_staging.mapped, bytes);
+  std::memcpy(out.data(), dst.mapped, bytes);
+  destroy(m_refs.device, temp);
   if (outRows) *outRows = h;
   if (outCols) *outCols = w;
   return out;

@@ -49,7 +49,8 @@ class HeatmapTexture {
   static constexpr size_t kStagingBytes = 32u * 1024 * 1024;  // bounded upload buffer
 
   // maxTileSize 0: the device limit maxImageDimension2D (tests pass small values to force tiling).
-  HeatmapTexture(const DeviceRefs& refs, int maxTileSize = 0);
+  // stagingBytes: size of the upload buffer (tests pass small values to force many bands).
+  HeatmapTexture(const DeviceRefs& refs, int maxTileSize = 0, size_t stagingBytes = kStagingBytes);
   ~HeatmapTexture();
   HeatmapTexture(const HeatmapTexture&) = delete;
   HeatmapTexture& operator=(const HeatmapTexture&) = delete;
@@ -83,6 +84,7 @@ class HeatmapTexture {
   void buildPyramids();
 
   DeviceRefs m_refs;
+  size_t m_stagingBytes = kStagingBytes;
   int m_tileSize = 0;
   int m_rows = 0;
   int m_cols = 0;
