@@ -1,6 +1,6 @@
-// CPU backend throughput: our matmul on F32 / F16 / Q8_0 / Q4_K weights against the machine's
-// Eigen f32 GEMM rate with the same thread count, plus attention. Prints a table; not a test.
-// Usage: bench_cpu_ops [threads=2] [seconds-per-case=0.5]
+// CPU backend throughput: our matmul on F32 / F16 / Q8_0 / Q4_K / Q6_K weights against the
+// machine's Eigen f32 GEMM rate with the same thread count, plus attention. Prints a table; not a
+// test. Usage: bench_cpu_ops [threads=2] [seconds-per-case=0.5]
 #include <Eigen/Core>
 #include <chrono>
 #include <cmath>
@@ -71,11 +71,12 @@ std::vector<uint8_t> weightBytes(QType t, int rows, int cols, std::mt19937& gen)
     }
   } else {
     for (auto& b : out) b = uint8_t(gen());
-    // f16 scale fields: Q8_0 at offset 0 of 34-byte blocks; Q4_K d, dmin at 0 and 2.
+    // f16 scale fields: Q8_0 at offset 0 of 34-byte blocks; Q4_K d, dmin at 0 and 2; Q6_K d at 208.
     const auto info = qtypeInfo(t);
+    const int dOffset = t == QType::Q6_K ? 208 : 0;
     for (size_t blk = 0; blk < out.size() / info.typeSize; ++blk) {
       const uint16_t h = fp32ToFp16(0.003f);
-      std::memcpy(out.data() + blk * info.typeSize, &h, 2);
+      std::memcpy(out.data() + blk * info.typeSize + dOffset, &h, 2);
       if (t == QType::Q4_K) std::memcpy(out.data() + blk * info.typeSize + 2, &h, 2);
     }
   }
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
     int rows, cols;
   };
   const Shape shapes[] = {{2048, 2048}, {5632, 2048}};
-  const QType types[] = {QType::F32, QType::F16, QType::Q8_0, QType::Q4_K};
+  const QType types[] = {QType::F32, QType::F16, QType::Q8_0, QType::Q4_K, QType::Q6_K};
 
   std::printf("%-6s %-11s %5s %10s %10s %10s %9s\n", "weight", "rows x cols", "n", "ms", "GFLOP/s",
               "weight GB/s", "% eigen");
