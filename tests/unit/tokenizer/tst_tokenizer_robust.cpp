@@ -59,6 +59,22 @@ struct GgufWriter {
     u64(kv, v.size());
     for (const auto& x : v) str(kv, x);
   }
+  void putInts(const std::string& k, const std::vector<int32_t>& v) {
+    key(k, 9);
+    u32(kv, 5);
+    u64(kv, v.size());
+    for (int32_t x : v) u32(kv, uint32_t(x));
+  }
+  void putFloats(const std::string& k, const std::vector<float>& v) {
+    key(k, 9);
+    u32(kv, 6);
+    u64(kv, v.size());
+    for (float x : v) kv.append(reinterpret_cast<const char*>(&x), 4);
+  }
+  void putU32(const std::string& k, uint32_t v) {
+    key(k, 4);
+    u32(kv, v);
+  }
   std::string bytes() {
     std::string s = "GGUF";
     u32(s, 3);
@@ -226,6 +242,58 @@ LL_TEST(badGgufVocab) {
     ok.pre = "gpt-2";
     const auto tok = ll::rt::makeTokenizer(ok);  // merges of unknown strings are simply unused
     QCOMPARE(showIds(tok->encode("ab", 0, false).ids), std::string("[2]"));
+  }
+}
+
+LL_TEST(randomVocabsNeverCrash) {
+  // Small random vocabularies (odd types, ids out of range, merges of non-tokens, tokens that
+  // look like byte or special tokens) must build and tokenize random text without crashing.
+  std::mt19937 rng(7);
+  const char* const pres[] = {"gpt-2",  "llama-bpe", "qwen2", "deepseek-llm", "deepseek-coder",
+                              "falcon", "starcoder", "mpt",   "refact",       ""};
+  const char* const atoms[] = {"a",      "b", " ",  "▁",  "Ġ", "<s>",           "<0x41>",
+                               "<0xE2>", "é", "ab", "\n", "Ċ", "<|endoftext|>", "1",
+                               "12",     "日"};
+  auto pick = [&](auto& arr) { return arr[rng() % std::size(arr)]; };
+  for (int iter = 0; iter < 150; ++iter) {
+    GgufWriter w;
+    const bool spm = iter % 2 == 0;
+    w.putString("tokenizer.ggml.model", spm ? "llama" : "gpt2");
+    if (!spm) w.putString("tokenizer.ggml.pre", pick(pres));
+    std::vector<std::string> toks;
+    std::vector<int32_t> types;
+    std::vector<float> scores;
+    const int n = 1 + int(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      std::string t;
+      for (int k = 1 + int(rng() % 3); k > 0; --k) t += pick(atoms);
+      toks.push_back(t);
+      types.push_back(int32_t(rng() % 9) - 1);
+      scores.push_back(float(int(rng() % 21) - 10));
+    }
+    w.putStrings("tokenizer.ggml.tokens", toks);
+    w.putInts("tokenizer.ggml.token_type", types);
+    w.putFloats("tokenizer.ggml.scores", scores);
+    std::vector<std::string> merges;
+    for (int i = int(rng() % 30); i > 0; --i)
+      merges.push_back(std::string(pick(atoms)) + " " +
+                       (rng() % 2 ? toks[rng() % n] : pick(atoms)));
+    if (!spm) w.putStrings("tokenizer.ggml.merges", merges);
+    w.putU32("tokenizer.ggml.bos_token_id", rng() % 50);
+    w.putU32("tokenizer.ggml.eos_token_id", rng() % 50);
+    const fs::path p = tmpFile("rand.gguf", w.bytes());
+    const auto v = ll::rt::vocabFromGguf(*ll::rt::GgufFile::open(p));
+    fs::remove(p);
+    const auto tok = ll::rt::makeTokenizer(v);
+    for (int t = 0; t < 10; ++t) {
+      std::string text;
+      for (int k = int(rng() % 12); k > 0; --k)
+        text += rng() % 4 ? pick(atoms) : std::string(1, char(rng()));
+      const auto e = tok->encode(text, int(rng() % 3) - 1, rng() % 2);
+      QVERIFY2(checkSpans(text, e, false).empty(), checkSpans(text, e, false));
+      for (int32_t id : e.ids) QVERIFY(id >= 0 && id < tok->vocabSize());
+      (void)tok->decode(e.ids);
+    }
   }
 }
 
