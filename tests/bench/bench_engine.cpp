@@ -1,0 +1,199 @@
+// Engine benchmark on a TinyLlama-1.1B-shaped model with random weights (22 layers, d 2048,
+// 32 heads / 4 KV heads, FFN 5632, vocab 32000) written as F16 and Q8_0 GGUFs to /tmp with our own
+// GGUF writer (tokenizer metadata copied from shared/models/llama-gqa-f16.gguf). Prints prefill
+// tokens/s with full capture and with capture off, the update time after changing the last word
+// (prefix reuse), and peak RSS against file size + KV cache. Not part of ctest.
+//
+// usage: bench_engine [--threads N] [--tokens T] [--types F16,Q8_0] [--layers L] [--out DIR]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fixture_writer.h"
+#include "lltest.h"
+#include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kEmbd = 2048, kHead = 32, kHeadKv = 4, kFf = 5632, kVocab = 32000, kCtx = 2048;
+
+std::vector<uint8_t> encode(uint32_t type, const std::vector<float>& v) {
+  if (type == 1) return lltest::encodeF16(v);
+  if (type == 8) return lltest::encodeQ8_0(v);
+  return lltest::encodeF32(v);
+}
+
+void writeModel(const fs::path& path, uint32_t type, int nLayer, const fs::path& vocabFrom) {
+  lltest::GgufWriter w;
+  w.addString("general.architecture", "llama");
+  w.addString("general.name", "tinyllama-shaped-random");
+  w.addU32("llama.context_length", kCtx);
+  w.addU32("llama.embedding_length", kEmbd);
+  w.addU32("llama.block_count", nLayer);
+  w.addU32("llama.feed_forward_length", kFf);
+  w.addU32("llama.attention.head_count", kHead);
+  w.addU32("llama.attention.head_count_kv", kHeadKv);
+  w.addU32("llama.rope.dimension_count", kEmbd / kHead);
+  w.addF32("llama.rope.freq_base", 10000.0f);
+  w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  w.addU32("general.file_type", type == 1 ? 1 : 7);
+  w.copyMetadata(vocabFrom, "tokenizer.ggml.");
+  uint64_t seed = 1000;
+  auto mat = [&](const std::string& name, int64_t cols, int64_t rows, uint32_t t) {
+    const uint64_t s = seed++;
+    w.addTensor(name, t, {cols, rows},
+                [=] { return encode(t, lltest::randomValues(size_t(cols) * rows, 0.02f, s)); });
+  };
+  auto vec = [&](const std::string& name, int64_t n) {
+    w.addTensor(name, 0, {n}, [=] { return lltest::encodeF32(std::vector<float>(n, 1.0f)); });
+  };
+  mat("token_embd.weight", kEmbd, kVocab, type);
+  for (int l = 0; l < nLayer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    vec(b + "attn_norm.weight", kEmbd);
+    mat(b + "attn_q.weight", kEmbd, kEmbd, type);
+    mat(b + "attn_k.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
+    mat(b + "attn_v.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
+    mat(b + "attn_output.weight", kEmbd, kEmbd, type);
+    vec(b + "ffn_norm.weight", kEmbd);
+    mat(b + "ffn_gate.weight", kEmbd, kFf, type);
+    mat(b + "ffn_up.weight", kEmbd, kFf, type);
+    mat(b + "ffn_down.weight", kFf, kEmbd, type);
+  }
+  vec("output_norm.weight", kEmbd);
+  mat("output.weight", kEmbd, kVocab, type);
+  w.write(path);
+}
+
+double seconds(Clock::time_point a) {
+  return std::chrono::duration<double>(Clock::now() - a).count();
+}
+
+double peakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, tokens = 512, layers = 22;
+  std::string types = "F16,Q8_0";
+  fs::path out = "/tmp/layerlens-bench";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (a == "--tokens")
+      tokens = std::atoi(argv[i + 1]);
+    else if (a == "--layers")
+      layers = std::atoi(argv[i + 1]);
+    else if (a == "--types")
+      types = argv[i + 1];
+    else if (a == "--out")
+      out = argv[i + 1];
+  }
+  const fs::path shared = lltest::sharedDir();
+  if (shared.empty()) {
+    std::fprintf(stderr, "bench_engine: LAYERLENS_SHARED_DIR (for the tokenizer) not found\n");
+    return 1;
+  }
+  fs::create_directories(out);
+  std::printf(
+      "bench_engine: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d), %d tokens, %d threads\n",
+      layers, kEmbd, kHead, kHeadKv, kFf, kVocab, tokens, threads);
+  for (const std::string type : {"F16", "Q8_0"}) {
+    if (types.find(type) == std::string::npos) continue;
+    const fs::path file =
+        out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
+    if (!fs::exists(file)) {
+      auto t0 = Clock::now();
+      writeModel(file.string() + ".tmp", type == "F16" ? 1 : 8, layers,
+                 shared / "models/llama-gqa-f16.gguf");
+      fs::rename(file.string() + ".tmp", file);
+      std::printf("[%s] wrote %s in %.1f s\n", type.c_str(), file.c_str(), seconds(t0));
+    }
+    const double fileMiB = fs::file_size(file) / 1048576.0;
+    ll::rt::Session s;
+    auto t0 = Clock::now();
+    s.load(file, {"cpu", threads});
+    std::printf("[%s] load %.2f s, file %.0f MiB, backend %s\n", type.c_str(), seconds(t0), fileMiB,
+                s.backendName().c_str());
+    std::mt19937 rng(5);
+    std::vector<int32_t> ids = {1};
+    while (static_cast<int>(ids.size()) < tokens)
+      ids.push_back(3 + static_cast<int32_t>(rng() % (kVocab - 3)));
+    s.setPromptIds(ids);
+
+    auto timeRun = [&](const ll::rt::RunRequest& r) {
+      s.resetCache();
+      auto t = Clock::now();
+      auto tr = s.run(r);
+      return seconds(t);
+    };
+    ll::rt::RunRequest full, off, offAll;
+    off.capture = {false, false};
+    offAll.capture = {false, true};
+    // warm-up: pages the mmapped weights in
+    {
+      std::vector<int32_t> few(ids.begin(), ids.begin() + 16);
+      s.setPromptIds(few);
+      s.run(off);
+      s.setPromptIds(ids);
+    }
+    const double tOff = timeRun(off);
+    const double tOffAll = timeRun(offAll);
+    const double tFull = timeRun(full);
+    std::printf("[%s] prefill capture off (last logits)  %7.2f s  %7.1f tok/s\n", type.c_str(),
+                tOff, tokens / tOff);
+    std::printf("[%s] prefill capture off (all logits)   %7.2f s  %7.1f tok/s\n", type.c_str(),
+                tOffAll, tokens / tOffAll);
+    std::printf("[%s] prefill full capture               %7.2f s  %7.1f tok/s\n", type.c_str(),
+                tFull, tokens / tFull);
+    std::printf(
+        "[%s] capture overhead: %.1f%% vs capture off (last logits), %.1f%% vs off with all logits "
+        "(target < 15%%)\n",
+        type.c_str(), 100.0 * (tFull - tOff) / tOff, 100.0 * (tFull - tOffAll) / tOffAll);
+    // Change the last word (the last two tokens) and update with full capture.
+    auto edited = ids;
+    edited[tokens - 2] = 1000;
+    edited[tokens - 1] = 2000;
+    s.setPromptIds(edited);
+    auto t = Clock::now();
+    auto tr = s.run(full);
+    const double tUpd = seconds(t);
+    std::printf(
+        "[%s] last-word update (%d rows recomputed, %d reused) %.3f s = %.1f%% of a full prefill "
+        "(target < 10%%)\n",
+        type.c_str(), tr->nTokens - tr->reusedRows, tr->reusedRows, tUpd, 100.0 * tUpd / tFull);
+    // Decode speed for reference.
+    ll::rt::GenerateRequest g;
+    g.maxTokens = 8;
+    g.stopAtEos = false;
+    t = Clock::now();
+    s.generate(g);
+    std::printf("[%s] decode %.2f tok/s (8 tokens after a %d-token prompt)\n", type.c_str(),
+                8 / seconds(t), tokens);
+    const double kvMiB = 2.0 * layers * tokens * (kEmbd / kHead * kHeadKv) * 4 / 1048576.0;
+    std::printf(
+        "[%s] peak RSS %.0f MiB; file %.0f MiB + KV cache %.0f MiB = %.0f MiB (trace of %d tokens "
+        "~%.0f MiB)\n",
+        type.c_str(), peakRssMiB(), fileMiB, kvMiB, fileMiB + kvMiB, tokens,
+        (double(tokens) * layers * (2 * kEmbd + kEmbd + kEmbd / kHead * kHeadKv) * 4 +
+         double(tokens) * kVocab * 4) /
+            1048576.0);
+  }
+  return 0;
+}
