@@ -54,11 +54,39 @@ nlohmann::ordered_json specJson(const rt::ModelSpec& s) {
   return j;
 }
 
+// A GGUF without tensors (a vocabulary file) is not a model, but its header is still worth showing.
+bool printVocabOnlyGguf(const std::string& modelPath) {
+  std::unique_ptr<rt::GgufFile> f;
+  try {
+    f = rt::GgufFile::open(modelPath);
+  } catch (const rt::FormatError&) {
+    return false;
+  }
+  if (!f->tensors().empty()) return false;
+  nlohmann::ordered_json j;
+  j["path"] = modelPath;
+  j["format"] = "gguf";
+  j["loadable"] = false;
+  j["reason"] = "no tensors (vocabulary-only file)";
+  j["file_size"] = f->fileSize();
+  j["architecture"] = f->getString("general.architecture").value_or("");
+  j["gguf_version"] = f->version();
+  j["gguf_metadata_keys"] = f->metadata().size();
+  j["tensor_count"] = 0;
+  j["tokenizer"] = {{"model", f->getString("tokenizer.ggml.model").value_or("")},
+                    {"pre", f->getString("tokenizer.ggml.pre").value_or("")},
+                    {"vocab_size", f->getStringArray("tokenizer.ggml.tokens").size()}};
+  std::printf("%s\n", j.dump(2).c_str());
+  return true;
+}
+
 int runInfo(const std::string& modelPath, const std::string& tokenizerPath) {
+  if (printVocabOnlyGguf(modelPath)) return 0;
   auto model = rt::loadModel(modelPath, {}, tokenizerPath);
   nlohmann::ordered_json j;
   j["path"] = model->path.string();
   j["format"] = model->format;
+  j["loadable"] = true;
   j["file_size"] = model->fileBytes;
   j["architecture"] = model->spec.arch;
   j["spec"] = specJson(model->spec);
