@@ -2,7 +2,9 @@
 
 #include <QRegularExpression>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace ll::ui {
 
@@ -38,6 +40,24 @@ std::vector<double> rowEntropy(const vis::HeatmapMatrix& p) {
       if (v > 0) h[i] -= v * std::log(v);
     }
   return h;
+}
+
+vis::TokenOverlay demoOverlay(const vis::HeatmapMatrix& p, const QStringList& tokens) {
+  vis::TokenOverlay o;
+  o.scoreName = "attention received (demo)";
+  const int n = std::min<int>(p.cols, static_cast<int>(tokens.size()));
+  std::vector<float> received(n, 0.0f);
+  for (int q = 0; q < p.rows; ++q)
+    for (int k = 0; k < n && k < q; ++k) received[k] += p.at(q, k);
+  std::vector<float> sorted = received;
+  std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+  const float threshold = n > 0 ? sorted[std::max(0, (n + 1) / 2 - 1)] : 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const bool kept = i == 0 || received[i] >= threshold;
+    o.items.push_back({tokens[i].toStdString(), received[i],
+                       kept ? vis::TokenState::Kept : vis::TokenState::Dropped});
+  }
+  return o;
 }
 
 }  // namespace ll::ui

@@ -5,6 +5,7 @@
 #include "ui/plot_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
+#include "visualizers/qt/token_overlay_view.h"
 
 #include <QApplication>
 #include <QFileDialog>
@@ -23,7 +24,8 @@ namespace ll::ui {
 MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("LayerLens"));
   auto* split = new QSplitter(Qt::Horizontal, this);
-  m_prompt = new QPlainTextEdit(split);
+  auto* left = new QSplitter(Qt::Vertical, split);
+  m_prompt = new QPlainTextEdit(left);
   m_prompt->setPlaceholderText(tr("Type a prompt..."));
   m_prompt->setPlainText(QStringLiteral(
       "The quick brown fox jumps over the lazy dog because the dog was asleep in the sun"));
@@ -33,6 +35,9 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent) : QMainWindow
   right->setSizes({520, 240});
   right->setStretchFactor(0, 3);
   right->setStretchFactor(1, 1);
+  m_tokens = new vis::TokenOverlayView(left);
+  left->setStretchFactor(0, 1);
+  left->setStretchFactor(1, 1);
   split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 3);
   setCentralWidget(split);
@@ -76,6 +81,7 @@ void MainWindow::refresh() {
   const QStringList tokens = demoTokens(m_prompt->toPlainText());
   auto matrix = demoAttention(static_cast<int>(tokens.size()));
   m_heatmap->setAttention(matrix, tokens);
+  m_tokens->setOverlay(demoOverlay(*matrix, tokens));
   m_plot->setCurve(rowEntropy(*matrix), tokens, tr("attention entropy (nats)"));
 }
 

@@ -9,6 +9,10 @@ class QPlainTextEdit;
 class QTimer;
 class QVulkanInstance;
 
+namespace ll::vis {
+class TokenOverlayView;
+}
+
 namespace ll::ui {
 
 class HeatmapView;
@@ -23,6 +27,7 @@ class MainWindow : public QMainWindow {
   QPlainTextEdit* promptEditor() const { return m_prompt; }
   HeatmapView* heatmapView() const { return m_heatmap; }
   PlotPanel* plotPanel() const { return m_plot; }
+  vis::TokenOverlayView* tokenOverlay() const { return m_tokens; }
 
  private:
   void refresh();
@@ -32,6 +37,7 @@ class MainWindow : public QMainWindow {
   QPlainTextEdit* m_prompt = nullptr;
   HeatmapView* m_heatmap = nullptr;
   PlotPanel* m_plot = nullptr;
+  vis::TokenOverlayView* m_tokens = nullptr;
   QLabel* m_device = nullptr;
   QTimer* m_debounce = nullptr;
 };

@@ -14,7 +14,8 @@ namespace ll::vis {
 enum class Normalization {
   Linear,  // (v - lo) / (hi - lo)
   Log,     // log(v / lo) / log(hi / lo), v clamped to lo (> 0)
-  PerRow,  // each row scaled to its own min..max (attention rows of different sharpness)
+  PerRow,  // each row scaled to its own min..max (attention rows of different sharpness);
+           // zoomed out (LOD > 0) a block uses the range of its first row: an approximation
 };
 
 // Which level-of-detail pyramid is shown when several cells fall on one pixel.

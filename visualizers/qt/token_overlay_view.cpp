@@ -13,7 +13,8 @@ namespace {
 
 constexpr int kPad = 3;
 constexpr int kGap = 3;
-constexpr int kLegendHeight = 22;
+constexpr int kLegendLine = 22;
+constexpr int kLegendHeight = 2 * kLegendLine;  // score ramp, then kept / dropped
 
 QColor scoreColor(float t) {
   const auto& lut = colormapLut(Colormap::Viridis);
@@ -44,7 +45,8 @@ int TokenOverlayView::layout(int width, QVector<QRect>* rects) const {
   int x = 0, y = kLegendHeight + kGap;
   rects->clear();
   for (int i = 0; i < static_cast<int>(m_overlay.items.size()); ++i) {
-    const int w = std::min(width, fm.horizontalAdvance(label(i)) + 2 * kPad);
+    // +2: elidedText elides at an exact fit on some fonts.
+    const int w = std::min(width, fm.horizontalAdvance(label(i)) + 2 * kPad + 2);
     if (x > 0 && x + w > width) {
       x = 0;
       y += h + kGap;
@@ -91,31 +93,33 @@ void TokenOverlayView::mouseReleaseEvent(QMouseEvent* e) {
 }
 
 void TokenOverlayView::paintEvent(QPaintEvent*) {
+  layout(width(), &m_rects);  // the font may have changed since (style polish)
   QPainter p(this);
   p.fillRect(rect(), palette().base());
   const QFontMetrics fm(font());
-  // Legend: score ramp, kept, dropped.
+  // Legend, line 1: score ramp; line 2: kept, dropped.
   int x = 0;
-  const int lh = kLegendHeight - 6;
+  const int lh = kLegendLine - 6;
   p.setPen(palette().color(QPalette::Text));
   const QString scoreName = QString::fromStdString(m_overlay.scoreName);
-  p.drawText(QRect(x, 0, fm.horizontalAdvance(scoreName) + 4, kLegendHeight), Qt::AlignVCenter,
+  p.drawText(QRect(x, 0, fm.horizontalAdvance(scoreName) + 4, kLegendLine), Qt::AlignVCenter,
              scoreName);
   x += fm.horizontalAdvance(scoreName) + 8;
   float lo = 0, hi = 1;
   m_overlay.scoreRange(&lo, &hi);
   for (int i = 0; i < 64; ++i) p.fillRect(QRect(x + i, 3, 1, lh), scoreColor(i / 63.0f));
-  p.drawText(QRect(x + 68, 0, 200, kLegendHeight), Qt::AlignVCenter,
+  p.drawText(QRect(x + 68, 0, 200, kLegendLine), Qt::AlignVCenter,
              QStringLiteral("%1 .. %2").arg(double(lo), 0, 'g', 3).arg(double(hi), 0, 'g', 3));
-  x += 68 + fm.horizontalAdvance(QStringLiteral("-0.000 .. -0.000")) + 12;
+  x = 0;
+  const int y2 = kLegendLine;
   p.setPen(QPen(palette().color(QPalette::Text), 2));
-  p.drawRect(QRect(x, 4, lh, lh - 2));
-  p.drawText(QRect(x + lh + 4, 0, 200, kLegendHeight), Qt::AlignVCenter,
+  p.drawRect(QRect(x + 1, y2 + 4, lh, lh - 2));
+  p.drawText(QRect(x + lh + 6, y2, 200, kLegendLine), Qt::AlignVCenter,
              tr("kept (%1)").arg(m_overlay.keptCount()));
-  x += lh + 8 + fm.horizontalAdvance(tr("kept (000)"));
-  p.fillRect(QRect(x, 4, lh, lh - 2), QColor(215, 215, 218));
+  x += lh + 16 + fm.horizontalAdvance(tr("kept (000)"));
+  p.fillRect(QRect(x, y2 + 4, lh, lh - 2), QColor(215, 215, 218));
   p.setPen(palette().color(QPalette::Text));
-  p.drawText(QRect(x + lh + 4, 0, 200, kLegendHeight), Qt::AlignVCenter,
+  p.drawText(QRect(x + lh + 4, y2, 200, kLegendLine), Qt::AlignVCenter,
              tr("dropped (%1)").arg(m_overlay.droppedCount()));
 
   for (int i = 0; i < m_rects.size(); ++i) {
