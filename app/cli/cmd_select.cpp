@@ -1,0 +1,102 @@
+// `layerlens-cli select`: token selection (ALGORITHMS.md §2-5) at one layer. Prints JSON
+// {"kept": [...], "scores": [...]} (GemFilter, PromptDistill) or {"kept_per_head": [[...], ...],
+// "scores_per_head": ...} (SnapKV, H2O); --answer N adds the greedy continuation of the kept tokens
+// beside the full prompt's (GemFilter: kept tokens re-indexed; PromptDistill: original positions,
+// dropped tokens invisible from layer l+1, see runtime/analysis/selection_runs.h).
+#include "cmd_analysis_common.h"
+#include "runtime/analysis/selection_runs.h"
+#include "runtime/analysis/stats.h"
+#include "runtime/analysis/token_selection.h"
+
+namespace ll::cli {
+namespace {
+
+struct SelectOpts {
+  ana::ModelPrompt mp;
+  std::string method = "gemfilter", stages;
+  int layer = -1, k = 1024, window = 32, kernel = 5, answer = 0;
+  bool maxPool = false;
+};
+
+nlohmann::json answerJson(const rt::Session& s, const rt::ana::Answers& a) {
+  return {{"full", {{"ids", a.full}, {"text", ana::textOf(s, a.full)}}},
+          {"kept", {{"ids", a.compressed}, {"text", ana::textOf(s, a.compressed)}}}};
+}
+
+int selectCommand(const SelectOpts& o) {
+  auto s = ana::openSession(o.mp);
+  const int L = s->model().spec.nLayer;
+  nlohmann::json j;
+  j["method"] = o.method;
+  if (o.method == "promptdistill") {
+    std::vector<rt::ana::DistillStage> st;
+    if (!o.stages.empty()) {
+      st = rt::ana::parseStages(o.stages);
+    } else {
+      if (o.layer < 0) throw std::invalid_argument("select: give --layer or --stages");
+      st.push_back({o.layer, o.k});
+    }
+    auto r = rt::ana::promptDistill(*s, st, o.kernel);
+    j["kept"] = r.keptPerStage.back();
+    j["scores"] = r.scoresPerStage.back();
+    j["kept_per_stage"] = r.keptPerStage;
+    j["survivors_per_layer"] = r.survivorsPerLayer;
+    if (o.answer > 0)
+      j["answer"] = answerJson(*s, rt::ana::answerKeptPositions(*s, r.keptPerStage.back(),
+                                                                st.front().layer + 1, o.answer));
+    ana::printJson(j);
+    return 0;
+  }
+  if (o.layer < 0 || o.layer >= L)
+    throw std::invalid_argument("select: --layer must be in 0.." + std::to_string(L - 1));
+  j["layer"] = o.layer;
+  auto tr = s->run();
+  const auto qk = rt::ana::qkView(*tr, o.layer);
+  if (o.method == "gemfilter") {
+    auto r = rt::ana::gemFilter(qk, o.k, o.kernel);
+    j["kept"] = r.kept;
+    j["scores"] = r.scores;
+    if (o.answer > 0) j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, r.kept, o.answer));
+  } else if (o.method == "snapkv" || o.method == "h2o") {
+    rt::ana::Selection r = o.method == "snapkv"
+                               ? rt::ana::snapKv(rt::ana::attnRowsFromQk(qk), tr->nTokens,
+                                                 tr->nHead, o.k, o.window, o.kernel, o.maxPool)
+                               : rt::ana::h2o(tr->layers[o.layer].colSum, tr->nTokens, tr->nHead,
+                                              std::max(0, o.k - o.window), o.window);
+    j["kept_per_head"] = r.keptPerHead;
+    j["scores_per_head"] = r.scoresPerHead;
+    auto gem = rt::ana::gemFilter(qk, o.k, o.kernel);
+    std::vector<double> jac;
+    for (const auto& h : r.keptPerHead) jac.push_back(rt::ana::jaccard(h, gem.kept));
+    j["jaccard_with_gemfilter"] = jac;
+    if (o.answer > 0)
+      throw std::invalid_argument(
+          "select: --answer needs one kept set (gemfilter, promptdistill); " + o.method +
+          " keeps tokens per head, which the engine cannot run");
+  } else {
+    throw std::invalid_argument("select: unknown method '" + o.method +
+                                "' (gemfilter, snapkv, h2o, promptdistill)");
+  }
+  ana::printJson(j);
+  return 0;
+}
+
+RegisterCommand reg{
+    {"select", "token selection: gemfilter, snapkv, h2o, promptdistill (JSON)",
+     [](CLI::App& sub) -> std::function<int()> {
+       auto o = std::make_shared<SelectOpts>();
+       ana::addModelPrompt(sub, o->mp);
+       sub.add_option("--method", o->method, "gemfilter, snapkv, h2o or promptdistill");
+       sub.add_option("--layer", o->layer, "selection layer");
+       sub.add_option("--k", o->k, "tokens kept (SnapKV: capacity C; H2O: heavy + recent)");
+       sub.add_option("--window", o->window, "SnapKV observation window / H2O recent tokens");
+       sub.add_option("--kernel", o->kernel, "pooling kernel (1 = none)");
+       sub.add_flag("--max-pool", o->maxPool, "SnapKV: max pooling instead of average");
+       sub.add_option("--stages", o->stages, "PromptDistill stages L1:K1,L2:K2");
+       sub.add_option("--answer", o->answer,
+                      "greedy tokens from the kept tokens and the full prompt");
+       return [o] { return selectCommand(*o); };
+     }}};
+
+}  // namespace
+}  // namespace ll::cli
