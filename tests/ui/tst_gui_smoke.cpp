@@ -182,5 +182,15 @@ class TstGuiSmoke : public QObject {
   }
 };
 
-QTEST_MAIN(TstGuiSmoke)
+// Without any display the xcb plugin would abort before a test runs: fall back to the offscreen
+// platform so initTestCase can skip (or fail when LAYERLENS_EXPECT_LAVAPIPE=1) with a message.
+int main(int argc, char** argv) {
+  if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+      qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+  QApplication app(argc, argv);
+  TstGuiSmoke test;
+  QTEST_SET_MAIN_SOURCE_PATH
+  return QTest::qExec(&test, argc, argv);
+}
 #include "tst_gui_smoke.moc"
