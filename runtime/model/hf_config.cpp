@@ -1,6 +1,7 @@
 // config.json fields per HF model class and the HF -> GGUF tensor name table.
 #include "runtime/model/hf_config.h"
 
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <map>
@@ -167,6 +168,9 @@ ModelSpec specFromHfConfig(const json& config, const std::filesystem::path& path
   } else {
     s.nFf = r.reqInt("intermediate_size");
   }
+  // Llama-class checkpoints with q/k/v biases (attention_bias) need them applied, like qwen2.
+  if (r.optBool("attention_bias").value_or(false)) s.qkvBias = true;
+  if (r.optBool("mlp_bias").value_or(false)) r.fail("mlp_bias is not supported");
   return s;
 }
 

@@ -179,6 +179,9 @@ ModelSpec specFromGguf(const GgufFile& f) {
         rf && s.rope.nRot >= 2 && s.rope.nRot <= 65536)
       readRopeFreqs(f, *rf, s, r);
   }
+  // llama-arch files converted from models with attention biases carry them; the engine must use
+  // them.
+  if (!s.qkvBias && f.tensor("blk.0.attn_q.bias")) s.qkvBias = true;
   s.tiedOutput = f.tensor("output.weight") == nullptr;
   for (const auto& t : f.tensors()) s.tensorTypeCounts[std::string(kern::qtypeName(t.type))]++;
   return s;

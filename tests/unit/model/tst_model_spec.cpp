@@ -151,6 +151,18 @@ LL_TEST(llama3RopeFreqsTensor) {
   QVERIFY(errorOf(g).find("rope_freqs.weight does not match llama3") != std::string::npos);
 }
 
+LL_TEST(llamaWithAttentionBiases) {
+  auto g = base();
+  QVERIFY(!specOf(g).qkvBias);
+  g.addF32("blk.0.attn_q.bias", {64});
+  auto s = specOf(g);
+  QVERIFY(s.qkvBias);
+  bool needsBias = false;
+  for (const auto& e : rt::expectedTensors(s))
+    needsBias = needsBias || e.name == "blk.1.attn_v.bias";
+  QVERIFY(needsBias);
+}
+
 LL_TEST(unsupportedRopeScaling) {
   auto g = base();
   g.kvString("llama.rope.scaling.type", "yarn");
