@@ -19,6 +19,11 @@ std::unique_ptr<Model> loadModel(const std::filesystem::path& path, const LoadPr
     in.read(magic, 4);
   }
   if (std::memcmp(magic, "GGUF", 4) == 0) return loadGgufModel(path, report);
+  // A file inside a Hugging Face folder (config.json, a safetensors shard) stands for the folder.
+  if (path.extension() == ".safetensors" || path.filename() == "config.json" ||
+      path.filename() == "model.safetensors.index.json")
+    return loadHfModel(path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path(),
+                       report);
   if (path.extension() == ".bin") return loadLlama2cModel(path, tokenizerPath, report);
   if (path.extension() == ".gguf") return loadGgufModel(path, report);  // reports the bad magic
   throw FormatError(path,

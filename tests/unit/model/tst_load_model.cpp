@@ -164,6 +164,10 @@ LL_TEST(hfFoldersEqualTheirGgufTwins) {
   auto sharded = rt::loadModel(shared / "models/hf/stories260K-sharded");
   QVERIFY(!sharded->spec.tiedOutput);
   QVERIFY(rt::loadModel(shared / "models/hf/stories260K")->spec.tiedOutput);
+  // A file of the folder stands for the folder.
+  auto viaFile = rt::loadModel(shared / "models/hf/stories260K/model.safetensors");
+  QCOMPARE(viaFile->format, std::string("hf"));
+  QCOMPARE(viaFile->path, shared / "models/hf/stories260K");
   auto gpt2 = rt::loadModel(shared / "models/gpt2-tiny-f16.gguf");
   auto gpt2hf = rt::loadModel(shared / "models/hf/gpt2-tiny");
   QVERIFY(gpt2hf->spec.tiedOutput);
