@@ -1,6 +1,15 @@
 // The one forward-pass engine for every architecture in ModelSpec: embeddings, attention (GQA,
 // RoPE, q/k norm, biases), dense or MoE FFN, capture into a Trace, interventions, and a KV cache
 // with prefix reuse. Rows whose inputs did not change are taken from the previous pass.
+//
+// Prefix reuse: the longest prefix of (token, position) pairs shared with the cache, cut at the
+// first position an intervention change acts on (steering: its start; knockout: its first query
+// row; router edits: 0), and at least the last row, is recomputed. Per-row captures are copied from
+// the previous trace. Column sums (sum over query rows) of the kept rows are the previous sums minus
+// what the previous pass's rows past the prefix contributed, recomputed from its stored Q/K (and
+// its knockout masks) - cost proportional to the rows that changed; tests compare with full runs.
+// Cancellation: the progress callback returning false stops between layers; the cache then holds
+// only the reused prefix, so the next run stays exact.
 #pragma once
 
 #include <atomic>
