@@ -34,14 +34,26 @@ struct Params {
   bool lastOnly;
 };
 
+// 64 rows x DP columns (zero past D and past `rows`). Loads are issued in batches of 16 per
+// thread before any is stored: one at a time, each tile would wait for 32+ serial round trips.
 template <int DP>
-__device__ __forceinline__ void loadTile(float* dst, const float* src, int row0, int rows,
-                                         int stride, int D) {
-  constexpr int LD = DP + 1;
-  for (int idx = threadIdx.x; idx < 64 * DP; idx += kThreads) {
-    const int r = idx / DP, d = idx % DP;
-    const int gr = row0 + r;
-    dst[r * LD + d] = (gr < rows && d < D) ? src[size_t(gr) * stride + d] : 0.0f;
+__device__ __forceinline__ void loadTile(float* dst, const float* __restrict__ src, int row0,
+                                         int rows, int stride, int D) {
+  constexpr int LD = DP + 1, PER = 64 * DP / kThreads, BATCH = 16;
+  static_assert(PER % BATCH == 0, "tile split");
+#pragma unroll 1
+  for (int b0 = 0; b0 < PER; b0 += BATCH) {
+    float v[BATCH];
+#pragma unroll
+    for (int i = 0; i < BATCH; ++i) {
+      const int idx = threadIdx.x + (b0 + i) * kThreads, r = idx / DP, d = idx % DP, gr = row0 + r;
+      v[i] = (gr < rows && d < D) ? __ldg(src + size_t(gr) * stride + d) : 0.0f;
+    }
+#pragma unroll
+    for (int i = 0; i < BATCH; ++i) {
+      const int idx = threadIdx.x + (b0 + i) * kThreads;
+      dst[(idx / DP) * LD + idx % DP] = v[i];
+    }
   }
 }
 

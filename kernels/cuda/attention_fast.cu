@@ -54,13 +54,25 @@ struct Layout {
   static constexpr size_t p2end = align128(p2l + BQ * 4);
 };
 
+// 64 rows x DP columns as fp16 (zero past D and past `rows`); loads batched as in attention.cu.
 template <int DP>
-__device__ __forceinline__ void loadHalf(__half* dst, const float* src, int row0, int rows,
-                                         int stride, int D) {
-  constexpr int LDH = DP + 8;
-  for (int idx = threadIdx.x; idx < 64 * DP; idx += kThreads) {
-    const int r = idx / DP, d = idx % DP, gr = row0 + r;
-    dst[r * LDH + d] = __float2half_rn((gr < rows && d < D) ? src[size_t(gr) * stride + d] : 0.0f);
+__device__ __forceinline__ void loadHalf(__half* dst, const float* __restrict__ src, int row0,
+                                         int rows, int stride, int D) {
+  constexpr int LDH = DP + 8, PER = 64 * DP / kThreads, BATCH = 16;
+  static_assert(PER % BATCH == 0, "tile split");
+#pragma unroll 1
+  for (int b0 = 0; b0 < PER; b0 += BATCH) {
+    float v[BATCH];
+#pragma unroll
+    for (int i = 0; i < BATCH; ++i) {
+      const int idx = threadIdx.x + (b0 + i) * kThreads, r = idx / DP, d = idx % DP, gr = row0 + r;
+      v[i] = (gr < rows && d < D) ? __ldg(src + size_t(gr) * stride + d) : 0.0f;
+    }
+#pragma unroll
+    for (int i = 0; i < BATCH; ++i) {
+      const int idx = threadIdx.x + (b0 + i) * kThreads;
+      dst[(idx / DP) * LDH + idx % DP] = __float2half_rn(v[i]);
+    }
   }
 }
 

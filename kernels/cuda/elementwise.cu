@@ -31,8 +31,11 @@ __global__ void swigluKernel(const float* g, const float* u, float* y, size_t n)
 __global__ void geluKernel(float* x, size_t n) {
   const float k = 0.7978845608028654f;  // sqrt(2/pi)
   LL_GRID_LOOP(i, n) {
+    // 0.5 v (1 + tanh z) == v / (1 + exp(-2z)): the tanh form cancels for negative v (1 + tanh
+    // near 0) and loses most of its digits there; this one keeps f32 relative precision.
     const float v = x[i];
-    x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+    const float z = k * (v + 0.044715f * v * v * v);
+    x[i] = v / (1.0f + expf(-2.0f * z));
   }
 }
 __global__ void scaleRowsKernel(float* x, const float* s, size_t total, int dim) {
