@@ -42,6 +42,12 @@ void LensProjector::project(const float* rows, int n, bool finalNorm, float* log
 }
 
 LensResult logitLens(Engine& engine, const Trace& tr, const LensOptions& opt) {
+  LensProjector proj(engine);
+  return logitLens(proj, tr, opt);
+}
+
+LensResult logitLens(LensProjector& proj, const Trace& tr, const LensOptions& opt) {
+  Engine& engine = proj.engine();
   if (!tr.captured) throw std::invalid_argument("logit lens: the trace was run without capture");
   const int T = tr.nTokens, L = tr.nLayer, d = tr.nEmbd, V = tr.nVocab;
   if (engine.spec().nEmbd != d || engine.spec().nVocab != V)
@@ -79,7 +85,6 @@ LensResult logitLens(Engine& engine, const Trace& tr, const LensOptions& opt) {
   const int perTok = R + (opt.mid ? L : 0);
   const int batchTok =
       std::max(1, std::min(nTok, int((size_t(96) << 20) / (size_t(perTok) * V * 4))));
-  LensProjector proj(engine);
   std::vector<float> in(size_t(batchTok) * perTok * d), logits(size_t(batchTok) * perTok * V);
   for (int t0 = 0; t0 < nTok; t0 += batchTok) {
     const int nb = std::min(batchTok, nTok - t0);

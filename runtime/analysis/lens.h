@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <vector>
-
 #include "runtime/api/trace.h"
 
 namespace ll::rt {
@@ -15,13 +14,16 @@ class Engine;
 
 namespace ll::rt::ana {
 
-// Projects hidden-state rows [n, nEmbd] to logits [n, nVocab] on the engine's backend.
+// Projects hidden-state rows [n, nEmbd] to logits [n, nVocab] on the engine's backend (the
+// model's own LM head weight: an f32 copy of a quantized head was measured slower on the CPU,
+// since a few dozen rows are bandwidth-bound and f32 is 4x the bytes of Q8_0).
 class LensProjector {
  public:
   explicit LensProjector(Engine& engine);
   void project(const float* rows, int n, bool finalNorm, float* logits);
   int nVocab() const;
   int nEmbd() const;
+  Engine& engine() { return m_engine; }
 
  private:
   Engine& m_engine;
@@ -56,6 +58,7 @@ struct LensResult {
 };
 
 LensResult logitLens(Engine& engine, const Trace& tr, const LensOptions& opt = {});
+LensResult logitLens(LensProjector& projector, const Trace& tr, const LensOptions& opt = {});
 
 // §7: output entropy per position from the trace logits.
 struct OutputEntropy {

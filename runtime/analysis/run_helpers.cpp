@@ -11,11 +11,11 @@ namespace ll::rt::ana {
 
 std::shared_ptr<const Trace> runIds(Session& s, const std::vector<int32_t>& ids,
                                     const Interventions& iv, bool capture,
-                                    std::vector<int32_t> positions) {
+                                    std::vector<int32_t> positions, bool allLogits) {
   if (ids.empty()) throw std::invalid_argument("empty prompt: no token ids");
   if (positions.empty())
     for (size_t i = 0; i < ids.size(); ++i) positions.push_back(static_cast<int32_t>(i));
-  CaptureOptions cap{capture, capture};
+  CaptureOptions cap{capture, allLogits};
   return s.engine().run(ids, positions, iv, cap, {}, false);
 }
 

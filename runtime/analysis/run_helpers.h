@@ -18,10 +18,11 @@ class Session;
 
 namespace ll::rt::ana {
 
-// positions empty: 0..n-1. capture false: logits of the last position only.
+// positions empty: 0..n-1. capture false: no per-layer capture; allLogits false: logits of the
+// last position only.
 std::shared_ptr<const Trace> runIds(Session& s, const std::vector<int32_t>& ids,
                                     const Interventions& iv = {}, bool capture = true,
-                                    std::vector<int32_t> positions = {});
+                                    std::vector<int32_t> positions = {}, bool allLogits = true);
 
 // Greedy continuation (argmax, lowest id on ties) of ids at positions; interventionsFor(T) gives
 // the interventions for a sequence of T tokens. Stops after maxTokens or at EOS (stopAtEos).

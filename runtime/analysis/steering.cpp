@@ -42,11 +42,11 @@ std::vector<float> conceptVector(Session& s, int layer, const ConceptInput& in) 
   checkLayer(s, layer);
   if (in.baselines.empty()) throw std::invalid_argument("concept vector: no baseline words");
   const int d = s.model().spec.nEmbd;
-  auto tr = runIds(s, in.word);
+  auto tr = runIds(s, in.word, {}, true, {}, false);
   const float* h = residAfter(*tr, layer, tr->nTokens - 1);
   std::vector<double> base(d, 0.0);
   for (const auto& b : in.baselines) {
-    auto tb = runIds(s, b);
+    auto tb = runIds(s, b, {}, true, {}, false);
     const float* hb = residAfter(*tb, layer, tb->nTokens - 1);
     for (int i = 0; i < d; ++i) base[i] += hb[i];
   }
@@ -80,7 +80,7 @@ std::vector<float> contrastiveVector(Session& s, int layer,
   auto meanOf = [&](const std::vector<std::vector<int32_t>>& set) {
     std::vector<double> acc(d, 0.0);
     for (const auto& ids : set) {
-      auto m = exampleMean(*runIds(s, ids), layer, bos);
+      auto m = exampleMean(*runIds(s, ids, {}, true, {}, false), layer, bos);
       for (int i = 0; i < d; ++i) acc[i] += m[i];
     }
     for (double& x : acc) x /= set.size();

@@ -1,0 +1,204 @@
+// Analysis benchmark on a TinyLlama-1.1B-shaped model with random weights (22 layers, d 2048,
+// 32/4 heads, FFN 5632, vocab 32000; the same GGUF bench_engine writes to /tmp/layerlens-bench,
+// written here with the same fixture writer when absent). At T tokens with N CPU threads prints:
+// the captured forward pass, the logit lens for one token across all layers (with and without the
+// after-attention points), a full GemFilter selection (the pass plus the scoring) and a
+// steering-vector build from 2 x 8 prompts. Not part of ctest.
+//
+// usage: bench_analysis [--threads 2] [--tokens 512] [--type Q8_0|F16] [--layers 22] [--out DIR]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fixture_writer.h"
+#include "lltest.h"
+#include "runtime/analysis/lens.h"
+#include "runtime/analysis/steering.h"
+#include "runtime/analysis/token_selection.h"
+#include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kEmbd = 2048, kHead = 32, kHeadKv = 4, kFf = 5632, kVocab = 32000, kCtx = 2048;
+
+double seconds(Clock::time_point a) {
+  return std::chrono::duration<double>(Clock::now() - a).count();
+}
+
+void writeModel(const fs::path& path, uint32_t type, int nLayer, const fs::path& vocabFrom) {
+  lltest::GgufWriter w;
+  w.addString("general.architecture", "llama");
+  w.addString("general.name", "tinyllama-shaped-random");
+  w.addU32("llama.context_length", kCtx);
+  w.addU32("llama.embedding_length", kEmbd);
+  w.addU32("llama.block_count", nLayer);
+  w.addU32("llama.feed_forward_length", kFf);
+  w.addU32("llama.attention.head_count", kHead);
+  w.addU32("llama.attention.head_count_kv", kHeadKv);
+  w.addU32("llama.rope.dimension_count", kEmbd / kHead);
+  w.addF32("llama.rope.freq_base", 10000.0f);
+  w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  w.addU32("general.file_type", type == 1 ? 1 : 7);
+  w.copyMetadata(vocabFrom, "tokenizer.ggml.");
+  uint64_t seed = 1000;
+  auto enc = [](uint32_t t, const std::vector<float>& v) {
+    return t == 1 ? lltest::encodeF16(v) : t == 8 ? lltest::encodeQ8_0(v) : lltest::encodeF32(v);
+  };
+  auto mat = [&](const std::string& name, int64_t cols, int64_t rows, uint32_t t) {
+    const uint64_t s = seed++;
+    w.addTensor(name, t, {cols, rows},
+                [=] { return enc(t, lltest::randomValues(size_t(cols) * rows, 0.02f, s)); });
+  };
+  auto vec = [&](const std::string& name, int64_t n) {
+    w.addTensor(name, 0, {n}, [=] { return lltest::encodeF32(std::vector<float>(n, 1.0f)); });
+  };
+  mat("token_embd.weight", kEmbd, kVocab, type);
+  for (int l = 0; l < nLayer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    vec(b + "attn_norm.weight", kEmbd);
+    mat(b + "attn_q.weight", kEmbd, kEmbd, type);
+    mat(b + "attn_k.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
+    mat(b + "attn_v.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
+    mat(b + "attn_output.weight", kEmbd, kEmbd, type);
+    vec(b + "ffn_norm.weight", kEmbd);
+    mat(b + "ffn_gate.weight", kEmbd, kFf, type);
+    mat(b + "ffn_up.weight", kEmbd, kFf, type);
+    mat(b + "ffn_down.weight", kFf, kEmbd, type);
+  }
+  vec("output_norm.weight", kEmbd);
+  mat("output.weight", kEmbd, kVocab, type);
+  w.write(path);
+}
+
+// Median wall time of reps calls; cpu (if given) gets the median process CPU time per call, which
+// on a shared machine says what an idle one would take (CPU time / threads when all are busy).
+template <class F>
+double median(int reps, F&& f, double* cpu = nullptr) {
+  std::vector<double> t, c;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    const std::clock_t c0 = std::clock();
+    f();
+    c.push_back(double(std::clock() - c0) / CLOCKS_PER_SEC);
+    t.push_back(seconds(t0));
+  }
+  std::sort(t.begin(), t.end());
+  std::sort(c.begin(), c.end());
+  if (cpu) *cpu = c[c.size() / 2];
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, tokens = 512, layers = 22;
+  std::string type = "Q8_0";
+  fs::path out = "/tmp/layerlens-bench";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (a == "--tokens")
+      tokens = std::atoi(argv[i + 1]);
+    else if (a == "--layers")
+      layers = std::atoi(argv[i + 1]);
+    else if (a == "--type")
+      type = argv[i + 1];
+    else if (a == "--out")
+      out = argv[i + 1];
+  }
+  const fs::path shared = lltest::sharedDir();
+  if (shared.empty()) {
+    std::fprintf(stderr, "bench_analysis: LAYERLENS_SHARED_DIR (for the tokenizer) not found\n");
+    return 1;
+  }
+  fs::create_directories(out);
+  const fs::path file =
+      out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
+  if (!fs::exists(file)) {
+    auto t0 = Clock::now();
+    const fs::path tmp = file.string() + ".analysis.tmp";
+    writeModel(tmp, type == "F16" ? 1 : 8, layers, shared / "models/llama-gqa-f16.gguf");
+    fs::rename(tmp, file);
+    std::printf("wrote %s in %.1f s\n", file.c_str(), seconds(t0));
+  }
+  std::printf(
+      "bench_analysis: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d) %s, T = %d, %d threads\n",
+      layers, kEmbd, kHead, kHeadKv, kFf, kVocab, type.c_str(), tokens, threads);
+  ll::rt::Session s;
+  s.load(file, {"cpu", threads});
+  std::mt19937 rng(5);
+  auto randomIds = [&](int n) {
+    std::vector<int32_t> ids = {1};
+    while (static_cast<int>(ids.size()) < n)
+      ids.push_back(3 + static_cast<int32_t>(rng() % (kVocab - 3)));
+    return ids;
+  };
+  const auto ids = randomIds(tokens);
+  s.setPromptIds(ids);
+  ll::rt::RunRequest full;
+  full.capture = {true,
+                  false};  // per-layer capture, last logits (what the lens and selection need)
+
+  s.resetCache();
+  auto t0 = Clock::now();
+  auto tr = s.run(full);
+  std::printf("forward pass with capture (T = %d)          %8.2f s\n", tokens, seconds(t0));
+
+  ll::rt::ana::LensOptions lo;
+  lo.tokens = {tokens - 1};
+  lo.mid = false;
+  ll::rt::ana::LensProjector direct(s.engine());
+  ll::rt::ana::logitLens(direct, *tr, lo);  // warm-up
+  double cpu = 0;
+  const double lens = median(
+      7, [&] { ll::rt::ana::logitLens(direct, *tr, lo); }, &cpu);
+  std::printf(
+      "logit lens, 1 token x (%d layers + embd), %s head: %7.1f ms wall, %7.1f ms CPU "
+      "(target well under 100 ms)\n",
+      layers, type.c_str(), 1e3 * lens, 1e3 * cpu);
+  lo.mid = true;
+  const double lensMid = median(
+      5, [&] { ll::rt::ana::logitLens(direct, *tr, lo); }, &cpu);
+  std::printf("  + the %d after-attention points:            %7.1f ms wall, %7.1f ms CPU\n", layers,
+              1e3 * lensMid, 1e3 * cpu);
+  lo.mid = false;
+  lo.finalNorm = false;
+  const double lensBupo = median(
+      5, [&] { ll::rt::ana::logitLens(direct, *tr, lo); }, &cpu);
+  std::printf("  BuPO (no final norm):                       %7.1f ms wall, %7.1f ms CPU\n",
+              1e3 * lensBupo, 1e3 * cpu);
+  lo.finalNorm = true;
+
+  const int r = std::min(layers - 1, 13);
+  const int k = std::min(tokens, 128);
+  const double score = median(5, [&] { ll::rt::ana::gemFilter(ll::rt::ana::qkView(*tr, r), k); });
+  s.resetCache();
+  t0 = Clock::now();
+  auto tr2 = s.run(full);
+  auto sel = ll::rt::ana::gemFilter(ll::rt::ana::qkView(*tr2, r), k);
+  const double gem = seconds(t0);
+  std::printf("GemFilter at layer %d, k = %d: full (pass + select) %.2f s; scoring alone %.2f ms\n",
+              r, k, gem, 1e3 * score);
+  std::printf("  (the engine runs all %d layers; GemFilter needs only 0..%d: %.0f%% of the pass)\n",
+              layers, r, 100.0 * (r + 1) / layers);
+  (void)sel;
+
+  std::vector<std::vector<int32_t>> pos, neg;
+  for (int i = 0; i < 8; ++i) pos.push_back(randomIds(32)), neg.push_back(randomIds(32));
+  t0 = Clock::now();
+  auto v = ll::rt::ana::contrastiveVector(s, ll::rt::ana::defaultSteeringLayer(layers), pos, neg);
+  std::printf("steering vector, 2 x 8 prompts of 32 tokens   %8.2f s (layer %d, n_embd %zu)\n",
+              seconds(t0), ll::rt::ana::defaultSteeringLayer(layers), v.size());
+  return 0;
+}
