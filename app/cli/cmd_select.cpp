@@ -15,7 +15,7 @@ struct SelectOpts {
   ana::ModelPrompt mp;
   std::string method = "gemfilter", stages;
   int layer = -1, k = 1024, window = 32, kernel = 5, answer = 0;
-  bool maxPool = false;
+  bool maxPool = false, sweep = false;
 };
 
 nlohmann::json answerJson(const rt::Session& s, const rt::ana::Answers& a) {
@@ -56,6 +56,7 @@ int selectCommand(const SelectOpts& o) {
     auto r = rt::ana::gemFilter(qk, o.k, o.kernel);
     j["kept"] = r.kept;
     j["scores"] = r.scores;
+    if (o.sweep) j["sweep_kept_per_layer"] = rt::ana::gemFilterLayerSweep(*tr, o.k, o.kernel);
     if (o.answer > 0) j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, r.kept, o.answer));
   } else if (o.method == "snapkv" || o.method == "h2o") {
     rt::ana::Selection r = o.method == "snapkv"
@@ -92,6 +93,7 @@ RegisterCommand reg{
        sub.add_option("--window", o->window, "SnapKV observation window / H2O recent tokens");
        sub.add_option("--kernel", o->kernel, "pooling kernel (1 = none)");
        sub.add_flag("--max-pool", o->maxPool, "SnapKV: max pooling instead of average");
+       sub.add_flag("--sweep", o->sweep, "GemFilter: the kept set at every layer too");
        sub.add_option("--stages", o->stages, "PromptDistill stages L1:K1,L2:K2");
        sub.add_option("--answer", o->answer,
                       "greedy tokens from the kept tokens and the full prompt");
