@@ -4,10 +4,12 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "../formats/gguf_builder.h"
 #include "lltest.h"
 #include "runtime/model/model.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
 using ll::rt::FormatError;
@@ -169,6 +171,37 @@ LL_TEST(llama2cTruncatedAndMissingTokenizer) {
   EXPECT_ERROR(loadError(p), "stories.bin", "header implies");
   std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
   EXPECT_ERROR(loadError(p), "stories.bin", "tok512.bin");
+}
+
+LL_TEST(randomlyCorruptedGgufModels) {
+  // Byte flips anywhere in a complete tiny model (header, metadata, tokenizer arrays, tensor
+  // table, data): loadModel either succeeds or throws FormatError; nothing else escapes.
+  const auto good = lltest::tinyLlama().build();
+  const fs::path p = freshDir("mutants") / "mutant.gguf";
+  std::mt19937 rng(12345);
+  int refused = 0, loaded = 0;
+  for (int iter = 0; iter < 1500; ++iter) {
+    auto b = good;
+    const int flips = 1 + int(rng() % 4);
+    for (int k = 0; k < flips; ++k) {
+      // Bias towards the header and metadata, where the parsing decisions are.
+      const size_t at = (rng() % 2) ? rng() % std::min<size_t>(b.size(), 1200) : rng() % b.size();
+      b[at] = uint8_t(rng() % 3 == 0 ? 0xFF : rng());
+    }
+    lltest::GgufBuilder::writeBytes(p, b);
+    try {
+      auto m = ll::rt::loadModel(p);
+      if (m->tokenizer) (void)m->tokenizer->encode("abc bca", -1, false);
+      ++loaded;
+    } catch (const FormatError& e) {
+      QVERIFY2(std::string(e.what()).find("mutant.gguf") != std::string::npos, e.what());
+      ++refused;
+    } catch (const std::exception& e) {
+      QFAIL("iteration " + std::to_string(iter) + ": non-FormatError exception: " + e.what());
+    }
+  }
+  QVERIFY(refused > 100);
+  QVERIFY(loaded > 100);  // flips in tensor data leave a valid model
 }
 
 LL_TEST_MAIN("tst_bad_model_input")
