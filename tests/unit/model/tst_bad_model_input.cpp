@@ -2,6 +2,7 @@
 // written into a temp dir: loadModel must throw a FormatError naming the offending file.
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -202,6 +203,53 @@ LL_TEST(randomlyCorruptedGgufModels) {
   }
   QVERIFY(refused > 100);
   QVERIFY(loaded > 100);  // flips in tensor data leave a valid model
+}
+
+LL_TEST(hfHeadersWithAlteredNumbers) {
+  // The real hf/stories260K folder with digits in its safetensors header or config.json changed
+  // at random: shapes, offsets and hyperparameters that lie. Load or FormatError, nothing else.
+  const fs::path shared = LL_REQUIRE_SHARED();
+  const fs::path src = shared / "models/hf/stories260K";
+  const fs::path d = freshDir("hf-mutants");
+  fs::copy_file(src / "tokenizer.json", d / "tokenizer.json");
+  std::ifstream in(src / "model.safetensors", std::ios::binary);
+  const std::vector<char> st((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  std::ifstream cin(src / "config.json", std::ios::binary);
+  const std::string cfg((std::istreambuf_iterator<char>(cin)), std::istreambuf_iterator<char>());
+  uint64_t headerLen;
+  std::memcpy(&headerLen, st.data(), 8);
+  std::mt19937 rng(777);
+  int refused = 0;
+  for (int iter = 0; iter < 200; ++iter) {
+    auto b = st;
+    std::string c = cfg;
+    auto mutateDigit = [&](char* text, size_t n) {
+      for (int tries = 0; tries < 100; ++tries) {
+        const size_t at = rng() % n;
+        if (text[at] >= '0' && text[at] <= '9') {
+          text[at] = char('0' + rng() % 10);
+          return;
+        }
+      }
+    };
+    if (iter % 3 == 0)
+      mutateDigit(c.data(), c.size());
+    else
+      for (int k = 0; k < 1 + iter % 3; ++k) mutateDigit(b.data() + 8, size_t(headerLen));
+    std::ofstream(d / "model.safetensors", std::ios::binary)
+        .write(b.data(), std::streamsize(b.size()));
+    std::ofstream(d / "config.json", std::ios::binary) << c;
+    try {
+      ll::rt::loadModel(d);
+    } catch (const FormatError& e) {
+      QVERIFY2(std::string(e.what()).find(d.string()) != std::string::npos, e.what());
+      ++refused;
+    } catch (const std::exception& e) {
+      QFAIL("iteration " + std::to_string(iter) + ": non-FormatError exception: " + e.what());
+    }
+  }
+  QVERIFY(refused > 50);
 }
 
 LL_TEST_MAIN("tst_bad_model_input")
