@@ -3,7 +3,8 @@
 // (soft promotion by λ·std(z), --lambda). --dump writes routing-<l>.npy f32 [T, E] (weights the
 // model applies, after top-k and its own renormalisation) per MoE layer and load.npy f32 [L, E]
 // (fraction of tokens choosing each expert). --compare-text T2 prints the per-layer JSD between the
-// two prompts' mean routing. Prints JSON.
+// two prompts' mean routing. --task FILE --neutral FILE picks experts with Δ = routing frequency
+// on task prompts − on neutral prompts > --tau (middle layers unless --all-layers). Prints JSON.
 #include <filesystem>
 
 #include "cmd_analysis_common.h"
@@ -19,7 +20,9 @@ namespace {
 
 struct RoutingOpts {
   ana::ModelPrompt mp;
-  std::string dump, compareText;
+  std::string dump, compareText, task, neutral;
+  float tau = 0.1f;
+  bool allLayers = false;
   std::vector<std::string> promote;
   float lambda = 0.5f, coverage = 0.9f;
   rt::InterventionArgs iv;
@@ -74,6 +77,28 @@ int routingCommand(const RoutingOpts& o) {
     other->setPrompt(o.compareText, o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1));
     j["jsd"] = rt::ana::routingJsd(*tr, *other->run(req));
   }
+  if (!o.task.empty() || !o.neutral.empty()) {
+    if (o.task.empty() || o.neutral.empty())
+      throw std::invalid_argument("routing: the expert picker needs --task and --neutral");
+    // Routing frequency per (layer, expert) averaged over each file's prompts (no interventions).
+    auto freq = [&](const std::string& file) {
+      std::vector<float> acc(size_t(L) * E, 0.0f);
+      auto lines = ana::readLines(file);
+      for (const auto& line : lines) {
+        s->setPrompt(line, o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1));
+        auto f = rt::ana::expertLoad(*s->run());
+        for (size_t i = 0; i < acc.size(); ++i) acc[i] += f[i] / lines.size();
+      }
+      return acc;
+    };
+    auto ft = freq(o.task), fn = freq(o.neutral);
+    auto layers = o.allLayers ? std::vector<int>{} : rt::ana::middleLayers(L);
+    nlohmann::json picks = nlohmann::json::array();
+    for (auto [l, e] : rt::ana::pickExperts(ft, fn, L, E, o.tau, layers))
+      picks.push_back(
+          {{"layer", l}, {"expert", e}, {"delta", ft[size_t(l) * E + e] - fn[size_t(l) * E + e]}});
+    j["picker"] = {{"tau", o.tau}, {"layers", layers}, {"experts", picks}};
+  }
   if (!o.dump.empty()) {
     std::filesystem::path dir(o.dump);
     std::filesystem::create_directories(dir);
@@ -99,6 +124,11 @@ RegisterCommand reg{
        sub.add_option("--promote", o->promote, "soft promotion of an expert: L:E (repeatable)");
        sub.add_option("--lambda", o->lambda, "soft promotion strength (x std(z))");
        sub.add_option("--coverage", o->coverage, "experts per token: probability mass to cover");
+       sub.add_option("--task", o->task, "expert picker: task prompts, one per line");
+       sub.add_option("--neutral", o->neutral, "expert picker: neutral prompts");
+       sub.add_option("--tau", o->tau, "expert picker: threshold on the frequency gain");
+       sub.add_flag("--all-layers", o->allLayers,
+                    "expert picker: every layer (default: middle third)");
        addInterventionFlags(sub, o->iv);
        return [o] { return routingCommand(*o); };
      }}};

@@ -2,7 +2,9 @@
 // difference (--pos FILE --neg FILE, one prompt per line) or concept injection (--concept WORD
 // --baseline FILE of baseline words, --template "Tell me about {word}"), writes it as .npy f32
 // [n_embd] or, for a .gguf --out, as a llama.cpp control vector (direction.<layer>). --from-gguf
-// converts a control vector's layer to .npy.
+// converts a control vector's layer to .npy. --readout ALPHA (with a prompt) adds the readouts of
+// §8: α‖v‖/mean‖h_l‖, and over later layers and --gen generated tokens ‖h_steered − h_ref‖,
+// cos(h_steered, h_ref), cos(h_steered − h_ref, v).
 #include <cmath>
 
 #include "cmd_analysis_common.h"
@@ -17,7 +19,8 @@ namespace {
 struct SteerOpts {
   ana::ModelPrompt mp;
   std::string pos, neg, conceptWord, baseline, tmpl = "Tell me about {word}", out, fromGguf;
-  int layer = -1;
+  int layer = -1, from = 0, gen = 8;
+  float readoutAlpha = 0.0f;
 };
 
 std::string arch(const rt::Session& s) {
@@ -75,6 +78,29 @@ int steerCommand(const SteerOpts& o) {
   j["out"] = out;
   if (!s->promptIds().empty())
     j["push_ratio_alpha1"] = rt::ana::pushRatio(*s->run(), layer, v, 1.0f);
+  if (o.readoutAlpha != 0.0f) {
+    if (s->promptIds().empty())
+      throw std::invalid_argument("steer-vector: --readout needs --text or --ids");
+    rt::Steering st{layer, o.readoutAlpha, o.from, v};
+    auto r = rt::ana::steeringReadout(*s, s->promptIds(), st, o.gen);
+    const int P = static_cast<int>(r.positions.size());
+    auto rows = [&](const std::vector<float>& m) {
+      std::vector<std::vector<float>> out;
+      for (int l = 0; l < r.nLayers; ++l)
+        out.emplace_back(m.begin() + size_t(l) * P, m.begin() + size_t(l + 1) * P);
+      return out;
+    };
+    j["readout"] = {{"alpha", o.readoutAlpha},
+                    {"push_ratio", r.pushRatio},
+                    {"first_layer", r.firstLayer},
+                    {"positions", r.positions},
+                    {"n_prompt", r.nPrompt},
+                    {"continuation",
+                     ana::textOf(*s, std::vector<int32_t>(r.ids.begin() + r.nPrompt, r.ids.end()))},
+                    {"diff_norm", rows(r.diffNorm)},
+                    {"cos_steered_ref", rows(r.cosine)},
+                    {"cos_diff_vector", rows(r.cosineWithVector)}};
+  }
   ana::printJson(j);
   return 0;
 }
@@ -93,6 +119,10 @@ RegisterCommand reg{
        sub.add_option("--layer", o->layer, "layer (default floor(0.7 * n_layer))");
        sub.add_option("--out", o->out, "output .npy or .gguf");
        sub.add_option("--from-gguf", o->fromGguf, "read this control vector's --layer instead");
+       sub.add_option("--readout", o->readoutAlpha,
+                      "alpha: steered vs reference over later layers and generated tokens");
+       sub.add_option("--from", o->from, "first steered sequence index (readout)");
+       sub.add_option("--gen", o->gen, "generated tokens compared (readout)");
        return [o] { return steerCommand(*o); };
      }}};
 
