@@ -304,4 +304,19 @@ LL_TEST(badInputGivesClearErrors) {
   QCOMPARE(ok->nTokens, 3);
 }
 
+// Asking for CUDA without a usable GPU falls back to the CPU and says why.
+LL_TEST(cudaFallsBackToCpu) {
+  auto m = load("models/stories260K.gguf");
+  std::string why;
+  if (ll::kern::makeCudaBackend(&why)) QSKIP("a CUDA device is present: no fallback to check");
+  Session s;
+  s.attach(m, {"cuda", 2});
+  QCOMPARE(s.backendName(), std::string("cpu"));
+  QVERIFY2(!s.backendNote().empty() && s.backendNote().find("CPU") != std::string::npos,
+           s.backendNote());
+  s.setPromptIds({1, 400, 401});
+  QCOMPARE(s.run()->nTokens, 3);
+  QVERIFY(throwsInvalid([] { parseBackend("tpu", 1); }));
+}
+
 LL_TEST_MAIN("tst_interventions")
