@@ -151,16 +151,18 @@ int main(int argc, char** argv) {
                   false};  // per-layer capture, last logits (what the lens and selection need)
 
   s.resetCache();
-  auto t0 = Clock::now();
-  auto tr = s.run(full);
-  std::printf("forward pass with capture (T = %d)          %8.2f s\n", tokens, seconds(t0));
+  std::shared_ptr<const ll::rt::Trace> tr;
+  double cpu = 0;
+  const double pass = median(
+      1, [&] { tr = s.run(full); }, &cpu);
+  std::printf("forward pass with capture (T = %d)          %8.2f s wall, %8.2f s CPU\n", tokens,
+              pass, cpu);
 
   ll::rt::ana::LensOptions lo;
   lo.tokens = {tokens - 1};
   lo.mid = false;
   ll::rt::ana::LensProjector direct(s.engine());
   ll::rt::ana::logitLens(direct, *tr, lo);  // warm-up
-  double cpu = 0;
   const double lens = median(
       7, [&] { ll::rt::ana::logitLens(direct, *tr, lo); }, &cpu);
   std::printf(
@@ -183,22 +185,33 @@ int main(int argc, char** argv) {
   const int r = std::min(layers - 1, 13);
   const int k = std::min(tokens, 128);
   const double score = median(5, [&] { ll::rt::ana::gemFilter(ll::rt::ana::qkView(*tr, r), k); });
-  s.resetCache();
-  t0 = Clock::now();
-  auto tr2 = s.run(full);
-  auto sel = ll::rt::ana::gemFilter(ll::rt::ana::qkView(*tr2, r), k);
-  const double gem = seconds(t0);
-  std::printf("GemFilter at layer %d, k = %d: full (pass + select) %.2f s; scoring alone %.2f ms\n",
-              r, k, gem, 1e3 * score);
+  double gemCpu = 0;
+  const double gem = median(
+      1,
+      [&] {
+        s.resetCache();
+        auto tr2 = s.run(full);
+        ll::rt::ana::gemFilter(ll::rt::ana::qkView(*tr2, r), k);
+      },
+      &gemCpu);
+  std::printf(
+      "GemFilter at layer %d, k = %d: full (pass + select) %.2f s wall, %.2f s CPU; scoring "
+      "alone %.2f ms\n",
+      r, k, gem, gemCpu, 1e3 * score);
   std::printf("  (the engine runs all %d layers; GemFilter needs only 0..%d: %.0f%% of the pass)\n",
               layers, r, 100.0 * (r + 1) / layers);
-  (void)sel;
 
   std::vector<std::vector<int32_t>> pos, neg;
   for (int i = 0; i < 8; ++i) pos.push_back(randomIds(32)), neg.push_back(randomIds(32));
-  t0 = Clock::now();
-  auto v = ll::rt::ana::contrastiveVector(s, ll::rt::ana::defaultSteeringLayer(layers), pos, neg);
-  std::printf("steering vector, 2 x 8 prompts of 32 tokens   %8.2f s (layer %d, n_embd %zu)\n",
-              seconds(t0), ll::rt::ana::defaultSteeringLayer(layers), v.size());
+  double stCpu = 0;
+  const double st = median(
+      1,
+      [&] {
+        ll::rt::ana::contrastiveVector(s, ll::rt::ana::defaultSteeringLayer(layers), pos, neg);
+      },
+      &stCpu);
+  std::printf(
+      "steering vector, 2 x 8 prompts of 32 tokens   %8.2f s wall, %8.2f s CPU (layer %d)\n", st,
+      stCpu, ll::rt::ana::defaultSteeringLayer(layers));
   return 0;
 }
