@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -18,6 +19,15 @@ inline const std::filesystem::path& scratchFile(const char* ext) {
                                     : std::filesystem::temp_directory_path();
     return dir / ("ll_fuzz_" + std::to_string(::getpid()) + ext);
   }();
+  // libFuzzer ends a bounded run with exit(), so this removes the scratch file then.
+  static const bool registered = [] {
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);
+    });
+    return true;
+  }();
+  (void)registered;
   return p;
 }
 

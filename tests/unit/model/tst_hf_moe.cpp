@@ -158,10 +158,21 @@ void exportHf(const fs::path& ggufPath, const fs::path& dir, const std::string& 
   writeSafetensors(dir / "model.safetensors", out);
 }
 
+fs::path root() {
+  return fs::temp_directory_path() / ("ll_tst_hf_moe_" + std::to_string(::getpid()));
+}
+// Removes the exported folders when the test binary exits, also after a failed comparison.
+const struct Cleanup {
+  fs::path path = root();
+  ~Cleanup() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+} kCleanup;
+
 void compareWithGguf(const fs::path& gguf, const std::string& cls) {
   const fs::path shared = lltest::sharedDir();
-  const fs::path dir =
-      fs::temp_directory_path() / ("ll_tst_hf_moe_" + std::to_string(::getpid())) / cls;
+  const fs::path dir = root() / cls;
   fs::create_directories(dir);
   exportHf(gguf, dir, cls);
   fs::copy_file(shared / "models/hf/stories260K/tokenizer.json", dir / "tokenizer.json",
@@ -198,7 +209,7 @@ void compareWithGguf(const fs::path& gguf, const std::string& cls) {
     QVERIFY2(y->ne == x.ne && y->type == x.type, name);
     QVERIFY2(y->nbytes == x.nbytes && std::memcmp(y->data, x.data, x.nbytes) == 0, name);
   }
-  fs::remove_all(dir.parent_path());
+  fs::remove_all(dir);
 }
 
 }  // namespace
