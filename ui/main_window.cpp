@@ -1,58 +1,92 @@
 #include "ui/main_window.h"
 
-#include "ui/demo_data.h"
+#include "ui/attention_panel.h"
+#include "ui/entropy_panel.h"
 #include "ui/heatmap_view.h"
+#include "ui/model_panel.h"
+#include "ui/output_panel.h"
 #include "ui/plot_panel.h"
+#include "ui/prompt_panel.h"
+#include "ui/routing_panel.h"
+#include "ui/selection_model.h"
+#include "ui/selection_panel.h"
+#include "ui/session_controller.h"
+#include "ui/steering_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
-#include "visualizers/qt/token_overlay_view.h"
 
+#include <qcustomplot.h>
+#include <QActionGroup>
 #include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPlainTextEdit>
-#include <QSplitter>
+#include <QProgressBar>
+#include <QSettings>
 #include <QStatusBar>
 #include <QTimer>
-#include <QVBoxLayout>
 #include <QVulkanInstance>
 
 namespace ll::ui {
 
-MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
+    : QMainWindow(parent) {
   setWindowTitle(tr("LayerLens"));
-  auto* split = new QSplitter(Qt::Horizontal, this);
-  auto* left = new QSplitter(Qt::Vertical, split);
-  m_prompt = new QPlainTextEdit(left);
-  m_prompt->setPlaceholderText(tr("Type a prompt..."));
-  m_prompt->setPlainText(QStringLiteral(
-      "The quick brown fox jumps over the lazy dog because the dog was asleep in the sun"));
-  auto* right = new QSplitter(Qt::Vertical, split);
-  m_heatmap = new HeatmapView(instance, right);
-  m_plot = new PlotPanel(right);
-  right->setSizes({520, 240});
-  right->setStretchFactor(0, 3);
-  right->setStretchFactor(1, 1);
-  m_tokens = new vis::TokenOverlayView(left);
-  left->setStretchFactor(0, 1);
-  left->setStretchFactor(1, 1);
-  split->setStretchFactor(0, 1);
-  split->setStretchFactor(1, 3);
-  setCentralWidget(split);
+  setObjectName(QStringLiteral("LayerLensMainWindow"));
+  setDockNestingEnabled(true);
+  setAcceptDrops(true);
+  m_selection = new SelectionModel(this);
+  m_controller = new SessionController(threads, this);
 
-  QMenu* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Export attention map..."), this, &MainWindow::exportAttention);
-  file->addAction(tr("Export plot..."), this, &MainWindow::exportPlot);
-  file->addSeparator();
-  file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+  m_model = new ModelPanel(m_selection);
+  m_prompt = new PromptPanel(m_selection);
+  m_attention = new AttentionPanel(m_selection, instance);
+  m_selectionPanel = new SelectionPanel(m_selection);
+  m_entropy = new EntropyPanel(m_selection);
+  m_routing = new RoutingPanel(m_selection, instance);
+  m_steering = new SteeringPanel(m_selection);
+  m_output = new OutputPanel(m_selection);
+
+  // The attention map is the centre of the window; everything else docks around it.
+  auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
+  addPanel(m_model, tr("Model"), Qt::LeftDockWidgetArea);
+  auto* promptDock = addPanel(m_prompt, tr("Prompt"), Qt::LeftDockWidgetArea);
+  auto* outputDock = addPanel(m_output, tr("Output"), Qt::LeftDockWidgetArea);
+  auto* entropyDock = addPanel(m_entropy, tr("Entropy"), Qt::RightDockWidgetArea);
+  auto* selDock = addPanel(m_selectionPanel, tr("Token selection"), Qt::RightDockWidgetArea);
+  auto* routingDock = addPanel(m_routing, tr("Routing"), Qt::RightDockWidgetArea);
+  auto* steeringDock = addPanel(m_steering, tr("Steering"), Qt::RightDockWidgetArea);
+  splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
+  tabifyDockWidget(entropyDock, selDock);
+  tabifyDockWidget(selDock, routingDock);
+  tabifyDockWidget(routingDock, steeringDock);
+  entropyDock->raise();
+  tabifyDockWidget(dock(QStringLiteral("model")), outputDock);
+  promptDock->raise();
+  resizeDocks({dock(QStringLiteral("model")), promptDock}, {260, 420}, Qt::Vertical);
+
+  buildMenus();
 
   m_device = new QLabel(this);
+  m_busyLabel = new QLabel(this);
+  m_busy = new QProgressBar(this);
+  m_busy->setRange(0, 0);
+  m_busy->setMaximumWidth(120);
+  m_busy->setVisible(false);
+  statusBar()->addPermanentWidget(m_busyLabel);
+  statusBar()->addPermanentWidget(m_busy);
   statusBar()->addPermanentWidget(m_device);
   if (instance && instance->isValid()) {
     m_device->setText(tr("Vulkan"));
-    if (auto* w = m_heatmap->map()->heatmapWindow()) {
+    if (auto* w = heatmapView()->map()->heatmapWindow()) {
       connect(w, &vis::HeatmapWindow::frameRendered, this, [this, w] {
         if (m_device->text() == tr("Vulkan"))
           m_device->setText(tr("Vulkan: %1").arg(w->deviceName()));
@@ -61,28 +95,237 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent) : QMainWindow
               [this](const QString& msg) { statusBar()->showMessage(msg); });
     }
   } else {
-    m_device->setText(tr("Vulkan unavailable"));
+    m_device->setText(tr("Vulkan unavailable: heatmaps disabled"));
   }
-  connect(m_heatmap, &HeatmapView::hoverText, this,
+  connect(heatmapView(), &HeatmapView::hoverText, this,
           [this](const QString& t) { statusBar()->showMessage(t, 4000); });
 
-  // Prompt edits restart a short debounce (DESIGN.md §5) before the views refresh.
+  // Prompt edits restart the debounce (DESIGN.md §5); selection and panel settings go at once.
   m_debounce = new QTimer(this);
   m_debounce->setSingleShot(true);
   m_debounce->setInterval(150);
-  connect(m_debounce, &QTimer::timeout, this, &MainWindow::refresh);
-  connect(m_prompt, &QPlainTextEdit::textChanged, m_debounce, qOverload<>(&QTimer::start));
-  statusBar()->showMessage(tr("No model loaded: showing a synthetic test attention map"));
-  resize(1280, 800);
-  refresh();
+  connect(m_debounce, &QTimer::timeout, this, [this] { requestAnalysis(); });
+  connect(m_prompt, &PromptPanel::promptEdited, m_debounce, qOverload<>(&QTimer::start));
+  connect(m_selection, &SelectionModel::changed, this, [this] { requestAnalysis(); });
+  for (Panel* p : m_panels)
+    connect(p, &Panel::settingsChanged, this, [this] { requestAnalysis(); });
+  connect(m_model, &ModelPanel::openRequested, this, &MainWindow::openModel);
+
+  connect(m_controller, &SessionController::loadProgress, m_model, &ModelPanel::setProgress);
+  connect(m_controller, &SessionController::modelLoaded, this, [this](const ModelInfo& info) {
+    m_testPattern = false;
+    m_shown.reset();
+    m_selection->setLimits(info.nLayer, info.nHead, 0);
+    for (Panel* p : m_panels) p->modelChanged(info);
+    setWindowTitle(tr("LayerLens - %1").arg(info.name));
+    statusBar()->showMessage(tr("Loaded %1").arg(info.path), 5000);
+    requestAnalysis(true);
+  });
+  connect(m_controller, &SessionController::loadFailed, this,
+          [this](const QString& path, const QString& error) {
+            m_model->setError(path, error);
+            statusBar()->showMessage(
+                m_controller->hasModel()
+                    ? tr("Could not open %1; the previous model stays loaded").arg(path)
+                    : tr("Could not open %1").arg(path),
+                8000);
+          });
+  connect(m_controller, &SessionController::snapshotReady, this,
+          [this](const SnapshotPtr& s) { showSnapshot(s, false); });
+  connect(m_controller, &SessionController::snapshotComplete, this,
+          [this](const SnapshotPtr& s) { showSnapshot(s, true); });
+  connect(m_controller, &SessionController::analysisFailed, this, [this](const QString& e) {
+    statusBar()->showMessage(tr("Analysis failed: %1").arg(e), 8000);
+  });
+  connect(m_controller, &SessionController::busyChanged, this, [this](bool busy) {
+    m_busy->setVisible(busy);
+    m_busyLabel->setText(busy ? tr("computing...") : QString());
+  });
+
+  resize(1440, 900);
+  QSettings settings;
+  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+  setTheme(savedTheme());
+  showNoModelStart();
 }
 
-void MainWindow::refresh() {
-  const QStringList tokens = demoTokens(m_prompt->toPlainText());
-  auto matrix = demoAttention(static_cast<int>(tokens.size()));
-  m_heatmap->setAttention(matrix, tokens);
-  m_tokens->setOverlay(demoOverlay(*matrix, tokens));
-  m_plot->setCurve(rowEntropy(*matrix), tokens, tr("attention entropy (nats)"));
+MainWindow::~MainWindow() = default;
+
+QDockWidget* MainWindow::addPanel(Panel* panel, const QString& title, Qt::DockWidgetArea area) {
+  auto* d = new QDockWidget(title, this);
+  d->setObjectName(QStringLiteral("dock_") + panel->panelId());
+  d->setWidget(panel);
+  addDockWidget(area, d);
+  m_panels.append(panel);
+  return d;
+}
+
+QDockWidget* MainWindow::dock(const QString& panelId) const {
+  return findChild<QDockWidget*>(QStringLiteral("dock_") + panelId);
+}
+
+QPlainTextEdit* MainWindow::promptEditor() const {
+  return m_prompt->editor();
+}
+HeatmapView* MainWindow::heatmapView() const {
+  return m_attention->heatmap();
+}
+PlotPanel* MainWindow::plotPanel() const {
+  return m_entropy->outputPlot();
+}
+vis::TokenOverlayView* MainWindow::tokenOverlay() const {
+  return m_prompt->chips();
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Open model..."), QKeySequence::Open, m_model, &ModelPanel::chooseFile);
+  file->addAction(tr("Open &Hugging Face folder..."), m_model, &ModelPanel::chooseFolder);
+  file->addSeparator();
+  file->addAction(tr("Export attention map..."), this, &MainWindow::exportAttention);
+  file->addAction(tr("Export entropy plot..."), this, &MainWindow::exportPlot);
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+  QMenu* nav = menuBar()->addMenu(tr("&Navigate"));
+  nav->addAction(tr("Next layer"), QKeySequence(Qt::CTRL | Qt::Key_Down), this,
+                 [this] { m_selection->stepLayer(+1); });
+  nav->addAction(tr("Previous layer"), QKeySequence(Qt::CTRL | Qt::Key_Up), this,
+                 [this] { m_selection->stepLayer(-1); });
+  nav->addAction(tr("Next head"), QKeySequence(Qt::CTRL | Qt::Key_Right), this,
+                 [this] { m_selection->stepHead(+1); });
+  nav->addAction(tr("Previous head"), QKeySequence(Qt::CTRL | Qt::Key_Left), this,
+                 [this] { m_selection->stepHead(-1); });
+  nav->addAction(tr("Next token"), QKeySequence(Qt::ALT | Qt::Key_Right), this, [this] {
+    m_selection->setToken(std::min(m_selection->resolvedToken() + 1, m_selection->nTokens() - 1));
+  });
+  nav->addAction(tr("Previous token"), QKeySequence(Qt::ALT | Qt::Key_Left), this,
+                 [this] { m_selection->setToken(std::max(0, m_selection->resolvedToken() - 1)); });
+  nav->addAction(tr("Follow the last token"), QKeySequence(Qt::ALT | Qt::Key_End), this,
+                 [this] { m_selection->setToken(-1); });
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+  view->addSeparator();
+  QAction* bounds = view->addAction(tr("Token boundaries"));
+  bounds->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+  bounds->setCheckable(true);
+  connect(bounds, &QAction::toggled, m_prompt->boundariesBox(), &QCheckBox::setChecked);
+  connect(m_prompt->boundariesBox(), &QCheckBox::toggled, bounds, &QAction::setChecked);
+  view->addSeparator();
+  auto* themes = new QActionGroup(this);
+  QAction* light = view->addAction(tr("Light theme"));
+  QAction* dark = view->addAction(tr("Dark theme"));
+  for (QAction* a : {light, dark}) {
+    a->setCheckable(true);
+    themes->addAction(a);
+  }
+  light->setObjectName(QStringLiteral("themeLight"));
+  dark->setObjectName(QStringLiteral("themeDark"));
+  connect(light, &QAction::triggered, this, [this] { setTheme(Theme::Light); });
+  connect(dark, &QAction::triggered, this, [this] { setTheme(Theme::Dark); });
+}
+
+void MainWindow::setTheme(Theme theme) {
+  m_theme = theme;
+  applyTheme(theme);
+  saveTheme(theme);
+  if (auto* a = findChild<QAction*>(theme == Theme::Dark ? QStringLiteral("themeDark")
+                                                         : QStringLiteral("themeLight")))
+    a->setChecked(true);
+  // QCustomPlot paints its own background: follow the palette.
+  const QPalette pal = QApplication::palette();
+  for (QCustomPlot* p : findChildren<QCustomPlot*>()) {
+    p->setBackground(pal.color(QPalette::Base));
+    for (QCPAxis* ax : {p->xAxis, p->yAxis}) {
+      const QColor fg = pal.color(QPalette::Text);
+      ax->setBasePen(QPen(fg));
+      ax->setTickPen(QPen(fg));
+      ax->setSubTickPen(QPen(fg));
+      ax->setTickLabelColor(fg);
+      ax->setLabelColor(fg);
+    }
+    p->replot();
+  }
+}
+
+void MainWindow::setDebounceMs(int ms) {
+  m_debounce->setInterval(ms);
+}
+
+void MainWindow::showNoModelStart() {
+  m_testPattern = true;
+  m_model->setNoModel(true);
+  dock(QStringLiteral("model"))->raise();
+  if (m_prompt->editor()->toPlainText().isEmpty())
+    m_prompt->editor()->setPlainText(QStringLiteral(
+        "The quick brown fox jumps over the lazy dog because the dog was asleep in the sun"));
+  m_attention->showTestPattern(m_prompt->editor()->toPlainText());
+  statusBar()->showMessage(
+      tr("No model loaded: the attention panel shows a synthetic test heatmap"));
+}
+
+void MainWindow::openModel(const QString& path) {
+  m_model->setLoading(path);
+  statusBar()->showMessage(tr("Loading %1...").arg(path));
+  m_controller->loadModel(path);
+}
+
+void MainWindow::setPrompt(const QString& text) {
+  m_prompt->editor()->setPlainText(text);
+}
+
+ViewState MainWindow::currentState() const {
+  ViewState st;
+  st.layer = m_selection->layer();
+  st.head = m_selection->head();
+  st.token = m_selection->token();
+  for (Panel* p : m_panels) p->applyTo(st);
+  return st;
+}
+
+void MainWindow::requestAnalysis(bool force) {
+  if (!m_controller->hasModel()) {
+    if (m_testPattern) m_attention->showTestPattern(m_prompt->editor()->toPlainText());
+    return;
+  }
+  m_debounce->stop();
+  const ViewState st = currentState();
+  if (!force && m_hasRequested && st == m_requested) return;
+  m_requested = st;
+  m_hasRequested = true;
+  m_controller->analyze(st);
+}
+
+void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {
+  m_shown = s;
+  // The selection learns the prompt's length; a change it makes re-requests only if it differs.
+  m_selection->setLimits(s->nLayer, s->nHead, s->nTokens);
+  for (Panel* p : m_panels) p->showSnapshot(s);
+  if (complete)
+    statusBar()->showMessage(tr("%1 tokens, %2 reused, %3 ms")
+                                 .arg(s->nTokens)
+                                 .arg(s->reusedRows)
+                                 .arg(s->computeMs, 0, 'f', 1),
+                             4000);
+  emit panelsUpdated(s, complete);
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+  QSettings settings;
+  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  settings.setValue(QStringLiteral("window/state"), saveState());
+  QMainWindow::closeEvent(e);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+  const auto urls = e->mimeData()->urls();
+  if (!urls.isEmpty() && urls.first().isLocalFile()) openModel(urls.first().toLocalFile());
 }
 
 void MainWindow::exportPlot() {
@@ -90,7 +333,7 @@ void MainWindow::exportPlot() {
                                                     tr("Figures (*.png *.pdf *.svg)"));
   if (path.isEmpty()) return;
   QString error;
-  if (!m_plot->exportTo(path, &error)) QMessageBox::warning(this, tr("Export failed"), error);
+  if (!plotPanel()->exportTo(path, &error)) QMessageBox::warning(this, tr("Export failed"), error);
 }
 
 void MainWindow::exportAttention() {
@@ -98,7 +341,7 @@ void MainWindow::exportAttention() {
       QFileDialog::getSaveFileName(this, tr("Export attention map"), QString(), tr("PNG (*.png)"));
   if (path.isEmpty()) return;
   QString error;
-  if (!m_heatmap->exportImage(path, &error))
+  if (!heatmapView()->exportImage(path, &error))
     QMessageBox::warning(this, tr("Export failed"), error);
   else
     statusBar()->showMessage(tr("Wrote %1").arg(path), 4000);

@@ -1,11 +1,17 @@
-// The LayerLens main window: prompt editor, attention panel (Vulkan), plot panel and status bar.
-// Until the SessionController arrives it shows a synthetic test heatmap for the prompt words.
+// The LayerLens main window: dockable panels (model, prompt, attention, token selection, entropy,
+// routing, steering, output) around one SelectionModel and one SessionController. Prompt edits
+// restart a 150 ms debounce; every other change asks for a recomputation at once.
 #pragma once
+
+#include "ui/theme.h"
+#include "ui/view_state.h"
 
 #include <QMainWindow>
 
+class QDockWidget;
 class QLabel;
 class QPlainTextEdit;
+class QProgressBar;
 class QTimer;
 class QVulkanInstance;
 
@@ -15,31 +21,99 @@ class TokenOverlayView;
 
 namespace ll::ui {
 
+class AttentionPanel;
+class EntropyPanel;
 class HeatmapView;
+class ModelPanel;
+class OutputPanel;
+class Panel;
 class PlotPanel;
+class PromptPanel;
+class RoutingPanel;
+class SelectionModel;
+class SelectionPanel;
+class SessionController;
+class SteeringPanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
  public:
-  // instance: a created QVulkanInstance, or null / invalid when Vulkan is unavailable.
-  explicit MainWindow(QVulkanInstance* instance, QWidget* parent = nullptr);
+  // instance: a created QVulkanInstance, or null when Vulkan is unavailable. threads: CPU
+  // backend threads (0: all cores).
+  explicit MainWindow(QVulkanInstance* instance, QWidget* parent = nullptr, int threads = 0);
+  ~MainWindow() override;
 
-  QPlainTextEdit* promptEditor() const { return m_prompt; }
-  HeatmapView* heatmapView() const { return m_heatmap; }
-  PlotPanel* plotPanel() const { return m_plot; }
-  vis::TokenOverlayView* tokenOverlay() const { return m_tokens; }
+  void openModel(const QString& path);
+  void setPrompt(const QString& text);
+  void setDebounceMs(int ms);
+  void setTheme(Theme theme);
+  Theme theme() const { return m_theme; }
+
+  SessionController* controller() const { return m_controller; }
+  SelectionModel* selection() const { return m_selection; }
+  ModelPanel* modelPanel() const { return m_model; }
+  PromptPanel* promptPanel() const { return m_prompt; }
+  AttentionPanel* attentionPanel() const { return m_attention; }
+  SelectionPanel* selectionPanel() const { return m_selectionPanel; }
+  EntropyPanel* entropyPanel() const { return m_entropy; }
+  RoutingPanel* routingPanel() const { return m_routing; }
+  SteeringPanel* steeringPanel() const { return m_steering; }
+  OutputPanel* outputPanel() const { return m_output; }
+  const QList<Panel*>& panels() const { return m_panels; }
+  QDockWidget* dock(const QString& panelId) const;
+
+  // Older accessors (smoke test): the attention map, the output-entropy plot, the prompt editor.
+  QPlainTextEdit* promptEditor() const;
+  HeatmapView* heatmapView() const;
+  PlotPanel* plotPanel() const;
+  vis::TokenOverlayView* tokenOverlay() const;
+
+  // The snapshot every panel shows now (null before the first one).
+  SnapshotPtr shownSnapshot() const { return m_shown; }
+  // True while no model is loaded and the test heatmap is shown.
+  bool showingTestPattern() const { return m_testPattern; }
+
+ signals:
+  // Every panel has been given this snapshot (complete: answers and generations included).
+  void panelsUpdated(ll::ui::SnapshotPtr snapshot, bool complete);
+
+ protected:
+  void closeEvent(QCloseEvent* e) override;
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
 
  private:
-  void refresh();
+  void buildMenus();
+  QDockWidget* addPanel(Panel* panel, const QString& title, Qt::DockWidgetArea area);
+  // The start without a model: the "Open model" call to action and the labelled test heatmap.
+  // (The built-in demo model will slot in here.)
+  void showNoModelStart();
+  void requestAnalysis(bool force = false);
+  ViewState currentState() const;
+  void showSnapshot(const SnapshotPtr& s, bool complete);
   void exportPlot();
   void exportAttention();
 
-  QPlainTextEdit* m_prompt = nullptr;
-  HeatmapView* m_heatmap = nullptr;
-  PlotPanel* m_plot = nullptr;
-  vis::TokenOverlayView* m_tokens = nullptr;
+  SelectionModel* m_selection = nullptr;
+  SessionController* m_controller = nullptr;
+  ModelPanel* m_model = nullptr;
+  PromptPanel* m_prompt = nullptr;
+  AttentionPanel* m_attention = nullptr;
+  SelectionPanel* m_selectionPanel = nullptr;
+  EntropyPanel* m_entropy = nullptr;
+  RoutingPanel* m_routing = nullptr;
+  SteeringPanel* m_steering = nullptr;
+  OutputPanel* m_output = nullptr;
+  QList<Panel*> m_panels;
   QLabel* m_device = nullptr;
+  QLabel* m_busyLabel = nullptr;
+  QProgressBar* m_busy = nullptr;
   QTimer* m_debounce = nullptr;
+  Theme m_theme = Theme::Light;
+  bool m_testPattern = true;
+  bool m_hasRequested = false;
+  ViewState m_requested;
+  SnapshotPtr m_shown;
 };
 
 }  // namespace ll::ui

@@ -1,0 +1,426 @@
+#include "ui/analysis_job.h"
+
+#include "runtime/analysis/attention_stats.h"
+#include "runtime/analysis/lens.h"
+#include "runtime/analysis/routing_stats.h"
+#include "runtime/analysis/run_helpers.h"
+#include "runtime/analysis/selection_runs.h"
+#include "runtime/analysis/steering.h"
+#include "runtime/analysis/token_selection.h"
+#include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "ui/head_grid_rows.h"
+#include "ui/prompt_text.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+
+namespace ll::ui {
+
+namespace ana = rt::ana;
+
+namespace {
+
+void check(const AnalysisJob::Alive& alive) {
+  if (alive && !alive()) throw rt::Cancelled();
+}
+
+double jaccard(const std::vector<int>& a, const std::vector<int>& b) {
+  std::set<int> sa(a.begin(), a.end()), sb(b.begin(), b.end());
+  size_t inter = 0;
+  for (int x : sa) inter += sb.count(x);
+  const size_t uni = sa.size() + sb.size() - inter;
+  return uni ? double(inter) / double(uni) : 1.0;
+}
+
+// Mean over heads of per-head score vectors, laid onto the first positions of [T].
+std::vector<float> meanOverHeads(const std::vector<std::vector<float>>& perHead, int T) {
+  std::vector<float> out(static_cast<size_t>(T), 0.0f);
+  if (perHead.empty()) return out;
+  for (const auto& h : perHead)
+    for (size_t j = 0; j < h.size() && j < out.size(); ++j) out[j] += h[j];
+  for (float& v : out) v /= static_cast<float>(perHead.size());
+  return out;
+}
+
+QString quantSummary(const std::map<std::string, int>& counts) {
+  QStringList parts;
+  for (const auto& [type, n] : counts)
+    parts << QStringLiteral("%1 x%2").arg(QString::fromStdString(type)).arg(n);
+  return parts.join(QStringLiteral(", "));
+}
+
+}  // namespace
+
+AnalysisJob::AnalysisJob() = default;
+AnalysisJob::~AnalysisJob() = default;
+
+bool AnalysisJob::loaded() const {
+  return m_session && m_session->loaded();
+}
+
+ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& backend,
+                            const std::function<bool(float, const std::string&)>& progress) {
+  auto s = std::make_unique<rt::Session>();
+  s->load(path, backend, progress);
+  const rt::Model& m = s->model();
+  const rt::ModelSpec& sp = m.spec;
+  ModelInfo info;
+  info.path = QString::fromStdString(path);
+  info.name = QString::fromStdString(sp.name.empty() ? m.path.filename().string() : sp.name);
+  info.format = QString::fromStdString(m.format);
+  info.arch = QString::fromStdString(sp.arch);
+  info.nLayer = sp.nLayer;
+  info.nEmbd = sp.nEmbd;
+  info.nHead = sp.nHead;
+  info.nHeadKv = sp.nHeadKv;
+  info.headDim = sp.headDim;
+  info.nFf = sp.nFf;
+  info.nCtx = sp.nCtx;
+  info.nVocab = sp.nVocab;
+  info.nExpert = sp.nExpert;
+  info.nExpertUsed = sp.nExpertUsed;
+  info.fileBytes = m.fileBytes;
+  info.quantization = quantSummary(sp.tensorTypeCounts);
+  info.hasTemplate = !m.chatTemplate.empty();
+  info.chatFormat = chatFamily(m.chatTemplate);
+  info.backend = QString::fromStdString(s->backendName());
+  // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
+  // computed once here rather than per keystroke.
+  if (m.tokenizer && sp.nVocab > 8) {
+    const int n = std::clamp(sp.nCtx > 0 ? sp.nCtx / 4 : 24, 4, 24);
+    int32_t bos = m.tokenizer->bos();
+    if (bos < 0) bos = 0;
+    const auto ids = ana::inductionPrompt(bos, n, std::min(3, sp.nVocab - 1), sp.nVocab);
+    const auto tr = ana::runIds(*s, ids);
+    info.induction = ana::inductionScores(*tr, n);
+    info.inductionN = n;
+  }
+  m_session = std::move(s);
+  m_projector = std::make_unique<ana::LensProjector>(m_session->engine());
+  m_info = info;
+  m_steerCache.clear();
+  m_lastTrace.reset();
+  m_lastText.clear();
+  return info;
+}
+
+std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t generation,
+                                            const Alive& alive) {
+  if (!loaded()) throw std::runtime_error("no model loaded");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto snap = std::make_shared<Snapshot>();
+  Snapshot& s = *snap;
+  s.generation = generation;
+  s.state = st;
+  const rt::Model& m = m_session->model();
+  if (!m.tokenizer) throw std::runtime_error("the model has no tokenizer");
+  const bool templ = st.chatTemplate && !m_info.chatFormat.isEmpty();
+  const TemplatedPrompt tp =
+      templ ? applyChatTemplate(m_info.chatFormat, st.prompt) : TemplatedPrompt{st.prompt, 0};
+  s.runText = tp.text;
+  s.userOffset = tp.userOffset;
+  const rt::Encoding enc = m.tokenizer->encode(tp.text, -1, templ);
+  s.nLayer = m.spec.nLayer;
+  s.nHead = m.spec.nHead;
+  s.nExpert = m.spec.nExpert;
+  if (enc.ids.empty()) return snap;  // nothing to run: the panels show an empty prompt
+
+  rt::Interventions iv;
+  iv.router = st.routerEdits;
+  if (!m_lastTrace || tp.text != m_lastText || !(iv == m_lastIv)) {
+    m_lastTrace.reset();
+    if (templ)
+      m_session->setPromptIds(enc.ids);
+    else
+      m_session->setPrompt(tp.text);
+    rt::RunRequest req;
+    req.interventions = iv;
+    m_lastTrace = m_session->run(req, [&](int, int) { return !alive || alive(); });
+    m_lastText = tp.text;
+    m_lastIv = iv;
+  }
+  const rt::Trace& tr = *m_lastTrace;
+  s.trace = m_lastTrace;
+  s.reusedRows = tr.reusedRows;
+  const int T = tr.nTokens;
+  s.nTokens = T;
+  for (const auto& p : enc.pieces) s.tokens << displayPiece(p);
+  while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
+  s.charSpans = byteSpansToChars(st.prompt, tp.userOffset, enc.spans);
+  s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
+
+  s.layer = std::clamp(st.layer, 0, tr.nLayer - 1);
+  s.head = std::clamp(st.head, -2, tr.nHead - 1);
+  s.token = st.token < 0 || st.token >= T ? T - 1 : st.token;
+
+  // Attention map of the selected layer / head (the sum is nHead x the mean).
+  {
+    auto mat = std::make_shared<vis::HeatmapMatrix>();
+    mat->rows = mat->cols = T;
+    mat->values = m_session->attentionMap(tr, s.layer, s.head >= 0 ? s.head : -1);
+    if (s.head == -2)
+      for (float& v : mat->values) v *= static_cast<float>(tr.nHead);
+    s.queryRow.assign(mat->values.begin() + static_cast<ptrdiff_t>(s.token) * T,
+                      mat->values.begin() + static_cast<ptrdiff_t>(s.token + 1) * T);
+    s.attention = std::move(mat);
+  }
+  check(alive);
+
+  // Logit lens of the selected token and the rank of the followed token across layers.
+  {
+    int32_t target = st.rankTarget;
+    if (target < 0 || target >= tr.nVocab) {
+      const float* row = tr.logitsRow(s.token);
+      target = static_cast<int32_t>(std::max_element(row, row + tr.nVocab) - row);
+    }
+    ana::LensOptions opt;
+    opt.tokens = {s.token};
+    opt.target = target;
+    opt.mid = false;
+    opt.topK = 1;
+    const ana::LensResult lens = ana::logitLens(*m_projector, tr, opt);
+    s.lensEntropy = lens.entropy;
+    s.lensRank = lens.rank;
+    s.rankToken = target;
+    s.rankTokenText = displayPiece(m.tokenizer->piece(target));
+  }
+  s.outputEntropy = ana::outputEntropy(tr).entropy;
+  check(alive);
+
+  // Top-k next tokens after the last prompt token.
+  {
+    const float* row = tr.logitsRow(T - 1);
+    const float mx = *std::max_element(row, row + tr.nVocab);
+    double z = 0.0;
+    for (int i = 0; i < tr.nVocab; ++i) z += std::exp(double(row[i]) - mx);
+    std::vector<int> idx(static_cast<size_t>(tr.nVocab));
+    std::iota(idx.begin(), idx.end(), 0);
+    const int k = std::clamp(st.topK, 1, tr.nVocab);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                      [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+    for (int i = 0; i < k; ++i)
+      s.topNext.emplace_back(displayPiece(m.tokenizer->piece(idx[i])),
+                             static_cast<float>(std::exp(double(row[idx[i]]) - mx) / z));
+  }
+
+  // Routing [L, T, E] and expert load.
+  if (tr.nExpert > 0) {
+    const int E = tr.nExpert;
+    s.routing.assign(static_cast<size_t>(tr.nLayer) * T * E, 0.0f);
+    for (int l = 0; l < tr.nLayer; ++l) {
+      const auto& p = tr.layers[l].routerProbs;
+      if (p.size() == static_cast<size_t>(T) * E)
+        std::copy(p.begin(), p.end(), s.routing.begin() + static_cast<ptrdiff_t>(l) * T * E);
+    }
+    s.load = ana::expertLoad(tr);
+    const auto over = ana::overForcedLayers(st.routerEdits, tr.nExpertUsed);
+    if (!over.empty()) {
+      QStringList ls;
+      for (int l : over) ls << QString::number(l);
+      s.routingWarning = QStringLiteral(
+                             "More experts forced than the model uses per token in "
+                             "layer(s) %1: the output may derail.")
+                             .arg(ls.join(QStringLiteral(", ")));
+    }
+  }
+  check(alive);
+
+  try {
+    runSelection(s, alive);
+  } catch (const rt::Cancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    s.selectionError = QString::fromUtf8(e.what());
+  }
+  s.computeMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return snap;
+}
+
+void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
+  const rt::Trace& tr = *s.trace;
+  const SelectionSettings& sel = s.state.selection;
+  const int T = tr.nTokens;
+  const int layer = sel.layer < 0 ? s.layer : std::clamp(sel.layer, 0, tr.nLayer - 1);
+  const int k = std::max(1, sel.k);
+  const ana::QkView v = ana::qkView(tr, layer);
+
+  const ana::Selection gem = ana::gemFilter(v, k);
+  const int window = std::clamp(k / 4, 1, 32);
+  const ana::Selection snap =
+      ana::snapKv(ana::attnRowsFromQk(v), T, tr.nHead, std::max(k, window + 1), window);
+  const int recent = std::clamp(k / 2, 1, 32);
+  const ana::Selection h2o =
+      ana::h2o(tr.layers[layer].colSum, T, tr.nHead, std::max(0, k - recent), recent);
+  check(alive);
+  s.overlap = {{QStringLiteral("GemFilter / SnapKV"), jaccard(gem.kept, snap.kept)},
+               {QStringLiteral("GemFilter / H2O"), jaccard(gem.kept, h2o.kept)},
+               {QStringLiteral("SnapKV / H2O"), jaccard(snap.kept, h2o.kept)}};
+  switch (sel.method) {
+    case SelectMethod::GemFilter:
+      s.kept = gem.kept;
+      s.scores = gem.scores;
+      break;
+    case SelectMethod::SnapKv:
+      s.kept = snap.kept;
+      s.scores = meanOverHeads(snap.scoresPerHead, T);
+      break;
+    case SelectMethod::H2O:
+      s.kept = h2o.kept;
+      s.scores = meanOverHeads(h2o.scoresPerHead, T);
+      break;
+    case SelectMethod::PromptDistill: {
+      std::vector<ana::DistillStage> stages;
+      if (sel.stages.empty())
+        stages.push_back({layer, k});
+      else
+        stages = ana::parseStages(sel.stages);
+      for (const auto& st : stages)
+        if (st.layer < 0 || st.layer >= tr.nLayer || st.k < 1)
+          throw std::invalid_argument("PromptDistill stage " + std::to_string(st.layer) + ":" +
+                                      std::to_string(st.k) + " is outside the model's " +
+                                      std::to_string(tr.nLayer) + " layers");
+      const ana::DistillResult r = ana::promptDistill(*m_session, stages);
+      s.kept = r.keptPerStage.back();
+      s.scores.assign(static_cast<size_t>(T), 0.0f);
+      if (!r.scoresPerStage.empty())
+        for (size_t i = 0; i < r.scoresPerStage[0].size() && i < s.scores.size(); ++i)
+          s.scores[i] = r.scoresPerStage[0][i];
+      s.overlap.emplace_back(QStringLiteral("PromptDistill / GemFilter"),
+                             jaccard(s.kept, gem.kept));
+      break;
+    }
+  }
+  s.scores.resize(static_cast<size_t>(T), 0.0f);
+}
+
+std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int layer) {
+  std::string key =
+      std::to_string(layer) + '|' + std::to_string(int(st.source)) + '|' + st.conceptWord;
+  for (const auto* list : {&st.baselines, &st.positive, &st.negative}) {
+    key += '#';
+    for (const auto& w : *list) key += w + '\x1f';
+  }
+  if (auto it = m_steerCache.find(key); it != m_steerCache.end()) return it->second;
+  std::vector<float> v;
+  if (st.source == SteerSource::Concept) {
+    if (st.conceptWord.empty()) throw std::invalid_argument("enter a concept word");
+    if (st.baselines.empty()) throw std::invalid_argument("enter at least one baseline word");
+    const std::string tmpl = "Tell me about {word}";
+    ana::ConceptInput in;
+    in.word = ana::tokenize(*m_session, ana::fillTemplate(tmpl, st.conceptWord));
+    for (const auto& b : st.baselines)
+      in.baselines.push_back(ana::tokenize(*m_session, ana::fillTemplate(tmpl, b)));
+    v = ana::conceptVector(*m_session, layer, in);
+  } else {
+    if (st.positive.empty() || st.negative.empty())
+      throw std::invalid_argument("enter at least one positive and one negative prompt");
+    std::vector<std::vector<int32_t>> pos, neg;
+    for (const auto& p : st.positive) pos.push_back(ana::tokenize(*m_session, p));
+    for (const auto& n : st.negative) neg.push_back(ana::tokenize(*m_session, n));
+    v = ana::contrastiveVector(*m_session, layer, pos, neg);
+  }
+  if (m_steerCache.size() > 16) m_steerCache.clear();
+  m_steerCache[key] = v;
+  return v;
+}
+
+std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Alive& alive) {
+  auto snap = std::make_shared<Snapshot>(core);
+  Snapshot& s = *snap;
+  s.complete = true;
+  if (!s.trace) return snap;
+  const auto t0 = std::chrono::steady_clock::now();
+  const rt::Trace& tr = *s.trace;
+  const rt::Model& m = m_session->model();
+  const int T = tr.nTokens;
+  rt::Interventions iv;
+  iv.router = s.state.routerEdits;
+
+  // Head grid on the last G tokens, G bounded so the host computation stays small.
+  {
+    const double perToken = double(tr.nLayer) * tr.nHead * T * tr.headDim;
+    int G = std::min({T, kGridTokens, static_cast<int>(4e8 / std::max(1.0, perToken))});
+    G = std::max(G, std::min(T, 4));
+    s.headGrid = headGridRows(tr, G);
+    s.gridTokens = G;
+  }
+  check(alive);
+
+  // The model's own continuation (with the routing edits in force).
+  {
+    rt::GenerateRequest g;
+    g.maxTokens = std::max(0, s.state.outputTokens);
+    g.interventions = iv;
+    const rt::Generation gen =
+        m_session->generate(g, {}, [&](int, int) { return !alive || alive(); });
+    s.continuation = QString::fromUtf8(gen.text);
+  }
+  check(alive);
+
+  // The answer from the kept tokens beside the full answer.
+  if (s.selectionError.isEmpty() && !s.kept.empty()) {
+    try {
+      const int n = std::max(1, s.state.selection.answerTokens);
+      ana::Answers a;
+      if (s.state.selection.method == SelectMethod::PromptDistill) {
+        int from = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
+        if (!s.state.selection.stages.empty())
+          from = ana::parseStages(s.state.selection.stages).front().layer;
+        a = ana::answerKeptPositions(*m_session, s.kept, from + 1, n);
+      } else {
+        a = ana::answerReindexed(*m_session, s.kept, n);
+      }
+      s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
+      s.answerKept = QString::fromUtf8(m.tokenizer->decode(a.compressed));
+    } catch (const rt::Cancelled&) {
+      throw;
+    } catch (const std::exception& e) {
+      s.selectionError = QString::fromUtf8(e.what());
+    }
+  }
+  check(alive);
+
+  // Steering: the greedy continuation with and without the vector.
+  const SteeringSettings& st = s.state.steering;
+  s.steerLayer =
+      st.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer) : std::clamp(st.layer, 0, tr.nLayer - 1);
+  if (st.enabled) {
+    try {
+      const std::vector<float> v = steeringVector(st, s.steerLayer);
+      check(alive);
+      s.pushRatio = ana::pushRatio(tr, s.steerLayer, v, st.alpha);
+      rt::Steering steer{s.steerLayer, st.alpha, std::max(0, st.fromPos), v};
+      std::vector<int32_t> pos(tr.ids.size());
+      std::iota(pos.begin(), pos.end(), 0);
+      const auto plain = ana::greedy(
+          *m_session, tr.ids, pos, [&](int) { return iv; }, st.genTokens);
+      check(alive);
+      const auto steered = ana::greedy(
+          *m_session, tr.ids, pos,
+          [&](int) {
+            rt::Interventions x = iv;
+            x.steering.push_back(steer);
+            return x;
+          },
+          st.genTokens);
+      s.unsteered = QString::fromUtf8(m.tokenizer->decode(plain));
+      s.steered = QString::fromUtf8(m.tokenizer->decode(steered));
+    } catch (const rt::Cancelled&) {
+      throw;
+    } catch (const std::exception& e) {
+      s.steeringError = QString::fromUtf8(e.what());
+    }
+  }
+  s.computeMs +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return snap;
+}
+
+}  // namespace ll::ui

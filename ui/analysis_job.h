@@ -1,0 +1,57 @@
+// The worker side of the SessionController: owns the Session (and the per-model caches: lens
+// projector, steering vectors) and turns a ViewState into Snapshots. Runs only on the worker
+// thread; `alive` is polled between layers and stages so stale work stops early (throws
+// rt::Cancelled).
+#pragma once
+
+#include "ui/view_state.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace ll::rt {
+class Session;
+struct BackendChoice;
+namespace ana {
+class LensProjector;
+}
+}  // namespace ll::rt
+
+namespace ll::ui {
+
+class AnalysisJob {
+ public:
+  using Alive = std::function<bool()>;
+  static constexpr int kGridTokens = 96;  // head grid: at most the last 96 tokens
+
+  AnalysisJob();
+  ~AnalysisJob();
+
+  // Loads into a fresh Session; on failure the current one stays (throws with the reason).
+  ModelInfo load(const std::string& path, const rt::BackendChoice& backend,
+                 const std::function<bool(float, const std::string&)>& progress);
+  bool loaded() const;
+  rt::Session& session() { return *m_session; }
+
+  // The fast part: forward pass (prefix reuse), attention, lens, entropy, routing, selection
+  // scores, top-k. Then the slow part fills answers and generations into a copy.
+  std::shared_ptr<Snapshot> core(const ViewState& state, uint64_t generation, const Alive& alive);
+  std::shared_ptr<Snapshot> complete(const Snapshot& core, const Alive& alive);
+
+ private:
+  void runSelection(Snapshot& s, const Alive& alive);
+  std::vector<float> steeringVector(const SteeringSettings& st, int layer);
+
+  std::unique_ptr<rt::Session> m_session;
+  std::unique_ptr<rt::ana::LensProjector> m_projector;
+  ModelInfo m_info;
+  std::map<std::string, std::vector<float>> m_steerCache;
+  // Last run: reused as is when the prompt and interventions did not change.
+  std::string m_lastText;
+  rt::Interventions m_lastIv;
+  std::shared_ptr<const rt::Trace> m_lastTrace;
+};
+
+}  // namespace ll::ui

@@ -1,0 +1,162 @@
+#include "ui/attention_panel.h"
+
+#include "ui/demo_data.h"
+#include "ui/heatmap_view.h"
+#include "ui/selection_model.h"
+#include "visualizers/qt/attention_map_view.h"
+#include "visualizers/qt/head_grid_view.h"
+
+#include <qcustomplot.h>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace ll::ui {
+
+AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* instance,
+                               QWidget* parent)
+    : Panel(selection, parent) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(2, 2, 2, 2);
+  auto* bar = new QHBoxLayout;
+  m_layer = new QSpinBox(this);
+  m_layer->setPrefix(tr("layer "));
+  m_head = new QComboBox(this);
+  m_caption = new QLabel(this);
+  bar->addWidget(m_layer);
+  bar->addWidget(m_head);
+  bar->addWidget(m_caption, 1);
+  v->addLayout(bar);
+  auto* split = new QSplitter(Qt::Vertical, this);
+  m_map = new HeatmapView(instance, split);
+  auto* tabs = new QTabWidget(split);
+  m_grid = new vis::HeadGridView(instance, tabs);
+  tabs->addTab(m_grid, tr("Head grid"));
+  m_row = new QCustomPlot(tabs);
+  m_row->addGraph();
+  auto* bars = new QCPBars(m_row->xAxis, m_row->yAxis);
+  bars->setBrush(QColor(33, 145, 140));
+  bars->setPen(Qt::NoPen);
+  m_row->xAxis->setLabel(tr("key token"));
+  m_row->yAxis->setLabel(tr("attention"));
+  tabs->addTab(m_row, tr("Query row"));
+  m_induction = new QTableWidget(tabs);
+  m_induction->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  tabs->addTab(m_induction, tr("Induction"));
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  v->addWidget(split, 1);
+
+  connect(m_layer, &QSpinBox::valueChanged, this, [this](int l) {
+    if (!m_syncing) m_selection->setLayer(l);
+  });
+  connect(m_head, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (!m_syncing && i >= 0) m_selection->setHead(i - 2);
+  });
+  connect(m_grid, &vis::HeadGridView::headSelected, this, [this](int l, int h) {
+    m_selection->setLayer(l);
+    m_selection->setHead(h);
+  });
+  connect(m_map->map(), &vis::AttentionMapView::cellClicked, this,
+          [this](int row, int) { m_selection->setToken(row); });
+  connect(m_induction, &QTableWidget::cellClicked, this, [this](int l, int h) {
+    m_selection->setLayer(l);
+    m_selection->setHead(h);
+  });
+  connect(m_selection, &SelectionModel::changed, this, &AttentionPanel::syncControls);
+  syncControls();
+}
+
+QList<QWidget*> AttentionPanel::figureWidgets() const {
+  return {m_map, m_grid, m_row};
+}
+
+void AttentionPanel::syncControls() {
+  m_syncing = true;
+  m_layer->setRange(0, std::max(0, m_selection->nLayer() - 1));
+  m_layer->setValue(m_selection->layer());
+  if (m_head->count() != m_selection->nHead() + 2) {
+    m_head->clear();
+    m_head->addItem(tr("sum over heads"));
+    m_head->addItem(tr("mean over heads"));
+    for (int h = 0; h < m_selection->nHead(); ++h) m_head->addItem(tr("head %1").arg(h));
+  }
+  m_head->setCurrentIndex(m_selection->head() + 2);
+  m_syncing = false;
+}
+
+void AttentionPanel::modelChanged(const ModelInfo& info) {
+  m_induction->clear();
+  m_induction->setRowCount(info.nLayer);
+  m_induction->setColumnCount(info.nHead);
+  QStringList rows, cols;
+  for (int l = 0; l < info.nLayer; ++l) rows << tr("L%1").arg(l);
+  for (int h = 0; h < info.nHead; ++h) cols << tr("H%1").arg(h);
+  m_induction->setVerticalHeaderLabels(rows);
+  m_induction->setHorizontalHeaderLabels(cols);
+  m_induction->setToolTip(tr("Induction score per head: mean attention on the induction stripe "
+                             "of [BOS, x, x] with x = %1 random tokens (ALGORITHMS.md §1)")
+                              .arg(info.inductionN));
+  if (info.induction.size() == static_cast<size_t>(info.nLayer) * info.nHead)
+    for (int l = 0; l < info.nLayer; ++l)
+      for (int h = 0; h < info.nHead; ++h) {
+        const float s = info.induction[static_cast<size_t>(l) * info.nHead + h];
+        auto* it = new QTableWidgetItem(QString::number(double(s), 'f', 2));
+        it->setBackground(QColor::fromHsvF(0.33, std::clamp(double(s), 0.0, 1.0) * 0.8, 0.95));
+        it->setForeground(Qt::black);
+        m_induction->setItem(l, h, it);
+      }
+  m_induction->resizeColumnsToContents();
+}
+
+void AttentionPanel::showTestPattern(const QString& prompt) {
+  const QStringList tokens = demoTokens(prompt);
+  auto matrix = demoAttention(static_cast<int>(tokens.size()));
+  m_map->setAttention(matrix, tokens);
+  m_caption->setText(tr("<b>Test heatmap</b> (synthetic pattern, no model loaded)"));
+}
+
+void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
+  m_snapshot = snapshot;
+  const Snapshot& s = *snapshot;
+  if (!s.attention) return;
+  m_map->setAttention(s.attention, s.tokens);
+  const QString head = s.head == -2   ? tr("sum over heads")
+                       : s.head == -1 ? tr("mean over heads")
+                                      : tr("head %1").arg(s.head);
+  m_caption->setText(tr("layer %1, %2, query \"%3\" (#%4)")
+                         .arg(s.layer)
+                         .arg(head, s.tokens.value(s.token))
+                         .arg(s.token));
+  // Query row
+  auto* bars = qobject_cast<QCPBars*>(m_row->plottable(1));
+  if (!bars) bars = qobject_cast<QCPBars*>(m_row->plottable(0));
+  QVector<double> x(static_cast<int>(s.queryRow.size())), y(x.size());
+  for (int i = 0; i < x.size(); ++i) {
+    x[i] = i;
+    y[i] = s.queryRow[i];
+  }
+  if (bars) bars->setData(x, y);
+  if (s.tokens.size() <= 40) {
+    QSharedPointer<QCPAxisTickerText> t(new QCPAxisTickerText);
+    for (int i = 0; i < s.tokens.size(); ++i) t->addTick(i, s.tokens[i]);
+    m_row->xAxis->setTicker(t);
+    m_row->xAxis->setTickLabelRotation(45);
+  } else {
+    m_row->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    m_row->xAxis->setTickLabelRotation(0);
+  }
+  m_row->xAxis->setRange(-0.5, std::max(0.5, x.size() - 0.5));
+  m_row->yAxis->setRange(0.0, std::max(1e-6, *std::max_element(y.begin(), y.end()) * 1.1));
+  m_row->replot();
+  if (s.complete && s.gridTokens > 0 && !s.headGrid.empty())
+    m_grid->setAttention(s.headGrid, s.nLayer, s.nHead, s.gridTokens);
+}
+
+}  // namespace ll::ui

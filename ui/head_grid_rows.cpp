@@ -1,0 +1,42 @@
+#include "ui/head_grid_rows.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ll::ui {
+
+std::vector<float> headGridRows(const rt::Trace& tr, int G) {
+  const int T = tr.nTokens, H = tr.nHead, D = tr.headDim;
+  G = std::clamp(G, 0, T);
+  std::vector<float> out(static_cast<size_t>(tr.nLayer) * H * G * G, 0.0f);
+  if (!tr.captured || G == 0 || H == 0 || tr.nHeadKv == 0) return out;
+  const int group = H / tr.nHeadKv, qd = H * D, kd = tr.nHeadKv * D, off = T - G;
+  std::vector<float> logits(static_cast<size_t>(T));
+  for (int l = 0; l < tr.nLayer; ++l) {
+    const auto& L = tr.layers[l];
+    if (L.q.size() < size_t(T) * qd || L.k.size() < size_t(T) * kd) continue;
+    for (int h = 0; h < H; ++h) {
+      const int kh = h / std::max(1, group);
+      float* dst = out.data() + (static_cast<size_t>(l) * H + h) * G * G;
+      for (int i = off; i < T; ++i) {
+        const float* q = L.q.data() + static_cast<size_t>(i) * qd + h * D;
+        float mx = -INFINITY;
+        for (int j = 0; j <= i; ++j) {
+          const float* k = L.k.data() + static_cast<size_t>(j) * kd + kh * D;
+          float d = 0.0f;
+          for (int c = 0; c < D; ++c) d += q[c] * k[c];
+          logits[j] = d * tr.attnScale;
+          mx = std::max(mx, logits[j]);
+        }
+        double z = 0.0;
+        for (int j = 0; j <= i; ++j) z += std::exp(double(logits[j] - mx));
+        float* row = dst + static_cast<size_t>(i - off) * G;
+        for (int j = off; j <= i; ++j)
+          row[j - off] = static_cast<float>(std::exp(double(logits[j] - mx)) / z);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ll::ui

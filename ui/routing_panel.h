@@ -1,0 +1,58 @@
+// The routing panel (MoE models): the token x expert routing matrix of the selected layer (or
+// layer x expert of the selected token), the expert load, and per-expert bias / force / ban
+// controls applied in the chosen layers; the effect on the next token and continuation shows at
+// once (the edits go into every recomputation).
+#pragma once
+
+#include "ui/panel.h"
+
+#include <vector>
+
+class QComboBox;
+class QCustomPlot;
+class QGridLayout;
+class QLabel;
+class QSlider;
+class QVulkanInstance;
+
+namespace ll::vis {
+class RoutingView;
+}
+
+namespace ll::ui {
+
+class RoutingPanel : public Panel {
+  Q_OBJECT
+ public:
+  RoutingPanel(SelectionModel* selection, QVulkanInstance* instance, QWidget* parent = nullptr);
+  QString panelId() const override { return QStringLiteral("routing"); }
+  void showSnapshot(const SnapshotPtr& snapshot) override;
+  void modelChanged(const ModelInfo& info) override;
+  void applyTo(ViewState& state) const override;
+  QList<QWidget*> figureWidgets() const override;
+
+  // Test / scripting hooks: expert e's bias (router logit units) and mode (0 none, 1 force, 2 ban).
+  void setExpertEdit(int expert, double bias, int mode);
+  QComboBox* layersBox() const { return m_layers; }
+  QCustomPlot* loadPlot() const { return m_load; }
+  vis::RoutingView* view() const { return m_view; }
+
+ private:
+  void showMatrix();
+
+  vis::RoutingView* m_view = nullptr;
+  QCustomPlot* m_load = nullptr;
+  QComboBox* m_mode = nullptr;
+  QComboBox* m_layers = nullptr;
+  QLabel* m_info = nullptr;
+  QLabel* m_effect = nullptr;
+  QGridLayout* m_grid = nullptr;
+  QWidget* m_editors = nullptr;
+  std::vector<QSlider*> m_bias;
+  std::vector<QComboBox*> m_force;
+  std::vector<QLabel*> m_biasLabel;
+  int m_nExpert = 0;
+  int m_nLayer = 0;
+};
+
+}  // namespace ll::ui

@@ -1,0 +1,179 @@
+#include "ui/selection_panel.h"
+
+#include "ui/selection_model.h"
+#include "visualizers/qt/score_strip.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QSlider>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace ll::ui {
+
+QString methodName(SelectMethod m) {
+  switch (m) {
+    case SelectMethod::GemFilter:
+      return QStringLiteral("GemFilter");
+    case SelectMethod::SnapKv:
+      return QStringLiteral("SnapKV");
+    case SelectMethod::H2O:
+      return QStringLiteral("H2O");
+    case SelectMethod::PromptDistill:
+      return QStringLiteral("PromptDistill");
+  }
+  return {};
+}
+
+SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
+    : Panel(selection, parent) {
+  auto* v = new QVBoxLayout(this);
+  auto* form = new QFormLayout;
+  m_method = new QComboBox(this);
+  for (auto m : {SelectMethod::GemFilter, SelectMethod::SnapKv, SelectMethod::H2O,
+                 SelectMethod::PromptDistill})
+    m_method->addItem(methodName(m));
+  form->addRow(tr("Method"), m_method);
+  auto* layerRow = new QHBoxLayout;
+  m_layer = new QSlider(Qt::Horizontal, this);
+  m_layer->setRange(0, 0);
+  m_follow = new QCheckBox(tr("follow selected layer"), this);
+  m_follow->setChecked(true);
+  m_layerLabel = new QLabel(this);
+  layerRow->addWidget(m_layer, 1);
+  layerRow->addWidget(m_layerLabel);
+  layerRow->addWidget(m_follow);
+  form->addRow(tr("Layer"), layerRow);
+  auto* kRow = new QHBoxLayout;
+  m_k = new QSlider(Qt::Horizontal, this);
+  m_k->setRange(1, 64);
+  m_k->setValue(8);
+  m_kLabel = new QLabel(this);
+  kRow->addWidget(m_k, 1);
+  kRow->addWidget(m_kLabel);
+  form->addRow(tr("Keep k"), kRow);
+  m_stages = new QLineEdit(this);
+  m_stages->setPlaceholderText(tr("PromptDistill stages, e.g. 1:16,3:8 (empty: layer:k)"));
+  form->addRow(tr("Stages"), m_stages);
+  v->addLayout(form);
+  m_summary = new QLabel(this);
+  m_summary->setWordWrap(true);
+  v->addWidget(m_summary);
+  m_strip = new vis::ScoreStrip(this);
+  m_strip->setMinimumHeight(110);
+  v->addWidget(m_strip, 2);
+  m_overlap = new QTableWidget(0, 2, this);
+  m_overlap->setHorizontalHeaderLabels({tr("Methods"), tr("Jaccard overlap")});
+  m_overlap->horizontalHeader()->setStretchLastSection(true);
+  m_overlap->verticalHeader()->setVisible(false);
+  m_overlap->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_overlap->setMaximumHeight(130);
+  v->addWidget(m_overlap);
+  auto* answers = new QHBoxLayout;
+  auto* lf = new QVBoxLayout;
+  auto* lk = new QVBoxLayout;
+  m_full = new QPlainTextEdit(this);
+  m_kept = new QPlainTextEdit(this);
+  for (auto* e : {m_full, m_kept}) {
+    e->setReadOnly(true);
+    e->setMaximumHeight(90);
+  }
+  lf->addWidget(new QLabel(tr("Answer from the full prompt"), this));
+  lf->addWidget(m_full);
+  lk->addWidget(new QLabel(tr("Answer from the kept tokens"), this));
+  lk->addWidget(m_kept);
+  answers->addLayout(lf);
+  answers->addLayout(lk);
+  v->addLayout(answers);
+
+  connect(m_method, &QComboBox::currentIndexChanged, this, &Panel::settingsChanged);
+  connect(m_layer, &QSlider::valueChanged, this, [this] {
+    updateLabels();
+    if (!m_follow->isChecked()) emit settingsChanged();
+  });
+  connect(m_follow, &QCheckBox::toggled, this, [this] {
+    updateLabels();
+    emit settingsChanged();
+  });
+  connect(m_k, &QSlider::valueChanged, this, [this] {
+    updateLabels();
+    emit settingsChanged();
+  });
+  connect(m_stages, &QLineEdit::editingFinished, this, &Panel::settingsChanged);
+  updateLabels();
+}
+
+QList<QWidget*> SelectionPanel::figureWidgets() const {
+  return {m_strip};
+}
+
+void SelectionPanel::updateLabels() {
+  m_layerLabel->setText(m_follow->isChecked() ? tr("(selected)")
+                                              : QString::number(m_layer->value()));
+  m_layer->setEnabled(!m_follow->isChecked());
+  m_kLabel->setText(QString::number(m_k->value()));
+}
+
+void SelectionPanel::modelChanged(const ModelInfo& info) {
+  m_layer->setRange(0, std::max(0, info.nLayer - 1));
+  m_k->setRange(1, std::max(1, std::min(info.nCtx > 0 ? info.nCtx : 1024, 1024)));
+}
+
+void SelectionPanel::applyTo(ViewState& state) const {
+  state.selection.method = static_cast<SelectMethod>(m_method->currentIndex());
+  state.selection.layer = m_follow->isChecked() ? -1 : m_layer->value();
+  state.selection.k = m_k->value();
+  state.selection.stages = state.selection.method == SelectMethod::PromptDistill
+                               ? m_stages->text().trimmed().toStdString()
+                               : std::string();
+}
+
+QString SelectionPanel::answerFull() const {
+  return m_full->toPlainText();
+}
+QString SelectionPanel::answerKept() const {
+  return m_kept->toPlainText();
+}
+
+void SelectionPanel::showSnapshot(const SnapshotPtr& snapshot) {
+  m_snapshot = snapshot;
+  const Snapshot& s = *snapshot;
+  if (!s.selectionError.isEmpty()) {
+    m_summary->setText(
+        tr("<span style='color:#c0392b'>%1</span>").arg(s.selectionError.toHtmlEscaped()));
+  } else {
+    const int layer = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
+    m_summary->setText(tr("%1 at layer %2 keeps %3 of %4 tokens")
+                           .arg(methodName(s.state.selection.method))
+                           .arg(layer)
+                           .arg(s.kept.size())
+                           .arg(s.nTokens));
+  }
+  vis::TokenOverlay o;
+  o.scoreName = methodName(s.state.selection.method).toStdString() + " score";
+  std::vector<char> kept(static_cast<size_t>(s.nTokens), 0);
+  for (int k : s.kept)
+    if (k >= 0 && k < s.nTokens) kept[k] = 1;
+  for (int i = 0; i < s.nTokens; ++i)
+    o.items.push_back({s.tokens.value(i).toStdString(),
+                       i < static_cast<int>(s.scores.size()) ? s.scores[i] : 0.0f,
+                       kept[i] ? vis::TokenState::Kept : vis::TokenState::Dropped});
+  m_strip->setOverlay(o);
+  m_overlap->setRowCount(static_cast<int>(s.overlap.size()));
+  for (int i = 0; i < static_cast<int>(s.overlap.size()); ++i) {
+    m_overlap->setItem(i, 0, new QTableWidgetItem(s.overlap[i].first));
+    m_overlap->setItem(i, 1, new QTableWidgetItem(QString::number(s.overlap[i].second, 'f', 3)));
+  }
+  if (s.complete) {
+    m_full->setPlainText(s.answerFull);
+    m_kept->setPlainText(s.answerKept);
+  }
+}
+
+}  // namespace ll::ui

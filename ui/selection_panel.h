@@ -1,0 +1,57 @@
+// The token-selection panel: method (GemFilter, SnapKV, H2O, PromptDistill), layer and k sliders,
+// PromptDistill's stage editor, the overlap between methods, the per-token scores and the answer
+// from the kept tokens beside the full answer. The kept set is drawn on the prompt (PromptPanel).
+#pragma once
+
+#include "ui/panel.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QSlider;
+class QTableWidget;
+
+namespace ll::vis {
+class ScoreStrip;
+}
+
+namespace ll::ui {
+
+class SelectionPanel : public Panel {
+  Q_OBJECT
+ public:
+  explicit SelectionPanel(SelectionModel* selection, QWidget* parent = nullptr);
+  QString panelId() const override { return QStringLiteral("selection"); }
+  void showSnapshot(const SnapshotPtr& snapshot) override;
+  void modelChanged(const ModelInfo& info) override;
+  void applyTo(ViewState& state) const override;
+  QList<QWidget*> figureWidgets() const override;
+
+  QComboBox* methodBox() const { return m_method; }
+  QSlider* kSlider() const { return m_k; }
+  QSlider* layerSlider() const { return m_layer; }
+  QCheckBox* followBox() const { return m_follow; }
+  QLineEdit* stagesEdit() const { return m_stages; }
+  QString answerFull() const;
+  QString answerKept() const;
+
+ private:
+  void updateLabels();
+
+  QComboBox* m_method = nullptr;
+  QSlider* m_layer = nullptr;
+  QCheckBox* m_follow = nullptr;
+  QSlider* m_k = nullptr;
+  QLabel* m_layerLabel = nullptr;
+  QLabel* m_kLabel = nullptr;
+  QLineEdit* m_stages = nullptr;
+  QLabel* m_summary = nullptr;
+  QTableWidget* m_overlap = nullptr;
+  vis::ScoreStrip* m_strip = nullptr;
+  QPlainTextEdit* m_full = nullptr;
+  QPlainTextEdit* m_kept = nullptr;
+};
+
+}  // namespace ll::ui

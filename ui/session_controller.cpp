@@ -1,0 +1,149 @@
+#include "ui/session_controller.h"
+
+#include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
+#include "runtime/model/model.h"
+#include "ui/analysis_job.h"
+
+#include <QPointer>
+#include <QThread>
+
+namespace ll::ui {
+
+SessionController::SessionController(int threads, QObject* parent)
+    : QObject(parent), m_job(std::make_unique<AnalysisJob>()), m_threads(threads) {
+  qRegisterMetaType<ll::ui::SnapshotPtr>("ll::ui::SnapshotPtr");
+  qRegisterMetaType<ll::ui::ModelInfo>("ll::ui::ModelInfo");
+  m_thread = QThread::create([this] { workerLoop(); });
+  m_thread->setObjectName(QStringLiteral("LayerLens worker"));
+  m_thread->start();
+}
+
+SessionController::~SessionController() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stop = true;
+    m_queue.clear();
+  }
+  ++m_generation;  // cancels a running analysis between layers
+  ++m_loadGeneration;
+  m_wake.notify_all();
+  m_thread->wait();
+  delete m_thread;
+}
+
+void SessionController::post(std::function<void(SessionController*)> fn) {
+  QPointer<SessionController> self(this);
+  QMetaObject::invokeMethod(
+      this,
+      [self, fn = std::move(fn)] {
+        if (self) fn(self.data());
+      },
+      Qt::QueuedConnection);
+}
+
+void SessionController::setBusy(int delta) {
+  const bool was = m_busy > 0;
+  m_busy += delta;
+  if (was != (m_busy > 0)) emit busyChanged(m_busy > 0);
+}
+
+void SessionController::loadModel(const QString& path) {
+  Job job{Tag::Load, ++m_loadGeneration, path, {}};
+  size_t replaced = 0;
+  {
+    std::lock_guard lock(m_mutex);
+    replaced = std::erase_if(m_queue, [](const Job& j) { return j.tag == Tag::Load; });
+    m_queue.push_front(job);  // a load goes before analyses of the old model
+  }
+  if (!replaced) setBusy(+1);
+  m_wake.notify_one();
+}
+
+void SessionController::analyze(const ViewState& state) {
+  Job job{Tag::Analyze, ++m_generation, {}, state};
+  bool replaced = false;
+  {
+    std::lock_guard lock(m_mutex);
+    for (Job& j : m_queue)
+      if (j.tag == Tag::Analyze) {
+        j = job;
+        replaced = true;
+      }
+    if (!replaced) m_queue.push_back(job);
+  }
+  if (!replaced) setBusy(+1);
+  m_wake.notify_one();
+}
+
+void SessionController::workerLoop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(m_mutex);
+      m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+      if (m_stop) return;
+      job = m_queue.front();
+      m_queue.pop_front();
+    }
+    runJob(job);
+    post([](SessionController* c) { c->setBusy(-1); });
+  }
+}
+
+void SessionController::runJob(const Job& job) {
+  if (job.tag == Tag::Load) {
+    const uint64_t gen = job.generation;
+    auto progress = [this, gen](float f, const std::string& phase) {
+      const QString p = QString::fromStdString(phase);
+      post([gen, f, p](SessionController* c) {
+        if (gen == c->m_loadGeneration.load()) emit c->loadProgress(f, p);
+      });
+      return gen == m_loadGeneration.load() && !m_stop;
+    };
+    try {
+      rt::BackendChoice backend;
+      backend.threads = m_threads;
+      ModelInfo info = m_job->load(job.path.toStdString(), backend, progress);
+      post([info](SessionController* c) {
+        c->m_hasModel = true;
+        c->m_info = info;
+        c->m_latest.reset();
+        emit c->modelLoaded(info);
+      });
+    } catch (const std::exception& e) {
+      const QString msg = QString::fromUtf8(e.what());
+      const QString path = job.path;
+      post([path, msg](SessionController* c) { emit c->loadFailed(path, msg); });
+    }
+    return;
+  }
+
+  const uint64_t gen = job.generation;
+  auto alive = [this, gen] { return gen == m_generation.load() && !m_stop; };
+  if (!alive() || !m_job->loaded()) return;
+  try {
+    std::shared_ptr<const Snapshot> core = m_job->core(job.state, gen, alive);
+    post([core](SessionController* c) {
+      if (core->generation != c->m_generation.load()) return;  // stale
+      c->m_latest = core;
+      emit c->snapshotReady(core);
+    });
+    if (!alive()) return;
+    std::shared_ptr<const Snapshot> full = m_job->complete(*core, alive);
+    post([full](SessionController* c) {
+      if (full->generation != c->m_generation.load()) return;
+      c->m_latest = full;
+      emit c->snapshotComplete(full);
+    });
+  } catch (const rt::Cancelled&) {
+    // A newer request took over; its own result follows.
+  } catch (const std::exception& e) {
+    const QString msg = QString::fromUtf8(e.what());
+    post([gen, msg](SessionController* c) {
+      if (gen == c->m_generation.load()) emit c->analysisFailed(msg);
+    });
+  }
+}
+
+}  // namespace ll::ui

@@ -1,0 +1,137 @@
+// Plain values exchanged between the UI thread and the SessionController's worker: what the panels
+// ask for (ViewState), what a loaded model looks like (ModelInfo) and the immutable results
+// (Snapshot) every panel draws from. Snapshots are handed out as shared_ptr<const Snapshot>; they
+// also carry everything an exporter needs to redraw a panel's figure.
+#pragma once
+
+#include "runtime/api/request.h"
+#include "runtime/api/trace.h"
+#include "visualizers/heatmap_types.h"
+
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ll::ui {
+
+enum class SelectMethod { GemFilter, SnapKv, H2O, PromptDistill };
+QString methodName(SelectMethod m);
+
+struct SelectionSettings {
+  SelectMethod method = SelectMethod::GemFilter;
+  int layer = -1;  // -1: the shared selection's layer
+  int k = 8;
+  std::string stages;  // PromptDistill "layer:k,layer:k"; empty: one stage (layer, k)
+  int answerTokens = 12;
+  bool operator==(const SelectionSettings&) const = default;
+};
+
+enum class SteerSource { Concept, Contrastive };
+struct SteeringSettings {
+  bool enabled = false;
+  SteerSource source = SteerSource::Concept;
+  std::string conceptWord;             // concept word
+  std::vector<std::string> baselines;  // baseline words
+  std::vector<std::string> positive;   // contrastive prompt lists
+  std::vector<std::string> negative;
+  int layer = -1;  // -1: floor(0.7 L)
+  float alpha = 4.0f;
+  int fromPos = 0;
+  int genTokens = 16;
+  bool operator==(const SteeringSettings&) const = default;
+};
+
+// Everything one recomputation depends on.
+struct ViewState {
+  std::string prompt;
+  bool chatTemplate = false;
+  int layer = 0;
+  int head = -1;            // -1 mean over heads, -2 sum
+  int token = -1;           // -1 last
+  int32_t rankTarget = -1;  // token id followed across layers (-1: the model's own top-1)
+  std::vector<rt::RouterEdit> routerEdits;
+  SelectionSettings selection;
+  SteeringSettings steering;
+  int outputTokens = 16;
+  int topK = 10;
+  bool operator==(const ViewState&) const = default;
+};
+
+struct ModelInfo {
+  QString path;
+  QString name;
+  QString format;
+  QString arch;
+  int nLayer = 0, nEmbd = 0, nHead = 0, nHeadKv = 0, headDim = 0, nFf = 0, nCtx = 0, nVocab = 0;
+  int nExpert = 0, nExpertUsed = 0;
+  quint64 fileBytes = 0;
+  QString quantization;  // "F32 x48, Q4_K x13"
+  QString chatFormat;    // detected template family, "" when none / unknown
+  bool hasTemplate = false;
+  QString backend;
+  std::vector<float> induction;  // [nLayer, nHead] on a repeated random sequence
+  int inductionN = 0;
+};
+
+struct Snapshot {
+  uint64_t generation = 0;
+  bool complete = false;  // false: the fast part only (answers and generations still to come)
+  ViewState state;
+  std::shared_ptr<const rt::Trace> trace;
+  std::string runText;  // text that was tokenized (the chat template applied)
+  int userOffset = 0;   // byte offset of the user's prompt inside runText
+  QStringList tokens;   // display text per token
+  std::vector<std::pair<int, int>> charSpans;  // [begin, end) in the prompt QString, -1: none
+  int nTokens = 0, nLayer = 0, nHead = 0, nExpert = 0;
+  int layer = 0, head = -1, token = 0;  // resolved selection
+
+  // Attention
+  std::shared_ptr<const vis::HeatmapMatrix> attention;  // [T, T] selected layer / head
+  std::vector<float> queryRow;                          // [T] row of the selected token
+  std::vector<float> headGrid;  // [L, H, G, G] on the last G tokens (G <= kGridTokens)
+  int gridTokens = 0;
+
+  // Entropy
+  std::vector<float> lensEntropy;  // [L + 1] rows for the selected token
+  std::vector<int32_t> lensRank;   // [L + 1] rank of rankToken
+  int32_t rankToken = -1;
+  QString rankTokenText;
+  std::vector<float> outputEntropy;  // [T] nats
+
+  // Output
+  std::vector<std::pair<QString, float>> topNext;  // after the last token
+  QString continuation;
+
+  // Routing: [L, T, E] routing probabilities (dense layers 0), load [L, E]
+  std::vector<float> routing;
+  std::vector<float> load;
+  QString routingWarning;
+
+  // Token selection
+  std::vector<int> kept;
+  std::vector<float> scores;  // [T] per-position score (0 where the method gives none)
+  std::vector<std::pair<QString, double>> overlap;  // "GemFilter / SnapKV" -> Jaccard
+  QString answerFull, answerKept;
+  QString selectionError;
+
+  // Steering
+  double pushRatio = 0.0;
+  int steerLayer = 0;
+  QString steered, unsteered;
+  QString steeringError;
+
+  double computeMs = 0.0;
+  int reusedRows = 0;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace ll::ui
+
+Q_DECLARE_METATYPE(ll::ui::SnapshotPtr)
