@@ -1,0 +1,40 @@
+// Figures from a model run: the attention map, head grid, logit lens, MoE routing and token
+// selection views as FigureSpecs (data, token labels, caption with model, prompt hash, layer, head
+// and method). Shared by `layerlens-cli figure` and the GUI's File > Export figure.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/api/session.h"
+#include "visualizers/figure/figure.h"
+
+namespace ll::vis {
+
+struct FigureRequest {
+  std::string view = "attention";  // attention | headgrid | lens | routing | selection
+  int layer = -1;                  // -1: a sensible default per view (last layer, first MoE layer)
+  int head = 0;                    // attention: -1 = mean over heads
+  std::string method;              // lens: prob | entropy; selection: gemfilter | snapkv | h2o
+  int k = 8;                       // selection budget
+  int window = 4;                  // snapkv/h2o recent window
+  int kernel = 5;                  // pooling kernel
+  std::string modelName;           // for the caption (file name)
+  std::string prompt;              // for the caption's hash
+  Colormap colormap = Colormap::Viridis;
+};
+
+// Throws std::invalid_argument for a bad view, layer, head or method (message names the range).
+FigureSpec buildFigure(rt::Session& session, const rt::Trace& trace, const FigureRequest& req);
+
+// The view's raw tensor as .npy (f32): attention [T,T], headgrid [nLayer,nHead,T,T], lens
+// [nLayer+1, T] (top-1 probability or entropy), routing [T,nExpert], selection [T] scores, and
+// "residual" [T,nEmbd] (the residual stream after --layer). Returns the shape written.
+std::vector<int64_t> exportViewNpy(rt::Session& session, const rt::Trace& trace,
+                                   const FigureRequest& req, const std::string& path);
+
+// A token piece as an axis label: control bytes escaped, lone bytes as <0xNN>.
+QString tokenLabel(const std::string& piece);
+
+}  // namespace ll::vis
