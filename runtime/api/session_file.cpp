@@ -196,6 +196,10 @@ SessionState loadSession(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::string text(size, '\0');
   if (!in.read(text.data(), std::streamsize(size))) fail(path, "cannot read the session");
+  return parseSession(text, path);
+}
+
+SessionState parseSession(const std::string& text, const std::filesystem::path& path) {
   Json j;
   try {
     j = Json::parse(text);

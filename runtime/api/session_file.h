@@ -50,6 +50,9 @@ class SessionFileError : public std::runtime_error {
 
 void saveSession(const std::filesystem::path& path, const SessionState& state);
 SessionState loadSession(const std::filesystem::path& path);
+// The same checks on a JSON document already in memory (demo presets embed a session); `source`
+// names it in errors.
+SessionState parseSession(const std::string& text, const std::filesystem::path& source);
 
 // Test hook: called after the temporary file is written and synced, before the rename. A test
 // forks a child that blocks here and SIGKILLs it to check the previous save survives.
