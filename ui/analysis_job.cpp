@@ -90,6 +90,10 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   info.hasTemplate = !m.chatTemplate.empty();
   info.chatFormat = chatFamily(m.chatTemplate);
   info.backend = QString::fromStdString(s->backendName());
+  auto gen = std::make_unique<rt::Session>();
+  gen->attach(s->modelPtr(), backend);
+  auto aux = std::make_unique<rt::Session>();
+  aux->attach(s->modelPtr(), backend);
   // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
   // computed once here rather than per keystroke.
   if (m.tokenizer && sp.nVocab > 8) {
@@ -97,11 +101,13 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
     int32_t bos = m.tokenizer->bos();
     if (bos < 0) bos = 0;
     const auto ids = ana::inductionPrompt(bos, n, std::min(3, sp.nVocab - 1), sp.nVocab);
-    const auto tr = ana::runIds(*s, ids);
+    const auto tr = ana::runIds(*aux, ids);
     info.induction = ana::inductionScores(*tr, n);
     info.inductionN = n;
   }
   m_session = std::move(s);
+  m_gen = std::move(gen);
+  m_aux = std::move(aux);
   m_projector = std::make_unique<ana::LensProjector>(m_session->engine());
   m_info = info;
   m_steerCache.clear();
@@ -286,7 +292,8 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
           throw std::invalid_argument("PromptDistill stage " + std::to_string(st.layer) + ":" +
                                       std::to_string(st.k) + " is outside the model's " +
                                       std::to_string(tr.nLayer) + " layers");
-      const ana::DistillResult r = ana::promptDistill(*m_session, stages);
+      m_aux->setPromptIds(tr.ids);
+      const ana::DistillResult r = ana::promptDistill(*m_aux, stages);
       s.kept = r.keptPerStage.back();
       s.scores.assign(static_cast<size_t>(T), 0.0f);
       if (!r.scoresPerStage.empty())
@@ -314,17 +321,17 @@ std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int l
     if (st.baselines.empty()) throw std::invalid_argument("enter at least one baseline word");
     const std::string tmpl = "Tell me about {word}";
     ana::ConceptInput in;
-    in.word = ana::tokenize(*m_session, ana::fillTemplate(tmpl, st.conceptWord));
+    in.word = ana::tokenize(*m_aux, ana::fillTemplate(tmpl, st.conceptWord));
     for (const auto& b : st.baselines)
-      in.baselines.push_back(ana::tokenize(*m_session, ana::fillTemplate(tmpl, b)));
-    v = ana::conceptVector(*m_session, layer, in);
+      in.baselines.push_back(ana::tokenize(*m_aux, ana::fillTemplate(tmpl, b)));
+    v = ana::conceptVector(*m_aux, layer, in);
   } else {
     if (st.positive.empty() || st.negative.empty())
       throw std::invalid_argument("enter at least one positive and one negative prompt");
     std::vector<std::vector<int32_t>> pos, neg;
-    for (const auto& p : st.positive) pos.push_back(ana::tokenize(*m_session, p));
-    for (const auto& n : st.negative) neg.push_back(ana::tokenize(*m_session, n));
-    v = ana::contrastiveVector(*m_session, layer, pos, neg);
+    for (const auto& p : st.positive) pos.push_back(ana::tokenize(*m_aux, p));
+    for (const auto& n : st.negative) neg.push_back(ana::tokenize(*m_aux, n));
+    v = ana::contrastiveVector(*m_aux, layer, pos, neg);
   }
   if (m_steerCache.size() > 16) m_steerCache.clear();
   m_steerCache[key] = v;
@@ -358,8 +365,8 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
     rt::GenerateRequest g;
     g.maxTokens = std::max(0, s.state.outputTokens);
     g.interventions = iv;
-    const rt::Generation gen =
-        m_session->generate(g, {}, [&](int, int) { return !alive || alive(); });
+    m_gen->setPromptIds(tr.ids);
+    const rt::Generation gen = m_gen->generate(g, {}, [&](int, int) { return !alive || alive(); });
     s.continuation = QString::fromUtf8(gen.text);
   }
   check(alive);
@@ -373,9 +380,11 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
         int from = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
         if (!s.state.selection.stages.empty())
           from = ana::parseStages(s.state.selection.stages).front().layer;
-        a = ana::answerKeptPositions(*m_session, s.kept, from + 1, n);
+        m_aux->setPromptIds(tr.ids);
+        a = ana::answerKeptPositions(*m_aux, s.kept, from + 1, n);
       } else {
-        a = ana::answerReindexed(*m_session, s.kept, n);
+        m_aux->setPromptIds(tr.ids);
+        a = ana::answerReindexed(*m_aux, s.kept, n);
       }
       s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
       s.answerKept = QString::fromUtf8(m.tokenizer->decode(a.compressed));
@@ -400,10 +409,10 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
       std::vector<int32_t> pos(tr.ids.size());
       std::iota(pos.begin(), pos.end(), 0);
       const auto plain = ana::greedy(
-          *m_session, tr.ids, pos, [&](int) { return iv; }, st.genTokens);
+          *m_gen, tr.ids, pos, [&](int) { return iv; }, st.genTokens);
       check(alive);
       const auto steered = ana::greedy(
-          *m_session, tr.ids, pos,
+          *m_aux, tr.ids, pos,
           [&](int) {
             rt::Interventions x = iv;
             x.steering.push_back(steer);

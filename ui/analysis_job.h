@@ -44,7 +44,13 @@ class AnalysisJob {
   void runSelection(Snapshot& s, const Alive& alive);
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
 
+  // Three sessions on one model: the prompt session only ever runs the prompt, so its KV cache
+  // keeps the prefix for the next keystroke; generations (continuation, unsteered) go to m_gen,
+  // and everything that runs other token sequences (answers from kept tokens, PromptDistill's
+  // knockout runs, steering vectors, steered generation) to m_aux.
   std::unique_ptr<rt::Session> m_session;
+  std::unique_ptr<rt::Session> m_gen;
+  std::unique_ptr<rt::Session> m_aux;
   std::unique_ptr<rt::ana::LensProjector> m_projector;
   ModelInfo m_info;
   std::map<std::string, std::vector<float>> m_steerCache;

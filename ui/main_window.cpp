@@ -23,6 +23,7 @@
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QLabel>
 #include <QMenuBar>
@@ -302,7 +303,13 @@ void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {
   m_shown = s;
   // The selection learns the prompt's length; a change it makes re-requests only if it differs.
   m_selection->setLimits(s->nLayer, s->nHead, s->nTokens);
-  for (Panel* p : m_panels) p->showSnapshot(s);
+  m_panelTimes.clear();
+  QElapsedTimer timer;
+  for (Panel* p : m_panels) {
+    timer.start();
+    p->showSnapshot(s);
+    m_panelTimes.append({p->panelId(), timer.nsecsElapsed() / 1e6});
+  }
   if (complete)
     statusBar()->showMessage(tr("%1 tokens, %2 reused, %3 ms")
                                  .arg(s->nTokens)

@@ -72,6 +72,8 @@ class MainWindow : public QMainWindow {
   SnapshotPtr shownSnapshot() const { return m_shown; }
   // True while no model is loaded and the test heatmap is shown.
   bool showingTestPattern() const { return m_testPattern; }
+  // Milliseconds each panel took to take in the last snapshot (UI thread), by panelId.
+  const QList<QPair<QString, double>>& panelTimes() const { return m_panelTimes; }
 
  signals:
   // Every panel has been given this snapshot (complete: answers and generations included).
@@ -114,6 +116,7 @@ class MainWindow : public QMainWindow {
   bool m_hasRequested = false;
   ViewState m_requested;
   SnapshotPtr m_shown;
+  QList<QPair<QString, double>> m_panelTimes;
 };
 
 }  // namespace ll::ui

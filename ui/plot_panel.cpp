@@ -28,6 +28,13 @@ void PlotPanel::setCurve(const std::vector<double>& values, const QStringList& t
     y[i] = values[i];
   }
   m_plot->graph(0)->setData(x, y);
+  // Antialiased wide polylines and hundreds of circles are slow in the raster engine: long
+  // prompts get a thin line without markers (the curve stays clickable).
+  const bool dense = values.size() > 120;
+  m_plot->graph(0)->setPen(QPen(QColor(68, 1, 84), dense ? 1 : 2));
+  m_plot->graph(0)->setScatterStyle(
+      QCPScatterStyle(dense ? QCPScatterStyle::ssNone : QCPScatterStyle::ssCircle, 5));
+  m_plot->graph(0)->setAntialiased(!dense);
   m_plot->yAxis->setLabel(yLabel);
   // Token names on the x axis when few enough to read.
   if (tokens.size() <= 40) {

@@ -4,6 +4,7 @@
 #include <qcustomplot.h>
 #include "ui/heatmap_view.h"
 #include "ui/main_window.h"
+#include "ui/session_controller.h"
 #include "visualizers/colormap.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/head_grid_view.h"
@@ -12,7 +13,9 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QFile>
 #include <QImage>
+#include <QScreen>
 #include <QSignalSpy>
 #include <QTest>
 #include <QVulkanInstance>
@@ -102,6 +105,59 @@ class TstGuiSmoke : public QObject {
     const QColor corner = exported.pixelColor(2, 2);  // query 0 / key 0 = 1.0: viridis yellow
     QVERIFY2(corner.red() > 200 && corner.green() > 200 && corner.blue() < 80,
              qPrintable(corner.name()));
+  }
+
+  // The full window with a model loaded (the MoE fixture, so every panel has data), grabbed from
+  // the X screen so the Vulkan areas are included; saved as a PNG for inspection.
+  void fullWindowScreenshot() {
+    const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
+    const QString model =
+        QString::fromLocal8Bit(dir) + QStringLiteral("/models/stories260K-moe4.gguf");
+    if (dir.isEmpty() || !QFile::exists(model)) QSKIP("stories260K-moe4.gguf not found");
+    QVulkanInstance inst;
+    inst.setApiVersion(QVersionNumber(1, 0));
+    if (!inst.create()) QSKIP("no Vulkan instance");
+    ll::ui::MainWindow w(&inst, nullptr, 2);
+    w.resize(1500, 950);
+    w.setPrompt(
+        QStringLiteral("Once upon a time, there was a little girl named Lily. She loved to play"));
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QSignalSpy loaded(w.controller(), &ll::ui::SessionController::modelLoaded);
+    w.openModel(model);
+    QVERIFY(loaded.wait(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w.shownSnapshot() && w.shownSnapshot()->complete && !w.controller()->busy(), 30000);
+    ll::vis::HeatmapWindow* hw = w.heatmapView()->map()->heatmapWindow();
+    QVERIFY(hw);
+    const int frames = hw->framesRendered();
+    QTRY_VERIFY_WITH_TIMEOUT(hw->framesRendered() > frames || frames > 0, 10000);
+    QTest::qWait(500);
+    const QImage shot =
+        w.screen()->grabWindow(w.winId()).toImage().convertToFormat(QImage::Format_RGB32);
+    QVERIFY(!shot.isNull());
+    const QString out = QDir::temp().filePath(QStringLiteral("layerlens_window.png"));
+    QVERIFY(shot.save(out));
+    qInfo("saved %s (%dx%d)", qPrintable(out), shot.width(), shot.height());
+    // The attention map's area holds viridis colours (not a grey placeholder).
+    const QRect area(hw->mapToGlobal(QPoint(0, 0)) - w.mapToGlobal(QPoint(0, 0)), hw->size());
+    const auto& lut = ll::vis::colormapLut(ll::vis::Colormap::Viridis);
+    int viridis = 0, total = 0;
+    for (int y = area.top(); y < area.bottom(); y += 3)
+      for (int x = area.left(); x < area.right(); x += 3) {
+        if (!shot.rect().contains(x, y)) continue;
+        const QRgb c = shot.pixel(x, y);
+        ++total;
+        for (int i = 0; i < 256; i += 8)
+          if (qAbs(qRed(c) - lut[i * 4]) < 10 && qAbs(qGreen(c) - lut[i * 4 + 1]) < 10 &&
+              qAbs(qBlue(c) - lut[i * 4 + 2]) < 10) {
+            ++viridis;
+            break;
+          }
+      }
+    qInfo("attention area: %d of %d sampled pixels are viridis colours", viridis, total);
+    QVERIFY(total > 100);
+    QVERIFY2(viridis > total / 4, "the attention map is not visible in the window grab");
   }
 
   void zoomPanAndHeadGridClick() {
