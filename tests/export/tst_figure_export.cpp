@@ -3,16 +3,19 @@
 // carries the title, token labels and caption, PDF with a header, a page and vector text; and the
 // views' .npy tensors.
 #include <QFile>
+#include <QFileInfo>
 #include <QImage>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QXmlStreamReader>
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/demo/demo_model.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "visualizers/figure/figure_builder.h"
 
 using namespace ll;
@@ -149,6 +152,38 @@ class TstFigureExport : public QObject {
       const int want = int(rt::demo::classOfPiece(piece));
       QVERIFY(spec.matrix.at(t, want) > 0.95f);
     }
+  }
+
+  // A real model (stories260K: 5 layers, 8 heads) when the shared folder is present.
+  void realModelFigures() {
+    const QByteArray shared = qgetenv("LAYERLENS_SHARED_DIR");
+    const QString model = QString(shared) + "/models/stories260K.gguf";
+    if (shared.isEmpty() || !QFileInfo::exists(model)) QSKIP("shared models not available");
+    rt::Session s;
+    s.load(model.toStdString(), rt::parseBackend("cpu", 1));
+    s.setPrompt("Once upon a time");
+    auto tr = s.run();
+    for (const char* view : {"lens", "headgrid", "attention", "selection"}) {
+      vis::FigureRequest r;
+      r.view = view;
+      r.head = 0;
+      r.modelName = "stories260K.gguf";
+      r.prompt = "Once upon a time";
+      const auto spec = vis::buildFigure(s, *tr, r);
+      QString err;
+      const QString path = m_dir.filePath(QString("stories-") + view + ".svg");
+      QVERIFY2(vis::exportFigure(spec, path, 1, &err), qPrintable(err));
+      QVERIFY(QFileInfo(path).size() > 1000);
+    }
+    // The lens's last row is the model's own prediction: its top-1 matches the logits.
+    vis::FigureRequest r;
+    r.view = "lens";
+    const auto spec = vis::buildFigure(s, *tr, r);
+    QCOMPARE(spec.matrix.rows, 6);
+    const int T = tr->nTokens;
+    const float* last = tr->logitsRow(T - 1);
+    const int top = int(std::max_element(last, last + tr->nVocab) - last);
+    QCOMPARE(spec.cellText[5 * T + T - 1], vis::tokenLabel(s.model().tokenizer->piece(top)));
   }
 
   void npyTensors() {
