@@ -87,7 +87,7 @@ QImage cpuHeatmap(const FigureSpec& s) {
       if (s.style.causalMask && j > i)
         c = rgbf(s.style.maskRgb);
       else if (!std::isfinite(v))
-        c = Qt::white;
+        c = rgbf(s.style.backgroundRgb);
       else if (s.style.normalization == Normalization::PerRow)
         c = lutColor(lut, std::clamp((v - rlo) / (rhi - rlo), 0.0f, 1.0f));
       else

@@ -82,6 +82,8 @@ FigureSpec headGrid(rt::Session& s, const Trace& tr, const FigureRequest& req) {
   f.style.colormap = req.colormap;
   f.style.lo = 0.0f;
   f.style.hi = 1.0f;
+  // Gaps between tiles and the masked upper triangles print as paper white.
+  f.style.backgroundRgb[0] = f.style.backgroundRgb[1] = f.style.backgroundRgb[2] = 1.0f;
   f.tileRows = L;
   f.tileCols = H;
   for (int l = 0; l < L; ++l) f.rowLabels << "layer " + QString::number(l);
