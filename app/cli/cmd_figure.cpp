@@ -53,7 +53,15 @@ int runFigure(FigureOpts o) {
     throw std::runtime_error(error.toStdString());
   if (!note.isEmpty()) std::fprintf(stderr, "note: %s\n", note.toUtf8().constData());
   std::printf("wrote %s\n", o.out.c_str());
-  if (!o.data.empty()) {
+  const std::string ext = std::filesystem::path(o.data).extension().string();
+  if (!o.data.empty() && o.req.view == "selection" && (ext == ".json" || ext == ".csv")) {
+    const auto rec = vis::selectionRecord(*s, *tr, o.req);
+    if (ext == ".json")
+      rt::writeSelectionJson(o.data, rec);
+    else
+      rt::writeSelectionCsv(o.data, rec);
+    std::printf("wrote %s (%zu tokens)\n", o.data.c_str(), rec.tokens.size());
+  } else if (!o.data.empty()) {
     const auto shape = vis::exportViewNpy(*s, *tr, o.req, o.data);
     std::string dims;
     for (int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
@@ -80,7 +88,8 @@ const RegisterCommand kFigure{Command{
       sub.add_option("--colormap", o->colormap, "viridis or magma")->capture_default_str();
       sub.add_option("--out,-o", o->out, "output file (.png, .svg or .pdf)");
       sub.add_option("--data", o->data,
-                     "also write the view's tensor as .npy (--view residual: only the .npy)");
+                     "also write the view's tensor as .npy (--view residual: only the .npy); "
+                     "selection: .json/.csv too");
       sub.add_option("--scale", o->scale, "PNG scale 1-4")->capture_default_str();
       return [o] { return runFigure(*o); };
     }}};

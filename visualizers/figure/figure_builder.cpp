@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "runtime/analysis/lens.h"
@@ -166,34 +167,56 @@ FigureSpec routing(rt::Session&, const Trace& tr, const FigureRequest& req) {
   return f;
 }
 
-FigureSpec selection(rt::Session&, const Trace& tr, const FigureRequest& req) {
-  const int layer = req.layer < 0 ? tr.nLayer - 1 : req.layer;
-  checkLayer(layer, tr.nLayer);
-  const std::string method = req.method.empty() ? "gemfilter" : req.method;
-  const auto qk = rt::ana::qkView(tr, layer);
-  const int T = tr.nTokens;
+struct SelectionRun {
+  int layer = 0;
+  std::string method;
   std::vector<int> kept;
-  std::vector<float> scores(size_t(T), 0.0f);
-  QString params;
-  if (method == "gemfilter") {
-    auto r = rt::ana::gemFilter(qk, req.k, req.kernel);
-    kept = r.kept;
-    for (int t = 0; t < T && t < int(r.scores.size()); ++t) scores[size_t(t)] = r.scores[size_t(t)];
-    params = "k=" + QString::number(req.k) + " kernel=" + QString::number(req.kernel);
-  } else if (method == "snapkv" || method == "h2o") {
-    auto r = method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRowsFromQk(qk), T, tr.nHead, req.k,
-                                                  req.window, req.kernel)
-                                : rt::ana::h2o(tr.layers[size_t(layer)].colSum, T, tr.nHead,
-                                               std::max(0, req.k - req.window), req.window);
-    kept = r.kept;
+  std::vector<float> scores;  // [T]
+  std::map<std::string, std::string> params;
+};
+
+SelectionRun runSelection(const Trace& tr, const FigureRequest& req) {
+  SelectionRun r;
+  r.layer = req.layer < 0 ? tr.nLayer - 1 : req.layer;
+  checkLayer(r.layer, tr.nLayer);
+  r.method = req.method.empty() ? "gemfilter" : req.method;
+  const auto qk = rt::ana::qkView(tr, r.layer);
+  const int T = tr.nTokens;
+  r.scores.assign(size_t(T), 0.0f);
+  r.params = {{"layer", std::to_string(r.layer)},
+              {"k", std::to_string(req.k)},
+              {"kernel", std::to_string(req.kernel)}};
+  if (r.method == "gemfilter") {
+    auto g = rt::ana::gemFilter(qk, req.k, req.kernel);
+    r.kept = g.kept;
+    for (int t = 0; t < T && t < int(g.scores.size()); ++t)
+      r.scores[size_t(t)] = g.scores[size_t(t)];
+  } else if (r.method == "snapkv" || r.method == "h2o") {
+    auto g = r.method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRowsFromQk(qk), T, tr.nHead, req.k,
+                                                    req.window, req.kernel)
+                                  : rt::ana::h2o(tr.layers[size_t(r.layer)].colSum, T, tr.nHead,
+                                                 std::max(0, req.k - req.window), req.window);
+    r.kept = g.kept;
     // Mean per-head score; SnapKV scores cover the prefix [0, T - window) only.
-    for (const auto& hs : r.scoresPerHead)
+    for (const auto& hs : g.scoresPerHead)
       for (size_t t = 0; t < hs.size() && t < size_t(T); ++t)
-        scores[t] += hs[t] / float(r.scoresPerHead.size());
-    params = "k=" + QString::number(req.k) + " window=" + QString::number(req.window);
+        r.scores[t] += hs[t] / float(g.scoresPerHead.size());
+    r.params["window"] = std::to_string(req.window);
   } else {
     throw std::invalid_argument("figure: selection --method must be gemfilter, snapkv or h2o");
   }
+  return r;
+}
+
+FigureSpec selection(rt::Session&, const Trace& tr, const FigureRequest& req) {
+  const SelectionRun run = runSelection(tr, req);
+  const int T = tr.nTokens, layer = run.layer;
+  const std::string& method = run.method;
+  const std::vector<int>& kept = run.kept;
+  const std::vector<float>& scores = run.scores;
+  QString params;
+  for (const auto& [k, v] : run.params)
+    if (k != "layer") params += (params.isEmpty() ? "" : " ") + QString::fromStdString(k + "=" + v);
   FigureSpec f;
   f.matrix = {1, T, scores};
   f.style.colormap = req.colormap;
@@ -244,6 +267,15 @@ FigureSpec buildFigure(rt::Session& session, const Trace& trace, const FigureReq
   if (req.view == "selection") return selection(session, trace, req);
   throw std::invalid_argument("figure: unknown view '" + req.view +
                               "' (attention, headgrid, lens, routing, selection)");
+}
+
+rt::SelectionRecord selectionRecord(rt::Session&, const Trace& trace, const FigureRequest& req) {
+  const SelectionRun run = runSelection(trace, req);
+  rt::SelectionRecord rec =
+      rt::makeSelectionRecord(trace, run.kept, run.scores, run.method, run.params);
+  rec.model = req.modelName;
+  rec.promptHash = rt::promptHash(req.prompt);
+  return rec;
 }
 
 std::vector<int64_t> exportViewNpy(rt::Session& session, const Trace& tr, const FigureRequest& req,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "visualizers/figure/figure.h"
 
@@ -33,6 +34,11 @@ FigureSpec buildFigure(rt::Session& session, const rt::Trace& trace, const Figur
 // "residual" [T,nEmbd] (the residual stream after --layer). Returns the shape written.
 std::vector<int64_t> exportViewNpy(rt::Session& session, const rt::Trace& trace,
                                    const FigureRequest& req, const std::string& path);
+
+// The selection view's result (kept tokens, scores, method and parameters) as an exportable record
+// (rt::writeSelectionJson / writeSelectionCsv).
+rt::SelectionRecord selectionRecord(rt::Session& session, const rt::Trace& trace,
+                                    const FigureRequest& req);
 
 // A token piece as an axis label: control bytes escaped, lone bytes as <0xNN>.
 QString tokenLabel(const std::string& piece);
