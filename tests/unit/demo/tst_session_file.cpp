@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "lltest.h"
@@ -156,6 +158,40 @@ LL_TEST(errorsNameTheFileAndTheProblem) {
   const SessionState s = loadSession(p);
   QCOMPARE(s.modelPath, std::string("m"));
   QCOMPARE(s.view.activeView, std::string("attention"));
+}
+
+// Random corruption (byte flips, truncation, inserted junk) gives a SessionFileError or a valid
+// state, never another exception type or a crash.
+LL_TEST(corruptedFilesFailCleanly) {
+  const fs::path p = tempDir() / "fuzz.llsession";
+  saveSession(p, sampleState(4));
+  std::ifstream in(p, std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  std::mt19937 rng(1234);
+  int refused = 0, accepted = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    std::string bad = good;
+    switch (iter % 3) {
+      case 0:
+        for (int k = 0; k < 1 + int(rng() % 4); ++k) bad[rng() % bad.size()] = char(rng() % 256);
+        break;
+      case 1:
+        bad.resize(rng() % bad.size());
+        break;
+      default:
+        bad.insert(rng() % bad.size(), std::string(1 + rng() % 5, "{}[]\",:1e9-"[rng() % 12]));
+    }
+    writeText(p, bad);
+    try {
+      loadSession(p);
+      ++accepted;
+    } catch (const SessionFileError& e) {
+      QVERIFY(std::string(e.what()).find("fuzz.llsession") != std::string::npos);
+      ++refused;
+    }
+  }
+  QVERIFY(refused > 200);
+  std::printf("corrupted sessions: %d refused with a message, %d still valid\n", refused, accepted);
 }
 
 LL_TEST_MAIN("tst_session_file")
