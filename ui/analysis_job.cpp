@@ -5,6 +5,7 @@
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/analysis/selection_runs.h"
+#include "runtime/analysis/stats.h"
 #include "runtime/analysis/steering.h"
 #include "runtime/analysis/token_selection.h"
 #include "runtime/api/session.h"
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -85,6 +87,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   info.nVocab = sp.nVocab;
   info.nExpert = sp.nExpert;
   info.nExpertUsed = sp.nExpertUsed;
+  info.nFfExpert = sp.nFfExpert;
   info.fileBytes = m.fileBytes;
   info.quantization = quantSummary(sp.tensorTypeCounts);
   info.hasTemplate = !m.chatTemplate.empty();
@@ -94,6 +97,8 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   gen->attach(s->modelPtr(), backend);
   auto aux = std::make_unique<rt::Session>();
   aux->attach(s->modelPtr(), backend);
+  auto steer = std::make_unique<rt::Session>();
+  steer->attach(s->modelPtr(), backend);
   // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
   // computed once here rather than per keystroke.
   if (m.tokenizer && sp.nVocab > 8) {
@@ -108,10 +113,12 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_session = std::move(s);
   m_gen = std::move(gen);
   m_aux = std::move(aux);
+  m_steer = std::move(steer);
   m_projector = std::make_unique<ana::LensProjector>(m_session->engine());
   m_info = info;
   m_steerCache.clear();
   m_lastTrace.reset();
+  m_lastEntropy.clear();
   m_lastText.clear();
   return info;
 }
@@ -141,6 +148,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   iv.router = st.routerEdits;
   if (!m_lastTrace || tp.text != m_lastText || !(iv == m_lastIv)) {
     m_lastTrace.reset();
+    if (!(iv == m_lastIv)) m_lastEntropy.clear();
     if (templ)
       m_session->setPromptIds(enc.ids);
     else
@@ -150,6 +158,11 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     m_lastTrace = m_session->run(req, [&](int, int) { return !alive || alive(); });
     m_lastText = tp.text;
     m_lastIv = iv;
+    const rt::Trace& t = *m_lastTrace;
+    const int keep = std::clamp(t.reusedRows, 0, static_cast<int>(m_lastEntropy.size()));
+    m_lastEntropy.resize(static_cast<size_t>(t.nTokens));
+    for (int r = keep; r < t.nTokens; ++r)
+      m_lastEntropy[r] = ana::rowStats(t.logitsRow(r), t.nVocab, 0).entropy;
   }
   const rt::Trace& tr = *m_lastTrace;
   s.trace = m_lastTrace;
@@ -196,7 +209,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     s.rankToken = target;
     s.rankTokenText = displayPiece(m.tokenizer->piece(target));
   }
-  s.outputEntropy = ana::outputEntropy(tr).entropy;
+  s.outputEntropy = m_lastEntropy;
   check(alive);
 
   // Top-k next tokens after the last prompt token.
@@ -361,6 +374,8 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
   check(alive);
 
   // The model's own continuation (with the routing edits in force).
+  std::vector<int32_t> contIds;
+  bool contComplete = false;
   {
     rt::GenerateRequest g;
     g.maxTokens = std::max(0, s.state.outputTokens);
@@ -368,7 +383,16 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
     m_gen->setPromptIds(tr.ids);
     const rt::Generation gen = m_gen->generate(g, {}, [&](int, int) { return !alive || alive(); });
     s.continuation = QString::fromUtf8(gen.text);
+    contIds = gen.ids;
+    contComplete = gen.stoppedAtEos;
   }
+  // Greedy continuations of the same prompt under the same interventions are prefixes of this
+  // one: no need to decode them again.
+  auto prefixOf = [&](int n, bool sameIv) -> std::optional<std::vector<int32_t>> {
+    if (!sameIv || (static_cast<int>(contIds.size()) < n && !contComplete)) return std::nullopt;
+    return std::vector<int32_t>(contIds.begin(),
+                                contIds.begin() + std::min<size_t>(n, contIds.size()));
+  };
   check(alive);
 
   // The answer from the kept tokens beside the full answer.
@@ -383,8 +407,21 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
         m_aux->setPromptIds(tr.ids);
         a = ana::answerKeptPositions(*m_aux, s.kept, from + 1, n);
       } else {
-        m_aux->setPromptIds(tr.ids);
-        a = ana::answerReindexed(*m_aux, s.kept, n);
+        // As ana::answerReindexed, with the full prompt's answer on the generation session
+        // (its cache already holds the prompt) and the kept tokens on the aux session.
+        std::vector<int32_t> pos(tr.ids.size()), sub, subPos;
+        std::iota(pos.begin(), pos.end(), 0);
+        const auto none = [](int) { return rt::Interventions{}; };
+        if (auto p = prefixOf(n, iv.router.empty()))
+          a.full = *p;
+        else
+          a.full = ana::greedy(*m_gen, tr.ids, pos, none, n);
+        check(alive);
+        for (int i : s.kept) {
+          sub.push_back(tr.ids.at(static_cast<size_t>(i)));
+          subPos.push_back(static_cast<int32_t>(subPos.size()));
+        }
+        a.compressed = ana::greedy(*m_aux, sub, subPos, none, n);
       }
       s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
       s.answerKept = QString::fromUtf8(m.tokenizer->decode(a.compressed));
@@ -408,11 +445,13 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
       rt::Steering steer{s.steerLayer, st.alpha, std::max(0, st.fromPos), v};
       std::vector<int32_t> pos(tr.ids.size());
       std::iota(pos.begin(), pos.end(), 0);
-      const auto plain = ana::greedy(
-          *m_gen, tr.ids, pos, [&](int) { return iv; }, st.genTokens);
+      const auto cached = prefixOf(st.genTokens, true);
+      const auto plain = cached ? *cached
+                                : ana::greedy(
+                                      *m_gen, tr.ids, pos, [&](int) { return iv; }, st.genTokens);
       check(alive);
       const auto steered = ana::greedy(
-          *m_aux, tr.ids, pos,
+          *m_steer, tr.ids, pos,
           [&](int) {
             rt::Interventions x = iv;
             x.steering.push_back(steer);

@@ -46,10 +46,12 @@ class AnalysisJob {
 
   // Three sessions on one model: the prompt session only ever runs the prompt, so its KV cache
   // keeps the prefix for the next keystroke; generations (continuation, unsteered) go to m_gen,
-  // and everything that runs other token sequences (answers from kept tokens, PromptDistill's
-  // knockout runs, steering vectors, steered generation) to m_aux.
+  // (plus the full-prompt answer), the steered generation to m_steer, and everything that runs
+  // other token sequences (kept-token answers, PromptDistill's knockout runs, steering vectors)
+  // to m_aux. Each keeps its own cache prefix from one keystroke to the next.
   std::unique_ptr<rt::Session> m_session;
   std::unique_ptr<rt::Session> m_gen;
+  std::unique_ptr<rt::Session> m_steer;
   std::unique_ptr<rt::Session> m_aux;
   std::unique_ptr<rt::ana::LensProjector> m_projector;
   ModelInfo m_info;
@@ -58,6 +60,9 @@ class AnalysisJob {
   std::string m_lastText;
   rt::Interventions m_lastIv;
   std::shared_ptr<const rt::Trace> m_lastTrace;
+  // Output entropy of m_lastTrace: rows the engine reused keep theirs (an [T, V] pass is a large
+  // part of a keystroke on a 32k vocabulary).
+  std::vector<float> m_lastEntropy;
 };
 
 }  // namespace ll::ui

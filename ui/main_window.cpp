@@ -331,8 +331,14 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
 }
 
 void MainWindow::dropEvent(QDropEvent* e) {
-  const auto urls = e->mimeData()->urls();
-  if (!urls.isEmpty() && urls.first().isLocalFile()) openModel(urls.first().toLocalFile());
+  if (openDropped(e->mimeData())) e->acceptProposedAction();
+}
+
+bool MainWindow::openDropped(const QMimeData* mime) {
+  const auto urls = mime ? mime->urls() : QList<QUrl>();
+  if (urls.isEmpty() || !urls.first().isLocalFile()) return false;
+  openModel(urls.first().toLocalFile());
+  return true;
 }
 
 void MainWindow::exportPlot() {

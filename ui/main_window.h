@@ -10,6 +10,7 @@
 
 class QDockWidget;
 class QLabel;
+class QMimeData;
 class QPlainTextEdit;
 class QProgressBar;
 class QTimer;
@@ -44,6 +45,8 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   void openModel(const QString& path);
+  // What a drop on the window does: opens the first local file or folder (false: none).
+  bool openDropped(const QMimeData* mime);
   void setPrompt(const QString& text);
   void setDebounceMs(int ms);
   void setTheme(Theme theme);

@@ -111,10 +111,14 @@ void SessionController::runJob(const Job& job) {
         c->m_latest.reset();
         emit c->modelLoaded(info);
       });
+    } catch (const rt::LoadCancelled&) {
+      // A newer load replaced this one (or the window is closing): nothing to report.
     } catch (const std::exception& e) {
       const QString msg = QString::fromUtf8(e.what());
       const QString path = job.path;
-      post([path, msg](SessionController* c) { emit c->loadFailed(path, msg); });
+      post([gen, path, msg](SessionController* c) {
+        if (gen == c->m_loadGeneration.load()) emit c->loadFailed(path, msg);
+      });
     }
     return;
   }

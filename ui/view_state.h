@@ -69,7 +69,7 @@ struct ModelInfo {
   QString format;
   QString arch;
   int nLayer = 0, nEmbd = 0, nHead = 0, nHeadKv = 0, headDim = 0, nFf = 0, nCtx = 0, nVocab = 0;
-  int nExpert = 0, nExpertUsed = 0;
+  int nExpert = 0, nExpertUsed = 0, nFfExpert = 0;
   quint64 fileBytes = 0;
   QString quantization;  // "F32 x48, Q4_K x13"
   QString chatFormat;    // detected template family, "" when none / unknown
