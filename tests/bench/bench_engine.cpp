@@ -9,6 +9,8 @@
 // run one type per process (--types Q8_0) for a clean RSS figure.
 #include <sys/resource.h>
 
+#include <Eigen/Core>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fixture_writer.h"
@@ -82,6 +85,37 @@ double seconds(Clock::time_point a) {
   return std::chrono::duration<double>(Clock::now() - a).count();
 }
 
+// The machine's f32 GEMM rate (Eigen, output columns split over `threads` threads) on the FFN
+// shape, measured in the same process so the prefill rate can be compared with it side by side.
+double eigenGemmGflops(int threads, int n, int rows, int cols) {
+  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  RowMat x = RowMat::Random(n, cols), w = RowMat::Random(rows, cols), y(n, rows);
+  double best = 1e30;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = Clock::now();
+    std::vector<std::thread> ts;
+    const int chunk = (rows + threads - 1) / threads;
+    for (int t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] {
+        const int r0 = t * chunk, r1 = std::min(rows, r0 + chunk);
+        if (r1 > r0)
+          y.middleCols(r0, r1 - r0).noalias() = x * w.middleRows(r0, r1 - r0).transpose();
+      });
+    for (auto& th : ts) th.join();
+    best = std::min(best, seconds(t0));
+  }
+  return 2.0 * n * rows * cols / best / 1e9;
+}
+
+// FLOPs of one prefill: the linear layers for every token, causal attention (QK^T and PV), and the
+// LM head for `headRows` rows.
+double prefillFlops(int layers, int tokens, int headRows) {
+  const double kvDim = double(kEmbd) / kHead * kHeadKv;
+  const double linear = 2.0 * layers * (2.0 * kEmbd * kEmbd + 2.0 * kEmbd * kvDim + 3.0 * kEmbd * kFf);
+  const double attention = 2.0 * layers * double(tokens) * tokens * kEmbd;
+  return linear * tokens + attention + 2.0 * kEmbd * kVocab * headRows;
+}
+
 double peakRssMiB() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -103,6 +137,8 @@ int main(int argc, char** argv) {
       tokens = std::atoi(argv[i + 1]);
     else if (a == "--layers")
       layers = std::atoi(argv[i + 1]);
+    else if (a == "--repeat")
+      repeat = std::max(1, std::atoi(argv[i + 1]));
     else if (a == "--types")
       types = argv[i + 1];
     else if (a == "--out")
@@ -117,6 +153,9 @@ int main(int argc, char** argv) {
   std::printf(
       "bench_engine: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d), %d tokens, %d threads\n",
       layers, kEmbd, kHead, kHeadKv, kFf, kVocab, tokens, threads);
+  const double gemmRate = eigenGemmGflops(threads, tokens, kFf, kEmbd);
+  std::printf("machine f32 GEMM rate (Eigen, %d threads, %dx%dx%d): %.1f GFLOP/s\n", threads, tokens,
+              kFf, kEmbd, gemmRate);
   for (const std::string type : {"F16", "Q8_0"}) {
     if (types.find(type) == std::string::npos) continue;
     const fs::path file =
@@ -169,6 +208,13 @@ int main(int argc, char** argv) {
                 tOffAll, tokens / tOffAll);
     std::printf("[%s] prefill full capture               %7.2f s  %7.1f tok/s\n", type.c_str(),
                 tFull, tokens / tFull);
+    const double rateOff = prefillFlops(layers, tokens, 1) / tOff / 1e9;
+    const double rateFull = prefillFlops(layers, tokens, tokens) / tFull / 1e9;
+    std::printf(
+        "[%s] prefill rate: %.1f GFLOP/s capture off, %.1f GFLOP/s full capture = %.0f%% / %.0f%% of "
+        "the f32 GEMM rate %.1f GFLOP/s (target >= 60%%)\n",
+        type.c_str(), rateOff, rateFull, 100.0 * rateOff / gemmRate, 100.0 * rateFull / gemmRate,
+        gemmRate);
     std::printf(
         "[%s] capture overhead: %.1f%% vs capture off (last logits), %.1f%% vs off with all logits "
         "(target < 15%%)\n",
