@@ -100,7 +100,8 @@ ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
         const int64_t sf = s.nFfShexp > 0 ? s.nFfShexp : -1;
         L.sharedGate = required(blk(l, "ffn_gate_inp_shexp.weight"), 1, d);
         L.shared.gate = required(blk(l, "ffn_gate_shexp.weight"), sf, d);
-        L.shared.up = required(blk(l, "ffn_up_shexp.weight"), sf, d);
+        // Gate and up must agree: the FFN scratch is sized by the up rows (preparePass).
+        L.shared.up = required(blk(l, "ffn_up_shexp.weight"), L.shared.gate->rows, d);
         L.shared.down = required(blk(l, "ffn_down_shexp.weight"), d, L.shared.gate->rows);
       }
     } else {
