@@ -1,6 +1,8 @@
 // `layerlens`: the GUI entry point (wiring only). --help / --version are answered before any
 // QApplication exists, so they work without a display.
 //   layerlens [MODEL_FILE_OR_HF_FOLDER] [--prompt TEXT] [--threads N] [Qt options]
+#include "ui/demo_menu.h"
+#include "ui/export_actions.h"
 #include "ui/main_window.h"
 
 #include <QApplication>
@@ -99,6 +101,9 @@ int main(int argc, char** argv) {
   ll::ui::MainWindow window(vulkan.isValid() ? &vulkan : nullptr, nullptr, args.threads);
   if (args.hasPrompt) window.setPrompt(args.prompt);
   if (!args.model.isEmpty()) window.openModel(args.model);
+  ll::ui::installExportActions(&window);
+  // Without a model the app opens the built-in demo model on its first guided demo.
+  ll::ui::installDemoMenu(&window, args.model.isEmpty(), args.hasPrompt);
   window.show();
   return app.exec();
 }

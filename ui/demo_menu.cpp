@@ -1,0 +1,139 @@
+// Demos menu: presets from :/demos/, models resolved through
+// runtime/demo/demo_presets.h.
+#include "ui/demo_menu.h"
+
+#include <QAction>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QStandardPaths>
+#include <QTextBrowser>
+#include <algorithm>
+
+#include "resources/demos/demo_resources.h"
+#include "runtime/demo/demo_presets.h"
+#include "ui/main_window.h"
+#include "ui/selection_model.h"
+#include "ui/session_controller.h"
+
+namespace ll::ui {
+
+namespace {
+
+class DemoMenu : public QObject {
+ public:
+  explicit DemoMenu(MainWindow* w) : QObject(w), m_window(w) {
+    connect(w->controller(), &SessionController::modelLoaded, this, [this](const ModelInfo&) {
+      if (!m_pending) return;
+      m_pending = false;
+      m_window->selection()->setLayer(m_preset.session.view.layer);
+      m_window->selection()->setHead(m_preset.session.view.head);
+    });
+  }
+
+  void build() {
+    QMenu* menu = m_window->menuBar()->addMenu(tr("&Demos"));
+    for (const QString& file : demos::embeddedPresetFiles()) {
+      try {
+        rt::demo::DemoPreset p = rt::demo::parseDemoPreset(
+            demos::embeddedText(file).toStdString(),
+            QFileInfo(file).completeBaseName().toStdString(), file.toStdString());
+        p.teacherText = demos::embeddedText(QString::fromStdString(p.teacherFile)).toStdString();
+        m_presets.push_back(std::move(p));
+      } catch (const std::exception& e) {
+        QAction* a = menu->addAction(QFileInfo(file).completeBaseName() + tr(" (broken)"));
+        a->setEnabled(false);
+        a->setToolTip(QString::fromStdString(e.what()));
+      }
+    }
+    std::stable_sort(m_presets.begin(), m_presets.end(), [](const auto& x, const auto& y) {
+      return x.order != y.order ? x.order < y.order : x.id < y.id;
+    });
+    for (size_t i = 0; i < m_presets.size(); ++i) {
+      const auto& p = m_presets[i];
+      QAction* a = menu->addAction(QString::fromStdString(p.title));
+      if (!resolve(p, false)) {
+        a->setEnabled(false);
+        a->setToolTip(tr("Needs %1 (shared models folder not found)")
+                          .arg(QString::fromStdString(p.session.modelPath)));
+      }
+      connect(a, &QAction::triggered, this, [this, i] { open(m_presets[i], true); });
+    }
+    menu->addSeparator();
+    menu->addAction(tr("Open the built-in demo model"), this, [this] {
+      if (auto p = rt::demo::resolveDemoModel(rt::demo::kBuiltinModel,
+                                              demoModelCacheDir().toStdString(), {}))
+        m_window->openModel(QString::fromStdString(p->string()));
+    });
+  }
+
+  void openFirst(bool keepPrompt) {
+    if (!m_presets.empty()) open(m_presets.front(), !keepPrompt);
+  }
+
+ private:
+  std::optional<std::filesystem::path> resolve(const rt::demo::DemoPreset& p, bool write) {
+    if (p.session.modelPath == rt::demo::kBuiltinModel && !write)
+      return std::filesystem::path(rt::demo::kBuiltinModel);  // always available
+    return rt::demo::resolveDemoModel(p.session.modelPath, demoModelCacheDir().toStdString(),
+                                      rt::demo::defaultSharedDirs());
+  }
+
+  void open(const rt::demo::DemoPreset& p, bool setPrompt) {
+    try {
+      const auto model = resolve(p, true);
+      if (!model) {
+        QMessageBox::warning(m_window, tr("Demos"),
+                             tr("This demo needs %1, which was not found.")
+                                 .arg(QString::fromStdString(p.session.modelPath)));
+        return;
+      }
+      m_preset = p;
+      m_pending = true;
+      if (setPrompt) m_window->setPrompt(QString::fromStdString(p.session.prompt));
+      m_window->openModel(QString::fromStdString(model->string()));
+      showTeacherText(p);
+    } catch (const std::exception& e) {
+      QMessageBox::warning(m_window, tr("Demos"), QString::fromStdString(e.what()));
+    }
+  }
+
+  void showTeacherText(const rt::demo::DemoPreset& p) {
+    if (!m_guide) {
+      m_guide = new QDockWidget(tr("Demo guide"), m_window);
+      m_guide->setObjectName("demo-guide");
+      m_text = new QTextBrowser(m_guide);
+      m_text->setOpenExternalLinks(false);
+      m_guide->setWidget(m_text);
+      m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
+    }
+    m_text->setMarkdown(QString::fromStdString(p.teacherText));
+    m_guide->show();
+    m_guide->raise();
+  }
+
+  MainWindow* m_window;
+  std::vector<rt::demo::DemoPreset> m_presets;
+  rt::demo::DemoPreset m_preset;
+  bool m_pending = false;
+  QDockWidget* m_guide = nullptr;
+  QTextBrowser* m_text = nullptr;
+};
+
+}  // namespace
+
+QString demoModelCacheDir() {
+  QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+  if (dir.isEmpty()) dir = QStandardPaths::writableLocation(QStandardPaths::TempLocation);
+  return dir + "/layerlens";
+}
+
+void installDemoMenu(MainWindow* window, bool openDemoNow, bool keepPrompt) {
+  auto* menu = new DemoMenu(window);
+  menu->build();
+  if (openDemoNow) menu->openFirst(keepPrompt);
+}
+
+}  // namespace ll::ui

@@ -1,0 +1,332 @@
+// Figure and data export from snapshots, and session open/save wired onto the
+// main window.
+#include "ui/export_actions.h"
+
+#include <QAction>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QInputDialog>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <cmath>
+#include <limits>
+
+#include "runtime/api/npy_io.h"
+#include "runtime/api/selection_export.h"
+#include "ui/main_window.h"
+#include "ui/selection_model.h"
+#include "ui/session_controller.h"
+#include "visualizers/figure/figure_builder.h"
+
+namespace ll::ui {
+
+namespace {
+
+QString captionOf(const Snapshot& s, const QString& modelName, const QString& what) {
+  return "LayerLens · model " + modelName +
+         " · prompt sha256:" + QString::fromStdString(rt::promptHash(s.state.prompt)) + " (" +
+         QString::number(s.nTokens) + " tokens) · " + what;
+}
+
+QStringList labels(const Snapshot& s, int from = 0) {
+  QStringList out;
+  for (int t = from; t < s.tokens.size(); ++t) out << QString::number(t) + " " + s.tokens[t];
+  return out;
+}
+
+QString headText(int head) {
+  return head == -1   ? QString("mean of heads")
+         : head == -2 ? QString("sum of heads")
+                      : "head " + QString::number(head);
+}
+
+[[noreturn]] void noData(const QString& view) {
+  throw std::invalid_argument("no " + view.toStdString() + " data in the current view");
+}
+
+}  // namespace
+
+QStringList exportViews() {
+  return {"attention", "headgrid", "lens", "routing", "selection"};
+}
+
+vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
+                                   const QString& modelName) {
+  vis::FigureSpec f;
+  const int T = s.nTokens;
+  if (view == "attention") {
+    if (!s.attention || s.attention->rows != T) noData(view);
+    f.matrix = *s.attention;
+    f.style.causalMask = true;
+    f.rowLabels = f.colLabels = labels(s);
+    f.title = "Attention · layer " + QString::number(s.layer) + ", " + headText(s.head);
+    f.xTitle = "key token";
+    f.yTitle = "query token";
+    f.colorbarTitle = "attention";
+    f.caption =
+        captionOf(s, modelName,
+                  "layer " + QString::number(s.layer) + " " + headText(s.head) + " · attention");
+  } else if (view == "headgrid") {
+    const int G = s.gridTokens, L = s.nLayer, H = s.nHead;
+    if (G <= 0 || s.headGrid.size() != size_t(L) * H * G * G) noData(view);
+    const int rows = L * (G + 1) - 1, cols = H * (G + 1) - 1;
+    f.matrix.rows = rows;
+    f.matrix.cols = cols;
+    f.matrix.values.assign(size_t(rows) * cols, std::numeric_limits<float>::quiet_NaN());
+    for (int l = 0; l < L; ++l)
+      for (int h = 0; h < H; ++h)
+        for (int i = 0; i < G; ++i)
+          for (int j = 0; j <= i; ++j)
+            f.matrix.values[size_t(l * (G + 1) + i) * cols + h * (G + 1) + j] =
+                s.headGrid[((size_t(l) * H + h) * G + i) * G + j];
+    f.style.lo = 0.0f;
+    f.style.hi = 1.0f;
+    // Gaps between tiles and the masked upper triangles print as paper white.
+    f.style.backgroundRgb[0] = f.style.backgroundRgb[1] = f.style.backgroundRgb[2] = 1.0f;
+    f.tileRows = L;
+    f.tileCols = H;
+    for (int l = 0; l < L; ++l) f.rowLabels << "layer " + QString::number(l);
+    for (int h = 0; h < H; ++h) f.colLabels << "head " + QString::number(h);
+    f.title = "Attention heads · last " + QString::number(G) + " tokens";
+    f.xTitle = "head";
+    f.yTitle = "layer";
+    f.colorbarTitle = "attention probability";
+    f.caption =
+        captionOf(s, modelName, "all layers, all heads · last " + QString::number(G) + " tokens");
+  } else if (view == "lens") {
+    const int rows = int(s.lensEntropy.size());
+    if (rows == 0) noData(view);
+    f.matrix = {rows, 1, s.lensEntropy};
+    f.style.colormap = vis::Colormap::Magma;
+    for (int r = 0; r < rows; ++r) {
+      f.rowLabels << (r == 0 ? QString("embeddings") : "after layer " + QString::number(r - 1));
+      if (size_t(r) < s.lensRank.size())
+        f.cellText << "rank " + QString::number(s.lensRank[size_t(r)]);
+    }
+    const QString tok = s.token >= 0 && s.token < s.tokens.size() ? s.tokens[s.token] : "";
+    f.colLabels << QString::number(s.token) + " " + tok;
+    f.title = "Logit lens · entropy of token " + QString::number(s.token);
+    f.yTitle = "layer";
+    f.colorbarTitle = "entropy (nats)";
+    f.caption = captionOf(
+        s, modelName,
+        "token " + QString::number(s.token) + " · logit lens entropy, rank of " + s.rankTokenText);
+  } else if (view == "routing") {
+    const int E = s.nExpert;
+    if (E <= 0 || s.routing.size() != size_t(s.nLayer) * T * E) noData(view);
+    f.matrix.rows = T;
+    f.matrix.cols = E;
+    f.matrix.values.assign(s.routing.begin() + ptrdiff_t(size_t(s.layer) * T * E),
+                           s.routing.begin() + ptrdiff_t(size_t(s.layer + 1) * T * E));
+    f.style.lo = 0.0f;
+    f.style.hi = 1.0f;
+    f.rowLabels = labels(s);
+    for (int e = 0; e < E; ++e) f.colLabels << "expert " + QString::number(e);
+    f.title = "MoE routing · layer " + QString::number(s.layer);
+    f.xTitle = "expert";
+    f.yTitle = "token";
+    f.colorbarTitle = "router probability";
+    f.caption = captionOf(s, modelName, "layer " + QString::number(s.layer) + " · router");
+  } else if (view == "selection") {
+    if (s.scores.size() != size_t(T) || T == 0) noData(view);
+    f.matrix = {1, T, s.scores};
+    std::vector<uint8_t> kept(size_t(T), 0);
+    for (int k : s.kept)
+      if (k >= 0 && k < T) kept[size_t(k)] = 1;
+    const QStringList toks = labels(s);
+    for (int t = 0; t < T; ++t) f.colLabels << (kept[size_t(t)] ? "● " : "○ ") + toks[t];
+    const QString method = methodName(s.state.selection.method);
+    f.rowLabels << method;
+    f.title = "Token selection · " + method + " · " + QString::number(s.kept.size()) + " of " +
+              QString::number(T) + " kept (●)";
+    f.xTitle = "token (● kept, ○ dropped)";
+    f.colorbarTitle = "score";
+    f.caption = captionOf(s, modelName, method + " k=" + QString::number(s.state.selection.k));
+  } else {
+    throw std::invalid_argument("unknown view " + view.toStdString());
+  }
+  return f;
+}
+
+rt::SessionState sessionFromSnapshot(const Snapshot& s, const QString& modelPath) {
+  rt::SessionState st;
+  st.modelPath = modelPath.toStdString();
+  st.prompt = s.state.prompt;
+  st.interventions.router = s.state.routerEdits;
+  st.view.layer = s.layer;
+  st.view.head = s.head;
+  st.view.method = methodName(s.state.selection.method).toStdString();
+  st.view.k = s.state.selection.k;
+  st.view.extra["token"] = std::to_string(s.token);
+  if (s.trace && s.scores.size() == size_t(s.nTokens) && s.nTokens > 0) {
+    auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores, st.view.method,
+                                       {{"k", std::to_string(s.state.selection.k)},
+                                        {"layer", std::to_string(s.state.selection.layer)}});
+    rec.model = QFileInfo(modelPath).fileName().toStdString();
+    rec.promptHash = rt::promptHash(s.state.prompt);
+    st.selections.push_back(std::move(rec));
+  }
+  return st;
+}
+
+bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
+                    const QString& modelName, QString* error) {
+  try {
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    if (view == "selection" && (suffix == "json" || suffix == "csv")) {
+      if (!s.trace) throw std::invalid_argument("no run to export");
+      auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores,
+                                         methodName(s.state.selection.method).toStdString(),
+                                         {{"k", std::to_string(s.state.selection.k)},
+                                          {"layer", std::to_string(s.state.selection.layer)}});
+      rec.model = modelName.toStdString();
+      rec.promptHash = rt::promptHash(s.state.prompt);
+      if (suffix == "json")
+        rt::writeSelectionJson(path.toStdString(), rec);
+      else
+        rt::writeSelectionCsv(path.toStdString(), rec);
+      return true;
+    }
+    if (suffix != "npy") throw std::invalid_argument("use .npy (or .json/.csv for selections)");
+    if (view == "headgrid") {
+      const int64_t G = s.gridTokens;
+      if (G <= 0) noData(view);
+      rt::writeNpy(path.toStdString(), s.headGrid.data(), {s.nLayer, s.nHead, G, G});
+      return true;
+    }
+    if (view == "routing") {
+      if (s.nExpert <= 0) noData(view);
+      rt::writeNpy(path.toStdString(), s.routing.data(), {s.nLayer, s.nTokens, s.nExpert});
+      return true;
+    }
+    const vis::FigureSpec f = figureFromSnapshot(s, view, modelName);
+    rt::writeNpy(path.toStdString(), f.matrix.values.data(), {f.matrix.rows, f.matrix.cols});
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = path + ": " + QString::fromStdString(e.what());
+    return false;
+  }
+}
+
+namespace {
+
+// Keeps the loaded model's path (for captions and sessions) and owns the
+// dialogs.
+class ExportActions : public QObject {
+ public:
+  explicit ExportActions(MainWindow* w) : QObject(w), m_window(w) {
+    connect(w->controller(), &SessionController::modelLoaded, this, [this](const ModelInfo& info) {
+      m_modelPath = info.path;
+      applyPendingView();
+    });
+  }
+
+  void exportFigure() {
+    const SnapshotPtr s = m_window->shownSnapshot();
+    if (!s) return message(tr("Nothing to export yet: open a model first."));
+    bool ok = false;
+    const QString view = QInputDialog::getItem(m_window, tr("Export figure"), tr("View:"),
+                                               exportViews(), 0, false, &ok);
+    if (!ok) return;
+    const QString path = QFileDialog::getSaveFileName(m_window, tr("Export figure"), view + ".pdf",
+                                                      tr("Figures (*.pdf *.svg *.png)"));
+    if (path.isEmpty()) return;
+    try {
+      const auto spec = figureFromSnapshot(*s, view, modelName());
+      QString error, note;
+      if (!vis::exportFigure(spec, path, 2.0, &error, &note)) return message(error);
+      m_window->statusBar()->showMessage(tr("Wrote %1 %2").arg(path, note), 5000);
+    } catch (const std::exception& e) {
+      message(QString::fromStdString(e.what()));
+    }
+  }
+
+  void exportData() {
+    const SnapshotPtr s = m_window->shownSnapshot();
+    if (!s) return message(tr("Nothing to export yet: open a model first."));
+    bool ok = false;
+    const QString view = QInputDialog::getItem(m_window, tr("Export data"), tr("View:"),
+                                               exportViews(), 0, false, &ok);
+    if (!ok) return;
+    const QString path = QFileDialog::getSaveFileName(
+        m_window, tr("Export data"), view + ".npy",
+        view == "selection" ? tr("Data (*.npy *.json *.csv)") : tr("NumPy (*.npy)"));
+    if (path.isEmpty()) return;
+    QString error;
+    if (!exportViewData(*s, view, path, modelName(), &error)) return message(error);
+    m_window->statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+  }
+
+  void saveSession() {
+    const SnapshotPtr s = m_window->shownSnapshot();
+    if (!s) return message(tr("Nothing to save yet: open a model first."));
+    const QString path = QFileDialog::getSaveFileName(
+        m_window, tr("Save session"), "session.llsession", tr("LayerLens sessions (*.llsession)"));
+    if (path.isEmpty()) return;
+    try {
+      rt::saveSession(path.toStdString(), sessionFromSnapshot(*s, m_modelPath));
+      m_window->statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    } catch (const std::exception& e) {
+      message(QString::fromStdString(e.what()));
+    }
+  }
+
+  void openSession() {
+    const QString path = QFileDialog::getOpenFileName(
+        m_window, tr("Open session"), QString(), tr("LayerLens sessions (*.llsession *.json)"));
+    if (path.isEmpty()) return;
+    try {
+      const rt::SessionState st = rt::loadSession(path.toStdString());
+      m_pending = st;
+      m_hasPending = true;
+      m_window->setPrompt(QString::fromStdString(st.prompt));
+      QString model = QString::fromStdString(st.modelPath);
+      if (QFileInfo(model).isRelative())  // relative to the session file
+        model = QFileInfo(path).dir().filePath(model);
+      m_window->openModel(model);
+    } catch (const std::exception& e) {
+      message(QString::fromStdString(e.what()));
+    }
+  }
+
+ private:
+  QString modelName() const { return QFileInfo(m_modelPath).fileName(); }
+  void message(const QString& text) { QMessageBox::warning(m_window, tr("LayerLens"), text); }
+  // Layer and head are applied once the model is loaded (the selection model
+  // knows its limits).
+  void applyPendingView() {
+    if (!m_hasPending) return;
+    m_hasPending = false;
+    m_window->selection()->setLayer(m_pending.view.layer);
+    m_window->selection()->setHead(m_pending.view.head);
+  }
+
+  MainWindow* m_window;
+  QString m_modelPath;
+  rt::SessionState m_pending;
+  bool m_hasPending = false;
+};
+
+QMenu* fileMenu(MainWindow* w) {
+  for (QAction* a : w->menuBar()->actions())
+    if (a->menu() && a->text().remove('&') == QObject::tr("File")) return a->menu();
+  return w->menuBar()->addMenu(QObject::tr("&File"));
+}
+
+}  // namespace
+
+void installExportActions(MainWindow* window) {
+  auto* ex = new ExportActions(window);
+  QMenu* file = fileMenu(window);
+  file->addSeparator();
+  file->addAction(QObject::tr("Open session..."), ex, [ex] { ex->openSession(); });
+  file->addAction(QObject::tr("Save session..."), ex, [ex] { ex->saveSession(); });
+  file->addAction(QObject::tr("Export figure (PNG, SVG, PDF)..."), ex,
+                  [ex] { ex->exportFigure(); });
+  file->addAction(QObject::tr("Export data (.npy, selection JSON/CSV)..."), ex,
+                  [ex] { ex->exportData(); });
+}
+
+}  // namespace ll::ui
