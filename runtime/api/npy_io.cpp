@@ -108,8 +108,9 @@ NpyF32 readNpyF32(const std::filesystem::path& path) {
       ++i;
     }
     out.shape.push_back(static_cast<int64_t>(v));
+    // Checked before multiplying: count * v can wrap past 2^64 (to 0 for (2^34, 2^30)).
+    if (v != 0 && count > (1ull << 34) / v) throw bad("array too large");
     count *= v;
-    if (count > (1ull << 34)) throw bad("array too large");
   }
   uint64_t dataOff = off + hlen;
   if (dataOff + count * elem > fileSize)

@@ -119,11 +119,15 @@ LL_TEST(npyRoundTripAndMalformed) {
     std::string huge = all;
     huge.replace(huge.find("(2, 3)"), 6, "(99999999, 99999)");
     std::ofstream(dir / "huge.npy", std::ios::binary) << huge;
+    std::string wrap = all;  // 2^34 * 2^30 elements: the count wraps to 0 in 64 bits
+    wrap.replace(wrap.find("(2, 3)"), 6, "(17179869184, 1073741824)");
+    std::ofstream(dir / "wrap.npy", std::ios::binary) << wrap;
   }
   std::ofstream(dir / "junk.npy") << "hello";
   QVERIFY(throwsRuntime(dir / "trunc.npy"));
   QVERIFY(throwsRuntime(dir / "int.npy"));
   QVERIFY(throwsRuntime(dir / "huge.npy"));
+  QVERIFY(throwsRuntime(dir / "wrap.npy"));
   QVERIFY(throwsRuntime(dir / "junk.npy"));
   QVERIFY(throwsRuntime(dir / "missing.npy"));
 }
