@@ -100,6 +100,31 @@ class DemoMenu : public QObject {
     }
   }
 
+  // The window has no API to set interventions from outside its panels yet, so the guide lists
+  // the preset's interventions as steps for the learner (the CLI and tests apply them directly).
+  static QString interventionSteps(const rt::demo::DemoPreset& p) {
+    const auto& iv = p.session.interventions;
+    QStringList steps;
+    static const char* kinds[] = {"bias", "force", "ban", "soft-promote"};
+    for (const auto& r : iv.router)
+      steps << QString("In the routing panel, %1 expert %2 at layer %3.")
+                   .arg(kinds[int(r.kind)])
+                   .arg(r.expert)
+                   .arg(r.layer);
+    if (iv.knockout)
+      steps << QString(
+                   "Attention knockout in layers %1-%2: tokens %3..%4 may not attend tokens "
+                   "%5..%6.")
+                   .arg(iv.knockout->layerBegin)
+                   .arg(iv.knockout->layerEnd - 1)
+                   .arg(iv.knockout->from.empty() ? 0 : iv.knockout->from.front())
+                   .arg(iv.knockout->from.empty() ? 0 : iv.knockout->from.back())
+                   .arg(iv.knockout->to.empty() ? 0 : iv.knockout->to.front())
+                   .arg(iv.knockout->to.empty() ? 0 : iv.knockout->to.back());
+    if (steps.isEmpty()) return {};
+    return "\n\n**Set up:**\n\n- " + steps.join("\n- ") + "\n";
+  }
+
   void showTeacherText(const rt::demo::DemoPreset& p) {
     if (!m_guide) {
       m_guide = new QDockWidget(tr("Demo guide"), m_window);
@@ -109,7 +134,7 @@ class DemoMenu : public QObject {
       m_guide->setWidget(m_text);
       m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
     }
-    m_text->setMarkdown(QString::fromStdString(p.teacherText));
+    m_text->setMarkdown(QString::fromStdString(p.teacherText) + interventionSteps(p));
     m_guide->show();
     m_guide->raise();
   }

@@ -26,8 +26,10 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
 // export).
 bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
                     const QString& modelName, QString* error);
-// The window's state as a session document (model, prompt, router edits,
-// selection, view).
+// The window's state as a session document (model, prompt, router edits, selection, view).
+// Opening a session restores the model, the prompt, the layer and the head; router edits,
+// selection settings and steering are saved but not yet pushed back into the panels (they have
+// no setters outside their own widgets).
 rt::SessionState sessionFromSnapshot(const Snapshot& s, const QString& modelPath);
 
 // Adds the actions to the window's File menu (created when missing).
