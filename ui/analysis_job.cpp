@@ -28,6 +28,22 @@ namespace ana = rt::ana;
 
 namespace {
 
+// Appends the milliseconds since the last mark to the snapshot's stage timings.
+class StageClock {
+ public:
+  explicit StageClock(Snapshot& s) : m_s(s), m_t(std::chrono::steady_clock::now()) {}
+  void mark(const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    m_s.stageMs.emplace_back(QString::fromLatin1(name),
+                             std::chrono::duration<double, std::milli>(now - m_t).count());
+    m_t = now;
+  }
+
+ private:
+  Snapshot& m_s;
+  std::chrono::steady_clock::time_point m_t;
+};
+
 void check(const AnalysisJob::Alive& alive) {
   if (alive && !alive()) throw rt::Cancelled();
 }
@@ -143,6 +159,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   s.nHead = m.spec.nHead;
   s.nExpert = m.spec.nExpert;
   if (enc.ids.empty()) return snap;  // nothing to run: the panels show an empty prompt
+  StageClock clock(s);
 
   rt::Interventions iv;
   iv.router = st.routerEdits;
@@ -164,6 +181,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     for (int r = keep; r < t.nTokens; ++r)
       m_lastEntropy[r] = ana::rowStats(t.logitsRow(r), t.nVocab, 0).entropy;
   }
+  clock.mark("forward pass");
   const rt::Trace& tr = *m_lastTrace;
   s.trace = m_lastTrace;
   s.reusedRows = tr.reusedRows;
@@ -189,6 +207,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
                       mat->values.begin() + static_cast<ptrdiff_t>(s.token + 1) * T);
     s.attention = std::move(mat);
   }
+  clock.mark("attention map");
   check(alive);
 
   // Logit lens of the selected token and the rank of the followed token across layers.
@@ -210,6 +229,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     s.rankTokenText = displayPiece(m.tokenizer->piece(target));
   }
   s.outputEntropy = m_lastEntropy;
+  clock.mark("logit lens");
   check(alive);
 
   // Top-k next tokens after the last prompt token.
@@ -228,6 +248,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
                              static_cast<float>(std::exp(double(row[idx[i]]) - mx) / z));
   }
 
+  clock.mark("top-k");
   // Routing [L, T, E] and expert load.
   if (tr.nExpert > 0) {
     const int E = tr.nExpert;
@@ -250,6 +271,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   }
   check(alive);
 
+  clock.mark("routing");
   try {
     runSelection(s, alive);
   } catch (const rt::Cancelled&) {
@@ -257,6 +279,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   } catch (const std::exception& e) {
     s.selectionError = QString::fromUtf8(e.what());
   }
+  clock.mark("token selection");
   s.computeMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return snap;
@@ -357,6 +380,7 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
   s.complete = true;
   if (!s.trace) return snap;
   const auto t0 = std::chrono::steady_clock::now();
+  StageClock clock(s);
   const rt::Trace& tr = *s.trace;
   const rt::Model& m = m_session->model();
   const int T = tr.nTokens;
@@ -366,11 +390,12 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
   // Head grid on the last G tokens, G bounded so the host computation stays small.
   {
     const double perToken = double(tr.nLayer) * tr.nHead * T * tr.headDim;
-    int G = std::min({T, kGridTokens, static_cast<int>(4e8 / std::max(1.0, perToken))});
+    int G = std::min({T, kGridTokens, static_cast<int>(1e8 / std::max(1.0, perToken))});
     G = std::max(G, std::min(T, 4));
     s.headGrid = headGridRows(tr, G);
     s.gridTokens = G;
   }
+  clock.mark("head grid");
   check(alive);
 
   // The model's own continuation (with the routing edits in force).
@@ -386,6 +411,7 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
     contIds = gen.ids;
     contComplete = gen.stoppedAtEos;
   }
+  clock.mark("continuation");
   // Greedy continuations of the same prompt under the same interventions are prefixes of this
   // one: no need to decode them again.
   auto prefixOf = [&](int n, bool sameIv) -> std::optional<std::vector<int32_t>> {
@@ -433,6 +459,7 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
   }
   check(alive);
 
+  clock.mark("answers from kept tokens");
   // Steering: the greedy continuation with and without the vector.
   const SteeringSettings& st = s.state.steering;
   s.steerLayer =
@@ -466,6 +493,7 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
       s.steeringError = QString::fromUtf8(e.what());
     }
   }
+  if (st.enabled) clock.mark("steering");
   s.computeMs +=
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return snap;

@@ -28,11 +28,14 @@ std::vector<float> headGridRows(const rt::Trace& tr, int G) {
           logits[j] = d * tr.attnScale;
           mx = std::max(mx, logits[j]);
         }
-        double z = 0.0;
-        for (int j = 0; j <= i; ++j) z += std::exp(double(logits[j] - mx));
+        // Only the kept block's probabilities are needed, but the normaliser spans every key.
+        float z = 0.0f;
+        for (int j = 0; j <= i; ++j) {
+          logits[j] = std::exp(logits[j] - mx);
+          z += logits[j];
+        }
         float* row = dst + static_cast<size_t>(i - off) * G;
-        for (int j = off; j <= i; ++j)
-          row[j - off] = static_cast<float>(std::exp(double(logits[j] - mx)) / z);
+        for (int j = off; j <= i; ++j) row[j - off] = logits[j] / z;
       }
     }
   }

@@ -127,6 +127,7 @@ struct Snapshot {
   QString steeringError;
 
   double computeMs = 0.0;
+  std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)
   int reusedRows = 0;
 };
 

@@ -222,6 +222,10 @@ int main(int argc, char** argv) {
   coreNoDebounce.print("fast panels, debounce 0");
   fullNoDebounce.print("all panels (complete), debounce 0");
   compute.print("worker compute per snapshot (core + complete)");
+  std::printf("  worker stages of the last keystroke:");
+  for (const auto& [name, ms] : w.shownSnapshot()->stageMs)
+    std::printf(" %s %.1f ms;", qPrintable(name), ms);
+  std::printf("\n");
   std::printf("  UI thread per panel for the last complete snapshot:");
   for (const auto& [id, ms] : w.panelTimes()) std::printf(" %s %.1f ms;", qPrintable(id), ms);
   std::printf("\n");
