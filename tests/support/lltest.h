@@ -12,6 +12,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lltest {
@@ -46,6 +47,14 @@ std::string show(const T& v) {
     os << "<value>";
   }
   return os.str();
+}
+
+// QCOMPARE's operands: lvalues stay references, rvalues become values. A const reference would
+// dangle for an xvalue into a temporary (QCOMPARE(*f->getString(k), s): the optional dies at the
+// end of the declaration), which ASan reports as stack-use-after-scope.
+template <class T>
+T hold(T&& v) {
+  return std::forward<T>(v);
 }
 
 [[noreturn]] inline void fail(const std::string& what, const char* file, int line) {
@@ -118,8 +127,8 @@ inline int runAll(const char* suite, int argc, char** argv) {
 
 #define QCOMPARE(actual, expected)                                                       \
   do {                                                                                   \
-    const auto& ll_a = (actual);                                                         \
-    const auto& ll_e = (expected);                                                       \
+    decltype(auto) ll_a = ::lltest::hold(actual);                                        \
+    decltype(auto) ll_e = ::lltest::hold(expected);                                      \
     if (!(ll_a == ll_e))                                                                 \
       ::lltest::fail(std::string("Compared values are not the same\n   Actual   (" #actual \
                                  "): ") + ::lltest::show(ll_a) +                         \
