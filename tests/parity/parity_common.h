@@ -1,7 +1,8 @@
 // Shared harness of the engine parity tests: loads a model, runs every prompt of its reference
 // folder (shared/reference/<model-id>) and compares logits, attention, residuals, embeddings,
 // final norm, MoE routing and greedy continuations at the README's tolerances. The backend comes
-// from LAYERLENS_TEST_BACKEND (cpu, default, or cuda; cuda without a GPU skips).
+// from LAYERLENS_TEST_BACKEND (cpu, default, or cuda; cuda without a GPU skips); the CPU thread
+// count from LAYERLENS_TEST_THREADS (default 2), so sanitizer runs can vary the pool size.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +29,7 @@ inline ll::rt::BackendChoice testBackend() {
   ll::rt::BackendChoice c;
   c.name = name;
   c.threads = 2;
+  if (const char* t = std::getenv("LAYERLENS_TEST_THREADS"); t && *t) c.threads = std::atoi(t);
   if (name == "cuda") {
     std::string why;
     if (!ll::kern::makeCudaBackend(&why))
