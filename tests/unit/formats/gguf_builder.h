@@ -117,7 +117,9 @@ class GgufBuilder {
       for (size_t i = 0; i < tensors.size(); ++i) {
         const size_t at = dataStart + offsets[i];
         if (b.size() < at + tensors[i].data.size()) b.resize(at + tensors[i].data.size(), 0);
-        std::memcpy(b.data() + at, tensors[i].data.data(), tensors[i].data.size());
+        // Empty data has a null data(): memcpy from null is UB even for 0 bytes (UBSan).
+        if (!tensors[i].data.empty())
+          std::memcpy(b.data() + at, tensors[i].data.data(), tensors[i].data.size());
       }
     }
     return b;
