@@ -2,11 +2,11 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <stdexcept>
 
 #include "kernels/quant.h"
 #include "runtime/formats/gguf.h"
+#include "runtime/formats/gguf_writer.h"
 
 namespace ll::rt::ana {
 
@@ -28,24 +28,6 @@ bool parseLayer(const std::string& name, int& layer) {
   }
   return true;
 }
-
-struct Out {
-  std::vector<uint8_t> b;
-  void u32(uint32_t v) { raw(&v, 4); }
-  void u64(uint64_t v) { raw(&v, 8); }
-  void i32(int32_t v) { raw(&v, 4); }
-  void str(const std::string& s) {
-    u64(s.size());
-    raw(s.data(), s.size());
-  }
-  void raw(const void* p, size_t n) {
-    const auto* c = static_cast<const uint8_t*>(p);
-    b.insert(b.end(), c, c + n);
-  }
-  void pad(size_t align) {
-    while (b.size() % align) b.push_back(0);
-  }
-};
 
 }  // namespace
 
@@ -91,39 +73,18 @@ void writeControlVector(const std::filesystem::path& path, const ControlVector& 
       fail(path, "layer " + std::to_string(l) + ": llama.cpp control vectors start at layer 1");
     if (v.size() != n || n == 0) fail(path, "directions differ in length");
   }
-  constexpr size_t kAlign = 32;
-  Out o;
-  o.raw("GGUF", 4);
-  o.u32(3);
-  o.u64(cv.layers.size());
-  o.u64(3);  // metadata entries
-  o.str("general.architecture");
-  o.u32(8);
-  o.str("controlvector");
-  o.str("controlvector.model_hint");
-  o.u32(8);
-  o.str(cv.modelHint);
-  o.str("controlvector.layer_count");
-  o.u32(5);
-  o.i32(cv.layerCount > 0 ? cv.layerCount : static_cast<int32_t>(cv.layers.size()));
-  uint64_t offset = 0;
-  const uint64_t bytes = n * 4, stride = (bytes + kAlign - 1) / kAlign * kAlign;
-  for (const auto& [l, v] : cv.layers) {
-    o.str("direction." + std::to_string(l));
-    o.u32(1);
-    o.u64(n);
-    o.u32(0);  // F32
-    o.u64(offset);
-    offset += stride;
+  GgufWriter w;
+  w.addString("general.architecture", "controlvector");
+  w.addString("controlvector.model_hint", cv.modelHint);
+  w.addI32("controlvector.layer_count",
+           cv.layerCount > 0 ? cv.layerCount : static_cast<int32_t>(cv.layers.size()));
+  for (const auto& [l, v] : cv.layers)
+    w.addTensorF32("direction." + std::to_string(l), {static_cast<int64_t>(n)}, v);
+  try {
+    w.write(path);
+  } catch (const std::exception& e) {
+    fail(path, std::string("cannot write the file: ") + e.what());
   }
-  o.pad(kAlign);
-  for (const auto& [l, v] : cv.layers) {
-    o.raw(v.data(), bytes);
-    o.pad(kAlign);
-  }
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(o.b.data()), static_cast<std::streamsize>(o.b.size()));
-  if (!f) fail(path, "cannot write the file");
 }
 
 }  // namespace ll::rt::ana

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "runtime/demo/gguf_writer.h"
+#include "runtime/formats/gguf_writer.h"
 
 namespace ll::rt::demo {
 
