@@ -163,6 +163,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
 
   rt::Interventions iv;
   iv.router = st.routerEdits;
+  iv.knockout = st.knockout;
   if (!m_lastTrace || tp.text != m_lastText || !(iv == m_lastIv)) {
     m_lastTrace.reset();
     if (!(iv == m_lastIv)) m_lastEntropy.clear();
@@ -344,6 +345,13 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
 }
 
 std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int layer) {
+  if (st.source == SteerSource::Saved) {
+    if (st.savedVector.size() != size_t(m_session->model().spec.nEmbd))
+      throw std::invalid_argument(
+          "the session's steering vector has " + std::to_string(st.savedVector.size()) +
+          " values; this model's width is " + std::to_string(m_session->model().spec.nEmbd));
+    return st.savedVector;
+  }
   std::string key =
       std::to_string(layer) + '|' + std::to_string(int(st.source)) + '|' + st.conceptWord;
   for (const auto* list : {&st.baselines, &st.positive, &st.negative}) {
@@ -386,6 +394,7 @@ std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Aliv
   const int T = tr.nTokens;
   rt::Interventions iv;
   iv.router = s.state.routerEdits;
+  iv.knockout = s.state.knockout;
 
   // Head grid on the last G tokens, G bounded so the host computation stays small.
   {

@@ -7,10 +7,13 @@
 #include "visualizers/qt/head_grid_view.h"
 
 #include <qcustomplot.h>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
@@ -33,6 +36,35 @@ AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* insta
   bar->addWidget(m_head);
   bar->addWidget(m_caption, 1);
   v->addLayout(bar);
+  // Attention knockout: one compact row (the induction demo cuts the copy path with it).
+  auto* ko = new QHBoxLayout;
+  m_koEnabled = new QCheckBox(tr("Knockout"), this);
+  m_koFrom = new QLineEdit(this);
+  m_koTo = new QLineEdit(this);
+  m_koLayers = new QLineEdit(this);
+  m_koFrom->setPlaceholderText(tr("from tokens, e.g. 13-22"));
+  m_koTo->setPlaceholderText(tr("to tokens, e.g. 2-12"));
+  m_koLayers->setPlaceholderText(tr("layers, e.g. 1-1"));
+  m_koFrom->setToolTip(tr("Query tokens that may not attend ..."));
+  m_koTo->setToolTip(tr("... these key tokens (a token still attends itself)"));
+  m_koLayers->setToolTip(tr("First-last layer the knockout applies in"));
+  m_koNote = new QLabel(this);
+  ko->addWidget(m_koEnabled);
+  ko->addWidget(m_koFrom, 2);
+  ko->addWidget(new QLabel(QStringLiteral("-/->"), this));
+  ko->addWidget(m_koTo, 2);
+  ko->addWidget(m_koLayers, 1);
+  ko->addWidget(m_koNote);
+  v->addLayout(ko);
+  auto koChanged = [this] {
+    const bool bad = m_koEnabled->isChecked() && !knockout();
+    m_koNote->setText(bad ? tr("<span style='color:#c0392b'>not a valid knockout</span>")
+                          : QString());
+    emit settingsChanged();
+  };
+  connect(m_koEnabled, &QCheckBox::toggled, this, koChanged);
+  for (auto* e : {m_koFrom, m_koTo, m_koLayers})
+    connect(e, &QLineEdit::editingFinished, this, koChanged);
   auto* split = new QSplitter(Qt::Vertical, this);
   m_map = new HeatmapView(instance, split);
   auto* tabs = new QTabWidget(split);
@@ -71,6 +103,61 @@ AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* insta
   });
   connect(m_selection, &SelectionModel::changed, this, &AttentionPanel::syncControls);
   syncControls();
+}
+
+QString formatIndexList(const std::vector<int>& indices) {
+  QStringList parts;
+  for (size_t i = 0; i < indices.size();) {
+    size_t j = i;
+    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
+    parts << (j == i ? QString::number(indices[i])
+                     : QStringLiteral("%1-%2").arg(indices[i]).arg(indices[j]));
+    i = j + 1;
+  }
+  return parts.join(QLatin1Char(','));
+}
+
+std::optional<std::vector<int>> parseIndexList(const QString& text) {
+  constexpr int kMaxIndex = 1 << 20;  // far past any context; bounds what a range can allocate
+  std::vector<int> out;
+  for (const QString& raw : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+    const QString part = raw.trimmed();
+    const QStringList ends = part.split(QLatin1Char('-'));
+    if (ends.size() > 2) return std::nullopt;
+    bool ok1 = false, ok2 = false;
+    const int a = ends[0].trimmed().toInt(&ok1);
+    const int b = ends.size() == 2 ? ends[1].trimmed().toInt(&ok2) : (ok2 = true, a);
+    if (!ok1 || !ok2 || a < 0 || b < a || b > kMaxIndex) return std::nullopt;
+    if (!out.empty() && a <= out.back()) return std::nullopt;
+    for (int i = a; i <= b; ++i) out.push_back(i);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+void AttentionPanel::applyTo(ViewState& state) const {
+  state.knockout = knockout();
+}
+
+std::optional<rt::Knockout> AttentionPanel::knockout() const {
+  if (!m_koEnabled->isChecked()) return std::nullopt;
+  const auto from = parseIndexList(m_koFrom->text());
+  const auto to = parseIndexList(m_koTo->text());
+  const auto layers = parseIndexList(m_koLayers->text());
+  if (!from || !to || !layers) return std::nullopt;
+  return rt::Knockout{*from, *to, layers->front(), layers->back() + 1};
+}
+
+void AttentionPanel::applyKnockout(const std::optional<rt::Knockout>& k) {
+  const QSignalBlocker block(this);
+  m_koEnabled->setChecked(k.has_value());
+  m_koFrom->setText(k ? formatIndexList(k->from) : QString());
+  m_koTo->setText(k ? formatIndexList(k->to) : QString());
+  m_koLayers->setText(k && k->layerEnd > k->layerBegin
+                          ? QStringLiteral("%1-%2").arg(k->layerBegin).arg(k->layerEnd - 1)
+                          : QString());
+  m_koNote->setText(k && !knockout() ? tr("<span style='color:#c0392b'>not a valid knockout</span>")
+                                     : QString());
 }
 
 QList<QWidget*> AttentionPanel::figureWidgets() const {

@@ -5,7 +5,12 @@
 
 #include "ui/panel.h"
 
+#include <optional>
+#include <vector>
+
+class QCheckBox;
 class QComboBox;
+class QLineEdit;
 class QCustomPlot;
 class QLabel;
 class QSpinBox;
@@ -20,6 +25,11 @@ namespace ll::ui {
 
 class HeatmapView;
 
+// Token index lists as the knockout fields show them: "13-22" or "0,2,5-7" (ascending, unique).
+QString formatIndexList(const std::vector<int>& indices);
+// The reverse; nullopt for text that is not such a list (negative, descending, huge ranges).
+std::optional<std::vector<int>> parseIndexList(const QString& text);
+
 class AttentionPanel : public Panel {
   Q_OBJECT
  public:
@@ -28,6 +38,17 @@ class AttentionPanel : public Panel {
   void showSnapshot(const SnapshotPtr& snapshot) override;
   void modelChanged(const ModelInfo& info) override;
   QList<QWidget*> figureWidgets() const override;
+  void applyTo(ViewState& state) const override;
+
+  // Attention knockout (from tokens may not attend to tokens in layers first..last): session
+  // restore into the controls, and what the next run uses (nullopt: off or not a valid entry).
+  // applyKnockout emits no settingsChanged.
+  void applyKnockout(const std::optional<rt::Knockout>& knockout);
+  std::optional<rt::Knockout> knockout() const;
+  QCheckBox* knockoutBox() const { return m_koEnabled; }
+  QLineEdit* knockoutFromEdit() const { return m_koFrom; }
+  QLineEdit* knockoutToEdit() const { return m_koTo; }
+  QLineEdit* knockoutLayersEdit() const { return m_koLayers; }
 
   HeatmapView* heatmap() const { return m_map; }
   vis::HeadGridView* headGrid() const { return m_grid; }
@@ -46,6 +67,11 @@ class AttentionPanel : public Panel {
   QSpinBox* m_layer = nullptr;
   QComboBox* m_head = nullptr;
   QLabel* m_caption = nullptr;
+  QCheckBox* m_koEnabled = nullptr;
+  QLineEdit* m_koFrom = nullptr;
+  QLineEdit* m_koTo = nullptr;
+  QLineEdit* m_koLayers = nullptr;
+  QLabel* m_koNote = nullptr;
   bool m_syncing = false;
 };
 

@@ -24,14 +24,7 @@ namespace {
 
 class DemoMenu : public QObject {
  public:
-  explicit DemoMenu(MainWindow* w) : QObject(w), m_window(w) {
-    connect(w->controller(), &SessionController::modelLoaded, this, [this](const ModelInfo&) {
-      if (!m_pending) return;
-      m_pending = false;
-      m_window->selection()->setLayer(m_preset.session.view.layer);
-      m_window->selection()->setHead(m_preset.session.view.head);
-    });
-  }
+  explicit DemoMenu(MainWindow* w) : QObject(w), m_window(w) {}
 
   void build() {
     QMenu* menu = m_window->menuBar()->addMenu(tr("&Demos"));
@@ -90,39 +83,13 @@ class DemoMenu : public QObject {
                                  .arg(QString::fromStdString(p.session.modelPath)));
         return;
       }
-      m_preset = p;
-      m_pending = true;
-      if (setPrompt) m_window->setPrompt(QString::fromStdString(p.session.prompt));
-      m_window->openModel(QString::fromStdString(model->string()));
+      // Every intervention of the preset (router edits, knockout, selection, steering) goes
+      // into the panels once the model has loaded.
+      m_window->applySessionDocument(p.session, QString::fromStdString(model->string()), setPrompt);
       showTeacherText(p);
     } catch (const std::exception& e) {
       QMessageBox::warning(m_window, tr("Demos"), QString::fromStdString(e.what()));
     }
-  }
-
-  // The window has no API to set interventions from outside its panels yet, so the guide lists
-  // the preset's interventions as steps for the learner (the CLI and tests apply them directly).
-  static QString interventionSteps(const rt::demo::DemoPreset& p) {
-    const auto& iv = p.session.interventions;
-    QStringList steps;
-    static const char* kinds[] = {"bias", "force", "ban", "soft-promote"};
-    for (const auto& r : iv.router)
-      steps << QString("In the routing panel, %1 expert %2 at layer %3.")
-                   .arg(kinds[int(r.kind)])
-                   .arg(r.expert)
-                   .arg(r.layer);
-    if (iv.knockout)
-      steps << QString(
-                   "Attention knockout in layers %1-%2: tokens %3..%4 may not attend tokens "
-                   "%5..%6.")
-                   .arg(iv.knockout->layerBegin)
-                   .arg(iv.knockout->layerEnd - 1)
-                   .arg(iv.knockout->from.empty() ? 0 : iv.knockout->from.front())
-                   .arg(iv.knockout->from.empty() ? 0 : iv.knockout->from.back())
-                   .arg(iv.knockout->to.empty() ? 0 : iv.knockout->to.front())
-                   .arg(iv.knockout->to.empty() ? 0 : iv.knockout->to.back());
-    if (steps.isEmpty()) return {};
-    return "\n\n**Set up:**\n\n- " + steps.join("\n- ") + "\n";
   }
 
   void showTeacherText(const rt::demo::DemoPreset& p) {
@@ -134,15 +101,13 @@ class DemoMenu : public QObject {
       m_guide->setWidget(m_text);
       m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
     }
-    m_text->setMarkdown(QString::fromStdString(p.teacherText) + interventionSteps(p));
+    m_text->setMarkdown(QString::fromStdString(p.teacherText));
     m_guide->show();
     m_guide->raise();
   }
 
   MainWindow* m_window;
   std::vector<rt::demo::DemoPreset> m_presets;
-  rt::demo::DemoPreset m_preset;
-  bool m_pending = false;
   QDockWidget* m_guide = nullptr;
   QTextBrowser* m_text = nullptr;
 };

@@ -3,6 +3,7 @@
 #include "ui/export_actions.h"
 
 #include <QAction>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QInputDialog>
@@ -217,10 +218,8 @@ namespace {
 class ExportActions : public QObject {
  public:
   explicit ExportActions(MainWindow* w) : QObject(w), m_window(w) {
-    connect(w->controller(), &SessionController::modelLoaded, this, [this](const ModelInfo& info) {
-      m_modelPath = info.path;
-      applyPendingView();
-    });
+    connect(w->controller(), &SessionController::modelLoaded, this,
+            [this](const ModelInfo& info) { m_modelPath = info.path; });
   }
 
   void exportFigure() {
@@ -260,53 +259,29 @@ class ExportActions : public QObject {
   }
 
   void saveSession() {
-    const SnapshotPtr s = m_window->shownSnapshot();
-    if (!s) return message(tr("Nothing to save yet: open a model first."));
+    if (!m_window->controller()->hasModel())
+      return message(tr("Nothing to save yet: open a model first."));
     const QString path = QFileDialog::getSaveFileName(
         m_window, tr("Save session"), "session.llsession", tr("LayerLens sessions (*.llsession)"));
     if (path.isEmpty()) return;
-    try {
-      rt::saveSession(path.toStdString(), sessionFromSnapshot(*s, m_modelPath));
-      m_window->statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
-    } catch (const std::exception& e) {
-      message(QString::fromStdString(e.what()));
-    }
+    QString error;
+    if (!saveSessionFile(m_window, path, &error)) return message(error);
+    m_window->statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
   }
 
   void openSession() {
     const QString path = QFileDialog::getOpenFileName(
         m_window, tr("Open session"), QString(), tr("LayerLens sessions (*.llsession *.json)"));
     if (path.isEmpty()) return;
-    try {
-      const rt::SessionState st = rt::loadSession(path.toStdString());
-      m_pending = st;
-      m_hasPending = true;
-      m_window->setPrompt(QString::fromStdString(st.prompt));
-      QString model = QString::fromStdString(st.modelPath);
-      if (QFileInfo(model).isRelative())  // relative to the session file
-        model = QFileInfo(path).dir().filePath(model);
-      m_window->openModel(model);
-    } catch (const std::exception& e) {
-      message(QString::fromStdString(e.what()));
-    }
+    QString error;
+    if (!openSessionFile(m_window, path, &error)) message(error);
   }
 
  private:
   QString modelName() const { return QFileInfo(m_modelPath).fileName(); }
   void message(const QString& text) { QMessageBox::warning(m_window, tr("LayerLens"), text); }
-  // Layer and head are applied once the model is loaded (the selection model
-  // knows its limits).
-  void applyPendingView() {
-    if (!m_hasPending) return;
-    m_hasPending = false;
-    m_window->selection()->setLayer(m_pending.view.layer);
-    m_window->selection()->setHead(m_pending.view.head);
-  }
-
   MainWindow* m_window;
   QString m_modelPath;
-  rt::SessionState m_pending;
-  bool m_hasPending = false;
 };
 
 QMenu* fileMenu(MainWindow* w) {
@@ -316,6 +291,30 @@ QMenu* fileMenu(MainWindow* w) {
 }
 
 }  // namespace
+
+bool saveSessionFile(MainWindow* window, const QString& path, QString* error) {
+  try {
+    rt::saveSession(path.toStdString(), window->sessionDocument());
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return false;
+  }
+}
+
+bool openSessionFile(MainWindow* window, const QString& path, QString* error) {
+  try {
+    const rt::SessionState st = rt::loadSession(path.toStdString());
+    QString model = QString::fromStdString(st.modelPath);
+    if (QFileInfo(model).isRelative())  // relative to the session file
+      model = QFileInfo(path).dir().filePath(model);
+    window->applySessionDocument(st, model);
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return false;
+  }
+}
 
 void installExportActions(MainWindow* window) {
   auto* ex = new ExportActions(window);

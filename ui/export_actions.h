@@ -26,11 +26,15 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
 // export).
 bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
                     const QString& modelName, QString* error);
-// The window's state as a session document (model, prompt, router edits, selection, view).
-// Opening a session restores the model, the prompt, the layer and the head; router edits,
-// selection settings and steering are saved but not yet pushed back into the panels (they have
-// no setters outside their own widgets).
+// A snapshot as a session document (model, prompt, router edits, view, the token selection it
+// shows). Save session writes MainWindow::sessionDocument(), which takes every panel setting from
+// the panels themselves and the selection record from here.
 rt::SessionState sessionFromSnapshot(const Snapshot& s, const QString& modelPath);
+// What File > Save / Open session do after their dialogs (false: error says why). Opening
+// resolves a relative model path against the session file's folder and restores every saved
+// field into the panels (MainWindow::applySessionDocument).
+bool saveSessionFile(MainWindow* window, const QString& path, QString* error);
+bool openSessionFile(MainWindow* window, const QString& path, QString* error);
 
 // Adds the actions to the window's File menu (created when missing).
 void installExportActions(MainWindow* window);

@@ -2,6 +2,7 @@
 
 #include "ui/attention_panel.h"
 #include "ui/entropy_panel.h"
+#include "ui/export_actions.h"
 #include "ui/heatmap_view.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
@@ -11,6 +12,7 @@
 #include "ui/selection_model.h"
 #include "ui/selection_panel.h"
 #include "ui/session_controller.h"
+#include "ui/session_state_map.h"
 #include "ui/steering_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
@@ -35,6 +37,8 @@
 #include <QStatusBar>
 #include <QTimer>
 #include <QVulkanInstance>
+
+#include <utility>
 
 namespace ll::ui {
 
@@ -118,6 +122,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
     m_shown.reset();
     m_selection->setLimits(info.nLayer, info.nHead, 0);
     for (Panel* p : m_panels) p->modelChanged(info);
+    applyPendingSession();
     setWindowTitle(tr("LayerLens - %1").arg(info.name));
     statusBar()->showMessage(tr("Loaded %1").arg(info.path), 5000);
     requestAnalysis(true);
@@ -277,6 +282,37 @@ void MainWindow::setPrompt(const QString& text) {
   m_prompt->editor()->setPlainText(text);
 }
 
+void MainWindow::applySessionDocument(const rt::SessionState& session, const QString& modelFile,
+                                      bool setPromptText) {
+  m_pendingSession = viewStateFromSession(session);
+  if (setPromptText) setPrompt(QString::fromStdString(session.prompt));
+  openModel(modelFile);
+}
+
+void MainWindow::applyPendingSession() {
+  if (!m_pendingSession) return;
+  const ViewState v = *m_pendingSession;
+  m_pendingSession.reset();
+  m_selection->setLayer(v.layer);
+  m_selection->setHead(v.head);
+  m_selection->setToken(v.token);  // -1 (follow the last token) at once; others below
+  m_pendingToken = v.token;
+  m_prompt->setChatTemplate(v.chatTemplate);
+  m_routing->applyState(v.routerEdits, m_selection->layer());
+  m_attention->applyKnockout(v.knockout);
+  m_selectionPanel->applyState(v.selection);
+  m_steering->applyState(v.steering);
+}
+
+rt::SessionState MainWindow::sessionDocument() const {
+  const ViewState v = currentState();
+  rt::SessionState s = sessionFromViewState(v, m_controller->modelInfo().path.toStdString());
+  // The token selection the panels show, when it was computed for this very request.
+  if (m_shown && m_shown->state == v)
+    s.selections = sessionFromSnapshot(*m_shown, m_controller->modelInfo().path).selections;
+  return s;
+}
+
 ViewState MainWindow::currentState() const {
   ViewState st;
   st.layer = m_selection->layer();
@@ -303,6 +339,10 @@ void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {
   m_shown = s;
   // The selection learns the prompt's length; a change it makes re-requests only if it differs.
   m_selection->setLimits(s->nLayer, s->nHead, s->nTokens);
+  if (m_pendingToken >= 0 && s->nTokens > 0) {
+    const int token = std::exchange(m_pendingToken, -1);
+    if (token < s->nTokens) m_selection->setToken(token);  // asks for the run it selects
+  }
   m_panelTimes.clear();
   QElapsedTimer timer;
   for (Panel* p : m_panels) {

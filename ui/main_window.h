@@ -3,10 +3,13 @@
 // restart a 150 ms debounce; every other change asks for a recomputation at once.
 #pragma once
 
+#include "runtime/api/session_file.h"
 #include "ui/theme.h"
 #include "ui/view_state.h"
 
 #include <QMainWindow>
+
+#include <optional>
 
 class QDockWidget;
 class QLabel;
@@ -48,6 +51,17 @@ class MainWindow : public QMainWindow {
   // What a drop on the window does: opens the first local file or folder (false: none).
   bool openDropped(const QMimeData* mime);
   void setPrompt(const QString& text);
+
+  // Sessions and demo presets. applySessionDocument opens modelFile (the session's model, already
+  // resolved to a file) and, once it has loaded, gives every panel its part of the document
+  // (layer, head, token, router edits, knockout, token selection, steering) before the first
+  // run; setPrompt false keeps the prompt in the editor. sessionDocument is what the panels hold
+  // now (plus the shown token selection), as Save session writes it.
+  void applySessionDocument(const rt::SessionState& session, const QString& modelFile,
+                            bool setPrompt = true);
+  rt::SessionState sessionDocument() const;
+  // The request the panels make now (what the next run computes).
+  ViewState requestedState() const { return currentState(); }
   void setDebounceMs(int ms);
   void setTheme(Theme theme);
   Theme theme() const { return m_theme; }
@@ -98,6 +112,7 @@ class MainWindow : public QMainWindow {
   void showSnapshot(const SnapshotPtr& s, bool complete);
   void exportPlot();
   void exportAttention();
+  void applyPendingSession();
 
   SelectionModel* m_selection = nullptr;
   SessionController* m_controller = nullptr;
@@ -120,6 +135,8 @@ class MainWindow : public QMainWindow {
   ViewState m_requested;
   SnapshotPtr m_shown;
   QList<QPair<QString, double>> m_panelTimes;
+  std::optional<ViewState> m_pendingSession;  // applied when the model has loaded
+  int m_pendingToken = -1;  // a session's token: valid once the first snapshot gives the length
 };
 
 }  // namespace ll::ui

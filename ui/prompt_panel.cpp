@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPlainTextEdit>
+#include <QSignalBlocker>
 #include <QTextBlock>
 #include <QVBoxLayout>
 
@@ -64,6 +65,11 @@ void PromptPanel::modelChanged(const ModelInfo& info) {
         tr("Chat template: a single user turn is written in the %1 format the model's template "
            "uses (the Jinja template itself is not executed).")
             .arg(info.chatFormat));
+}
+
+void PromptPanel::setChatTemplate(bool on) {
+  const QSignalBlocker block(this);
+  m_template->setChecked(on && m_template->isEnabled());
 }
 
 void PromptPanel::applyTo(ViewState& state) const {

@@ -26,6 +26,9 @@ class PromptPanel : public Panel {
   void modelChanged(const ModelInfo& info) override;
   void applyTo(ViewState& state) const override;
 
+  // Session restore: the chat-template switch (stays off when the model has no usable template).
+  void setChatTemplate(bool on);
+
   QPlainTextEdit* editor() const { return m_edit; }
   vis::TokenOverlayView* chips() const { return m_chips; }
   QCheckBox* boundariesBox() const { return m_bounds; }

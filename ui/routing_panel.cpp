@@ -10,9 +10,14 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QScrollArea>
+#include <QSignalBlocker>
 #include <QSlider>
 #include <QSplitter>
 #include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
 
 namespace ll::ui {
 
@@ -49,7 +54,7 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   auto* ev = new QVBoxLayout(m_editors);
   auto* lrow = new QHBoxLayout;
   m_layers = new QComboBox(m_editors);
-  m_layers->addItems({tr("selected layer"), tr("all MoE layers")});
+  m_layers->addItems({tr("selected layer"), tr("all MoE layers"), tr("as loaded (per layer)")});
   lrow->addWidget(new QLabel(tr("Edits apply in"), m_editors));
   lrow->addWidget(m_layers);
   lrow->addStretch(1);
@@ -64,7 +69,12 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   v->addWidget(split, 1);
 
   connect(m_mode, &QComboBox::currentIndexChanged, this, &RoutingPanel::showMatrix);
-  connect(m_layers, &QComboBox::currentIndexChanged, this, &Panel::settingsChanged);
+  connect(m_layers, &QComboBox::currentIndexChanged, this, [this](int mode) {
+    // The expert controls do not feed the verbatim per-layer edits of a loaded session.
+    for (auto* w : m_bias) w->setEnabled(mode != 2);
+    for (auto* w : m_force) w->setEnabled(mode != 2);
+    emit settingsChanged();
+  });
   connect(m_selection, &SelectionModel::changed, this, [this] {
     showMatrix();
     if (m_layers->currentIndex() == 0) {
@@ -90,6 +100,8 @@ QList<QWidget*> RoutingPanel::figureWidgets() const {
 void RoutingPanel::modelChanged(const ModelInfo& info) {
   m_nExpert = info.nExpert;
   m_nLayer = info.nLayer;
+  m_loaded.clear();  // a loaded session's per-layer edits belong to the model it named
+  if (m_layers->currentIndex() == 2) m_layers->setCurrentIndex(0);
   while (QLayoutItem* it = m_grid->takeAt(0)) {
     delete it->widget();
     delete it;
@@ -138,24 +150,82 @@ void RoutingPanel::setExpertEdit(int expert, double bias, int mode) {
 }
 
 void RoutingPanel::applyTo(ViewState& state) const {
-  state.routerEdits.clear();
-  if (m_nExpert <= 0) return;
+  state.routerEdits = routerEdits();
+}
+
+std::vector<rt::RouterEdit> RoutingPanel::routerEdits() const {
+  return editsFromControls(m_selection->layer());
+}
+
+std::vector<rt::RouterEdit> RoutingPanel::editsFromControls(int selectedLayer) const {
+  std::vector<rt::RouterEdit> out;
+  if (m_nExpert <= 0) return out;
+  if (m_layers->currentIndex() == 2) return m_loaded;
   std::vector<int> layers;
   if (m_layers->currentIndex() == 0)
-    layers.push_back(m_selection->layer());
+    layers.push_back(selectedLayer);
   else
     for (int l = 0; l < m_nLayer; ++l) layers.push_back(l);
   for (int l : layers)
     for (int e = 0; e < static_cast<int>(m_bias.size()); ++e) {
       const int mode = m_force[e]->currentIndex();
       if (mode == 1)
-        state.routerEdits.push_back({l, e, rt::RouterEditKind::Force, 0.0f});
+        out.push_back({l, e, rt::RouterEditKind::Force, 0.0f});
       else if (mode == 2)
-        state.routerEdits.push_back({l, e, rt::RouterEditKind::Ban, 0.0f});
+        out.push_back({l, e, rt::RouterEditKind::Ban, 0.0f});
       if (m_bias[e]->value() != 0 && mode != 2)
-        state.routerEdits.push_back(
+        out.push_back(
             {l, e, rt::RouterEditKind::Bias, static_cast<float>(m_bias[e]->value() * kBiasStep)});
     }
+  return out;
+}
+
+void RoutingPanel::resetControls() {
+  for (auto* s : m_bias) s->setValue(0);
+  for (auto* f : m_force) f->setCurrentIndex(0);
+  m_loaded.clear();
+}
+
+void RoutingPanel::applyState(const std::vector<rt::RouterEdit>& edits, int selectedLayer) {
+  const QSignalBlocker block(this);
+  resetControls();
+  m_layers->setCurrentIndex(0);
+  if (edits.empty()) return;
+  // Try the expert controls first: the edits of the first layer, then check that the controls
+  // reproduce the whole list exactly (same layers, same kinds, bias on the slider's 0.1 grid).
+  const auto key = [](const rt::RouterEdit& r) {
+    return std::tuple(r.layer, r.expert, int(r.kind), r.value);
+  };
+  auto want = edits;
+  std::sort(want.begin(), want.end(),
+            [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  bool fits = true;
+  for (const auto& r : want) {
+    if (r.layer != want.front().layer) continue;
+    if (r.expert < 0 || r.expert >= int(m_bias.size())) {
+      fits = false;
+      break;
+    }
+    if (r.kind == rt::RouterEditKind::Force && r.value == 0.0f)
+      m_force[r.expert]->setCurrentIndex(1);
+    else if (r.kind == rt::RouterEditKind::Ban)
+      m_force[r.expert]->setCurrentIndex(2);
+    else if (r.kind == rt::RouterEditKind::Bias)
+      m_bias[r.expert]->setValue(static_cast<int>(std::lround(r.value / kBiasStep)));
+    else
+      fits = false;
+  }
+  for (int mode : {0, 1}) {
+    if (!fits) break;
+    m_layers->setCurrentIndex(mode);
+    auto got = editsFromControls(selectedLayer);
+    std::sort(got.begin(), got.end(),
+              [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    if (got == want) return;
+  }
+  resetControls();
+  m_loaded = edits;
+  m_layers->setCurrentIndex(2);
 }
 
 void RoutingPanel::showMatrix() {

@@ -31,14 +31,30 @@ class RoutingPanel : public Panel {
   void applyTo(ViewState& state) const override;
   QList<QWidget*> figureWidgets() const override;
 
+  // Session restore (after modelChanged). Edits on `selectedLayer` alone go to the expert
+  // controls under "selected layer"; the same edits on every layer under "all MoE layers";
+  // anything else (other layers, mixes per layer, soft promotion) is kept verbatim under "as
+  // loaded (per layer)". Emits no settingsChanged.
+  void applyState(const std::vector<rt::RouterEdit>& edits, int selectedLayer);
+  // The edits the next run uses (the selected layer from the shared selection).
+  std::vector<rt::RouterEdit> routerEdits() const;
   // Test / scripting hooks: expert e's bias (router logit units) and mode (0 none, 1 force, 2 ban).
   void setExpertEdit(int expert, double bias, int mode);
   QComboBox* layersBox() const { return m_layers; }
+  // Expert e's force / ban box and bias slider (null past the expert count).
+  QComboBox* expertModeBox(int e) const {
+    return e >= 0 && e < int(m_force.size()) ? m_force[e] : nullptr;
+  }
+  QSlider* expertBiasSlider(int e) const {
+    return e >= 0 && e < int(m_bias.size()) ? m_bias[e] : nullptr;
+  }
   QCustomPlot* loadPlot() const { return m_load; }
   vis::RoutingView* view() const { return m_view; }
 
  private:
   void showMatrix();
+  std::vector<rt::RouterEdit> editsFromControls(int selectedLayer) const;
+  void resetControls();
 
   vis::RoutingView* m_view = nullptr;
   QCustomPlot* m_load = nullptr;
@@ -53,6 +69,7 @@ class RoutingPanel : public Panel {
   std::vector<QLabel*> m_biasLabel;
   int m_nExpert = 0;
   int m_nLayer = 0;
+  std::vector<rt::RouterEdit> m_loaded;  // "as loaded (per layer)"
 };
 
 }  // namespace ll::ui

@@ -11,6 +11,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QSignalBlocker>
 #include <QSlider>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -132,6 +133,22 @@ void SelectionPanel::applyTo(ViewState& state) const {
   state.selection.stages = state.selection.method == SelectMethod::PromptDistill
                                ? m_stages->text().trimmed().toStdString()
                                : std::string();
+}
+
+void SelectionPanel::applyState(const SelectionSettings& settings) {
+  const QSignalBlocker block(this);
+  m_method->setCurrentIndex(static_cast<int>(settings.method));
+  m_follow->setChecked(settings.layer < 0);
+  if (settings.layer >= 0) m_layer->setValue(settings.layer);
+  m_k->setValue(settings.k);
+  m_stages->setText(QString::fromStdString(settings.stages));
+  updateLabels();
+}
+
+SelectionSettings SelectionPanel::state() const {
+  ViewState v;
+  applyTo(v);
+  return v.selection;
 }
 
 QString SelectionPanel::answerFull() const {

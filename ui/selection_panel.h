@@ -29,6 +29,11 @@ class SelectionPanel : public Panel {
   void applyTo(ViewState& state) const override;
   QList<QWidget*> figureWidgets() const override;
 
+  // Session restore: method, layer (-1: follow the selected layer), k and stages into the
+  // controls (after modelChanged, which sets the ranges). Emits no settingsChanged.
+  void applyState(const SelectionSettings& settings);
+  SelectionSettings state() const;
+
   QComboBox* methodBox() const { return m_method; }
   QSlider* kSlider() const { return m_k; }
   QSlider* layerSlider() const { return m_layer; }

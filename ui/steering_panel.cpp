@@ -9,9 +9,13 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QSignalBlocker>
 #include <QSlider>
 #include <QSpinBox>
 #include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
 
 namespace ll::ui {
 
@@ -36,7 +40,8 @@ SteeringPanel::SteeringPanel(SelectionModel* selection, QWidget* parent)
   v->addWidget(m_enabled);
   auto* form = new QFormLayout;
   m_source = new QComboBox(this);
-  m_source->addItems({tr("concept word - baseline words"), tr("positive - negative prompts")});
+  m_source->addItems({tr("concept word - baseline words"), tr("positive - negative prompts"),
+                      tr("vector from the session")});
   form->addRow(tr("Vector"), m_source);
   m_concept = new QLineEdit(QStringLiteral("happy"), this);
   form->addRow(tr("Concept"), m_concept);
@@ -104,10 +109,11 @@ void SteeringPanel::updateLabels() {
   m_layerLabel->setText(QString::number(m_layer->value()));
   m_alphaLabel->setText(QString::number(m_alpha->value() * kAlphaStep, 'f', 1));
   const bool byConcept = m_source->currentIndex() == 0;
+  const bool byPrompts = m_source->currentIndex() == 1;
   m_concept->setEnabled(byConcept);
   m_baselines->setEnabled(byConcept);
-  m_positive->setEnabled(!byConcept);
-  m_negative->setEnabled(!byConcept);
+  m_positive->setEnabled(byPrompts);
+  m_negative->setEnabled(byPrompts);
 }
 
 void SteeringPanel::modelChanged(const ModelInfo& info) {
@@ -119,7 +125,8 @@ void SteeringPanel::modelChanged(const ModelInfo& info) {
 void SteeringPanel::applyTo(ViewState& state) const {
   SteeringSettings& st = state.steering;
   st.enabled = m_enabled->isChecked();
-  st.source = m_source->currentIndex() == 0 ? SteerSource::Concept : SteerSource::Contrastive;
+  st.source = static_cast<SteerSource>(std::clamp(m_source->currentIndex(), 0, 2));
+  if (st.source == SteerSource::Saved) st.savedVector = m_saved;
   st.conceptWord = m_concept->text().trimmed().toStdString();
   st.baselines = splitList(m_baselines->text(), QLatin1Char(','));
   st.positive = splitList(m_positive->toPlainText(), QLatin1Char('\n'));
@@ -127,6 +134,32 @@ void SteeringPanel::applyTo(ViewState& state) const {
   st.layer = m_layer->value();
   st.alpha = static_cast<float>(m_alpha->value() * kAlphaStep);
   st.fromPos = m_from->value();
+}
+
+void SteeringPanel::applyState(const SteeringSettings& st) {
+  const QSignalBlocker block(this);
+  m_saved = st.source == SteerSource::Saved ? st.savedVector : std::vector<float>();
+  m_source->setCurrentIndex(static_cast<int>(st.source));
+  m_concept->setText(QString::fromStdString(st.conceptWord));
+  QStringList base;
+  for (const auto& b : st.baselines) base << QString::fromStdString(b);
+  m_baselines->setText(base.join(QStringLiteral(", ")));
+  QStringList pos, neg;
+  for (const auto& p : st.positive) pos << QString::fromStdString(p);
+  for (const auto& n : st.negative) neg << QString::fromStdString(n);
+  m_positive->setPlainText(pos.join('\n'));
+  m_negative->setPlainText(neg.join('\n'));
+  if (st.layer >= 0) m_layer->setValue(st.layer);
+  m_alpha->setValue(static_cast<int>(std::lround(st.alpha / kAlphaStep)));
+  m_from->setValue(std::max(0, st.fromPos));
+  m_enabled->setChecked(st.enabled);
+  updateLabels();
+}
+
+SteeringSettings SteeringPanel::state() const {
+  ViewState v;
+  applyTo(v);
+  return v.steering;
 }
 
 QString SteeringPanel::steeredText() const {

@@ -5,6 +5,8 @@
 
 #include "ui/panel.h"
 
+#include <vector>
+
 class QCheckBox;
 class QComboBox;
 class QLabel;
@@ -23,6 +25,11 @@ class SteeringPanel : public Panel {
   void showSnapshot(const SnapshotPtr& snapshot) override;
   void modelChanged(const ModelInfo& info) override;
   void applyTo(ViewState& state) const override;
+
+  // Session restore (after modelChanged): every setting into the controls; a Saved source keeps
+  // the session's vector and shows as "vector from the session". Emits no settingsChanged.
+  void applyState(const SteeringSettings& settings);
+  SteeringSettings state() const;
 
   QCheckBox* enabledBox() const { return m_enabled; }
   QLineEdit* conceptEdit() const { return m_concept; }
@@ -49,6 +56,7 @@ class SteeringPanel : public Panel {
   QLabel* m_readout = nullptr;
   QPlainTextEdit* m_plain = nullptr;
   QPlainTextEdit* m_steered = nullptr;
+  std::vector<float> m_saved;  // SteerSource::Saved
 };
 
 }  // namespace ll::ui

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +33,8 @@ struct SelectionSettings {
   bool operator==(const SelectionSettings&) const = default;
 };
 
-enum class SteerSource { Concept, Contrastive };
+// Saved: a vector restored from a session file (interventions.steering), used as is.
+enum class SteerSource { Concept, Contrastive, Saved };
 struct SteeringSettings {
   bool enabled = false;
   SteerSource source = SteerSource::Concept;
@@ -40,7 +42,8 @@ struct SteeringSettings {
   std::vector<std::string> baselines;  // baseline words
   std::vector<std::string> positive;   // contrastive prompt lists
   std::vector<std::string> negative;
-  int layer = -1;  // -1: floor(0.7 L)
+  std::vector<float> savedVector;  // SteerSource::Saved
+  int layer = -1;                  // -1: floor(0.7 L)
   float alpha = 4.0f;
   int fromPos = 0;
   int genTokens = 16;
@@ -56,6 +59,7 @@ struct ViewState {
   int token = -1;           // -1 last
   int32_t rankTarget = -1;  // token id followed across layers (-1: the model's own top-1)
   std::vector<rt::RouterEdit> routerEdits;
+  std::optional<rt::Knockout> knockout;  // attention knockout (AttentionPanel)
   SelectionSettings selection;
   SteeringSettings steering;
   int outputTokens = 16;

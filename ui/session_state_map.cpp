@@ -1,0 +1,153 @@
+#include "ui/session_state_map.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <type_traits>
+
+namespace ll::ui {
+
+namespace {
+
+const char* sourceName(SteerSource s) {
+  switch (s) {
+    case SteerSource::Concept:
+      return "concept";
+    case SteerSource::Contrastive:
+      return "contrastive";
+    case SteerSource::Saved:
+      return "saved";
+  }
+  return "concept";
+}
+
+std::string joinLines(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "\n" : "") + items[i];
+  return out;
+}
+
+std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> out;
+  for (const QString& s : QString::fromStdString(text).split('\n', Qt::SkipEmptyParts))
+    out.push_back(s.toStdString());
+  return out;
+}
+
+// The value of extra[key] as an int / float when present and well formed.
+template <typename T>
+void readNumber(const std::map<std::string, std::string>& extra, const std::string& key, T& out) {
+  const auto it = extra.find(key);
+  if (it == extra.end()) return;
+  bool ok = false;
+  const QString text = QString::fromStdString(it->second);
+  if constexpr (std::is_same_v<T, int>) {
+    const int v = text.toInt(&ok);
+    if (ok) out = v;
+  } else {
+    const float v = text.toFloat(&ok);
+    if (ok && std::isfinite(v)) out = v;
+  }
+}
+
+}  // namespace
+
+std::optional<SelectMethod> parseSelectMethod(const std::string& name) {
+  std::string n;
+  for (char c : name)
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (n == "gemfilter") return SelectMethod::GemFilter;
+  if (n == "snapkv") return SelectMethod::SnapKv;
+  if (n == "h2o") return SelectMethod::H2O;
+  if (n == "promptdistill") return SelectMethod::PromptDistill;
+  return std::nullopt;
+}
+
+rt::SessionState sessionFromViewState(const ViewState& v, const std::string& modelPath) {
+  rt::SessionState s;
+  s.modelPath = modelPath;
+  s.prompt = v.prompt;
+  s.interventions.router = v.routerEdits;
+  s.interventions.knockout = v.knockout;
+  s.view.layer = v.layer;
+  s.view.head = v.head;
+  s.view.method = methodName(v.selection.method).toStdString();
+  s.view.k = v.selection.k;
+  auto& x = s.view.extra;
+  x["token"] = std::to_string(v.token);
+  x["chat_template"] = v.chatTemplate ? "1" : "0";
+  x["selection.layer"] = std::to_string(v.selection.layer);
+  x["selection.stages"] = v.selection.stages;
+  const SteeringSettings& st = v.steering;
+  x["steering.enabled"] = st.enabled ? "1" : "0";
+  x["steering.source"] = sourceName(st.source);
+  x["steering.concept"] = st.conceptWord;
+  x["steering.baselines"] = joinLines(st.baselines);
+  x["steering.positive"] = joinLines(st.positive);
+  x["steering.negative"] = joinLines(st.negative);
+  x["steering.layer"] = std::to_string(st.layer);
+  x["steering.alpha"] = QString::number(double(st.alpha), 'g', 9).toStdString();
+  x["steering.from"] = std::to_string(st.fromPos);
+  if (st.source == SteerSource::Saved && !st.savedVector.empty())
+    s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
+  return s;
+}
+
+ViewState viewStateFromSession(const rt::SessionState& s) {
+  ViewState v;
+  v.prompt = s.prompt;
+  v.routerEdits = s.interventions.router;
+  v.knockout = s.interventions.knockout;
+  v.layer = s.view.layer;
+  v.head = s.view.head;
+  if (const auto m = parseSelectMethod(s.view.method)) v.selection.method = *m;
+  if (s.view.k > 0) v.selection.k = s.view.k;
+  const auto& x = s.view.extra;
+  readNumber(x, "token", v.token);
+  int templ = 0;
+  readNumber(x, "chat_template", templ);
+  v.chatTemplate = templ != 0;
+  readNumber(x, "selection.layer", v.selection.layer);
+  if (const auto it = x.find("selection.stages"); it != x.end()) v.selection.stages = it->second;
+
+  SteeringSettings& st = v.steering;
+  if (const auto src = x.find("steering.source"); src != x.end()) {
+    st.source = src->second == "contrastive" ? SteerSource::Contrastive
+                : src->second == "saved"     ? SteerSource::Saved
+                                             : SteerSource::Concept;
+    int enabled = 0;
+    readNumber(x, "steering.enabled", enabled);
+    st.enabled = enabled != 0;
+    if (const auto it = x.find("steering.concept"); it != x.end()) st.conceptWord = it->second;
+    if (const auto it = x.find("steering.baselines"); it != x.end())
+      st.baselines = splitLines(it->second);
+    if (const auto it = x.find("steering.positive"); it != x.end())
+      st.positive = splitLines(it->second);
+    if (const auto it = x.find("steering.negative"); it != x.end())
+      st.negative = splitLines(it->second);
+    readNumber(x, "steering.layer", st.layer);
+    readNumber(x, "steering.alpha", st.alpha);
+    readNumber(x, "steering.from", st.fromPos);
+    if (st.source == SteerSource::Saved) {
+      if (!s.interventions.steering.empty())
+        st.savedVector = s.interventions.steering.front().vector;
+      else
+        st.source = SteerSource::Concept;  // nothing saved to steer with
+    }
+  } else if (!s.interventions.steering.empty()) {
+    const rt::Steering& sv = s.interventions.steering.front();
+    st.enabled = true;
+    st.source = SteerSource::Saved;
+    st.savedVector = sv.vector;
+    st.layer = sv.layer;
+    st.alpha = sv.alpha;
+    st.fromPos = sv.fromPos;
+  }
+  return v;
+}
+
+}  // namespace ll::ui

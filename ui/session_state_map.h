@@ -1,0 +1,25 @@
+// The mapping between a session document (runtime/api/session_file.h) and the window's ViewState:
+// what Save session writes from the panels and what Open session / a demo preset gives back to
+// them.
+#pragma once
+
+#include "runtime/api/session_file.h"
+#include "ui/view_state.h"
+
+#include <optional>
+#include <string>
+
+namespace ll::ui {
+
+// "GemFilter", "gemfilter", "snapkv", "SnapKV", "h2o", "promptdistill" ... (nullopt: unknown).
+std::optional<SelectMethod> parseSelectMethod(const std::string& name);
+
+// Router edits and knockout go to interventions; selection settings to view.method / view.k and
+// view.extra["selection.*"]; steering to view.extra["steering.*"] (a Saved vector also to
+// interventions.steering); the token and the chat-template switch to view.extra.
+rt::SessionState sessionFromViewState(const ViewState& state, const std::string& modelPath);
+// The reverse. Values in view.extra that do not parse keep the ViewState defaults; a session with
+// interventions.steering but no steering.* settings (written by the CLI) steers with its vector.
+ViewState viewStateFromSession(const rt::SessionState& session);
+
+}  // namespace ll::ui
