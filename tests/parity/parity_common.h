@@ -70,7 +70,9 @@ inline Tol tolerancesFor(const std::string& cls, bool torch64) {
 
 struct Report {
   std::vector<std::string> failures;
+  int checks = 0;  // comparisons made: a parity test that compared nothing has proved nothing
   void check(bool ok, const std::string& what) {
+    ++checks;
     if (!ok) failures.push_back(what);
   }
   void finish() {
@@ -138,7 +140,8 @@ struct Options {
   bool compareLlamaCpp = true;
 };
 
-inline void checkModel(const std::string& modelId, Options opt = {}) {
+// Returns the number of comparisons made (throws on any failure).
+inline int checkModel(const std::string& modelId, Options opt = {}) {
   const fs::path shared = lltest::sharedDir();
   if (shared.empty())
     throw lltest::Skip{"LAYERLENS_SHARED_DIR not set or missing: no reference data"};
@@ -206,6 +209,7 @@ inline void checkModel(const std::string& modelId, Options opt = {}) {
     }
   }
   r.finish();
+  return r.checks;
 }
 
 }  // namespace parity

@@ -3,16 +3,16 @@
 #include "parity_common.h"
 
 LL_TEST(stories260K) {
-  parity::checkModel("stories260K");
+  QVERIFY(parity::checkModel("stories260K") > 0);
 }
 LL_TEST(llamaGqaF16) {
-  parity::checkModel("llama-gqa-f16");
+  QVERIFY(parity::checkModel("llama-gqa-f16") > 0);
 }
 LL_TEST(qwen2Tiny) {
-  parity::checkModel("qwen2-tiny");
+  QVERIFY(parity::checkModel("qwen2-tiny") > 0);
 }
 LL_TEST(gpt2TinyF16) {
-  parity::checkModel("gpt2-tiny-f16");
+  QVERIFY(parity::checkModel("gpt2-tiny-f16") > 0);
 }
 
 // The reference story: stories260K greedy from "Once upon a time", tokenized by our tokenizer.

@@ -4,43 +4,43 @@
 #include "parity_common.h"
 
 LL_TEST(quantF32) {
-  parity::checkModel("llama-quant-F32");
+  QVERIFY(parity::checkModel("llama-quant-F32") > 0);
 }
 LL_TEST(quantF16) {
-  parity::checkModel("llama-quant-F16");
+  QVERIFY(parity::checkModel("llama-quant-F16") > 0);
 }
 LL_TEST(quantBF16) {
-  parity::checkModel("llama-quant-BF16");
+  QVERIFY(parity::checkModel("llama-quant-BF16") > 0);
 }
 LL_TEST(quantQ8_0) {
-  parity::checkModel("llama-quant-Q8_0");
+  QVERIFY(parity::checkModel("llama-quant-Q8_0") > 0);
 }
 LL_TEST(quantQ6_K) {
-  parity::checkModel("llama-quant-Q6_K");
+  QVERIFY(parity::checkModel("llama-quant-Q6_K") > 0);
 }
 LL_TEST(quantQ5_K_M) {
-  parity::checkModel("llama-quant-Q5_K_M");
+  QVERIFY(parity::checkModel("llama-quant-Q5_K_M") > 0);
 }
 LL_TEST(quantQ5_1) {
-  parity::checkModel("llama-quant-Q5_1");
+  QVERIFY(parity::checkModel("llama-quant-Q5_1") > 0);
 }
 LL_TEST(quantQ5_0) {
-  parity::checkModel("llama-quant-Q5_0");
+  QVERIFY(parity::checkModel("llama-quant-Q5_0") > 0);
 }
 LL_TEST(quantQ4_K_M) {
-  parity::checkModel("llama-quant-Q4_K_M");
+  QVERIFY(parity::checkModel("llama-quant-Q4_K_M") > 0);
 }
 LL_TEST(quantQ4_1) {
-  parity::checkModel("llama-quant-Q4_1");
+  QVERIFY(parity::checkModel("llama-quant-Q4_1") > 0);
 }
 LL_TEST(quantQ4_0) {
-  parity::checkModel("llama-quant-Q4_0");
+  QVERIFY(parity::checkModel("llama-quant-Q4_0") > 0);
 }
 LL_TEST(quantQ3_K_M) {
-  parity::checkModel("llama-quant-Q3_K_M");
+  QVERIFY(parity::checkModel("llama-quant-Q3_K_M") > 0);
 }
 LL_TEST(quantQ2_K) {
-  parity::checkModel("llama-quant-Q2_K");
+  QVERIFY(parity::checkModel("llama-quant-Q2_K") > 0);
 }
 
 LL_TEST_MAIN("tst_parity_quant")
