@@ -135,6 +135,8 @@ void ModelPanel::modelChanged(const ModelInfo& m) {
   const double mib = double(m.fileBytes) / (1024.0 * 1024.0);
   QString experts =
       m.nExpert > 0 ? tr("%1 (top-%2)").arg(m.nExpert).arg(m.nExpertUsed) : tr("dense");
+  // MoE files have no dense FFN (nFf 0): show the per-expert hidden size instead.
+  QString ffn = m.nFf > 0 ? QString::number(m.nFf) : tr("%1 per expert").arg(m.nFfExpert);
   QString chat = !m.hasTemplate           ? tr("none")
                  : m.chatFormat.isEmpty() ? tr("present, format not recognised")
                                           : m.chatFormat;
@@ -159,7 +161,7 @@ void ModelPanel::modelChanged(const ModelInfo& m) {
                       .arg(m.nHead)
                       .arg(m.nHeadKv)
                       .arg(m.headDim)
-                      .arg(m.nFf)
+                      .arg(ffn)
                       .arg(experts)
                       .arg(m.nCtx)
                       .arg(m.nVocab)
