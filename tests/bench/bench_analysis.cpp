@@ -29,55 +29,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kEmbd = 2048, kHead = 32, kHeadKv = 4, kFf = 5632, kVocab = 32000, kCtx = 2048;
+using lltest::TinyLlamaShape;
+constexpr int kEmbd = TinyLlamaShape::kEmbd, kHead = TinyLlamaShape::kHead,
+              kHeadKv = TinyLlamaShape::kHeadKv, kFf = TinyLlamaShape::kFf,
+              kVocab = TinyLlamaShape::kVocab;
 
 double seconds(Clock::time_point a) {
   return std::chrono::duration<double>(Clock::now() - a).count();
-}
-
-void writeModel(const fs::path& path, uint32_t type, int nLayer, const fs::path& vocabFrom) {
-  lltest::GgufWriter w;
-  w.addString("general.architecture", "llama");
-  w.addString("general.name", "tinyllama-shaped-random");
-  w.addU32("llama.context_length", kCtx);
-  w.addU32("llama.embedding_length", kEmbd);
-  w.addU32("llama.block_count", nLayer);
-  w.addU32("llama.feed_forward_length", kFf);
-  w.addU32("llama.attention.head_count", kHead);
-  w.addU32("llama.attention.head_count_kv", kHeadKv);
-  w.addU32("llama.rope.dimension_count", kEmbd / kHead);
-  w.addF32("llama.rope.freq_base", 10000.0f);
-  w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.addU32("general.file_type", type == 1 ? 1 : 7);
-  w.copyMetadata(vocabFrom, "tokenizer.ggml.");
-  uint64_t seed = 1000;
-  auto enc = [](uint32_t t, const std::vector<float>& v) {
-    return t == 1 ? lltest::encodeF16(v) : t == 8 ? lltest::encodeQ8_0(v) : lltest::encodeF32(v);
-  };
-  auto mat = [&](const std::string& name, int64_t cols, int64_t rows, uint32_t t) {
-    const uint64_t s = seed++;
-    w.addTensor(name, t, {cols, rows},
-                [=] { return enc(t, lltest::randomValues(size_t(cols) * rows, 0.02f, s)); });
-  };
-  auto vec = [&](const std::string& name, int64_t n) {
-    w.addTensor(name, 0, {n}, [=] { return lltest::encodeF32(std::vector<float>(n, 1.0f)); });
-  };
-  mat("token_embd.weight", kEmbd, kVocab, type);
-  for (int l = 0; l < nLayer; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    vec(b + "attn_norm.weight", kEmbd);
-    mat(b + "attn_q.weight", kEmbd, kEmbd, type);
-    mat(b + "attn_k.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
-    mat(b + "attn_v.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
-    mat(b + "attn_output.weight", kEmbd, kEmbd, type);
-    vec(b + "ffn_norm.weight", kEmbd);
-    mat(b + "ffn_gate.weight", kEmbd, kFf, type);
-    mat(b + "ffn_up.weight", kEmbd, kFf, type);
-    mat(b + "ffn_down.weight", kFf, kEmbd, type);
-  }
-  vec("output_norm.weight", kEmbd);
-  mat("output.weight", kEmbd, kVocab, type);
-  w.write(path);
 }
 
 // Median wall time of reps calls; cpu (if given) gets the median process CPU time per call, which
@@ -127,9 +85,8 @@ int main(int argc, char** argv) {
       out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
   if (!fs::exists(file)) {
     auto t0 = Clock::now();
-    const fs::path tmp = file.string() + ".analysis.tmp";
-    writeModel(tmp, type == "F16" ? 1 : 8, layers, shared / "models/llama-gqa-f16.gguf");
-    fs::rename(tmp, file);
+    lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
+                                 shared / "models/llama-gqa-f16.gguf");
     std::printf("wrote %s in %.1f s\n", file.c_str(), seconds(t0));
   }
   std::printf(

@@ -31,55 +31,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kEmbd = 2048, kHead = 32, kHeadKv = 4, kFf = 5632, kVocab = 32000, kCtx = 2048;
-
-std::vector<uint8_t> encode(uint32_t type, const std::vector<float>& v) {
-  if (type == 1) return lltest::encodeF16(v);
-  if (type == 8) return lltest::encodeQ8_0(v);
-  return lltest::encodeF32(v);
-}
-
-void writeModel(const fs::path& path, uint32_t type, int nLayer, const fs::path& vocabFrom) {
-  lltest::GgufWriter w;
-  w.addString("general.architecture", "llama");
-  w.addString("general.name", "tinyllama-shaped-random");
-  w.addU32("llama.context_length", kCtx);
-  w.addU32("llama.embedding_length", kEmbd);
-  w.addU32("llama.block_count", nLayer);
-  w.addU32("llama.feed_forward_length", kFf);
-  w.addU32("llama.attention.head_count", kHead);
-  w.addU32("llama.attention.head_count_kv", kHeadKv);
-  w.addU32("llama.rope.dimension_count", kEmbd / kHead);
-  w.addF32("llama.rope.freq_base", 10000.0f);
-  w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.addU32("general.file_type", type == 1 ? 1 : 7);
-  w.copyMetadata(vocabFrom, "tokenizer.ggml.");
-  uint64_t seed = 1000;
-  auto mat = [&](const std::string& name, int64_t cols, int64_t rows, uint32_t t) {
-    const uint64_t s = seed++;
-    w.addTensor(name, t, {cols, rows},
-                [=] { return encode(t, lltest::randomValues(size_t(cols) * rows, 0.02f, s)); });
-  };
-  auto vec = [&](const std::string& name, int64_t n) {
-    w.addTensor(name, 0, {n}, [=] { return lltest::encodeF32(std::vector<float>(n, 1.0f)); });
-  };
-  mat("token_embd.weight", kEmbd, kVocab, type);
-  for (int l = 0; l < nLayer; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    vec(b + "attn_norm.weight", kEmbd);
-    mat(b + "attn_q.weight", kEmbd, kEmbd, type);
-    mat(b + "attn_k.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
-    mat(b + "attn_v.weight", kEmbd, kEmbd / kHead * kHeadKv, type);
-    mat(b + "attn_output.weight", kEmbd, kEmbd, type);
-    vec(b + "ffn_norm.weight", kEmbd);
-    mat(b + "ffn_gate.weight", kEmbd, kFf, type);
-    mat(b + "ffn_up.weight", kEmbd, kFf, type);
-    mat(b + "ffn_down.weight", kFf, kEmbd, type);
-  }
-  vec("output_norm.weight", kEmbd);
-  mat("output.weight", kEmbd, kVocab, type);
-  w.write(path);
-}
+using lltest::TinyLlamaShape;
+constexpr int kEmbd = TinyLlamaShape::kEmbd, kHead = TinyLlamaShape::kHead,
+              kHeadKv = TinyLlamaShape::kHeadKv, kFf = TinyLlamaShape::kFf,
+              kVocab = TinyLlamaShape::kVocab;
 
 double seconds(Clock::time_point a) {
   return std::chrono::duration<double>(Clock::now() - a).count();
@@ -111,7 +66,8 @@ double eigenGemmGflops(int threads, int n, int rows, int cols) {
 // LM head for `headRows` rows.
 double prefillFlops(int layers, int tokens, int headRows) {
   const double kvDim = double(kEmbd) / kHead * kHeadKv;
-  const double linear = 2.0 * layers * (2.0 * kEmbd * kEmbd + 2.0 * kEmbd * kvDim + 3.0 * kEmbd * kFf);
+  const double linear =
+      2.0 * layers * (2.0 * kEmbd * kEmbd + 2.0 * kEmbd * kvDim + 3.0 * kEmbd * kFf);
   const double attention = 2.0 * layers * double(tokens) * tokens * kEmbd;
   return linear * tokens + attention + 2.0 * kEmbd * kVocab * headRows;
 }
@@ -154,17 +110,17 @@ int main(int argc, char** argv) {
       "bench_engine: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d), %d tokens, %d threads\n",
       layers, kEmbd, kHead, kHeadKv, kFf, kVocab, tokens, threads);
   const double gemmRate = eigenGemmGflops(threads, tokens, kFf, kEmbd);
-  std::printf("machine f32 GEMM rate (Eigen, %d threads, %dx%dx%d): %.1f GFLOP/s\n", threads, tokens,
-              kFf, kEmbd, gemmRate);
+  std::printf("machine f32 GEMM rate (Eigen, %d threads, %dx%dx%d): %.1f GFLOP/s\n", threads,
+              tokens, kFf, kEmbd, gemmRate);
   for (const std::string type : {"F16", "Q8_0"}) {
     if (types.find(type) == std::string::npos) continue;
     const fs::path file =
         out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
     if (!fs::exists(file)) {
       auto t0 = Clock::now();
-      writeModel(file.string() + ".tmp", type == "F16" ? 1 : 8, layers,
-                 shared / "models/llama-gqa-f16.gguf");
-      fs::rename(file.string() + ".tmp", file);
+      // The writer renames a finished temporary file into place: no half-written model is reused.
+      lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
+                                   shared / "models/llama-gqa-f16.gguf");
       std::printf("[%s] wrote %s in %.1f s\n", type.c_str(), file.c_str(), seconds(t0));
     }
     const double fileMiB = fs::file_size(file) / 1048576.0;
@@ -211,7 +167,8 @@ int main(int argc, char** argv) {
     const double rateOff = prefillFlops(layers, tokens, 1) / tOff / 1e9;
     const double rateFull = prefillFlops(layers, tokens, tokens) / tFull / 1e9;
     std::printf(
-        "[%s] prefill rate: %.1f GFLOP/s capture off, %.1f GFLOP/s full capture = %.0f%% / %.0f%% of "
+        "[%s] prefill rate: %.1f GFLOP/s capture off, %.1f GFLOP/s full capture = %.0f%% / %.0f%% "
+        "of "
         "the f32 GEMM rate %.1f GFLOP/s (target >= 60%%)\n",
         type.c_str(), rateOff, rateFull, 100.0 * rateOff / gemmRate, 100.0 * rateFull / gemmRate,
         gemmRate);

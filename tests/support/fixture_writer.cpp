@@ -56,4 +56,52 @@ std::vector<float> randomValues(size_t n, float sigma, uint64_t seed) {
   return v;
 }
 
+void writeTinyLlamaShaped(const std::filesystem::path& path, uint32_t type, int nLayer,
+                          const std::filesystem::path& vocabFrom) {
+  using S = TinyLlamaShape;
+  GgufWriter w;
+  w.addString("general.architecture", "llama");
+  w.addString("general.name", "tinyllama-shaped-random");
+  w.addU32("llama.context_length", S::kCtx);
+  w.addU32("llama.embedding_length", S::kEmbd);
+  w.addU32("llama.block_count", nLayer);
+  w.addU32("llama.feed_forward_length", S::kFf);
+  w.addU32("llama.attention.head_count", S::kHead);
+  w.addU32("llama.attention.head_count_kv", S::kHeadKv);
+  w.addU32("llama.rope.dimension_count", S::kEmbd / S::kHead);
+  w.addF32("llama.rope.freq_base", 10000.0f);
+  w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  w.addU32("general.file_type", type == 1 ? 1 : type == 8 ? 7 : 0);
+  w.copyMetadata(vocabFrom, "tokenizer.ggml.");
+  uint64_t seed = 1000;
+  auto encode = [type](const std::vector<float>& v) {
+    return type == 1 ? encodeF16(v) : type == 8 ? encodeQ8_0(v) : encodeF32(v);
+  };
+  auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
+    const uint64_t s = seed++;
+    w.addTensor(name, type, {cols, rows},
+                [=] { return encode(randomValues(size_t(cols) * rows, 0.02f, s)); });
+  };
+  auto vec = [&](const std::string& name, int64_t n) {
+    w.addTensor(name, 0, {n}, [=] { return encodeF32(std::vector<float>(n, 1.0f)); });
+  };
+  const int64_t kvDim = S::kEmbd / S::kHead * S::kHeadKv;
+  mat("token_embd.weight", S::kEmbd, S::kVocab);
+  for (int l = 0; l < nLayer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    vec(b + "attn_norm.weight", S::kEmbd);
+    mat(b + "attn_q.weight", S::kEmbd, S::kEmbd);
+    mat(b + "attn_k.weight", S::kEmbd, kvDim);
+    mat(b + "attn_v.weight", S::kEmbd, kvDim);
+    mat(b + "attn_output.weight", S::kEmbd, S::kEmbd);
+    vec(b + "ffn_norm.weight", S::kEmbd);
+    mat(b + "ffn_gate.weight", S::kEmbd, S::kFf);
+    mat(b + "ffn_up.weight", S::kEmbd, S::kFf);
+    mat(b + "ffn_down.weight", S::kFf, S::kEmbd);
+  }
+  vec("output_norm.weight", S::kEmbd);
+  mat("output.weight", S::kEmbd, S::kVocab);
+  w.write(path);
+}
+
 }  // namespace lltest

@@ -24,4 +24,15 @@ size_t tensorBytes(uint32_t type, int64_t elements);
 // Deterministic N(0, sigma^2)-ish values (sum of uniforms) for random-weight fixtures.
 std::vector<float> randomValues(size_t n, float sigma, uint64_t seed);
 
+// The TinyLlama-1.1B shape the benchmarks use (issue "CPU engine": 22 layers, d 2048, 32 heads /
+// 4 KV heads, FFN 5632, vocab 32000) with random weights.
+struct TinyLlamaShape {
+  static constexpr int kEmbd = 2048, kHead = 32, kHeadKv = 4, kFf = 5632, kVocab = 32000,
+                       kCtx = 2048;
+};
+// Writes that model as a llama GGUF with weights of ggml type `type` (1 F16, 8 Q8_0, 0 F32) and the
+// tokenizer metadata copied from vocabFrom. The same arguments always give the same file.
+void writeTinyLlamaShaped(const std::filesystem::path& path, uint32_t type, int nLayer,
+                          const std::filesystem::path& vocabFrom);
+
 }  // namespace lltest

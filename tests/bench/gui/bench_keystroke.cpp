@@ -33,50 +33,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kEmbd = 2048, kHead = 32, kHeadKv = 4, kFf = 5632, kVocab = 32000, kCtx = 2048;
-
-void writeTinyLlama(const fs::path& path, int nLayer, const fs::path& vocabFrom) {
-  lltest::GgufWriter w;
-  w.addString("general.architecture", "llama");
-  w.addString("general.name", "tinyllama-shaped-random");
-  w.addU32("llama.context_length", kCtx);
-  w.addU32("llama.embedding_length", kEmbd);
-  w.addU32("llama.block_count", nLayer);
-  w.addU32("llama.feed_forward_length", kFf);
-  w.addU32("llama.attention.head_count", kHead);
-  w.addU32("llama.attention.head_count_kv", kHeadKv);
-  w.addU32("llama.rope.dimension_count", kEmbd / kHead);
-  w.addF32("llama.rope.freq_base", 10000.0f);
-  w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.addU32("general.file_type", 7);
-  w.copyMetadata(vocabFrom, "tokenizer.ggml.");
-  uint64_t seed = 1000;
-  auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
-    const uint64_t s = seed++;
-    w.addTensor(name, 8, {cols, rows}, [=] {
-      return lltest::encodeQ8_0(lltest::randomValues(size_t(cols) * rows, 0.02f, s));
-    });
-  };
-  auto vec = [&](const std::string& name, int64_t n) {
-    w.addTensor(name, 0, {n}, [=] { return lltest::encodeF32(std::vector<float>(n, 1.0f)); });
-  };
-  mat("token_embd.weight", kEmbd, kVocab);
-  for (int l = 0; l < nLayer; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    vec(b + "attn_norm.weight", kEmbd);
-    mat(b + "attn_q.weight", kEmbd, kEmbd);
-    mat(b + "attn_k.weight", kEmbd, kEmbd / kHead * kHeadKv);
-    mat(b + "attn_v.weight", kEmbd, kEmbd / kHead * kHeadKv);
-    mat(b + "attn_output.weight", kEmbd, kEmbd);
-    vec(b + "ffn_norm.weight", kEmbd);
-    mat(b + "ffn_gate.weight", kEmbd, kFf);
-    mat(b + "ffn_up.weight", kEmbd, kFf);
-    mat(b + "ffn_down.weight", kFf, kEmbd);
-  }
-  vec("output_norm.weight", kEmbd);
-  mat("output.weight", kEmbd, kVocab);
-  w.write(path);
-}
+using lltest::TinyLlamaShape;
+constexpr int kVocab = TinyLlamaShape::kVocab;
 
 // A story-like text of about `tokens` tokens under the model's tokenizer.
 std::string promptOfTokens(const fs::path& model, int tokens) {
@@ -140,7 +98,7 @@ int main(int argc, char** argv) {
     model = out / ("keystroke-tinyllama-q8_0-L" + std::to_string(layers) + ".gguf");
     if (!fs::exists(model)) {
       std::printf("writing %s ...\n", model.c_str());
-      writeTinyLlama(model, layers, shared / "models/llama-gqa-f16.gguf");
+      lltest::writeTinyLlamaShaped(model, 8, layers, shared / "models/llama-gqa-f16.gguf");
     }
   } else if (model.empty()) {
     model = shared / "models/stories260K.gguf";
