@@ -74,6 +74,10 @@ struct AttnArgs {
   // visible so a row never becomes empty).
   const uint8_t* blockQ = nullptr; // [nKv]
   const uint8_t* blockK = nullptr; // [nKv]
+  // Optional per-kv-head key mask (backend memory, uint8 [nHeadKv, headKeepLen]): a query row whose
+  // cache index is >= headKeepFrom does not attend key j < headKeepLen of kv head g when
+  // headKeep[g * headKeepLen + j] == 0 (its own key stays visible); keys >= headKeepLen stay visible.
+  const uint8_t* headKeep = nullptr; int headKeepLen = 0; int headKeepFrom = 0;
 };
 
 class Backend {
