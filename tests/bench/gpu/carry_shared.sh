@@ -1,31 +1,34 @@
 #!/usr/bin/env bash
-# Copies a subset of ../shared (models + references) into .carry/shared (git-ignored) for the GPU
-# machine, which does not get /work/shared and takes at most 64 MiB per call.
-#   carry_shared.sh dense   stories260K, llama-gqa, llama-moe, moe4, llama2c, HF twins
-#   carry_shared.sh quant   the quantized llama fixtures, gpt2-tiny (and the stories260K tokenizer)
+# Copies a subset of ../shared (models + references) for the GPU machine, which does not get
+# /work/shared and takes at most 64 MiB per call (device_run.sh unpacks or links it).
+#   carry_shared.sh main  [DEST]  every fixture but the quantized llamas (75 MiB raw), packed as
+#                                 DEST/shared.tar.xz (~41 MiB): dense, MoE, twins, interventions,
+#                                 prefix reuse, CLI dump, and the tokenizer of the model benchmark
+#   carry_shared.sh quant [DEST]  the quantized llama fixtures, plain (40 MiB)
+# DEST defaults to .carry/shared (git-ignored).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 SRC=${LAYERLENS_SHARED_DIR:-$ROOT/../shared}
-DST=$ROOT/.carry/shared
+DST=${2:-$ROOT/.carry/shared}
 rm -rf "$DST"
-mkdir -p "$DST/models/hf" "$DST/models/quant" "$DST/reference"
-cp "$SRC/models/README.md" "$DST/models/"
-cp "$SRC/reference/README.md" "$SRC/reference/MANIFEST.json" "$DST/reference/"
-case ${1:-dense} in
-  dense)
-    for m in stories260K.gguf llama-gqa-f16.gguf llama-moe.gguf stories260K-moe4.gguf; do cp "$SRC/models/$m" "$DST/models/"; done
-    cp -r "$SRC/models/llama2c" "$DST/models/"
-    cp -r "$SRC/models/hf/stories260K" "$SRC/models/hf/stories260K-sharded" "$DST/models/hf/"
-    for r in stories260K llama-gqa-f16 llama-moe stories260K-moe4; do cp -r "$SRC/reference/$r" "$DST/reference/"; done
+mkdir -p "$DST"
+case ${1:-main} in
+  main)
+    models=(stories260K.gguf llama-gqa-f16.gguf qwen2-tiny.gguf gpt2-tiny-f16.gguf llama-moe.gguf
+      qwen2moe-tiny.gguf olmoe-tiny.gguf stories260K-moe4.gguf llama2c hf)
+    refs=(stories260K llama-gqa-f16 qwen2-tiny gpt2-tiny-f16 llama-moe qwen2moe-tiny olmoe-tiny
+      stories260K-moe4)
+    (cd "$SRC" && tar cf - models/README.md reference/README.md reference/MANIFEST.json \
+      "${models[@]/#/models/}" "${refs[@]/#/reference/}") | xz -9 -T2 >"$DST/shared.tar.xz"
     ;;
   quant)
-    for f in "$SRC"/models/quant/llama-quant-Q*.gguf; do cp "$f" "$DST/models/quant/"; done
-    for r in "$SRC"/reference/llama-quant-Q*; do cp -r "$r" "$DST/reference/"; done
-    cp "$SRC/models/gpt2-tiny-f16.gguf" "$DST/models/"
-    cp -r "$SRC/models/hf/stories260K" "$DST/models/hf/"  # tokenizer for the model benchmark
-    cp -r "$SRC/reference/gpt2-tiny-f16" "$DST/reference/"
+    mkdir -p "$DST/models/quant" "$DST/reference"
+    cp "$SRC/models/README.md" "$DST/models/"
+    cp "$SRC/reference/README.md" "$SRC/reference/MANIFEST.json" "$DST/reference/"
+    for f in "$SRC"/models/quant/llama-quant-*.gguf; do cp "$f" "$DST/models/quant/"; done
+    for r in "$SRC"/reference/llama-quant-*; do cp -r "$r" "$DST/reference/"; done
+    chmod -R u+w "$DST"
     ;;
   *) echo "unknown subset $1" >&2; exit 2 ;;
 esac
-chmod -R u+w "$DST"
 du -sh "$DST"
