@@ -2,7 +2,9 @@
 // {"kept": [...], "scores": [...]} (GemFilter, PromptDistill) or {"kept_per_head": [[...], ...],
 // "scores_per_head": ...} (SnapKV, H2O); --answer N adds the greedy continuation of the kept tokens
 // beside the full prompt's (GemFilter: kept tokens re-indexed; PromptDistill: original positions,
-// dropped tokens invisible from layer l+1, see runtime/analysis/selection_runs.h).
+// each stage's dropped tokens invisible after its layer; SnapKV / H2O: full prefill, then every
+// layer's kv heads evict per head - H2O statically after prefill; see
+// runtime/analysis/selection_runs.h).
 #include "cmd_analysis_common.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
@@ -14,7 +16,7 @@ namespace {
 struct SelectOpts {
   ana::ModelPrompt mp;
   std::string method = "gemfilter", stages;
-  int layer = -1, k = 1024, window = 32, kernel = 5, answer = 0;
+  int layer = -1, k = 1024, window = 32, kernel = 5, answer = 0, kvTrim = 0;
   bool maxPool = false, sweep = false;
 };
 
@@ -41,9 +43,13 @@ int selectCommand(const SelectOpts& o) {
     j["scores"] = r.scoresPerStage.back();
     j["kept_per_stage"] = r.keptPerStage;
     j["survivors_per_layer"] = r.survivorsPerLayer;
-    if (o.answer > 0)
-      j["answer"] = answerJson(*s, rt::ana::answerKeptPositions(*s, r.keptPerStage.back(),
-                                                                st.front().layer + 1, o.answer));
+    j["kv_trim"] = o.kvTrim;
+    if (o.answer > 0) {
+      std::vector<int> layers;
+      for (const auto& x : st) layers.push_back(x.layer);
+      j["answer"] =
+          answerJson(*s, rt::ana::answerDistilled(*s, layers, r.keptPerStage, o.kvTrim, o.answer));
+    }
     ana::printJson(j);
     return 0;
   }
@@ -70,10 +76,17 @@ int selectCommand(const SelectOpts& o) {
     std::vector<double> jac;
     for (const auto& h : r.keptPerHead) jac.push_back(rt::ana::jaccard(h, gem.kept));
     j["jaccard_with_gemfilter"] = jac;
-    if (o.answer > 0)
-      throw std::invalid_argument(
-          "select: --answer needs one kept set (gemfilter, promptdistill); " + o.method +
-          " keeps tokens per head, which the engine cannot run");
+    if (o.answer > 0) {
+      // Eviction in every layer, per kv head (selection_runs.h: GQA sums a group's heads; H2O is
+      // a static eviction after prefill).
+      std::vector<std::vector<std::vector<int>>> perLayer;
+      const rt::HeadEviction ev =
+          o.method == "snapkv"
+              ? rt::ana::snapKvEviction(*tr, o.k, o.window, o.kernel, o.maxPool, &perLayer)
+              : rt::ana::h2oEviction(*tr, std::max(0, o.k - o.window), o.window, &perLayer);
+      j["answer"] = answerJson(*s, rt::ana::answerEvicted(*s, ev, o.answer));
+      j["answer"]["kept_per_layer_kv_head"] = perLayer;
+    }
   } else {
     throw std::invalid_argument("select: unknown method '" + o.method +
                                 "' (gemfilter, snapkv, h2o, promptdistill)");
@@ -95,8 +108,13 @@ RegisterCommand reg{
        sub.add_flag("--max-pool", o->maxPool, "SnapKV: max pooling instead of average");
        sub.add_flag("--sweep", o->sweep, "GemFilter: the kept set at every layer too");
        sub.add_option("--stages", o->stages, "PromptDistill stages L1:K1,L2:K2");
+       sub.add_option("--kv-trim", o->kvTrim,
+                      "PromptDistill: stages whose dropped tokens also leave the earlier layers' "
+                      "KV cache for generated tokens (0 none, -1 all, n the first n)");
        sub.add_option("--answer", o->answer,
-                      "greedy tokens from the kept tokens and the full prompt");
+                      "greedy tokens from the kept tokens and the full prompt (snapkv/h2o: "
+                      "per-head eviction in every layer after prefill; H2O's eviction is static, "
+                      "without decode-time score accumulation)");
        return [o] { return selectCommand(*o); };
      }}};
 

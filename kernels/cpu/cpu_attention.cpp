@@ -34,29 +34,37 @@ int blockProbs(const AttnArgs& a, int h, int i0, int i1, float* P, int64_t ld, f
   StridedOut S(P, i1 - i0, L, Eigen::OuterStride<>(ld));
   S.noalias() = (Q * K.transpose()) * a.scale;
 
+  const uint8_t* keep0 = a.headKeep ? a.headKeep + size_t(kvh) * a.headKeepLen : nullptr;
   for (int i = i0; i < i1; ++i) {
     const int qi = base + i;
     float* s = P + size_t(i - i0) * ld;
     const bool knock = a.blockQ && a.blockK && a.blockQ[qi] != 0;
+    const uint8_t* keep = keep0 && qi >= a.headKeepFrom ? keep0 : nullptr;
     const int nVis = qi + 1;
+    const int nKeep = keep ? std::min(nVis, a.headKeepLen) : 0;
+    const bool masking = knock || nKeep > 0;
+    // Key j is hidden from this row by the knockout or the per-head eviction (never its own key).
+    auto hidden = [&](int j) {
+      return j != qi && ((knock && a.blockK[j] != 0) || (j < nKeep && keep[j] == 0));
+    };
     float mx = -std::numeric_limits<float>::infinity();
-    if (knock) {
+    if (masking) {
       for (int j = 0; j < nVis; ++j)
-        if (a.blockK[j] == 0 || j == qi) mx = std::max(mx, s[j]);
+        if (!hidden(j)) mx = std::max(mx, s[j]);
     } else {
       mx = Eigen::Map<Eigen::ArrayXf>(s, nVis).maxCoeff();
     }
     Eigen::Map<Eigen::ArrayXf> row(s, nVis);
     row -= mx;  // now <= 0 on visible keys
-    if (knock)
+    if (masking)
       for (int j = 0; j < nVis; ++j)
-        if (a.blockK[j] != 0 && j != qi) s[j] = 0.0f;  // shifted score 0; weight zeroed below
+        if (hidden(j)) s[j] = 0.0f;  // shifted score 0; weight zeroed below
     Eigen::ArrayXf shifted;
     if (ent) shifted = row;
     row = row.exp();
-    if (knock)
+    if (masking)
       for (int j = 0; j < nVis; ++j)
-        if (a.blockK[j] != 0 && j != qi) s[j] = 0.0f;
+        if (hidden(j)) s[j] = 0.0f;
     const float z = row.sum();
     if (ent) {
       // H = ln Z - sum_j p_j (s_j - max): no log of tiny probabilities, exact zeros drop out.

@@ -55,16 +55,20 @@ void checkAttnArgs(const AttnArgs& a) {
   if (a.nQ > a.nKv) throw std::invalid_argument("attention: nQ > nKv");
   if (a.nHead % a.nHeadKv != 0) throw std::invalid_argument("attention: nHead % nHeadKv != 0");
   if (!a.q || !a.k || !a.v) throw std::invalid_argument("attention: missing q, k or v");
+  if (a.headKeep && a.headKeepLen < 0) throw std::invalid_argument("attention: headKeepLen < 0");
 }
 
 void attnRowProbs(const AttnArgs& a, int h, int i, double* probs) {
   const int kvh = h / (a.nHead / a.nHeadKv);
   const int qi = a.nKv - a.nQ + i;
   const bool knock = a.blockQ && a.blockK && a.blockQ[qi] != 0;
+  const uint8_t* keep =
+      a.headKeep && qi >= a.headKeepFrom ? a.headKeep + size_t(kvh) * a.headKeepLen : nullptr;
   const float* q = a.q + (size_t(i) * a.nHead + h) * a.headDim;
   double maxS = -std::numeric_limits<double>::infinity();
   for (int j = 0; j < a.nKv; ++j) {
-    const bool visible = j <= qi && !(knock && a.blockK[j] != 0 && j != qi);
+    const bool evicted = keep && j < a.headKeepLen && keep[j] == 0;
+    const bool visible = j <= qi && !(((knock && a.blockK[j] != 0) || evicted) && j != qi);
     if (!visible) {
       probs[j] = -std::numeric_limits<double>::infinity();
       continue;

@@ -1,6 +1,8 @@
 #include "runtime/analysis/selection_runs.h"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -33,27 +35,10 @@ std::vector<DistillStage> parseStages(const std::string& spec) {
 }
 
 namespace {
-std::vector<int> dropped(int T, const std::vector<int>& kept) {
-  std::vector<int> d;
-  size_t j = 0;
-  for (int i = 0; i < T; ++i) {
-    if (j < kept.size() && kept[j] == i)
-      ++j;
-    else
-      d.push_back(i);
-  }
-  return d;
-}
 std::vector<int> allIndices(int T) {
   std::vector<int> v(T);
   for (int i = 0; i < T; ++i) v[i] = i;
   return v;
-}
-Interventions blockDropped(int T, const std::vector<int>& kept, int fromLayer, int nLayer) {
-  Interventions iv;
-  auto d = dropped(T, kept);
-  if (!d.empty() && fromLayer < nLayer) iv.knockout = Knockout{allIndices(T), d, fromLayer, nLayer};
-  return iv;
 }
 }  // namespace
 
@@ -68,7 +53,7 @@ DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages,
       throw std::invalid_argument("PromptDistill: stage layer " + std::to_string(st.layer) +
                                   " is out of range (0.." + std::to_string(L - 1) + ")");
   DistillResult r;
-  std::vector<int> cand = allIndices(T);
+  std::vector<int> cand = allIndices(T), layers;
   Interventions iv;
   r.survivorsPerLayer.assign(L, T);
   for (size_t i = 0; i < stages.size(); ++i) {
@@ -77,14 +62,46 @@ DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages,
         promptDistillStage(qkView(*tr, stages[i].layer), cand, stages[i].k, kernel, lastQuery);
     r.keptPerStage.push_back(sel.kept);
     r.scoresPerStage.push_back(sel.scores);
+    layers.push_back(stages[i].layer);
     for (int l = stages[i].layer + 1; l < L; ++l)
       r.survivorsPerLayer[l] = static_cast<int>(sel.kept.size());
-    // The next stage's run sees only the survivors from the first stage's layer + 1 on (one
-    // knockout window): exact for the second stage, an over-block of later drops after that.
-    iv = blockDropped(T, sel.kept, stages[0].layer + 1, L);
+    // The next stage selects on the continuation: every stage so far masks its dropped tokens.
+    iv = distillInterventions(T, layers, r.keptPerStage, 0, L);
     cand = sel.kept;
   }
   return r;
+}
+
+Interventions distillInterventions(int T, const std::vector<int>& stageLayers,
+                                   const std::vector<std::vector<int>>& keptPerStage, int kvTrim,
+                                   int nLayer) {
+  if (stageLayers.size() != keptPerStage.size())
+    throw std::invalid_argument("PromptDistill: one kept set per stage layer");
+  if (kvTrim < -1) throw std::invalid_argument("PromptDistill: KV trim must be -1, 0 or a count");
+  const int nTrim = kvTrim < 0 ? static_cast<int>(stageLayers.size()) : kvTrim;
+  Interventions iv;
+  std::vector<int> prev = allIndices(T);
+  for (size_t s = 0; s < stageLayers.size(); ++s) {
+    const int l = stageLayers[s];
+    const auto& kept = keptPerStage[s];
+    if (l < -1 || l >= nLayer || (s > 0 && l <= stageLayers[s - 1]))
+      throw std::invalid_argument("PromptDistill: stage layers must increase within -1.." +
+                                  std::to_string(nLayer - 1));
+    if (!std::is_sorted(kept.begin(), kept.end()) ||
+        !std::includes(prev.begin(), prev.end(), kept.begin(), kept.end()))
+      throw std::invalid_argument("PromptDistill: stage " + std::to_string(s + 1) +
+                                  " keeps tokens its previous stage dropped (or unsorted)");
+    std::vector<int> drop;
+    std::set_difference(prev.begin(), prev.end(), kept.begin(), kept.end(),
+                        std::back_inserter(drop));
+    if (!drop.empty()) {
+      if (l + 1 < nLayer) iv.masks.push_back(Knockout{{}, drop, l + 1, nLayer, 0});
+      if (static_cast<int>(s) < nTrim && l >= 0)
+        iv.masks.push_back(Knockout{{}, drop, 0, l + 1, T});
+    }
+    prev = kept;
+  }
+  return iv;
 }
 
 Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens) {
@@ -106,25 +123,103 @@ Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens)
   return a;
 }
 
-Answers answerKeptPositions(Session& s, const std::vector<int>& kept, int fromLayer,
-                            int maxTokens) {
+Answers answerDistilled(Session& s, const std::vector<int>& stageLayers,
+                        const std::vector<std::vector<int>>& keptPerStage, int kvTrim,
+                        int maxTokens) {
   const auto& ids = s.promptIds();
   const int T = static_cast<int>(ids.size()), L = s.model().spec.nLayer;
+  const Interventions iv = distillInterventions(T, stageLayers, keptPerStage, kvTrim, L);
   Answers a;
   std::vector<int32_t> pos;
   for (int i = 0; i < T; ++i) pos.push_back(i);
   a.full = greedy(
       s, ids, pos, [](int) { return Interventions{}; }, maxTokens);
-  const auto drop = dropped(T, kept);
+  // The masks do not depend on the length, so every decode step reuses the cached prefix.
   a.compressed = greedy(
-      s, ids, pos,
-      [&](int n) {
-        Interventions iv;
-        if (!drop.empty() && fromLayer < L)
-          iv.knockout = Knockout{allIndices(n), drop, fromLayer, L};
-        return iv;
+      s, ids, pos, [&](int) { return iv; }, maxTokens);
+  return a;
+}
+
+Answers answerKeptPositions(Session& s, const std::vector<int>& kept, int fromLayer,
+                            int maxTokens) {
+  return answerDistilled(s, {fromLayer - 1}, {kept}, 0, maxTokens);
+}
+
+namespace {
+// Per-kv-head kept sets of every layer as an eviction table for rows after the prompt.
+HeadEviction evictionOf(const Trace& tr,
+                        const std::function<std::vector<std::vector<int>>(int layer)>& keptOf,
+                        std::vector<std::vector<std::vector<int>>>* keptPerLayer) {
+  HeadEviction ev;
+  ev.fromIndex = tr.nTokens;
+  ev.length = tr.nTokens;
+  ev.keep.resize(size_t(tr.nLayer));
+  if (keptPerLayer) keptPerLayer->clear();
+  for (int l = 0; l < tr.nLayer; ++l) {
+    const auto kept = keptOf(l);
+    auto& keep = ev.keep[size_t(l)];
+    keep.assign(size_t(tr.nHeadKv) * tr.nTokens, 0);
+    for (int g = 0; g < tr.nHeadKv; ++g)
+      for (int j : kept[size_t(g)]) keep[size_t(g) * tr.nTokens + j] = 1;
+    if (keptPerLayer) keptPerLayer->push_back(kept);
+  }
+  return ev;
+}
+}  // namespace
+
+HeadEviction snapKvEviction(const Trace& tr, int capacity, int window, int kernel, bool maxPooling,
+                            std::vector<std::vector<std::vector<int>>>* keptPerLayer) {
+  const int group = tr.nHead / tr.nHeadKv;
+  return evictionOf(
+      tr,
+      [&](int l) {
+        const AttnRowFn rows = attnRowsFromQk(qkView(tr, l));
+        // A kv head's attention row: the sum of its query heads' rows.
+        std::vector<float> tmp(size_t(tr.nTokens));
+        const AttnRowFn kvRows = [&](int g, int i, float* row) {
+          std::fill(row, row + tr.nTokens, 0.0f);
+          for (int h = g * group; h < (g + 1) * group; ++h) {
+            rows(h, i, tmp.data());
+            for (int j = 0; j < tr.nTokens; ++j) row[j] += tmp[size_t(j)];
+          }
+        };
+        return snapKv(kvRows, tr.nTokens, tr.nHeadKv, capacity, window, kernel, maxPooling)
+            .keptPerHead;
       },
-      maxTokens);
+      keptPerLayer);
+}
+
+HeadEviction h2oEviction(const Trace& tr, int heavy, int recent,
+                         std::vector<std::vector<std::vector<int>>>* keptPerLayer) {
+  if (!tr.captured) throw std::invalid_argument("H2O: the trace was run without capture");
+  const int group = tr.nHead / tr.nHeadKv, T = tr.nTokens;
+  return evictionOf(
+      tr,
+      [&](int l) {
+        const auto& cs = tr.layers[size_t(l)].colSum;  // [nHead, T]
+        std::vector<float> kv(size_t(tr.nHeadKv) * T, 0.0f);
+        for (int h = 0; h < tr.nHead; ++h)
+          for (int j = 0; j < T; ++j) kv[size_t(h / group) * T + j] += cs[size_t(h) * T + j];
+        return h2o(kv, T, tr.nHeadKv, heavy, recent).keptPerHead;
+      },
+      keptPerLayer);
+}
+
+Answers answerEvicted(Session& s, const HeadEviction& ev, int maxTokens) {
+  const auto& ids = s.promptIds();
+  const int T = static_cast<int>(ids.size());
+  if (ev.fromIndex != T || ev.length != T)
+    throw std::invalid_argument("eviction: made for a prompt of " + std::to_string(ev.length) +
+                                " tokens, the prompt has " + std::to_string(T));
+  std::vector<int32_t> pos;
+  for (int i = 0; i < T; ++i) pos.push_back(i);
+  Interventions iv;
+  iv.eviction = ev;
+  Answers a;
+  a.full = greedy(
+      s, ids, pos, [](int) { return Interventions{}; }, maxTokens);
+  a.compressed = greedy(
+      s, ids, pos, [&](int) { return iv; }, maxTokens);
   return a;
 }
 

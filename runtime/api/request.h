@@ -33,13 +33,25 @@ struct RouterEdit {
 };
 
 // Attention knockout: in layers [layerBegin, layerEnd) a query in `from` may not attend a key in
-// `to` (except itself). Indices are sequence indices of the tokens the engine runs.
+// `to` (except itself). Indices are sequence indices of the tokens the engine runs. fromIndex >= 0
+// puts every query at index >= fromIndex in `from` too (tokens generated later included).
 struct Knockout {
   std::vector<int> from;
   std::vector<int> to;
   int layerBegin = 0;
   int layerEnd = 0;
+  int fromIndex = -1;
   bool operator==(const Knockout&) const = default;
+};
+
+// Per-layer, per-kv-head eviction (SnapKV / H2O answers): a query at sequence index >= fromIndex
+// does not attend, in layer l and kv head g, a key j < length with keep[l][g * length + j] == 0
+// (its own key stays visible; keys >= length stay visible). keep[l] empty: layer l evicts nothing.
+struct HeadEviction {
+  int fromIndex = 0;
+  int length = 0;
+  std::vector<std::vector<uint8_t>> keep;  // [nLayer][nHeadKv * length]
+  bool operator==(const HeadEviction&) const = default;
 };
 
 // Run only these prompt tokens (indices into the prompt, ascending). keepPositions: each keeps its
@@ -54,6 +66,10 @@ struct Interventions {
   std::vector<Steering> steering;
   std::vector<RouterEdit> router;
   std::optional<Knockout> knockout;
+  // More knockouts, each with its own window and token sets (PromptDistill's stages); a query
+  // blocked by several may attend none of their keys.
+  std::vector<Knockout> masks;
+  std::optional<HeadEviction> eviction;
   bool operator==(const Interventions&) const = default;
 };
 

@@ -1,10 +1,12 @@
 #include "runtime/api/session.h"
 
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 
 #include "kernels/backends.h"
+#include "runtime/engine/attention_masks.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/sampler.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -152,7 +154,7 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
   kern::Backend& b = *m_backend;
   const int T = tr.nTokens, qd = tr.nHead * tr.headDim, kvd = tr.nHeadKv * tr.headDim;
   const LayerTrace& L = tr.layers[layer];
-  kern::Buffer q(b, size_t(T) * qd * 4), k(b, size_t(T) * kvd * 4), out(b, size_t(T) * T * 4);
+  kern::Buffer q(b, size_t(T) * qd * 4), k(b, size_t(T) * kvd * 4);
   b.upload(q.get(), L.q.data(), size_t(T) * qd * 4);
   b.upload(k.get(), L.k.data(), size_t(T) * kvd * 4);
   kern::AttnArgs a;
@@ -165,20 +167,17 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
   a.q = q.f32();
   a.k = k.f32();
   a.v = k.f32();  // probabilities do not depend on V
-  kern::Buffer bq, bk;
-  if (!tr.blockQ.empty() && layer >= tr.knockBegin && layer < tr.knockEnd) {
-    bq = kern::Buffer(b, T);
-    bk = kern::Buffer(b, T);
-    b.upload(bq.get(), tr.blockQ.data(), T);
-    b.upload(bk.get(), tr.blockK.data(), T);
-    a.blockQ = static_cast<const uint8_t*>(bq.get());
-    a.blockK = static_cast<const uint8_t*>(bk.get());
-  }
+  // The masks the pass ran with (knockouts, head eviction), one call per mask segment.
+  std::map<std::string, kern::Buffer> scratch;
+  auto get = [&](const std::string& name, size_t bytes) {
+    kern::Buffer& x = scratch[name];
+    if (x.bytes() < bytes) x = kern::Buffer(b, bytes);
+    return x.get();
+  };
   std::vector<float> result(size_t(T) * T, 0.0f), tmp(size_t(T) * T);
   const int h0 = head < 0 ? 0 : head, h1 = head < 0 ? tr.nHead : head + 1;
   for (int h = h0; h < h1; ++h) {
-    b.attentionMap(a, h, out.f32());
-    b.download(tmp.data(), out.get(), tmp.size() * 4);
+    maskedAttentionMap(b, a, tr.request.interventions, layer, h, get, tmp.data());
     for (size_t i = 0; i < tmp.size(); ++i) result[i] += tmp[i];
   }
   if (h1 - h0 > 1)

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/engine/attention_masks.h"
 #include "runtime/engine/engine_internal.h"
 
 namespace ll::rt {
@@ -56,13 +57,7 @@ int Engine::invalidationPoint(const Interventions& a, const Interventions& b, in
   steerDiff(a.steering, b.steering);
   steerDiff(b.steering, a.steering);
   if (a.router != b.router) p = 0;  // routing acts on every position
-  if (a.knockout != b.knockout) {
-    // Only query rows in `from` see a different mask; rows before the first of them are unchanged.
-    for (const auto* k : {&a.knockout, &b.knockout})
-      if (k->has_value() && (*k)->layerEnd > (*k)->layerBegin)
-        for (int i : (*k)->from) p = std::min(p, std::max(0, i));
-  }
-  return p;
+  return std::min(p, maskInvalidationPoint(a, b, T));
 }
 
 void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
@@ -109,13 +104,7 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
                                   " is out of range (0.." + std::to_string(s.nExpert - 1) + ")");
     if (!std::isfinite(e.value)) throw std::invalid_argument("router edit value is not finite");
   }
-  if (iv.knockout) {
-    for (const auto* v : {&iv.knockout->from, &iv.knockout->to})
-      for (int i : *v)
-        if (i < 0 || i >= T)
-          throw std::invalid_argument("knockout token index " + std::to_string(i) +
-                                      " is out of range");
-  }
+  validateMasks(iv, T, s.nLayer, s.nHeadKv);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/engine/attention_masks.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/engine_internal.h"
 #include "runtime/engine/routing.h"
@@ -40,12 +41,6 @@ void Engine::preparePass(Pass& ps) {
     ps.steer = sc.f32("steer", ps.iv->steering.size() * d);
     for (size_t i = 0; i < ps.iv->steering.size(); ++i)
       m_backend.upload(ps.steer + i * d, ps.iv->steering[i].vector.data(), size_t(d) * 4);
-  }
-  if (!ps.tr->blockQ.empty()) {
-    ps.blockQ = static_cast<uint8_t*>(sc.get("blockQ", ps.T));
-    ps.blockK = static_cast<uint8_t*>(sc.get("blockK", ps.T));
-    m_backend.upload(ps.blockQ, ps.tr->blockQ.data(), ps.T);
-    m_backend.upload(ps.blockK, ps.tr->blockK.data(), ps.T);
   }
 
   // Embeddings
@@ -104,26 +99,20 @@ void Engine::attentionBlock(int l, Pass& ps) {
     m_backend.download(lt->q.data() + size_t(p) * qd, ps.q, size_t(n) * qd * 4);
     m_backend.download(lt->k.data() + size_t(p) * kvd, kc, size_t(n) * kvd * 4);
     subtractOldColSums(l, ps, colSum);
-    a.entropy = sc.f32("entropy", size_t(H) * n);
-    a.colSum = sc.f32("colsum", size_t(H) * T);
-    a.lastRow = sc.f32("lastrow", size_t(H) * T);
-    m_backend.fill(a.colSum, 0.0f, size_t(H) * T);
   }
-  if (ps.blockQ && l >= ps.tr->knockBegin && l < ps.tr->knockEnd) {
-    a.blockQ = ps.blockQ;
-    a.blockK = ps.blockK;
-  }
-  m_backend.attention(a);
+  // Knockouts and head eviction: one backend call per mask segment (usually one).
+  MaskedAttnStats st;
+  maskedAttention(
+      m_backend, a, *ps.iv, l,
+      [&sc](const std::string& name, size_t bytes) { return sc.get(name, bytes); },
+      lt ? &st : nullptr);
   if (lt) {
-    std::vector<float> ent(size_t(H) * n), cs(size_t(H) * T);
-    m_backend.download(ent.data(), a.entropy, ent.size() * 4);
-    m_backend.download(cs.data(), a.colSum, cs.size() * 4);
-    m_backend.download(lt->lastRow.data(), a.lastRow, size_t(H) * T * 4);
+    lt->lastRow = st.lastRow;
     for (int h = 0; h < H; ++h) {
-      std::memcpy(lt->entropy.data() + size_t(h) * T + p, ent.data() + size_t(h) * n,
+      std::memcpy(lt->entropy.data() + size_t(h) * T + p, st.entropy.data() + size_t(h) * n,
                   size_t(n) * 4);
       for (int j = 0; j < T; ++j)
-        lt->colSum[size_t(h) * T + j] = colSum[size_t(h) * T + j] + cs[size_t(h) * T + j];
+        lt->colSum[size_t(h) * T + j] = colSum[size_t(h) * T + j] + st.colSum[size_t(h) * T + j];
     }
   }
   m_backend.matmul(*L.wo, ps.att, ps.h, n);
@@ -134,7 +123,7 @@ void Engine::attentionBlock(int l, Pass& ps) {
 
 // Column sums over query rows [0, p) of the new pass equal the previous pass's sums minus what its
 // rows [p, To) contributed; those contributions are recomputed from the Q and K it captured (with
-// its own knockout masks), so the cost is proportional to the rows that changed.
+// its own knockouts and eviction), so the cost is proportional to the rows that changed.
 void Engine::subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum) {
   const ModelSpec& s = m_model.spec;
   const int H = s.nHead, T = ps.T, p = ps.p;
@@ -163,17 +152,11 @@ void Engine::subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum) {
   a.k = ok;
   a.v = ok;  // values do not change probabilities; the output is discarded
   a.out = sc.f32("oldout", size_t(nq) * qd);
-  a.colSum = sc.f32("oldcs", size_t(H) * To);
-  m_backend.fill(a.colSum, 0.0f, size_t(H) * To);
-  if (!old->blockQ.empty() && l >= old->knockBegin && l < old->knockEnd) {
-    a.blockQ = static_cast<uint8_t*>(sc.get("oldbq", To));
-    a.blockK = static_cast<uint8_t*>(sc.get("oldbk", To));
-    m_backend.upload(const_cast<uint8_t*>(a.blockQ), old->blockQ.data(), To);
-    m_backend.upload(const_cast<uint8_t*>(a.blockK), old->blockK.data(), To);
-  }
-  m_backend.attention(a);
-  std::vector<float> sub(size_t(H) * To);
-  m_backend.download(sub.data(), a.colSum, sub.size() * 4);
+  MaskedAttnStats st;
+  maskedAttention(
+      m_backend, a, old->request.interventions, l,
+      [&sc](const std::string& name, size_t bytes) { return sc.get(name, bytes); }, &st);
+  const std::vector<float>& sub = st.colSum;
   for (int h = 0; h < H; ++h)
     for (int j = 0; j < p; ++j) colSum[size_t(h) * T + j] -= sub[size_t(h) * To + j];
 }

@@ -9,21 +9,24 @@ namespace {
 
 struct AttnCase {
   int nQ, nKv, nHead, nHeadKv, hd;
-  bool knock;  // random blockQ / blockK masks
-  bool stats;  // entropy, colSum, lastRow requested
+  bool knock;             // random blockQ / blockK masks
+  bool stats;             // entropy, colSum, lastRow requested
+  bool headMask = false;  // random per-kv-head headKeep over the first nKv - 2 keys
   std::string str() const {
     return dims({{"nQ", nQ},
                  {"nKv", nKv},
                  {"nHead", nHead},
                  {"nHeadKv", nHeadKv},
                  {"headDim", hd}}) +
-           (knock ? " knockout" : "") + (stats ? " stats" : "");
+           (knock ? " knockout" : "") + (stats ? " stats" : "") + (headMask ? " headKeep" : "");
   }
 };
 
 struct AttnData {
   std::vector<float> q, k, v, colInit;
   std::vector<uint8_t> blockQ, blockK;
+  std::vector<uint8_t> headKeep;  // [nHeadKv, keepLen]
+  int keepLen = 0, keepFrom = 0;
 };
 
 struct AttnResult {
@@ -42,6 +45,14 @@ AttnData makeData(Rng& rng, const AttnCase& c, double pBlock) {
     d.blockK.resize(size_t(c.nKv));
     for (auto& x : d.blockQ) x = rng.uniform(0, 1) < 0.5 ? 1 : 0;
     for (auto& x : d.blockK) x = rng.uniform(0, 1) < pBlock ? 1 : 0;
+  }
+  if (c.headMask) {
+    // Keys past keepLen stay visible; query rows before keepFrom ignore the mask (the prompt rows
+    // of a decode that evicts after prefill).
+    d.keepLen = std::max(1, c.nKv - 2);
+    d.keepFrom = c.nKv - c.nQ + c.nQ / 2;
+    d.headKeep.resize(size_t(c.nHeadKv) * d.keepLen);
+    for (auto& x : d.headKeep) x = rng.uniform(0, 1) < 0.6 ? 1 : 0;
   }
   return d;
 }
@@ -66,7 +77,7 @@ AttnResult runAttention(kern::Backend& be, const AttnCase& c, const AttnData& d,
   GuardedBuf q(be, d.q), k(be, d.k), v(be, d.v);
   GuardedBuf out(be, size_t(c.nQ) * c.nHead * c.hd), ent(be, size_t(c.nHead) * c.nQ),
       col(be, d.colInit), last(be, size_t(c.nHead) * c.nKv);
-  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK);
+  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK), hk(be, d.headKeep);
   kern::AttnArgs a = args(c, q, k, v);
   a.out = out.f32();
   if (c.stats) {
@@ -78,9 +89,14 @@ AttnResult runAttention(kern::Backend& be, const AttnCase& c, const AttnData& d,
     a.blockQ = bq.u8();
     a.blockK = bk.u8();
   }
+  if (c.headMask) {
+    a.headKeep = hk.u8();
+    a.headKeepLen = d.keepLen;
+    a.headKeepFrom = d.keepFrom;
+  }
   be.attention(a);
   be.sync();
-  for (auto* g : {&q, &k, &v, &out, &ent, &col, &last, &bq, &bk}) g->checkGuards(log, tag);
+  for (auto* g : {&q, &k, &v, &out, &ent, &col, &last, &bq, &bk, &hk}) g->checkGuards(log, tag);
   AttnResult r;
   r.out = out.download();
   if (c.stats) {
@@ -96,26 +112,41 @@ std::vector<float> runMap(kern::Backend& be, const AttnCase& c, const AttnData& 
   const std::string tag =
       "attentionMap " + c.str() + " head " + std::to_string(head) + " [" + be.name() + "]";
   GuardedBuf q(be, d.q), k(be, d.k), v(be, d.v), map(be, size_t(c.nQ) * c.nKv);
-  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK);
+  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK), hk(be, d.headKeep);
   kern::AttnArgs a = args(c, q, k, v);
   if (c.knock) {
     a.blockQ = bq.u8();
     a.blockK = bk.u8();
   }
+  if (c.headMask) {
+    a.headKeep = hk.u8();
+    a.headKeepLen = d.keepLen;
+    a.headKeepFrom = d.keepFrom;
+  }
   be.attentionMap(a, head, map.f32());
   be.sync();
-  for (auto* g : {&q, &k, &v, &map, &bq, &bk}) g->checkGuards(log, tag);
+  for (auto* g : {&q, &k, &v, &map, &bq, &bk, &hk}) g->checkGuards(log, tag);
   return map.download();
 }
 
 const std::vector<AttnCase>& attnCases() {
   static const std::vector<AttnCase> cases = {
-      {1, 1, 1, 1, 8, false, true},      {5, 5, 2, 2, 16, false, true},
-      {7, 19, 8, 2, 64, false, true},    {1, 40, 8, 2, 64, false, true},
-      {37, 37, 4, 1, 33, false, true},   {70, 100, 8, 2, 64, false, true},
-      {33, 33, 3, 3, 128, false, false}, {7, 19, 8, 2, 64, true, true},
-      {37, 37, 4, 1, 33, true, true},    {70, 100, 8, 2, 64, true, true},
+      {1, 1, 1, 1, 8, false, true},
+      {5, 5, 2, 2, 16, false, true},
+      {7, 19, 8, 2, 64, false, true},
+      {1, 40, 8, 2, 64, false, true},
+      {37, 37, 4, 1, 33, false, true},
+      {70, 100, 8, 2, 64, false, true},
+      {33, 33, 3, 3, 128, false, false},
+      {7, 19, 8, 2, 64, true, true},
+      {37, 37, 4, 1, 33, true, true},
+      {70, 100, 8, 2, 64, true, true},
       {1, 40, 8, 2, 64, true, true},
+      // Per-kv-head eviction masks, alone and with a knockout; nQ == 1 is the decode step.
+      {7, 19, 8, 2, 64, false, true, true},
+      {1, 40, 8, 2, 64, false, true, true},
+      {70, 100, 8, 2, 64, false, true, true},
+      {37, 37, 4, 4, 33, true, true, true},
   };
   return cases;
 }
@@ -217,6 +248,32 @@ void checkAttention(kern::Backend& b, kern::Backend& ref, CheckLog& log, const T
   double maxEnt = 0;
   for (float e : o.ent) maxEnt = std::max(maxEnt, double(std::fabs(e)));
   log.expect(maxEnt < 1e-5, "attention, all keys knocked out: entropy not 0 [" + b.name() + "]");
+
+  // The same eviction row for every kv head is the knockout of the evicted keys for the query
+  // rows from headKeepFrom on: both masks must give the same output and statistics.
+  for (AttnCase e : {AttnCase{40, 40, 8, 2, 64, true, true, true},
+                     AttnCase{1, 33, 4, 4, 16, true, true, true}}) {
+    AttnData dk = makeData(rng, e, 0.0);
+    for (int g = 1; g < e.nHeadKv; ++g)
+      std::copy(dk.headKeep.begin(), dk.headKeep.begin() + dk.keepLen,
+                dk.headKeep.begin() + size_t(g) * dk.keepLen);
+    AttnData db = dk;
+    for (int i = 0; i < e.nKv; ++i) {
+      db.blockQ[i] = i >= dk.keepFrom ? 1 : 0;
+      db.blockK[i] = i < dk.keepLen && dk.headKeep[i] == 0 ? 1 : 0;
+    }
+    AttnCase eb = e, ek = e;
+    eb.headMask = false;
+    ek.knock = false;
+    std::fill(dk.blockQ.begin(), dk.blockQ.end(), uint8_t(0));
+    const AttnResult viaKeep = runAttention(b, ek, dk, log),
+                     viaKnock = runAttention(b, eb, db, log);
+    const std::string tag =
+        "attention " + e.str() + ": headKeep = knockout of the same keys [" + b.name() + "]";
+    compare(log, tag + " output", viaKeep.out, viaKnock.out, tol.attention);
+    compare(log, tag + " entropy", viaKeep.ent, viaKnock.ent, tol.attention);
+    compare(log, tag + " colSum", viaKeep.col, viaKnock.col, tol.attention);
+  }
 }
 
 void checkAttentionMap(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol) {
@@ -238,10 +295,13 @@ void checkAttentionMap(kern::Backend& b, kern::Backend& ref, CheckLog& log, cons
       for (int i = 0; i < c.nQ; ++i) {
         const int qi = c.nKv - c.nQ + i;
         const bool knock = c.knock && d.blockQ[qi];
+        const bool evict = c.headMask && qi >= d.keepFrom;
         double sum = 0, e = 0;
         for (int j = 0; j < c.nKv; ++j) {
           const double p = m[size_t(i) * c.nKv + j];
-          const bool masked = j > qi || (knock && d.blockK[j] && j != qi);
+          const bool evicted =
+              evict && j < d.keepLen && d.headKeep[size_t(h / group) * d.keepLen + j] == 0;
+          const bool masked = j > qi || (((knock && d.blockK[j]) || evicted) && j != qi);
           if (masked && p != 0.0) ++maskViolations;
           sum += p;
           if (p > 0) e -= p * std::log(p);
