@@ -13,6 +13,7 @@
 
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_fast.cuh"
+#include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/cuda_util.cuh"
 
 namespace ll::kern::cuda {
@@ -31,6 +32,8 @@ struct Params {
   float* lastRow;
   float* map;  // one head's [nQ, nKv]
   const uint8_t *blockQ, *blockK;
+  const uint8_t* headKeep;  // [nHeadKv, headKeepLen] or nullptr
+  int headKeepLen, headKeepFrom;
   bool lastOnly;
 };
 
@@ -57,17 +60,21 @@ __device__ __forceinline__ void loadTile(float* dst, const float* __restrict__ s
   }
 }
 
-__device__ __forceinline__ bool visible(const Params& p, int qi, int j) {
+__device__ __forceinline__ bool visible(const Params& p, int qi, int j, int kvh) {
   const int pos = p.nKv - p.nQ + qi;
   if (qi >= p.nQ || j > pos) return false;
-  if (p.blockQ && j != pos && p.blockQ[pos] && p.blockK[j]) return false;
+  if (j == pos) return true;
+  if (p.blockQ && p.blockQ[pos] && p.blockK[j]) return false;
+  if (p.headKeep && pos >= p.headKeepFrom && j < p.headKeepLen &&
+      p.headKeep[size_t(kvh) * p.headKeepLen + j] == 0)
+    return false;
   return true;
 }
 
 // s[i][c] = scale * q_row(ty*4+i) . k_row(tx+8c), or -inf when masked.
 template <int DP>
 __device__ __forceinline__ void scores(const Params& p, const float* sQ, const float* sK, int q0,
-                                       int k0, float (&s)[RQ][CK]) {
+                                       int k0, int kvh, float (&s)[RQ][CK]) {
   constexpr int LD = DP + 1;
   const int ty = threadIdx.x / 8, tx = threadIdx.x % 8;
 #pragma unroll
@@ -91,7 +98,7 @@ __device__ __forceinline__ void scores(const Params& p, const float* sQ, const f
     const int qi = q0 + ty * RQ + i;
 #pragma unroll
     for (int c = 0; c < CK; ++c)
-      s[i][c] = visible(p, qi, k0 + tx + 8 * c) ? s[i][c] * p.scale : -INFINITY;
+      s[i][c] = visible(p, qi, k0 + tx + 8 * c, kvh) ? s[i][c] * p.scale : -INFINITY;
   }
 }
 
@@ -137,7 +144,7 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(Params p) {
     loadTile<DP>(sKV, p.k + size_t(kvh) * p.D, k0, p.nKv, kStride, p.D);
     __syncthreads();
     float s[RQ][CK];
-    scores<DP>(p, sQ, sKV, q0, k0, s);
+    scores<DP>(p, sQ, sKV, q0, k0, kvh, s);
 #pragma unroll
     for (int i = 0; i < RQ; ++i) {
       const float mNew =
@@ -231,7 +238,7 @@ __global__ void __launch_bounds__(kThreads) probsKernel(Params p) {
       sL[i] = q0 + i < p.nQ ? p.lse[size_t(hl) * p.nQ + q0 + i] : 0.0f;
     __syncthreads();
     float s[RQ][CK];
-    scores<DP>(p, sQ, sK, q0, k0, s);
+    scores<DP>(p, sQ, sK, q0, k0, kvh, s);
 #pragma unroll
     for (int i = 0; i < RQ; ++i) {
       const int qi = q0 + ty * RQ + i;
@@ -317,6 +324,7 @@ void checkArgs(const AttnArgs& a) {
   if (!a.q || !a.k || !a.v) throw std::invalid_argument("attention: missing q, k or v");
   if ((a.blockQ == nullptr) != (a.blockK == nullptr))
     throw std::invalid_argument("attention: blockQ and blockK must be given together");
+  if (a.headKeep && a.headKeepLen < 0) throw std::invalid_argument("attention: headKeepLen < 0");
 }
 
 Params makeParams(const AttnArgs& a) {
@@ -332,14 +340,20 @@ Params makeParams(const AttnArgs& a) {
   p.v = a.v;
   p.blockQ = a.blockQ;
   p.blockK = a.blockK;
+  // A mask over no keys masks nothing: the kernels then never read the pointer.
+  p.headKeep = a.headKeepLen > 0 ? a.headKeep : nullptr;
+  p.headKeepLen = a.headKeepLen;
+  p.headKeepFrom = a.headKeepFrom;
   return p;
 }
 
 }  // namespace
 
-void attention(const AttnArgs& a, float* lse, bool fast, cudaStream_t s) {
+void attention(const AttnArgs& a, float* lse, bool fast, cudaStream_t s, Scratch* mmaScratch) {
   checkArgs(a);
   if (!a.out) throw std::invalid_argument("attention: missing out");
+  if (fast && mmaScratch && attentionMmaSupports(a))
+    return attentionMma(a, lse, mmaScratch->get(attentionMmaScratchBytes(a)), s);
   if (fast) return attentionFast(a, lse, s);
   Params p = makeParams(a);
   p.out = a.out;

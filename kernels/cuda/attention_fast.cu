@@ -28,6 +28,8 @@ struct FParams {
   const float *q, *k, *v;
   float *out, *entropy, *lse, *colSum, *lastRow, *map;
   const uint8_t *blockQ, *blockK;
+  const uint8_t* headKeep;  // [nHeadKv, headKeepLen] or nullptr
+  int headKeepLen, headKeepFrom;
   bool lastOnly;
 };
 
@@ -76,10 +78,14 @@ __device__ __forceinline__ void loadHalf(__half* dst, const float* __restrict__ 
   }
 }
 
-__device__ __forceinline__ bool visibleF(const FParams& p, int qi, int j) {
+__device__ __forceinline__ bool visibleF(const FParams& p, int qi, int j, int kvh) {
   const int pos = p.nKv - p.nQ + qi;
   if (qi >= p.nQ || j > pos) return false;
-  if (p.blockQ && j != pos && p.blockQ[pos] && p.blockK[j]) return false;
+  if (j == pos) return true;
+  if (p.blockQ && p.blockQ[pos] && p.blockK[j]) return false;
+  if (p.headKeep && pos >= p.headKeepFrom && j < p.headKeepLen &&
+      p.headKeep[size_t(kvh) * p.headKeepLen + j] == 0)
+    return false;
   return true;
 }
 
@@ -141,11 +147,13 @@ __global__ void __launch_bounds__(kThreads) fastForward(FParams p) {
     __syncwarp();
     float* srow = sS + row * LDS + half * 32;
     // Tiles wholly below the diagonal, without knockout, skip the per-element mask.
-    const bool full = !p.blockQ && q0 + BQ <= p.nQ && k0 + BK <= p.nKv - p.nQ + q0 + 1;
+    const bool full =
+        !p.blockQ && !p.headKeep && q0 + BQ <= p.nQ && k0 + BK <= p.nKv - p.nQ + q0 + 1;
     float mx = -INFINITY;
 #pragma unroll 8
     for (int c = 0; c < 32; ++c) {
-      const float s = (full || visibleF(p, qi, k0 + half * 32 + c)) ? srow[c] * p.scale : -INFINITY;
+      const float s =
+          (full || visibleF(p, qi, k0 + half * 32 + c, kvh)) ? srow[c] * p.scale : -INFINITY;
       srow[c] = s;
       mx = fmaxf(mx, s);
     }
@@ -239,7 +247,7 @@ __global__ void __launch_bounds__(kThreads) fastProbs(FParams p) {
     float* srow = sS + row * LDS + half * 32;
     for (int c = 0; c < 32; ++c) {
       const int j = k0 + half * 32 + c;
-      const float pr = visibleF(p, qi, j) ? expf(srow[c] * p.scale - lse) : 0.0f;
+      const float pr = visibleF(p, qi, j, kvh) ? expf(srow[c] * p.scale - lse) : 0.0f;
       srow[c] = pr;
       if (qi < p.nQ && j < p.nKv) {
         if (p.map) p.map[size_t(qi) * p.nKv + j] = pr;
@@ -311,6 +319,9 @@ FParams makeFParams(const AttnArgs& a) {
   p.v = a.v;
   p.blockQ = a.blockQ;
   p.blockK = a.blockK;
+  p.headKeep = a.headKeepLen > 0 ? a.headKeep : nullptr;
+  p.headKeepLen = a.headKeepLen;
+  p.headKeepFrom = a.headKeepFrom;
   return p;
 }
 

@@ -5,7 +5,9 @@
 // in f32 (TF32 off; what the parity tests compare); fast gives cuBLAS bf16 operands with f32
 // accumulation (TF32 for F32 weights), several times faster on tensor cores, and attention on
 // tensor cores with fp16 Q/K/V/P (f32 accumulation and softmax). Norms, element-wise ops and the
-// n == 1 mat-vec are f32 in both modes.
+// n == 1 mat-vec are f32 in both modes. In fast mode, env LAYERLENS_CUDA_ATTN=mma selects the
+// mma.sync flash kernel (attention_mma.cuh) for prefill-sized calls at head dims 64 and 128;
+// the default (wmma) keeps the WMMA kernels until the mma one has passed the op tests on a GPU.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -73,7 +75,8 @@ double ropeInvFreq(int i, const RopeParams& p) {
 
 class CudaBackend : public Backend {
  public:
-  CudaBackend(int device, MathMode mode) : m_device(device), m_mode(mode) {
+  CudaBackend(int device, MathMode mode, bool mmaAttention)
+      : m_device(device), m_mode(mode), m_mmaAttention(mmaAttention) {
     check(cudaSetDevice(device), "cudaSetDevice");
     check(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking), "cudaStreamCreate");
     if (cublasCreate(&m_blas) != CUBLAS_STATUS_SUCCESS) {
@@ -85,7 +88,8 @@ class CudaBackend : public Backend {
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     m_desc = std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
              std::to_string(prop.minor) + ", " + mib(prop.totalGlobalMem) + ", " +
-             (mode == MathMode::Fast ? "fast bf16" : "precise f32") + " matmul)";
+             (mode == MathMode::Fast ? "fast bf16" : "precise f32") + " matmul" +
+             (mode == MathMode::Fast && mmaAttention ? ", mma attention" : "") + ")";
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(m_stream);
@@ -247,7 +251,8 @@ class CudaBackend : public Backend {
     if (a.colSum || a.lastRow)
       lse = static_cast<float*>(
           m_lseScratch.get(size_t(a.nHead) * std::max(a.nQ, 1) * sizeof(float)));
-    cuda::attention(a, lse, m_mode == MathMode::Fast, m_stream);
+    cuda::attention(a, lse, m_mode == MathMode::Fast, m_stream,
+                    m_mmaAttention ? &m_mmaScratch : nullptr);
   }
   void attentionMap(const AttnArgs& a, int head, float* out) override {
     auto* lse = static_cast<float*>(m_lseScratch.get(size_t(std::max(a.nQ, 1)) * sizeof(float)));
@@ -306,10 +311,11 @@ class CudaBackend : public Backend {
   cudaEvent_t m_stageDone[2] = {nullptr, nullptr};
   bool m_stageTried = false;
   MathMode m_mode;
+  bool m_mmaAttention = false;
   cudaStream_t m_stream = nullptr;
   cublasHandle_t m_blas = nullptr;
   std::string m_desc;
-  Scratch m_weightScratch, m_inputScratch, m_idScratch, m_ropeScratch, m_lseScratch;
+  Scratch m_weightScratch, m_inputScratch, m_idScratch, m_ropeScratch, m_lseScratch, m_mmaScratch;
   std::vector<double> m_ropeHost;
 };
 
@@ -345,8 +351,17 @@ std::unique_ptr<Backend> makeCudaBackend(std::string* why) {
       return nullptr;
     }
   }
+  bool mma = false;
+  if (const char* env = std::getenv("LAYERLENS_CUDA_ATTN"); env && *env) {
+    if (std::strcmp(env, "mma") == 0)
+      mma = true;
+    else if (std::strcmp(env, "wmma") != 0) {
+      say(std::string("LAYERLENS_CUDA_ATTN must be 'mma' or 'wmma', not '") + env + "'");
+      return nullptr;
+    }
+  }
   try {
-    auto b = std::make_unique<CudaBackend>(0, mode);
+    auto b = std::make_unique<CudaBackend>(0, mode, mma);
     if (why) why->clear();
     return b;
   } catch (const std::exception& ex) {

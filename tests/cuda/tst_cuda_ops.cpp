@@ -3,7 +3,9 @@
 // regions, NMSE bounds) in precise mode; fast (bf16) matmul with a bound that bf16 operands
 // meet; bit-exact dequantization of every weight type; attention at shapes that span several
 // 64 x 64 tiles (T not a multiple of the tile, GQA, nQ < nKv, knockout, head dims up to 256);
-// out-of-memory as an exception. Skips with a message when no GPU is usable.
+// the mma.sync flash kernel (LAYERLENS_CUDA_ATTN=mma) likewise; out-of-memory as an exception.
+// Skips with a message when no GPU is usable.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "backend_checks.h"
 #include "backend_checks_util.h"
@@ -23,11 +26,14 @@ using namespace lltest::ops;
 
 namespace {
 
-std::unique_ptr<Backend> cudaBackend(const char* math) {
+// attn: LAYERLENS_CUDA_ATTN (wmma, or mma for the mma.sync flash kernel in fast mode).
+std::unique_ptr<Backend> cudaBackend(const char* math, const char* attn = "wmma") {
   setenv("LAYERLENS_CUDA_MATH", math, 1);
+  setenv("LAYERLENS_CUDA_ATTN", attn, 1);
   std::string why;
   auto b = makeCudaBackend(&why);
   unsetenv("LAYERLENS_CUDA_MATH");
+  unsetenv("LAYERLENS_CUDA_ATTN");
   if (!b) QSKIP("no CUDA backend: " + why);
   return b;
 }
@@ -207,28 +213,34 @@ LL_TEST(attentionFast) {
   QVERIFY2(log.ok(), log.summary());
 }
 
-static void attentionLargeTiles(const char* math, double bound) {
-  auto b = cudaBackend(math);
+struct TileCase {
+  int nQ, nKv, nHead, nHeadKv, hd;
+  bool knock;
+  bool keep = false;  // per-kv-head eviction mask (headKeep) on the later query rows
+};
+
+const std::vector<TileCase> kTileCases = {
+    {130, 300, 4, 2, 64, false},     {1, 1000, 4, 1, 128, false}, {200, 200, 2, 2, 256, true},
+    {65, 65, 3, 1, 80, true},        {129, 129, 2, 1, 32, false}, {64, 192, 2, 2, 128, true},
+    {70, 150, 4, 2, 64, false, true}};
+
+static void attentionLargeTiles(const char* math, double bound,
+                                const std::vector<TileCase>& cases = kTileCases,
+                                const char* attn = "wmma") {
+  auto b = cudaBackend(math, attn);
   auto ref = makeReferenceBackend();
-  struct Case {
-    int nQ, nKv, nHead, nHeadKv, hd;
-    bool knock;
-  };
-  const Case cases[] = {{130, 300, 4, 2, 64, false}, {1, 1000, 4, 1, 128, false},
-                        {200, 200, 2, 2, 256, true}, {65, 65, 3, 1, 80, true},
-                        {129, 129, 2, 1, 32, false}, {64, 192, 2, 2, 128, true}};
   const uint64_t seed = freshSeed();
   Rng rng(seed);
   CheckLog log;
   log.seed = seed;
-  for (const Case& c : cases) {
-    const std::string tag = "attention " +
+  for (const TileCase& c : cases) {
+    const std::string tag = std::string("attention ") + attn + " " +
                             dims({{"nQ", c.nQ},
                                   {"nKv", c.nKv},
                                   {"nHead", c.nHead},
                                   {"nHeadKv", c.nHeadKv},
                                   {"headDim", c.hd}}) +
-                            (c.knock ? " knockout" : "");
+                            (c.knock ? " knockout" : "") + (c.keep ? " headKeep" : "");
     const auto q = rng.normals(size_t(c.nQ) * c.nHead * c.hd, 1.5f);
     const auto k = rng.normals(size_t(c.nKv) * c.nHeadKv * c.hd, 1.5f);
     const auto v = rng.normals(size_t(c.nKv) * c.nHeadKv * c.hd);
@@ -236,13 +248,16 @@ static void attentionLargeTiles(const char* math, double bound) {
     std::vector<uint8_t> bq(size_t(c.nKv)), bk(size_t(c.nKv));
     for (auto& x : bq) x = rng.uniform(0, 1) < 0.5f;
     for (auto& x : bk) x = rng.uniform(0, 1) < 0.4f;
+    const int keepLen = std::max(1, c.nKv - 3), keepFrom = c.nKv - c.nQ + c.nQ / 3;
+    std::vector<uint8_t> keep(size_t(c.nHeadKv) * keepLen);
+    for (auto& x : keep) x = rng.uniform(0, 1) < 0.6f;
     std::vector<float> res[2][5];
     Backend* bes[2] = {b.get(), ref.get()};
     for (int w = 0; w < 2; ++w) {
       Backend& be = *bes[w];
       GuardedBuf gq(be, q), gk(be, k), gv(be, v), out(be, size_t(c.nQ) * c.nHead * c.hd),
           ent(be, size_t(c.nHead) * c.nQ), col(be, colInit), last(be, size_t(c.nHead) * c.nKv),
-          map(be, size_t(c.nQ) * c.nKv), gbq(be, bq), gbk(be, bk);
+          map(be, size_t(c.nQ) * c.nKv), gbq(be, bq), gbk(be, bk), gkeep(be, keep);
       AttnArgs a;
       a.nQ = c.nQ;
       a.nKv = c.nKv;
@@ -257,6 +272,11 @@ static void attentionLargeTiles(const char* math, double bound) {
         a.blockQ = gbq.u8();
         a.blockK = gbk.u8();
       }
+      if (c.keep) {
+        a.headKeep = gkeep.u8();
+        a.headKeepLen = keepLen;
+        a.headKeepFrom = keepFrom;
+      }
       be.attentionMap(a, c.nHead - 1, map.f32());
       a.out = out.f32();
       a.entropy = ent.f32();
@@ -264,7 +284,7 @@ static void attentionLargeTiles(const char* math, double bound) {
       a.lastRow = last.f32();
       be.attention(a);
       be.sync();
-      for (auto* g : {&gq, &gk, &gv, &out, &ent, &col, &last, &map, &gbq, &gbk})
+      for (auto* g : {&gq, &gk, &gv, &out, &ent, &col, &last, &map, &gbq, &gbk, &gkeep})
         g->checkGuards(log, tag + " [" + be.name() + "]");
       res[w][0] = out.download();
       res[w][1] = ent.download();
@@ -294,6 +314,39 @@ LL_TEST(attentionLargeTilesPrecise) {
 }
 LL_TEST(attentionLargeTilesFast) {
   attentionLargeTiles("fast", 1e-5);
+}
+
+// The mma.sync flash kernel (fast mode, LAYERLENS_CUDA_ATTN=mma) takes head dims 64 and 128 at
+// nQ >= 32: the shared checks (their smaller shapes fall back to the WMMA kernel) and shapes that
+// span many tiles on both the query and the key side, partial tiles, GQA, nQ < nKv, knockout and
+// per-head eviction masks, with every statistic.
+LL_TEST(attentionMma) {
+  Tolerances tol;
+  tol.attention = 1e-5;
+  auto b = cudaBackend("fast", "mma");
+  QVERIFY2(b->deviceDescription().find("mma attention") != std::string::npos,
+           b->deviceDescription());
+  auto ref = makeReferenceBackend();
+  CheckLog log;
+  log.seed = freshSeed();
+  checkAttention(*b, *ref, log, tol);
+  checkAttentionMap(*b, *ref, log, tol);
+  std::printf("INFO   : mma attention (shared checks): %d checks, seed %llu\n", log.checks,
+              static_cast<unsigned long long>(log.seed));
+  QVERIFY2(log.checks > 0, "no checks ran");
+  QVERIFY2(log.ok(), log.summary());
+  attentionLargeTiles("fast", 1e-5,
+                      {{130, 300, 4, 2, 64, false},
+                       {64, 64, 2, 1, 128, false},
+                       {200, 200, 2, 2, 64, true},
+                       {65, 65, 3, 1, 128, true, true},
+                       {129, 129, 2, 1, 64, false, true},
+                       {33, 100, 8, 2, 64, true, true},
+                       {40, 40, 8, 2, 128, false},
+                       {1000, 1000, 4, 1, 64, false},
+                       {300, 700, 4, 2, 128, false, true},
+                       {32, 2000, 4, 4, 64, false}},
+                      "mma");
 }
 
 // Downloads above 1 MiB go through pinned staging chunks: odd sizes, exact bytes back.

@@ -1,6 +1,7 @@
 // Op-level timings of the CUDA backend at Llama-3.2-1B shapes (32 heads, 8 kv heads, head dim
 // 64, dim 2048, FFN 8192): attention with and without the in-pass statistics, attentionMap,
-// and matmul in precise (f32) and fast (bf16) modes. Prints one line per figure.
+// and matmul in precise (f32) and fast (bf16) modes; attention also with the mma.sync flash kernel
+// (fast mode, LAYERLENS_CUDA_ATTN=mma; "fast" below is the WMMA kernel). One line per figure.
 // Usage: bench_cuda_ops [T ...]   (default 512 4096 16384)
 #include <algorithm>
 #include <chrono>
@@ -41,8 +42,9 @@ void upload(Backend& b, Buffer& buf, size_t n, std::mt19937& g, float sigma) {
   b.upload(buf.get(), h.data(), n * 4);
 }
 
-std::unique_ptr<Backend> make(const char* math) {
+std::unique_ptr<Backend> make(const char* math, const char* attn = "wmma") {
   setenv("LAYERLENS_CUDA_MATH", math, 1);
+  setenv("LAYERLENS_CUDA_ATTN", attn, 1);
   std::string why;
   auto b = makeCudaBackend(&why);
   if (!b) {
@@ -60,8 +62,9 @@ int main(int argc, char** argv) {
   if (Ts.empty()) Ts = {512, 4096, 16384};
   const int nHead = 32, nHeadKv = 8, hd = 64, dim = 2048, ffn = 8192;
   std::mt19937 g(1234);
-  for (const char* amath : {"precise", "fast"}) {
-    auto b = make(amath);
+  for (const char* amath : {"precise", "fast", "mma"}) {
+    const bool mma = std::strcmp(amath, "mma") == 0;
+    auto b = make(mma ? "fast" : amath, mma ? "mma" : "wmma");
     std::printf("device: %s\n", b->deviceDescription().c_str());
     for (int T : Ts) {
       Buffer q(*b, size_t(T) * nHead * hd * 4), k(*b, size_t(T) * nHeadKv * hd * 4),
@@ -85,6 +88,9 @@ int main(int argc, char** argv) {
       a.out = out.f32();
       const int reps = T >= 16384 ? 3 : 10;
       const double plain = medianMs(*b, reps, [&] { b->attention(a); });
+      a.lastRow = last.f32();
+      const double withLast = medianMs(*b, reps, [&] { b->attention(a); });
+      a.lastRow = nullptr;
       a.entropy = ent.f32();
       const double withEnt = medianMs(*b, reps, [&] { b->attention(a); });
       a.colSum = col.f32();
@@ -92,10 +98,9 @@ int main(int argc, char** argv) {
       const double withAll = medianMs(*b, reps, [&] { b->attention(a); });
       const double flops = 4.0 * double(T) * T / 2 * hd * nHead;  // causal QK^T and PV
       std::printf(
-          "attention %s T=%d (32 heads, 8 kv, hd 64): plain %.3f ms (%.1f TFLOP/s), +entropy %.3f "
-          "ms, "
-          "+entropy+colSum+lastRow %.3f ms (%.0f%% over plain)\n",
-          amath, T, plain, flops / plain / 1e9, withEnt, withAll,
+          "attention %s T=%d (32 heads, 8 kv, hd 64): plain %.3f ms (%.1f TFLOP/s), +lastRow %.3f "
+          "ms, +entropy %.3f ms, +entropy+colSum+lastRow %.3f ms (%.0f%% over plain)\n",
+          amath, T, plain, flops / plain / 1e9, withLast, withEnt, withAll,
           100.0 * (withAll - plain) / plain);
       if (T <= 4096) {
         Buffer map(*b, size_t(T) * T * 4);

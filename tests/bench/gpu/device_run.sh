@@ -82,7 +82,7 @@ for step in "${STEPS[@]}"; do
       timeout 400 "$CS" --tool memcheck --error-exitcode 3 "$BUILD/tests/tst_cuda_ops" \
         >"$OUT/memcheck.log" 2>&1 || rc=1
       grep -E "ERROR SUMMARY|^FAIL|Totals|Invalid|out of bounds" "$OUT/memcheck.log" | head -20
-      for t in ${LL_RACE_TESTS:-attention attentionMap attentionFast}; do
+      for t in ${LL_RACE_TESTS:-attention attentionMap attentionFast attentionMma}; do
         log "compute-sanitizer racecheck tst_cuda_ops $t"
         timeout 300 "$CS" --tool racecheck --error-exitcode 3 "$BUILD/tests/tst_cuda_ops" "$t" \
           >"$OUT/racecheck_$t.log" 2>&1 || rc=1
