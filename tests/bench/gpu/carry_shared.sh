@@ -4,7 +4,8 @@
 #   carry_shared.sh main  [DEST]  every fixture but the quantized llamas (75 MiB raw), packed as
 #                                 DEST/shared.tar.xz (~41 MiB): dense, MoE, twins, interventions,
 #                                 prefix reuse, CLI dump, and the tokenizer of the model benchmark
-#   carry_shared.sh quant [DEST]  the quantized llama fixtures, plain (40 MiB)
+#   carry_shared.sh quant [DEST]  the quantized llama fixtures, plain (40 MiB), and the tokenizer
+#                                 folder the model benchmark copies (models/hf/stories260K)
 # DEST defaults to .carry/shared (git-ignored).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -22,7 +23,8 @@ case ${1:-main} in
       "${models[@]/#/models/}" "${refs[@]/#/reference/}") | xz -9 -T2 >"$DST/shared.tar.xz"
     ;;
   quant)
-    mkdir -p "$DST/models/quant" "$DST/reference"
+    mkdir -p "$DST/models/quant" "$DST/models/hf" "$DST/reference"
+    cp -r "$SRC/models/hf/stories260K" "$DST/models/hf/"
     cp "$SRC/models/README.md" "$DST/models/"
     cp "$SRC/reference/README.md" "$SRC/reference/MANIFEST.json" "$DST/reference/"
     for f in "$SRC"/models/quant/llama-quant-*.gguf; do cp "$f" "$DST/models/quant/"; done

@@ -5,8 +5,9 @@
 #   tests/bench/gpu/device_run.sh [prebuilt] [test] [sanitize] [parity] [opbench] [modelbench]
 # test: tst_cuda_ops + tst_backend_ops (CPU and CUDA vs reference); sanitize: compute-sanitizer
 # memcheck on tst_cuda_ops, racecheck on its attention cases; parity: ctest -L parity with
-# LAYERLENS_TEST_BACKEND=cuda (LL_PARITY_MATHS, default "precise fast"; LL_PARITY_REGEX: ctest -R); opbench: bench_cuda_ops;
-# modelbench: tests/bench/gpu/model_bench.sh (engine vs PyTorch eager, Llama-3.2-1B shape).
+# LAYERLENS_TEST_BACKEND=cuda (LL_PARITY_MATHS, default "precise fast"; LL_PARITY_REGEX and
+# LL_PARITY_EXCLUDE: ctest -R / -E); opbench: bench_cuda_ops; modelbench:
+# tests/bench/gpu/model_bench.sh (engine vs PyTorch eager, Llama-3.2-1B shape).
 # prebuilt: skip configure/build and reuse LL_BUILD from an earlier call on the same machine.
 # LL_CARRY: folder holding debs/ and shared/ (default $ROOT/.carry; snapshot.sh builds from a
 # clean HEAD copy in .carry/src so others' unfinished edits never reach the device).
@@ -56,7 +57,7 @@ else
     -DLAYERLENS_BENCH=ON -DLAYERLENS_SHARED_DIR="$SHARED" -DPKG_CONFIG_EXECUTABLE="$PKGCONF" \
     -DCMAKE_PREFIX_PATH="$DEPS/usr" >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
   log "build (own targets first, then everything that builds)"
-  ninja -C "$BUILD" -j16 tst_cuda_ops tst_backend_ops bench_cuda_ops bench_model >>"$OUT/build.log" 2>&1 ||
+  ninja -C "$BUILD" -j16 tst_cuda_ops tst_backend_ops tst_device_plan bench_cuda_ops bench_model >>"$OUT/build.log" 2>&1 ||
     { grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; exit 1; }
   if has parity || has modelbench; then
     ninja -C "$BUILD" -j16 -k 0 >>"$OUT/build.log" 2>&1 ||
@@ -74,6 +75,9 @@ for step in "${STEPS[@]}"; do
       log "tst_backend_ops (CPU and CUDA vs reference)"
       "$BUILD/tests/tst_backend_ops" >"$OUT/tst_backend_ops.log" 2>&1 || rc=1
       grep -v "^PASS" "$OUT/tst_backend_ops.log"
+      log "tst_device_plan"
+      "$BUILD/tests/tst_device_plan" >"$OUT/tst_device_plan.log" 2>&1 || rc=1
+      grep -E "^(FAIL|SKIP)|Totals" "$OUT/tst_device_plan.log"
       ;;
     prebuilt) ;;
     sanitize)
@@ -92,7 +96,7 @@ for step in "${STEPS[@]}"; do
     parity)
       for math in ${LL_PARITY_MATHS:-precise fast}; do
         log "ctest -L parity, LAYERLENS_TEST_BACKEND=cuda LAYERLENS_CUDA_MATH=$math"
-        (cd "$BUILD" && LAYERLENS_TEST_BACKEND=cuda LAYERLENS_CUDA_MATH=$math ctest -L parity ${LL_PARITY_REGEX:+-R "$LL_PARITY_REGEX"} --output-on-failure \
+        (cd "$BUILD" && LAYERLENS_TEST_BACKEND=cuda LAYERLENS_CUDA_MATH=$math ctest -L parity ${LL_PARITY_REGEX:+-R "$LL_PARITY_REGEX"} ${LL_PARITY_EXCLUDE:+-E "$LL_PARITY_EXCLUDE"} --output-on-failure \
           --timeout 300) >"$OUT/parity_$math.log" 2>&1 || rc=1
         grep -E "tests passed|Failed|\*\*\*|FAIL" "$OUT/parity_$math.log" | head -30
       done
