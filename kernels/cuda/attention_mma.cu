@@ -21,6 +21,7 @@
 
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/cuda_util.cuh"
+#include "kernels/cuda/mma_layout.h"
 
 namespace ll::kern::cuda {
 namespace {
@@ -147,7 +148,7 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
   // Later query tiles see more keys: they go first so the short ones fill the tail.
   const int q0 = (gridDim.y - 1 - blockIdx.y) * BQ;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, quad = lane % 4;
-  const int r0 = warp * 16 + lane / 4;  // rows r0 and r0 + 8 of the tile
+  const int r0 = warp * 16 + mma::cRow(lane, 0);  // rows r0 and r0 + 8 (= cRow(lane, 2))
   const int qStride = p.nHead * D, kStride = p.nHeadKv * D, off = p.nKv - p.nQ;
   const int lastQ = min(q0 + BQ, p.nQ) - 1;
   const int nTiles = (off + lastQ) / BK + 1;
@@ -180,7 +181,7 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
     if (t == 0) {
 #pragma unroll
       for (int kk = 0; kk < KD; ++kk)
-        ldsm4(qf[kk], sQ + (warp * 16 + lane % 16) * LD + kk * 16 + (lane / 16) * 8);
+        ldsm4(qf[kk], sQ + (warp * 16 + mma::aRow(lane)) * LD + kk * 16 + mma::aCol(lane));
     }
     const __half* cK = sK + (t & 1) * BK * LD;
     const __half* cV = sV + (t & 1) * BK * LD;
@@ -193,7 +194,7 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
 #pragma unroll
       for (int np = 0; np < NK / 2; ++np) {
         uint32_t b[4];
-        ldsm4(b, cK + (np * 16 + (lane / 16) * 8 + lane % 8) * LD + kk * 16 + ((lane / 8) % 2) * 8);
+        ldsm4(b, cK + (np * 16 + mma::bRow(lane)) * LD + kk * 16 + mma::bCol(lane));
         mma(s[2 * np], qf[kk], b[0], b[1]);
         mma(s[2 * np + 1], qf[kk], b[2], b[3]);
       }
@@ -205,7 +206,8 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
       for (int n = 0; n < NK; ++n)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          if (!visibleM(p, q0 + r0 + (e / 2) * 8, k0 + n * 8 + 2 * quad + (e % 2), kvh))
+          if (!visibleM(p, q0 + warp * 16 + mma::cRow(lane, e), k0 + n * 8 + mma::cCol(lane, e),
+                        kvh))
             s[n][e] = -INFINITY;
     }
 
@@ -246,15 +248,16 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
     // 16kk..16kk+15.
 #pragma unroll
     for (int kk = 0; kk < BK / 16; ++kk) {
-      const uint32_t a[4] = {packHalf2(s[2 * kk][0], s[2 * kk][1]),
-                             packHalf2(s[2 * kk][2], s[2 * kk][3]),
-                             packHalf2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             packHalf2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      uint32_t a[4];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const float* acc = s[2 * kk + mma::accTile(r)];
+        a[r] = packHalf2(acc[mma::accElem(r, 0)], acc[mma::accElem(r, 1)]);
+      }
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
-        ldsm4T(b,
-               cV + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LD + dp * 16 + (lane / 16) * 8);
+        ldsm4T(b, cV + (kk * 16 + mma::btRow(lane)) * LD + dp * 16 + mma::btCol(lane));
         mma(o[2 * dp], a, b[0], b[1]);
         mma(o[2 * dp + 1], a, b[2], b[3]);
       }
@@ -271,7 +274,7 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
     const int qi = q0 + r0 + 8 * i;
     if (qi >= p.nQ) continue;
     const float inv = 1.0f / l[i];
-    float* orow = p.out + size_t(qi) * qStride + size_t(h) * D + 2 * quad;
+    float* orow = p.out + size_t(qi) * qStride + size_t(h) * D + mma::cCol(lane, 0);
 #pragma unroll
     for (int n = 0; n < ND; ++n) {
       orow[n * 8] = o[n][2 * i] * inv;
@@ -296,7 +299,7 @@ __global__ void __launch_bounds__(kThreads) mmaColSum(MParams p) {
   const int h = blockIdx.x, kvh = h / (p.nHead / p.nHeadKv);
   const int k0 = blockIdx.y * BK;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, quad = lane % 4;
-  const int j0 = k0 + warp * 16 + lane / 4;  // keys j0 and j0 + 8
+  const int j0 = k0 + warp * 16 + mma::cRow(lane, 0);  // keys j0 and j0 + 8
   const int qStride = p.nHead * D, kStride = p.nHeadKv * D, off = p.nKv - p.nQ;
   const bool extraMask = p.blockQ || p.headKeep;
   const __half* qBase = p.q + size_t(h) * D;
@@ -330,7 +333,7 @@ __global__ void __launch_bounds__(kThreads) mmaColSum(MParams p) {
     if (t == 0) {
 #pragma unroll
       for (int kk = 0; kk < KD; ++kk)
-        ldsm4(kf[kk], sK + (warp * 16 + lane % 16) * LD + kk * 16 + (lane / 16) * 8);
+        ldsm4(kf[kk], sK + (warp * 16 + mma::aRow(lane)) * LD + kk * 16 + mma::aCol(lane));
     }
     const __half* cQ = sQ + (t & 1) * BQ * LD;
     const float* cL = sL + (t & 1) * BQ;
@@ -342,7 +345,7 @@ __global__ void __launch_bounds__(kThreads) mmaColSum(MParams p) {
 #pragma unroll
       for (int np = 0; np < NQ / 2; ++np) {
         uint32_t b[4];
-        ldsm4(b, cQ + (np * 16 + (lane / 16) * 8 + lane % 8) * LD + kk * 16 + ((lane / 8) % 2) * 8);
+        ldsm4(b, cQ + (np * 16 + mma::bRow(lane)) * LD + kk * 16 + mma::bCol(lane));
         mma(s[2 * np], kf[kk], b[0], b[1]);
         mma(s[2 * np + 1], kf[kk], b[2], b[3]);
       }
@@ -353,7 +356,7 @@ __global__ void __launch_bounds__(kThreads) mmaColSum(MParams p) {
     for (int n = 0; n < NQ; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int ql = n * 8 + 2 * quad + (e % 2), j = j0 + (e / 2) * 8;
+        const int ql = n * 8 + mma::cCol(lane, e), j = k0 + warp * 16 + mma::cRow(lane, e);
         const bool vis = !needMask || visibleM(p, q0 + ql, j, kvh);
         const float pr = vis ? exp2f(s[n][e] - cL[ql]) : 0.0f;
         if (p.colSum) cs[e / 2] += pr;
