@@ -56,6 +56,15 @@ int selectCommand(const SelectOpts& o) {
   if (o.layer < 0 || o.layer >= L)
     throw std::invalid_argument("select: --layer must be in 0.." + std::to_string(L - 1));
   j["layer"] = o.layer;
+  if (o.method == "gemfilter" && !o.sweep) {
+    // Early exit: the selection needs layers 0..r only.
+    auto r = rt::ana::gemFilterSelect(*s, o.layer, o.k, o.kernel);
+    j["kept"] = r.kept;
+    j["scores"] = r.scores;
+    if (o.answer > 0) j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, r.kept, o.answer));
+    ana::printJson(j);
+    return 0;
+  }
   auto tr = s->run();
   const auto qk = rt::ana::qkView(*tr, o.layer);
   if (o.method == "gemfilter") {

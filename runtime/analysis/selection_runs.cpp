@@ -8,6 +8,7 @@
 
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
 
 namespace ll::rt::ana {
 
@@ -41,6 +42,22 @@ std::vector<int> allIndices(int T) {
   return v;
 }
 }  // namespace
+
+Selection gemFilterSelect(Session& s, int layer, int k, int kernel) {
+  const int L = s.model().spec.nLayer;
+  if (layer < 0 || layer >= L)
+    throw std::invalid_argument("GemFilter: layer " + std::to_string(layer) +
+                                " is out of range (0.." + std::to_string(L - 1) + ")");
+  const auto& ids = s.promptIds();
+  if (ids.empty()) throw std::invalid_argument("GemFilter: empty prompt");
+  std::vector<int32_t> pos(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) pos[i] = static_cast<int32_t>(i);
+  CaptureOptions cap;
+  cap.allLogits = false;
+  cap.lastLayer = layer;
+  auto tr = s.engine().run(ids, pos, {}, cap, {}, false);
+  return gemFilter(qkView(*tr, layer), k, kernel);
+}
 
 DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages, int kernel,
                             int lastQuery) {

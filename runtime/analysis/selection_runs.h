@@ -23,6 +23,10 @@ class Session;
 
 namespace ll::rt::ana {
 
+// GemFilter's selection (§2) from a pass that stops after `layer` (§2.1: the later layers are not
+// needed for the selection; no logits are computed).
+Selection gemFilterSelect(Session& s, int layer, int k = 1024, int kernel = 5);
+
 struct DistillStage {
   int layer = 13;
   int k = 1024;

@@ -76,6 +76,10 @@ struct Interventions {
 struct CaptureOptions {
   bool enabled = true;    // false: no per-layer capture and no attention statistics (benchmarks)
   bool allLogits = true;  // false: logits of the last position only
+  // >= 0: stop after this layer (early exit, e.g. GemFilter's selection layer): layers past it,
+  // the final norm and the logits are not computed (their trace arrays stay empty / zero), and
+  // the pass leaves nothing for prefix reuse beyond the rows it reused.
+  int lastLayer = -1;
   bool operator==(const CaptureOptions&) const = default;
 };
 
