@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <numbers>
 #include <stdexcept>
 #include <string>
@@ -128,13 +129,19 @@ class CudaBackend : public Backend {
   // Large downloads go through two pinned staging buffers: the device copies chunk i+1 while the
   // host copies chunk i out (pageable device-to-host copies are several times slower, most of all
   // in virtual machines where every page fault is expensive).
+  // Thread-safe (Backend::hostMemory() is false: a UI thread may read a trace while ops run): the
+  // copies go on the ops' stream, so they follow every op enqueued before them, and concurrent
+  // staged downloads take turns with the staging buffers.
   void download(void* hostDst, const void* src, size_t bytes) override {
-    if (bytes < kStageMin || !stagingReady()) {
+    check(cudaSetDevice(m_device), "download: cudaSetDevice");  // per host thread
+    auto direct = [&] {
       if (bytes)
         check(cudaMemcpyAsync(hostDst, src, bytes, cudaMemcpyDeviceToHost, m_stream), "download");
       sync();
-      return;
-    }
+    };
+    if (bytes < kStageMin) return direct();
+    std::lock_guard<std::mutex> lock(m_stageMutex);
+    if (!stagingReady()) return direct();
     auto* dst = static_cast<uint8_t*>(hostDst);
     const auto* from = static_cast<const uint8_t*>(src);
     const size_t nChunks = (bytes + kStageBytes - 1) / kStageBytes;
@@ -310,6 +317,7 @@ class CudaBackend : public Backend {
   void* m_stage[2] = {nullptr, nullptr};
   cudaEvent_t m_stageDone[2] = {nullptr, nullptr};
   bool m_stageTried = false;
+  std::mutex m_stageMutex;  // staging buffers, events and m_stageTried
   MathMode m_mode;
   bool m_mmaAttention = false;
   cudaStream_t m_stream = nullptr;
