@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 
 namespace ll::rt {
 
@@ -29,6 +31,11 @@ void applyRouterEdits(float* z, int nExpert, int layer, const std::vector<Router
   for (const auto& e : edits)
     if (e.layer == layer && e.kind == RouterEditKind::Ban)
       z[e.expert] = -std::numeric_limits<float>::infinity();
+  // Softmax over nothing is 0/0: refuse rather than route with NaN weights.
+  if (std::all_of(z, z + nExpert, [](float v) { return std::isinf(v) && v < 0; }))
+    throw std::invalid_argument("router edits leave no expert of layer " + std::to_string(layer) +
+                                " to route to (all " + std::to_string(nExpert) +
+                                " are switched off): allow at least one");
 }
 
 RoutingResult route(const float* logits, int n, int nExpert, int k, bool renormalise) {
@@ -47,6 +54,9 @@ RoutingResult route(const float* logits, int n, int nExpert, int k, bool renorma
       p[e] = std::isinf(z[e]) && z[e] < 0 ? 0.0f : std::exp(z[e] - m);
       sum += p[e];
     }
+    if (!(sum > 0))  // every logit -inf (or NaN): no distribution to route by
+      throw std::invalid_argument("routing: token " + std::to_string(t) +
+                                  " has no expert with a finite router logit");
     for (int e = 0; e < nExpert; ++e) p[e] = static_cast<float>(p[e] / sum);
     std::iota(order.begin(), order.end(), 0);
     // Rank by the edited logit (monotone with p, and keeps banned experts last even at p = 0).

@@ -16,9 +16,12 @@ struct RoutingResult {
 };
 
 // Applies the edits for `layer` to one token's logits z[E] in place (bias, then force, then ban).
+// Throws std::invalid_argument naming the layer when no expert is left (every logit -inf): the
+// pass stops there and the engine keeps only its reused prefix, as after a cancellation.
 void applyRouterEdits(float* z, int nExpert, int layer, const std::vector<RouterEdit>& edits);
 
-// logits [n, E] (already edited). renormalise: weights of the chosen k sum to 1.
+// logits [n, E] (already edited). renormalise: weights of the chosen k sum to 1. Throws
+// std::invalid_argument for a token with no finite logit (no NaN weights).
 RoutingResult route(const float* logits, int n, int nExpert, int k, bool renormalise);
 
 }  // namespace ll::rt

@@ -121,6 +121,57 @@ LL_TEST(banForceAndSoftPromotion) {
   }
 }
 
+// Switching off every expert of a layer leaves softmax nothing to normalise: a clear error naming
+// the layer, never NaN routing weights; the session stays usable and exact afterwards.
+LL_TEST(banEveryExpertIsAnError) {
+  LL_REQUIRE_SHARED();
+  auto s = anatest::session("stories260K-moe4.gguf", "stories260K-moe4", "park");
+  auto base = s->run();
+  const int E = base->nExpert;
+  std::vector<std::pair<int, int>> all;
+  for (int e = 0; e < E; ++e) all.emplace_back(3, e);
+  RunRequest rq;
+  rq.interventions.router = switchOff(all);
+  std::string msg;
+  try {
+    s->run(rq);
+  } catch (const std::invalid_argument& e) {
+    msg = e.what();
+  }
+  QVERIFY2(msg.find("layer 3") != std::string::npos && msg.find("no expert") != std::string::npos,
+           "message: " + msg);
+  // All but one is fine: every token of that layer uses the one left, with weight 1 when the
+  // model renormalises.
+  all.pop_back();
+  rq.interventions.router = switchOff(all);
+  auto one = s->run(rq);
+  for (int t = 0; t < one->nTokens; ++t) {
+    QCOMPARE(one->layers[3].experts[size_t(t) * one->nExpertUsed], E - 1);
+    for (int j = 0; j < one->nExpertUsed; ++j)
+      QVERIFY(std::isfinite(one->layers[3].expertWeights[size_t(t) * one->nExpertUsed + j]));
+  }
+  const auto again = s->run();
+  QVERIFY(again->logits == base->logits);
+  // The routing functions on their own.
+  float z[3] = {0.5f, 1.0f, 2.0f};
+  bool threw = false;
+  try {
+    applyRouterEdits(z, 3, 7, switchOff({{7, 0}, {7, 1}, {7, 2}}));
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("layer 7") != std::string::npos;
+  }
+  QVERIFY(threw);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float dead[2] = {-inf, -inf};
+  threw = false;
+  try {
+    route(dead, 1, 2, 1, true);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+}
+
 LL_TEST(expertPicker) {
   // Δ = task - neutral > τ
   std::vector<float> task{0.5f, 0.1f, 0.4f, 0.9f, 0.0f, 0.1f},
