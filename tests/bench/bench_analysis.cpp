@@ -2,8 +2,9 @@
 // 32/4 heads, FFN 5632, vocab 32000; the same GGUF bench_engine writes to /tmp/layerlens-bench,
 // written here with the same fixture writer when absent). At T tokens with N CPU threads prints:
 // the captured forward pass, the logit lens for one token across all layers (with and without the
-// after-attention points), a full GemFilter selection (the pass plus the scoring) and a
-// steering-vector build from 2 x 8 prompts. Not part of ctest.
+// after-attention points), a full GemFilter selection (the pass plus the scoring) through all
+// layers and with the early exit after the selection layer, and a steering-vector build from
+// 2 x 8 prompts. Not part of ctest.
 //
 // usage: bench_analysis [--threads 2] [--tokens 512] [--type Q8_0|F16] [--layers 22] [--out DIR]
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "fixture_writer.h"
 #include "lltest.h"
 #include "runtime/analysis/lens.h"
+#include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/steering.h"
 #include "runtime/analysis/token_selection.h"
 #include "runtime/api/session.h"
@@ -155,8 +157,18 @@ int main(int argc, char** argv) {
       "GemFilter at layer %d, k = %d: full (pass + select) %.2f s wall, %.2f s CPU; scoring "
       "alone %.2f ms\n",
       r, k, gem, gemCpu, 1e3 * score);
-  std::printf("  (the engine runs all %d layers; GemFilter needs only 0..%d: %.0f%% of the pass)\n",
-              layers, r, 100.0 * (r + 1) / layers);
+  double earlyCpu = 0;
+  const double gemEarly = median(
+      1,
+      [&] {
+        s.resetCache();
+        ll::rt::ana::gemFilterSelect(s, r, k);
+      },
+      &earlyCpu);
+  std::printf(
+      "GemFilter at layer %d, k = %d, early exit (layers 0..%d only): %.2f s wall, %.2f s CPU "
+      "(before: %.2f s wall, %.2f s CPU through all %d layers)\n",
+      r, k, r, gemEarly, earlyCpu, gem, gemCpu, layers);
 
   std::vector<std::vector<int32_t>> pos, neg;
   for (int i = 0; i < 8; ++i) pos.push_back(randomIds(32)), neg.push_back(randomIds(32));
