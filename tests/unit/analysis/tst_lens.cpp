@@ -5,12 +5,111 @@
 #include <cmath>
 
 #include "ana_common.h"
+#include "kernels/backends.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/engine/engine.h"
 
 using namespace ll::rt;
 using namespace ll::rt::ana;
+
+namespace {
+
+// A CPU backend that records the row count of every matmul on the LM head weight.
+class CountingBackend final : public ll::kern::Backend {
+ public:
+  CountingBackend() : m_b(ll::kern::makeCpuBackend(2)) {}
+  std::vector<int> headRows;  // n of each LM-head matmul
+  std::string head;
+  std::string name() const override { return "counting-cpu"; }
+  std::string deviceDescription() const override { return m_b->deviceDescription(); }
+  void* alloc(size_t n) override { return m_b->alloc(n); }
+  void free(void* p) override { m_b->free(p); }
+  void upload(void* d, const void* s, size_t n) override { m_b->upload(d, s, n); }
+  void download(void* d, const void* s, size_t n) override { m_b->download(d, s, n); }
+  void copy(void* d, const void* s, size_t n) override { m_b->copy(d, s, n); }
+  void fill(float* d, float v, size_t n) override { m_b->fill(d, v, n); }
+  void sync() override { m_b->sync(); }
+  size_t freeMemory() const override { return m_b->freeMemory(); }
+  std::unique_ptr<ll::kern::Weight> loadWeight(const ll::kern::WeightDesc& d) override {
+    return m_b->loadWeight(d);
+  }
+  const float* vectorData(const ll::kern::Weight& w) override { return m_b->vectorData(w); }
+  void matmul(const ll::kern::Weight& w, const float* x, float* y, int n) override {
+    if (w.name == head) headRows.push_back(n);
+    m_b->matmul(w, x, y, n);
+  }
+  void getRows(const ll::kern::Weight& w, const int32_t* ids, int n, float* out) override {
+    m_b->getRows(w, ids, n, out);
+  }
+  void rmsNorm(const float* x, const float* w, float* y, int n, int dim, float eps) override {
+    m_b->rmsNorm(x, w, y, n, dim, eps);
+  }
+  void layerNorm(const float* x, const float* w, const float* b, float* y, int n, int dim,
+                 float eps) override {
+    m_b->layerNorm(x, w, b, y, n, dim, eps);
+  }
+  void rope(float* x, const int32_t* pos, int n, int nHead, int headDim,
+            const ll::kern::RopeParams& p) override {
+    m_b->rope(x, pos, n, nHead, headDim, p);
+  }
+  void attention(const ll::kern::AttnArgs& a) override { m_b->attention(a); }
+  void attentionMap(const ll::kern::AttnArgs& a, int head, float* out) override {
+    m_b->attentionMap(a, head, out);
+  }
+  void addBias(float* x, const float* b, int n, int dim) override { m_b->addBias(x, b, n, dim); }
+  void add(const float* a, const float* b, float* y, size_t n) override { m_b->add(a, b, y, n); }
+  void addRowVector(float* x, const float* v, float alpha, int r0, int n, int dim) override {
+    m_b->addRowVector(x, v, alpha, r0, n, dim);
+  }
+  void swiglu(const float* g, const float* u, float* y, size_t n) override {
+    m_b->swiglu(g, u, y, n);
+  }
+  void gelu(float* x, size_t n) override { m_b->gelu(x, n); }
+  void scaleRows(float* x, const float* s, int n, int dim) override {
+    m_b->scaleRows(x, s, n, dim);
+  }
+  void sigmoid(float* x, size_t n) override { m_b->sigmoid(x, n); }
+  void gatherRows(const float* s, const int32_t* i, int n, int dim, float* d) override {
+    m_b->gatherRows(s, i, n, dim, d);
+  }
+  void scatterAddRows(const float* s, const int32_t* i, const float* w, int n, int dim,
+                      float* d) override {
+    m_b->scatterAddRows(s, i, w, n, dim, d);
+  }
+
+ private:
+  std::unique_ptr<ll::kern::Backend> m_b;
+};
+
+}  // namespace
+
+// The lens for one token across all layers is ONE product with the LM head (its weight read once),
+// not one per layer; the after-attention points join the same product.
+LL_TEST(lensOneTokenIsOneHeadProduct) {
+  LL_REQUIRE_SHARED();
+  auto m = anatest::model("stories260K.gguf");
+  CountingBackend b;
+  b.head = m->weights.find("output.weight") ? "output.weight" : "token_embd.weight";
+  Engine e(*m, b);
+  const auto ids = anatest::refIds("stories260K", "park");
+  std::vector<int32_t> pos(ids.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = int32_t(i);
+  auto tr = e.run(ids, pos, {}, CaptureOptions{true, false});
+  const int L = m->spec.nLayer;
+  LensOptions o;
+  o.tokens = {int(ids.size()) - 1};
+  o.mid = false;
+  b.headRows.clear();
+  const LensResult one = logitLens(e, *tr, o);
+  QCOMPARE(b.headRows, (std::vector<int>{L + 1}));
+  o.mid = true;
+  b.headRows.clear();
+  logitLens(e, *tr, o);
+  QCOMPARE(b.headRows, (std::vector<int>{2 * L + 1}));
+  // The last row of the lens is the model's own prediction.
+  QCOMPARE(one.top1[size_t(L)], one.finalTop1[0]);
+}
 
 LL_TEST(rowStatsHand) {
   // p = (1, 2, 3, 2) / 8
