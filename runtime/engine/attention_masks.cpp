@@ -90,10 +90,15 @@ void validateMasks(const Interventions& iv, int T, int nLayer, int nHeadKv) {
 int maskInvalidationPoint(const Interventions& a, const Interventions& b, int T) {
   int p = T;
   if (a.knockout != b.knockout || a.masks != b.masks) {
-    // Rows before the first query of any knockout (old or new) see the same masks.
-    for (const Interventions* iv : {&a, &b})
-      for (const Knockout* k : allKnockouts(*iv)) {
-        if (k->layerEnd <= k->layerBegin) continue;
+    // Rows before the first query of a knockout present in only one of the two see the same
+    // masks (knockouts both hold act alike on every row).
+    const auto ka = allKnockouts(a), kb = allKnockouts(b);
+    auto in = [](const Knockout* k, const std::vector<const Knockout*>& list) {
+      return std::any_of(list.begin(), list.end(), [&](const Knockout* x) { return *x == *k; });
+    };
+    for (const auto* list : {&ka, &kb})
+      for (const Knockout* k : *list) {
+        if (k->layerEnd <= k->layerBegin || (in(k, ka) && in(k, kb))) continue;
         for (int i : k->from) p = std::min(p, std::max(0, i));
         if (k->fromIndex >= 0) p = std::min(p, k->fromIndex);
       }

@@ -18,6 +18,7 @@
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/token_selection.h"
+#include "runtime/engine/engine.h"
 
 using namespace ll::rt;
 using namespace ll::rt::ana;
@@ -435,6 +436,58 @@ LL_TEST(snapKvAndH2oAnswersMoe) {
   LL_REQUIRE_SHARED();
   checkEviction("stories260K-moe4.gguf", "stories260K-moe4", "park", true, 12, 4, 6);
   checkEviction("stories260K-moe4.gguf", "stories260K-moe4", "park", false, 12, 4, 6);
+}
+
+// Statistics under mask lists: a pass that reuses a prefix computed under other masks (column sums
+// = old sums - the old rows' share under the OLD masks + the new rows' share) equals a fresh pass,
+// and the Session's attention maps (recomputed per mask segment) sum to those column sums.
+LL_TEST(maskListStatisticsAndMaps) {
+  LL_REQUIRE_SHARED();
+  auto s = anatest::session("stories260K.gguf", "stories260K", "park");
+  auto fresh = anatest::session("stories260K.gguf", "stories260K", "park");
+  const auto ids = s->promptIds();
+  const int T = static_cast<int>(ids.size()), L = s->model().spec.nLayer;
+  const DistillResult r = promptDistill(*s, parseStages("1:14,3:8"));
+  std::vector<int32_t> seq = ids;
+  for (int32_t t : {5, 9, 13}) seq.push_back(t);
+  const Interventions a = distillInterventions(T, {1, 3}, r.keptPerStage, 0, L);
+  const Interventions b = distillInterventions(T, {1, 3}, r.keptPerStage, -1, L);
+  std::vector<int32_t> pos(seq.size());
+  std::iota(pos.begin(), pos.end(), 0);
+  s->engine().run(seq, pos, a, CaptureOptions{});
+  auto reused = s->engine().run(seq, pos, b, CaptureOptions{});
+  QCOMPARE(reused->reusedRows, T);  // the trim masks act on rows >= T only
+  auto want = fresh->engine().run(seq, pos, b, CaptureOptions{});
+  QCOMPARE(want->reusedRows, 0);
+  double worst = 0;
+  for (int l = 0; l < L; ++l)
+    for (size_t i = 0; i < want->layers[l].colSum.size(); ++i) {
+      worst = std::max(worst,
+                       double(std::fabs(reused->layers[l].colSum[i] - want->layers[l].colSum[i])));
+      worst = std::max(
+          worst, double(std::fabs(reused->layers[l].entropy[i] - want->layers[l].entropy[i])));
+    }
+  QVERIFY2(worst < 1e-5, "prefix reuse under mask lists: statistics differ");
+  const int n = static_cast<int>(seq.size()), H = want->nHead;
+  for (int l : {0, 2, 4}) {
+    double dmax = 0;
+    for (int h = 0; h < H; ++h) {
+      const auto map = fresh->attentionMap(*want, l, h);
+      for (int j = 0; j < n; ++j) {
+        double col = 0;
+        for (int i = 0; i < n; ++i) col += map[size_t(i) * n + j];
+        dmax = std::max(dmax, std::fabs(col - want->layers[l].colSum[size_t(h) * n + j]));
+      }
+      // A generated row never attends a token the trimmed stage 1 dropped (layers <= 1) or
+      // any dropped token (layers > 1).
+      for (int i = T; i < n; ++i)
+        for (int j = 0; j < T; ++j) {
+          const auto& k = l <= 1 ? r.keptPerStage[0] : r.keptPerStage[l <= 3 ? 0 : 1];
+          if (!std::binary_search(k.begin(), k.end(), j)) QCOMPARE(map[size_t(i) * n + j], 0.0f);
+        }
+    }
+    QVERIFY2(dmax < 1e-4, "attention maps do not sum to the trace's column sums");
+  }
 }
 
 LL_TEST(distillRejectsBadStages) {
