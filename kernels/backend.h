@@ -96,6 +96,11 @@ class Backend {
   virtual void sync() = 0;
   // Bytes of backend memory free now (CPU: a large number; CUDA: cudaMemGetInfo).
   virtual size_t freeMemory() const = 0;
+  // True when backend memory is ordinary host memory (CPU, reference): the engine then keeps
+  // captures in plain host arrays and lets ops write into them directly. Otherwise captures stay
+  // in backend buffers, and download() may be called from another thread (a UI reading a trace)
+  // while ops run, so it must be safe to call concurrently.
+  virtual bool hostMemory() const { return false; }
 
   // --- weights --------------------------------------------------------------------------------
   virtual std::unique_ptr<Weight> loadWeight(const WeightDesc& desc) = 0;

@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int threads) : m_pool(threads) {}
 
   std::string name() const override { return "cpu"; }
+  bool hostMemory() const override { return true; }
   std::string deviceDescription() const override {
     return "CPU, " + std::to_string(m_pool.size()) + " threads, Eigen " +
            std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +

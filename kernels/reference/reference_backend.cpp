@@ -40,6 +40,7 @@ const RefWeight& asRef(const Weight& w) {
 class ReferenceBackend final : public Backend {
  public:
   std::string name() const override { return "reference"; }
+  bool hostMemory() const override { return true; }
   std::string deviceDescription() const override {
     return "scalar reference (host, double accumulation)";
   }

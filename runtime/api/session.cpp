@@ -54,7 +54,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
   }
   if (!m_backend) m_backend = kern::makeCpuBackend(backend.threads);
   m_model = std::move(model);
-  m_engine = std::make_unique<Engine>(*m_model, *m_backend);
+  m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
   m_ids.clear();
   m_pieces.clear();
   m_spans.clear();
@@ -154,9 +154,12 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
   kern::Backend& b = *m_backend;
   const int T = tr.nTokens, qd = tr.nHead * tr.headDim, kvd = tr.nHeadKv * tr.headDim;
   const LayerTrace& L = tr.layers[layer];
-  kern::Buffer q(b, size_t(T) * qd * 4), k(b, size_t(T) * kvd * 4);
-  b.upload(q.get(), L.q.data(), size_t(T) * qd * 4);
-  b.upload(k.get(), L.k.data(), size_t(T) * kvd * 4);
+  if (L.q.size() != size_t(T) * qd || L.k.size() != size_t(T) * kvd)
+    throw std::invalid_argument("attention map: the trace's Q/K do not match its shape");
+  kern::Buffer qStage,
+      kStage;  // used only when Q/K are neither on this backend nor host-addressable
+  const float* qSrc = backendView(b, L.q, qStage);
+  const float* kSrc = backendView(b, L.k, kStage);
   kern::AttnArgs a;
   a.nQ = T;
   a.nKv = T;
@@ -164,9 +167,9 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
   a.nHeadKv = tr.nHeadKv;
   a.headDim = tr.headDim;
   a.scale = tr.attnScale;
-  a.q = q.f32();
-  a.k = k.f32();
-  a.v = k.f32();  // probabilities do not depend on V
+  a.q = qSrc;
+  a.k = kSrc;
+  a.v = kSrc;  // probabilities do not depend on V
   // The masks the pass ran with (knockouts, head eviction), one call per mask segment.
   std::map<std::string, kern::Buffer> scratch;
   auto get = [&](const std::string& name, size_t bytes) {

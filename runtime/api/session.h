@@ -75,7 +75,7 @@ class Session {
                     std::vector<int32_t>& pos, std::vector<int32_t>& promptIndex) const;
 
   std::shared_ptr<const Model> m_model;
-  std::unique_ptr<kern::Backend> m_backend;
+  std::shared_ptr<kern::Backend> m_backend;  // shared with traces holding backend buffers
   std::unique_ptr<Engine> m_engine;
   std::string m_backendNote;
   std::string m_text;

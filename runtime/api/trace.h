@@ -1,7 +1,8 @@
 // Trace: the immutable result of one forward pass: tokens, logits and everything captured per layer
 // (residual streams, post-RoPE Q/K, attention statistics, MoE routing). Memory is O(L * T * d):
 // full attention maps are never stored; Session::attentionMap recomputes one from Q and K on
-// request.
+// request. The large per-row arrays are TraceTensors: host arrays on the CPU, backend buffers
+// downloaded lazily on first host access on a GPU (read them like const std::vector<float>).
 #pragma once
 
 #include <cstdint>
@@ -10,14 +11,15 @@
 #include <vector>
 
 #include "runtime/api/request.h"
+#include "runtime/api/trace_tensor.h"
 
 namespace ll::rt {
 
 struct LayerTrace {
-  std::vector<float> resid;     // [T, nEmbd] residual stream after the layer (steering included)
-  std::vector<float> residMid;  // [T, nEmbd] after attention + residual, before the FFN
-  std::vector<float> q;         // [T, nHead * headDim] post-RoPE (and post q-norm) queries
-  std::vector<float> k;         // [T, nHeadKv * headDim] post-RoPE keys
+  TraceTensor<float> resid;     // [T, nEmbd] residual stream after the layer (steering included)
+  TraceTensor<float> residMid;  // [T, nEmbd] after attention + residual, before the FFN
+  TraceTensor<float> q;         // [T, nHead * headDim] post-RoPE (and post q-norm) queries
+  TraceTensor<float> k;         // [T, nHeadKv * headDim] post-RoPE keys
   std::vector<float> entropy;   // [nHead, T] attention entropy per head and query row
   std::vector<float> lastRow;   // [nHead, T] attention of the last query row
   std::vector<float> colSum;    // [nHead, T] sum over query rows of attention to each key
@@ -49,9 +51,9 @@ struct Trace {
 
   bool captured = false;         // false: only logits are filled
   bool allLogits = true;         // false: logits holds the last position only
-  std::vector<float> logits;     // [T or 1, nVocab]
-  std::vector<float> embd;       // [T, nEmbd] input of block 0
-  std::vector<float> finalNorm;  // [T, nEmbd] input of the LM head
+  TraceTensor<float> logits;     // [T or 1, nVocab]
+  TraceTensor<float> embd;       // [T, nEmbd] input of block 0
+  TraceTensor<float> finalNorm;  // [T, nEmbd] input of the LM head
   std::vector<LayerTrace> layers;
 
   // Knockout masks in force (for recomputing maps): per sequence index, and the layer window.
@@ -63,6 +65,8 @@ struct Trace {
   RunRequest request;
 
   const float* logitsRow(int t) const;  // t in [0, T); throws when the row was not kept
+  size_t bytes() const;                 // bytes held by the captured arrays (benchmarks)
+  size_t deviceBytes() const;           // of which in backend memory
 };
 
 }  // namespace ll::rt

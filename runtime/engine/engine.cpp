@@ -12,8 +12,12 @@
 
 namespace ll::rt {
 
-Engine::Engine(const Model& model, kern::Backend& backend)
-    : m_model(model), m_backend(backend), m_scratch(std::make_unique<Scratch>(backend)) {
+Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive)
+    : m_model(model),
+      m_backend(backend),
+      m_backendOwner(std::move(keepAlive)),
+      m_deviceCaptures(!backend.hostMemory()),
+      m_scratch(std::make_unique<Scratch>(backend)) {
   m_weights = std::make_unique<ModelWeights>(model, backend);
   m_k.resize(model.spec.nLayer);
   m_v.resize(model.spec.nLayer);
@@ -121,7 +125,49 @@ void copyHeadPrefix(std::vector<float>& dst, int T, const std::vector<float>& sr
     std::memcpy(dst.data() + size_t(h) * T, src.data() + size_t(h) * To, size_t(p) * sizeof(float));
 }
 
+bool exclusiveStorage(const Trace& t) {
+  bool ok = t.logits.exclusive() && t.embd.exclusive() && t.finalNorm.exclusive();
+  for (const LayerTrace& L : t.layers)
+    ok = ok && L.resid.exclusive() && L.residMid.exclusive() && L.q.exclusive() && L.k.exclusive();
+  return ok;
+}
+
 }  // namespace
+
+void Engine::allocCapture(TraceTensor<float>& t, size_t count) {
+  if (m_deviceCaptures)
+    t.assignDevice(m_backend, m_backendOwner, count);
+  else
+    t.assignHost(count);
+}
+
+void Engine::copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count) {
+  if (!count) return;
+  const size_t bytes = count * sizeof(float);
+  const float* dev = src.deviceDataOn(m_backend);
+  if (dst.onDevice()) {
+    if (dev)
+      m_backend.copy(dst.deviceData(), dev, bytes);
+    else
+      m_backend.upload(dst.deviceData(), src.data(), bytes);
+  } else if (dev && !src.hostReady()) {
+    m_backend.download(dst.hostData(), dev, bytes);
+  } else {
+    std::memcpy(dst.hostData(), src.data(), bytes);
+  }
+}
+
+void Engine::captureRows(TraceTensor<float>& t, size_t offset, const float* src, size_t count) {
+  if (t.onDevice())
+    m_backend.copy(t.deviceData() + offset, src, count * sizeof(float));
+  else
+    m_backend.download(t.hostData() + offset, src, count * sizeof(float));
+}
+
+float* Engine::backendPtr(TraceTensor<float>& t) {
+  if (t.onDevice()) return t.deviceData();
+  return m_backend.hostMemory() ? t.hostData() : nullptr;
+}
 
 std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
                                          const std::vector<int32_t>& positions,
@@ -153,14 +199,27 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   }
   p = std::max(0, std::min(p, T - 1));  // the last row is always recomputed (its stats and logits)
 
+  // Early exit (capture.lastLayer >= 0): only layers [0, nRun) run.
+  const int nRun = capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : s.nLayer;
+  const bool early = nRun < s.nLayer;
+  // The previous trace's buffers are reused when only the cache refers to it (and to them) and
+  // this pass replaces it.
+  std::shared_ptr<Trace> recycled;
+  if (old && publish && !early && m_trace.use_count() == 1 && exclusiveStorage(*m_trace))
+    recycled = std::const_pointer_cast<Trace>(m_trace);  // made non-const by this engine
   auto keepAlive = m_trace;  // `old` stays valid even if this pass throws after m_trace changes
   m_cacheIds.resize(p);
   m_cachePos.resize(p);
   m_traceRows = std::min(m_traceRows, p);
   m_cacheIv = iv;
+  if (recycled) {  // its rows past p are overwritten below: a failed pass leaves no trace to reuse
+    m_trace.reset();
+    m_traceRows = 0;
+  }
 
   const int d = s.nEmbd, H = s.nHead, V = s.nVocab;
   const int qd = s.nHead * s.headDim, kvd = s.nHeadKv * s.headDim;
+  const int To = old ? old->nTokens : 0;
   auto tr = std::make_shared<Trace>();
   tr->nTokens = T;
   tr->nLayer = s.nLayer;
@@ -179,8 +238,22 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   tr->reusedRows = p;
   tr->request.interventions = iv;
   tr->request.capture = capture;
-  tr->logits.assign(size_t(capture.allLogits ? T : 1) * V, 0.0f);
-  if (capture.allLogits && old) copyPrefix(tr->logits, old->logits, size_t(p) * V);
+  // A row-major [rows, width] capture: taken over from the recycled trace (prefix rows in place;
+  // `keepRows` >= T keeps old rows past T that this pass still reads), or allocated and its
+  // prefix copied from the previous trace.
+  auto setup = [&](TraceTensor<float>& dst, TraceTensor<float>* from, size_t width, int rows,
+                   size_t keepRows) {
+    if (recycled && from && !from->empty()) {
+      dst = std::move(*from);
+      dst.resize(std::max<size_t>(rows, keepRows) * width);
+      return;
+    }
+    allocCapture(dst, size_t(rows) * width);
+    if (from) copyCapture(dst, *from, size_t(p) * width);
+  };
+  Trace* src = recycled ? recycled.get() : const_cast<Trace*>(old);  // only moved from if recycled
+  setup(tr->logits, capture.allLogits && old ? &src->logits : nullptr, V, capture.allLogits ? T : 1,
+        0);
   if (iv.knockout) {
     tr->blockQ.assign(T, 0);
     tr->blockK.assign(T, 0);
@@ -190,19 +263,16 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
     tr->knockEnd = std::min(s.nLayer, iv.knockout->layerEnd);
   }
   if (capture.enabled) {
-    tr->embd.assign(size_t(T) * d, 0.0f);
-    tr->finalNorm.assign(size_t(T) * d, 0.0f);
-    if (old) {
-      copyPrefix(tr->embd, old->embd, size_t(p) * d);
-      copyPrefix(tr->finalNorm, old->finalNorm, size_t(p) * d);
-    }
+    setup(tr->embd, old ? &src->embd : nullptr, d, T, 0);
+    setup(tr->finalNorm, old ? &src->finalNorm : nullptr, d, T, 0);
     tr->layers.resize(s.nLayer);
     for (int l = 0; l < s.nLayer; ++l) {
       LayerTrace& L = tr->layers[l];
-      L.resid.assign(size_t(T) * d, 0.0f);
-      L.residMid.assign(size_t(T) * d, 0.0f);
-      L.q.assign(size_t(T) * qd, 0.0f);
-      L.k.assign(size_t(T) * kvd, 0.0f);
+      LayerTrace* O = old ? &src->layers[l] : nullptr;
+      setup(L.resid, O ? &O->resid : nullptr, d, T, 0);
+      setup(L.residMid, O ? &O->residMid : nullptr, d, T, 0);
+      setup(L.q, O ? &O->q : nullptr, qd, T, To);
+      setup(L.k, O ? &O->k : nullptr, kvd, T, To);
       L.entropy.assign(size_t(H) * T, 0.0f);
       L.lastRow.assign(size_t(H) * T, 0.0f);
       L.colSum.assign(size_t(H) * T, 0.0f);
@@ -212,17 +282,12 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
         L.experts.assign(size_t(T) * s.nExpertUsed, 0);
         L.expertWeights.assign(size_t(T) * s.nExpertUsed, 0.0f);
       }
-      if (old) {
-        const LayerTrace& O = old->layers[l];
-        copyPrefix(L.resid, O.resid, size_t(p) * d);
-        copyPrefix(L.residMid, O.residMid, size_t(p) * d);
-        copyPrefix(L.q, O.q, size_t(p) * qd);
-        copyPrefix(L.k, O.k, size_t(p) * kvd);
-        copyHeadPrefix(L.entropy, T, O.entropy, old->nTokens, H, p);
-        copyPrefix(L.routerLogits, O.routerLogits, size_t(p) * s.nExpert);
-        copyPrefix(L.routerProbs, O.routerProbs, size_t(p) * s.nExpert);
-        copyPrefix(L.experts, O.experts, size_t(p) * s.nExpertUsed);
-        copyPrefix(L.expertWeights, O.expertWeights, size_t(p) * s.nExpertUsed);
+      if (O) {
+        copyHeadPrefix(L.entropy, T, O->entropy, To, H, p);
+        copyPrefix(L.routerLogits, O->routerLogits, size_t(p) * s.nExpert);
+        copyPrefix(L.routerProbs, O->routerProbs, size_t(p) * s.nExpert);
+        copyPrefix(L.experts, O->experts, size_t(p) * s.nExpertUsed);
+        copyPrefix(L.expertWeights, O->expertWeights, size_t(p) * s.nExpertUsed);
       }
     }
   }
@@ -237,14 +302,41 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   ps.n = T - p;
   ps.tr = tr.get();
   ps.old = old;
+  ps.inPlace = recycled != nullptr;
   preparePass(ps);
 
-  for (int l = 0; l < s.nLayer; ++l) {
+  for (int l = 0; l < nRun; ++l) {
     attentionBlock(l, ps);
     ffnBlock(l, ps);
-    if (progress && !progress(l + 1, s.nLayer)) throw Cancelled();
+    if (progress && !progress(l + 1, nRun)) throw Cancelled();
+  }
+  if (early) {
+    // The later layers' KV rows past the reused prefix were not written: the cache keeps only
+    // that prefix (as after a cancellation) and the trace is not kept for reuse.
+    if (m_deviceCaptures) {  // rows the pass did not reach read as zeros, as host arrays do
+      auto zero = [&](TraceTensor<float>& t, size_t from) {
+        if (t.onDevice() && t.size() > from)
+          m_backend.fill(t.deviceData() + from, 0.0f, t.size() - from);
+      };
+      zero(tr->logits, capture.allLogits ? size_t(p) * V : 0);
+      zero(tr->finalNorm, size_t(p) * d);
+      for (int l = nRun; l < static_cast<int>(tr->layers.size()); ++l) {
+        LayerTrace& L = tr->layers[l];
+        zero(L.resid, size_t(p) * d);
+        zero(L.residMid, size_t(p) * d);
+        zero(L.q, size_t(p) * qd);
+        zero(L.k, size_t(p) * kvd);
+      }
+    }
+    if (annotate) annotate(*tr);
+    return tr;
   }
   finishPass(ps);
+  if (capture.enabled && To > T)  // recycled Q/K kept the old rows past T for the column sums
+    for (LayerTrace& L : tr->layers) {
+      L.q.resize(size_t(T) * qd);
+      L.k.resize(size_t(T) * kvd);
+    }
   if (annotate) annotate(*tr);
 
   m_cacheIds = ids;

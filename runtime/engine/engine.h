@@ -5,11 +5,18 @@
 // Prefix reuse: the longest prefix of (token, position) pairs shared with the cache, cut at the
 // first position an intervention change acts on (steering: its start; knockout: its first query
 // row; router edits: 0), and at least the last row, is recomputed. Per-row captures are copied from
-// the previous trace. Column sums (sum over query rows) of the kept rows are the previous sums minus
-// what the previous pass's rows past the prefix contributed, recomputed from its stored Q/K (and
-// its knockout masks) - cost proportional to the rows that changed; tests compare with full runs.
-// Cancellation: the progress callback returning false stops between layers; the cache then holds
-// only the reused prefix, so the next run stays exact.
+// the previous trace. Column sums (sum over query rows) of the kept rows are the previous sums
+// minus what the previous pass's rows past the prefix contributed, recomputed from its stored Q/K
+// (and its knockout masks) - cost proportional to the rows that changed; tests compare with full
+// runs. Cancellation: the progress callback returning false stops between layers; the cache then
+// holds only the reused prefix, so the next run stays exact.
+//
+// Memory: when the cache holds the only reference to the previous trace (the client dropped it),
+// the new trace is built in that trace's buffers: its prefix rows are already in place, and only
+// one trace exists at a time. Captures live where the backend computes: host arrays on a backend
+// with host memory (CPU), backend buffers otherwise (no per-layer download; a trace copies a
+// tensor to the host on first host access). Logits are written by the LM head straight into the
+// trace.
 #pragma once
 
 #include <atomic>
@@ -35,7 +42,8 @@ using EngineProgress = std::function<bool(int, int)>;
 
 class Engine {
  public:
-  Engine(const Model& model, kern::Backend& backend);
+  // keepAlive (optional) owns `backend`: traces holding backend buffers keep it alive.
+  Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive = {});
   ~Engine();
 
   // Runs ids at positions with the interventions. Reuses the longest prefix whose inputs (token,
@@ -52,6 +60,10 @@ class Engine {
   ModelWeights& weights() { return *m_weights; }
   const ModelSpec& spec() const { return m_model.spec; }
   kern::Backend& backend() { return m_backend; }
+  // Captures in backend buffers (default: when the backend's memory is not host memory). Tests
+  // force it on the CPU to check the lazily downloaded path against the host path.
+  void setDeviceCaptures(bool on) { m_deviceCaptures = on; }
+  bool deviceCaptures() const { return m_deviceCaptures; }
 
   // First sequence index whose computation differs between two sets of interventions (T: none).
   static int invalidationPoint(const Interventions& a, const Interventions& b, int T);
@@ -71,9 +83,16 @@ class Engine {
   void moeFfn(int l, Pass& ps);
   void subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum);
   void norm(const float* x, const kern::Weight* w, const kern::Weight* b, float* y, int n);
+  // Capture storage: allocation where the backend computes, prefix copies, row writes.
+  void allocCapture(TraceTensor<float>& t, size_t count);
+  void copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count);
+  void captureRows(TraceTensor<float>& t, size_t offset, const float* src, size_t count);
+  float* backendPtr(TraceTensor<float>& t);
 
   const Model& m_model;
   kern::Backend& m_backend;
+  std::shared_ptr<kern::Backend> m_backendOwner;
+  bool m_deviceCaptures = false;
   std::unique_ptr<ModelWeights> m_weights;
   std::unique_ptr<Scratch> m_scratch;
 

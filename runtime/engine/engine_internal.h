@@ -38,6 +38,9 @@ struct Engine::Pass {
   int p = 0, T = 0, n = 0;  // rows [p, T) are computed; n = T - p
   Trace* tr = nullptr;
   const Trace* old = nullptr;
+  // The new trace took over old's buffers: old's Q/K rows [p, old->nTokens) are read from tr's
+  // tensors (each layer's before that layer overwrites them).
+  bool inPlace = false;
   // backend buffers
   float* x = nullptr;    // [n, d] residual stream
   float* h = nullptr;    // [n, d] normed input of a block

@@ -49,8 +49,7 @@ void Engine::preparePass(Pass& ps) {
     m_backend.getRows(*m_weights->posEmbd, ps.positions->data() + ps.p, n, ps.h);
     m_backend.add(ps.x, ps.h, ps.x, size_t(n) * d);
   }
-  if (ps.cap.enabled)
-    m_backend.download(ps.tr->embd.data() + size_t(ps.p) * d, ps.x, size_t(n) * d * 4);
+  if (ps.cap.enabled) captureRows(ps.tr->embd, size_t(ps.p) * d, ps.x, size_t(n) * d);
 }
 
 void Engine::attentionBlock(int l, Pass& ps) {
@@ -96,9 +95,9 @@ void Engine::attentionBlock(int l, Pass& ps) {
   a.out = ps.att;
   std::vector<float> colSum;
   if (lt) {
-    m_backend.download(lt->q.data() + size_t(p) * qd, ps.q, size_t(n) * qd * 4);
-    m_backend.download(lt->k.data() + size_t(p) * kvd, kc, size_t(n) * kvd * 4);
-    subtractOldColSums(l, ps, colSum);
+    subtractOldColSums(l, ps, colSum);  // first: in place, it reads the old Q/K rows past p
+    captureRows(lt->q, size_t(p) * qd, ps.q, size_t(n) * qd);
+    captureRows(lt->k, size_t(p) * kvd, kc, size_t(n) * kvd);
   }
   // Knockouts and head eviction: one backend call per mask segment (usually one).
   MaskedAttnStats st;
@@ -118,7 +117,7 @@ void Engine::attentionBlock(int l, Pass& ps) {
   m_backend.matmul(*L.wo, ps.att, ps.h, n);
   if (L.bo) m_backend.addBias(ps.h, m_weights->vec(L.bo), n, d);
   m_backend.add(ps.x, ps.h, ps.x, size_t(n) * d);
-  if (lt) m_backend.download(lt->residMid.data() + size_t(p) * d, ps.x, size_t(n) * d * 4);
+  if (lt) captureRows(lt->residMid, size_t(p) * d, ps.x, size_t(n) * d);
 }
 
 // Column sums over query rows [0, p) of the new pass equal the previous pass's sums minus what its
@@ -144,13 +143,28 @@ void Engine::subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum) {
   a.nHeadKv = s.nHeadKv;
   a.headDim = s.headDim;
   a.scale = old->attnScale;
-  float* oq = sc.f32("oldq", size_t(nq) * qd);
-  float* ok = sc.f32("oldk", size_t(To) * kvd);
-  m_backend.upload(oq, O.q.data() + size_t(p) * qd, size_t(nq) * qd * 4);
-  m_backend.upload(ok, O.k.data(), size_t(To) * kvd * 4);
-  a.q = oq;
-  a.k = ok;
-  a.v = ok;  // values do not change probabilities; the output is discarded
+  // In place, the old rows are still in the new trace's Q/K (this layer has not written them yet).
+  // Tensors the backend can address are used where they are; others are uploaded.
+  const TraceTensor<float>& oldQ = ps.inPlace ? ps.tr->layers[l].q : O.q;
+  const TraceTensor<float>& oldK = ps.inPlace ? ps.tr->layers[l].k : O.k;
+  const float* qSrc = oldQ.deviceDataOn(m_backend);
+  const float* kSrc = oldK.deviceDataOn(m_backend);
+  if (!qSrc && m_backend.hostMemory()) qSrc = oldQ.data();
+  if (!kSrc && m_backend.hostMemory()) kSrc = oldK.data();
+  if (qSrc) {
+    a.q = qSrc + size_t(p) * qd;
+  } else {
+    float* oq = sc.f32("oldq", size_t(nq) * qd);
+    m_backend.upload(oq, oldQ.data() + size_t(p) * qd, size_t(nq) * qd * 4);
+    a.q = oq;
+  }
+  if (!kSrc) {
+    float* ok = sc.f32("oldk", size_t(To) * kvd);
+    m_backend.upload(ok, oldK.data(), size_t(To) * kvd * 4);
+    kSrc = ok;
+  }
+  a.k = kSrc;
+  a.v = kSrc;  // values do not change probabilities; the output is discarded
   a.out = sc.f32("oldout", size_t(nq) * qd);
   MaskedAttnStats st;
   maskedAttention(
@@ -196,8 +210,7 @@ void Engine::ffnBlock(int l, Pass& ps) {
     if (rowBegin < n)
       m_backend.addRowVector(ps.x, ps.steer + i * d, steering[i].alpha, rowBegin, n, d);
   }
-  if (ps.cap.enabled)
-    m_backend.download(ps.tr->layers[l].resid.data() + size_t(ps.p) * d, ps.x, size_t(n) * d * 4);
+  if (ps.cap.enabled) captureRows(ps.tr->layers[l].resid, size_t(ps.p) * d, ps.x, size_t(n) * d);
 }
 
 void Engine::moeFfn(int l, Pass& ps) {
@@ -273,21 +286,22 @@ void Engine::finishPass(Pass& ps) {
   Scratch& sc = *m_scratch;
   const int n = ps.n, d = s.nEmbd, V = s.nVocab;
   norm(ps.x, m_weights->outputNorm, m_weights->outputNormB, ps.h, n);
-  if (ps.cap.enabled)
-    m_backend.download(ps.tr->finalNorm.data() + size_t(ps.p) * d, ps.h, size_t(n) * d * 4);
-  if (ps.cap.allLogits) {
-    const int chunk =
-        std::max(1, std::min(n, static_cast<int>((size_t(64) << 20) / (size_t(V) * 4))));
-    float* lg = sc.f32("logits", size_t(chunk) * V);
-    for (int r = 0; r < n; r += chunk) {
-      const int c = std::min(chunk, n - r);
-      m_backend.matmul(*m_weights->output, ps.h + size_t(r) * d, lg, c);
-      m_backend.download(ps.tr->logits.data() + size_t(ps.p + r) * V, lg, size_t(c) * V * 4);
-    }
-  } else {
-    float* lg = sc.f32("logits", V);
-    m_backend.matmul(*m_weights->output, ps.h + size_t(n - 1) * d, lg, 1);
-    m_backend.download(ps.tr->logits.data(), lg, size_t(V) * 4);
+  if (ps.cap.enabled) captureRows(ps.tr->finalNorm, size_t(ps.p) * d, ps.h, size_t(n) * d);
+  // The LM head writes into the trace when it can address it (no [n, V] scratch, no copy).
+  const int rows = ps.cap.allLogits ? n : 1;
+  const float* in = ps.cap.allLogits ? ps.h : ps.h + size_t(n - 1) * d;
+  const size_t at = ps.cap.allLogits ? size_t(ps.p) * V : 0;
+  if (float* direct = backendPtr(ps.tr->logits)) {
+    m_backend.matmul(*m_weights->output, in, direct + at, rows);
+    return;
+  }
+  const int chunk =
+      std::max(1, std::min(rows, static_cast<int>((size_t(64) << 20) / (size_t(V) * 4))));
+  float* lg = sc.f32("logits", size_t(chunk) * V);
+  for (int r = 0; r < rows; r += chunk) {
+    const int c = std::min(chunk, rows - r);
+    m_backend.matmul(*m_weights->output, in + size_t(r) * d, lg, c);
+    captureRows(ps.tr->logits, at + size_t(r) * V, lg, size_t(c) * V);
   }
 }
 

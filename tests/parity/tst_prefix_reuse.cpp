@@ -49,13 +49,17 @@ void compareTraces(const Trace& got, const Trace& want, const std::string& what)
   }
 }
 
-void randomEdits(const std::string& modelFile, int steps, uint64_t seed) {
+// deviceCaptures: the reusing session keeps its captures in backend buffers (the GPU's storage,
+// forced on the CPU) and reads them back lazily; the full runs use the backend's default.
+void randomEdits(const std::string& modelFile, int steps, uint64_t seed,
+                 bool deviceCaptures = false) {
   const auto shared = lltest::sharedDir();
   if (shared.empty()) QSKIP("no shared data");
   auto model = std::shared_ptr<const ll::rt::Model>(ll::rt::loadModel(shared / modelFile));
   ll::rt::Session reuse, full;
   reuse.attach(model, parity::testBackend());
   full.attach(model, parity::testBackend());
+  if (deviceCaptures) reuse.engine().setDeviceCaptures(true);
   std::mt19937_64 rng(seed);
   const int V = model->spec.nVocab;
   std::vector<int32_t> ids = {1};
@@ -96,6 +100,9 @@ LL_TEST(randomEditsMoe) {
 }
 LL_TEST(randomEditsGpt2) {
   randomEdits("models/gpt2-tiny-f16.gguf", 15, 13);
+}
+LL_TEST(randomEditsDeviceCaptures) {
+  randomEdits("models/llama-moe.gguf", 20, 17, true);
 }
 
 // Interventions invalidate from where they act; results still equal a full recomputation.

@@ -1,0 +1,188 @@
+// Trace storage: captures kept in backend buffers (forced on the CPU here, the GPU's default)
+// read back lazily and bit for bit equal to the host path, concurrently from several threads and
+// after the Session is gone; prefix reuse builds the new trace in the buffers of a trace nobody
+// else holds, and never touches a trace a client still holds.
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "lltest.h"
+#include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
+
+using namespace ll::rt;
+
+namespace {
+
+std::shared_ptr<const Model> model(const char* file) {
+  static std::map<std::string, std::shared_ptr<const Model>> cache;
+  auto& m = cache[file];
+  if (!m) m = loadModel(lltest::sharedDir() / "models" / file);
+  return m;
+}
+
+// One CPU thread: identical runs are bit-identical, so the two storage paths can be compared
+// with memcmp.
+std::unique_ptr<Session> session(const char* file, bool device) {
+  auto s = std::make_unique<Session>();
+  s->attach(model(file), {"cpu", 1});
+  s->engine().setDeviceCaptures(device);
+  return s;
+}
+
+bool same(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+void requireIdentical(const Trace& a, const Trace& b, const std::string& what) {
+  QCOMPARE(a.nTokens, b.nTokens);
+  QVERIFY2(same(a.logits, b.logits), what + ": logits differ");
+  QVERIFY2(same(a.embd, b.embd), what + ": embd differs");
+  QVERIFY2(same(a.finalNorm, b.finalNorm), what + ": finalNorm differs");
+  QCOMPARE(a.layers.size(), b.layers.size());
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const LayerTrace &x = a.layers[l], &y = b.layers[l];
+    const std::string at = what + " layer " + std::to_string(l) + ": ";
+    QVERIFY2(same(x.resid, y.resid), at + "resid differs");
+    QVERIFY2(same(x.residMid, y.residMid), at + "residMid differs");
+    QVERIFY2(same(x.q, y.q), at + "q differs");
+    QVERIFY2(same(x.k, y.k), at + "k differs");
+    QVERIFY2(same(x.entropy, y.entropy), at + "entropy differs");
+    QVERIFY2(same(x.lastRow, y.lastRow), at + "lastRow differs");
+    QVERIFY2(same(x.colSum, y.colSum), at + "colSum differs");
+    QVERIFY2(same(x.routerLogits, y.routerLogits), at + "router logits differ");
+    QVERIFY2(x.experts == y.experts, at + "experts differ");
+  }
+}
+
+std::vector<int32_t> prompt(int n, int vocab, int salt) {
+  std::vector<int32_t> ids = {1};
+  for (int i = 1; i < n; ++i) ids.push_back(3 + (i * 7919 + salt * 104729) % (vocab - 3));
+  return ids;
+}
+
+}  // namespace
+
+LL_TEST(deviceCapturesEqualHostBitForBit) {
+  LL_REQUIRE_SHARED();
+  for (const char* file : {"stories260K.gguf", "llama-moe.gguf"}) {
+    auto host = session(file, false), dev = session(file, true);
+    const int V = host->model().spec.nVocab;
+    auto ids = prompt(37, V, 1);
+    host->setPromptIds(ids);
+    dev->setPromptIds(ids);
+    auto a = host->run();
+    auto b = dev->run();
+    QVERIFY(a->deviceBytes() == 0);
+    QVERIFY(b->deviceBytes() > 0);
+    QVERIFY(!b->layers[0].resid.hostReady());  // nothing was downloaded during the pass
+    requireIdentical(*a, *b, std::string(file) + " full run");
+    QVERIFY(b->layers[0].resid.hostReady());
+    // Attention maps read Q/K from backend memory directly.
+    for (int layer : {0, host->model().spec.nLayer - 1})
+      QVERIFY(same(host->attentionMap(*a, layer, -1), dev->attentionMap(*b, layer, -1)));
+    // Prefix reuse (edit, insert, truncate), each in place in the dropped trace's buffers.
+    a.reset();
+    b.reset();
+    for (int step = 0; step < 3; ++step) {
+      if (step == 0) ids[30] = 5;
+      if (step == 1) ids.insert(ids.begin() + 20, 7);
+      if (step == 2) ids.resize(25);
+      host->setPromptIds(ids);
+      dev->setPromptIds(ids);
+      auto x = host->run(), y = dev->run();
+      QVERIFY(y->reusedRows > 0);
+      requireIdentical(*x, *y, std::string(file) + " reuse step " + std::to_string(step));
+    }
+  }
+}
+
+LL_TEST(lazyDownloadIsThreadSafe) {
+  LL_REQUIRE_SHARED();
+  auto host = session("stories260K.gguf", false), dev = session("stories260K.gguf", true);
+  auto ids = prompt(50, host->model().spec.nVocab, 2);
+  host->setPromptIds(ids);
+  dev->setPromptIds(ids);
+  auto want = host->run();
+  for (int round = 0; round < 5; ++round) {
+    dev->resetCache();
+    auto got = dev->run();
+    std::vector<std::thread> readers;
+    std::vector<int> ok(8, 0);
+    for (int t = 0; t < 8; ++t)
+      readers.emplace_back([&, t] {
+        bool all = true;
+        for (int l = 0; l < got->nLayer; ++l) {
+          const int li = (l + t) % got->nLayer;
+          all = all && same(got->layers[li].resid, want->layers[li].resid) &&
+                same(got->layers[li].q, want->layers[li].q);
+        }
+        ok[t] = all && same(got->logits, want->logits);
+      });
+    for (auto& r : readers) r.join();
+    for (int t = 0; t < 8; ++t) QVERIFY2(ok[t], "reader " + std::to_string(t) + " saw other data");
+  }
+}
+
+LL_TEST(deviceTraceOutlivesSession) {
+  LL_REQUIRE_SHARED();
+  auto host = session("stories260K.gguf", false);
+  std::shared_ptr<const Trace> kept;
+  auto ids = prompt(20, host->model().spec.nVocab, 3);
+  {
+    auto dev = session("stories260K.gguf", true);
+    dev->setPromptIds(ids);
+    kept = dev->run();
+  }  // the Session, its engine and its reference to the backend are gone
+  host->setPromptIds(ids);
+  requireIdentical(*host->run(), *kept, "after the session");
+  Trace copy = *kept;  // copies share the backend blocks and read the same data
+  requireIdentical(copy, *kept, "copy");
+}
+
+const float* storage(Session& s, const TraceTensor<float>& t) {
+  return t.onDevice() ? t.deviceDataOn(s.engine().backend()) : t.data();
+}
+
+// Session `drops` lets its traces go (the update is built in place), session `keeps` holds each
+// one (the update allocates): results are bit-identical and a held trace never changes.
+LL_TEST(reuseInPlaceOnlyWhenUnshared) {
+  LL_REQUIRE_SHARED();
+  for (bool device : {false, true}) {
+    const std::string tag = device ? "device" : "host";
+    auto drops = session("llama-moe.gguf", device), keeps = session("llama-moe.gguf", device);
+    auto ids = prompt(40, drops->model().spec.nVocab, 4);
+    drops->setPromptIds(ids);
+    keeps->setPromptIds(ids);
+    auto kept = keeps->run();
+    const float* buf = storage(*drops, drops->run()->layers[1].resid);
+    const int Lq = kept->nLayer - 1;
+    const std::vector<float> r2 = kept->layers[1].resid.host(), qLast = kept->layers[Lq].q.host(),
+                             lg = kept->logits.host();  // host copies
+    std::vector<std::shared_ptr<const Trace>> held;
+    for (int step = 0; step < 4; ++step) {
+      if (step == 0) ids[35] = 9;                       // same length
+      if (step == 1) ids.insert(ids.begin() + 30, 12);  // longer: buffers grow
+      if (step == 2) ids.resize(33);                    // shorter
+      if (step == 3) ids[5] = 17;                       // early edit: many old rows
+      drops->setPromptIds(ids);
+      keeps->setPromptIds(ids);
+      auto a = drops->run();
+      auto b = keeps->run();
+      QVERIFY(a->reusedRows > 0);
+      QCOMPARE(a->reusedRows, b->reusedRows);
+      requireIdentical(*a, *b, tag + " step " + std::to_string(step));
+      QVERIFY2(same(kept->layers[1].resid, r2) && same(kept->layers[Lq].q, qLast) &&
+                   same(kept->logits, lg),
+               tag + ": a held trace changed at step " + std::to_string(step));
+      if (step == 0)
+        QVERIFY2(storage(*drops, a->layers[1].resid) == buf,
+                 tag + ": the update did not reuse the dropped trace's buffer");
+      QVERIFY(storage(*keeps, b->layers[1].resid) != storage(*keeps, kept->layers[1].resid));
+      held.push_back(b);
+    }
+  }
+}
+
+LL_TEST_MAIN("tst_trace_storage")
