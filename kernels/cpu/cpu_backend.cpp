@@ -242,8 +242,14 @@ class CpuBackend final : public Backend {
       f(0, int64_t(count));
       return;
     }
-    m_pool.parallelFor(int64_t(count), kParallelElems / 2,
-                       [&](int64_t b, int64_t e, int) { f(b, e - b); });
+    // Fixed chunks, not a split by thread count: vectorised bodies and scalar tails (exp, tanh)
+    // round differently, so the boundaries must not move with the pool size.
+    constexpr int64_t kChunk = kParallelElems / 2;
+    const int64_t n = int64_t(count);
+    m_pool.run((n + kChunk - 1) / kChunk, [&](int64_t c, int) {
+      const int64_t b = c * kChunk;
+      f(b, std::min(kChunk, n - b));
+    });
   }
 
   ThreadPool m_pool;

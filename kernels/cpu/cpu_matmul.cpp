@@ -29,12 +29,18 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   ConstMap X(x, n, cols);
   OutMap Y(y, n, rows, Eigen::OuterStride<>(rows));
 
+  // Output columns (weight rows) are split into panels whose boundaries depend only on the shapes,
+  // never on the thread count: Eigen sums a panel's edge columns in another order than its body,
+  // so thread-count-dependent panels made results differ (~1e-6 relative) between pool sizes.
+  // About rows / kPanelSplit rows per panel: two or more panels per thread for up to 8 threads.
+  constexpr int64_t kPanelSplit = 16;
   if (w.type == QType::F32) {
-    // Weight used in place; split output columns (weight rows) across threads.
+    // Weight used in place.
     ConstMap W(reinterpret_cast<const float*>(w.data), rows, cols);
-    const int64_t grain = n == 1 ? 64 : 32;
-    pool.parallelFor(rows, grain, [&](int64_t r0, int64_t r1, int) {
-      Y.middleCols(r0, r1 - r0).noalias() = X * W.middleRows(r0, r1 - r0).transpose();
+    const int64_t panel = std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
+    pool.run((rows + panel - 1) / panel, [&](int64_t p, int) {
+      const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
+      Y.middleCols(r0, pr).noalias() = X * W.middleRows(r0, pr).transpose();
     });
     return;
   }
@@ -55,12 +61,11 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   // Panels of weight rows dequantized into per-thread scratch. Few activation rows (generation):
   // small panels that stay in L1/L2, effectively dot products. Many rows: panels of up to 256
   // rows amortise the dequantization over n and let Eigen's GEMM block well (measured on Zen 4:
-  // 64-128 rows lose ~10% to repacking x, 512 rows fall out of L2), but at least two panels per
-  // thread so all threads get work.
+  // 64-128 rows lose ~10% to repacking x, 512 rows fall out of L2); about rows / kPanelSplit.
   int64_t panel = 16;
   if (n > 8) {
-    const int64_t perThread = (rows + 2 * pool.size() - 1) / (2 * pool.size());
-    panel = std::clamp<int64_t>((perThread + 15) / 16 * 16, 32, 256);
+    const int64_t perPanel = (rows + kPanelSplit - 1) / kPanelSplit;
+    panel = std::clamp<int64_t>((perPanel + 15) / 16 * 16, 32, 256);
   }
   panel = std::max<int64_t>(4, std::min<int64_t>(panel, (int64_t(1) << 20) / cols));  // <= 4 MiB
   const int64_t nPanels = (rows + panel - 1) / panel;

@@ -1,7 +1,8 @@
 // Trace storage: captures kept in backend buffers (forced on the CPU here, the GPU's default)
 // read back lazily and bit for bit equal to the host path, concurrently from several threads and
 // after the Session is gone; prefix reuse builds the new trace in the buffers of a trace nobody
-// else holds, and never touches a trace a client still holds.
+// else holds, and never touches a trace a client still holds. CPU results are bit-identical for
+// any thread count.
 #include <cstring>
 #include <map>
 #include <memory>
@@ -181,6 +182,27 @@ LL_TEST(reuseInPlaceOnlyWhenUnshared) {
                  tag + ": the update did not reuse the dropped trace's buffer");
       QVERIFY(storage(*keeps, b->layers[1].resid) != storage(*keeps, kept->layers[1].resid));
       held.push_back(b);
+    }
+  }
+}
+
+// CPU results do not depend on the thread count (matmul panels and elementwise chunks have fixed
+// boundaries): 1, 2 and 3 threads give bit-identical traces, for f32, f16 and Q8_0 weights.
+LL_TEST(identicalForAnyThreadCount) {
+  LL_REQUIRE_SHARED();
+  for (const char* file : {"stories260K.gguf", "llama-moe.gguf", "gpt2-tiny-f16.gguf",
+                           "quant/llama-quant-Q8_0.gguf"}) {
+    std::shared_ptr<const Trace> first;
+    for (int threads : {1, 2, 3}) {
+      Session s;
+      s.attach(model(file), {"cpu", threads});
+      s.setPromptIds(prompt(250, s.model().spec.nVocab, 9));
+      auto t = s.run();
+      if (first)
+        requireIdentical(*first, *t,
+                         std::string(file) + " " + std::to_string(threads) + " threads");
+      else
+        first = t;
     }
   }
 }
