@@ -9,6 +9,7 @@
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/token_selection.h"
+#include "runtime/engine/engine.h"
 
 using namespace ll::rt;
 using namespace ll::rt::ana;
@@ -292,6 +293,49 @@ LL_TEST(answersFromKeptTokens) {
     threw = true;
   }
   QVERIFY(threw);
+}
+
+// GemFilter from a pass that stops after the selection layer: the same kept set and scores as from
+// a full pass; layers past it and the logits are not computed; the engine's cache stays exact.
+LL_TEST(gemFilterEarlyExit) {
+  LL_REQUIRE_SHARED();
+  for (bool warm : {false, true}) {
+    auto s = anatest::session("stories260K.gguf", "stories260K", "long300");
+    auto ref = anatest::session("stories260K.gguf", "stories260K", "long300");
+    const auto full = ref->run();
+    if (warm) s->run();  // the early pass then reuses a published prefix
+    const int r = 2, k = 64;
+    const Selection want = gemFilter(qkView(*full, r), k);
+    const Selection got = gemFilterSelect(*s, r, k);
+    QCOMPARE(got.kept, want.kept);
+    QVERIFY2(
+        anatest::maxRel(got.scores, std::vector<double>(want.scores.begin(), want.scores.end()),
+                        1e-6) < 1e-6,
+        "early-exit scores");
+    CaptureOptions cap;
+    cap.lastLayer = r;
+    std::vector<int32_t> pos(s->promptIds().size());
+    std::iota(pos.begin(), pos.end(), 0);
+    auto e = s->engine().run(s->promptIds(), pos, {}, cap, {}, false);
+    // Nothing past layer r was computed for the rows this pass ran (reused rows may hold the
+    // previous pass's values; the arrays may also be left empty).
+    const size_t p = size_t(e->reusedRows);
+    QVERIFY(p < s->promptIds().size());
+    auto untouched = [&](const std::vector<float>& a, size_t width) {
+      return a.size() <= p * width ||
+             std::all_of(a.begin() + p * width, a.end(), [](float x) { return x == 0.0f; });
+    };
+    QVERIFY(untouched(e->logits, size_t(e->nVocab)));
+    for (int l = r + 1; l < e->nLayer; ++l)
+      QVERIFY(untouched(e->layers[l].resid, size_t(e->nEmbd)));
+    QVERIFY(!untouched(e->layers[r].resid, size_t(e->nEmbd)));
+    // A full run after the early exits equals a fresh session's.
+    const auto after = s->run();
+    double worst = 0;
+    for (size_t i = 0; i < full->logits.size(); ++i)
+      worst = std::max(worst, double(std::fabs(after->logits[i] - full->logits[i])));
+    QVERIFY2(worst < 1e-5, "a run after an early exit differs from a fresh one");
+  }
 }
 
 LL_TEST_MAIN("tst_token_selection")
