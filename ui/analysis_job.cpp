@@ -136,11 +136,12 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_lastTrace.reset();
   m_lastEntropy.clear();
   m_lastText.clear();
+  m_grid = {};
   return info;
 }
 
 std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t generation,
-                                            const Alive& alive) {
+                                            const Alive& alive, const LayerProgress& onLayer) {
   if (!loaded()) throw std::runtime_error("no model loaded");
   const auto t0 = std::chrono::steady_clock::now();
   auto snap = std::make_shared<Snapshot>();
@@ -173,7 +174,10 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
       m_session->setPrompt(tp.text);
     rt::RunRequest req;
     req.interventions = iv;
-    m_lastTrace = m_session->run(req, [&](int, int) { return !alive || alive(); });
+    m_lastTrace = m_session->run(req, [&](int done, int n) {
+      if (onLayer) onLayer(done, n);
+      return !alive || alive();
+    });
     m_lastText = tp.text;
     m_lastIv = iv;
     const rt::Trace& t = *m_lastTrace;
@@ -273,6 +277,18 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   check(alive);
 
   clock.mark("routing");
+  // Head grid on the last G tokens, G bounded so the host computation stays small; rows the
+  // previous keystroke computed are reused (same queries and keys under prefix reuse).
+  {
+    const double perToken = double(tr.nLayer) * tr.nHead * T * tr.headDim;
+    int G = std::min({T, kGridTokens, static_cast<int>(1e8 / std::max(1.0, perToken))});
+    G = std::max(G, std::min(T, 4));
+    s.headGrid = headGridRows(tr, G, &m_grid, iv);
+    s.gridTokens = G;
+    m_grid = {m_lastTrace, iv, G, s.headGrid};
+  }
+  clock.mark("head grid");
+  check(alive);
   try {
     runSelection(s, alive);
   } catch (const rt::Cancelled&) {
@@ -281,6 +297,9 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     s.selectionError = QString::fromUtf8(e.what());
   }
   clock.mark("token selection");
+  const SteeringSettings& steer = st.steering;
+  s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
+                                 : std::clamp(steer.layer, 0, tr.nLayer - 1);
   s.computeMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return snap;
@@ -380,132 +399,6 @@ std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int l
   if (m_steerCache.size() > 16) m_steerCache.clear();
   m_steerCache[key] = v;
   return v;
-}
-
-std::shared_ptr<Snapshot> AnalysisJob::complete(const Snapshot& core, const Alive& alive) {
-  auto snap = std::make_shared<Snapshot>(core);
-  Snapshot& s = *snap;
-  s.complete = true;
-  if (!s.trace) return snap;
-  const auto t0 = std::chrono::steady_clock::now();
-  StageClock clock(s);
-  const rt::Trace& tr = *s.trace;
-  const rt::Model& m = m_session->model();
-  const int T = tr.nTokens;
-  rt::Interventions iv;
-  iv.router = s.state.routerEdits;
-  iv.knockout = s.state.knockout;
-
-  // Head grid on the last G tokens, G bounded so the host computation stays small.
-  {
-    const double perToken = double(tr.nLayer) * tr.nHead * T * tr.headDim;
-    int G = std::min({T, kGridTokens, static_cast<int>(1e8 / std::max(1.0, perToken))});
-    G = std::max(G, std::min(T, 4));
-    s.headGrid = headGridRows(tr, G);
-    s.gridTokens = G;
-  }
-  clock.mark("head grid");
-  check(alive);
-
-  // The model's own continuation (with the routing edits in force).
-  std::vector<int32_t> contIds;
-  bool contComplete = false;
-  {
-    rt::GenerateRequest g;
-    g.maxTokens = std::max(0, s.state.outputTokens);
-    g.interventions = iv;
-    m_gen->setPromptIds(tr.ids);
-    const rt::Generation gen = m_gen->generate(g, {}, [&](int, int) { return !alive || alive(); });
-    s.continuation = QString::fromUtf8(gen.text);
-    contIds = gen.ids;
-    contComplete = gen.stoppedAtEos;
-  }
-  clock.mark("continuation");
-  // Greedy continuations of the same prompt under the same interventions are prefixes of this
-  // one: no need to decode them again.
-  auto prefixOf = [&](int n, bool sameIv) -> std::optional<std::vector<int32_t>> {
-    if (!sameIv || (static_cast<int>(contIds.size()) < n && !contComplete)) return std::nullopt;
-    return std::vector<int32_t>(contIds.begin(),
-                                contIds.begin() + std::min<size_t>(n, contIds.size()));
-  };
-  check(alive);
-
-  // The answer from the kept tokens beside the full answer.
-  if (s.selectionError.isEmpty() && !s.kept.empty()) {
-    try {
-      const int n = std::max(1, s.state.selection.answerTokens);
-      ana::Answers a;
-      if (s.state.selection.method == SelectMethod::PromptDistill) {
-        int from = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
-        if (!s.state.selection.stages.empty())
-          from = ana::parseStages(s.state.selection.stages).front().layer;
-        m_aux->setPromptIds(tr.ids);
-        a = ana::answerKeptPositions(*m_aux, s.kept, from + 1, n);
-      } else {
-        // As ana::answerReindexed, with the full prompt's answer on the generation session
-        // (its cache already holds the prompt) and the kept tokens on the aux session.
-        std::vector<int32_t> pos(tr.ids.size()), sub, subPos;
-        std::iota(pos.begin(), pos.end(), 0);
-        const auto none = [](int) { return rt::Interventions{}; };
-        if (auto p = prefixOf(n, iv.router.empty()))
-          a.full = *p;
-        else
-          a.full = ana::greedy(*m_gen, tr.ids, pos, none, n);
-        check(alive);
-        for (int i : s.kept) {
-          sub.push_back(tr.ids.at(static_cast<size_t>(i)));
-          subPos.push_back(static_cast<int32_t>(subPos.size()));
-        }
-        a.compressed = ana::greedy(*m_aux, sub, subPos, none, n);
-      }
-      s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
-      s.answerKept = QString::fromUtf8(m.tokenizer->decode(a.compressed));
-    } catch (const rt::Cancelled&) {
-      throw;
-    } catch (const std::exception& e) {
-      s.selectionError = QString::fromUtf8(e.what());
-    }
-  }
-  check(alive);
-
-  clock.mark("answers from kept tokens");
-  // Steering: the greedy continuation with and without the vector.
-  const SteeringSettings& st = s.state.steering;
-  s.steerLayer =
-      st.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer) : std::clamp(st.layer, 0, tr.nLayer - 1);
-  if (st.enabled) {
-    try {
-      const std::vector<float> v = steeringVector(st, s.steerLayer);
-      check(alive);
-      s.pushRatio = ana::pushRatio(tr, s.steerLayer, v, st.alpha);
-      rt::Steering steer{s.steerLayer, st.alpha, std::max(0, st.fromPos), v};
-      std::vector<int32_t> pos(tr.ids.size());
-      std::iota(pos.begin(), pos.end(), 0);
-      const auto cached = prefixOf(st.genTokens, true);
-      const auto plain = cached ? *cached
-                                : ana::greedy(
-                                      *m_gen, tr.ids, pos, [&](int) { return iv; }, st.genTokens);
-      check(alive);
-      const auto steered = ana::greedy(
-          *m_steer, tr.ids, pos,
-          [&](int) {
-            rt::Interventions x = iv;
-            x.steering.push_back(steer);
-            return x;
-          },
-          st.genTokens);
-      s.unsteered = QString::fromUtf8(m.tokenizer->decode(plain));
-      s.steered = QString::fromUtf8(m.tokenizer->decode(steered));
-    } catch (const rt::Cancelled&) {
-      throw;
-    } catch (const std::exception& e) {
-      s.steeringError = QString::fromUtf8(e.what());
-    }
-  }
-  if (st.enabled) clock.mark("steering");
-  s.computeMs +=
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  return snap;
 }
 
 }  // namespace ll::ui

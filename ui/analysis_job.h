@@ -4,6 +4,7 @@
 // rt::Cancelled).
 #pragma once
 
+#include "ui/head_grid_rows.h"
 #include "ui/view_state.h"
 
 #include <functional>
@@ -34,15 +35,29 @@ class AnalysisJob {
                  const std::function<bool(float, const std::string&)>& progress);
   bool loaded() const;
   rt::Session& session() { return *m_session; }
+  // For work outside the keystroke path (exports): never the prompt's session.
+  rt::Session& taskSession() { return *m_aux; }
 
-  // The fast part: forward pass (prefix reuse), attention, lens, entropy, routing, selection
-  // scores, top-k. Then the slow part fills answers and generations into a copy.
-  std::shared_ptr<Snapshot> core(const ViewState& state, uint64_t generation, const Alive& alive);
-  std::shared_ptr<Snapshot> complete(const Snapshot& core, const Alive& alive);
+  using LayerProgress = std::function<void(int layersDone, int nLayer)>;
+  using Deliver = std::function<void(std::shared_ptr<const Snapshot>)>;
+
+  // Every analysis panel's data from one forward pass (prefix reuse): attention map, head grid,
+  // lens, entropy, routing, selection scores, top-k. onLayer hears the pass's progress.
+  std::shared_ptr<Snapshot> core(const ViewState& state, uint64_t generation, const Alive& alive,
+                                 const LayerProgress& onLayer = {});
+  // Then the generation-based outputs, each handed to deliver as soon as it is there (a copy of the
+  // previous snapshot with it filled in; the last one complete): the continuation, the answer
+  // from the kept tokens, the steered and unsteered continuations. Every decode step polls alive
+  // between layers, so a newer request cancels them at once. (analysis_stream.cpp)
+  void stream(const Snapshot& core, const Alive& alive, const Deliver& deliver);
 
  private:
   void runSelection(Snapshot& s, const Alive& alive);
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
+  void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
+                   const Alive& alive);
+  void fillSteering(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
+                    const Alive& alive);
 
   // Three sessions on one model: the prompt session only ever runs the prompt, so its KV cache
   // keeps the prefix for the next keystroke; generations (continuation, unsteered) go to m_gen,
@@ -63,6 +78,7 @@ class AnalysisJob {
   // Output entropy of m_lastTrace: rows the engine reused keep theirs (an [T, V] pass is a large
   // part of a keystroke on a 32k vocabulary).
   std::vector<float> m_lastEntropy;
+  HeadGridCache m_grid;  // the last head grid: its rows are kept while the prefix is
 };
 
 }  // namespace ll::ui

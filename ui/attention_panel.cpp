@@ -242,7 +242,7 @@ void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_row->xAxis->setRange(-0.5, std::max(0.5, x.size() - 0.5));
   m_row->yAxis->setRange(0.0, std::max(1e-6, *std::max_element(y.begin(), y.end()) * 1.1));
   m_row->replot();
-  if (s.complete && s.gridTokens > 0 && !s.headGrid.empty())
+  if (s.streamed == StreamedOutput::None && s.gridTokens > 0 && !s.headGrid.empty())
     m_grid->setAttention(s.headGrid, s.nLayer, s.nHead, s.gridTokens);
 }
 

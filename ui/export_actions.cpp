@@ -10,12 +10,14 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPointer>
 #include <QStatusBar>
 #include <cmath>
 #include <limits>
 
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
+#include "runtime/api/session.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -51,6 +53,58 @@ QString headText(int head) {
 
 QStringList exportViews() {
   return {"attention", "headgrid", "lens", "routing", "selection"};
+}
+
+QStringList dataViews() {
+  return exportViews() << "residual"
+                       << "residuals";
+}
+
+bool needsFullExport(const QString& view, const QString& path) {
+  const bool npy = QFileInfo(path).suffix().toLower() == "npy";
+  return view == "lens" || view == "headgrid" ||
+         (npy && (view == "residual" || view == "residuals"));
+}
+
+bool exportFullView(MainWindow* window, const QString& view, const QString& path,
+                    std::function<void(const QString&)> done, QString* error) {
+  const SnapshotPtr s = window->shownSnapshot();
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  vis::FigureFileFormat format;
+  QString why;
+  if (!s || !s->trace)
+    why = QObject::tr("nothing to export yet: open a model first");
+  else if (!needsFullExport(view, path))
+    why = QObject::tr("%1 is exported from the shown snapshot").arg(view);
+  else if (suffix != "npy" && !vis::figureFileFormat(path, &format))
+    why = QObject::tr("%1: use .npy, .png, .svg or .pdf").arg(path);
+  if (!why.isEmpty()) {
+    if (error) *error = why;
+    return false;
+  }
+  vis::FigureRequest req;
+  req.view = view.toStdString();
+  req.layer = s->layer;
+  req.head = s->head >= 0 ? s->head : -1;
+  req.method = "entropy";  // the lens as the entropy panel shows it
+  req.modelName = QFileInfo(window->controller()->modelInfo().path).fileName().toStdString();
+  req.prompt = s->state.prompt;
+  std::shared_ptr<const rt::Trace> trace = s->trace;  // kept alive until the task has run
+  auto spec = std::make_shared<vis::FigureSpec>();
+  const bool npy = suffix == "npy";
+  window->controller()->runTask(
+      [trace, req, spec, npy, path](rt::Session& session) {
+        if (npy)
+          vis::exportViewNpy(session, *trace, req, path.toStdString());
+        else
+          *spec = vis::buildFigure(session, *trace, req);
+      },
+      [spec, npy, path, done](const QString& taskError) {
+        QString err = taskError;
+        if (err.isEmpty() && !npy) vis::exportFigure(*spec, path, 2.0, &err);
+        if (done) done(err);
+      });
+  return true;
 }
 
 vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
@@ -232,6 +286,7 @@ class ExportActions : public QObject {
     const QString path = QFileDialog::getSaveFileName(m_window, tr("Export figure"), view + ".pdf",
                                                       tr("Figures (*.pdf *.svg *.png)"));
     if (path.isEmpty()) return;
+    if (needsFullExport(view, path)) return exportFull(view, path);
     try {
       const auto spec = figureFromSnapshot(*s, view, modelName());
       QString error, note;
@@ -246,13 +301,14 @@ class ExportActions : public QObject {
     const SnapshotPtr s = m_window->shownSnapshot();
     if (!s) return message(tr("Nothing to export yet: open a model first."));
     bool ok = false;
-    const QString view = QInputDialog::getItem(m_window, tr("Export data"), tr("View:"),
-                                               exportViews(), 0, false, &ok);
+    const QString view =
+        QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
         m_window, tr("Export data"), view + ".npy",
         view == "selection" ? tr("Data (*.npy *.json *.csv)") : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
+    if (needsFullExport(view, path)) return exportFull(view, path);
     QString error;
     if (!exportViewData(*s, view, path, modelName(), &error)) return message(error);
     m_window->statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
@@ -278,6 +334,21 @@ class ExportActions : public QObject {
   }
 
  private:
+  // Runs on the worker; the status bar says when the file is there.
+  void exportFull(const QString& view, const QString& path) {
+    QPointer<ExportActions> self(this);
+    QString error;
+    const bool started = exportFullView(
+        m_window, view, path,
+        [self, path](const QString& err) {
+          if (!self) return;
+          if (!err.isEmpty()) return self->message(err);
+          self->m_window->statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+        },
+        &error);
+    if (!started) return message(error);
+    m_window->statusBar()->showMessage(tr("Exporting %1 (full prompt length)...").arg(view));
+  }
   QString modelName() const { return QFileInfo(m_modelPath).fileName(); }
   void message(const QString& text) { QMessageBox::warning(m_window, tr("LayerLens"), text); }
   MainWindow* m_window;

@@ -6,6 +6,8 @@
 
 #include <QString>
 
+#include <functional>
+
 #include "runtime/api/session_file.h"
 #include "ui/view_state.h"
 #include "visualizers/figure/figure.h"
@@ -16,6 +18,21 @@ class MainWindow;
 
 // The views a figure can be made of, as in `layerlens-cli figure --view`.
 QStringList exportViews();
+// The views whose data can be exported: exportViews() and the residual stream ("residual": the
+// selected layer's [T, d]; "residuals": every layer, [L, T, d]).
+QStringList dataViews();
+
+// Full-length exports that need the runtime, run on the window's worker from the trace of the
+// snapshot shown now (as `layerlens-cli figure` makes them): "lens" (the [L+1, T] entropy matrix;
+// the figure: entropy per layer and token, cells naming the top-1 token), "headgrid" (every layer
+// x head at the full prompt length; .npy [L, H, T, T] written one head at a time, the figure's
+// tiles mean-pooled past 4096 cells a side), "residual" and "residuals" (.npy only). path's
+// suffix picks .npy or a figure format. done(error) runs on the UI thread ("" on success); false:
+// nothing was started (error says why).
+bool exportFullView(MainWindow* window, const QString& view, const QString& path,
+                    std::function<void(const QString& error)> done, QString* error = nullptr);
+// Whether exportFullView handles the view (rather than the shown snapshot) for this file.
+bool needsFullExport(const QString& view, const QString& path);
 // A figure of one view from the snapshot the panels show. lens: the selected
 // token's entropy per layer (the snapshot carries that column; the CLI draws
 // the full matrix). Throws std::invalid_argument when the snapshot has no data

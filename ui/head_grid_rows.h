@@ -3,13 +3,26 @@
 // runtime/analysis has no all-heads map, and Session::attentionMap would build L*H full T x T maps.
 #pragma once
 
+#include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 
+#include <memory>
 #include <vector>
 
 namespace ll::ui {
 
-// [nLayer, nHead, G, G] row-major; causal zeros above the diagonal.
-std::vector<float> headGridRows(const rt::Trace& tr, int G);
+// A computed grid and what it was computed from, so the next keystroke can keep its rows.
+struct HeadGridCache {
+  std::shared_ptr<const rt::Trace> trace;
+  rt::Interventions iv;
+  int G = 0;
+  std::vector<float> values;  // [nLayer, nHead, G, G]
+};
+
+// [nLayer, nHead, G, G] row-major; causal zeros above the diagonal. With prev (computed under the
+// same interventions iv), query rows whose tokens and positions up to that row equal prev's are
+// copied instead of recomputed: a row's probabilities depend only on the tokens up to it.
+std::vector<float> headGridRows(const rt::Trace& tr, int G, const HeadGridCache* prev = nullptr,
+                                const rt::Interventions& iv = {});
 
 }  // namespace ll::ui

@@ -138,8 +138,12 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
           });
   connect(m_controller, &SessionController::snapshotReady, this,
           [this](const SnapshotPtr& s) { showSnapshot(s, false); });
-  connect(m_controller, &SessionController::snapshotComplete, this,
-          [this](const SnapshotPtr& s) { showSnapshot(s, true); });
+  connect(m_controller, &SessionController::snapshotStreamed, this,
+          [this](const SnapshotPtr& s) { showStreamed(s); });
+  connect(m_controller, &SessionController::analysisProgress, this, [this](int done, int total) {
+    if (m_controller->busy())
+      m_busyLabel->setText(tr("computing: layer %1 of %2").arg(done).arg(total));
+  });
   connect(m_controller, &SessionController::analysisFailed, this, [this](const QString& e) {
     statusBar()->showMessage(tr("Analysis failed: %1").arg(e), 8000);
   });
@@ -285,6 +289,10 @@ void MainWindow::setPrompt(const QString& text) {
 void MainWindow::applySessionDocument(const rt::SessionState& session, const QString& modelFile,
                                       bool setPromptText) {
   m_pendingSession = viewStateFromSession(session);
+  m_pendingFront.clear();
+  if (const auto it = session.view.extra.find(kFrontPanelsKey); it != session.view.extra.end())
+    m_pendingFront = QString::fromStdString(it->second).split(',', Qt::SkipEmptyParts);
+  raisePanels(m_pendingFront);  // now, and again once the model has loaded
   if (setPromptText) setPrompt(QString::fromStdString(session.prompt));
   openModel(modelFile);
 }
@@ -302,6 +310,7 @@ void MainWindow::applyPendingSession() {
   m_attention->applyKnockout(v.knockout);
   m_selectionPanel->applyState(v.selection);
   m_steering->applyState(v.steering);
+  raisePanels(std::exchange(m_pendingFront, {}));
 }
 
 rt::SessionState MainWindow::sessionDocument() const {
@@ -310,7 +319,25 @@ rt::SessionState MainWindow::sessionDocument() const {
   // The token selection the panels show, when it was computed for this very request.
   if (m_shown && m_shown->state == v)
     s.selections = sessionFromSnapshot(*m_shown, m_controller->modelInfo().path).selections;
+  s.view.extra[kFrontPanelsKey] = frontPanels().join(',').toStdString();
   return s;
+}
+
+QStringList MainWindow::frontPanels() const {
+  QStringList out;
+  for (Panel* p : m_panels) {
+    QDockWidget* d = dock(p->panelId());
+    // A dock sharing its area as a tab is in front when it is the one drawn (the tabs behind it
+    // stay "visible" to Qt, with nothing of them on screen).
+    if (d && !tabifiedDockWidgets(d).isEmpty() && !d->visibleRegion().isEmpty())
+      out << p->panelId();
+  }
+  return out;
+}
+
+void MainWindow::raisePanels(const QStringList& ids) {
+  for (const QString& id : ids)
+    if (QDockWidget* d = dock(id.trimmed())) d->raise();
 }
 
 ViewState MainWindow::currentState() const {
@@ -333,6 +360,48 @@ void MainWindow::requestAnalysis(bool force) {
   m_requested = st;
   m_hasRequested = true;
   m_controller->analyze(st);
+}
+
+namespace {
+
+// The panels that show a streamed output (the rest keep the analysis panels' snapshot).
+QStringList panelsShowing(StreamedOutput o) {
+  switch (o) {
+    case StreamedOutput::Continuation:
+      return {QStringLiteral("output"), QStringLiteral("routing")};
+    case StreamedOutput::Answers:
+      return {QStringLiteral("selection")};
+    case StreamedOutput::Steering:
+      return {QStringLiteral("steering")};
+    case StreamedOutput::None:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
+void MainWindow::showStreamed(const SnapshotPtr& s) {
+  m_shown = s;
+  m_panelTimes.clear();
+  const QStringList ids = panelsShowing(s->streamed);
+  QElapsedTimer timer;
+  for (Panel* p : m_panels) {
+    // The steering panel learns that steering is off from the last output as well.
+    if (!ids.contains(p->panelId()) && !(s->complete && p->panelId() == QLatin1String("steering")))
+      continue;
+    timer.start();
+    p->showSnapshot(s);
+    m_panelTimes.append({p->panelId(), timer.nsecsElapsed() / 1e6});
+  }
+  if (s->complete) {
+    statusBar()->showMessage(tr("%1 tokens, %2 reused, %3 ms")
+                                 .arg(s->nTokens)
+                                 .arg(s->reusedRows)
+                                 .arg(s->computeMs, 0, 'f', 1),
+                             4000);
+  }
+  emit panelsUpdated(s, s->complete);
 }
 
 void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {

@@ -60,6 +60,11 @@ class MainWindow : public QMainWindow {
   void applySessionDocument(const rt::SessionState& session, const QString& modelFile,
                             bool setPrompt = true);
   rt::SessionState sessionDocument() const;
+  // The panels in front of their tab groups (ids), as sessions save them under kFrontPanelsKey;
+  // raisePanels brings the named ones to the front.
+  static constexpr const char* kFrontPanelsKey = "frontPanels";
+  QStringList frontPanels() const;
+  void raisePanels(const QStringList& ids);
   // The request the panels make now (what the next run computes).
   ViewState requestedState() const { return currentState(); }
   void setDebounceMs(int ms);
@@ -93,7 +98,8 @@ class MainWindow : public QMainWindow {
   const QList<QPair<QString, double>>& panelTimes() const { return m_panelTimes; }
 
  signals:
-  // Every panel has been given this snapshot (complete: answers and generations included).
+  // The panels have been given this snapshot: every panel for the analysis panels' snapshot
+  // (snapshot->streamed None), the panels showing it for a streamed output; complete: the last.
   void panelsUpdated(ll::ui::SnapshotPtr snapshot, bool complete);
 
  protected:
@@ -109,7 +115,10 @@ class MainWindow : public QMainWindow {
   void showNoModelStart();
   void requestAnalysis(bool force = false);
   ViewState currentState() const;
+  // The analysis panels' snapshot goes to every panel; a streamed output only to the panels
+  // that show it.
   void showSnapshot(const SnapshotPtr& s, bool complete);
+  void showStreamed(const SnapshotPtr& s);
   void exportPlot();
   void exportAttention();
   void applyPendingSession();
@@ -136,7 +145,8 @@ class MainWindow : public QMainWindow {
   SnapshotPtr m_shown;
   QList<QPair<QString, double>> m_panelTimes;
   std::optional<ViewState> m_pendingSession;  // applied when the model has loaded
-  int m_pendingToken = -1;  // a session's token: valid once the first snapshot gives the length
+  QStringList m_pendingFront;  // a session's panels in front, raised again once it has loaded
+  int m_pendingToken = -1;     // a session's token: valid once the first snapshot gives the length
 };
 
 }  // namespace ll::ui

@@ -52,7 +52,7 @@ void OutputPanel::showSnapshot(const SnapshotPtr& snapshot) {
     auto* bar = new QTableWidgetItem(QString(qBound(0, int(p * 40.0f + 0.5f), 40), QChar(0x2588)));
     m_top->setItem(i, 2, bar);
   }
-  if (s.complete) m_text->setPlainText(s.continuation);
+  if (s.hasContinuation) m_text->setPlainText(s.continuation);
   m_stats->setText(tr("%1 tokens, %2 reused from the previous pass, %3 ms")
                        .arg(s.nTokens)
                        .arg(s.reusedRows)

@@ -168,7 +168,14 @@ void PromptPanel::redraw() {
       sel.format.setUnderlineColor(QColor(231, 76, 60));
       any = true;
     }
-    if (any) sels.append(sel);
+    if (!any) continue;
+    // Neighbouring tokens drawn alike share one selection: every selection costs a clip path
+    // on each repaint of the editor (a 500-token prompt with the overlay on was 500 of them).
+    if (!sels.isEmpty() && sels.last().cursor.selectionEnd() == b &&
+        sels.last().format == sel.format)
+      sels.last().cursor.setPosition(e, QTextCursor::KeepAnchor);
+    else
+      sels.append(sel);
   }
   m_edit->setExtraSelections(sels);
   m_chips->setOverlay(chips);

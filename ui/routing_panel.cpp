@@ -263,7 +263,7 @@ void RoutingPanel::showSnapshot(const SnapshotPtr& snapshot) {
     effect = tr("Next token with these edits: \"%1\" (p = %2)")
                  .arg(s.topNext.front().first)
                  .arg(double(s.topNext.front().second), 0, 'f', 3);
-  if (s.complete) effect += tr("<br>Continuation: %1").arg(s.continuation.toHtmlEscaped());
+  if (s.hasContinuation) effect += tr("<br>Continuation: %1").arg(s.continuation.toHtmlEscaped());
   if (!s.routingWarning.isEmpty())
     effect += tr("<br><span style='color:#c0392b'>%1</span>").arg(s.routingWarning.toHtmlEscaped());
   m_effect->setText(effect);

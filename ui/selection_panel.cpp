@@ -187,7 +187,7 @@ void SelectionPanel::showSnapshot(const SnapshotPtr& snapshot) {
     m_overlap->setItem(i, 0, new QTableWidgetItem(s.overlap[i].first));
     m_overlap->setItem(i, 1, new QTableWidgetItem(QString::number(s.overlap[i].second, 'f', 3)));
   }
-  if (s.complete) {
+  if (s.hasAnswers) {
     m_full->setPlainText(s.answerFull);
     m_kept->setPlainText(s.answerKept);
   }

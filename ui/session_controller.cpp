@@ -5,6 +5,7 @@
 #include "runtime/model/model.h"
 #include "ui/analysis_job.h"
 
+#include <QElapsedTimer>
 #include <QPointer>
 #include <QThread>
 
@@ -49,7 +50,7 @@ void SessionController::setBusy(int delta) {
 }
 
 void SessionController::loadModel(const QString& path) {
-  Job job{Tag::Load, ++m_loadGeneration, path, {}};
+  Job job{Tag::Load, ++m_loadGeneration, path, {}, {}, {}};
   size_t replaced = 0;
   {
     std::lock_guard lock(m_mutex);
@@ -61,7 +62,7 @@ void SessionController::loadModel(const QString& path) {
 }
 
 void SessionController::analyze(const ViewState& state) {
-  Job job{Tag::Analyze, ++m_generation, {}, state};
+  Job job{Tag::Analyze, ++m_generation, {}, state, {}, {}};
   bool replaced = false;
   {
     std::lock_guard lock(m_mutex);
@@ -73,6 +74,16 @@ void SessionController::analyze(const ViewState& state) {
     if (!replaced) m_queue.push_back(job);
   }
   if (!replaced) setBusy(+1);
+  m_wake.notify_one();
+}
+
+void SessionController::runTask(Task task, std::function<void(const QString&)> done) {
+  Job job{Tag::Task, 0, {}, {}, std::move(task), std::move(done)};
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.push_back(std::move(job));
+  }
+  setBusy(+1);
   m_wake.notify_one();
 }
 
@@ -123,22 +134,48 @@ void SessionController::runJob(const Job& job) {
     return;
   }
 
+  if (job.tag == Tag::Task) {
+    QString error;
+    try {
+      if (!m_job->loaded()) throw std::runtime_error("no model loaded");
+      job.task(m_job->taskSession());
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    auto done = job.done;
+    post([done, error](SessionController*) {
+      if (done) done(error);
+    });
+    return;
+  }
+
   const uint64_t gen = job.generation;
   auto alive = [this, gen] { return gen == m_generation.load() && !m_stop; };
   if (!alive() || !m_job->loaded()) return;
   try {
-    std::shared_ptr<const Snapshot> core = m_job->core(job.state, gen, alive);
+    // Per-layer progress once the pass has taken a moment (short passes would only flicker).
+    QElapsedTimer timer;
+    timer.start();
+    auto onLayer = [this, gen, &timer](int done, int total) {
+      if (timer.elapsed() < kProgressAfterMs) return;
+      post([gen, done, total](SessionController* c) {
+        if (gen == c->m_generation.load()) emit c->analysisProgress(done, total);
+      });
+    };
+    std::shared_ptr<const Snapshot> core = m_job->core(job.state, gen, alive, onLayer);
     post([core](SessionController* c) {
       if (core->generation != c->m_generation.load()) return;  // stale
       c->m_latest = core;
       emit c->snapshotReady(core);
     });
     if (!alive()) return;
-    std::shared_ptr<const Snapshot> full = m_job->complete(*core, alive);
-    post([full](SessionController* c) {
-      if (full->generation != c->m_generation.load()) return;
-      c->m_latest = full;
-      emit c->snapshotComplete(full);
+    m_job->stream(*core, alive, [this](std::shared_ptr<const Snapshot> s) {
+      post([s](SessionController* c) {
+        if (s->generation != c->m_generation.load()) return;
+        c->m_latest = s;
+        emit c->snapshotStreamed(s);
+        if (s->complete) emit c->snapshotComplete(s);
+      });
     });
   } catch (const rt::Cancelled&) {
     // A newer request took over; its own result follows.

@@ -18,6 +18,10 @@
 
 class QThread;
 
+namespace ll::rt {
+class Session;
+}
+
 namespace ll::ui {
 
 class AnalysisJob;
@@ -25,7 +29,9 @@ class AnalysisJob;
 class SessionController : public QObject {
   Q_OBJECT
  public:
-  enum class Tag { Load, Analyze };
+  enum class Tag { Load, Analyze, Task };
+  using Task = std::function<void(rt::Session&)>;
+  static constexpr int kProgressAfterMs = 150;
 
   // threads: CPU backend threads (0: all cores).
   explicit SessionController(int threads = 0, QObject* parent = nullptr);
@@ -35,6 +41,11 @@ class SessionController : public QObject {
   void loadModel(const QString& path);
   // Replaces any queued analysis and cancels the running one (the generation moves on).
   void analyze(const ViewState& state);
+
+  // Runs task on the worker thread with a session on the loaded model (not the prompt's own, so
+  // the next keystroke keeps its prefix), after the jobs queued before it; for exports that need
+  // the runtime (full logit lens, every head's map). done gets "" or the error, on the UI thread.
+  void runTask(Task task, std::function<void(const QString& error)> done);
 
   bool hasModel() const { return m_hasModel; }
   const ModelInfo& modelInfo() const { return m_info; }
@@ -47,10 +58,15 @@ class SessionController : public QObject {
   void loadProgress(float fraction, const QString& phase);
   void modelLoaded(const ll::ui::ModelInfo& info);
   void loadFailed(const QString& path, const QString& error);
-  // The fast part of an analysis (attention, lens, entropy, routing, top-k) ...
+  // Every analysis panel's data from the (prefix-reused) forward pass ...
   void snapshotReady(ll::ui::SnapshotPtr snapshot);
-  // ... then the same with answers and generations filled in.
+  // ... then each generation-based output as it is there (snapshot->streamed names it) ...
+  void snapshotStreamed(ll::ui::SnapshotPtr snapshot);
+  // ... and the last of those once more: every output filled in.
   void snapshotComplete(ll::ui::SnapshotPtr snapshot);
+  // The running analysis's forward pass has done `done` of `total` layers (only passes that take
+  // long enough to show it).
+  void analysisProgress(int done, int total);
   void analysisFailed(const QString& error);
   void busyChanged(bool busy);
 
@@ -60,6 +76,8 @@ class SessionController : public QObject {
     uint64_t generation = 0;
     QString path;
     ViewState state;
+    Task task;
+    std::function<void(const QString&)> done;
   };
   void workerLoop();
   void runJob(const Job& job);

@@ -175,11 +175,11 @@ QString SteeringPanel::readout() const {
 void SteeringPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   const Snapshot& s = *snapshot;
-  if (!s.complete) return;
   if (!s.state.steering.enabled) {
     m_readout->setText(tr("Steering is off."));
     return;
   }
+  if (!s.hasSteering) return;
   if (!s.steeringError.isEmpty()) {
     m_readout->setText(
         tr("<span style='color:#c0392b'>%1</span>").arg(s.steeringError.toHtmlEscaped()));

@@ -83,9 +83,18 @@ struct ModelInfo {
   int inductionN = 0;
 };
 
+// Generation-based outputs, streamed after the analysis panels' snapshot in this order.
+enum class StreamedOutput { None, Continuation, Answers, Steering };
+QString outputName(StreamedOutput o);
+
 struct Snapshot {
   uint64_t generation = 0;
-  bool complete = false;  // false: the fast part only (answers and generations still to come)
+  // The analysis panels' snapshot comes first (streamed None); each generation-based output then
+  // arrives as a copy with that output filled in (streamed names it, has* turns on); the last one
+  // has complete = true.
+  bool complete = false;
+  StreamedOutput streamed = StreamedOutput::None;
+  bool hasContinuation = false, hasAnswers = false, hasSteering = false;
   ViewState state;
   std::shared_ptr<const rt::Trace> trace;
   std::string runText;  // text that was tokenized (the chat template applied)

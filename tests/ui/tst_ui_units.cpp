@@ -123,6 +123,91 @@ class TstUiUnits : public QObject {
     QCOMPARE(c.latest()->state.prompt, st.prompt);
     QVERIFY(ready.count() <= 2);
   }
+
+  // Rows kept from the previous keystroke's grid (same tokens up to the row) equal a fresh
+  // computation; an edit in the middle makes every later row computed again.
+  void headGridKeepsRowsOfTheSamePrefix() {
+    const QString path = model();
+    if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    rt::Session s;
+    s.load(path.toStdString());
+    s.setPrompt("Once upon a time there was a big dog named Max who liked to run");
+    ui::HeadGridCache prev;
+    prev.trace = s.run();
+    prev.G = 8;
+    prev.values = ui::headGridRows(*prev.trace, prev.G);
+    for (const char* next : {"Once upon a time there was a big dog named Max who liked to run far",
+                             "Once upon a time there was a small dog named Max who liked to run"}) {
+      s.setPrompt(next);
+      const auto tr = s.run();
+      const auto kept = ui::headGridRows(*tr, 8, &prev);
+      const auto fresh = ui::headGridRows(*tr, 8);
+      QCOMPARE(kept.size(), fresh.size());
+      double d = 0;
+      for (size_t i = 0; i < kept.size(); ++i)
+        d = std::max(d, double(std::abs(kept[i] - fresh[i])));
+      QVERIFY2(d < 1e-5, qPrintable(QString::number(d)));
+      // With other interventions nothing is taken over.
+      rt::Interventions iv;
+      iv.knockout = rt::Knockout{};
+      QCOMPARE(ui::headGridRows(*tr, 8, &prev, iv).size(), fresh.size());
+    }
+  }
+
+  // The analysis panels' snapshot comes first and carries no generation; the continuation, the
+  // answer from the kept tokens and the steering continuations then stream in, in that order,
+  // each a separate snapshot, the last one complete.
+  void outputsStreamAfterThePanels() {
+    const QString path = model();
+    if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    ui::SessionController c(2);
+    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
+    c.loadModel(path);
+    QVERIFY(loaded.wait(30000));
+    QStringList order;
+    QObject::connect(&c, &ui::SessionController::snapshotReady, [&](const ui::SnapshotPtr& s) {
+      QVERIFY(!s->hasContinuation && !s->hasAnswers && !s->hasSteering && !s->complete);
+      QVERIFY(!s->kept.empty() && s->gridTokens > 0 && !s->lensEntropy.empty());
+      order << "panels";
+    });
+    QObject::connect(&c, &ui::SessionController::snapshotStreamed, [&](const ui::SnapshotPtr& s) {
+      order << ui::outputName(s->streamed) + (s->complete ? " (complete)" : "");
+      if (s->streamed == ui::StreamedOutput::Continuation)
+        QVERIFY(s->hasContinuation && !s->continuation.isEmpty() && !s->hasAnswers);
+      if (s->streamed == ui::StreamedOutput::Answers)
+        QVERIFY(s->hasContinuation && s->hasAnswers && !s->answerKept.isEmpty());
+      if (s->streamed == ui::StreamedOutput::Steering)
+        QVERIFY(s->hasSteering && !s->steered.isEmpty() && !s->unsteered.isEmpty());
+    });
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little dog";
+    st.steering.enabled = true;
+    st.steering.conceptWord = "cat";
+    st.steering.baselines = {"dog", "park"};
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy(), 30000);
+    QCOMPARE(order, (QStringList{"panels", "continuation", "answer from kept tokens",
+                                 "steering continuations (complete)"}));
+    QVERIFY(c.latest()->complete);
+
+    // A newer request cancels the stream of the running one: its outputs never arrive, and the
+    // new request's panels come next.
+    order.clear();
+    st.outputTokens = 400;  // a long continuation, cut short
+    QObject::connect(&c, &ui::SessionController::snapshotReady, &c, [&](const ui::SnapshotPtr& s) {
+      if (s->state.outputTokens == 400) {
+        ui::ViewState next = st;
+        next.outputTokens = 4;
+        next.steering.enabled = false;
+        c.analyze(next);
+      }
+    });
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy() && c.latest() && c.latest()->complete, 30000);
+    QCOMPARE(c.latest()->state.outputTokens, 4);
+    QCOMPARE(order, (QStringList{"panels", "panels", "continuation",
+                                 "answer from kept tokens (complete)"}));
+  }
 };
 
 QTEST_MAIN(TstUiUnits)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <stdexcept>
@@ -62,41 +63,102 @@ FigureSpec attention(rt::Session& s, const Trace& tr, const FigureRequest& req) 
   return f;
 }
 
+// Every layer x head map at the full prompt length. A tile shows its T x T map pooled by f (the
+// mean of each f x f block's causal cells) so the grid stays within kMaxGridSide cells a side:
+// memory stays bounded at any length, and only one head's map is held at a time.
+constexpr int kMaxGridSide = 4096;
+
 FigureSpec headGrid(rt::Session& s, const Trace& tr, const FigureRequest& req) {
   const int T = tr.nTokens, L = tr.nLayer, H = tr.nHead;
-  const int rows = L * (T + 1) - 1, cols = H * (T + 1) - 1;
-  if (rows > 4096 || cols > 4096)
-    throw std::invalid_argument("figure: head grid of " + std::to_string(L) + "x" +
-                                std::to_string(H) + " maps of " + std::to_string(T) +
-                                " tokens is too large; use a shorter prompt");
-  FigureSpec f;
-  f.matrix.rows = rows;
-  f.matrix.cols = cols;
-  f.matrix.values.assign(size_t(rows) * cols, std::numeric_limits<float>::quiet_NaN());
+  const int side = std::max(L, H);
+  int f = 1, P = T;  // pool factor, cells per tile side
+  while (side * (P + 1) - 1 > kMaxGridSide && P > 1) {
+    ++f;
+    P = (T + f - 1) / f;
+  }
+  const int rows = L * (P + 1) - 1, cols = H * (P + 1) - 1;
+  FigureSpec fig;
+  fig.matrix.rows = rows;
+  fig.matrix.cols = cols;
+  fig.matrix.values.assign(size_t(rows) * cols, std::numeric_limits<float>::quiet_NaN());
+  std::vector<double> sum(size_t(P) * P);
+  std::vector<int> count(size_t(P) * P);
   for (int l = 0; l < L; ++l)
     for (int h = 0; h < H; ++h) {
       const auto m = s.attentionMap(tr, l, h);
+      std::fill(sum.begin(), sum.end(), 0.0);
+      std::fill(count.begin(), count.end(), 0);
       for (int i = 0; i < T; ++i)
-        for (int j = 0; j <= i; ++j)  // causal: the upper triangle stays empty
-          f.matrix.values[size_t(l * (T + 1) + i) * cols + h * (T + 1) + j] = m[size_t(i) * T + j];
+        for (int j = 0; j <= i; ++j) {  // causal: the upper triangle stays empty
+          const size_t c = size_t(i / f) * P + size_t(j / f);
+          sum[c] += m[size_t(i) * T + j];
+          ++count[c];
+        }
+      for (int a = 0; a < P; ++a)
+        for (int b = 0; b < P; ++b)
+          if (count[size_t(a) * P + b] > 0)
+            fig.matrix.values[size_t(l * (P + 1) + a) * cols + h * (P + 1) + b] =
+                float(sum[size_t(a) * P + b] / count[size_t(a) * P + b]);
     }
-  f.style.colormap = req.colormap;
-  f.style.lo = 0.0f;
-  f.style.hi = 1.0f;
+  fig.style.colormap = req.colormap;
+  fig.style.lo = 0.0f;
+  fig.style.hi = 1.0f;
   // Gaps between tiles and the masked upper triangles print as paper white.
-  f.style.backgroundRgb[0] = f.style.backgroundRgb[1] = f.style.backgroundRgb[2] = 1.0f;
-  f.tileRows = L;
-  f.tileCols = H;
-  for (int l = 0; l < L; ++l) f.rowLabels << "layer " + QString::number(l);
-  for (int h = 0; h < H; ++h) f.colLabels << "head " + QString::number(h);
-  f.title =
-      "Attention heads · " + QString::number(L) + " layers × " + QString::number(H) + " heads";
-  f.xTitle = "head (each tile: key token →)";
-  f.yTitle = "layer (each tile: query token ↓)";
-  f.colorbarTitle = "attention probability";
-  f.caption = caption(req, tr, "all layers, all heads · attention maps");
-  return f;
+  fig.style.backgroundRgb[0] = fig.style.backgroundRgb[1] = fig.style.backgroundRgb[2] = 1.0f;
+  fig.tileRows = L;
+  fig.tileCols = H;
+  for (int l = 0; l < L; ++l) fig.rowLabels << "layer " + QString::number(l);
+  for (int h = 0; h < H; ++h) fig.colLabels << "head " + QString::number(h);
+  const QString pooled = f > 1 ? " · each tile " + QString::number(T) + " tokens pooled " +
+                                     QString::number(f) + "×" + QString::number(f) + " (mean)"
+                               : QString();
+  fig.title = "Attention heads · " + QString::number(L) + " layers × " + QString::number(H) +
+              " heads · " + QString::number(T) + " tokens";
+  fig.xTitle = "head (each tile: key token →)";
+  fig.yTitle = "layer (each tile: query token ↓)";
+  fig.colorbarTitle = "attention probability";
+  fig.caption = caption(req, tr, "all layers, all heads · attention maps" + pooled);
+  return fig;
 }
+
+// A .npy file written in pieces (f32, C order): the header first, then the data as it comes.
+class NpyStream {
+ public:
+  NpyStream(const std::string& path, const std::vector<int64_t>& shape) : m_path(path) {
+    std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+    for (size_t i = 0; i < shape.size(); ++i) {
+      h +=
+          std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+      m_left *= uint64_t(shape[i]);
+    }
+    h += "), }";
+    h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+    h.push_back('\n');
+    m_f.open(path, std::ios::binary);
+    const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    m_f.write(magic, 8);
+    m_f.put(char(h.size() & 0xff));
+    m_f.put(char(h.size() >> 8));
+    m_f.write(h.data(), std::streamsize(h.size()));
+    if (!m_f) throw std::runtime_error("cannot write " + path);
+  }
+  void write(const float* data, size_t n) {
+    if (n > m_left) throw std::logic_error("npy stream: more data than the shape holds");
+    m_f.write(reinterpret_cast<const char*>(data), std::streamsize(n * 4));
+    m_left -= n;
+    if (!m_f) throw std::runtime_error("write failed: " + m_path);
+  }
+  void finish() {
+    if (m_left != 0) throw std::logic_error("npy stream: less data than the shape holds");
+    m_f.close();
+    if (!m_f) throw std::runtime_error("write failed: " + m_path);
+  }
+
+ private:
+  std::string m_path;
+  std::ofstream m_f;
+  uint64_t m_left = 1;
+};
 
 FigureSpec lens(rt::Session& s, const Trace& tr, const FigureRequest& req) {
   const std::string method = req.method.empty() ? "prob" : req.method;
@@ -285,19 +347,31 @@ std::vector<int64_t> exportViewNpy(rt::Session& session, const Trace& tr, const 
     const int layer = req.layer < 0 ? tr.nLayer - 1 : req.layer;
     checkLayer(layer, tr.nLayer);
     const std::vector<int64_t> shape = {T, tr.nEmbd};
+    if (tr.layers[size_t(layer)].resid.size() != size_t(T) * tr.nEmbd)
+      throw std::invalid_argument("figure: the run kept no residual stream for layer " +
+                                  std::to_string(layer));
     rt::writeNpy(path, tr.layers[size_t(layer)].resid.data(), shape);
     return shape;
   }
-  if (req.view == "headgrid") {
-    std::vector<float> all;
-    all.reserve(size_t(tr.nLayer) * tr.nHead * T * T);
+  if (req.view == "residuals") {  // every layer, streamed out one layer at a time
+    const std::vector<int64_t> shape = {tr.nLayer, T, tr.nEmbd};
+    for (const auto& L : tr.layers)
+      if (L.resid.size() != size_t(T) * tr.nEmbd)
+        throw std::invalid_argument("figure: the run kept no residual stream for every layer");
+    NpyStream out(path, shape);
+    for (const auto& L : tr.layers) out.write(L.resid.data(), L.resid.size());
+    out.finish();
+    return shape;
+  }
+  if (req.view == "headgrid") {  // [L, H, T, T], one head's map in memory at a time
+    const std::vector<int64_t> shape = {tr.nLayer, tr.nHead, T, T};
+    NpyStream out(path, shape);
     for (int l = 0; l < tr.nLayer; ++l)
       for (int h = 0; h < tr.nHead; ++h) {
         const auto m = session.attentionMap(tr, l, h);
-        all.insert(all.end(), m.begin(), m.end());
+        out.write(m.data(), m.size());
       }
-    const std::vector<int64_t> shape = {tr.nLayer, tr.nHead, T, T};
-    rt::writeNpy(path, all.data(), shape);
+    out.finish();
     return shape;
   }
   const FigureSpec f = buildFigure(session, tr, req);

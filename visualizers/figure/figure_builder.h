@@ -27,11 +27,13 @@ struct FigureRequest {
 };
 
 // Throws std::invalid_argument for a bad view, layer, head or method (message names the range).
+// The head grid covers the full prompt length: past 4096 cells a side its tiles are mean-pooled.
 FigureSpec buildFigure(rt::Session& session, const rt::Trace& trace, const FigureRequest& req);
 
-// The view's raw tensor as .npy (f32): attention [T,T], headgrid [nLayer,nHead,T,T], lens
-// [nLayer+1, T] (top-1 probability or entropy), routing [T,nExpert], selection [T] scores, and
-// "residual" [T,nEmbd] (the residual stream after --layer). Returns the shape written.
+// The view's raw tensor as .npy (f32): attention [T,T], headgrid [nLayer,nHead,T,T] (written one
+// head at a time), lens [nLayer+1, T] (top-1 probability or entropy), routing [T,nExpert],
+// selection [T] scores, "residual" [T,nEmbd] (the residual stream after --layer) and "residuals"
+// [nLayer,T,nEmbd] (after every layer). Returns the shape written.
 std::vector<int64_t> exportViewNpy(rt::Session& session, const rt::Trace& trace,
                                    const FigureRequest& req, const std::string& path);
 

@@ -1,10 +1,12 @@
 // Keystroke latency of the real main window: a character typed at the end of a ~T-token prompt
-// until every panel has been given the new snapshot (the fast part: attention, lens, entropy,
-// routing, top-k, selection overlay; then the complete one: head grid, continuation, answers from
-// the kept tokens). Prints the figures with and without the 150 ms debounce. Not part of ctest.
+// until every analysis panel has been given the new snapshot (attention map, head grid, lens,
+// entropy, routing, top-k, selection overlay: the prefix-reused forward pass), then until each
+// generation-based output has streamed in after them (continuation, answer from the kept tokens,
+// steering continuations when on). Prints the figures with and without the 150 ms debounce, and
+// the load average beside them (the machine is shared). Not part of ctest.
 //
 // usage: bench_keystroke [--model PATH] [--tinyllama] [--layers L] [--tokens T] [--threads N]
-//                        [--repeat R] [--out DIR]
+//                        [--repeat R] [--out DIR] [--steering]
 // Without --model it measures shared/models/stories260K.gguf; --tinyllama writes (once) a
 // TinyLlama-1.1B-shaped Q8_0 GGUF with random weights to DIR (as bench_engine does; --layers
 // makes a shallower stand-in). Runs on the offscreen QPA without Vulkan unless a window system
@@ -14,6 +16,7 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "ui/main_window.h"
 #include "ui/session_controller.h"
+#include "ui/steering_panel.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -26,6 +29,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,10 +65,17 @@ struct Stats {
     if (ms.empty()) return;
     std::vector<double> v = ms;
     std::sort(v.begin(), v.end());
-    std::printf("  %-46s median %8.1f ms  min %8.1f  max %8.1f  (n=%zu)\n", what, v[v.size() / 2],
+    std::printf("  %-72s median %8.1f ms  min %8.1f  max %8.1f  (n=%zu)\n", what, v[v.size() / 2],
                 v.front(), v.back(), v.size());
   }
 };
+
+std::string loadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a.empty() ? std::string("unknown") : a + " " + b + " " + c;
+}
 
 }  // namespace
 
@@ -73,6 +85,7 @@ int main(int argc, char** argv) {
   fs::path out = "/tmp/layerlens-bench";
   bool tiny = false;
   int layers = 22, tokens = 512, threads = 2, repeat = 8;
+  bool steering = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -90,9 +103,11 @@ int main(int argc, char** argv) {
       repeat = std::atoi(next().c_str());
     else if (a == "--out")
       out = next();
+    else if (a == "--steering")
+      steering = true;
   }
   const char* sharedEnv = std::getenv("LAYERLENS_SHARED_DIR");
-  const fs::path shared = sharedEnv ? sharedEnv : "/work/shared";
+  const fs::path shared = sharedEnv ? sharedEnv : LAYERLENS_DEFAULT_SHARED_DIR;
   if (tiny) {
     fs::create_directories(out);
     model = out / ("keystroke-tinyllama-q8_0-L" + std::to_string(layers) + ".gguf");
@@ -131,15 +146,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double loadMs = clock.elapsed();
+  QObject::connect(
+      w.controller(), &ll::ui::SessionController::analysisFailed,
+      [](const QString& e) { std::fprintf(stderr, "analysis failed: %s\n", qPrintable(e)); });
   QPlainTextEdit* edit = w.promptEditor();
   auto settled = [&](const QString& text) {
     const auto s = w.shownSnapshot();
     return s && s->complete && s->state.prompt == text.toStdString() && !w.controller()->busy();
   };
+  std::printf("load average before the run: %s\n", loadAverage().c_str());
   clock.restart();
   w.setPrompt(QString::fromStdString(prompt));
   while (!settled(edit->toPlainText())) QTest::qWait(5);
   const auto first = w.shownSnapshot();
+  // The first analysis of the prompt is a full prefill (nothing in common with the start text).
+  double prefillMs = 0;
+  for (const auto& [name, ms] : first->stageMs)
+    if (name == QLatin1String("forward pass")) prefillMs = ms;
   std::printf(
       "bench_keystroke: %s\n  %d layers, %d tokens, %d CPU threads, %s; load %.0f ms, "
       "first full analysis %.0f ms\n",
@@ -147,7 +170,22 @@ int main(int argc, char** argv) {
       useVulkan ? "Vulkan views live" : "offscreen QPA, no Vulkan (heatmap drawing not timed)",
       loadMs, double(clock.elapsed()));
 
-  Stats core, full, coreNoDebounce, fullNoDebounce, compute;
+  if (steering) {
+    // Steering on with a concept vector: its continuations stream in after the answers.
+    ll::ui::SteeringSettings st;
+    st.enabled = true;
+    st.conceptWord = "dog";
+    st.baselines = {"cat", "park", "girl"};
+    w.steeringPanel()->applyState(st);
+    emit w.steeringPanel()->settingsChanged();
+    while (!settled(edit->toPlainText())) QTest::qWait(5);
+  }
+
+  // Per pass (debounce, no debounce): the panels' figure, then each streamed output's.
+  std::map<std::string, Stats> figures[2];
+  QList<QPair<QString, double>> panelTimes;
+  std::vector<std::string> order[2];
+  Stats compute;
   const int debounce = 150;
   for (int pass = 0; pass < 2; ++pass) {
     w.setDebounceMs(pass == 0 ? debounce : 0);
@@ -156,35 +194,59 @@ int main(int argc, char** argv) {
       c.movePosition(QTextCursor::End);
       edit->setTextCursor(c);
       edit->setFocus();
-      double tCore = -1;
+      std::vector<std::pair<std::string, double>> seen;
       QMetaObject::Connection conn = QObject::connect(
-          &w, &ll::ui::MainWindow::panelsUpdated, [&](const ll::ui::SnapshotPtr& s, bool complete) {
-            if (!complete && tCore < 0 && s->state.prompt == edit->toPlainText().toStdString())
-              tCore = clock.nsecsElapsed() / 1e6;
+          &w, &ll::ui::MainWindow::panelsUpdated, [&](const ll::ui::SnapshotPtr& s, bool) {
+            if (s->state.prompt != edit->toPlainText().toStdString()) return;
+            std::string name = ll::ui::outputName(s->streamed).toStdString();
+            if (s->streamed == ll::ui::StreamedOutput::None) {
+              name = "analysis panels (attention, head grid, lens, entropy, routing, top-k)";
+              panelTimes = w.panelTimes();
+            } else
+              name = "  then streamed: " + name + (s->complete ? " (last)" : "");
+            seen.emplace_back(name, clock.nsecsElapsed() / 1e6);
           });
       clock.restart();
       QTest::keyClick(edit, r % 2 ? 's' : 'a');
       const QString text = edit->toPlainText();
       while (!settled(text)) QTest::qWait(1);
-      const double tFull = clock.nsecsElapsed() / 1e6;
       QObject::disconnect(conn);
-      (pass == 0 ? core : coreNoDebounce).ms.push_back(tCore);
-      (pass == 0 ? full : fullNoDebounce).ms.push_back(tFull);
+      for (const auto& [name, ms] : seen) {
+        if (!figures[pass].count(name)) order[pass].push_back(name);
+        figures[pass][name].ms.push_back(ms);
+      }
       compute.ms.push_back(w.shownSnapshot()->computeMs);
     }
   }
-  std::printf("keystroke at the end of the prompt -> panels updated (%d reused rows last time):\n",
+  std::printf("keystroke at the end of the prompt -> panels updated (%d reused rows last time)\n",
               w.shownSnapshot()->reusedRows);
-  core.print("fast panels, with the 150 ms debounce");
-  full.print("all panels (complete), with the debounce");
-  coreNoDebounce.print("fast panels, debounce 0");
-  fullNoDebounce.print("all panels (complete), debounce 0");
-  compute.print("worker compute per snapshot (core + complete)");
+  std::printf("  load average (1, 5, 15 min) after the run: %s\n", loadAverage().c_str());
+  for (int pass = 0; pass < 2; ++pass) {
+    std::printf(pass == 0 ? " with the %d ms debounce:\n" : " debounce 0:\n", debounce);
+    for (const auto& name : order[pass]) figures[pass][name].print(name.c_str());
+  }
+  compute.print("worker compute per keystroke (panels + streamed)");
+  if (prefillMs > 0) {
+    std::printf("  full prefill of the prompt (first analysis, %d reused rows): %.1f ms\n",
+                first->reusedRows, prefillMs);
+    for (int pass = 0; pass < 2; ++pass)
+      for (const auto& name : order[pass]) {
+        std::vector<double> v = figures[pass][name].ms;
+        std::sort(v.begin(), v.end());
+        if (name.rfind("analysis panels", 0) == 0)
+          std::printf("  analysis panels / full prefill (%s): %.1f%%\n",
+                      pass == 0 ? "with debounce" : "debounce 0",
+                      100.0 * v[v.size() / 2] / prefillMs);
+      }
+  }
   std::printf("  worker stages of the last keystroke:");
   for (const auto& [name, ms] : w.shownSnapshot()->stageMs)
     std::printf(" %s %.1f ms;", qPrintable(name), ms);
   std::printf("\n");
-  std::printf("  UI thread per panel for the last complete snapshot:");
+  std::printf("  UI thread per panel for the last analysis panels' snapshot:");
+  for (const auto& [id, ms] : panelTimes) std::printf(" %s %.1f ms;", qPrintable(id), ms);
+  std::printf("\n");
+  std::printf("  UI thread per panel for the last streamed snapshot:");
   for (const auto& [id, ms] : w.panelTimes()) std::printf(" %s %.1f ms;", qPrintable(id), ms);
   std::printf("\n");
   return 0;

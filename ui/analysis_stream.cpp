@@ -1,0 +1,212 @@
+// AnalysisJob's generation-based outputs, streamed after the analysis panels' snapshot: the
+// model's continuation, the answer from the kept tokens beside the full answer, and the steered /
+// unsteered continuations. Each decode step polls `alive` between layers, so a keystroke that
+// arrives meanwhile cancels the stream within one layer and its panels never wait for it.
+#include "runtime/analysis/run_helpers.h"
+#include "runtime/analysis/selection_runs.h"
+#include "runtime/analysis/stats.h"
+#include "runtime/analysis/steering.h"
+#include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "ui/analysis_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <optional>
+
+namespace ll::ui {
+
+namespace ana = rt::ana;
+
+QString outputName(StreamedOutput o) {
+  switch (o) {
+    case StreamedOutput::None:
+      return QStringLiteral("analysis panels");
+    case StreamedOutput::Continuation:
+      return QStringLiteral("continuation");
+    case StreamedOutput::Answers:
+      return QStringLiteral("answer from kept tokens");
+    case StreamedOutput::Steering:
+      return QStringLiteral("steering continuations");
+  }
+  return {};
+}
+
+namespace {
+
+void check(const AnalysisJob::Alive& alive) {
+  if (alive && !alive()) throw rt::Cancelled();
+}
+
+// ana::greedy, cancellable between layers: argmax (lowest id on ties) of each step's last row.
+std::vector<int32_t> greedy(rt::Session& s, std::vector<int32_t> ids,
+                            std::vector<int32_t> positions,
+                            const std::function<rt::Interventions(int)>& interventionsFor,
+                            int maxTokens, const AnalysisJob::Alive& alive) {
+  const rt::Model& m = s.model();
+  const int32_t eos = m.tokenizer ? m.tokenizer->eos() : -1;
+  const auto progress = [&](int, int) { return !alive || alive(); };
+  std::vector<int32_t> out;
+  for (int i = 0; i < maxTokens; ++i) {
+    auto tr = s.engine().run(ids, positions, interventionsFor(static_cast<int>(ids.size())),
+                             rt::CaptureOptions{false, false}, progress, false);
+    const int32_t tok = ana::rowStats(tr->logits.data(), tr->nVocab, 1).topIds[0];
+    out.push_back(tok);
+    if (tok == eos) break;
+    if (m.spec.nCtx > 0 && static_cast<int>(ids.size()) >= m.spec.nCtx) break;
+    ids.push_back(tok);
+    positions.push_back(positions.back() + 1);
+  }
+  return out;
+}
+
+std::vector<int32_t> iota(size_t n) {
+  std::vector<int32_t> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+// The first n tokens of a greedy continuation under the same interventions are a prefix of a
+// longer one: no need to decode them again.
+std::optional<std::vector<int32_t>> prefixOf(const std::vector<int32_t>& cont, bool complete,
+                                             int n) {
+  if (static_cast<int>(cont.size()) < n && !complete) return std::nullopt;
+  return std::vector<int32_t>(cont.begin(), cont.begin() + std::min<size_t>(n, cont.size()));
+}
+
+double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver) {
+  auto cur = std::make_shared<Snapshot>(core);
+  if (!cur->trace) {
+    cur->complete = true;
+    deliver(cur);
+    return;
+  }
+  const rt::Trace& tr = *cur->trace;
+  rt::Interventions iv;
+  iv.router = core.state.routerEdits;
+  iv.knockout = core.state.knockout;
+  const bool steering = core.state.steering.enabled;
+
+  // One stage: a copy of the last snapshot with this output filled in, handed out at once.
+  auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto next = std::make_shared<Snapshot>(*cur);
+    fill(*next);
+    check(alive);
+    next->streamed = what;
+    next->complete = last;
+    const double ms = msSince(t0);
+    next->stageMs.emplace_back(outputName(what), ms);
+    next->computeMs += ms;
+    cur = next;
+    deliver(cur);
+  };
+
+  // The model's own continuation (with the routing edits in force).
+  std::vector<int32_t> cont;
+  bool contComplete = false;
+  stage(StreamedOutput::Continuation, false, [&](Snapshot& s) {
+    rt::GenerateRequest g;
+    g.maxTokens = std::max(0, s.state.outputTokens);
+    g.interventions = iv;
+    m_gen->setPromptIds(tr.ids);
+    const rt::Generation gen = m_gen->generate(g, {}, [&](int, int) { return !alive || alive(); });
+    s.continuation = QString::fromUtf8(gen.text);
+    s.hasContinuation = true;
+    cont = gen.ids;
+    contComplete = gen.stoppedAtEos;
+  });
+  stage(StreamedOutput::Answers, !steering,
+        [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
+  if (steering)
+    stage(StreamedOutput::Steering, true,
+          [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
+}
+
+void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
+                              const Alive& alive) {
+  s.hasAnswers = true;
+  if (!s.selectionError.isEmpty() || s.kept.empty()) return;
+  const rt::Trace& tr = *s.trace;
+  const rt::Model& m = m_session->model();
+  try {
+    const int n = std::max(1, s.state.selection.answerTokens);
+    ana::Answers a;
+    if (s.state.selection.method == SelectMethod::PromptDistill) {
+      int from = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
+      if (!s.state.selection.stages.empty())
+        from = ana::parseStages(s.state.selection.stages).front().layer;
+      m_aux->setPromptIds(tr.ids);
+      a = ana::answerKeptPositions(*m_aux, s.kept, from + 1, n);
+    } else {
+      // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
+      // decoded on the generation session, whose cache holds the prompt), the kept tokens run
+      // re-indexed on the aux session.
+      const auto none = [](int) { return rt::Interventions{}; };
+      const bool sameIv = s.state.routerEdits.empty() && !s.state.knockout;
+      std::optional<std::vector<int32_t>> full;
+      if (sameIv) full = prefixOf(cont, contComplete, n);
+      a.full = full ? *full : greedy(*m_gen, tr.ids, iota(tr.ids.size()), none, n, alive);
+      check(alive);
+      std::vector<int32_t> sub;
+      for (int i : s.kept) sub.push_back(tr.ids.at(static_cast<size_t>(i)));
+      a.compressed = greedy(*m_aux, sub, iota(sub.size()), none, n, alive);
+    }
+    s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
+    s.answerKept = QString::fromUtf8(m.tokenizer->decode(a.compressed));
+  } catch (const rt::Cancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    s.selectionError = QString::fromUtf8(e.what());
+  }
+}
+
+void AnalysisJob::fillSteering(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
+                               const Alive& alive) {
+  s.hasSteering = true;
+  const rt::Trace& tr = *s.trace;
+  const rt::Model& m = m_session->model();
+  const SteeringSettings& st = s.state.steering;
+  s.steerLayer =
+      st.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer) : std::clamp(st.layer, 0, tr.nLayer - 1);
+  rt::Interventions iv;
+  iv.router = s.state.routerEdits;
+  iv.knockout = s.state.knockout;
+  try {
+    const std::vector<float> v = steeringVector(st, s.steerLayer);
+    check(alive);
+    s.pushRatio = ana::pushRatio(tr, s.steerLayer, v, st.alpha);
+    rt::Steering steer{s.steerLayer, st.alpha, std::max(0, st.fromPos), v};
+    const auto pos = iota(tr.ids.size());
+    const auto cached = prefixOf(cont, contComplete, st.genTokens);
+    const auto plain = cached
+                           ? *cached
+                           : greedy(
+                                 *m_gen, tr.ids, pos, [&](int) { return iv; }, st.genTokens, alive);
+    check(alive);
+    const auto steered = greedy(
+        *m_steer, tr.ids, pos,
+        [&](int) {
+          rt::Interventions x = iv;
+          x.steering.push_back(steer);
+          return x;
+        },
+        st.genTokens, alive);
+    s.unsteered = QString::fromUtf8(m.tokenizer->decode(plain));
+    s.steered = QString::fromUtf8(m.tokenizer->decode(steered));
+  } catch (const rt::Cancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    s.steeringError = QString::fromUtf8(e.what());
+  }
+}
+
+}  // namespace ll::ui
