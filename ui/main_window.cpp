@@ -166,6 +166,11 @@ QDockWidget* MainWindow::addPanel(Panel* panel, const QString& title, Qt::DockWi
   auto* d = new QDockWidget(title, this);
   d->setObjectName(QStringLiteral("dock_") + panel->panelId());
   d->setWidget(panel);
+  // A panel that was behind another tab (or closed) catches up when it comes into view.
+  connect(d, &QDockWidget::visibilityChanged, this, [this, panel](bool visible) {
+    if (!visible || !m_stalePanels.remove(panel) || !m_shown) return;
+    panel->showSnapshot(m_shown);
+  });
   addDockWidget(area, d);
   m_panels.append(panel);
   return d;
@@ -323,6 +328,13 @@ rt::SessionState MainWindow::sessionDocument() const {
   return s;
 }
 
+bool MainWindow::outOfView(Panel* p) const {
+  QDockWidget* d = dock(p->panelId());
+  if (!isVisible() || !d) return false;  // hidden window (tests, start-up): update everything
+  return d->isHidden() || (!tabifiedDockWidgets(d).isEmpty() &&
+                           d->visibleRegion().isEmpty());
+}
+
 QStringList MainWindow::frontPanels() const {
   QStringList out;
   for (Panel* p : m_panels) {
@@ -390,6 +402,10 @@ void MainWindow::showStreamed(const SnapshotPtr& s) {
     // The steering panel learns that steering is off from the last output as well.
     if (!ids.contains(p->panelId()) && !(s->complete && p->panelId() == QLatin1String("steering")))
       continue;
+    if (outOfView(p)) {
+      m_stalePanels.insert(p);
+      continue;
+    }
     timer.start();
     p->showSnapshot(s);
     m_panelTimes.append({p->panelId(), timer.nsecsElapsed() / 1e6});
@@ -415,6 +431,10 @@ void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {
   m_panelTimes.clear();
   QElapsedTimer timer;
   for (Panel* p : m_panels) {
+    if (outOfView(p)) {
+      m_stalePanels.insert(p);
+      continue;
+    }
     timer.start();
     p->showSnapshot(s);
     m_panelTimes.append({p->panelId(), timer.nsecsElapsed() / 1e6});

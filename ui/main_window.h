@@ -8,6 +8,7 @@
 #include "ui/view_state.h"
 
 #include <QMainWindow>
+#include <QSet>
 
 #include <optional>
 
@@ -119,6 +120,9 @@ class MainWindow : public QMainWindow {
   // that show it.
   void showSnapshot(const SnapshotPtr& s, bool complete);
   void showStreamed(const SnapshotPtr& s);
+  // A panel with nothing on screen (behind another dock's tab, or closed) is not redrawn on each
+  // keystroke: it is marked stale and given the shown snapshot when it comes into view.
+  bool outOfView(Panel* p) const;
   void exportPlot();
   void exportAttention();
   void applyPendingSession();
@@ -144,6 +148,7 @@ class MainWindow : public QMainWindow {
   ViewState m_requested;
   SnapshotPtr m_shown;
   QList<QPair<QString, double>> m_panelTimes;
+  QSet<Panel*> m_stalePanels;
   std::optional<ViewState> m_pendingSession;  // applied when the model has loaded
   QStringList m_pendingFront;  // a session's panels in front, raised again once it has loaded
   int m_pendingToken = -1;     // a session's token: valid once the first snapshot gives the length

@@ -170,6 +170,9 @@ class TstMainWindow : public QObject {
     const float* last = tr->logitsRow(tr->nTokens - 1);
     const int arg = int(std::max_element(last, last + tr->nVocab) - last);
     QCOMPARE(s->topNext.front().first, ui::displayPiece(ref.model().tokenizer->piece(arg)));
+    // The output panel shares a tab group with the model card: brought to the front, it
+    // catches up with the shown snapshot.
+    m_w->dock("output")->raise();
     QVERIFY(!m_w->outputPanel()->continuation().isEmpty());
   }
 
@@ -199,7 +202,9 @@ class TstMainWindow : public QObject {
           onText.push_back(k);
       QCOMPARE(m_w->promptPanel()->drawnKept(), onText);
       QVERIFY(onText.size() + 1 >= expected.size());
+      m_w->dock("selection")->raise();  // behind the entropy tab: updated when in view
       QVERIFY(!m_w->selectionPanel()->answerFull().isEmpty());
+      m_w->dock("entropy")->raise();
     }
     m_w->selectionPanel()->methodBox()->setCurrentIndex(0);
   }
@@ -354,6 +359,7 @@ class TstMainWindow : public QObject {
     m_w->steeringPanel()->alphaSlider()->setValue(80);
     m_w->steeringPanel()->enabledBox()->setChecked(true);
     QVERIFY(waitSettled(prompt));
+    m_w->dock("steering")->raise();
     QVERIFY2(m_w->steeringPanel()->readout().contains(QStringLiteral("mean ||h||")),
              qPrintable(m_w->steeringPanel()->readout()));
     QVERIFY(!m_w->steeringPanel()->steeredText().isEmpty());
@@ -368,6 +374,24 @@ class TstMainWindow : public QObject {
     QCOMPARE(m_w->steeringPanel()->plainText().toStdString(), ref.model().tokenizer->decode(plain));
     QVERIFY(m_w->steeringPanel()->steeredText() != m_w->steeringPanel()->plainText());
     m_w->steeringPanel()->enabledBox()->setChecked(false);
+    m_w->dock("entropy")->raise();
+  }
+
+  // A panel behind another dock's tab is not redrawn on each keystroke; brought to the front it
+  // shows the snapshot the window shows.
+  void panelsOutOfViewCatchUp() {
+    m_w->dock("entropy")->raise();
+    const QString prompt = QStringLiteral("Lily had a red ball and a blue kite");
+    typePrompt(prompt);
+    QVERIFY(waitSettled(prompt));
+    QCOMPARE(m_w->entropyPanel()->snapshot()->generation, m_w->shownSnapshot()->generation);
+    QVERIFY(m_w->selectionPanel()->snapshot() != m_w->shownSnapshot());
+    QVERIFY(m_w->selectionPanel()->snapshot() == nullptr ||
+            m_w->selectionPanel()->snapshot()->state.prompt != prompt.toStdString());
+    m_w->dock("selection")->raise();
+    QCOMPARE(m_w->selectionPanel()->snapshot(), m_w->shownSnapshot());
+    QCOMPARE(m_w->selectionPanel()->answerFull(), m_w->shownSnapshot()->answerFull);
+    m_w->dock("entropy")->raise();
   }
 
   void themesAndSavedLayout() {
