@@ -157,7 +157,7 @@ void SessionController::runJob(const Job& job) {
     QElapsedTimer timer;
     timer.start();
     auto onLayer = [this, gen, &timer](int done, int total) {
-      if (timer.elapsed() < kProgressAfterMs) return;
+      if (timer.elapsed() < m_progressAfterMs.load()) return;
       post([gen, done, total](SessionController* c) {
         if (gen == c->m_generation.load()) emit c->analysisProgress(done, total);
       });

@@ -31,7 +31,6 @@ class SessionController : public QObject {
  public:
   enum class Tag { Load, Analyze, Task };
   using Task = std::function<void(rt::Session&)>;
-  static constexpr int kProgressAfterMs = 150;
 
   // threads: CPU backend threads (0: all cores).
   explicit SessionController(int threads = 0, QObject* parent = nullptr);
@@ -46,6 +45,10 @@ class SessionController : public QObject {
   // the next keystroke keeps its prefix), after the jobs queued before it; for exports that need
   // the runtime (full logit lens, every head's map). done gets "" or the error, on the UI thread.
   void runTask(Task task, std::function<void(const QString& error)> done);
+
+  // Per-layer progress is reported once a pass has run this long (default 150 ms: short passes
+  // would only flicker in the status bar).
+  void setProgressAfterMs(int ms) { m_progressAfterMs = ms; }
 
   bool hasModel() const { return m_hasModel; }
   const ModelInfo& modelInfo() const { return m_info; }
@@ -94,6 +97,7 @@ class SessionController : public QObject {
   std::atomic<bool> m_stop{false};
   std::atomic<uint64_t> m_generation{0};
   std::atomic<uint64_t> m_loadGeneration{0};
+  std::atomic<int> m_progressAfterMs{150};
 
   // UI thread state
   bool m_hasModel = false;

@@ -154,6 +154,35 @@ class TstUiUnits : public QObject {
     }
   }
 
+  // A pass reports its progress layer by layer (the status bar's "layer l of L").
+  void progressPerLayer() {
+    const QString path = model();
+    if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    ui::SessionController c(2);
+    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
+    c.loadModel(path);
+    QVERIFY(loaded.wait(30000));
+    const int L = c.modelInfo().nLayer;
+    c.setProgressAfterMs(0);
+    QSignalSpy progress(&c, &ui::SessionController::analysisProgress);
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little dog";
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy(), 30000);
+    QCOMPARE(progress.count(), L);  // one fresh pass over every layer
+    for (int i = 0; i < L; ++i) {
+      QCOMPARE(progress.at(i).at(0).toInt(), i + 1);
+      QCOMPARE(progress.at(i).at(1).toInt(), L);
+    }
+    // Passes shorter than the threshold report nothing.
+    c.setProgressAfterMs(60000);
+    progress.clear();
+    st.prompt += " named Max";
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy(), 30000);
+    QCOMPARE(progress.count(), 0);
+  }
+
   // The analysis panels' snapshot comes first and carries no generation; the continuation, the
   // answer from the kept tokens and the steering continuations then stream in, in that order,
   // each a separate snapshot, the last one complete.
