@@ -331,8 +331,7 @@ rt::SessionState MainWindow::sessionDocument() const {
 bool MainWindow::outOfView(Panel* p) const {
   QDockWidget* d = dock(p->panelId());
   if (!isVisible() || !d) return false;  // hidden window (tests, start-up): update everything
-  return d->isHidden() || (!tabifiedDockWidgets(d).isEmpty() &&
-                           d->visibleRegion().isEmpty());
+  return d->isHidden() || (!tabifiedDockWidgets(d).isEmpty() && d->visibleRegion().isEmpty());
 }
 
 QStringList MainWindow::frontPanels() const {
