@@ -105,12 +105,18 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   connect(heatmapView(), &HeatmapView::hoverText, this,
           [this](const QString& t) { statusBar()->showMessage(t, 4000); });
 
-  // Prompt edits restart the debounce (DESIGN.md §5); selection and panel settings go at once.
+  // Prompt edits restart the debounce (DESIGN.md §5): a burst of typing runs once more when it
+  // pauses. The first edit after a quiet spell (no edit within the interval) runs at once, so a
+  // single keystroke never waits for the timer; the controller cancels whatever a later edit
+  // makes stale. Selection and panel settings go at once.
   m_debounce = new QTimer(this);
   m_debounce->setSingleShot(true);
   m_debounce->setInterval(150);
   connect(m_debounce, &QTimer::timeout, this, [this] { requestAnalysis(); });
-  connect(m_prompt, &PromptPanel::promptEdited, m_debounce, qOverload<>(&QTimer::start));
+  connect(m_prompt, &PromptPanel::promptEdited, this, [this] {
+    if (!m_debounce->isActive()) requestAnalysis();  // leading edge (stops no running timer)
+    m_debounce->start();
+  });
   connect(m_selection, &SelectionModel::changed, this, [this] { requestAnalysis(); });
   for (Panel* p : m_panels)
     connect(p, &Panel::settingsChanged, this, [this] { requestAnalysis(); });
@@ -269,6 +275,10 @@ void MainWindow::setDebounceMs(int ms) {
   m_debounce->setInterval(ms);
 }
 
+bool MainWindow::debouncePending() const {
+  return m_debounce->isActive();
+}
+
 void MainWindow::showNoModelStart() {
   m_testPattern = true;
   m_model->setNoModel(true);
@@ -365,9 +375,10 @@ void MainWindow::requestAnalysis(bool force) {
     if (m_testPattern) m_attention->showTestPattern(m_prompt->editor()->toPlainText());
     return;
   }
-  m_debounce->stop();
   const ViewState st = currentState();
+  // Nothing new: the debounce keeps running (it also tells a burst of typing from a first edit).
   if (!force && m_hasRequested && st == m_requested) return;
+  m_debounce->stop();  // this run includes the pending prompt edit
   m_requested = st;
   m_hasRequested = true;
   m_controller->analyze(st);

@@ -69,6 +69,8 @@ class MainWindow : public QMainWindow {
   // The request the panels make now (what the next run computes).
   ViewState requestedState() const { return currentState(); }
   void setDebounceMs(int ms);
+  // True while prompt edits are inside the debounce interval (a run is due when it ends).
+  bool debouncePending() const;
   void setTheme(Theme theme);
   Theme theme() const { return m_theme; }
 

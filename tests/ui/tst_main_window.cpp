@@ -394,6 +394,29 @@ class TstMainWindow : public QObject {
     m_w->dock("entropy")->raise();
   }
 
+  // The first edit after a quiet spell runs at once; edits inside the debounce interval wait
+  // for the typing to pause.
+  void firstEditRunsAtOnceBurstsWait() {
+    const QString prompt = QStringLiteral("Tom saw a bird");
+    typePrompt(prompt);
+    QVERIFY(waitSettled(prompt));
+    m_w->setDebounceMs(60000);
+    QTRY_VERIFY_WITH_TIMEOUT(!m_w->debouncePending(), 70000);  // typePrompt's own burst is over
+    QPlainTextEdit* e = m_w->promptEditor();
+    e->moveCursor(QTextCursor::End);
+    QTest::keyClick(e, 's');
+    QVERIFY(m_w->debouncePending());
+    QVERIFY(waitSettled(prompt + "s", 20000));  // long before the 60 s timer
+    QTest::keyClick(e, 'x');  // inside the interval: no run until the typing pauses
+    QTest::qWait(500);
+    QCOMPARE(QString::fromStdString(m_w->shownSnapshot()->state.prompt), prompt + "s");
+    QVERIFY(m_w->debouncePending());
+    m_w->setDebounceMs(150);
+    QTest::keyClick(e, Qt::Key_Backspace);  // restarts the (now short) timer
+    QTRY_VERIFY_WITH_TIMEOUT(!m_w->debouncePending(), 5000);
+    QVERIFY(waitSettled(prompt + "s", 20000));
+  }
+
   void themesAndSavedLayout() {
     m_w->setTheme(ui::Theme::Dark);
     QVERIFY(QApplication::palette().color(QPalette::Window).lightness() < 100);
