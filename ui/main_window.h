@@ -1,6 +1,7 @@
 // The LayerLens main window: dockable panels (model, prompt, attention, token selection, entropy,
 // routing, steering, output) around one SelectionModel and one SessionController. Prompt edits
-// restart a 150 ms debounce; every other change asks for a recomputation at once.
+// restart a 150 ms debounce (the first edit after a pause runs at once); every other change asks
+// for a recomputation at once.
 #pragma once
 
 #include "runtime/api/session_file.h"
