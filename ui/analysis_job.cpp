@@ -110,11 +110,11 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   info.chatFormat = chatFamily(m.chatTemplate);
   info.backend = QString::fromStdString(s->backendName());
   auto gen = std::make_unique<rt::Session>();
-  gen->attach(s->modelPtr(), backend);
+  gen->attachSharing(*s);  // one copy of the weights (matters on a GPU)
   auto aux = std::make_unique<rt::Session>();
-  aux->attach(s->modelPtr(), backend);
+  aux->attachSharing(*s);  // one copy of the weights (matters on a GPU)
   auto steer = std::make_unique<rt::Session>();
-  steer->attach(s->modelPtr(), backend);
+  steer->attachSharing(*s);  // one copy of the weights (matters on a GPU)
   // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
   // computed once here rather than per keystroke.
   if (m.tokenizer && sp.nVocab > 8) {

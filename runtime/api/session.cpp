@@ -7,6 +7,7 @@
 
 #include "kernels/backends.h"
 #include "runtime/engine/attention_masks.h"
+#include "runtime/engine/device_plan.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/sampler.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -52,9 +53,40 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
   } else if (backend.name != "cpu") {
     throw std::invalid_argument("unknown backend '" + backend.name + "'");
   }
+  if (m_backend && backend.name == "cuda") {
+    // Plan before uploading anything: a model that does not fit runs on the CPU with a note.
+    const DeviceMemoryPlan plan = planDeviceMemory(*model, m_backend->freeMemory());
+    if (!plan.fits) {
+      m_backendNote = plan.message;
+      m_backend.reset();
+    }
+  }
   if (!m_backend) m_backend = kern::makeCpuBackend(backend.threads);
   m_model = std::move(model);
-  m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+  try {
+    m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+  } catch (const std::exception& e) {
+    if (m_backend->hostMemory()) throw;
+    // The plan is an estimate: an allocation that still fails on the device falls back too.
+    m_backendNote = std::string("loading onto ") + m_backend->name() + " failed (" + e.what() +
+                    "); using the CPU backend";
+    m_engine.reset();
+    m_backend = kern::makeCpuBackend(backend.threads);
+    m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+  }
+  m_ids.clear();
+  m_pieces.clear();
+  m_spans.clear();
+}
+
+void Session::attachSharing(const Session& donor) {
+  if (!donor.m_engine) throw std::logic_error("Session::attachSharing: the donor has no model");
+  m_engine.reset();
+  m_model = donor.m_model;
+  m_backend = donor.m_backend;
+  m_backendNote = donor.m_backendNote;
+  m_engine =
+      std::make_unique<Engine>(*m_model, *m_backend, m_backend, donor.m_engine->sharedWeights());
   m_ids.clear();
   m_pieces.clear();
   m_spans.clear();

@@ -49,6 +49,9 @@ class Session {
             const LoadProgress& progress = {});
   // Uses an already loaded model (tests share one per file).
   void attach(std::shared_ptr<const Model> model, const BackendChoice& backend = {});
+  // Same model, backend and loaded weights as `donor` (one copy of the weights on a GPU), with a
+  // KV cache and prompt of its own. Both sessions must then be used from the same thread.
+  void attachSharing(const Session& donor);
   bool loaded() const { return m_model != nullptr; }
   const Model& model() const;
   std::shared_ptr<const Model> modelPtr() const { return m_model; }

@@ -12,13 +12,15 @@
 
 namespace ll::rt {
 
-Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive)
+Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive,
+               std::shared_ptr<ModelWeights> sharedWeights)
     : m_model(model),
       m_backend(backend),
       m_backendOwner(std::move(keepAlive)),
       m_deviceCaptures(!backend.hostMemory()),
       m_scratch(std::make_unique<Scratch>(backend)) {
-  m_weights = std::make_unique<ModelWeights>(model, backend);
+  m_weights =
+      sharedWeights ? std::move(sharedWeights) : std::make_shared<ModelWeights>(model, backend);
   m_k.resize(model.spec.nLayer);
   m_v.resize(model.spec.nLayer);
 }

@@ -43,7 +43,10 @@ using EngineProgress = std::function<bool(int, int)>;
 class Engine {
  public:
   // keepAlive (optional) owns `backend`: traces holding backend buffers keep it alive.
-  Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive = {});
+  // sharedWeights (optional): weights already loaded on this backend by another engine of the same
+  // model, so engines used from one thread share one copy (the GUI's helper sessions on a GPU).
+  Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive = {},
+         std::shared_ptr<ModelWeights> sharedWeights = {});
   ~Engine();
 
   // Runs ids at positions with the interventions. Reuses the longest prefix whose inputs (token,
@@ -58,6 +61,7 @@ class Engine {
   void resetCache();
   int cachedRows() const { return static_cast<int>(m_cacheIds.size()); }
   ModelWeights& weights() { return *m_weights; }
+  std::shared_ptr<ModelWeights> sharedWeights() const { return m_weights; }
   const ModelSpec& spec() const { return m_model.spec; }
   kern::Backend& backend() { return m_backend; }
   // Captures in backend buffers (default: when the backend's memory is not host memory). Tests
@@ -93,7 +97,7 @@ class Engine {
   kern::Backend& m_backend;
   std::shared_ptr<kern::Backend> m_backendOwner;
   bool m_deviceCaptures = false;
-  std::unique_ptr<ModelWeights> m_weights;
+  std::shared_ptr<ModelWeights> m_weights;
   std::unique_ptr<Scratch> m_scratch;
 
   // KV cache: per layer [capacity, nHeadKv*headDim]

@@ -207,4 +207,42 @@ LL_TEST(identicalForAnyThreadCount) {
   }
 }
 
+// Sessions attached with attachSharing use the donor's weights (one copy per backend) and keep
+// their own KV caches: interleaved runs on the donor and the sharer equal a session of their own,
+// and the sharer keeps working after the donor is gone.
+LL_TEST(sharedWeightsSessionsStayIndependent) {
+  LL_REQUIRE_SHARED();
+  for (const char* file : {"stories260K.gguf", "llama-moe.gguf"}) {
+    auto own = session(file, false);
+    auto donor = session(file, false);
+    auto sharer = std::make_unique<Session>();
+    sharer->attachSharing(*donor);
+    QVERIFY(&sharer->engine().weights() == &donor->engine().weights());
+    QVERIFY(&sharer->engine().backend() == &donor->engine().backend());
+    QVERIFY(&own->engine().weights() != &donor->engine().weights());
+    const int V = own->model().spec.nVocab;
+    const auto a = prompt(29, V, 5), b = prompt(23, V, 6);
+    donor->setPromptIds(a);
+    sharer->setPromptIds(b);
+    const auto ta = donor->run();
+    const auto tb = sharer->run();  // must not see the donor's cache
+    own->setPromptIds(b);
+    requireIdentical(*own->run(), *tb, std::string(file) + " sharer");
+    own->resetCache();  // a cold run, like the donor's (reuse of one BOS row rounds differently)
+    own->setPromptIds(a);
+    requireIdentical(*own->run(), *ta, std::string(file) + " donor");
+    donor.reset();
+    auto b2 = b;
+    b2.back() = 3 + (b2.back() + 1) % (V - 3);  // an edit at the end: prefix reuse in the sharer
+    sharer->setPromptIds(b2);
+    own->resetCache();
+    own->setPromptIds(b);
+    own->run();  // the same cache state as the sharer's: b, then the edit
+    own->setPromptIds(b2);
+    const auto tb2 = sharer->run();
+    QCOMPARE(tb2->reusedRows, int(b2.size()) - 1);
+    requireIdentical(*own->run(), *tb2, std::string(file) + " sharer after the donor is gone");
+  }
+}
+
 LL_TEST_MAIN("tst_trace_storage")
