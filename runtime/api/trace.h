@@ -56,12 +56,10 @@ struct Trace {
   TraceTensor<float> finalNorm;  // [T, nEmbd] input of the LM head
   std::vector<LayerTrace> layers;
 
-  // Knockout masks in force (for recomputing maps): per sequence index, and the layer window.
-  std::vector<uint8_t> blockQ, blockK;
-  int knockBegin = 0, knockEnd = 0;
-
   // How many leading rows were taken from the previous pass (prefix reuse) rather than computed.
   int reusedRows = 0;
+  // What produced this trace: interventions (every attention mask, for recomputing maps) and
+  // capture.
   RunRequest request;
 
   const float* logitsRow(int t) const;  // t in [0, T); throws when the row was not kept

@@ -256,14 +256,6 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   Trace* src = recycled ? recycled.get() : const_cast<Trace*>(old);  // only moved from if recycled
   setup(tr->logits, capture.allLogits && old ? &src->logits : nullptr, V, capture.allLogits ? T : 1,
         0);
-  if (iv.knockout) {
-    tr->blockQ.assign(T, 0);
-    tr->blockK.assign(T, 0);
-    for (int i : iv.knockout->from) tr->blockQ[i] = 1;
-    for (int i : iv.knockout->to) tr->blockK[i] = 1;
-    tr->knockBegin = std::max(0, iv.knockout->layerBegin);
-    tr->knockEnd = std::min(s.nLayer, iv.knockout->layerEnd);
-  }
   if (capture.enabled) {
     setup(tr->embd, old ? &src->embd : nullptr, d, T, 0);
     setup(tr->finalNorm, old ? &src->finalNorm : nullptr, d, T, 0);
