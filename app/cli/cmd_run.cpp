@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cmd_analysis_common.h"
 #include "command.h"
 #include "runtime/api/intervention_args.h"
 #include "runtime/api/npy_io.h"
@@ -23,25 +24,6 @@ struct RunOpts {
   rt::InterventionArgs iv;
 };
 
-std::vector<int32_t> parseIds(const std::string& s) {
-  std::vector<int32_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long v = 0;
-    try {
-      v = std::stol(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || v < INT32_MIN || v > INT32_MAX)
-      throw std::invalid_argument("--ids: '" + item + "' is not a token id");
-    out.push_back(static_cast<int32_t>(v));
-  }
-  return out;
-}
-
 std::string hex(const std::string& s) {
   static const char* d = "0123456789abcdef";
   std::string h;
@@ -56,7 +38,7 @@ int runCommand(const RunOpts& o) {
   rt::Session session;
   session.load(o.model, rt::parseBackend(o.backend, o.threads));
   if (!o.ids.empty()) {
-    session.setPromptIds(parseIds(o.ids));
+    session.setPromptIds(ana::parseIdList(o.ids, "--ids"));
   } else {
     session.setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
   }
