@@ -41,10 +41,10 @@ class Weight {
 };
 
 struct RopeParams {
-  int nRot = 0;           // rotated dimensions per head (== headDim for all supported archs)
-  float base = 10000.0f;  // theta base
-  float freqScale = 1.0f; // linear scaling: positions multiplied by this
-  bool neox = false;      // false: pairs (2i, 2i+1) (GGUF llama); true: pairs (i, i + nRot/2)
+  int nRot = 0;            // rotated dimensions per head (== headDim for all supported archs)
+  float base = 10000.0f;   // theta base
+  float freqScale = 1.0f;  // linear scaling: positions multiplied by this
+  bool neox = false;       // false: pairs (2i, 2i+1) (GGUF llama); true: pairs (i, i + nRot/2)
   // llama3 scaling (factor 0 = off)
   float llama3Factor = 0.0f;
   float llama3LowFreqFactor = 1.0f;
@@ -53,31 +53,35 @@ struct RopeParams {
 };
 
 // Causal attention of nQ new query rows against a KV cache of nKv rows. Query row i sits at cache
-// index nKv - nQ + i and sees keys 0..that index. GQA: query head h uses kv head h / (nHead/nHeadKv).
+// index nKv - nQ + i and sees keys 0..that index. GQA: query head h uses kv head h /
+// (nHead/nHeadKv).
 struct AttnArgs {
   int nQ = 0;
   int nKv = 0;
   int nHead = 0;
   int nHeadKv = 0;
   int headDim = 0;
-  float scale = 1.0f;       // usually 1/sqrt(headDim)
-  const float* q = nullptr; // [nQ, nHead*headDim]
-  const float* k = nullptr; // [nKv, nHeadKv*headDim]
-  const float* v = nullptr; // [nKv, nHeadKv*headDim]
-  float* out = nullptr;     // [nQ, nHead*headDim]
+  float scale = 1.0f;        // usually 1/sqrt(headDim)
+  const float* q = nullptr;  // [nQ, nHead*headDim]
+  const float* k = nullptr;  // [nKv, nHeadKv*headDim]
+  const float* v = nullptr;  // [nKv, nHeadKv*headDim]
+  float* out = nullptr;      // [nQ, nHead*headDim]
   // Statistics computed in the same pass (each optional: nullptr skips it).
-  float* entropy = nullptr; // [nHead, nQ]: -sum_j p_ij ln p_ij per head and query row
-  float* colSum = nullptr;  // [nHead, nKv]: ADDS sum over these query rows of p_ij (H2O score)
-  float* lastRow = nullptr; // [nHead, nKv]: p of the last query row (nQ-1); keys past it are 0
+  float* entropy = nullptr;  // [nHead, nQ]: -sum_j p_ij ln p_ij per head and query row
+  float* colSum = nullptr;   // [nHead, nKv]: ADDS sum over these query rows of p_ij (H2O score)
+  float* lastRow = nullptr;  // [nHead, nKv]: p of the last query row (nQ-1); keys past it are 0
   // Optional knockout mask (uint8 per cache index, backend memory): a query whose blockQ is
   // nonzero may not attend a key whose blockK is nonzero, except itself (its own key always stays
   // visible so a row never becomes empty).
-  const uint8_t* blockQ = nullptr; // [nKv]
-  const uint8_t* blockK = nullptr; // [nKv]
+  const uint8_t* blockQ = nullptr;  // [nKv]
+  const uint8_t* blockK = nullptr;  // [nKv]
   // Optional per-kv-head key mask (backend memory, uint8 [nHeadKv, headKeepLen]): a query row whose
   // cache index is >= headKeepFrom does not attend key j < headKeepLen of kv head g when
-  // headKeep[g * headKeepLen + j] == 0 (its own key stays visible); keys >= headKeepLen stay visible.
-  const uint8_t* headKeep = nullptr; int headKeepLen = 0; int headKeepFrom = 0;
+  // headKeep[g * headKeepLen + j] == 0 (its own key stays visible); keys >= headKeepLen stay
+  // visible.
+  const uint8_t* headKeep = nullptr;
+  int headKeepLen = 0;
+  int headKeepFrom = 0;
 };
 
 class Backend {
@@ -101,6 +105,9 @@ class Backend {
   // in backend buffers, and download() may be called from another thread (a UI reading a trace)
   // while ops run, so it must be safe to call concurrently.
   virtual bool hostMemory() const { return false; }
+  // A new backend of the same kind that accepts this one's weights, for work on another thread
+  // (recomputing a trace's queries while this one runs the next pass); nullptr if unsupported.
+  virtual std::unique_ptr<Backend> sibling() const { return nullptr; }
 
   // --- weights --------------------------------------------------------------------------------
   virtual std::unique_ptr<Weight> loadWeight(const WeightDesc& desc) = 0;
@@ -130,9 +137,15 @@ class Backend {
   // y = a + b (elementwise; y may alias a or b)
   virtual void add(const float* a, const float* b, float* y, size_t count) = 0;
   // x[r, :] += alpha * v[:] for r in [rowBegin, n)   (steering)
-  virtual void addRowVector(float* x, const float* v, float alpha, int rowBegin, int n, int dim) = 0;
+  virtual void addRowVector(float* x, const float* v, float alpha, int rowBegin, int n,
+                            int dim) = 0;
   // y = silu(gate) * up
   virtual void swiglu(const float* gate, const float* up, float* y, size_t count) = 0;
+  // gate[n, up.rows] = silu(gate) * (x[n, up.cols] * up^T): SwiGLU's up projection fused with the
+  // gating. The default runs matmul and swiglu through a temporary [n, up.rows] buffer;
+  // fusedSwiglu() says whether this backend avoids it (the engine then uses this op).
+  virtual void matmulSwiglu(const Weight& up, const float* x, float* gate, int n);
+  virtual bool fusedSwiglu() const { return false; }
   // x = gelu(x), tanh approximation
   virtual void gelu(float* x, size_t count) = 0;
   // x[r, :] *= s[r]
@@ -151,7 +164,8 @@ class Backend {
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(Backend& b, size_t bytes) : m_backend(&b), m_bytes(bytes), m_ptr(bytes ? b.alloc(bytes) : nullptr) {}
+  Buffer(Backend& b, size_t bytes)
+      : m_backend(&b), m_bytes(bytes), m_ptr(bytes ? b.alloc(bytes) : nullptr) {}
   ~Buffer() { reset(); }
   Buffer(Buffer&& o) noexcept { *this = std::move(o); }
   Buffer& operator=(Buffer&& o) noexcept {
@@ -182,5 +196,11 @@ class Buffer {
   size_t m_bytes = 0;
   void* m_ptr = nullptr;
 };
+
+inline void Backend::matmulSwiglu(const Weight& up, const float* x, float* gate, int n) {
+  Buffer u(*this, size_t(n) * size_t(up.rows) * sizeof(float));
+  matmul(up, x, static_cast<float*>(u.get()), n);
+  swiglu(gate, static_cast<const float*>(u.get()), gate, size_t(n) * size_t(up.rows));
+}
 
 }  // namespace ll::kern

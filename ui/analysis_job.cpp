@@ -311,10 +311,10 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const int T = tr.nTokens;
   const int layer = sel.layer < 0 ? s.layer : std::clamp(sel.layer, 0, tr.nLayer - 1);
   const int k = std::max(1, sel.k);
-  const ana::QkView v = ana::qkView(tr, layer);
+  const int window = std::clamp(k / 4, 1, 32);
+  const ana::QkView v = ana::qkView(tr, layer, T - window);  // GemFilter and SnapKV read these rows
 
   const ana::Selection gem = ana::gemFilter(v, k);
-  const int window = std::clamp(k / 4, 1, 32);
   const ana::Selection snap =
       ana::snapKv(ana::attnRowsFromQk(v), T, tr.nHead, std::max(k, window + 1), window);
   const int recent = std::clamp(k / 2, 1, 32);

@@ -40,7 +40,10 @@ std::vector<float> headGridRows(const rt::Trace& tr, int G, const HeadGridCache*
   std::vector<float> logits(static_cast<size_t>(T));
   for (int l = 0; l < tr.nLayer; ++l) {
     const auto& L = tr.layers[l];
-    const bool haveQk = L.q.size() >= size_t(T) * qd && L.k.size() >= size_t(T) * kd;
+    const bool haveQk = L.k.size() >= size_t(T) * kd;
+    // Queries of the rows computed here (stored tail, or recomputed for a cold block).
+    const std::vector<float> qRows =
+        haveQk && keep < T ? tr.queries(l, keep, T) : std::vector<float>();
     for (int h = 0; h < H; ++h) {
       const int kh = h / std::max(1, group);
       float* dst = out.data() + (static_cast<size_t>(l) * H + h) * G * G;
@@ -52,7 +55,7 @@ std::vector<float> headGridRows(const rt::Trace& tr, int G, const HeadGridCache*
       }
       if (!haveQk) continue;
       for (int i = keep; i < T; ++i) {
-        const float* q = L.q.data() + static_cast<size_t>(i) * qd + h * D;
+        const float* q = qRows.data() + static_cast<size_t>(i - keep) * qd + h * D;
         float mx = -INFINITY;
         for (int j = 0; j <= i; ++j) {
           const float* k = L.k.data() + static_cast<size_t>(j) * kd + kh * D;

@@ -72,7 +72,7 @@ int runCommand(const RunOpts& o) {
   }
   rt::writeNpy(dir / "logits.npy", tr->logits.data(), {T, tr->nVocab});
   rt::writeNpy(dir / "embd.npy", tr->embd.data(), {T, d});
-  rt::writeNpy(dir / "final_norm.npy", tr->finalNorm.data(), {T, d});
+  rt::writeNpy(dir / "final_norm.npy", tr->finalNormRows(0, T).data(), {T, d});
   std::vector<float> attn(size_t(H) * T * T);
   for (int l = 0; l < tr->nLayer; ++l) {
     const std::string ls = std::to_string(l);

@@ -66,7 +66,12 @@ int selectCommand(const SelectOpts& o) {
     return 0;
   }
   auto tr = s->run();
-  const auto qk = rt::ana::qkView(*tr, o.layer);
+  // GemFilter reads the last query row, SnapKV its window; other methods every row.
+  const int firstRow = o.method == "gemfilter" ? tr->nTokens - 1
+                       : o.method == "snapkv" || o.method == "h2o"
+                           ? tr->nTokens - std::max(1, o.window)
+                           : 0;
+  const auto qk = rt::ana::qkView(*tr, o.layer, firstRow);
   if (o.method == "gemfilter") {
     auto r = rt::ana::gemFilter(qk, o.k, o.kernel);
     j["kept"] = r.kept;

@@ -38,6 +38,9 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
   bool hostMemory() const override { return true; }
+  std::unique_ptr<Backend> sibling() const override {
+    return std::make_unique<CpuBackend>(m_pool.size());
+  }
   std::string deviceDescription() const override {
     return "CPU, " + std::to_string(m_pool.size()) + " threads, Eigen " +
            std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
@@ -187,6 +190,10 @@ class CpuBackend final : public Backend {
       ArrMap(y + b0, len) = g / (1.0f + (-g).exp()) * ConstArrMap(up + b0, len);
     });
   }
+  void matmulSwiglu(const Weight& up, const float* x, float* gate, int n) override {
+    cpuMatmulSwiglu(m_pool, asCpu(up), x, gate, n);
+  }
+  bool fusedSwiglu() const override { return true; }
   void gelu(float* x, size_t count) override {
     // 0.5x(1 + tanh(z)) written as x * sigmoid(2z): same function, no cancellation for z << 0.
     const float k2 = 2.0f * 0.7978845608028654f;  // 2 sqrt(2/pi)

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -16,6 +17,48 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using ConstMap = Eigen::Map<const RowMat>;
 using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 
+// Output columns (weight rows) are split into panels whose boundaries depend only on the shapes,
+// never on the thread count: Eigen sums a panel's edge columns in another order than its body,
+// so thread-count-dependent panels made results differ (~1e-6 relative) between pool sizes.
+// About rows / kPanelSplit rows per panel: two or more panels per thread for up to 8 threads.
+constexpr int64_t kPanelSplit = 16;
+
+// g = silu(g) * u through aligned blocks padded to whole SIMD packets, so every element takes
+// Eigen's vector exp whatever its address or the segment's length: the fused op then gives the same
+// value for a row whether it ran in a panel of a long prompt or alone (prefix reuse, generation).
+void siluMul(float* g, const float* u, int64_t len) {
+  constexpr int64_t kBlock = 256;
+  alignas(64) float gb[kBlock], ub[kBlock];
+  for (int64_t b = 0; b < len; b += kBlock) {
+    const int64_t m = std::min(kBlock, len - b), mp = (m + 15) / 16 * 16;
+    std::memcpy(gb, g + b, size_t(m) * sizeof(float));
+    std::memcpy(ub, u + b, size_t(m) * sizeof(float));
+    std::fill(gb + m, gb + mp, 0.0f);
+    std::fill(ub + m, ub + mp, 0.0f);
+    Eigen::Map<Eigen::ArrayXf, Eigen::Aligned64> G(gb, mp);
+    Eigen::Map<const Eigen::ArrayXf, Eigen::Aligned64> U(ub, mp);
+    G = G / (1.0f + (-G).exp()) * U;
+    std::memcpy(g + b, gb, size_t(m) * sizeof(float));
+  }
+}
+
+int64_t f32PanelRows(int64_t rows) {
+  return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
+}
+
+// Panels of weight rows dequantized into per-thread scratch. Few activation rows (generation):
+// small panels that stay in L1/L2, effectively dot products. Many rows: panels of up to 256
+// rows amortise the dequantization over n and let Eigen's GEMM block well (measured on Zen 4:
+// 64-128 rows lose ~10% to repacking x, 512 rows fall out of L2); about rows / kPanelSplit.
+int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
+  int64_t panel = 16;
+  if (n > 8) {
+    const int64_t perPanel = (rows + kPanelSplit - 1) / kPanelSplit;
+    panel = std::clamp<int64_t>((perPanel + 15) / 16 * 16, 32, 256);
+  }
+  return std::max<int64_t>(4, std::min<int64_t>(panel, (int64_t(1) << 20) / cols));  // <= 4 MiB
+}
+
 }  // namespace
 
 void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
@@ -29,15 +72,10 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   ConstMap X(x, n, cols);
   OutMap Y(y, n, rows, Eigen::OuterStride<>(rows));
 
-  // Output columns (weight rows) are split into panels whose boundaries depend only on the shapes,
-  // never on the thread count: Eigen sums a panel's edge columns in another order than its body,
-  // so thread-count-dependent panels made results differ (~1e-6 relative) between pool sizes.
-  // About rows / kPanelSplit rows per panel: two or more panels per thread for up to 8 threads.
-  constexpr int64_t kPanelSplit = 16;
   if (w.type == QType::F32) {
     // Weight used in place.
     ConstMap W(reinterpret_cast<const float*>(w.data), rows, cols);
-    const int64_t panel = std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
+    const int64_t panel = f32PanelRows(rows);
     pool.run((rows + panel - 1) / panel, [&](int64_t p, int) {
       const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
       Y.middleCols(r0, pr).noalias() = X * W.middleRows(r0, pr).transpose();
@@ -58,16 +96,7 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
     return;
   }
 
-  // Panels of weight rows dequantized into per-thread scratch. Few activation rows (generation):
-  // small panels that stay in L1/L2, effectively dot products. Many rows: panels of up to 256
-  // rows amortise the dequantization over n and let Eigen's GEMM block well (measured on Zen 4:
-  // 64-128 rows lose ~10% to repacking x, 512 rows fall out of L2); about rows / kPanelSplit.
-  int64_t panel = 16;
-  if (n > 8) {
-    const int64_t perPanel = (rows + kPanelSplit - 1) / kPanelSplit;
-    panel = std::clamp<int64_t>((perPanel + 15) / 16 * 16, 32, 256);
-  }
-  panel = std::max<int64_t>(4, std::min<int64_t>(panel, (int64_t(1) << 20) / cols));  // <= 4 MiB
+  const int64_t panel = quantPanelRows(rows, cols, n);
   const int64_t nPanels = (rows + panel - 1) / panel;
   pool.run(nPanels, [&](int64_t p, int) {
     const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
@@ -75,6 +104,38 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
     dequantizeRows(w, r0, pr, buf);
     ConstMap P(buf, pr, cols);
     Y.middleCols(r0, pr).noalias() = X * P.transpose();
+  });
+}
+
+void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n) {
+  if (n <= 0) return;
+  const int64_t rows = up.rows, cols = up.cols;
+  if (n <= 8) {
+    // Generation: the product is small; the plain matmul keeps its fused dequantize-and-dot path.
+    std::vector<float> u(size_t(n) * rows);
+    cpuMatmul(pool, up, x, u.data(), n);
+    for (int i = 0; i < n; ++i) siluMul(gate + size_t(i) * rows, u.data() + size_t(i) * rows, rows);
+    return;
+  }
+  ConstMap X(x, n, cols);
+  const bool f32 = up.type == QType::F32;
+  const int64_t panel = f32 ? f32PanelRows(rows) : quantPanelRows(rows, cols, n);
+  const int64_t nPanels = (rows + panel - 1) / panel;
+  const size_t stride = alignedStride(size_t(panel));
+  pool.run(nPanels, [&](int64_t p, int) {
+    const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
+    // slot 0: the dequantized panel, slot 1: its product with x ([n, pr], rows 64-byte aligned).
+    const float* wp = reinterpret_cast<const float*>(up.data) + size_t(r0) * cols;
+    if (!f32) {
+      float* buf = threadScratch(size_t(pr) * cols);
+      dequantizeRows(up, r0, pr, buf);
+      wp = buf;
+    }
+    float* prod = threadScratch(size_t(n) * stride, 1);
+    Eigen::Map<RowMat, 0, Eigen::OuterStride<>> U(prod, n, pr, Eigen::OuterStride<>(stride));
+    U.noalias() = X * ConstMap(wp, pr, cols).transpose();
+    for (int i = 0; i < n; ++i)
+      siluMul(gate + size_t(i) * rows + r0, prod + size_t(i) * stride, pr);
   });
 }
 

@@ -10,4 +10,8 @@ namespace ll::kern {
 // y[n, w.rows] = x[n, w.cols] * w^T
 void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n);
 
+// gate[n, up.rows] = silu(gate) * (x * up^T), panel by panel: the [n, up.rows] product lives only
+// in per-thread panel scratch (a SwiGLU FFN's largest buffer on long prompts).
+void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n);
+
 }  // namespace ll::kern

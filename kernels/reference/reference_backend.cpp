@@ -41,6 +41,7 @@ class ReferenceBackend final : public Backend {
  public:
   std::string name() const override { return "reference"; }
   bool hostMemory() const override { return true; }
+  std::unique_ptr<Backend> sibling() const override { return std::make_unique<ReferenceBackend>(); }
   std::string deviceDescription() const override {
     return "scalar reference (host, double accumulation)";
   }

@@ -56,7 +56,7 @@ Selection gemFilterSelect(Session& s, int layer, int k, int kernel) {
   cap.allLogits = false;
   cap.lastLayer = layer;
   auto tr = s.engine().run(ids, pos, {}, cap, {}, false);
-  return gemFilter(qkView(*tr, layer), k, kernel);
+  return gemFilter(qkView(*tr, layer, tr->nTokens - 1), k, kernel);  // the last query only
 }
 
 DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages, int kernel,
@@ -76,7 +76,8 @@ DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages,
   for (size_t i = 0; i < stages.size(); ++i) {
     auto tr = runIds(s, ids, iv, true);
     Selection sel =
-        promptDistillStage(qkView(*tr, stages[i].layer), cand, stages[i].k, kernel, lastQuery);
+        promptDistillStage(qkView(*tr, stages[i].layer, cand.back()), cand, stages[i].k, kernel,
+                           lastQuery);  // scores use the last candidate's query only
     r.keptPerStage.push_back(sel.kept);
     r.scoresPerStage.push_back(sel.scores);
     layers.push_back(stages[i].layer);
@@ -190,7 +191,8 @@ HeadEviction snapKvEviction(const Trace& tr, int capacity, int window, int kerne
   return evictionOf(
       tr,
       [&](int l) {
-        const AttnRowFn rows = attnRowsFromQk(qkView(tr, l));
+        // SnapKV reads the window's query rows only.
+        const AttnRowFn rows = attnRowsFromQk(qkView(tr, l, tr.nTokens - std::max(1, window)));
         // A kv head's attention row: the sum of its query heads' rows.
         std::vector<float> tmp(size_t(tr.nTokens));
         const AttnRowFn kvRows = [&](int g, int i, float* row) {

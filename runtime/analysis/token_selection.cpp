@@ -12,15 +12,17 @@
 namespace ll::rt::ana {
 
 double QkView::dot(int h, int i, int j) const {
+  if (i < qRow0 || i >= T)
+    throw std::out_of_range("QkView: query row " + std::to_string(i) + " is not in the view");
   const int group = nHead / nHeadKv, kh = h / group;
-  const float* a = q + (size_t(i) * nHead + h) * headDim;
+  const float* a = q + (size_t(i - qRow0) * nHead + h) * headDim;
   const float* b = k + (size_t(j) * nHeadKv + kh) * headDim;
   double s = 0.0;
   for (int c = 0; c < headDim; ++c) s += double(a[c]) * b[c];
   return s;
 }
 
-QkView qkView(const Trace& tr, int layer) {
+QkView qkView(const Trace& tr, int layer, int firstRow) {
   if (!tr.captured)
     throw std::invalid_argument("token selection: the trace was run without capture");
   if (layer < 0 || layer >= tr.nLayer)
@@ -28,7 +30,15 @@ QkView qkView(const Trace& tr, int layer) {
                                 " is out of range (0.." + std::to_string(tr.nLayer - 1) + ")");
   const LayerTrace& L = tr.layers[layer];
   QkView v;
-  v.q = L.q.data();
+  firstRow = std::clamp(firstRow, 0, std::max(0, tr.nTokens - 1));
+  const size_t qd = size_t(tr.nHead) * tr.headDim;
+  if (firstRow >= tr.qFrom && L.qTail.size() == size_t(tr.nTokens - tr.qFrom) * qd) {
+    v.q = L.qTail.data() + size_t(firstRow - tr.qFrom) * qd;
+  } else {
+    v.qOwned = std::make_shared<const std::vector<float>>(tr.queries(layer, firstRow, tr.nTokens));
+    v.q = v.qOwned->data();
+  }
+  v.qRow0 = firstRow;
   v.k = L.k.data();
   v.T = tr.nTokens;
   v.nHead = tr.nHead;
@@ -193,7 +203,8 @@ Selection promptDistillStage(const QkView& v, const std::vector<int>& candidates
 
 std::vector<std::vector<int>> gemFilterLayerSweep(const Trace& tr, int k, int kernel) {
   std::vector<std::vector<int>> out;
-  for (int l = 0; l < tr.nLayer; ++l) out.push_back(gemFilter(qkView(tr, l), k, kernel).kept);
+  for (int l = 0; l < tr.nLayer; ++l)
+    out.push_back(gemFilter(qkView(tr, l, tr.nTokens - 1), k, kernel).kept);
   return out;
 }
 

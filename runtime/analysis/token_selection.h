@@ -4,22 +4,27 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "runtime/api/trace.h"
 
 namespace ll::rt::ana {
 
-// One layer's post-RoPE queries [T, nHead*headDim] and keys [T, nHeadKv*headDim] (GQA: query head
-// h uses key head h / (nHead / nHeadKv)).
+// One layer's post-RoPE queries of rows [qRow0, T) ([T - qRow0, nHead*headDim], q points at row
+// qRow0) and keys [T, nHeadKv*headDim] (GQA: query head h uses key head h / (nHead / nHeadKv)).
 struct QkView {
   const float* q = nullptr;
   const float* k = nullptr;
   int T = 0, nHead = 0, nHeadKv = 0, headDim = 0;
-  float scale = 1.0f;                     // 1/sqrt(d) for the softmax methods
-  double dot(int h, int i, int j) const;  // q_i,h . k_j,kv(h), double accumulation
+  float scale = 1.0f;  // 1/sqrt(d) for the softmax methods
+  int qRow0 = 0;
+  double dot(int h, int i, int j) const;             // q_i,h . k_j,kv(h), double accumulation
+  std::shared_ptr<const std::vector<float>> qOwned;  // recomputed queries q points into
 };
-QkView qkView(const Trace& tr, int layer);  // throws when the trace has no capture
+// Queries from row firstRow on: the trace's stored tail when it covers them, else recomputed
+// (Trace::queries). Throws when the trace has no capture.
+QkView qkView(const Trace& tr, int layer, int firstRow = 0);
 
 // Attention probabilities of one query row of one head: row[0..T), causal (row[j] = 0 for j > i).
 using AttnRowFn = std::function<void(int head, int query, float* row)>;

@@ -1,5 +1,6 @@
 #include "runtime/api/session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -65,6 +66,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
   m_model = std::move(model);
   try {
     m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+    m_engine->setModelOwner(m_model);
   } catch (const std::exception& e) {
     if (m_backend->hostMemory()) throw;
     // The plan is an estimate: an allocation that still fails on the device falls back too.
@@ -73,6 +75,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
     m_engine.reset();
     m_backend = kern::makeCpuBackend(backend.threads);
     m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+    m_engine->setModelOwner(m_model);
   }
   m_ids.clear();
   m_pieces.clear();
@@ -87,6 +90,7 @@ void Session::attachSharing(const Session& donor) {
   m_backendNote = donor.m_backendNote;
   m_engine =
       std::make_unique<Engine>(*m_model, *m_backend, m_backend, donor.m_engine->sharedWeights());
+  m_engine->setModelOwner(m_model);
   m_ids.clear();
   m_pieces.clear();
   m_spans.clear();
@@ -186,11 +190,14 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
   kern::Backend& b = *m_backend;
   const int T = tr.nTokens, qd = tr.nHead * tr.headDim, kvd = tr.nHeadKv * tr.headDim;
   const LayerTrace& L = tr.layers[layer];
-  if (L.q.size() != size_t(T) * qd || L.k.size() != size_t(T) * kvd)
+  if (L.qTail.size() != size_t(T - tr.qFrom) * qd || L.k.size() != size_t(T) * kvd)
     throw std::invalid_argument("attention map: the trace's Q/K do not match its shape");
   kern::Buffer qStage,
       kStage;  // used only when Q/K are neither on this backend nor host-addressable
-  const float* qSrc = backendView(b, L.q, qStage);
+  // Every query row: stored, or (a trace keeping only its last rows) recomputed on the host.
+  TraceTensor<float> qAll;
+  if (tr.qFrom > 0) qAll = TraceTensor<float>(tr.queries(layer, 0, T));
+  const float* qSrc = backendView(b, tr.qFrom > 0 ? qAll : L.qTail, qStage);
   const float* kSrc = backendView(b, L.k, kStage);
   kern::AttnArgs a;
   a.nQ = T;
@@ -233,6 +240,8 @@ Generation Session::generate(const GenerateRequest& req, const TokenCallback& on
   const CaptureOptions off{false, false};
   Generation g;
   if (req.maxTokens == 0) return g;
+  const int total = static_cast<int>(ids.size()) + req.maxTokens;
+  e.reserve(m.spec.nCtx > 0 ? std::min(total, m.spec.nCtx) : total);
   auto tr = e.run(ids, pos, req.interventions, off, progress, false);
   std::vector<float> logits = tr->logits;
   Sampler sampler(req.sampling);

@@ -3,9 +3,15 @@
 // full attention maps are never stored; Session::attentionMap recomputes one from Q and K on
 // request. The large per-row arrays are TraceTensors: host arrays on the CPU, backend buffers
 // downloaded lazily on first host access on a GPU (read them like const std::vector<float>).
+//
+// Queries: on the CPU a trace stores the post-RoPE Q of its last kQueryTailRows rows only and
+// recomputes earlier rows on request from the layer's stored input (queries()), which keeps a
+// full-capture trace of a 1.1B model within the memory budget (Q alone was a quarter of it); the
+// final norm is likewise recomputed from the last resid. GPU traces store both (qFrom == 0).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,14 +21,30 @@
 
 namespace ll::rt {
 
+struct Trace;
+
+// Recomputes what a CPU trace does not store from what it does: post-RoPE queries of one layer
+// from the layer's stored input (embd or the previous layer's resid), and the final norm from the
+// last layer's resid. Thread-safe; made by the engine that produced the trace.
+class TraceRecompute {
+ public:
+  virtual ~TraceRecompute() = default;
+  // out: [r1 - r0, nHead * headDim]
+  virtual void queries(const Trace& tr, int layer, int r0, int r1, float* out) const = 0;
+  // out: [r1 - r0, nEmbd]
+  virtual void finalNorm(const Trace& tr, int r0, int r1, float* out) const = 0;
+};
+
 struct LayerTrace {
   TraceTensor<float> resid;     // [T, nEmbd] residual stream after the layer (steering included)
   TraceTensor<float> residMid;  // [T, nEmbd] after attention + residual, before the FFN
-  TraceTensor<float> q;         // [T, nHead * headDim] post-RoPE (and post q-norm) queries
-  TraceTensor<float> k;         // [T, nHeadKv * headDim] post-RoPE keys
-  std::vector<float> entropy;   // [nHead, T] attention entropy per head and query row
-  std::vector<float> lastRow;   // [nHead, T] attention of the last query row
-  std::vector<float> colSum;    // [nHead, T] sum over query rows of attention to each key
+  // [T - qFrom, nHead * headDim] post-RoPE (and post q-norm) queries of rows [qFrom, T); read any
+  // row with Trace::queries().
+  TraceTensor<float> qTail;
+  TraceTensor<float> k;        // [T, nHeadKv * headDim] post-RoPE keys
+  std::vector<float> entropy;  // [nHead, T] attention entropy per head and query row
+  std::vector<float> lastRow;  // [nHead, T] attention of the last query row
+  std::vector<float> colSum;   // [nHead, T] sum over query rows of attention to each key
   // MoE layers only (empty otherwise)
   std::vector<float> routerLogits;   // [T, nExpert] raw router logits (before interventions)
   std::vector<float> routerProbs;    // [T, nExpert] softmax of the logits after interventions
@@ -49,12 +71,16 @@ struct Trace {
   std::vector<std::string> pieces;
   std::vector<std::pair<int, int>> spans;  // byte spans in the prompt text ({-1,-1} when unknown)
 
-  bool captured = false;         // false: only logits are filled
-  bool allLogits = true;         // false: logits holds the last position only
-  TraceTensor<float> logits;     // [T or 1, nVocab]
-  TraceTensor<float> embd;       // [T, nEmbd] input of block 0
-  TraceTensor<float> finalNorm;  // [T, nEmbd] input of the LM head
+  bool captured = false;      // false: only logits are filled
+  bool allLogits = true;      // false: logits holds the last position only
+  TraceTensor<float> logits;  // [T or 1, nVocab]
+  TraceTensor<float> embd;    // [T, nEmbd] input of block 0
+  // [T, nEmbd] input of the LM head; empty on the CPU (read it with finalNormRows()).
+  TraceTensor<float> finalNorm;
   std::vector<LayerTrace> layers;
+  // First row whose queries are stored (LayerTrace::qTail); earlier rows come from recompute.
+  int qFrom = 0;
+  std::shared_ptr<const TraceRecompute> recompute;  // null when everything is stored (GPU)
 
   // How many leading rows were taken from the previous pass (prefix reuse) rather than computed.
   int reusedRows = 0;
@@ -62,9 +88,18 @@ struct Trace {
   // capture.
   RunRequest request;
 
+  static constexpr int kQueryTailRows = 32;  // rows of Q a CPU trace stores (the last ones)
+
   const float* logitsRow(int t) const;  // t in [0, T); throws when the row was not kept
-  size_t bytes() const;                 // bytes held by the captured arrays (benchmarks)
-  size_t deviceBytes() const;           // of which in backend memory
+  // Post-RoPE queries of rows [r0, r1) of `layer`, [r1 - r0, nHead * headDim]: stored rows are
+  // copied, earlier ones recomputed (to float rounding of the pass's values). Layers an early-exit
+  // pass did not reach read as zeros. Throws on a trace without capture or bad ranges.
+  std::vector<float> queries(int layer, int r0, int r1) const;
+  // Rows [r0, r1) of the LM head's input (the final norm), stored or recomputed; zeros for an
+  // early-exit pass.
+  std::vector<float> finalNormRows(int r0, int r1) const;
+  size_t bytes() const;        // bytes held by the captured arrays (benchmarks)
+  size_t deviceBytes() const;  // of which in backend memory
 };
 
 }  // namespace ll::rt

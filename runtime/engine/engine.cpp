@@ -9,6 +9,7 @@
 
 #include "runtime/engine/attention_masks.h"
 #include "runtime/engine/engine_internal.h"
+#include "runtime/engine/trace_recompute.h"
 
 namespace ll::rt {
 
@@ -34,10 +35,10 @@ void Engine::resetCache() {
   m_traceRows = 0;
 }
 
-void Engine::ensureCapacity(int rows) {
+void Engine::ensureCapacity(int rows, bool exact) {
   if (rows <= m_capacity) return;
   const ModelSpec& s = m_model.spec;
-  int cap = std::max({rows, 2 * m_capacity, 64});
+  int cap = exact ? rows : std::max({rows, 2 * m_capacity, 64});
   if (s.nCtx > 0) cap = std::min(cap, std::max(rows, s.nCtx));
   const size_t kvd = size_t(s.nHeadKv) * s.headDim;
   const size_t keep = m_cacheIds.size();
@@ -130,7 +131,8 @@ void copyHeadPrefix(std::vector<float>& dst, int T, const std::vector<float>& sr
 bool exclusiveStorage(const Trace& t) {
   bool ok = t.logits.exclusive() && t.embd.exclusive() && t.finalNorm.exclusive();
   for (const LayerTrace& L : t.layers)
-    ok = ok && L.resid.exclusive() && L.residMid.exclusive() && L.q.exclusive() && L.k.exclusive();
+    ok = ok && L.resid.exclusive() && L.residMid.exclusive() && L.qTail.exclusive() &&
+         L.k.exclusive();
   return ok;
 }
 
@@ -143,20 +145,29 @@ void Engine::allocCapture(TraceTensor<float>& t, size_t count) {
     t.assignHost(count);
 }
 
-void Engine::copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count) {
+void Engine::copyCaptureRows(TraceTensor<float>& dst, size_t dstOffset,
+                             const TraceTensor<float>& src, size_t srcOffset, size_t count) {
   if (!count) return;
   const size_t bytes = count * sizeof(float);
   const float* dev = src.deviceDataOn(m_backend);
   if (dst.onDevice()) {
     if (dev)
-      m_backend.copy(dst.deviceData(), dev, bytes);
+      m_backend.copy(dst.deviceData() + dstOffset, dev + srcOffset, bytes);
     else
-      m_backend.upload(dst.deviceData(), src.data(), bytes);
+      m_backend.upload(dst.deviceData() + dstOffset, src.data() + srcOffset, bytes);
   } else if (dev && !src.hostReady()) {
-    m_backend.download(dst.hostData(), dev, bytes);
+    m_backend.download(dst.hostData() + dstOffset, dev + srcOffset, bytes);
   } else {
-    std::memcpy(dst.hostData(), src.data(), bytes);
+    std::memcpy(dst.hostData() + dstOffset, src.data() + srcOffset, bytes);
   }
+}
+
+void Engine::copyRows(float* dst, const TraceTensor<float>& src, size_t srcOffset, size_t count) {
+  if (!count) return;
+  if (const float* dev = src.deviceDataOn(m_backend))
+    m_backend.copy(dst, dev + srcOffset, count * sizeof(float));
+  else
+    m_backend.upload(dst, src.data() + srcOffset, count * sizeof(float));
 }
 
 void Engine::captureRows(TraceTensor<float>& t, size_t offset, const float* src, size_t count) {
@@ -188,10 +199,20 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
          m_cachePos[common] == positions[common])
     ++common;
   int p = std::min(common, invalidationPoint(m_cacheIv, iv, T));
+  // Host captures keep the queries of the last rows only and no final norm (both are recomputed on
+  // request).
+  if (capture.enabled && !m_deviceCaptures && !m_recompute)
+    if (auto sib = m_backend.sibling())
+      m_recompute = std::make_shared<SiblingRecompute>(m_modelOwner, s, m_backendOwner, m_weights,
+                                                       std::move(sib));
+  const bool hostRecompute = capture.enabled && !m_deviceCaptures && m_recompute;
   const Trace* old = nullptr;
   if (capture.enabled || capture.allLogits) {
+    // The previous trace must have stored what this one copies (its storage mode may differ when
+    // device captures were switched in between).
     const bool usable = m_trace && (!capture.enabled || m_trace->captured) &&
-                        (!capture.allLogits || m_trace->allLogits);
+                        (!capture.allLogits || m_trace->allLogits) &&
+                        (!capture.enabled || (m_trace->recompute != nullptr) == hostRecompute);
     if (usable) {
       p = std::min(p, m_traceRows);
       old = m_trace.get();
@@ -240,6 +261,10 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   tr->reusedRows = p;
   tr->request.interventions = iv;
   tr->request.capture = capture;
+  if (hostRecompute) {
+    tr->qFrom = std::max(0, T - Trace::kQueryTailRows);
+    tr->recompute = m_recompute;
+  }
   // A row-major [rows, width] capture: taken over from the recycled trace (prefix rows in place;
   // `keepRows` >= T keeps old rows past T that this pass still reads), or allocated and its
   // prefix copied from the previous trace.
@@ -256,20 +281,40 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   Trace* src = recycled ? recycled.get() : const_cast<Trace*>(old);  // only moved from if recycled
   setup(tr->logits, capture.allLogits && old ? &src->logits : nullptr, V, capture.allLogits ? T : 1,
         0);
+  // Layer inputs (embd, resid) keep the old rows past T too: the old queries of those rows may
+  // have to be projected again for the column sums.
   if (capture.enabled) {
-    setup(tr->embd, old ? &src->embd : nullptr, d, T, 0);
-    setup(tr->finalNorm, old ? &src->finalNorm : nullptr, d, T, 0);
+    setup(tr->embd, old ? &src->embd : nullptr, d, T, To);
+    if (!tr->recompute)  // CPU traces recompute the final norm from the last resid on request
+      setup(tr->finalNorm, old ? &src->finalNorm : nullptr, d, T, 0);
     tr->layers.resize(s.nLayer);
     for (int l = 0; l < s.nLayer; ++l) {
       LayerTrace& L = tr->layers[l];
       LayerTrace* O = old ? &src->layers[l] : nullptr;
-      setup(L.resid, O ? &O->resid : nullptr, d, T, 0);
+      setup(L.resid, O ? &O->resid : nullptr, d, T, To);
       setup(L.residMid, O ? &O->residMid : nullptr, d, T, 0);
-      setup(L.q, O ? &O->q : nullptr, qd, T, To);
+      // Stored queries, filled per layer by captureQueryTail: in place when they cover the same
+      // rows (the old rows are read before the layer overwrites them).
+      if (recycled && O && T == To && src->qFrom == tr->qFrom &&
+          O->qTail.size() == size_t(T - tr->qFrom) * qd) {
+        L.qTail = std::move(O->qTail);
+        L.qTail.resize(L.qTail.size());  // drops a device tensor's host copy, stale once written
+      } else {
+        allocCapture(L.qTail, size_t(T - tr->qFrom) * qd);
+      }
       setup(L.k, O ? &O->k : nullptr, kvd, T, To);
-      L.entropy.assign(size_t(H) * T, 0.0f);
-      L.lastRow.assign(size_t(H) * T, 0.0f);
-      L.colSum.assign(size_t(H) * T, 0.0f);
+      // [H, T] statistics: in place when T is unchanged (head rows keep their layout); the
+      // column sums are then read by oldColSums before the layer overwrites them.
+      const bool statsInPlace = recycled && O && T == To;
+      if (statsInPlace) {
+        L.entropy = std::move(O->entropy);
+        L.lastRow = std::move(O->lastRow);
+        L.colSum = std::move(O->colSum);
+      } else {
+        L.entropy.assign(size_t(H) * T, 0.0f);
+        L.lastRow.assign(size_t(H) * T, 0.0f);
+        L.colSum.assign(size_t(H) * T, 0.0f);
+      }
       if (m_weights->layers[l].isMoe()) {
         L.routerLogits.assign(size_t(T) * s.nExpert, 0.0f);
         L.routerProbs.assign(size_t(T) * s.nExpert, 0.0f);
@@ -277,7 +322,7 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
         L.expertWeights.assign(size_t(T) * s.nExpertUsed, 0.0f);
       }
       if (O) {
-        copyHeadPrefix(L.entropy, T, O->entropy, To, H, p);
+        if (!statsInPlace) copyHeadPrefix(L.entropy, T, O->entropy, To, H, p);
         copyPrefix(L.routerLogits, O->routerLogits, size_t(p) * s.nExpert);
         copyPrefix(L.routerProbs, O->routerProbs, size_t(p) * s.nExpert);
         copyPrefix(L.experts, O->experts, size_t(p) * s.nExpertUsed);
@@ -297,6 +342,7 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   ps.tr = tr.get();
   ps.old = old;
   ps.inPlace = recycled != nullptr;
+  ps.nRun = nRun;
   preparePass(ps);
 
   for (int l = 0; l < nRun; ++l) {
@@ -318,7 +364,7 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
         LayerTrace& L = tr->layers[l];
         zero(L.resid, size_t(p) * d);
         zero(L.residMid, size_t(p) * d);
-        zero(L.q, size_t(p) * qd);
+        zero(L.qTail, 0);
         zero(L.k, size_t(p) * kvd);
       }
     }
@@ -326,11 +372,13 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
     return tr;
   }
   finishPass(ps);
-  if (capture.enabled && To > T)  // recycled Q/K kept the old rows past T for the column sums
+  if (capture.enabled && To > T) {  // recycled tensors kept the old rows past T for column sums
+    tr->embd.resize(size_t(T) * d);
     for (LayerTrace& L : tr->layers) {
-      L.q.resize(size_t(T) * qd);
+      L.resid.resize(size_t(T) * d);
       L.k.resize(size_t(T) * kvd);
     }
+  }
   if (annotate) annotate(*tr);
 
   m_cacheIds = ids;

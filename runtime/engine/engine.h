@@ -16,7 +16,8 @@
 // one trace exists at a time. Captures live where the backend computes: host arrays on a backend
 // with host memory (CPU), backend buffers otherwise (no per-layer download; a trace copies a
 // tensor to the host on first host access). Logits are written by the LM head straight into the
-// trace.
+// trace. With host captures a trace stores the queries of its last Trace::kQueryTailRows rows only;
+// earlier rows are projected again from the stored layer input when asked (Trace::queries).
 #pragma once
 
 #include <atomic>
@@ -59,6 +60,11 @@ class Engine {
                                    const std::function<void(Trace&)>& annotate = {});
 
   void resetCache();
+  // Sizes the KV cache for `rows` tokens now (generation knows its final length: growing by
+  // doubling would briefly hold two caches, one of them twice the size needed).
+  void reserve(int rows) { ensureCapacity(rows, true); }
+  // Keeps the model alive as long as traces that can recompute their queries from it.
+  void setModelOwner(std::shared_ptr<const Model> model) { m_modelOwner = std::move(model); }
   int cachedRows() const { return static_cast<int>(m_cacheIds.size()); }
   ModelWeights& weights() { return *m_weights; }
   std::shared_ptr<ModelWeights> sharedWeights() const { return m_weights; }
@@ -75,7 +81,7 @@ class Engine {
  private:
   struct Scratch;
   struct Pass;
-  void ensureCapacity(int rows);
+  void ensureCapacity(int rows, bool exact = false);
   void validate(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
                 const Interventions& iv) const;
   void preparePass(Pass& ps);
@@ -85,11 +91,20 @@ class Engine {
   void denseFfn(const ExpertWeights& w, const kern::Weight* upB, const kern::Weight* downB,
                 const float* h, float* out, int n, Pass& ps);
   void moeFfn(int l, Pass& ps);
-  void subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum);
+  void oldColSums(int l, Pass& ps);
+  void captureQueryTail(int l, Pass& ps);
+  void recomputeQueries(int l, const TraceTensor<float>& in, const std::vector<int32_t>& positions,
+                        int r0, int r1, float* dst);
   void norm(const float* x, const kern::Weight* w, const kern::Weight* b, float* y, int n);
   // Capture storage: allocation where the backend computes, prefix copies, row writes.
   void allocCapture(TraceTensor<float>& t, size_t count);
-  void copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count);
+  void copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count) {
+    copyCaptureRows(dst, 0, src, 0, count);
+  }
+  void copyCaptureRows(TraceTensor<float>& dst, size_t dstOffset, const TraceTensor<float>& src,
+                       size_t srcOffset, size_t count);
+  // count elements of src from srcOffset into backend memory dst.
+  void copyRows(float* dst, const TraceTensor<float>& src, size_t srcOffset, size_t count);
   void captureRows(TraceTensor<float>& t, size_t offset, const float* src, size_t count);
   float* backendPtr(TraceTensor<float>& t);
 
@@ -99,6 +114,9 @@ class Engine {
   bool m_deviceCaptures = false;
   std::shared_ptr<ModelWeights> m_weights;
   std::unique_ptr<Scratch> m_scratch;
+  std::shared_ptr<const Model> m_modelOwner;
+  // Recomputes queries for this engine's traces that store only their tail (host captures).
+  std::shared_ptr<const TraceRecompute> m_recompute;
 
   // KV cache: per layer [capacity, nHeadKv*headDim]
   std::vector<kern::Buffer> m_k, m_v;

@@ -36,6 +36,7 @@ struct Engine::Pass {
   const Interventions* iv = nullptr;
   CaptureOptions cap;
   int p = 0, T = 0, n = 0;  // rows [p, T) are computed; n = T - p
+  int nRun = 0;             // layers [0, nRun) run (early exit)
   Trace* tr = nullptr;
   const Trace* old = nullptr;
   // The new trace took over old's buffers: old's Q/K rows [p, old->nTokens) are read from tr's
@@ -45,13 +46,12 @@ struct Engine::Pass {
   float* x = nullptr;    // [n, d] residual stream
   float* h = nullptr;    // [n, d] normed input of a block
   float* q = nullptr;    // [n, qd]
-  float* att = nullptr;  // [n, qd]
-  float* ffo = nullptr;  // [n, d]
+  float* ffo = nullptr;  // [n, d] MoE output (allocated by moeFfn)
   int32_t* pos = nullptr;
   float* steer = nullptr;  // [nSteering, d]
-  uint8_t* blockQ = nullptr;
-  uint8_t* blockK = nullptr;
   int ffMax = 0;
+  // [nHead, T] column sums of the reused rows [0, p) for the next layer to run (oldColSums).
+  std::vector<float> oldColSum;
 };
 
 }  // namespace ll::rt

@@ -8,15 +8,12 @@
 #include "runtime/engine/engine.h"
 #include "runtime/engine/engine_internal.h"
 #include "runtime/engine/routing.h"
+#include "runtime/engine/trace_recompute.h"
 
 namespace ll::rt {
 
 void Engine::norm(const float* x, const kern::Weight* w, const kern::Weight* b, float* y, int n) {
-  const ModelSpec& s = m_model.spec;
-  if (s.norm == NormKind::RmsNorm)
-    m_backend.rmsNorm(x, m_weights->vec(w), y, n, s.nEmbd, s.normEps);
-  else
-    m_backend.layerNorm(x, m_weights->vec(w), m_weights->vec(b), y, n, s.nEmbd, s.normEps);
+  normRows(m_backend, m_model.spec, *m_weights, w, b, x, y, n);
 }
 
 void Engine::preparePass(Pass& ps) {
@@ -33,8 +30,6 @@ void Engine::preparePass(Pass& ps) {
   ps.x = sc.f32("x", size_t(n) * d);
   ps.h = sc.f32("h", size_t(n) * d);
   ps.q = sc.f32("q", size_t(n) * qd);
-  ps.att = sc.f32("att", size_t(n) * qd);
-  ps.ffo = sc.f32("ffo", size_t(n) * d);
   ps.pos = sc.i32("pos", n);
   m_backend.upload(ps.pos, ps.positions->data() + ps.p, size_t(n) * 4);
   if (!ps.iv->steering.empty()) {
@@ -49,7 +44,10 @@ void Engine::preparePass(Pass& ps) {
     m_backend.getRows(*m_weights->posEmbd, ps.positions->data() + ps.p, n, ps.h);
     m_backend.add(ps.x, ps.h, ps.x, size_t(n) * d);
   }
-  if (ps.cap.enabled) captureRows(ps.tr->embd, size_t(ps.p) * d, ps.x, size_t(n) * d);
+  if (ps.cap.enabled) {
+    oldColSums(0, ps);  // before the capture overwrites the old pass's input rows (in place)
+    captureRows(ps.tr->embd, size_t(ps.p) * d, ps.x, size_t(n) * d);
+  }
 }
 
 void Engine::attentionBlock(int l, Pass& ps) {
@@ -59,25 +57,25 @@ void Engine::attentionBlock(int l, Pass& ps) {
   const int n = ps.n, p = ps.p, T = ps.T, d = s.nEmbd, H = s.nHead;
   const int qd = s.nHead * s.headDim, kvd = s.nHeadKv * s.headDim;
   float* kc = m_k[l].f32() + size_t(p) * kvd;
+  // When qd == d (every llama-family shape) the attention output goes to h, free once Q/K/V are
+  // projected, and the output projection to q, free once attention ran: no [n, qd] buffer more.
+  const bool reuse = qd == d;
+  float* att = reuse ? ps.h : sc.f32("att", size_t(n) * qd);
+  float* proj = reuse ? ps.q : ps.h;
   float* vc = m_v[l].f32() + size_t(p) * kvd;
 
   norm(ps.x, L.attnNorm, L.attnNormB, ps.h, n);
-  float* qOut = L.qNorm ? ps.att : ps.q;  // q-norm reads one buffer and writes another
+  projectQueries(m_backend, s, *m_weights, l, ps.h, ps.pos, n, ps.q,
+                 L.qNorm ? sc.f32("qraw", size_t(n) * qd) : nullptr);
   float* kOut = L.kNorm ? sc.f32("kraw", size_t(n) * kvd) : kc;
-  m_backend.matmul(*L.wq, ps.h, qOut, n);
   m_backend.matmul(*L.wk, ps.h, kOut, n);
   m_backend.matmul(*L.wv, ps.h, vc, n);
-  if (L.bq) m_backend.addBias(qOut, m_weights->vec(L.bq), n, qd);
   if (L.bk) m_backend.addBias(kOut, m_weights->vec(L.bk), n, kvd);
   if (L.bv) m_backend.addBias(vc, m_weights->vec(L.bv), n, kvd);
-  if (L.qNorm) {
-    m_backend.rmsNorm(qOut, m_weights->vec(L.qNorm), ps.q, n, qd, s.normEps);
-    m_backend.rmsNorm(kOut, m_weights->vec(L.kNorm), kc, n, kvd, s.normEps);
-  }
+  if (L.kNorm) m_backend.rmsNorm(kOut, m_weights->vec(L.kNorm), kc, n, kvd, s.normEps);
   if (s.hasRope && !s.learnedPos) {
     kern::RopeParams rp = s.rope;
     if (rp.nRot <= 0) rp.nRot = s.headDim;
-    m_backend.rope(ps.q, ps.pos, n, s.nHead, s.headDim, rp);
     m_backend.rope(kc, ps.pos, n, s.nHeadKv, s.headDim, rp);
   }
 
@@ -92,12 +90,10 @@ void Engine::attentionBlock(int l, Pass& ps) {
   a.q = ps.q;
   a.k = m_k[l].f32();
   a.v = m_v[l].f32();
-  a.out = ps.att;
-  std::vector<float> colSum;
+  a.out = att;
   if (lt) {
-    subtractOldColSums(l, ps, colSum);  // first: in place, it reads the old Q/K rows past p
-    captureRows(lt->q, size_t(p) * qd, ps.q, size_t(n) * qd);
-    captureRows(lt->k, size_t(p) * kvd, kc, size_t(n) * kvd);
+    captureQueryTail(l, ps);
+    captureRows(lt->k, size_t(p) * kvd, kc, size_t(n) * kvd);  // after oldColSums read the old K
   }
   // Knockouts and head eviction: one backend call per mask segment (usually one).
   MaskedAttnStats st;
@@ -111,28 +107,36 @@ void Engine::attentionBlock(int l, Pass& ps) {
       std::memcpy(lt->entropy.data() + size_t(h) * T + p, st.entropy.data() + size_t(h) * n,
                   size_t(n) * 4);
       for (int j = 0; j < T; ++j)
-        lt->colSum[size_t(h) * T + j] = colSum[size_t(h) * T + j] + st.colSum[size_t(h) * T + j];
+        lt->colSum[size_t(h) * T + j] =
+            ps.oldColSum[size_t(h) * T + j] + st.colSum[size_t(h) * T + j];
     }
   }
-  m_backend.matmul(*L.wo, ps.att, ps.h, n);
-  if (L.bo) m_backend.addBias(ps.h, m_weights->vec(L.bo), n, d);
-  m_backend.add(ps.x, ps.h, ps.x, size_t(n) * d);
+  m_backend.matmul(*L.wo, att, proj, n);
+  if (L.bo) m_backend.addBias(proj, m_weights->vec(L.bo), n, d);
+  m_backend.add(ps.x, proj, ps.x, size_t(n) * d);
   if (lt) captureRows(lt->residMid, size_t(p) * d, ps.x, size_t(n) * d);
 }
 
 // Column sums over query rows [0, p) of the new pass equal the previous pass's sums minus what its
-// rows [p, To) contributed; those contributions are recomputed from the Q and K it captured (with
-// its own knockouts and eviction), so the cost is proportional to the rows that changed.
-void Engine::subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum) {
+// rows [p, To) contributed; those contributions are recomputed from its queries (its stored tail,
+// earlier rows projected again from its layer input) and keys, with its own knockouts and
+// eviction, so the cost is proportional to the rows that changed. Called before this pass
+// overwrites layer l's input rows, which in place are the old pass's.
+void Engine::oldColSums(int l, Pass& ps) {
   const ModelSpec& s = m_model.spec;
   const int H = s.nHead, T = ps.T, p = ps.p;
+  std::vector<float>& colSum = ps.oldColSum;
   colSum.assign(size_t(H) * T, 0.0f);
   const Trace* old = ps.old;
-  if (!old || p == 0) return;
+  if (!old || p == 0 || l >= static_cast<int>(old->layers.size())) return;
   const int To = old->nTokens;
   const LayerTrace& O = old->layers[l];
+  // In place, the old column sums and stored queries may have moved into the new trace.
+  const LayerTrace& moved = ps.inPlace ? ps.tr->layers[l] : O;
+  const std::vector<float>& oldSums = O.colSum.empty() ? moved.colSum : O.colSum;
+  const TraceTensor<float>& oldTail = O.qTail.empty() ? moved.qTail : O.qTail;
   for (int h = 0; h < H; ++h)
-    std::memcpy(colSum.data() + size_t(h) * T, O.colSum.data() + size_t(h) * To, size_t(p) * 4);
+    std::memcpy(colSum.data() + size_t(h) * T, oldSums.data() + size_t(h) * To, size_t(p) * 4);
   if (p >= To) return;
   Scratch& sc = *m_scratch;
   const int qd = s.nHead * s.headDim, kvd = s.nHeadKv * s.headDim, nq = To - p;
@@ -143,21 +147,22 @@ void Engine::subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum) {
   a.nHeadKv = s.nHeadKv;
   a.headDim = s.headDim;
   a.scale = old->attnScale;
-  // In place, the old rows are still in the new trace's Q/K (this layer has not written them yet).
-  // Tensors the backend can address are used where they are; others are uploaded.
-  const TraceTensor<float>& oldQ = ps.inPlace ? ps.tr->layers[l].q : O.q;
-  const TraceTensor<float>& oldK = ps.inPlace ? ps.tr->layers[l].k : O.k;
-  const float* qSrc = oldQ.deviceDataOn(m_backend);
-  const float* kSrc = oldK.deviceDataOn(m_backend);
-  if (!qSrc && m_backend.hostMemory()) qSrc = oldQ.data();
-  if (!kSrc && m_backend.hostMemory()) kSrc = oldK.data();
-  if (qSrc) {
-    a.q = qSrc + size_t(p) * qd;
-  } else {
-    float* oq = sc.f32("oldq", size_t(nq) * qd);
-    m_backend.upload(oq, oldQ.data() + size_t(p) * qd, size_t(nq) * qd * 4);
-    a.q = oq;
+  // Old queries of rows [p, To): recomputed before its stored tail, copied from the tail.
+  float* oq = sc.f32("oldq", size_t(nq) * qd);
+  const int split = std::clamp(old->qFrom, p, To);
+  if (split > p) {
+    const Trace& in = ps.inPlace ? *ps.tr : *old;  // in place, the old input rows are in tr's
+    recomputeQueries(l, l == 0 ? in.embd : in.layers[l - 1].resid, old->positions, p, split, oq);
   }
+  if (To > split)
+    copyRows(oq + size_t(split - p) * qd, oldTail, size_t(split - old->qFrom) * qd,
+             size_t(To - split) * qd);
+  a.q = oq;
+  // In place, the old K rows are still in the new trace's K (this layer has not written them yet).
+  // Tensors the backend can address are used where they are; others are uploaded.
+  const TraceTensor<float>& oldK = ps.inPlace ? ps.tr->layers[l].k : O.k;
+  const float* kSrc = oldK.deviceDataOn(m_backend);
+  if (!kSrc && m_backend.hostMemory()) kSrc = oldK.data();
   if (!kSrc) {
     float* ok = sc.f32("oldk", size_t(To) * kvd);
     m_backend.upload(ok, oldK.data(), size_t(To) * kvd * 4);
@@ -175,10 +180,64 @@ void Engine::subtractOldColSums(int l, Pass& ps, std::vector<float>& colSum) {
     for (int j = 0; j < p; ++j) colSum[size_t(h) * T + j] -= sub[size_t(h) * To + j];
 }
 
+// The new trace's stored queries, rows [qFrom, T): this pass's rows [p, T); rows before p from the
+// previous trace's tail where it has them, else projected again from this trace's layer input
+// (rows before p are the reused prefix, already in place).
+void Engine::captureQueryTail(int l, Pass& ps) {
+  const ModelSpec& s = m_model.spec;
+  const int p = ps.p, T = ps.T, qd = s.nHead * s.headDim, qFrom = ps.tr->qFrom;
+  TraceTensor<float>& tail = ps.tr->layers[l].qTail;
+  const int a = std::max(qFrom, p);
+  captureRows(tail, size_t(a - qFrom) * qd, ps.q + size_t(a - p) * qd, size_t(T - a) * qd);
+  if (qFrom >= p) return;
+  const Trace* old = ps.old;
+  const int oldFrom = old ? std::clamp(old->qFrom, qFrom, p) : p;
+  if (oldFrom > qFrom) {
+    float* rq = m_scratch->f32("tailq", size_t(oldFrom - qFrom) * qd);
+    recomputeQueries(l, l == 0 ? ps.tr->embd : ps.tr->layers[l - 1].resid, *ps.positions, qFrom,
+                     oldFrom, rq);
+    captureRows(tail, 0, rq, size_t(oldFrom - qFrom) * qd);
+  }
+  // Rows from the old tail; already in place when the new trace took that tail over.
+  const TraceTensor<float>& src = old ? old->layers[l].qTail : tail;
+  if (p > oldFrom && &src != &tail && !src.empty())
+    copyCaptureRows(tail, size_t(oldFrom - qFrom) * qd, src, size_t(oldFrom - old->qFrom) * qd,
+                    size_t(p - oldFrom) * qd);
+}
+
+// Queries of layer l for rows [r0, r1) of the layer input `in` at positions[r0, r1) into dst
+// (backend memory, [r1 - r0, qd]).
+void Engine::recomputeQueries(int l, const TraceTensor<float>& in,
+                              const std::vector<int32_t>& positions, int r0, int r1, float* dst) {
+  const ModelSpec& s = m_model.spec;
+  const LayerWeights& L = m_weights->layers[l];
+  Scratch& sc = *m_scratch;
+  const int n = r1 - r0, d = s.nEmbd, qd = s.nHead * s.headDim;
+  if (n <= 0) return;
+  if (in.size() < size_t(r1) * d || positions.size() < size_t(r1))
+    throw std::logic_error("engine: a trace's layer input is shorter than its queries");
+  float* x = sc.f32("rqx", size_t(n) * d);
+  copyRows(x, in, size_t(r0) * d, size_t(n) * d);
+  int32_t* pos = sc.i32("rqpos", n);
+  m_backend.upload(pos, positions.data() + r0, size_t(n) * 4);
+  float* h = sc.f32("rqh", size_t(n) * d);
+  norm(x, L.attnNorm, L.attnNormB, h, n);
+  projectQueries(m_backend, s, *m_weights, l, h, pos, n, dst, sc.f32("rqtmp", size_t(n) * qd));
+}
+
 void Engine::denseFfn(const ExpertWeights& w, const kern::Weight* upB, const kern::Weight* downB,
                       const float* h, float* out, int n, Pass& ps) {
   Scratch& sc = *m_scratch;
   const int ff = static_cast<int>(w.up->rows);
+  if (w.gate && !upB && m_backend.fusedSwiglu()) {
+    // The up projection is consumed panel by panel: no [n, ff] buffer for it.
+    float* g = sc.f32("ffg", size_t(n) * ps.ffMax);
+    m_backend.matmul(*w.gate, h, g, n);
+    m_backend.matmulSwiglu(*w.up, h, g, n);
+    m_backend.matmul(*w.down, g, out, n);
+    if (downB) m_backend.addBias(out, m_weights->vec(downB), n, static_cast<int>(w.down->rows));
+    return;
+  }
   float* u = sc.f32("ffu", size_t(n) * ps.ffMax);
   m_backend.matmul(*w.up, h, u, n);
   if (upB) m_backend.addBias(u, m_weights->vec(upB), n, ff);
@@ -198,11 +257,16 @@ void Engine::ffnBlock(int l, Pass& ps) {
   const LayerWeights& L = m_weights->layers[l];
   const int n = ps.n, d = s.nEmbd;
   norm(ps.x, L.ffnNorm, L.ffnNormB, ps.h, n);
-  if (L.isMoe())
+  // A dense FFN writes its output over its input h (read only before the down projection), so
+  // prefill holds no separate [n, d] output buffer; MoE layers accumulate experts in ffo.
+  float* out = ps.h;
+  if (L.isMoe()) {
     moeFfn(l, ps);
-  else
-    denseFfn({L.gate, L.up, L.down}, L.upB, L.downB, ps.h, ps.ffo, n, ps);
-  m_backend.add(ps.x, ps.ffo, ps.x, size_t(n) * d);
+    out = ps.ffo;
+  } else {
+    denseFfn({L.gate, L.up, L.down}, L.upB, L.downB, ps.h, ps.h, n, ps);
+  }
+  m_backend.add(ps.x, out, ps.x, size_t(n) * d);
   const auto& steering = ps.iv->steering;
   for (size_t i = 0; i < steering.size(); ++i) {
     if (steering[i].layer != l) continue;
@@ -210,7 +274,11 @@ void Engine::ffnBlock(int l, Pass& ps) {
     if (rowBegin < n)
       m_backend.addRowVector(ps.x, ps.steer + i * d, steering[i].alpha, rowBegin, n, d);
   }
-  if (ps.cap.enabled) captureRows(ps.tr->layers[l].resid, size_t(ps.p) * d, ps.x, size_t(n) * d);
+  if (ps.cap.enabled) {
+    // In place, resid holds the old pass's input of layer l + 1 until this capture.
+    if (l + 1 < ps.nRun) oldColSums(l + 1, ps);
+    captureRows(ps.tr->layers[l].resid, size_t(ps.p) * d, ps.x, size_t(n) * d);
+  }
 }
 
 void Engine::moeFfn(int l, Pass& ps) {
@@ -262,6 +330,7 @@ void Engine::moeFfn(int l, Pass& ps) {
   m_backend.upload(wDev, allW.data(), allW.size() * 4);
   float* xe = sc.f32("moex", size_t(n) * d);
   float* ye = sc.f32("moey", size_t(n) * d);
+  ps.ffo = sc.f32("ffo", size_t(n) * d);  // MoE layers only (dense FFNs write over h)
   m_backend.fill(ps.ffo, 0.0f, size_t(n) * d);
   for (int e = 0; e < E; ++e) {
     const int cnt = static_cast<int>(rows[e].size());
@@ -286,7 +355,8 @@ void Engine::finishPass(Pass& ps) {
   Scratch& sc = *m_scratch;
   const int n = ps.n, d = s.nEmbd, V = s.nVocab;
   norm(ps.x, m_weights->outputNorm, m_weights->outputNormB, ps.h, n);
-  if (ps.cap.enabled) captureRows(ps.tr->finalNorm, size_t(ps.p) * d, ps.h, size_t(n) * d);
+  if (ps.cap.enabled && !ps.tr->finalNorm.empty())
+    captureRows(ps.tr->finalNorm, size_t(ps.p) * d, ps.h, size_t(n) * d);
   // The LM head writes into the trace when it can address it (no [n, V] scratch, no copy).
   const int rows = ps.cap.allLogits ? n : 1;
   const float* in = ps.cap.allLogits ? ps.h : ps.h + size_t(n - 1) * d;

@@ -174,7 +174,7 @@ inline int checkModel(const std::string& modelId, Options opt = {}) {
       const double logitTol = prompt == "long300" && rd == dir && cls == "f32" ? 2e-3 : tol.logits;
       compareNpy(r, tag, rd / "logits.npy", tr->logits.data(), tr->logits.size(), logitTol);
       compareNpy(r, tag, rd / "embd.npy", tr->embd.data(), T * d, tol.resid);
-      compareNpy(r, tag, rd / "final_norm.npy", tr->finalNorm.data(), T * d, tol.resid);
+      compareNpy(r, tag, rd / "final_norm.npy", tr->finalNormRows(0, T).data(), T * d, tol.resid);
       for (int l = 0; l < tr->nLayer; ++l) {
         const std::string ls = std::to_string(l);
         compareNpy(r, tag, rd / ("resid-" + ls + ".npy"), tr->layers[l].resid.data(), T * d,

@@ -199,6 +199,15 @@ void checkMatmul(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tole
                [&](kern::Backend& be, auto& in, float* out) {
                  be.matmul(&be == &b ? *wb : *wr, in[0]->f32(), out, n);
                });
+        // SwiGLU's up projection fused with the gating (the reference runs it unfused).
+        const auto gate = rng.normals(size_t(n) * rows, 2.0f);
+        parity(b, ref, log,
+               "matmulSwiglu " + std::string(kern::qtypeName(t)) + " " +
+                   dims({{"rows", rows}, {"cols", cols}, {"n", n}}),
+               {x}, size_t(n) * rows, &gate, tol.matmul,
+               [&](kern::Backend& be, auto& in, float* out) {
+                 be.matmulSwiglu(&be == &b ? *wb : *wr, in[0]->f32(), out, n);
+               });
       }
     }
   }
@@ -231,6 +240,11 @@ void checkDeterminism(kern::Backend& b, CheckLog& log) {
       same("matmul " + std::string(kern::qtypeName(t)) + " n=" + std::to_string(n), {x},
            size_t(n) * rows, nullptr,
            [&](kern::Backend& be, auto& in, float* out) { be.matmul(*w, in[0]->f32(), out, n); });
+      const auto gate = rng.normals(size_t(n) * rows);
+      same("matmulSwiglu " + std::string(kern::qtypeName(t)) + " n=" + std::to_string(n), {x},
+           size_t(n) * rows, &gate, [&](kern::Backend& be, auto& in, float* out) {
+             be.matmulSwiglu(*w, in[0]->f32(), out, n);
+           });
     }
   }
   const int n = 40, dim = 2048;

@@ -225,7 +225,9 @@ Figures checkDistill(const std::string& file, const std::string& refModel,
                  sp.nHead,
                  sp.nHeadKv,
                  sp.headDim,
-                 float(1.0 / std::sqrt(double(sp.headDim)))};
+                 float(1.0 / std::sqrt(double(sp.headDim))),
+                 0,
+                 nullptr};
         Selection sel = promptDistillStage(v, set, st[stage].k, 5);
         QCOMPARE(sel.kept, r.keptPerStage[stage]);
         QVERIFY2(anatest::maxRel(r.scoresPerStage[stage], Vec(sel.scores.begin(), sel.scores.end()),

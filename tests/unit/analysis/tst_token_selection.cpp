@@ -162,12 +162,12 @@ LL_TEST(gemFilterOnTrace) {
   const int T = tr.nTokens, H = tr.nHead, d = tr.headDim, g = H / tr.nHeadKv;
   for (int layer : {1, 3}) {
     const auto& Lt = tr.layers[layer];
+    const std::vector<float> qLast = tr.queries(layer, T - 1, T);
     std::vector<double> s(T, 0.0);
     for (int j = 0; j < T; ++j)
       for (int h = 0; h < H; ++h)
         for (int c = 0; c < d; ++c)
-          s[j] += double(Lt.q[(size_t(T - 1) * H + h) * d + c]) *
-                  Lt.k[(size_t(j) * tr.nHeadKv + h / g) * d + c];
+          s[j] += double(qLast[size_t(h) * d + c]) * Lt.k[(size_t(j) * tr.nHeadKv + h / g) * d + c];
     auto pooled = pool5(s);
     Selection got = gemFilter(qkView(tr, layer), 40);
     QCOMPARE(got.kept, topLoop(pooled, 40, T));
@@ -234,12 +234,12 @@ LL_TEST(promptDistillOnTrace) {
   const Trace& tr = *L.tr;
   const int T = tr.nTokens, H = tr.nHead, d = tr.headDim, g = H / tr.nHeadKv, layer = 2, k = 50;
   const auto& Lt = tr.layers[layer];
+  const std::vector<float> qLast = tr.queries(layer, T - 1, T);
   std::vector<double> s(T, 0.0);
   for (int j = 0; j < T - 1; ++j) {
     for (int h = 0; h < H; ++h)
       for (int c = 0; c < d; ++c)
-        s[j] += double(Lt.q[(size_t(T - 1) * H + h) * d + c]) *
-                Lt.k[(size_t(j) * tr.nHeadKv + h / g) * d + c];
+        s[j] += double(qLast[size_t(h) * d + c]) * Lt.k[(size_t(j) * tr.nHeadKv + h / g) * d + c];
     s[j] /= std::sqrt(double(d)) * H;
   }
   auto pooled = pool5(s);
@@ -308,10 +308,11 @@ LL_TEST(gemFilterEarlyExit) {
     const Selection want = gemFilter(qkView(*full, r), k);
     const Selection got = gemFilterSelect(*s, r, k);
     QCOMPARE(got.kept, want.kept);
-    QVERIFY2(
-        anatest::maxRel(got.scores, std::vector<double>(want.scores.begin(), want.scores.end()),
-                        1e-6) < 1e-6,
-        "early-exit scores");
+    // Warm, the last query row is computed alone: its matrix-vector products round differently
+    // from the full pass's matrix products (measured 2.3e-6 relative on the pooled scores).
+    const double rel = anatest::maxRel(
+        got.scores, std::vector<double>(want.scores.begin(), want.scores.end()), 1e-6);
+    QVERIFY2(rel < (warm ? 1e-5 : 1e-6), "early-exit scores differ by " + std::to_string(rel));
     CaptureOptions cap;
     cap.lastLayer = r;
     std::vector<int32_t> pos(s->promptIds().size());

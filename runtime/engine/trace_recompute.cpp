@@ -1,0 +1,86 @@
+#include "runtime/engine/trace_recompute.h"
+
+#include <stdexcept>
+#include <vector>
+
+namespace ll::rt {
+
+void normRows(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, const kern::Weight* g,
+              const kern::Weight* bias, const float* x, float* y, int n) {
+  if (s.norm == NormKind::RmsNorm)
+    b.rmsNorm(x, w.vec(g), y, n, s.nEmbd, s.normEps);
+  else
+    b.layerNorm(x, w.vec(g), w.vec(bias), y, n, s.nEmbd, s.normEps);
+}
+
+void projectQueries(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,
+                    const float* h, const int32_t* pos, int n, float* q, float* tmp) {
+  const LayerWeights& L = w.layers[l];
+  const int qd = s.nHead * s.headDim;
+  float* raw = L.qNorm ? tmp : q;  // q-norm reads one buffer and writes another
+  b.matmul(*L.wq, h, raw, n);
+  if (L.bq) b.addBias(raw, w.vec(L.bq), n, qd);
+  if (L.qNorm) b.rmsNorm(raw, w.vec(L.qNorm), q, n, qd, s.normEps);
+  if (s.hasRope && !s.learnedPos) {
+    kern::RopeParams rp = s.rope;
+    if (rp.nRot <= 0) rp.nRot = s.headDim;
+    b.rope(q, pos, n, s.nHead, s.headDim, rp);
+  }
+}
+
+SiblingRecompute::SiblingRecompute(std::shared_ptr<const Model> model, const ModelSpec& spec,
+                                   std::shared_ptr<kern::Backend> weightsBackend,
+                                   std::shared_ptr<ModelWeights> weights,
+                                   std::unique_ptr<kern::Backend> sibling)
+    : m_model(std::move(model)),
+      m_spec(spec),
+      m_weightsBackend(std::move(weightsBackend)),
+      m_weights(std::move(weights)),
+      m_backend(std::move(sibling)) {
+  if (!m_backend) throw std::invalid_argument("SiblingRecompute: no backend");
+}
+
+void SiblingRecompute::finalNorm(const Trace& tr, int r0, int r1, float* out) const {
+  const int n = r1 - r0, d = m_spec.nEmbd;
+  if (n <= 0) return;
+  if (tr.nEmbd != d || tr.layers.empty() || r0 < 0 || r1 > tr.nTokens ||
+      tr.layers.back().resid.size() < size_t(r1) * d)
+    throw std::invalid_argument("final norm recompute: the trace does not match the model");
+  std::lock_guard<std::mutex> lock(m_mutex);
+  kern::Backend& b = *m_backend;
+  kern::Buffer x(b, size_t(n) * d * 4), y(b, size_t(n) * d * 4);
+  b.upload(x.get(), tr.layers.back().resid.data() + size_t(r0) * d, size_t(n) * d * 4);
+  normRows(b, m_spec, *m_weights, m_weights->outputNorm, m_weights->outputNormB,
+           static_cast<float*>(x.get()), static_cast<float*>(y.get()), n);
+  b.download(out, y.get(), size_t(n) * d * 4);
+  b.sync();
+}
+
+void SiblingRecompute::queries(const Trace& tr, int layer, int r0, int r1, float* out) const {
+  const int n = r1 - r0, d = m_spec.nEmbd, qd = m_spec.nHead * m_spec.headDim;
+  if (n <= 0) return;
+  if (layer < 0 || layer >= static_cast<int>(m_weights->layers.size()) || tr.nEmbd != d ||
+      tr.nHead * tr.headDim != qd || r0 < 0 || r1 > tr.nTokens ||
+      static_cast<int>(tr.positions.size()) < r1)
+    throw std::invalid_argument("query recompute: the trace does not match the model");
+  const TraceTensor<float>& in = layer == 0 ? tr.embd : tr.layers[layer - 1].resid;
+  if (in.size() < size_t(r1) * d)
+    throw std::invalid_argument("query recompute: the trace holds no input for layer " +
+                                std::to_string(layer));
+  std::lock_guard<std::mutex> lock(m_mutex);
+  kern::Backend& b = *m_backend;
+  kern::Buffer x(b, size_t(n) * d * 4), h(b, size_t(n) * d * 4), q(b, size_t(n) * qd * 4),
+      tmp(b, size_t(n) * qd * 4), pos(b, size_t(n) * 4);
+  b.upload(x.get(), in.data() + size_t(r0) * d, size_t(n) * d * 4);
+  b.upload(pos.get(), tr.positions.data() + r0, size_t(n) * 4);
+  const LayerWeights& L = m_weights->layers[layer];
+  normRows(b, m_spec, *m_weights, L.attnNorm, L.attnNormB, static_cast<float*>(x.get()),
+           static_cast<float*>(h.get()), n);
+  projectQueries(b, m_spec, *m_weights, layer, static_cast<float*>(h.get()),
+                 static_cast<int32_t*>(pos.get()), n, static_cast<float*>(q.get()),
+                 static_cast<float*>(tmp.get()));
+  b.download(out, q.get(), size_t(n) * qd * 4);
+  b.sync();
+}
+
+}  // namespace ll::rt
