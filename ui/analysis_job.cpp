@@ -137,6 +137,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_lastEntropy.clear();
   m_lastText.clear();
   m_grid = {};
+  m_attnCache = {};
   return info;
 }
 
@@ -205,11 +206,24 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   {
     auto mat = std::make_shared<vis::HeatmapMatrix>();
     mat->rows = mat->cols = T;
-    mat->values = m_session->attentionMap(tr, s.layer, s.head >= 0 ? s.head : -1);
+    // Rows the previous keystroke computed for this layer, head and interventions are kept; only
+    // the rows past the shared prefix (their queries are the trace's stored last rows) are new.
+    const AttentionMapCache& c = m_attnCache;
+    int keep = 0;
+    if (c.trace && c.map && c.layer == s.layer && c.head == s.head && c.iv == iv &&
+        c.trace->nLayer == tr.nLayer && c.map->cols == c.trace->nTokens)
+      keep = std::clamp(commonRows(*c.trace, tr), 0, T - 1);
+    mat->values = m_session->attentionMap(tr, s.layer, s.head >= 0 ? s.head : -1, keep);
     if (s.head == -2)
-      for (float& v : mat->values) v *= static_cast<float>(tr.nHead);
+      for (size_t i = size_t(keep) * T; i < mat->values.size(); ++i)
+        mat->values[i] *= static_cast<float>(tr.nHead);
+    const size_t To = static_cast<size_t>(c.trace ? c.trace->nTokens : 0);
+    for (int i = 0; i < keep; ++i)  // causal: row i has keys 0..i only
+      std::copy_n(c.map->values.begin() + static_cast<ptrdiff_t>(i * To), i + 1,
+                  mat->values.begin() + static_cast<ptrdiff_t>(size_t(i) * T));
     s.queryRow.assign(mat->values.begin() + static_cast<ptrdiff_t>(s.token) * T,
                       mat->values.begin() + static_cast<ptrdiff_t>(s.token + 1) * T);
+    m_attnCache = {m_lastTrace, iv, s.layer, s.head, mat};
     s.attention = std::move(mat);
   }
   clock.mark("attention map");

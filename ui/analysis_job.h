@@ -79,6 +79,13 @@ class AnalysisJob {
   // part of a keystroke on a 32k vocabulary).
   std::vector<float> m_lastEntropy;
   HeadGridCache m_grid;  // the last head grid: its rows are kept while the prefix is
+  // The last attention map and what it was computed from: its rows are kept while the prefix is.
+  struct AttentionMapCache {
+    std::shared_ptr<const rt::Trace> trace;
+    rt::Interventions iv;
+    int layer = -1, head = -3;  // head as in the view state (-2 sum, -1 mean)
+    std::shared_ptr<const vis::HeatmapMatrix> map;
+  } m_attnCache;
 };
 
 }  // namespace ll::ui

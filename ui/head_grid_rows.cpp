@@ -5,9 +5,6 @@
 
 namespace ll::ui {
 
-namespace {
-
-// Rows [0, n) whose tokens and positions agree between two traces.
 int commonRows(const rt::Trace& a, const rt::Trace& b) {
   const size_t n = std::min({a.ids.size(), b.ids.size(), size_t(a.nTokens), size_t(b.nTokens)});
   size_t i = 0;
@@ -16,8 +13,6 @@ int commonRows(const rt::Trace& a, const rt::Trace& b) {
     ++i;
   return static_cast<int>(i);
 }
-
-}  // namespace
 
 std::vector<float> headGridRows(const rt::Trace& tr, int G, const HeadGridCache* prev,
                                 const rt::Interventions& iv) {

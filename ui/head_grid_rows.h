@@ -19,6 +19,10 @@ struct HeadGridCache {
   std::vector<float> values;  // [nLayer, nHead, G, G]
 };
 
+// Rows [0, n) whose tokens and positions agree between two traces: under the same interventions
+// their attention rows are equal (a row depends only on the tokens up to it).
+int commonRows(const rt::Trace& a, const rt::Trace& b);
+
 // [nLayer, nHead, G, G] row-major; causal zeros above the diagonal. With prev (computed under the
 // same interventions iv), query rows whose tokens and positions up to that row equal prev's are
 // copied instead of recomputed: a row's probabilities depend only on the tokens up to it.

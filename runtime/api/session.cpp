@@ -182,11 +182,13 @@ std::shared_ptr<const Trace> Session::run(const RunRequest& req, const RunProgre
   });
 }
 
-std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
+std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, int rowBegin) {
   if (!tr.captured) throw std::invalid_argument("attention map: the trace was run without capture");
   if (layer < 0 || layer >= tr.nLayer)
     throw std::invalid_argument("attention map: layer out of range");
   if (head >= tr.nHead) throw std::invalid_argument("attention map: head out of range");
+  if (rowBegin < 0 || rowBegin >= tr.nTokens)
+    throw std::invalid_argument("attention map: first row out of range");
   kern::Backend& b = *m_backend;
   const int T = tr.nTokens, qd = tr.nHead * tr.headDim, kvd = tr.nHeadKv * tr.headDim;
   const LayerTrace& L = tr.layers[layer];
@@ -194,13 +196,15 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
     throw std::invalid_argument("attention map: the trace's Q/K do not match its shape");
   kern::Buffer qStage,
       kStage;  // used only when Q/K are neither on this backend nor host-addressable
-  // Every query row: stored, or (a trace keeping only its last rows) recomputed on the host.
-  TraceTensor<float> qAll;
-  if (tr.qFrom > 0) qAll = TraceTensor<float>(tr.queries(layer, 0, T));
-  const float* qSrc = backendView(b, tr.qFrom > 0 ? qAll : L.qTail, qStage);
+  // Query rows [rowBegin, T): stored, or (a trace keeping only its last rows) recomputed.
+  const int nQ = T - rowBegin;
+  TraceTensor<float> qRows;
+  const bool stored = rowBegin >= tr.qFrom;
+  if (!stored || tr.qFrom != rowBegin) qRows = TraceTensor<float>(tr.queries(layer, rowBegin, T));
+  const float* qSrc = backendView(b, stored && tr.qFrom == rowBegin ? L.qTail : qRows, qStage);
   const float* kSrc = backendView(b, L.k, kStage);
   kern::AttnArgs a;
-  a.nQ = T;
+  a.nQ = nQ;
   a.nKv = T;
   a.nHead = tr.nHead;
   a.nHeadKv = tr.nHeadKv;
@@ -216,14 +220,15 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head) {
     if (x.bytes() < bytes) x = kern::Buffer(b, bytes);
     return x.get();
   };
-  std::vector<float> result(size_t(T) * T, 0.0f), tmp(size_t(T) * T);
+  std::vector<float> result(size_t(T) * T, 0.0f), tmp(size_t(nQ) * T);
+  float* rows = result.data() + size_t(rowBegin) * T;
   const int h0 = head < 0 ? 0 : head, h1 = head < 0 ? tr.nHead : head + 1;
   for (int h = h0; h < h1; ++h) {
     maskedAttentionMap(b, a, tr.request.interventions, layer, h, get, tmp.data());
-    for (size_t i = 0; i < tmp.size(); ++i) result[i] += tmp[i];
+    for (size_t i = 0; i < tmp.size(); ++i) rows[i] += tmp[i];
   }
   if (h1 - h0 > 1)
-    for (float& v : result) v /= static_cast<float>(h1 - h0);
+    for (size_t i = 0; i < tmp.size(); ++i) rows[i] /= static_cast<float>(h1 - h0);
   return result;
 }
 

@@ -66,7 +66,9 @@ class Session {
 
   std::shared_ptr<const Trace> run(const RunRequest& req = {}, const RunProgress& progress = {});
   // Probabilities [T, T] of one head (head < 0: mean over heads) recomputed from the trace's Q/K.
-  std::vector<float> attentionMap(const Trace& trace, int layer, int head);
+  // rowBegin > 0: only query rows [rowBegin, T) are computed (earlier rows are zeros), for a
+  // caller that kept them from a previous map (a row depends only on the tokens up to it).
+  std::vector<float> attentionMap(const Trace& trace, int layer, int head, int rowBegin = 0);
   Generation generate(const GenerateRequest& req, const TokenCallback& onToken = {},
                       const RunProgress& progress = {});
 

@@ -154,6 +154,44 @@ class TstUiUnits : public QObject {
     }
   }
 
+  // The worker keeps the attention map's rows of the shared prefix from the previous keystroke
+  // (same layer, head and interventions) and computes the rest: the result equals a fresh map.
+  void attentionMapKeepsRowsOfTheSamePrefix() {
+    const QString path = model();
+    if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    ui::SessionController c(2);
+    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
+    c.loadModel(path);
+    QVERIFY(loaded.wait(30000));
+    rt::Session fresh;
+    fresh.load(path.toStdString());
+    ui::ViewState st;
+    st.layer = 3;
+    int step = 0;
+    for (int head : {-1, 2, -2})
+      for (const char* p : {"Once upon a time there was a big dog named Max who liked to run",
+                            "Once upon a time there was a big dog named Max who liked to run far",
+                            "Once upon a time there was a small dog named Max who liked to run"}) {
+        st.head = head;
+        st.prompt = p;
+        c.analyze(st);
+        QTRY_VERIFY_WITH_TIMEOUT(!c.busy() && c.latest() && c.latest()->complete, 30000);
+        const auto snap = c.latest();
+        QCOMPARE(snap->state.prompt, st.prompt);
+        const auto& tr = *snap->trace;
+        fresh.setPromptIds(tr.ids);
+        auto want = fresh.attentionMap(*fresh.run(), snap->layer, head >= 0 ? head : -1);
+        if (head == -2)
+          for (float& v : want) v *= float(tr.nHead);
+        QCOMPARE(snap->attention->values.size(), want.size());
+        double d = 0;
+        for (size_t i = 0; i < want.size(); ++i)
+          d = std::max(d, double(std::abs(snap->attention->values[i] - want[i])));
+        QVERIFY2(d < 1e-5, qPrintable(QStringLiteral("step %1: %2").arg(step).arg(d)));
+        ++step;
+      }
+  }
+
   // A pass reports its progress layer by layer (the status bar's "layer l of L").
   void progressPerLayer() {
     const QString path = model();

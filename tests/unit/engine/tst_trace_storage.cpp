@@ -213,6 +213,28 @@ LL_TEST(reuseInPlaceOnlyWhenUnshared) {
   }
 }
 
+// attentionMap(..., rowBegin) computes rows [rowBegin, T) only (their queries stored or
+// recomputed) and leaves earlier rows zero; the computed rows equal the full map's.
+LL_TEST(attentionMapFromARow) {
+  LL_REQUIRE_SHARED();
+  auto s = session("llama-moe.gguf", false);
+  s->setPromptIds(prompt(50, s->model().spec.nVocab, 8));
+  const auto tr = s->run();
+  const int T = tr->nTokens;
+  QVERIFY(tr->qFrom > 10 && tr->qFrom < 40);
+  for (int head : {-1, 1}) {
+    const auto full = s->attentionMap(*tr, 1, head);
+    for (int r : {1, 10, tr->qFrom, 40, T - 1}) {
+      const auto part = s->attentionMap(*tr, 1, head, r);
+      QCOMPARE(part.size(), full.size());
+      for (size_t i = 0; i < size_t(r) * T; ++i) QCOMPARE(part[i], 0.0f);
+      std::vector<float> a(part.begin() + size_t(r) * T, part.end()),
+          b(full.begin() + size_t(r) * T, full.end());
+      QVERIFY2(nearlyEqual(a, b), "rows from " + std::to_string(r) + " differ");
+    }
+  }
+}
+
 // CPU results do not depend on the thread count (matmul panels and elementwise chunks have fixed
 // boundaries): 1, 2 and 3 threads give bit-identical traces, for f32, f16 and Q8_0 weights.
 LL_TEST(identicalForAnyThreadCount) {
