@@ -24,6 +24,13 @@ class TstUiUnits : public QObject {
     return !dir.isEmpty() && QFile::exists(p) ? p : QString();
   }
 
+  // Loads the model into the controller's worker and waits for it (false on a timeout).
+  static bool load(ui::SessionController& c, const QString& path) {
+    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
+    c.loadModel(path);
+    return loaded.wait(30000);
+  }
+
  private slots:
   void byteSpansToCharacters() {
     // "aé€😀b": bytes a(1) é(2) €(3) 😀(4) b(1); UTF-16 units a é € 😀(2) b.
@@ -103,9 +110,7 @@ class TstUiUnits : public QObject {
     const QString path = model();
     if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
     ui::SessionController c(2);
-    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
-    c.loadModel(path);
-    QVERIFY(loaded.wait(30000));
+    QVERIFY(load(c, path));
     QSignalSpy ready(&c, &ui::SessionController::snapshotReady);
     QSignalSpy complete(&c, &ui::SessionController::snapshotComplete);
     ui::ViewState st;
@@ -160,9 +165,7 @@ class TstUiUnits : public QObject {
     const QString path = model();
     if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
     ui::SessionController c(2);
-    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
-    c.loadModel(path);
-    QVERIFY(loaded.wait(30000));
+    QVERIFY(load(c, path));
     rt::Session fresh;
     fresh.load(path.toStdString());
     ui::ViewState st;
@@ -197,9 +200,7 @@ class TstUiUnits : public QObject {
     const QString path = model();
     if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
     ui::SessionController c(2);
-    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
-    c.loadModel(path);
-    QVERIFY(loaded.wait(30000));
+    QVERIFY(load(c, path));
     const int L = c.modelInfo().nLayer;
     c.setProgressAfterMs(0);
     QSignalSpy progress(&c, &ui::SessionController::analysisProgress);
@@ -228,9 +229,7 @@ class TstUiUnits : public QObject {
     const QString path = model();
     if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
     ui::SessionController c(2);
-    QSignalSpy loaded(&c, &ui::SessionController::modelLoaded);
-    c.loadModel(path);
-    QVERIFY(loaded.wait(30000));
+    QVERIFY(load(c, path));
     QStringList order;
     QObject::connect(&c, &ui::SessionController::snapshotReady, [&](const ui::SnapshotPtr& s) {
       QVERIFY(!s->hasContinuation && !s->hasAnswers && !s->hasSteering && !s->complete);
