@@ -112,9 +112,11 @@ void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, floa
   const int64_t rows = up.rows, cols = up.cols;
   if (n <= 8) {
     // Generation: the product is small; the plain matmul keeps its fused dequantize-and-dot path.
-    std::vector<float> u(size_t(n) * rows);
-    cpuMatmul(pool, up, x, u.data(), n);
-    for (int i = 0; i < n; ++i) siluMul(gate + size_t(i) * rows, u.data() + size_t(i) * rows, rows);
+    // It lands in the calling thread's slot-1 scratch (cpuMatmul's tasks use slot 0 only), so the
+    // per-token loop allocates nothing.
+    float* u = threadScratch(size_t(n) * rows, 1);
+    cpuMatmul(pool, up, x, u, n);
+    for (int i = 0; i < n; ++i) siluMul(gate + size_t(i) * rows, u + size_t(i) * rows, rows);
     return;
   }
   ConstMap X(x, n, cols);

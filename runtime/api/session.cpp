@@ -198,10 +198,10 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, i
       kStage;  // used only when Q/K are neither on this backend nor host-addressable
   // Query rows [rowBegin, T): stored, or (a trace keeping only its last rows) recomputed.
   const int nQ = T - rowBegin;
+  // The stored tail is used where it lies when it is exactly these rows; otherwise a host copy.
   TraceTensor<float> qRows;
-  const bool stored = rowBegin >= tr.qFrom;
-  if (!stored || tr.qFrom != rowBegin) qRows = TraceTensor<float>(tr.queries(layer, rowBegin, T));
-  const float* qSrc = backendView(b, stored && tr.qFrom == rowBegin ? L.qTail : qRows, qStage);
+  if (rowBegin != tr.qFrom) qRows = TraceTensor<float>(tr.queries(layer, rowBegin, T));
+  const float* qSrc = backendView(b, rowBegin == tr.qFrom ? L.qTail : qRows, qStage);
   const float* kSrc = backendView(b, L.k, kStage);
   kern::AttnArgs a;
   a.nQ = nQ;

@@ -210,7 +210,6 @@ void Engine::captureQueryTail(int l, Pass& ps) {
 void Engine::recomputeQueries(int l, const TraceTensor<float>& in,
                               const std::vector<int32_t>& positions, int r0, int r1, float* dst) {
   const ModelSpec& s = m_model.spec;
-  const LayerWeights& L = m_weights->layers[l];
   Scratch& sc = *m_scratch;
   const int n = r1 - r0, d = s.nEmbd, qd = s.nHead * s.headDim;
   if (n <= 0) return;
@@ -220,9 +219,8 @@ void Engine::recomputeQueries(int l, const TraceTensor<float>& in,
   copyRows(x, in, size_t(r0) * d, size_t(n) * d);
   int32_t* pos = sc.i32("rqpos", n);
   m_backend.upload(pos, positions.data() + r0, size_t(n) * 4);
-  float* h = sc.f32("rqh", size_t(n) * d);
-  norm(x, L.attnNorm, L.attnNormB, h, n);
-  projectQueries(m_backend, s, *m_weights, l, h, pos, n, dst, sc.f32("rqtmp", size_t(n) * qd));
+  queriesFromInput(m_backend, s, *m_weights, l, x, sc.f32("rqh", size_t(n) * d), pos, n, dst,
+                   sc.f32("rqtmp", size_t(n) * qd));
 }
 
 void Engine::denseFfn(const ExpertWeights& w, const kern::Weight* upB, const kern::Weight* downB,

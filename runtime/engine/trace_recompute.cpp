@@ -28,6 +28,13 @@ void projectQueries(kern::Backend& b, const ModelSpec& s, const ModelWeights& w,
   }
 }
 
+void queriesFromInput(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,
+                      const float* x, float* h, const int32_t* pos, int n, float* q, float* tmp) {
+  const LayerWeights& L = w.layers[l];
+  normRows(b, s, w, L.attnNorm, L.attnNormB, x, h, n);
+  projectQueries(b, s, w, l, h, pos, n, q, tmp);
+}
+
 SiblingRecompute::SiblingRecompute(std::shared_ptr<const Model> model, const ModelSpec& spec,
                                    std::shared_ptr<kern::Backend> weightsBackend,
                                    std::shared_ptr<ModelWeights> weights,
@@ -73,12 +80,8 @@ void SiblingRecompute::queries(const Trace& tr, int layer, int r0, int r1, float
       tmp(b, size_t(n) * qd * 4), pos(b, size_t(n) * 4);
   b.upload(x.get(), in.data() + size_t(r0) * d, size_t(n) * d * 4);
   b.upload(pos.get(), tr.positions.data() + r0, size_t(n) * 4);
-  const LayerWeights& L = m_weights->layers[layer];
-  normRows(b, m_spec, *m_weights, L.attnNorm, L.attnNormB, static_cast<float*>(x.get()),
-           static_cast<float*>(h.get()), n);
-  projectQueries(b, m_spec, *m_weights, layer, static_cast<float*>(h.get()),
-                 static_cast<int32_t*>(pos.get()), n, static_cast<float*>(q.get()),
-                 static_cast<float*>(tmp.get()));
+  queriesFromInput(b, m_spec, *m_weights, layer, x.f32(), h.f32(), pos.i32(), n, q.f32(),
+                   tmp.f32());
   b.download(out, q.get(), size_t(n) * qd * 4);
   b.sync();
 }

@@ -22,6 +22,11 @@ void normRows(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, const
 void projectQueries(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,
                     const float* h, const int32_t* pos, int n, float* q, float* tmp);
 
+// The same from the layer's input x (the previous layer's residual, or the embeddings): the
+// attention norm into h ([n, nEmbd] scratch), then projectQueries. Recomputing stored rows.
+void queriesFromInput(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,
+                      const float* x, float* h, const int32_t* pos, int n, float* q, float* tmp);
+
 class SiblingRecompute final : public TraceRecompute {
  public:
   // The model, the weights and the backend that loaded them are kept alive by this object (traces
