@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lltest.h"
+#include "not_yet_supported.h"
 #include "runtime/formats/gguf.h"
 
 namespace fs = std::filesystem;
@@ -29,9 +30,16 @@ nlohmann::json readJson(const fs::path& p) {
 
 LL_TEST(everyGgufOpens) {
   LL_REQUIRE_SHARED();
-  auto files = ggufFiles(lltest::sharedDir() / "models");
+  const fs::path shared = lltest::sharedDir();
+  auto files = ggufFiles(shared / "models");
   QVERIFY(files.size() >= 30);
+  const auto pending = lltest::notYetSupportedFiles(shared);
   for (const auto& p : files) {
+    const std::string rel = fs::relative(p, shared).generic_string();
+    if (auto it = pending.find(rel); it != pending.end()) {
+      lltest::reportNotYetSupported("everyGgufOpens", rel, it->second);
+      continue;
+    }
     auto f = GgufFile::open(p);
     QVERIFY2(f->version() == 2 || f->version() == 3, p.c_str());
     QVERIFY2(f->getString("general.architecture").has_value(), p.c_str());
@@ -58,6 +66,10 @@ LL_TEST(metadataMatchesReference) {
     fs::path mj = e.path() / "model.json";
     if (!fs::exists(mj)) continue;
     auto ref = readJson(mj);
+    if (const std::string why = lltest::notYetSupportedReason(ref); !why.empty()) {
+      lltest::reportNotYetSupported("metadataMatchesReference", ref["model_file"], why);
+      continue;
+    }
     auto f = GgufFile::open(shared / ref["model_file"].get<std::string>());
     const std::string arch = ref["arch"];
     QCOMPARE(*f->getString("general.architecture"), arch);
