@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "kernels/attn_rule.h"
 #include "kernels/quant.h"
 
 namespace ll::kern {
@@ -82,6 +83,17 @@ struct AttnArgs {
   const uint8_t* headKeep = nullptr;
   int headKeepLen = 0;
   int headKeepFrom = 0;
+  // Architecture features (kernels/attn_rule.h defines them once for every backend):
+  int window = 0;        // > 0: sliding window, query at cache index qi sees keys qi-window+1..qi
+  float softcap = 0.0f;  // > 0: logits are softcap * tanh(scale * q.k / softcap) (Gemma 2)
+  // Optional per-head attention-sink logits (backend memory, f32 [nHead]; gpt-oss): exp(sink)
+  // joins the softmax denominator and multiplies no value, so a row's probabilities sum to < 1.
+  // Entropy counts the sink as one more outcome; colSum / lastRow / maps hold the keys' share.
+  const float* sinks = nullptr;
+
+  AttnMask mask() const {
+    return AttnMask{window, softcap, blockQ, blockK, headKeep, headKeepLen, headKeepFrom};
+  }
 };
 
 class Backend {
