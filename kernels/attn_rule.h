@@ -33,7 +33,7 @@ struct AttnMask {
 // key (a row is never empty), whatever the knockout or eviction says; the causal and window limits
 // never hide it either.
 LL_ATTN_HD bool attnVisible(const AttnMask& m, int qi, int j, int kvh) {
-  if (j > qi) return false;                           // causal
+  if (j > qi) return false;                              // causal
   if (m.window > 0 && qi - j >= m.window) return false;  // sliding window
   if (j == qi) return true;
   if (m.blockQ && m.blockK && m.blockQ[qi] != 0 && m.blockK[j] != 0) return false;

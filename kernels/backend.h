@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/attn_rule.h"
 #include "kernels/quant.h"
@@ -41,6 +42,12 @@ class Weight {
   int64_t cols = 0;
 };
 
+// Gate activations of gated FFNs: Silu (SwiGLU), GeluTanh (GeGLU, Gemma), SiluOai (gpt-oss:
+// g = min(g, 7), u = clamp(u, -7, 7); y = g * sigmoid(1.702 g) * (u + 1)).
+enum class Glu { Silu, GeluTanh, SiluOai };
+inline constexpr float kOaiSwigluLimit = 7.0f;
+inline constexpr float kOaiSwigluAlpha = 1.702f;
+
 struct RopeParams {
   int nRot = 0;            // rotated dimensions per head (== headDim for all supported archs)
   float base = 10000.0f;   // theta base
@@ -51,6 +58,16 @@ struct RopeParams {
   float llama3LowFreqFactor = 1.0f;
   float llama3HighFreqFactor = 4.0f;
   int llama3OrigCtx = 8192;
+  // Per-pair frequency divisors (phi3's rope_factors_long/short), empty: none.
+  std::vector<float> freqFactors;
+  float attnFactor = 1.0f;  // cos and sin are multiplied by this (phi3 long-rope attn factor)
+  // YaRN (extFactor 0: off): each pair's frequency mixes the interpolated (x freqScale) and the
+  // original one by a ramp between the correction dims of yarnOrigCtx / betaFast / betaSlow, and
+  // cos/sin get an extra factor 1 + 0.1 ln(1 / freqScale) (ggml's rope_yarn).
+  float yarnExtFactor = 0.0f;
+  int yarnOrigCtx = 0;
+  float yarnBetaFast = 32.0f;
+  float yarnBetaSlow = 1.0f;
 };
 
 // Causal attention of nQ new query rows against a KV cache of nKv rows. Query row i sits at cache
@@ -160,6 +177,10 @@ class Backend {
   virtual bool fusedSwiglu() const { return false; }
   // x = gelu(x), tanh approximation
   virtual void gelu(float* x, size_t count) = 0;
+  // y = act(gate) * up for the gated FFNs beyond SwiGLU (y may alias gate or up).
+  virtual void glu(Glu kind, const float* gate, const float* up, float* y, size_t count) = 0;
+  // x = cap * tanh(x / cap)   (Gemma 2's final-logit soft-cap)
+  virtual void softcap(float* x, float cap, size_t count) = 0;
   // x[r, :] *= s[r]
   virtual void scaleRows(float* x, const float* s, int n, int dim) = 0;
   // x = sigmoid(x)

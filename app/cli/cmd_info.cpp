@@ -31,9 +31,26 @@ nlohmann::ordered_json specJson(const rt::ModelSpec& s) {
   j["expert_weights_norm"] = s.expertWeightsNorm;
   j["norm"] = s.norm == rt::NormKind::RmsNorm ? "rms_norm" : "layer_norm";
   j["norm_eps"] = s.normEps;
-  j["activation"] = s.act == rt::Activation::SwiGlu ? "swiglu" : "gelu_tanh";
+  j["activation"] = s.act == rt::Activation::SwiGlu     ? "swiglu"
+                    : s.act == rt::Activation::GeGlu    ? "geglu_tanh"
+                    : s.act == rt::Activation::SwiGluOai ? "swiglu_oai_clamped"
+                                                        : "gelu_tanh";
   j["qkv_bias"] = s.qkvBias;
-  j["qk_norm"] = s.qkNorm;
+  j["qk_norm"] = s.qkNorm == rt::QkNorm::None ? "none"
+                 : s.qkNorm == rt::QkNorm::Full ? "full" : "per_head";
+  j["post_norms"] = s.postNorms;
+  j["embedding_scale"] = s.embdScale;
+  j["attn_scale"] = s.layerAttnScale();
+  j["attn_logit_softcap"] = s.attnSoftcap;
+  j["final_logit_softcap"] = s.finalSoftcap;
+  j["attention_sinks"] = s.attnSinks;
+  j["sliding_window"] = s.window;
+  {
+    std::vector<int> swa;
+    for (int l = 0; l < s.nLayer; ++l)
+      if (s.layerWindow(l) > 0) swa.push_back(l);
+    j["swa_layers"] = swa;
+  }
   j["learned_pos"] = s.learnedPos;
   j["tied_output"] = s.tiedOutput;
   j["has_rope"] = s.hasRope;
@@ -49,6 +66,15 @@ nlohmann::ordered_json specJson(const rt::ModelSpec& s) {
       r["llama3_high_freq_factor"] = s.rope.llama3HighFreqFactor;
       r["llama3_original_context"] = s.rope.llama3OrigCtx;
     }
+    if (!s.rope.freqFactors.empty()) r["freq_factors"] = s.rope.freqFactors.size();
+    if (s.rope.attnFactor != 1.0f) r["attn_factor"] = s.rope.attnFactor;
+    if (s.rope.yarnExtFactor != 0.0f) {
+      r["yarn_ext_factor"] = s.rope.yarnExtFactor;
+      r["yarn_original_context"] = s.rope.yarnOrigCtx;
+      r["yarn_beta_fast"] = s.rope.yarnBetaFast;
+      r["yarn_beta_slow"] = s.rope.yarnBetaSlow;
+    }
+    if (s.localRope) r["local_layers_base"] = s.ropeLocal.base;
     j["rope"] = r;
   }
   return j;

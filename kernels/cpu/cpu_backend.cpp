@@ -15,6 +15,7 @@
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/weight_check.h"
 #include "kernels/reference/reference_ops.h"
+#include "kernels/rope_freq.h"
 
 namespace ll::kern {
 namespace {
@@ -133,7 +134,8 @@ class CpuBackend final : public Backend {
       throw std::invalid_argument("rope: nRot must be even and in (0, headDim]");
     const int half = p.nRot / 2;
     std::vector<double> invFreq(half);
-    for (int i = 0; i < half; ++i) invFreq[i] = ref::ropeInvFreq(i, p);
+    for (int i = 0; i < half; ++i) invFreq[i] = ropeInvFreq(i, p);
+    const double mag = ropeMagnitude(p);
     rowsParallel(n, int64_t(nHead) * headDim, [&](int64_t r) {
       // Angles in double: positions * freq reach 1e5 rad, where f32 would lose ~1e-2.
       thread_local std::vector<float> cs, sn;
@@ -141,8 +143,8 @@ class CpuBackend final : public Backend {
       sn.resize(half);
       for (int i = 0; i < half; ++i) {
         const double th = double(positions[r]) * invFreq[i];
-        cs[i] = float(std::cos(th));
-        sn[i] = float(std::sin(th));
+        cs[i] = float(std::cos(th) * mag);
+        sn[i] = float(std::sin(th) * mag);
       }
       for (int h = 0; h < nHead; ++h) {
         float* v = x + (size_t(r) * nHead + h) * headDim;
@@ -200,6 +202,33 @@ class CpuBackend final : public Backend {
     elems(count, [&](int64_t b0, int64_t len) {
       ArrMap v(x + b0, len);
       v = v / (1.0f + (-k2 * (v + 0.044715f * v.cube())).exp());
+    });
+  }
+  void glu(Glu kind, const float* gate, const float* up, float* y, size_t count) override {
+    const float k2 = 2.0f * 0.7978845608028654f;  // 2 sqrt(2/pi)
+    const float lim = kOaiSwigluLimit, alpha = kOaiSwigluAlpha;
+    elems(count, [&](int64_t b0, int64_t len) {
+      ConstArrMap g(gate + b0, len), u(up + b0, len);
+      ArrMap out(y + b0, len);
+      switch (kind) {
+        case Glu::Silu:
+          out = g / (1.0f + (-g).exp()) * u;
+          break;
+        case Glu::GeluTanh:
+          out = g / (1.0f + (-k2 * (g + 0.044715f * g.cube())).exp()) * u;
+          break;
+        case Glu::SiluOai: {
+          const Eigen::ArrayXf gc = g.min(lim);
+          out = gc / (1.0f + (-alpha * gc).exp()) * (u.max(-lim).min(lim) + 1.0f);
+          break;
+        }
+      }
+    });
+  }
+  void softcap(float* x, float cap, size_t count) override {
+    elems(count, [&](int64_t b0, int64_t len) {
+      ArrMap v(x + b0, len);
+      v = cap * (v / cap).tanh();
     });
   }
   void scaleRows(float* x, const float* s, int n, int dim) override {

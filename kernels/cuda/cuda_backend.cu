@@ -21,6 +21,7 @@
 
 #include "kernels/backends.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/rope_freq.h"
 #include "kernels/cuda/cuda_util.cuh"
 #include "kernels/cuda/dequant.cuh"
 #include "kernels/cuda/elementwise.cuh"
@@ -53,25 +54,6 @@ const CudaWeight& asCuda(const Weight& w) {
   if (!c)
     throw std::invalid_argument("CUDA backend: weight '" + w.name + "' belongs to another backend");
   return *c;
-}
-
-// Host copy of the reference formula (kernels/reference/reference_ops.cpp ropeInvFreq).
-double ropeInvFreq(int i, const RopeParams& p) {
-  double freq = std::pow(double(p.base), -2.0 * i / double(p.nRot));
-  if (p.llama3Factor != 0.0f) {
-    const double factor = p.llama3Factor, lo = p.llama3LowFreqFactor, hi = p.llama3HighFreqFactor;
-    const double orig = p.llama3OrigCtx;
-    const double lowWavelen = orig / lo, highWavelen = orig / hi;
-    const double wavelen = 2.0 * std::numbers::pi / freq;
-    if (wavelen < highWavelen) {
-    } else if (wavelen > lowWavelen) {
-      freq = freq / factor;
-    } else {
-      const double smooth = (orig / wavelen - lo) / (hi - lo);
-      freq = (1.0 - smooth) * freq / factor + smooth * freq;
-    }
-  }
-  return freq * p.freqScale;
 }
 
 class CudaBackend : public Backend {
@@ -251,7 +233,7 @@ class CudaBackend : public Backend {
     }
     cuda::rope(x, positions, n, nHead, headDim, p.nRot, p.neox,
                static_cast<const double*>(m_ropeScratch.get(size_t(half) * sizeof(double))),
-               m_stream);
+               ropeMagnitude(p), m_stream);
   }
   void attention(const AttnArgs& a) override {
     float* lse = nullptr;
@@ -278,6 +260,12 @@ class CudaBackend : public Backend {
     cuda::swiglu(gate, up, y, count, m_stream);
   }
   void gelu(float* x, size_t count) override { cuda::gelu(x, count, m_stream); }
+  void glu(Glu kind, const float* gate, const float* up, float* y, size_t count) override {
+    cuda::glu(kind, gate, up, y, count, m_stream);
+  }
+  void softcap(float* x, float cap, size_t count) override {
+    cuda::softcap(x, cap, count, m_stream);
+  }
   void scaleRows(float* x, const float* s, int n, int dim) override {
     cuda::scaleRows(x, s, n, dim, m_stream);
   }

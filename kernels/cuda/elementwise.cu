@@ -38,6 +38,29 @@ __global__ void geluKernel(float* x, size_t n) {
     x[i] = v / (1.0f + expf(-2.0f * z));
   }
 }
+__global__ void gluKernel(Glu kind, const float* gate, const float* up, float* y, size_t n) {
+  const float k2 = 2.0f * 0.7978845608028654f;  // 2 sqrt(2/pi)
+  LL_GRID_LOOP(i, n) {
+    float g = gate[i], u = up[i], a = 0.0f;
+    switch (kind) {
+      case Glu::Silu:
+        a = g / (1.0f + expf(-g));
+        break;
+      case Glu::GeluTanh:
+        a = g / (1.0f + expf(-k2 * (g + 0.044715f * g * g * g)));
+        break;
+      case Glu::SiluOai:
+        g = fminf(g, kOaiSwigluLimit);
+        u = fminf(fmaxf(u, -kOaiSwigluLimit), kOaiSwigluLimit) + 1.0f;
+        a = g / (1.0f + expf(-kOaiSwigluAlpha * g));
+        break;
+    }
+    y[i] = a * u;
+  }
+}
+__global__ void softcapKernel(float* x, float cap, size_t n) {
+  LL_GRID_LOOP(i, n) x[i] = cap * tanhf(x[i] / cap);
+}
 __global__ void scaleRowsKernel(float* x, const float* s, size_t total, int dim) {
   LL_GRID_LOOP(i, total) x[i] *= s[i / dim];
 }
@@ -90,6 +113,12 @@ void swiglu(const float* gate, const float* up, float* y, size_t count, cudaStre
 }
 void gelu(float* x, size_t count, cudaStream_t s) {
   LL_LAUNCH(geluKernel, count, "gelu", x, count);
+}
+void glu(Glu kind, const float* gate, const float* up, float* y, size_t count, cudaStream_t s) {
+  LL_LAUNCH(gluKernel, count, "glu", kind, gate, up, y, count);
+}
+void softcap(float* x, float cap, size_t count, cudaStream_t s) {
+  LL_LAUNCH(softcapKernel, count, "softcap", x, cap, count);
 }
 void scaleRows(float* x, const float* sc, int n, int dim, cudaStream_t s) {
   const size_t total = size_t(n) * dim;

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/backend.h"
+
 namespace ll::kern::cuda {
 
 void fill(float* dst, float value, size_t count, cudaStream_t s);
@@ -16,6 +18,8 @@ void addRowVector(float* x, const float* v, float alpha, int rowBegin, int n, in
                   cudaStream_t s);
 void swiglu(const float* gate, const float* up, float* y, size_t count, cudaStream_t s);
 void gelu(float* x, size_t count, cudaStream_t s);
+void glu(Glu kind, const float* gate, const float* up, float* y, size_t count, cudaStream_t s);
+void softcap(float* x, float cap, size_t count, cudaStream_t s);
 void scaleRows(float* x, const float* sc, int n, int dim, cudaStream_t s);
 void sigmoid(float* x, size_t count, cudaStream_t s);
 void gatherRows(const float* src, const int32_t* idx, int n, int dim, float* dst, cudaStream_t s);

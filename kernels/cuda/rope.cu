@@ -7,7 +7,7 @@ namespace ll::kern::cuda {
 namespace {
 
 __global__ void ropeKernel(float* x, const int32_t* positions, int n, int nHead, int headDim,
-                           int half, bool neox, const double* invFreq) {
+                           int half, bool neox, const double* invFreq, double mag) {
   const size_t total = size_t(n) * nHead * half;
   for (size_t idx = size_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += size_t(gridDim.x) * blockDim.x) {
@@ -18,6 +18,8 @@ __global__ void ropeKernel(float* x, const int32_t* positions, int n, int nHead,
     const double theta = double(positions[r]) * invFreq[i];
     double sn, cs;
     sincos(theta, &sn, &cs);
+    sn *= mag;
+    cs *= mag;
     const int i0 = neox ? i : 2 * i;
     const int i1 = neox ? i + half : 2 * i + 1;
     const double x0 = v[i0], x1 = v[i1];
@@ -29,12 +31,12 @@ __global__ void ropeKernel(float* x, const int32_t* positions, int n, int nHead,
 }  // namespace
 
 void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, int nRot, bool neox,
-          const double* invFreq, cudaStream_t s) {
+          const double* invFreq, double mag, cudaStream_t s) {
   const int half = nRot / 2;
   const size_t total = size_t(n) * nHead * half;
   if (total == 0) return;
   ropeKernel<<<blocksFor(total, 256), 256, 0, s>>>(x, positions, n, nHead, headDim, half, neox,
-                                                   invFreq);
+                                                   invFreq, mag);
   checkLaunch("rope");
 }
 

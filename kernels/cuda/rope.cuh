@@ -7,9 +7,9 @@
 
 namespace ll::kern::cuda {
 
-// invFreq[nRot/2] (device, double): angle per position of each pair, llama3 scaling and
-// freqScale folded in (computed on the host with the reference formula).
+// invFreq[nRot/2] (device, double): angle per position of each pair, all scaling folded in
+// (kernels/rope_freq.h on the host); mag multiplies cos and sin (ropeMagnitude).
 void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, int nRot, bool neox,
-          const double* invFreq, cudaStream_t s);
+          const double* invFreq, double mag, cudaStream_t s);
 
 }  // namespace ll::kern::cuda

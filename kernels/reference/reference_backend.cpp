@@ -1,5 +1,6 @@
 // The reference backend: plain scalar loops over host memory, double accumulation. Slow on
 // purpose; it exists so tests can compare every other backend op by op against it.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -170,6 +171,29 @@ class ReferenceBackend final : public Backend {
       const double z = k * (v + 0.044715 * v * v * v);
       x[i] = float(v / (1.0 + std::exp(-2.0 * z)));
     }
+  }
+  void glu(Glu kind, const float* gate, const float* up, float* y, size_t count) override {
+    const double k = std::sqrt(2.0 / 3.14159265358979323846);
+    for (size_t i = 0; i < count; ++i) {
+      double g = gate[i], u = up[i], a = 0;
+      switch (kind) {
+        case Glu::Silu:
+          a = g / (1.0 + std::exp(-g));
+          break;
+        case Glu::GeluTanh:
+          a = g / (1.0 + std::exp(-2.0 * k * (g + 0.044715 * g * g * g)));
+          break;
+        case Glu::SiluOai:
+          g = std::min(g, double(kOaiSwigluLimit));
+          u = std::clamp(u, -double(kOaiSwigluLimit), double(kOaiSwigluLimit)) + 1.0;
+          a = g / (1.0 + std::exp(-double(kOaiSwigluAlpha) * g));
+          break;
+      }
+      y[i] = float(a * u);
+    }
+  }
+  void softcap(float* x, float cap, size_t count) override {
+    for (size_t i = 0; i < count; ++i) x[i] = float(double(cap) * std::tanh(double(x[i]) / cap));
   }
   void scaleRows(float* x, const float* s, int n, int dim) override {
     for (int r = 0; r < n; ++r)

@@ -1,5 +1,7 @@
 #include "kernels/reference/reference_ops.h"
 
+#include "kernels/rope_freq.h"
+
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -8,37 +10,17 @@
 
 namespace ll::kern::ref {
 
-double ropeInvFreq(int i, const RopeParams& p) {
-  double freq = std::pow(double(p.base), -2.0 * i / double(p.nRot));
-  if (p.llama3Factor != 0.0f) {
-    // HF _compute_llama3_parameters: long wavelengths are slowed by `factor`, short ones kept,
-    // the band between interpolated smoothly.
-    const double factor = p.llama3Factor, lo = p.llama3LowFreqFactor, hi = p.llama3HighFreqFactor;
-    const double orig = p.llama3OrigCtx;
-    const double lowWavelen = orig / lo, highWavelen = orig / hi;
-    const double wavelen = 2.0 * std::numbers::pi / freq;
-    if (wavelen < highWavelen) {
-      // unchanged
-    } else if (wavelen > lowWavelen) {
-      freq = freq / factor;
-    } else {
-      const double smooth = (orig / wavelen - lo) / (hi - lo);
-      freq = (1.0 - smooth) * freq / factor + smooth * freq;
-    }
-  }
-  return freq * p.freqScale;
-}
-
 void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, const RopeParams& p) {
   if (p.nRot <= 0 || p.nRot > headDim || p.nRot % 2 != 0)
     throw std::invalid_argument("rope: nRot must be even and in (0, headDim]");
   const int half = p.nRot / 2;
+  const double mag = ropeMagnitude(p);
   for (int r = 0; r < n; ++r) {
     for (int h = 0; h < nHead; ++h) {
       float* v = x + (size_t(r) * nHead + h) * headDim;
       for (int i = 0; i < half; ++i) {
         const double theta = double(positions[r]) * ropeInvFreq(i, p);
-        const double c = std::cos(theta), s = std::sin(theta);
+        const double c = std::cos(theta) * mag, s = std::sin(theta) * mag;
         const int i0 = p.neox ? i : 2 * i;
         const int i1 = p.neox ? i + half : 2 * i + 1;
         const double x0 = v[i0], x1 = v[i1];

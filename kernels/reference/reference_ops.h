@@ -9,7 +9,6 @@
 namespace ll::kern::ref {
 
 // Angle multiplier of rotary pair i (theta_i / pos), llama3 scaling included.
-double ropeInvFreq(int i, const RopeParams& p);
 void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, const RopeParams& p);
 
 // Throws std::invalid_argument when the shapes in a are inconsistent.

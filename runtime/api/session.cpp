@@ -209,7 +209,6 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, i
   a.nHead = tr.nHead;
   a.nHeadKv = tr.nHeadKv;
   a.headDim = tr.headDim;
-  a.scale = tr.attnScale;
   a.q = qSrc;
   a.k = kSrc;
   a.v = kSrc;  // probabilities do not depend on V
@@ -220,6 +219,7 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, i
     if (x.bytes() < bytes) x = kern::Buffer(b, bytes);
     return x.get();
   };
+  setLayerAttention(b, a, tr, layer, get);
   std::vector<float> result(size_t(T) * T, 0.0f), tmp(size_t(nQ) * T);
   float* rows = result.data() + size_t(rowBegin) * T;
   const int h0 = head < 0 ? 0 : head, h1 = head < 0 ? tr.nHead : head + 1;

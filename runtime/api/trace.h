@@ -52,6 +52,14 @@ struct LayerTrace {
   std::vector<float> expertWeights;  // [T, nExpertUsed] weight applied to each chosen expert
 };
 
+// The architecture's attention semantics of one layer (sliding window, soft-cap, sinks), recorded
+// with the trace so every reader (maps, head grid, selections, exports) applies the pass's own.
+struct LayerAttention {
+  int window = 0;            // 0: none
+  float softcap = 0.0f;      // 0: none
+  std::vector<float> sinks;  // [nHead] sink logits (host), empty: none
+};
+
 struct Trace {
   // Shapes
   int nTokens = 0;
@@ -64,6 +72,7 @@ struct Trace {
   int nExpert = 0;
   int nExpertUsed = 0;
   float attnScale = 1.0f;
+  std::vector<LayerAttention> layerAttn;  // [nLayer]
 
   std::vector<int32_t> ids;          // tokens run (after any subset)
   std::vector<int32_t> positions;    // position ids used

@@ -153,6 +153,28 @@ void setBlocks(kern::Backend& b, kern::AttnArgs& x, const MaskSegment& s, size_t
 
 }  // namespace
 
+void setLayerAttention(kern::Backend& b, kern::AttnArgs& a, const Trace& tr, int layer,
+                       const MaskScratch& scratch) {
+  a.scale = tr.attnScale;
+  a.window = 0;
+  a.softcap = 0.0f;
+  a.sinks = nullptr;
+  if (layer < 0 || layer >= static_cast<int>(tr.layerAttn.size())) return;
+  const LayerAttention& la = tr.layerAttn[size_t(layer)];
+  a.window = la.window;
+  a.softcap = la.softcap;
+  if (la.sinks.empty()) return;
+  if (la.sinks.size() != size_t(a.nHead))
+    throw std::invalid_argument("attention: the trace's sinks do not match its heads");
+  if (b.hostMemory()) {
+    a.sinks = la.sinks.data();
+    return;
+  }
+  auto* dev = static_cast<float*>(scratch("m_sinks", la.sinks.size() * 4));
+  b.upload(dev, la.sinks.data(), la.sinks.size() * 4);
+  a.sinks = dev;
+}
+
 void maskedAttention(kern::Backend& b, const kern::AttnArgs& a, const Interventions& iv, int layer,
                      const MaskScratch& scratch, MaskedAttnStats* stats) {
   const int T = a.nKv, p = a.nKv - a.nQ, H = a.nHead;

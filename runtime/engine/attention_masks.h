@@ -11,6 +11,7 @@
 
 #include "kernels/backend.h"
 #include "runtime/api/request.h"
+#include "runtime/api/trace.h"
 
 namespace ll::rt {
 
@@ -37,6 +38,12 @@ int maskInvalidationPoint(const Interventions& a, const Interventions& b, int T)
 
 // Backend scratch memory by name (kept by the caller across calls).
 using MaskScratch = std::function<void*(const std::string& name, size_t bytes)>;
+
+// The one place that sets AttnArgs' architecture fields for a layer: scale, sliding window,
+// soft-cap and sinks, as the trace recorded them (sinks are staged in scratch when the backend
+// cannot read host memory).
+void setLayerAttention(kern::Backend& b, kern::AttnArgs& a, const Trace& tr, int layer,
+                       const MaskScratch& scratch);
 
 // Host copies of the statistics of the computed rows.
 struct MaskedAttnStats {

@@ -24,6 +24,17 @@ Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern:
       sharedWeights ? std::move(sharedWeights) : std::make_shared<ModelWeights>(model, backend);
   m_k.resize(model.spec.nLayer);
   m_v.resize(model.spec.nLayer);
+  const ModelSpec& s = model.spec;
+  m_layerAttn.resize(size_t(s.nLayer));
+  for (int l = 0; l < s.nLayer; ++l) {
+    LayerAttention& la = m_layerAttn[size_t(l)];
+    la.window = s.layerWindow(l);
+    la.softcap = s.attnSoftcap;
+    if (const kern::Weight* w = m_weights->layers[size_t(l)].sinks) {
+      la.sinks.resize(size_t(s.nHead));
+      backend.download(la.sinks.data(), m_weights->vec(w), la.sinks.size() * 4);
+    }
+  }
 }
 
 Engine::~Engine() = default;
@@ -253,7 +264,8 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   tr->nVocab = V;
   tr->nExpert = s.nExpert;
   tr->nExpertUsed = s.nExpertUsed;
-  tr->attnScale = 1.0f / std::sqrt(static_cast<float>(s.headDim));
+  tr->attnScale = s.layerAttnScale();
+  tr->layerAttn = m_layerAttn;
   tr->ids = ids;
   tr->positions = positions;
   tr->captured = capture.enabled;

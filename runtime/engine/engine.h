@@ -96,6 +96,8 @@ class Engine {
   void recomputeQueries(int l, const TraceTensor<float>& in, const std::vector<int32_t>& positions,
                         int r0, int r1, float* dst);
   void norm(const float* x, const kern::Weight* w, const kern::Weight* b, float* y, int n);
+  // The scratch as attention_masks.h's MaskScratch.
+  std::function<void*(const std::string&, size_t)> scratchFn();
   // Capture storage: allocation where the backend computes, prefix copies, row writes.
   void allocCapture(TraceTensor<float>& t, size_t count);
   void copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count) {
@@ -113,6 +115,7 @@ class Engine {
   std::shared_ptr<kern::Backend> m_backendOwner;
   bool m_deviceCaptures = false;
   std::shared_ptr<ModelWeights> m_weights;
+  std::vector<LayerAttention> m_layerAttn;  // the spec's per-layer attention semantics
   std::unique_ptr<Scratch> m_scratch;
   std::shared_ptr<const Model> m_modelOwner;
   // Recomputes queries for this engine's traces that store only their tail (host captures).

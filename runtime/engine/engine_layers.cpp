@@ -16,6 +16,11 @@ void Engine::norm(const float* x, const kern::Weight* w, const kern::Weight* b, 
   normRows(m_backend, m_model.spec, *m_weights, w, b, x, y, n);
 }
 
+std::function<void*(const std::string&, size_t)> Engine::scratchFn() {
+  Scratch* sc = m_scratch.get();
+  return [sc](const std::string& name, size_t bytes) { return sc->get(name, bytes); };
+}
+
 void Engine::preparePass(Pass& ps) {
   const ModelSpec& s = m_model.spec;
   Scratch& sc = *m_scratch;
@@ -40,6 +45,11 @@ void Engine::preparePass(Pass& ps) {
 
   // Embeddings
   m_backend.getRows(*m_weights->tokenEmbd, ps.ids->data() + ps.p, n, ps.x);
+  if (s.embdScale > 0.0f) {  // Gemma: x0 = embedding * sqrt(n_embd)
+    float* k = sc.f32("embdscale", n);
+    m_backend.fill(k, s.embdScale, size_t(n));
+    m_backend.scaleRows(ps.x, k, n, d);
+  }
   if (m_weights->posEmbd) {
     m_backend.getRows(*m_weights->posEmbd, ps.positions->data() + ps.p, n, ps.h);
     m_backend.add(ps.x, ps.h, ps.x, size_t(n) * d);
@@ -72,12 +82,8 @@ void Engine::attentionBlock(int l, Pass& ps) {
   m_backend.matmul(*L.wv, ps.h, vc, n);
   if (L.bk) m_backend.addBias(kOut, m_weights->vec(L.bk), n, kvd);
   if (L.bv) m_backend.addBias(vc, m_weights->vec(L.bv), n, kvd);
-  if (L.kNorm) m_backend.rmsNorm(kOut, m_weights->vec(L.kNorm), kc, n, kvd, s.normEps);
-  if (s.hasRope && !s.learnedPos) {
-    kern::RopeParams rp = s.rope;
-    if (rp.nRot <= 0) rp.nRot = s.headDim;
-    m_backend.rope(kc, ps.pos, n, s.nHeadKv, s.headDim, rp);
-  }
+  if (L.kNorm) qkNormRows(m_backend, s, m_weights->vec(L.kNorm), kOut, kc, n, s.nHeadKv);
+  if (s.hasRope && !s.learnedPos) m_backend.rope(kc, ps.pos, n, s.nHeadKv, s.headDim, layerRope(s, l));
 
   LayerTrace* lt = ps.cap.enabled ? &ps.tr->layers[l] : nullptr;
   kern::AttnArgs a;
@@ -86,21 +92,18 @@ void Engine::attentionBlock(int l, Pass& ps) {
   a.nHead = s.nHead;
   a.nHeadKv = s.nHeadKv;
   a.headDim = s.headDim;
-  a.scale = ps.tr->attnScale;
   a.q = ps.q;
   a.k = m_k[l].f32();
   a.v = m_v[l].f32();
   a.out = att;
+  setLayerAttention(m_backend, a, *ps.tr, l, scratchFn());
   if (lt) {
     captureQueryTail(l, ps);
     captureRows(lt->k, size_t(p) * kvd, kc, size_t(n) * kvd);  // after oldColSums read the old K
   }
   // Knockouts and head eviction: one backend call per mask segment (usually one).
   MaskedAttnStats st;
-  maskedAttention(
-      m_backend, a, *ps.iv, l,
-      [&sc](const std::string& name, size_t bytes) { return sc.get(name, bytes); },
-      lt ? &st : nullptr);
+  maskedAttention(m_backend, a, *ps.iv, l, scratchFn(), lt ? &st : nullptr);
   if (lt) {
     lt->lastRow = st.lastRow;
     for (int h = 0; h < H; ++h) {
@@ -113,6 +116,11 @@ void Engine::attentionBlock(int l, Pass& ps) {
   }
   m_backend.matmul(*L.wo, att, proj, n);
   if (L.bo) m_backend.addBias(proj, m_weights->vec(L.bo), n, d);
+  if (L.postAttnNorm) {  // Gemma: the branch output is normed before it joins the residual
+    float* normed = sc.f32("postnorm", size_t(n) * d);
+    m_backend.rmsNorm(proj, m_weights->vec(L.postAttnNorm), normed, n, d, s.normEps);
+    proj = normed;
+  }
   m_backend.add(ps.x, proj, ps.x, size_t(n) * d);
   if (lt) captureRows(lt->residMid, size_t(p) * d, ps.x, size_t(n) * d);
 }
@@ -146,7 +154,6 @@ void Engine::oldColSums(int l, Pass& ps) {
   a.nHead = s.nHead;
   a.nHeadKv = s.nHeadKv;
   a.headDim = s.headDim;
-  a.scale = old->attnScale;
   // Old queries of rows [p, To): recomputed before its stored tail, copied from the tail.
   float* oq = sc.f32("oldq", size_t(nq) * qd);
   const int split = std::clamp(old->qFrom, p, To);
@@ -171,10 +178,9 @@ void Engine::oldColSums(int l, Pass& ps) {
   a.k = kSrc;
   a.v = kSrc;  // values do not change probabilities; the output is discarded
   a.out = sc.f32("oldout", size_t(nq) * qd);
+  setLayerAttention(m_backend, a, *old, l, scratchFn());
   MaskedAttnStats st;
-  maskedAttention(
-      m_backend, a, old->request.interventions, l,
-      [&sc](const std::string& name, size_t bytes) { return sc.get(name, bytes); }, &st);
+  maskedAttention(m_backend, a, old->request.interventions, l, scratchFn(), &st);
   const std::vector<float>& sub = st.colSum;
   for (int h = 0; h < H; ++h)
     for (int j = 0; j < p; ++j) colSum[size_t(h) * T + j] -= sub[size_t(h) * To + j];
@@ -227,7 +233,8 @@ void Engine::denseFfn(const ExpertWeights& w, const kern::Weight* upB, const ker
                       const float* h, float* out, int n, Pass& ps) {
   Scratch& sc = *m_scratch;
   const int ff = static_cast<int>(w.up->rows);
-  if (w.gate && !upB && m_backend.fusedSwiglu()) {
+  const Activation act = m_model.spec.act;
+  if (w.gate && !upB && !w.gateB && act == Activation::SwiGlu && m_backend.fusedSwiglu()) {
     // The up projection is consumed panel by panel: no [n, ff] buffer for it.
     float* g = sc.f32("ffg", size_t(n) * ps.ffMax);
     m_backend.matmul(*w.gate, h, g, n);
@@ -242,7 +249,12 @@ void Engine::denseFfn(const ExpertWeights& w, const kern::Weight* upB, const ker
   if (w.gate) {
     float* g = sc.f32("ffg", size_t(n) * ps.ffMax);
     m_backend.matmul(*w.gate, h, g, n);
-    m_backend.swiglu(g, u, u, size_t(n) * ff);
+    if (w.gateB) m_backend.addBias(g, m_weights->vec(w.gateB), n, ff);
+    if (act == Activation::SwiGlu)
+      m_backend.swiglu(g, u, u, size_t(n) * ff);
+    else
+      m_backend.glu(act == Activation::GeGlu ? kern::Glu::GeluTanh : kern::Glu::SiluOai, g, u, u,
+                    size_t(n) * ff);
   } else {
     m_backend.gelu(u, size_t(n) * ff);
   }
@@ -263,6 +275,11 @@ void Engine::ffnBlock(int l, Pass& ps) {
     out = ps.ffo;
   } else {
     denseFfn({L.gate, L.up, L.down}, L.upB, L.downB, ps.h, ps.h, n, ps);
+  }
+  if (L.postFfnNorm) {  // Gemma
+    float* normed = m_scratch->f32("postnorm", size_t(n) * d);
+    m_backend.rmsNorm(out, m_weights->vec(L.postFfnNorm), normed, n, d, s.normEps);
+    out = normed;
   }
   m_backend.add(ps.x, out, ps.x, size_t(n) * d);
   const auto& steering = ps.iv->steering;
@@ -291,6 +308,7 @@ void Engine::moeFfn(int l, Pass& ps) {
   // Routing on the host.
   float* rl = sc.f32("router", size_t(n) * E);
   m_backend.matmul(*L.router, ps.h, rl, n);
+  if (L.routerB) m_backend.addBias(rl, m_weights->vec(L.routerB), n, E);
   std::vector<float> z(size_t(n) * E);
   m_backend.download(z.data(), rl, z.size() * 4);
   LayerTrace* lt = ps.cap.enabled ? &ps.tr->layers[l] : nullptr;
@@ -334,7 +352,7 @@ void Engine::moeFfn(int l, Pass& ps) {
     const int cnt = static_cast<int>(rows[e].size());
     if (cnt == 0) continue;
     m_backend.gatherRows(ps.h, idxDev + offs[e], cnt, d, xe);
-    denseFfn(L.experts[e], nullptr, nullptr, xe, ye, cnt, ps);
+    denseFfn(L.experts[e], L.experts[e].upB, L.experts[e].downB, xe, ye, cnt, ps);
     m_backend.scatterAddRows(ye, idxDev + offs[e], wDev + offs[e], cnt, d, ps.ffo);
   }
   if (L.sharedGate) {
@@ -359,8 +377,10 @@ void Engine::finishPass(Pass& ps) {
   const int rows = ps.cap.allLogits ? n : 1;
   const float* in = ps.cap.allLogits ? ps.h : ps.h + size_t(n - 1) * d;
   const size_t at = ps.cap.allLogits ? size_t(ps.p) * V : 0;
+  const float cap = s.finalSoftcap;
   if (float* direct = backendPtr(ps.tr->logits)) {
     m_backend.matmul(*m_weights->output, in, direct + at, rows);
+    if (cap > 0.0f) m_backend.softcap(direct + at, cap, size_t(rows) * V);
     return;
   }
   const int chunk =
@@ -369,6 +389,7 @@ void Engine::finishPass(Pass& ps) {
   for (int r = 0; r < rows; r += chunk) {
     const int c = std::min(chunk, rows - r);
     m_backend.matmul(*m_weights->output, in + size_t(r) * d, lg, c);
+    if (cap > 0.0f) m_backend.softcap(lg, cap, size_t(c) * V);
     captureRows(ps.tr->logits, at + size_t(r) * V, lg, size_t(c) * V);
   }
 }

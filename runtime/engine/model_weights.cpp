@@ -3,12 +3,13 @@
 #include <stdexcept>
 
 namespace ll::rt {
+
 namespace {
-
-std::string blk(int l, const std::string& what) {
-  return "blk." + std::to_string(l) + "." + what;
+std::string shapeText(const std::vector<int64_t>& ne) {
+  std::string s = "[";
+  for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+  return s + "]";
 }
-
 }  // namespace
 
 ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
@@ -17,100 +18,209 @@ ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
   if (s.nLayer <= 0 || s.nEmbd <= 0 || s.nHead <= 0 || s.nHeadKv <= 0 || s.headDim <= 0 ||
       s.nVocab <= 0 || s.nHead % s.nHeadKv != 0)
     throw std::runtime_error(model.path.string() + ": inconsistent hyperparameters");
-  const int64_t d = s.nEmbd, qd = int64_t(s.nHead) * s.headDim,
-                kvd = int64_t(s.nHeadKv) * s.headDim;
-
-  tokenEmbd = required("token_embd.weight", s.nVocab, d);
-  if (s.learnedPos) posEmbd = required("position_embd.weight", -1, d);
-  outputNorm = required("output_norm.weight", 1, d);
-  outputNormB = optional("output_norm.bias", 1, d);
-  output = optional("output.weight", s.nVocab, d);
-  if (!output) output = tokenEmbd;
-
+  const ArchDesc& a = archOf(s);
   layers.resize(s.nLayer);
+  for (const TensorDesc& t : a.tensors) {
+    if (!layerScoped(t)) {
+      bind(t, -1);
+      continue;
+    }
+    for (int l = 0; l < s.nLayer; ++l) bind(t, l);
+  }
+  if (!output) output = tokenEmbd;
+  // What every block needs, whatever the table made optional.
+  auto need = [&](const kern::Weight* w, const std::string& what) {
+    if (!w) throw std::runtime_error(model.path.string() + ": missing tensor " + what);
+  };
+  need(tokenEmbd, "token_embd.weight");
+  need(outputNorm, "output_norm.weight");
   for (int l = 0; l < s.nLayer; ++l) {
-    LayerWeights& L = layers[l];
-    L.attnNorm = required(blk(l, "attn_norm.weight"), 1, d);
-    L.attnNormB = optional(blk(l, "attn_norm.bias"), 1, d);
-    if (const TensorData* qkv = model.weights.find(blk(l, "attn_qkv.weight"))) {
-      // Fused Q|K|V: rows are contiguous, so each part is a row range of the tensor.
-      if (qkv->cols() != d || qkv->rows() != qd + 2 * kvd)
-        throw std::runtime_error(model.path.string() + ": " + qkv->name +
-                                 " has an unexpected shape");
-      const size_t rowBytes = qkv->nbytes / static_cast<size_t>(qkv->rows());
-      L.wq = load(*qkv, qd, d, 0, blk(l, "attn_qkv.weight[q]"));
-      L.wk = load(*qkv, kvd, d, rowBytes * qd, blk(l, "attn_qkv.weight[k]"));
-      L.wv = load(*qkv, kvd, d, rowBytes * (qd + kvd), blk(l, "attn_qkv.weight[v]"));
-      if (const TensorData* b = model.weights.find(blk(l, "attn_qkv.bias"))) {
-        if (b->cols() != qd + 2 * kvd || b->type != kern::QType::F32)
-          throw std::runtime_error(model.path.string() + ": " + b->name +
-                                   " has an unexpected shape");
-        L.bq = load(*b, 1, qd, 0, blk(l, "attn_qkv.bias[q]"));
-        L.bk = load(*b, 1, kvd, 4 * qd, blk(l, "attn_qkv.bias[k]"));
-        L.bv = load(*b, 1, kvd, 4 * (qd + kvd), blk(l, "attn_qkv.bias[v]"));
+    const LayerWeights& L = layers[l];
+    const std::string b = "blk." + std::to_string(l) + ".";
+    need(L.attnNorm, b + "attn_norm");
+    need(L.wq, b + "attn_q");
+    need(L.wk, b + "attn_k");
+    need(L.wv, b + "attn_v");
+    need(L.wo, b + "attn_output");
+    need(L.ffnNorm, b + "ffn_norm");
+    if (L.isMoe()) {
+      if (L.experts.size() != size_t(s.nExpert)) need(nullptr, b + "ffn_*_exps");
+      for (const auto& e : L.experts) {
+        need(e.up, b + "ffn_up_exps");
+        need(e.down, b + "ffn_down_exps");
+        need(e.gate, b + "ffn_gate_exps");
       }
     } else {
-      L.wq = required(blk(l, "attn_q.weight"), qd, d);
-      L.wk = required(blk(l, "attn_k.weight"), kvd, d);
-      L.wv = required(blk(l, "attn_v.weight"), kvd, d);
-      L.bq = optional(blk(l, "attn_q.bias"), 1, qd);
-      L.bk = optional(blk(l, "attn_k.bias"), 1, kvd);
-      L.bv = optional(blk(l, "attn_v.bias"), 1, kvd);
+      need(L.up, b + "ffn_up");
+      need(L.down, b + "ffn_down");
+      if (s.act != Activation::GeluTanh) need(L.gate, b + "ffn_gate");
     }
-    L.wo = required(blk(l, "attn_output.weight"), d, qd);
-    L.bo = optional(blk(l, "attn_output.bias"), 1, d);
-    if (s.qkNorm) {
-      L.qNorm = required(blk(l, "attn_q_norm.weight"), 1, qd);
-      L.kNorm = required(blk(l, "attn_k_norm.weight"), 1, kvd);
+    const int shexp = (L.sharedGate != nullptr) + (L.shared.gate != nullptr) +
+                      (L.shared.up != nullptr) + (L.shared.down != nullptr);
+    if (shexp != 0 && shexp != 4) need(nullptr, b + "ffn_*_shexp (a shared expert needs all four)");
+    if (s.postNorms) {
+      need(L.postAttnNorm, b + "post_attention_norm");
+      need(L.postFfnNorm, b + "post_ffw_norm");
     }
-    L.ffnNorm = required(blk(l, "ffn_norm.weight"), 1, d);
-    L.ffnNormB = optional(blk(l, "ffn_norm.bias"), 1, d);
+    if (s.attnSinks) need(L.sinks, b + "attn_sinks");
+  }
+}
 
-    if (s.nExpert > 0 && model.weights.find(blk(l, "ffn_gate_inp.weight"))) {
-      L.router = required(blk(l, "ffn_gate_inp.weight"), s.nExpert, d);
-      const int64_t ff = s.nFfExpert > 0 ? s.nFfExpert : s.nFf;
-      L.experts.resize(s.nExpert);
-      const TensorData* g3 = model.weights.find(blk(l, "ffn_gate_exps.weight"));
-      if (g3) {
-        const TensorData& u3 = model.weights.get(blk(l, "ffn_up_exps.weight"));
-        const TensorData& d3 = model.weights.get(blk(l, "ffn_down_exps.weight"));
-        auto check = [&](const TensorData& t, int64_t c, int64_t r) {
-          if (t.ne.size() != 3 || t.ne[0] != c || t.ne[1] != r || t.ne[2] != s.nExpert)
-            throw std::runtime_error(model.path.string() + ": " + t.name +
-                                     " has an unexpected shape");
-        };
-        check(*g3, d, ff);
-        check(u3, d, ff);
-        check(d3, ff, d);
-        for (int e = 0; e < s.nExpert; ++e) {
-          const std::string tag = "[" + std::to_string(e) + "]";
-          L.experts[e].gate = load(*g3, ff, d, g3->nbytes / s.nExpert * e, g3->name + tag);
-          L.experts[e].up = load(u3, ff, d, u3.nbytes / s.nExpert * e, u3.name + tag);
-          L.experts[e].down = load(d3, d, ff, d3.nbytes / s.nExpert * e, d3.name + tag);
-        }
-      } else {  // older files: one tensor per expert
-        for (int e = 0; e < s.nExpert; ++e) {
-          const std::string n = std::to_string(e);
-          L.experts[e].gate = required(blk(l, "ffn_gate." + n + ".weight"), ff, d);
-          L.experts[e].up = required(blk(l, "ffn_up." + n + ".weight"), ff, d);
-          L.experts[e].down = required(blk(l, "ffn_down." + n + ".weight"), d, ff);
+const kern::Weight** ModelWeights::slot(Role role, int l) {
+  LayerWeights* L = l >= 0 ? &layers[size_t(l)] : nullptr;
+  switch (role) {
+    case Role::TokenEmbd:
+      return &tokenEmbd;
+    case Role::PosEmbd:
+      return &posEmbd;
+    case Role::OutputNorm:
+      return &outputNorm;
+    case Role::OutputNormB:
+      return &outputNormB;
+    case Role::Output:
+      return &output;
+    case Role::AttnNorm:
+      return &L->attnNorm;
+    case Role::AttnNormB:
+      return &L->attnNormB;
+    case Role::Wq:
+      return &L->wq;
+    case Role::Wk:
+      return &L->wk;
+    case Role::Wv:
+      return &L->wv;
+    case Role::Bq:
+      return &L->bq;
+    case Role::Bk:
+      return &L->bk;
+    case Role::Bv:
+      return &L->bv;
+    case Role::Wo:
+      return &L->wo;
+    case Role::Bo:
+      return &L->bo;
+    case Role::QNorm:
+      return &L->qNorm;
+    case Role::KNorm:
+      return &L->kNorm;
+    case Role::Sinks:
+      return &L->sinks;
+    case Role::PostAttnNorm:
+      return &L->postAttnNorm;
+    case Role::FfnNorm:
+      return &L->ffnNorm;
+    case Role::FfnNormB:
+      return &L->ffnNormB;
+    case Role::Gate:
+      return &L->gate;
+    case Role::Up:
+      return &L->up;
+    case Role::Down:
+      return &L->down;
+    case Role::UpB:
+      return &L->upB;
+    case Role::DownB:
+      return &L->downB;
+    case Role::PostFfnNorm:
+      return &L->postFfnNorm;
+    case Role::Router:
+      return &L->router;
+    case Role::RouterB:
+      return &L->routerB;
+    case Role::ShexpGateInp:
+      return &L->sharedGate;
+    case Role::GateShexp:
+      return &L->shared.gate;
+    case Role::UpShexp:
+      return &L->shared.up;
+    case Role::DownShexp:
+      return &L->shared.down;
+    default:
+      return nullptr;  // split roles and tensors the engine reads from the spec
+  }
+}
+
+void ModelWeights::bind(const TensorDesc& t, int l) {
+  const ModelSpec& s = m_model.spec;
+  const std::string name = tensorName(t, l);
+  const TensorData* td = m_model.weights.find(name);
+  if (!td) {
+    if (tensorRequired(t, s))
+      throw std::runtime_error(m_model.path.string() + ": missing tensor " + name);
+    return;
+  }
+  const std::vector<int64_t> want = tensorShape(t, s);
+  int64_t elems = 1;
+  for (int64_t x : td->ne) elems *= x;
+  // Vectors: any shape with the right element count (GGUF stores them 1-D).
+  const bool ok = t.rank == 1 ? elems == want[0] : td->ne == want;
+  if (!ok)
+    throw std::runtime_error(m_model.path.string() + ": tensor " + name + " has shape " +
+                             shapeText(td->ne) + ", expected " + shapeText(want));
+  const int64_t qd = int64_t(s.nHead) * s.headDim, kvd = int64_t(s.nHeadKv) * s.headDim;
+  const bool vec = t.rank == 1;
+  const size_t rowB = vec ? 4 : td->nbytes / size_t(td->rows());
+  auto part = [&](int64_t row0, int64_t rows, const char* tag) {
+    // A vector's parts are element ranges (F32), a matrix's are row ranges.
+    if (vec) {
+      if (td->type != kern::QType::F32)
+        throw std::runtime_error(m_model.path.string() + ": " + name + " must be F32");
+      return load(*td, 1, rows, size_t(row0) * 4, name + tag);
+    }
+    return load(*td, rows, td->cols(), rowB * size_t(row0), name + tag);
+  };
+  LayerWeights* L = l >= 0 ? &layers[size_t(l)] : nullptr;
+  switch (t.split) {
+    case Split::None: {
+      const kern::Weight** dst = slot(t.role, l);
+      if (!dst) return;
+      *dst = vec ? load(*td, 1, elems, 0, name) : load(*td, td->rows(), td->cols(), 0, name);
+      return;
+    }
+    case Split::QkvRows: {
+      const bool bias = t.role == Role::Bqkv;
+      (bias ? L->bq : L->wq) = part(0, qd, "[q]");
+      (bias ? L->bk : L->wk) = part(qd, kvd, "[k]");
+      (bias ? L->bv : L->wv) = part(qd + kvd, kvd, "[v]");
+      return;
+    }
+    case Split::GateUpRows:
+      L->gate = part(0, s.nFf, "[gate]");
+      L->up = part(s.nFf, s.nFf, "[up]");
+      return;
+    case Split::PerExpert: {
+      const int E = s.nExpert;
+      if (L->experts.empty()) L->experts.resize(size_t(E));
+      const size_t per = td->nbytes / size_t(E);
+      for (int e = 0; e < E; ++e) {
+        const std::string tag = "[" + std::to_string(e) + "]";
+        const kern::Weight* w = t.rank == 3 ? load(*td, td->ne[1], td->ne[0], per * e, name + tag)
+                                            : load(*td, 1, td->ne[0], per * e, name + tag);
+        ExpertWeights& x = L->experts[size_t(e)];
+        switch (t.role) {
+          case Role::GateExps:
+            x.gate = w;
+            break;
+          case Role::UpExps:
+            x.up = w;
+            break;
+          case Role::DownExps:
+            x.down = w;
+            break;
+          case Role::GateExpsB:
+            x.gateB = w;
+            break;
+          case Role::UpExpsB:
+            x.upB = w;
+            break;
+          case Role::DownExpsB:
+            x.downB = w;
+            break;
+          default:
+            throw std::logic_error("per-expert split of a non-expert role");
         }
       }
-      if (model.weights.find(blk(l, "ffn_gate_inp_shexp.weight"))) {
-        const int64_t sf = s.nFfShexp > 0 ? s.nFfShexp : -1;
-        L.sharedGate = required(blk(l, "ffn_gate_inp_shexp.weight"), 1, d);
-        L.shared.gate = required(blk(l, "ffn_gate_shexp.weight"), sf, d);
-        // Gate and up must agree: the FFN scratch is sized by the up rows (preparePass).
-        L.shared.up = required(blk(l, "ffn_up_shexp.weight"), L.shared.gate->rows, d);
-        L.shared.down = required(blk(l, "ffn_down_shexp.weight"), d, L.shared.gate->rows);
-      }
-    } else {
-      const int64_t ff = s.nFf > 0 ? s.nFf : -1;
-      L.up = required(blk(l, "ffn_up.weight"), ff, d);
-      L.down = required(blk(l, "ffn_down.weight"), d, L.up->rows);
-      L.upB = optional(blk(l, "ffn_up.bias"), 1, L.up->rows);
-      L.downB = optional(blk(l, "ffn_down.bias"), 1, d);
-      if (s.act == Activation::SwiGlu) L.gate = required(blk(l, "ffn_gate.weight"), L.up->rows, d);
+      return;
     }
   }
 }
@@ -129,26 +239,6 @@ const kern::Weight* ModelWeights::load(const TensorData& t, int64_t rows, int64_
   desc.data = t.data + byteOffset;
   m_owned.push_back(m_backend.loadWeight(desc));
   return m_owned.back().get();
-}
-
-const kern::Weight* ModelWeights::optional(const std::string& name, int64_t rows, int64_t cols) {
-  const TensorData* t = m_model.weights.find(name);
-  if (!t) return nullptr;
-  const int64_t tr = t->rows(), tc = t->cols();
-  const bool isVector = rows == 1;
-  // Vectors: any shape with the right element count (GGUF stores them 1-D).
-  if (isVector ? (tr * tc != cols) : (tc != cols || (rows >= 0 && tr != rows)))
-    throw std::runtime_error(m_model.path.string() + ": tensor " + name + " has shape [" +
-                             std::to_string(tc) + ", " + std::to_string(tr) + "], expected [" +
-                             std::to_string(cols) + ", " + std::to_string(rows) + "]");
-  if (isVector) return load(*t, 1, cols, 0, name);
-  return load(*t, tr, tc, 0, name);
-}
-
-const kern::Weight* ModelWeights::required(const std::string& name, int64_t rows, int64_t cols) {
-  const kern::Weight* w = optional(name, rows, cols);
-  if (!w) throw std::runtime_error(m_model.path.string() + ": missing tensor " + name);
-  return w;
 }
 
 void ModelWeights::aliasAllExpertsTo(int e) {

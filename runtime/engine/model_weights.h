@@ -1,6 +1,7 @@
-// The model's weights uploaded to one backend, resolved by role per layer from GGUF names. Fused
-// tensors are split here (gpt2 attn_qkv into q/k/v row ranges, 3-D expert tensors into one Weight
-// per expert) so the forward pass only ever sees plain matrices and vectors.
+// The model's weights uploaded to one backend, bound by role from the architecture's tensor table
+// (arch.h). Fused tensors are split here as the table says (attn_qkv into q/k/v row ranges, phi3's
+// ffn_up into gate and up, 3-D expert tensors and 2-D expert biases into one Weight per expert) so
+// the forward pass only ever sees plain matrices and vectors.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "runtime/model/arch.h"
 #include "runtime/model/model.h"
 
 namespace ll::rt {
@@ -16,19 +18,23 @@ struct ExpertWeights {
   const kern::Weight* gate = nullptr;
   const kern::Weight* up = nullptr;
   const kern::Weight* down = nullptr;
+  const kern::Weight *gateB = nullptr, *upB = nullptr, *downB = nullptr;  // gpt-oss
 };
 
 struct LayerWeights {
   const kern::Weight *attnNorm = nullptr, *attnNormB = nullptr;
   const kern::Weight *wq = nullptr, *wk = nullptr, *wv = nullptr, *wo = nullptr;
   const kern::Weight *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;
-  const kern::Weight *qNorm = nullptr, *kNorm = nullptr;
+  const kern::Weight *qNorm = nullptr, *kNorm = nullptr;  // [qd]/[kvd] or per head [headDim]
+  const kern::Weight* sinks = nullptr;                     // [nHead] attention-sink logits
+  const kern::Weight *postAttnNorm = nullptr, *postFfnNorm = nullptr;  // Gemma
   const kern::Weight *ffnNorm = nullptr, *ffnNormB = nullptr;
   // dense FFN
   const kern::Weight *gate = nullptr, *up = nullptr, *down = nullptr;
   const kern::Weight *upB = nullptr, *downB = nullptr;
   // MoE
   const kern::Weight* router = nullptr;  // ffn_gate_inp [nExpert, nEmbd]
+  const kern::Weight* routerB = nullptr;  // [nExpert] (gpt-oss)
   std::vector<ExpertWeights> experts;
   ExpertWeights shared;                      // qwen2moe shared expert
   const kern::Weight* sharedGate = nullptr;  // ffn_gate_inp_shexp [1, nEmbd]
@@ -56,8 +62,9 @@ class ModelWeights {
  private:
   const kern::Weight* load(const TensorData& t, int64_t rows, int64_t cols, size_t byteOffset,
                            const std::string& name);
-  const kern::Weight* required(const std::string& name, int64_t rows, int64_t cols);
-  const kern::Weight* optional(const std::string& name, int64_t rows, int64_t cols);
+  // Binds one table entry for one layer (-1: a global tensor).
+  void bind(const TensorDesc& t, int layer);
+  const kern::Weight** slot(Role role, int layer);
 
   const Model& m_model;
   kern::Backend& m_backend;

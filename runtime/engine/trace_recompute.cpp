@@ -20,12 +20,22 @@ void projectQueries(kern::Backend& b, const ModelSpec& s, const ModelWeights& w,
   float* raw = L.qNorm ? tmp : q;  // q-norm reads one buffer and writes another
   b.matmul(*L.wq, h, raw, n);
   if (L.bq) b.addBias(raw, w.vec(L.bq), n, qd);
-  if (L.qNorm) b.rmsNorm(raw, w.vec(L.qNorm), q, n, qd, s.normEps);
-  if (s.hasRope && !s.learnedPos) {
-    kern::RopeParams rp = s.rope;
-    if (rp.nRot <= 0) rp.nRot = s.headDim;
-    b.rope(q, pos, n, s.nHead, s.headDim, rp);
-  }
+  if (L.qNorm) qkNormRows(b, s, w.vec(L.qNorm), raw, q, n, s.nHead);
+  if (s.hasRope && !s.learnedPos) b.rope(q, pos, n, s.nHead, s.headDim, layerRope(s, l));
+}
+
+void qkNormRows(kern::Backend& b, const ModelSpec& s, const float* weight, const float* x, float* y,
+                int n, int nHeads) {
+  if (s.qkNorm == QkNorm::PerHead)
+    b.rmsNorm(x, weight, y, n * nHeads, s.headDim, s.normEps);
+  else
+    b.rmsNorm(x, weight, y, n, nHeads * s.headDim, s.normEps);
+}
+
+kern::RopeParams layerRope(const ModelSpec& s, int l) {
+  kern::RopeParams rp = s.layerRope(l);
+  if (rp.nRot <= 0) rp.nRot = s.headDim;
+  return rp;
 }
 
 void queriesFromInput(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,

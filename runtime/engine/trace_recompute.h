@@ -17,6 +17,12 @@ namespace ll::rt {
 void normRows(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, const kern::Weight* g,
               const kern::Weight* bias, const float* x, float* y, int n);
 
+// q/k RMSNorm (olmoe: over each row's whole vector; qwen3/gemma3: over each head), x -> y.
+void qkNormRows(kern::Backend& b, const ModelSpec& s, const float* weight, const float* x, float* y,
+                int n, int nHeads);
+// The RoPE of layer l (Gemma 3's local layers have their own base), nRot defaulted.
+kern::RopeParams layerRope(const ModelSpec& s, int l);
+
 // q[n, nHead*headDim] = rope(qNorm(Wq h + bq)) for layer l; h is the attention norm's output, pos
 // the rows' positions (backend memory), tmp a [n, nHead*headDim] scratch used with q-norm only.
 void projectQueries(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,

@@ -1,60 +1,26 @@
-// GGUF models: the spec comes from <arch>.* metadata through the architecture table; tensors are
-// used in place from the mapping.
+// GGUF models: the spec comes from <arch>.* metadata through the architecture description; tensors
+// are used in place from the mapping.
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstring>
 
-#include "runtime/model/arch_table.h"
+#include "runtime/model/arch.h"
+#include "runtime/model/hparam_keys.h"
 #include "runtime/model/loaders.h"
 #include "runtime/model/spec_check.h"
+#include "runtime/model/spec_readers.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace ll::rt {
 
 namespace {
 
-class SpecReader {
- public:
-  SpecReader(const GgufFile& f, std::string arch) : m_f(f), m_arch(std::move(arch)) {}
-
-  std::string key(const char* suffix) const { return m_arch + "." + suffix; }
-
-  std::optional<int> optInt(const char* suffix) const {
-    const std::string k = key(suffix);
-    const GgufValue* v = m_f.find(k);
-    if (!v) return std::nullopt;
-    auto i = v->asInt();
-    if (!i) throw FormatError(m_f.path(), "metadata key '" + k + "' is not an integer");
-    if (*i < 0 || *i > INT_MAX)
-      throw FormatError(m_f.path(),
-                        "metadata key '" + k + "' is out of range: " + std::to_string(*i));
-    return static_cast<int>(*i);
-  }
-  int reqInt(const char* suffix) const {
-    auto v = optInt(suffix);
-    if (!v) throw FormatError(m_f.path(), "missing metadata key '" + key(suffix) + "'");
-    return *v;
-  }
-  std::optional<double> optFloat(const char* suffix) const {
-    const std::string k = key(suffix);
-    const GgufValue* v = m_f.find(k);
-    if (!v) return std::nullopt;
-    auto x = v->asFloat();
-    if (!x || !std::isfinite(*x))
-      throw FormatError(m_f.path(), "metadata key '" + k + "' is not a finite number");
-    return *x;
-  }
-
- private:
-  const GgufFile& m_f;
-  std::string m_arch;
-};
-
 // llama3 rope scaling as written by llama.cpp's converter: a rope_freqs.weight tensor of per-pair
 // frequency divisors. We reconstruct the parameters (factor, low/high freq factors, original
 // context) and check that they reproduce the tensor.
-void readRopeFreqs(const GgufFile& f, const GgufTensorInfo& t, ModelSpec& s, const SpecReader& r) {
+void readRopeFreqs(const GgufFile& f, const GgufTensorInfo& t, ModelSpec& s,
+                   const GgufSpecReader& r) {
   const int pairs = s.rope.nRot / 2;
   if (t.type != kern::QType::F32 || t.ne.size() != 1 || t.ne[0] != pairs)
     throw FormatError(f.path(), "rope_freqs.weight must be F32 [" + std::to_string(pairs) + "]");
@@ -89,19 +55,8 @@ void readRopeFreqs(const GgufFile& f, const GgufTensorInfo& t, ModelSpec& s, con
   }
 }
 
-}  // namespace
-
-ModelSpec specFromGguf(const GgufFile& f) {
-  auto archName = f.getString("general.architecture");
-  if (!archName) throw FormatError(f.path(), "missing general.architecture");
-  const ArchInfo* a = findArch(*archName);
-  if (!a)
-    throw FormatError(f.path(), "unsupported architecture '" + *archName +
-                                    "' (supported: " + supportedArchitecturesText() + ")");
-  ModelSpec s;
-  applyArchLayout(*a, s);
-  s.name = f.getString("general.name").value_or("");
-  const SpecReader r(f, s.arch);
+// The common hyperparameters every family shares (per-family extras: ArchDesc::ggufExtra).
+void readShape(const GgufFile& f, const ArchDesc& a, const GgufSpecReader& r, ModelSpec& s) {
   using K = HparamKeys;
   s.nLayer = r.reqInt(K::kLayers);
   s.nEmbd = r.reqInt(K::kEmbd);
@@ -126,29 +81,24 @@ ModelSpec specFromGguf(const GgufFile& f) {
   else if (const auto* te = f.tensor("token_embd.weight"); te && te->ne.size() == 2)
     s.nVocab = static_cast<int>(std::min<int64_t>(te->ne[1], INT_MAX));
 
-  s.nExpert = a->allowMoe ? r.optInt(K::kExperts).value_or(0) : 0;
+  s.nExpert = a.allowMoe ? r.optInt(K::kExperts).value_or(0) : 0;
   if (s.nExpert > 0) {
     s.nExpertUsed = r.reqInt(K::kExpertsUsed);
     auto ffExp = r.optInt(K::kFfExpert);
     s.nFfExpert = ffExp ? *ffExp : r.reqInt(K::kFf);
-    s.nFf = a->moeOnly ? 0 : r.reqInt(K::kFf);
-    if (a->sharedExpert) {
+    s.nFf = a.moeOnly ? 0 : r.reqInt(K::kFf);
+    if (a.sharedExpert) {
       if (auto sh = r.optInt(K::kFfShexp))
         s.nFfShexp = *sh;
-      else if (const auto* t = f.tensor("blk.0.ffn_gate_shexp.weight"); t && t->ne.size() == 2)
-        s.nFfShexp = static_cast<int>(std::min<int64_t>(t->ne[1], INT_MAX));
+      else  // the first layer that has one (not every layer need)
+        for (int l = 0; l < s.nLayer && l < 4096 && s.nFfShexp == 0; ++l)
+          if (const auto* t = f.tensor("blk." + std::to_string(l) + ".ffn_gate_shexp.weight");
+              t && t->ne.size() == 2)
+            s.nFfShexp = static_cast<int>(std::min<int64_t>(t->ne[1], INT_MAX));
     }
-    switch (a->expertNorm) {
-      case ExpertNormRule::Never:
-        s.expertWeightsNorm = false;
-        break;
-      case ExpertNormRule::Always:
-        s.expertWeightsNorm = true;
-        break;
-      case ExpertNormRule::FromKey:
-        s.expertWeightsNorm = r.optInt(K::kExpertNorm).value_or(0) != 0;
-        break;
-    }
+    s.expertWeightsNorm =
+        a.expertNorm == ExpertNorm::Always ||
+        (a.expertNorm == ExpertNorm::FromKey && r.optInt(K::kExpertNorm).value_or(0) != 0);
   } else {
     s.nFf = r.reqInt(K::kFf);
   }
@@ -157,32 +107,96 @@ ModelSpec specFromGguf(const GgufFile& f) {
     s.normEps = float(r.optFloat(K::kRmsEps).value_or(1e-5));
   else
     s.normEps = float(r.optFloat(K::kLnEps).value_or(1e-5));
+}
 
-  if (s.hasRope) {
-    s.rope.nRot = r.optInt(K::kRopeDims).value_or(s.headDim);
-    s.rope.base = float(r.optFloat(K::kRopeBase).value_or(10000.0));
-    const std::string scaling = f.getString(r.key(K::kRopeScaleType)).value_or("none");
-    if (scaling == "linear") {
-      const double factor = r.optFloat(K::kRopeScaleFactor).value_or(1.0);
-      if (!(factor > 0)) throw FormatError(f.path(), "rope.scaling.factor must be positive");
-      s.rope.freqScale = float(1.0 / factor);
-    } else if (scaling == "llama3") {
-      s.rope.llama3Factor = float(r.optFloat(K::kRopeScaleFactor).value_or(8.0));
-      s.rope.llama3LowFreqFactor = float(r.optFloat(K::kRopeLowFreq).value_or(1.0));
-      s.rope.llama3HighFreqFactor = float(r.optFloat(K::kRopeHighFreq).value_or(4.0));
-      s.rope.llama3OrigCtx = r.optInt(K::kRopeOrigCtx).value_or(8192);
-    } else if (scaling != "none") {
-      throw FormatError(
-          f.path(), "unsupported rope scaling '" + scaling + "' (supported: none, linear, llama3)");
-    }
-    if (const auto* rf = f.tensor("rope_freqs.weight");
-        rf && s.rope.nRot >= 2 && s.rope.nRot <= 65536)
-      readRopeFreqs(f, *rf, s, r);
+void readRope(const GgufFile& f, const GgufSpecReader& r, ModelSpec& s) {
+  using K = HparamKeys;
+  s.rope.nRot = r.optInt(K::kRopeDims).value_or(s.headDim);
+  s.rope.base = float(r.optFloat(K::kRopeBase).value_or(10000.0));
+  const std::string scaling = f.getString(r.key(K::kRopeScaleType)).value_or("none");
+  auto factor = [&] {
+    const double x = r.optFloat(K::kRopeScaleFactor).value_or(1.0);
+    if (!(x > 0)) throw FormatError(f.path(), "rope.scaling.factor must be positive");
+    return x;
+  };
+  if (scaling == "linear") {
+    s.rope.freqScale = float(1.0 / factor());
+  } else if (scaling == "llama3") {
+    s.rope.llama3Factor = float(r.optFloat(K::kRopeScaleFactor).value_or(8.0));
+    s.rope.llama3LowFreqFactor = float(r.optFloat(K::kRopeLowFreq).value_or(1.0));
+    s.rope.llama3HighFreqFactor = float(r.optFloat(K::kRopeHighFreq).value_or(4.0));
+    s.rope.llama3OrigCtx = r.optInt(K::kRopeOrigCtx).value_or(8192);
+  } else if (scaling == "yarn") {
+    // llama.cpp's defaults for a YaRN file: ext_factor 1, beta_fast 32, beta_slow 1.
+    s.rope.freqScale = float(1.0 / factor());
+    s.rope.yarnExtFactor = 1.0f;
+    s.rope.yarnOrigCtx = r.optInt(K::kRopeOrigCtx).value_or(s.nCtx);
+    s.rope.yarnBetaFast = float(r.optFloat("rope.scaling.yarn_beta_fast").value_or(32.0));
+    s.rope.yarnBetaSlow = float(r.optFloat("rope.scaling.yarn_beta_slow").value_or(1.0));
+    if (s.rope.yarnOrigCtx < 1)
+      throw FormatError(f.path(), "rope.scaling.original_context_length must be positive");
+  } else if (scaling != "none") {
+    throw FormatError(f.path(), "unsupported rope scaling '" + scaling +
+                                    "' (supported: none, linear, llama3, yarn)");
   }
-  // llama-arch files converted from models with attention biases carry them; the engine must use
-  // them.
+  if (const auto* rf = f.tensor("rope_freqs.weight");
+      rf && s.rope.nRot >= 2 && s.rope.nRot <= 65536)
+    readRopeFreqs(f, *rf, s, r);
+}
+
+// Which layers use the sliding window, and the RoPE of windowed layers where it differs.
+void readWindow(const ArchDesc& a, const GgufSpecReader& r, ModelSpec& s) {
+  if (a.windowLayers == WindowLayers::None) return;
+  s.window = r.optInt("attention.sliding_window").value_or(0);
+  if (s.nLayer < 1 || s.nLayer > 4096) return;  // validateSpec reports it
+  s.windowed.assign(size_t(s.nLayer), 0);
+  for (int l = 0; l < s.nLayer; ++l) {
+    bool w = false;
+    switch (a.windowLayers) {
+      case WindowLayers::None:
+        break;
+      case WindowLayers::All:
+        w = true;
+        break;
+      case WindowLayers::Even:
+        w = l % 2 == 0;
+        break;
+      case WindowLayers::GemmaPattern:
+        w = (l + 1) % 6 != 0;
+        break;
+    }
+    s.windowed[size_t(l)] = w ? 1 : 0;
+  }
+  if (a.localRopeBase > 0) {
+    s.localRope = true;
+    s.ropeLocal = kern::RopeParams{};
+    s.ropeLocal.nRot = s.rope.nRot;
+    s.ropeLocal.neox = s.rope.neox;
+    s.ropeLocal.base = a.localRopeBase;
+  }
+}
+
+}  // namespace
+
+ModelSpec specFromGguf(const GgufFile& f) {
+  auto archName = f.getString("general.architecture");
+  if (!archName) throw FormatError(f.path(), "missing general.architecture");
+  const ArchDesc* a = findArch(*archName);
+  if (!a)
+    throw FormatError(f.path(), "unsupported architecture '" + *archName +
+                                    "' (supported: " + supportedArchitecturesText() + ")");
+  ModelSpec s;
+  applyArchLayout(*a, s);
+  s.name = f.getString("general.name").value_or("");
+  const GgufSpecReader r(f, s.arch);
+  readShape(f, *a, r, s);
+  if (s.hasRope) readRope(f, r, s);
+  readWindow(*a, r, s);
+  if (a->embdScale) s.embdScale = std::sqrt(float(s.nEmbd));
+  // Files converted from models with attention biases carry them; the engine must use them.
   if (!s.qkvBias && f.tensor("blk.0.attn_q.bias")) s.qkvBias = true;
   s.tiedOutput = f.tensor("output.weight") == nullptr;
+  if (a->ggufExtra) a->ggufExtra(r, s);
   for (const auto& t : f.tensors()) s.tensorTypeCounts[std::string(kern::qtypeName(t.type))]++;
   return s;
 }

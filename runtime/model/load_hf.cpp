@@ -8,6 +8,7 @@
 #include <set>
 
 #include "runtime/formats/safetensors.h"
+#include "runtime/model/arch.h"
 #include "runtime/model/hf_config.h"
 #include "runtime/model/loaders.h"
 #include "runtime/model/spec_check.h"
@@ -194,7 +195,7 @@ std::unique_ptr<Model> loadHfModel(const fs::path& dir, const ProgressReporter& 
   ModelSpec& spec = model->spec;
   spec = specFromHfConfig(cfg, cfgPath);
   validateSpec(spec, cfgPath);
-  bool tie = spec.archKind == Arch::Gpt2;
+  bool tie = archOf(spec).hfTiedByDefault;
   if (cfg.contains("tie_word_embeddings") && cfg["tie_word_embeddings"].is_boolean())
     tie = cfg["tie_word_embeddings"].get<bool>();
 

@@ -3,7 +3,7 @@
 #include <climits>
 #include <cstring>
 
-#include "runtime/model/arch_table.h"
+#include "runtime/model/arch.h"
 #include "runtime/model/loaders.h"
 #include "runtime/model/spec_check.h"
 #include "runtime/tokenizer/tokenizer.h"

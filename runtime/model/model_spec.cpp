@@ -2,18 +2,14 @@
 #include "runtime/model/model_spec.h"
 
 #include "runtime/formats/mapped_file.h"
-#include "runtime/model/arch_table.h"
+#include <cmath>
+
 #include "runtime/model/spec_check.h"
 
 namespace ll::rt {
 
-const std::vector<std::string>& supportedArchitectures() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> v;
-    for (const auto& a : archTable()) v.emplace_back(a.name);
-    return v;
-  }();
-  return names;
+float ModelSpec::layerAttnScale() const {
+  return attnScale > 0.0f ? attnScale : 1.0f / std::sqrt(float(headDim));
 }
 
 void validateSpec(const ModelSpec& s, const std::filesystem::path& file) {
@@ -53,6 +49,17 @@ void validateSpec(const ModelSpec& s, const std::filesystem::path& file) {
       bad("rope base and scale must be positive");
   }
   if (!(s.normEps > 0.0f) || !(s.normEps < 1.0f)) bad("norm epsilon " + std::to_string(s.normEps));
+  inRange(s.window, 0, 1 << 24, "attention.sliding_window");
+  if (!s.windowed.empty() && s.windowed.size() != size_t(s.nLayer))
+    bad("sliding-window layer list does not match n_layer");
+  auto finiteNonNeg = [&](float v, const char* name) {
+    if (!(v >= 0.0f) || !std::isfinite(v)) bad(std::string(name) + " = " + std::to_string(v));
+  };
+  finiteNonNeg(s.attnSoftcap, "attn_logit_softcapping");
+  finiteNonNeg(s.finalSoftcap, "final_logit_softcapping");
+  finiteNonNeg(s.attnScale, "attention scale");
+  if (s.hasRope && !s.rope.freqFactors.empty() && s.rope.freqFactors.size() != size_t(s.rope.nRot / 2))
+    bad("rope factors do not match rope.dimension_count");
 }
 
 }  // namespace ll::rt

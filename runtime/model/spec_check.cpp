@@ -1,7 +1,7 @@
-// The tensor list the engine expects, derived from the spec and the architecture table.
+// The tensor list the engine expects, derived from the spec and its architecture's tensor table.
 #include "runtime/model/spec_check.h"
 
-#include "runtime/model/arch_table.h"
+#include "runtime/model/arch.h"
 
 namespace ll::rt {
 
@@ -14,65 +14,16 @@ std::string shapeText(const std::vector<int64_t>& ne) {
 }  // namespace
 
 std::vector<ExpectedTensor> expectedTensors(const ModelSpec& s) {
-  const ArchInfo& a = archInfo(s.archKind);
-  const int64_t d = s.nEmbd, q = int64_t(s.nHead) * s.headDim, kv = int64_t(s.nHeadKv) * s.headDim;
-  const bool ln = s.norm == NormKind::LayerNorm;
+  const ArchDesc& a = archOf(s);
   std::vector<ExpectedTensor> out;
-  auto add = [&](std::string name, std::vector<int64_t> ne) {
-    out.push_back({std::move(name), std::move(ne)});
-  };
-  auto norm = [&](const std::string& base, int64_t n) {
-    add(base + ".weight", {n});
-    if (ln) add(base + ".bias", {n});
-  };
-  add("token_embd.weight", {d, s.nVocab});
-  if (s.learnedPos) add("position_embd.weight", {d, s.nCtx});
-  norm("output_norm", d);
-  if (!s.tiedOutput) add("output.weight", {d, s.nVocab});
-  for (int l = 0; l < s.nLayer; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    norm(b + "attn_norm", d);
-    if (a.fusedQkv) {
-      add(b + "attn_qkv.weight", {d, q + 2 * kv});
-      add(b + "attn_qkv.bias", {q + 2 * kv});
-    } else {
-      add(b + "attn_q.weight", {d, q});
-      add(b + "attn_k.weight", {d, kv});
-      add(b + "attn_v.weight", {d, kv});
-      if (s.qkvBias) {
-        add(b + "attn_q.bias", {q});
-        add(b + "attn_k.bias", {kv});
-        add(b + "attn_v.bias", {kv});
-      }
-    }
-    if (s.qkNorm) {
-      add(b + "attn_q_norm.weight", {q});
-      add(b + "attn_k_norm.weight", {kv});
-    }
-    add(b + "attn_output.weight", {q, d});
-    if (a.linearBiases) add(b + "attn_output.bias", {d});
-    norm(b + "ffn_norm", d);
-    if (s.nExpert > 0) {
-      add(b + "ffn_gate_inp.weight", {d, s.nExpert});
-      add(b + "ffn_gate_exps.weight", {d, s.nFfExpert, s.nExpert});
-      add(b + "ffn_up_exps.weight", {d, s.nFfExpert, s.nExpert});
-      add(b + "ffn_down_exps.weight", {s.nFfExpert, d, s.nExpert});
-      if (s.nFfShexp > 0) {
-        add(b + "ffn_gate_inp_shexp.weight", {d});
-        add(b + "ffn_gate_shexp.weight", {d, s.nFfShexp});
-        add(b + "ffn_up_shexp.weight", {d, s.nFfShexp});
-        add(b + "ffn_down_shexp.weight", {s.nFfShexp, d});
-      }
-    } else {
-      if (s.act == Activation::SwiGlu) add(b + "ffn_gate.weight", {d, s.nFf});
-      add(b + "ffn_up.weight", {d, s.nFf});
-      add(b + "ffn_down.weight", {s.nFf, d});
-      if (a.linearBiases) {
-        add(b + "ffn_up.bias", {s.nFf});
-        add(b + "ffn_down.bias", {d});
-      }
-    }
+  for (const TensorDesc& t : a.tensors) {
+    if (!tensorRequired(t, s) || layerScoped(t)) continue;
+    out.push_back({tensorName(t, -1), tensorShape(t, s)});
   }
+  for (int l = 0; l < s.nLayer; ++l)
+    for (const TensorDesc& t : a.tensors)
+      if (tensorRequired(t, s) && layerScoped(t))
+        out.push_back({tensorName(t, l), tensorShape(t, s)});
   return out;
 }
 

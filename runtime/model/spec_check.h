@@ -17,7 +17,7 @@ struct ExpectedTensor {
 
 // Throws FormatError naming file and the first bad value.
 void validateSpec(const ModelSpec& spec, const std::filesystem::path& file);
-// The tensors the engine needs for this spec (optional ones such as rope_freqs are not listed).
+// The tensors the engine needs for this spec (optional ones are not listed).
 std::vector<ExpectedTensor> expectedTensors(const ModelSpec& spec);
 // Throws FormatError listing every missing or mis-shaped tensor.
 void checkTensors(const ModelSpec& spec, const WeightStore& weights,

@@ -16,8 +16,7 @@
 namespace lltest {
 
 inline const std::set<std::string>& notYetSupportedArchs() {
-  static const std::set<std::string> s = {"qwen3", "qwen3moe", "gemma2", "gemma3", "phi3",
-                                          "gpt-oss"};
+  static const std::set<std::string> s = {};
   return s;
 }
 

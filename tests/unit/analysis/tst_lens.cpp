@@ -66,6 +66,10 @@ class CountingBackend final : public ll::kern::Backend {
     m_b->swiglu(g, u, y, n);
   }
   void gelu(float* x, size_t n) override { m_b->gelu(x, n); }
+  void glu(ll::kern::Glu k, const float* g, const float* u, float* y, size_t n) override {
+    m_b->glu(k, g, u, y, n);
+  }
+  void softcap(float* x, float c, size_t n) override { m_b->softcap(x, c, n); }
   void scaleRows(float* x, const float* s, int n, int dim) override {
     m_b->scaleRows(x, s, n, dim);
   }

@@ -90,6 +90,10 @@ class FaultyBackend final : public Backend {
     m_b->swiglu(g, u, y, n);
   }
   void gelu(float* x, size_t n) override { m_b->gelu(x, m_f == Fault::GeluOverrun ? n + 1 : n); }
+  void glu(ll::kern::Glu k, const float* g, const float* u, float* y, size_t n) override {
+    m_b->glu(k, g, u, y, n);
+  }
+  void softcap(float* x, float c, size_t n) override { m_b->softcap(x, c, n); }
   void scaleRows(float* x, const float* s, int n, int dim) override {
     m_b->scaleRows(x, s, n, dim);
   }

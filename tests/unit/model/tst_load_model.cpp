@@ -1,6 +1,8 @@
 // loadModel on every model in shared/models (GGUF, HF folders, llama2.c): specs match the
 // independent reference model.json files, HF and llama2.c weights equal their GGUF twins after
 // conversion, and broken or unsupported models fail with a message naming the file.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -64,7 +66,7 @@ void checkSpec(const rt::ModelSpec& s, const nlohmann::json& ref, const std::str
   QCOMPARE(s.nHead, i("n_head"));
   QCOMPARE(s.nHeadKv, i("n_head_kv"));
   QCOMPARE(s.nVocab, i("n_vocab"));
-  QCOMPARE(s.headDim, s.nEmbd / s.nHead);
+  QCOMPARE(s.headDim, ref.contains("head_dim") ? i("head_dim") : s.nEmbd / s.nHead);
   if (ctx) QCOMPARE(s.nCtx, i("n_ctx_train"));
   const int nExpert = ref.contains("n_expert") ? i("n_expert") : 0;
   QCOMPARE(s.nExpert, nExpert);
@@ -73,8 +75,10 @@ void checkSpec(const rt::ModelSpec& s, const nlohmann::json& ref, const std::str
     QCOMPARE(s.nFfExpert, ref.contains("n_ff_exp") ? i("n_ff_exp") : i("n_ff"));
     QCOMPARE(s.nFfShexp, ref.contains("n_ff_shexp") ? i("n_ff_shexp") : 0);
     QCOMPARE(s.nFf, 0);
-    // reference/README.md: llama renormalises the top-k weights, qwen2moe/olmoe do not.
-    QCOMPARE(s.expertWeightsNorm, s.arch == "llama");
+    // reference/README.md: llama renormalises the top-k weights, qwen2moe/olmoe do not; the newer
+    // entries state it (gpt-oss's softmax over the k chosen logits is the same renormalisation).
+    QCOMPARE(s.expertWeightsNorm, ref.value("expert_weights_renormalised", s.arch == "llama") ||
+                                      s.arch == "gpt-oss");
   } else {
     QCOMPARE(s.nFf, i("n_ff"));
   }
@@ -88,8 +92,30 @@ void checkSpec(const rt::ModelSpec& s, const nlohmann::json& ref, const std::str
   QCOMPARE(s.hasRope, s.arch != "gpt2");
   QCOMPARE(s.learnedPos, s.arch == "gpt2");
   if (s.hasRope) QCOMPARE(s.rope.neox, s.arch != "llama");
-  QCOMPARE(s.qkvBias, s.arch == "qwen2" || s.arch == "qwen2moe" || s.arch == "gpt2");
-  QCOMPARE(s.qkNorm, s.arch == "olmoe");
+  QCOMPARE(s.qkvBias, s.arch == "qwen2" || s.arch == "qwen2moe" || s.arch == "gpt2" ||
+                          s.arch == "gpt-oss");
+  // The newer families' features, as model.json states them.
+  if (ref.contains("attn_scale"))
+    QVERIFY2(std::fabs(s.layerAttnScale() - ref["attn_scale"].get<double>()) < 1e-6, what);
+  std::vector<int> swa;
+  if (ref.contains("swa_layers")) swa = ref["swa_layers"].get<std::vector<int>>();
+  for (int l = 0; l < s.nLayer; ++l)
+    QCOMPARE(s.layerWindow(l) > 0, std::find(swa.begin(), swa.end(), l) != swa.end());
+  if (ref.contains("sliding_window")) QCOMPARE(s.window, ref["sliding_window"].get<int>());
+  QCOMPARE(double(s.attnSoftcap), ref.value("attn_logit_softcapping", 0.0));
+  QCOMPARE(double(s.finalSoftcap), ref.value("final_logit_softcapping", 0.0));
+  QCOMPARE(double(s.embdScale), ref.value("embedding_scale", 0.0));
+  QCOMPARE(s.attnSinks, ref.value("attention_sinks", false));
+  if (ref.contains("rope_freq_base_per_layer"))
+    for (int l = 0; l < s.nLayer; ++l) {
+      QCOMPARE(double(s.layerRope(l).base), ref["rope_freq_base_per_layer"][l].get<double>());
+      QCOMPARE(double(s.layerRope(l).freqScale), ref["rope_freq_scale_per_layer"][l].get<double>());
+    }
+  if (ref.contains("rope_attn_factor"))
+    QVERIFY(std::fabs(s.rope.attnFactor - ref["rope_attn_factor"].get<double>()) < 1e-6);
+  QCOMPARE(s.qkNorm == rt::QkNorm::Full, s.arch == "olmoe");
+  QCOMPARE(s.qkNorm == rt::QkNorm::PerHead,
+           s.arch == "qwen3" || s.arch == "qwen3moe" || s.arch == "gemma3");
 }
 
 // Every tensor of `other` equals the GGUF twin's tensor of the same name (after dequantizing to

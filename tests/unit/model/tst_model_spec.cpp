@@ -6,7 +6,7 @@
 
 #include "../formats/gguf_builder.h"
 #include "lltest.h"
-#include "runtime/model/arch_table.h"
+#include "runtime/model/arch.h"
 #include "runtime/model/loaders.h"
 #include "runtime/model/spec_check.h"
 
@@ -89,8 +89,10 @@ LL_TEST(defaults) {
   QCOMPARE(s.rope.llama3Factor, 0.0f);
   QCOMPARE(s.nVocab, 3);
   QVERIFY(s.tiedOutput);  // no output.weight in this file
-  QCOMPARE(rt::supportedArchitectures().size(), size_t(5));
-  QCOMPARE(rt::supportedArchitecturesText(), std::string("llama, qwen2, gpt2, qwen2moe, olmoe"));
+  QCOMPARE(rt::supportedArchitectures().size(), size_t(11));
+  QCOMPARE(rt::supportedArchitecturesText(),
+           std::string("llama, qwen2, gpt2, qwen2moe, olmoe, qwen3, qwen3moe, gemma2, gemma3, phi3, "
+                       "gpt-oss"));
 }
 
 LL_TEST(headDimFromKeyLength) {
@@ -165,10 +167,10 @@ LL_TEST(llamaWithAttentionBiases) {
 
 LL_TEST(unsupportedRopeScaling) {
   auto g = base();
-  g.kvString("llama.rope.scaling.type", "yarn");
+  g.kvString("llama.rope.scaling.type", "dynamic");
   const std::string m = errorOf(g);
   QVERIFY2(m.find("err.gguf") != std::string::npos &&
-               m.find("unsupported rope scaling 'yarn'") != std::string::npos,
+               m.find("unsupported rope scaling 'dynamic'") != std::string::npos,
            m);
 }
 

@@ -1,37 +1,8 @@
-// The supported architectures as data: GGUF hyperparameter keys and the layout switches the engine
-// reads. Adding an architecture means adding a row here, not code in the engine.
+// GGUF hyperparameter key suffixes shared by every family (full key: "<arch>." + suffix).
 #pragma once
-
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include "runtime/model/model_spec.h"
 
 namespace ll::rt {
 
-// How top-k expert weights are normalised (llama/Mixtral always; others follow a GGUF key).
-enum class ExpertNormRule { Never, Always, FromKey };
-
-struct ArchInfo {
-  std::string_view name;  // general.architecture
-  Arch kind;
-  NormKind norm;
-  Activation act;
-  bool qkvBias;     // separate attn_q/k/v biases
-  bool fusedQkv;    // attn_qkv.weight/.bias (gpt2)
-  bool qkNorm;      // attn_q_norm / attn_k_norm
-  bool learnedPos;  // position_embd.weight
-  bool hasRope;
-  bool ropeNeox;      // NEOX halves instead of interleaved pairs
-  bool linearBiases;  // attn_output.bias, ffn_up.bias, ffn_down.bias (gpt2)
-  bool allowMoe;      // may have <arch>.expert_count > 0
-  bool moeOnly;       // every layer is MoE when expert_count > 0 (no dense nFf)
-  bool sharedExpert;  // qwen2moe ffn_*_shexp
-  ExpertNormRule expertNorm;
-};
-
-// GGUF hyperparameter key suffixes (full key: "<arch>." + suffix).
 struct HparamKeys {
   static constexpr const char* kLayers = "block_count";
   static constexpr const char* kEmbd = "embedding_length";
@@ -56,13 +27,5 @@ struct HparamKeys {
   static constexpr const char* kRopeLowFreq = "rope.scaling.low_freq_factor";
   static constexpr const char* kRopeHighFreq = "rope.scaling.high_freq_factor";
 };
-
-const std::vector<ArchInfo>& archTable();
-const ArchInfo* findArch(std::string_view name);
-const ArchInfo& archInfo(Arch kind);
-// "llama, qwen2, gpt2, qwen2moe, olmoe"
-std::string supportedArchitecturesText();
-// Copies the table's layout switches into spec (arch, archKind, norm, act, qkvBias, ...).
-void applyArchLayout(const ArchInfo& a, ModelSpec& spec);
 
 }  // namespace ll::rt

@@ -1,0 +1,37 @@
+// qwen3moe (Qwen3-30B-A3B, 235B-A22B): qwen3 attention, routed experts only (softmax over all
+// experts, top-k, renormalised), no shared expert.
+#include "runtime/model/arch/families.h"
+#include "runtime/model/arch/tensor_groups.h"
+#include "runtime/model/spec_readers.h"
+
+namespace ll::rt::arch {
+
+const ArchDesc& qwen3moe() {
+  static const ArchDesc a{
+      .name = "qwen3moe",
+      .hfClasses = {"Qwen3MoeForCausalLM"},
+      .tensors = concat({embeddingAndHead(), separateQkvAttention(), qkNorms(QkNorm::PerHead),
+                         gatedFfn("layers.{L}.post_attention_layernorm.weight"), routedExperts()}),
+      .qkNorm = QkNorm::PerHead,
+      .ropeNeox = true,
+      .allowMoe = true,
+      .moeOnly = true,
+      .expertNorm = ExpertNorm::Always,
+      .hfExtra =
+          [](const ConfigReader& r, ModelSpec& s) {
+            s.nExpert = r.reqInt("num_experts");
+            s.nExpertUsed = r.reqInt("num_experts_per_tok");
+            s.nFfExpert = r.reqInt("moe_intermediate_size");
+            if (!r.optBool("norm_topk_prob").value_or(true))
+              r.fail("qwen3moe with norm_topk_prob false is not supported");
+            if (r.optInt("decoder_sparse_step").value_or(1) != 1 ||
+                (r.has("mlp_only_layers") && !r.raw()["mlp_only_layers"].empty()))
+              r.fail(
+                  "qwen3moe with dense layers (decoder_sparse_step / mlp_only_layers) is not "
+                  "supported");
+          },
+  };
+  return a;
+}
+
+}  // namespace ll::rt::arch
