@@ -191,6 +191,22 @@ void checkWeights(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tol
   bad.type = static_cast<QType>(99);
   log.expect(throws([&] { b.loadWeight(bad); }),
              "loadWeight with an unknown type must throw [" + b.name() + "]");
+  // A ggml type no backend implements (16, IQ2_XXS), with plausible bytes: the error names the
+  // weight and the type id.
+  std::vector<uint8_t> iq2(66 * 4);
+  kern::WeightDesc other = desc(QType::F32, 4, 256, iq2);
+  other.name = "blk.3.ffn_up.weight";
+  other.type = static_cast<QType>(16);
+  std::string msg;
+  try {
+    b.loadWeight(other);
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  log.expect(
+      msg.find("blk.3.ffn_up.weight") != std::string::npos && msg.find("16") != std::string::npos,
+      "loadWeight of an unsupported ggml type must name the weight and the type, got '" + msg +
+          "' [" + b.name() + "]");
 }
 
 void checkMatmul(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol) {
