@@ -22,7 +22,7 @@ namespace {
 constexpr int kQK = 32;    // QK4_0 = QK4_1 = QK5_0 = QK5_1 = QK8_0
 constexpr int kQKK = 256;  // QK_K
 
-constexpr std::array<QTypeInfo, 13> kTypes = {{
+constexpr std::array<QTypeInfo, 16> kTypes = {{
     {QType::F32, "F32", 1, 4},
     {QType::F16, "F16", 1, 2},
     {QType::Q4_0, "Q4_0", kQK, 2 + kQK / 2},
@@ -35,7 +35,10 @@ constexpr std::array<QTypeInfo, 13> kTypes = {{
     {QType::Q4_K, "Q4_K", kQKK, 4 + 12 + kQKK / 2},
     {QType::Q5_K, "Q5_K", kQKK, 4 + 12 + kQKK / 8 + kQKK / 2},
     {QType::Q6_K, "Q6_K", kQKK, kQKK / 2 + kQKK / 4 + kQKK / 16 + 2},
+    {QType::IQ4_NL, "IQ4_NL", kQK, 2 + kQK / 2},
+    {QType::IQ4_XS, "IQ4_XS", kQKK, 2 + 2 + kQKK / 64 + kQKK / 2},
     {QType::BF16, "BF16", 1, 2},
+    {QType::MXFP4, "MXFP4", kQK, 1 + kQK / 2},
 }};
 
 inline uint16_t ld16(const uint8_t* p) {
@@ -264,6 +267,50 @@ void deqQ6_K(const uint8_t* b, float* y, int64_t nb) {
   }
 }
 
+// block_iq4_nl: d, qs[16]; like Q4_0 (low nibbles -> first half) with a codebook instead of q - 8.
+void deqIQ4_NL(const uint8_t* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, b += 18, y += kQK) {
+    const float d = h2f(b);
+    const uint8_t* qs = b + 2;
+    for (int j = 0; j < kQK / 2; ++j) {
+      y[j] = d * float(kIq4nlValues[qs[j] & 0xF]);
+      y[j + kQK / 2] = d * float(kIq4nlValues[qs[j] >> 4]);
+    }
+  }
+}
+
+// block_iq4_xs: d, scales_h (u16), scales_l[4], qs[128]; eight 32-element sub-blocks, each with a
+// 6-bit scale (low 4 bits from scales_l, high 2 from scales_h) biased by 32.
+void deqIQ4_XS(const uint8_t* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, b += 136) {
+    const float d = h2f(b);
+    const uint16_t scalesH = ld16(b + 2);
+    const uint8_t* scalesL = b + 4;
+    const uint8_t* qs = b + 8;
+    for (int ib = 0; ib < kQKK / 32; ++ib, y += 32, qs += 16) {
+      const int ls =
+          ((scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scalesH >> (2 * ib)) & 3) << 4);
+      const float dl = d * float(ls - 32);
+      for (int j = 0; j < 16; ++j) {
+        y[j] = dl * float(kIq4nlValues[qs[j] & 0xF]);
+        y[j + 16] = dl * float(kIq4nlValues[qs[j] >> 4]);
+      }
+    }
+  }
+}
+
+// block_mxfp4: e (E8M0), qs[16]; Q4_0's nibble order, value = doubled e2m1 code * 2^(e - 128).
+void deqMXFP4(const uint8_t* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, b += 17, y += kQK) {
+    const float d = e8m0ToFp32Half(b[0]);
+    const uint8_t* qs = b + 1;
+    for (int j = 0; j < kQK / 2; ++j) {
+      y[j] = float(kMxfp4Values[qs[j] & 0xF]) * d;
+      y[j + kQK / 2] = float(kMxfp4Values[qs[j] >> 4]) * d;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<QTypeInfo> qtypeInfo(uint32_t rawType) {
@@ -344,6 +391,13 @@ uint16_t fp32ToFp16(float f) {
   return sign | static_cast<uint16_t>(r);
 }
 
+float e8m0ToFp32Half(uint8_t e) {
+  const uint32_t bits = e < 2 ? 0x00200000u << e : uint32_t(e - 1) << 23;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 float bf16ToFp32(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float f;
@@ -392,6 +446,15 @@ void dequantizeRow(QType type, const void* src, float* dst, int64_t n) {
       return;
     case QType::Q6_K:
       deqQ6_K(b, dst, n / kQKK);
+      return;
+    case QType::IQ4_NL:
+      deqIQ4_NL(b, dst, n / kQK);
+      return;
+    case QType::IQ4_XS:
+      deqIQ4_XS(b, dst, n / kQKK);
+      return;
+    case QType::MXFP4:
+      deqMXFP4(b, dst, n / kQK);
       return;
   }
   throw std::invalid_argument("dequantizeRow: unsupported type " +

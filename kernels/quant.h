@@ -1,6 +1,6 @@
-// GGML tensor types (ids as in GGUF files), their block layout, and dequantization of one row to f32.
-// Lives in kernels/ because every backend dequantizes weight blocks on the fly; runtime/formats uses
-// the same ids when it reads a file.
+// GGML tensor types (ids as in GGUF files), their block layout, and dequantization of one row to
+// f32. Lives in kernels/ because every backend dequantizes weight blocks on the fly;
+// runtime/formats uses the same ids when it reads a file.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +23,10 @@ enum class QType : uint32_t {
   Q4_K = 12,
   Q5_K = 13,
   Q6_K = 14,
+  IQ4_NL = 20,
+  IQ4_XS = 23,
   BF16 = 30,
+  MXFP4 = 39,
 };
 
 struct QTypeInfo {
@@ -48,5 +51,17 @@ void dequantizeRow(QType type, const void* src, float* dst, int64_t n);
 float fp16ToFp32(uint16_t h);
 uint16_t fp32ToFp16(float f);
 float bf16ToFp32(uint16_t h);
+
+// MXFP4's shared scale: the E8M0 exponent byte e as 2^(e - 128), half of the 2^(e - 127) it
+// encodes, because kMxfp4Values holds the e2m1 values doubled; e 0 and 1 give the subnormals
+// 2^-128 and 2^-127 (no NaN for 255). The same bits as ggml's GGML_E8M0_TO_FP32_HALF.
+float e8m0ToFp32Half(uint8_t e);
+
+// The 4-bit non-linear codebooks, indexed by a nibble: IQ4_NL / IQ4_XS levels (ggml's
+// kvalues_iq4nl) and the e2m1 values of MXFP4 times two (ggml's kvalues_mxfp4).
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kMxfp4Values[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                            0, -1, -2, -3, -4, -6, -8, -12};
 
 }  // namespace ll::kern

@@ -48,6 +48,12 @@ inline BlockShape blockShape(QType t) {
       return {256, 176};
     case QType::Q6_K:
       return {256, 210};
+    case QType::IQ4_NL:
+      return {32, 18};
+    case QType::IQ4_XS:
+      return {256, 136};
+    case QType::MXFP4:
+      return {32, 17};
   }
   return {0, 0};
 }
@@ -68,6 +74,25 @@ __device__ __forceinline__ float fadd(float a, float b) {
 }
 __device__ __forceinline__ float fsub(float a, float b) {
   return __fsub_rn(a, b);
+}
+
+// quant.h's 16-entry codebooks (kIq4nlValues, kMxfp4Values) packed eight int8 per 64-bit word, so
+// device code reads them from constants instead of a host array.
+constexpr uint64_t packCodebook(const int8_t* v, int first) {
+  uint64_t w = 0;
+  for (int i = 0; i < 8; ++i) w |= uint64_t(uint8_t(v[first + i])) << (8 * i);
+  return w;
+}
+constexpr uint64_t kIq4nlLo = packCodebook(kIq4nlValues, 0),
+                   kIq4nlHi = packCodebook(kIq4nlValues, 8);
+constexpr uint64_t kMxfp4Lo = packCodebook(kMxfp4Values, 0),
+                   kMxfp4Hi = packCodebook(kMxfp4Values, 8);
+__device__ __forceinline__ int codebook(uint64_t lo, uint64_t hi, int nibble) {
+  return int8_t(uint8_t((nibble < 8 ? lo : hi) >> (8 * (nibble & 7))));
+}
+// e8m0ToFp32Half of quant.h: 2^(e - 128), subnormal for e < 2.
+__device__ __forceinline__ float e8m0Half(uint8_t e) {
+  return __uint_as_float(e < 2 ? 0x00200000u << e : unsigned(e - 1) << 23);
 }
 
 // get_scale_min_k4 of ggml (Q4_K, Q5_K): 6-bit scale and min of sub-block j.
@@ -180,6 +205,28 @@ __device__ __forceinline__ float dq(const uint8_t* row, int64_t j) {
     const int q = int(int8_t(uint8_t(lo | (((qh >> (2 * g)) & 3) << 4)))) - 32;
     const int sc = int8_t(b[192 + n * 8 + l / 16 + 2 * g]);
     return fmul(fmul(ldHalf(b + 208), float(sc)), float(q));
+  } else if constexpr (t == QType::IQ4_NL || t == QType::MXFP4) {
+    // IQ4_NL: d (f16), qs[16]; MXFP4: e (E8M0), qs[16]. Q4_0's nibble order, codebook values.
+    constexpr bool nl = t == QType::IQ4_NL;
+    const uint8_t* b = row + (j / 32) * (nl ? 18 : 17);
+    const int i = int(j % 32);
+    const uint8_t q = b[(nl ? 2 : 1) + (i & 15)];
+    const int nib = i < 16 ? (q & 0xF) : (q >> 4);
+    if constexpr (nl)
+      return fmul(ldHalf(b), float(codebook(kIq4nlLo, kIq4nlHi, nib)));
+    else
+      return fmul(float(codebook(kMxfp4Lo, kMxfp4Hi, nib)), e8m0Half(b[0]));
+  } else if constexpr (t == QType::IQ4_XS) {
+    // d, scales_h (u16), scales_l[4], qs[128]: eight 32-element sub-blocks, 6-bit scales - 32.
+    const uint8_t* b = row + (j / 256) * 136;
+    const int i = int(j % 256);
+    const int ib = i / 32, u = i % 32;
+    const unsigned scalesH = unsigned(b[2]) | (unsigned(b[3]) << 8);
+    const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scalesH >> (2 * ib)) & 3) << 4);
+    const float dl = fmul(ldHalf(b), float(ls - 32));
+    const uint8_t q = b[8 + ib * 16 + (u & 15)];
+    const int nib = u < 16 ? (q & 0xF) : (q >> 4);
+    return fmul(dl, float(codebook(kIq4nlLo, kIq4nlHi, nib)));
   } else {
     static_assert(T < 0, "unsupported type");
     return 0.0f;
@@ -226,8 +273,17 @@ void dispatchType(QType t, F&& f) {
     case QType::Q6_K:
       f(std::integral_constant<int, 14>{});
       return;
+    case QType::IQ4_NL:
+      f(std::integral_constant<int, 20>{});
+      return;
+    case QType::IQ4_XS:
+      f(std::integral_constant<int, 23>{});
+      return;
     case QType::BF16:
       f(std::integral_constant<int, 30>{});
+      return;
+    case QType::MXFP4:
+      f(std::integral_constant<int, 39>{});
       return;
   }
   throw std::runtime_error("CUDA: unsupported weight type " + std::to_string(int(t)));

@@ -90,6 +90,8 @@ std::vector<uint8_t> weightBytes(Rng& rng, QType t, int64_t rows, int64_t cols) 
     case QType::Q4_0:
     case QType::Q5_0:
     case QType::Q8_0:
+    case QType::IQ4_NL:
+    case QType::IQ4_XS:
       halves = {0};
       break;
     case QType::Q4_1:
@@ -108,6 +110,8 @@ std::vector<uint8_t> weightBytes(Rng& rng, QType t, int64_t rows, int64_t cols) 
       halves = {208};
       break;
     default:
+      // MXFP4 keeps random E8M0 bytes: every one is a finite scale (0 and 1 subnormal, the
+      // largest overflow to Inf on both sides alike), so they cover those edges.
       break;
   }
   for (size_t blk = 0; blk < nbytes / size_t(info.typeSize); ++blk)
@@ -115,9 +119,10 @@ std::vector<uint8_t> weightBytes(Rng& rng, QType t, int64_t rows, int64_t cols) 
   return b;
 }
 
-const QType kTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q4_0, QType::Q4_1,
-                        QType::Q5_0, QType::Q5_1, QType::Q8_0, QType::Q2_K, QType::Q3_K,
-                        QType::Q4_K, QType::Q5_K, QType::Q6_K};
+const QType kTypes[] = {QType::F32,  QType::F16,    QType::BF16,   QType::Q4_0,
+                        QType::Q4_1, QType::Q5_0,   QType::Q5_1,   QType::Q8_0,
+                        QType::Q2_K, QType::Q3_K,   QType::Q4_K,   QType::Q5_K,
+                        QType::Q6_K, QType::IQ4_NL, QType::IQ4_XS, QType::MXFP4};
 
 }  // namespace
 

@@ -42,5 +42,14 @@ LL_TEST(quantQ3_K_M) {
 LL_TEST(quantQ2_K) {
   QVERIFY(parity::checkModel("llama-quant-Q2_K") > 0);
 }
+LL_TEST(quantIQ4_NL) {
+  QVERIFY(parity::checkModel("llama-quant-IQ4_NL") > 0);
+}
+LL_TEST(quantIQ4_XS) {
+  QVERIFY(parity::checkModel("llama-quant-IQ4_XS") > 0);
+}
+LL_TEST(quantMXFP4) {
+  QVERIFY(parity::checkModel("llama-quant-MXFP4") > 0);
+}
 
 LL_TEST_MAIN("tst_parity_quant")

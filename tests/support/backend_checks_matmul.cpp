@@ -11,9 +11,10 @@ namespace {
 
 using kern::QType;
 
-const QType kAllTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q4_0, QType::Q4_1,
-                           QType::Q5_0, QType::Q5_1, QType::Q8_0, QType::Q2_K, QType::Q3_K,
-                           QType::Q4_K, QType::Q5_K, QType::Q6_K};
+const QType kAllTypes[] = {QType::F32,  QType::F16,    QType::BF16,   QType::Q4_0,
+                           QType::Q4_1, QType::Q5_0,   QType::Q5_1,   QType::Q8_0,
+                           QType::Q2_K, QType::Q3_K,   QType::Q4_K,   QType::Q5_K,
+                           QType::Q6_K, QType::IQ4_NL, QType::IQ4_XS, QType::MXFP4};
 
 struct HalfField {
   int offset;
@@ -45,6 +46,10 @@ std::vector<HalfField> halfFields(QType t) {
       return {{0, 0.0005f, 0.005f}, {2, 0.0005f, 0.005f}};
     case QType::Q6_K:
       return {{208, 0.0005f, 0.005f}};
+    case QType::IQ4_NL:  // codebook levels -127..113
+      return {{0, -0.0015f, 0.0015f}};
+    case QType::IQ4_XS:  // codebook levels times 6-bit sub-block scales - 32
+      return {{0, 0.00007f, 0.00012f}};
     default:
       return {};
   }
@@ -78,6 +83,11 @@ std::vector<uint8_t> randomWeightBytes(Rng& rng, QType t, int64_t rows, int64_t 
         const uint16_t h = kern::fp32ToFp16(rng.uniform(f.lo, f.hi));
         std::memcpy(out.data() + blk * info.typeSize + f.offset, &h, 2);
       }
+    // MXFP4's scale is an E8M0 exponent byte (first in the block): 2^(e - 128) for e in
+    // 119..123, so values (codes up to 12) stay below 0.4 like the other types'.
+    if (t == QType::MXFP4)
+      for (size_t blk = 0; blk < nbytes / size_t(info.typeSize); ++blk)
+        out[blk * info.typeSize] = uint8_t(rng.intIn(119, 123));
   }
   return out;
 }
@@ -181,6 +191,22 @@ void checkWeights(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tol
   bad.type = static_cast<QType>(99);
   log.expect(throws([&] { b.loadWeight(bad); }),
              "loadWeight with an unknown type must throw [" + b.name() + "]");
+  // A ggml type no backend implements (16, IQ2_XXS), with plausible bytes: the error names the
+  // weight and the type id.
+  std::vector<uint8_t> iq2(66 * 4);
+  kern::WeightDesc other = desc(QType::F32, 4, 256, iq2);
+  other.name = "blk.3.ffn_up.weight";
+  other.type = static_cast<QType>(16);
+  std::string msg;
+  try {
+    b.loadWeight(other);
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  log.expect(
+      msg.find("blk.3.ffn_up.weight") != std::string::npos && msg.find("16") != std::string::npos,
+      "loadWeight of an unsupported ggml type must name the weight and the type, got '" + msg +
+          "' [" + b.name() + "]");
 }
 
 void checkMatmul(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol) {

@@ -21,7 +21,7 @@ inline const std::set<std::string>& notYetSupportedArchs() {
 }
 
 inline const std::set<std::string>& notYetSupportedTypes() {
-  static const std::set<std::string> s = {"IQ4_NL", "IQ4_XS", "MXFP4"};
+  static const std::set<std::string> s = {};
   return s;
 }
 

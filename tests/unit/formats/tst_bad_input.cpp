@@ -242,6 +242,15 @@ LL_TEST(ggufTensorInfos) {
   };
   EXPECT_ERROR(ggufError("type.gguf", withTensor({32}, 99, 128).build()), "unsupported type id 99");
   EXPECT_ERROR(ggufError("type4.gguf", withTensor({32}, 4, 128).build()), "unsupported type id 4");
+  // A ggml type we do not implement (16, IQ2_XXS) is refused naming the tensor and the id; the
+  // newest we do (IQ4_NL 20, IQ4_XS 23, MXFP4 39) open with their block sizes.
+  EXPECT_ERROR(ggufError("type16.gguf", withTensor({256}, 16, 66).build()),
+               "tensor 'c.weight' has unsupported type id 16");
+  QCOMPARE(ggufError("iq4nl.gguf", withTensor({64}, 20, 36).build()), std::string());
+  QCOMPARE(ggufError("iq4xs.gguf", withTensor({256}, 23, 136).build()), std::string());
+  QCOMPARE(ggufError("mxfp4.gguf", withTensor({64}, 39, 34).build()), std::string());
+  EXPECT_ERROR(ggufError("mxfp4block.gguf", withTensor({48}, 39, 34).build()),
+               "row length 48 is not a multiple of the MXFP4 block size 32");
   EXPECT_ERROR(ggufError("dim0.gguf", withTensor({32, 0}, 0, 0).build()), "has dimension 0");
   EXPECT_ERROR(ggufError("dimneg.gguf", withTensor({-5}, 0, 0).build()), "has dimension -5");
   EXPECT_ERROR(

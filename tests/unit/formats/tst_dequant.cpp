@@ -25,8 +25,8 @@ std::vector<float> dequantize(const rt::GgufTensorInfo& t) {
   return out;
 }
 
-const char* kQuantIds[] = {"F16",  "BF16",   "Q8_0", "Q6_K", "Q5_K_M", "Q5_1",
-                           "Q5_0", "Q4_K_M", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K"};
+const char* kQuantIds[] = {"F16",  "BF16", "Q8_0",   "Q6_K", "Q5_K_M", "Q5_1",   "Q5_0", "Q4_K_M",
+                           "Q4_1", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_NL", "IQ4_XS", "MXFP4"};
 
 }  // namespace
 
@@ -63,7 +63,7 @@ LL_TEST(bitExactWithGgml) {
   QVERIFY(compared >= 20);
   // Every non-F32 type we implement appears in the references.
   for (const char* t : {"F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1",
-                        "Q4_0", "Q3_K", "Q2_K"})
+                        "Q4_0", "Q3_K", "Q2_K", "IQ4_NL", "IQ4_XS", "MXFP4"})
     QVERIFY2(typesSeen.count(t), t);
 }
 
@@ -72,11 +72,13 @@ LL_TEST(closeToF32Original) {
   auto base = rt::GgufFile::open(shared / "models/quant/llama-quant-F32.gguf");
   // Relative RMS error bound per tensor type: generous for the type's bits per weight, yet far
   // below what a wrong block layout gives (~1). Observed maxima on these random weights are
-  // about 3/4 of each bound (e.g. Q2_K 0.30, Q3_K 0.15, Q4_K 0.072, Q8_0 0.0054).
+  // about 3/4 of each bound (e.g. Q2_K 0.30, Q3_K 0.15, Q4_K 0.072, Q8_0 0.0054; IQ4_NL 0.076,
+  // IQ4_XS 0.077, MXFP4 0.116).
   const std::map<std::string, double> bound = {
-      {"F32", 0.0},   {"F16", 1e-3},  {"BF16", 5e-3}, {"Q8_0", 0.01}, {"Q6_K", 0.025},
-      {"Q5_K", 0.05}, {"Q5_1", 0.05}, {"Q5_0", 0.06}, {"Q4_K", 0.1},  {"Q4_1", 0.1},
-      {"Q4_0", 0.12}, {"Q3_K", 0.2},  {"Q2_K", 0.4}};
+      {"F32", 0.0},    {"F16", 1e-3},   {"BF16", 5e-3},  {"Q8_0", 0.01},
+      {"Q6_K", 0.025}, {"Q5_K", 0.05},  {"Q5_1", 0.05},  {"Q5_0", 0.06},
+      {"Q4_K", 0.1},   {"Q4_1", 0.1},   {"Q4_0", 0.12},  {"Q3_K", 0.2},
+      {"Q2_K", 0.4},   {"IQ4_NL", 0.1}, {"IQ4_XS", 0.1}, {"MXFP4", 0.15}};
   int checked = 0;
   for (const char* id : kQuantIds) {
     auto f =

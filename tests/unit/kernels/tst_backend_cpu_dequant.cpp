@@ -12,9 +12,10 @@
 using namespace ll::kern;
 
 LL_TEST(bitExactWithDequantizeRow) {
-  const QType types[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q4_0, QType::Q4_1,
-                         QType::Q5_0, QType::Q5_1, QType::Q8_0, QType::Q2_K, QType::Q3_K,
-                         QType::Q4_K, QType::Q5_K, QType::Q6_K};
+  const QType types[] = {QType::F32,  QType::F16,    QType::BF16,   QType::Q4_0,
+                         QType::Q4_1, QType::Q5_0,   QType::Q5_1,   QType::Q8_0,
+                         QType::Q2_K, QType::Q3_K,   QType::Q4_K,   QType::Q5_K,
+                         QType::Q6_K, QType::IQ4_NL, QType::IQ4_XS, QType::MXFP4};
   const uint64_t seed = lltest::ops::freshSeed();
   for (QType t : types) {
     const int64_t cols = 4 * qtypeInfo(t).blockSize * (qtypeInfo(t).blockSize == 1 ? 67 : 1);
