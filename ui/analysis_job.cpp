@@ -330,7 +330,7 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
 
   const ana::Selection gem = ana::gemFilter(v, k);
   const ana::Selection snap =
-      ana::snapKv(ana::attnRowsFromQk(v), T, tr.nHead, std::max(k, window + 1), window);
+      ana::snapKv(ana::attnRows(tr, layer, T - window), T, tr.nHead, std::max(k, window + 1), window);
   const int recent = std::clamp(k / 2, 1, 32);
   const ana::Selection h2o =
       ana::h2o(tr.layers[layer].colSum, T, tr.nHead, std::max(0, k - recent), recent);

@@ -1,6 +1,7 @@
 // Head-grid data computed in the worker from a Trace: every layer x head attention restricted to
-// the last G queries and keys (softmax over all earlier keys, then the [T-G, T) block kept).
-// runtime/analysis has no all-heads map, and Session::attentionMap would build L*H full T x T maps.
+// the last G queries and keys (the pass's own probabilities over all earlier keys, from
+// rt::AttentionRows, then the [T-G, T) block kept). Session::attentionMap would build L*H full
+// T x T maps.
 #pragma once
 
 #include "runtime/api/request.h"
@@ -23,7 +24,7 @@ struct HeadGridCache {
 // their attention rows are equal (a row depends only on the tokens up to it).
 int commonRows(const rt::Trace& a, const rt::Trace& b);
 
-// [nLayer, nHead, G, G] row-major; causal zeros above the diagonal. With prev (computed under the
+// [nLayer, nHead, G, G] row-major; masked cells 0. With prev (computed under the
 // same interventions iv), query rows whose tokens and positions up to that row equal prev's are
 // copied instead of recomputed: a row's probabilities depend only on the tokens up to it.
 std::vector<float> headGridRows(const rt::Trace& tr, int G, const HeadGridCache* prev = nullptr,

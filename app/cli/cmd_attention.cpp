@@ -45,7 +45,7 @@ int attentionCommand(const AttnOpts& o) {
   std::vector<std::vector<float>> rows;
   for (int l = 0; l < tr->nLayer; ++l)
     rows.push_back(
-        rt::ana::queryRow(rt::ana::attnRowsFromQk(rt::ana::qkView(*tr, l, q)), T, H, q, -1));
+        rt::ana::queryRow(rt::ana::attnRows(*tr, l, q), T, H, q, -1));
   j["query"] = q;
   j["query_row_mean_over_heads"] = rows;
   auto u = rt::ana::depthUsage(*tr, o.alpha);

@@ -80,7 +80,7 @@ int selectCommand(const SelectOpts& o) {
     if (o.answer > 0) j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, r.kept, o.answer));
   } else if (o.method == "snapkv" || o.method == "h2o") {
     rt::ana::Selection r = o.method == "snapkv"
-                               ? rt::ana::snapKv(rt::ana::attnRowsFromQk(qk), tr->nTokens,
+                               ? rt::ana::snapKv(rt::ana::attnRows(*tr, o.layer, firstRow), tr->nTokens,
                                                  tr->nHead, o.k, o.window, o.kernel, o.maxPool)
                                : rt::ana::h2o(tr->layers[o.layer].colSum, tr->nTokens, tr->nHead,
                                               std::max(0, o.k - o.window), o.window);

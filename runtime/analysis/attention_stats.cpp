@@ -79,7 +79,7 @@ std::vector<float> inductionScores(const AttnRowFn& rows, int T, int nHead, int 
 std::vector<float> inductionScores(const Trace& tr, int n) {
   std::vector<float> out;
   for (int l = 0; l < tr.nLayer; ++l) {
-    auto s = inductionScores(attnRowsFromQk(qkView(tr, l)), tr.nTokens, tr.nHead, n);
+    auto s = inductionScores(attnRows(tr, l), tr.nTokens, tr.nHead, n);
     out.insert(out.end(), s.begin(), s.end());
   }
   return out;

@@ -8,6 +8,7 @@
 
 #include "runtime/analysis/stats.h"
 #include "runtime/engine/engine.h"
+#include "runtime/engine/trace_recompute.h"
 
 namespace ll::rt::ana {
 
@@ -31,13 +32,12 @@ void LensProjector::project(const float* rows, int n, bool finalNorm, float* log
   kern::Buffer h;
   if (finalNorm) {
     h = kern::Buffer(b, size_t(n) * d * 4);
-    if (s.norm == NormKind::RmsNorm)
-      b.rmsNorm(x.f32(), w.vec(w.outputNorm), h.f32(), n, d, s.normEps);
-    else
-      b.layerNorm(x.f32(), w.vec(w.outputNorm), w.vec(w.outputNormB), h.f32(), n, d, s.normEps);
+    normRows(b, s, w, w.outputNorm, w.outputNormB, x.f32(), h.f32(), n);
     in = h.f32();
   }
   b.matmul(*w.output, in, out.f32(), n);
+  // The model's own unembedding: Gemma 2 soft-caps every logit, so the lens does too.
+  if (s.finalSoftcap > 0.0f) b.softcap(out.f32(), s.finalSoftcap, size_t(n) * V);
   b.download(logits, out.get(), size_t(n) * V * 4);
 }
 

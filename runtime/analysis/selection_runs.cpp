@@ -192,7 +192,7 @@ HeadEviction snapKvEviction(const Trace& tr, int capacity, int window, int kerne
       tr,
       [&](int l) {
         // SnapKV reads the window's query rows only.
-        const AttnRowFn rows = attnRowsFromQk(qkView(tr, l, tr.nTokens - std::max(1, window)));
+        const AttnRowFn rows = attnRows(tr, l, tr.nTokens - std::max(1, window));
         // A kv head's attention row: the sum of its query heads' rows.
         std::vector<float> tmp(size_t(tr.nTokens));
         const AttnRowFn kvRows = [&](int g, int i, float* row) {

@@ -1,5 +1,7 @@
 #include "runtime/analysis/token_selection.h"
 
+#include "runtime/engine/attention_rows.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -48,18 +50,9 @@ QkView qkView(const Trace& tr, int layer, int firstRow) {
   return v;
 }
 
-AttnRowFn attnRowsFromQk(const QkView& v) {
-  return [v](int h, int i, float* row) {
-    std::vector<double> z(i + 1);
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int j = 0; j <= i; ++j) {
-      z[j] = v.dot(h, i, j) * v.scale;
-      mx = std::max(mx, z[j]);
-    }
-    double sum = 0.0;
-    for (int j = 0; j <= i; ++j) sum += (z[j] = std::exp(z[j] - mx));
-    for (int j = 0; j < v.T; ++j) row[j] = j <= i ? static_cast<float>(z[j] / sum) : 0.0f;
-  };
+AttnRowFn attnRows(const Trace& tr, int layer, int firstRow) {
+  auto rows = std::make_shared<const AttentionRows>(tr, layer, firstRow);
+  return [rows](int h, int i, float* row) { rows->row(h, i, row); };
 }
 
 namespace {

@@ -26,10 +26,11 @@ struct QkView {
 // (Trace::queries). Throws when the trace has no capture.
 QkView qkView(const Trace& tr, int layer, int firstRow = 0);
 
-// Attention probabilities of one query row of one head: row[0..T), causal (row[j] = 0 for j > i).
+// Attention probabilities of one query row of one head: row[0..T), masked keys 0.
 using AttnRowFn = std::function<void(int head, int query, float* row)>;
-// softmax(scale * q_i . k_j) over j <= i, computed on the host in double accumulation.
-AttnRowFn attnRowsFromQk(const QkView& v);
+// The trace's own probabilities of `layer` from query row firstRow on, as its pass computed them
+// (interventions, window, soft-cap, sinks): rt::AttentionRows (runtime/engine/attention_rows.h).
+AttnRowFn attnRows(const Trace& tr, int layer, int firstRow = 0);
 
 struct Selection {
   std::vector<int> kept;      // ascending; per-head methods: the union over heads

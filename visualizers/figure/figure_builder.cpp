@@ -254,7 +254,7 @@ SelectionRun runSelection(const Trace& tr, const FigureRequest& req) {
     for (int t = 0; t < T && t < int(g.scores.size()); ++t)
       r.scores[size_t(t)] = g.scores[size_t(t)];
   } else if (r.method == "snapkv" || r.method == "h2o") {
-    auto g = r.method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRowsFromQk(qk), T, tr.nHead, req.k,
+    auto g = r.method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRows(tr, r.layer), T, tr.nHead, req.k,
                                                     req.window, req.kernel)
                                   : rt::ana::h2o(tr.layers[size_t(r.layer)].colSum, T, tr.nHead,
                                                  std::max(0, req.k - req.window), req.window);

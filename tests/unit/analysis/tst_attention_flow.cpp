@@ -37,7 +37,7 @@ LL_TEST(headEntropyAgainstReference) {
   QCOMPARE(m.size(), size_t(tr->nLayer * H));
   // one query row: the mean over heads equals the mean of the reference rows; the sum is H times it
   auto ref = anatest::ref("stories260K", "park", "attn-1.npy");
-  auto rows = attnRowsFromQk(qkView(*tr, 1));
+  auto rows = attnRows(*tr, 1);
   auto mean = queryRow(rows, T, H, T - 1, -1),
        sum = queryRow(rows, T, H, T - 1, -1, HeadCombine::Sum);
   for (int j = 0; j < T; ++j) {

@@ -142,7 +142,7 @@ LL_TEST(traceQkMatchesReferenceAttention) {
   for (int l : {0, 4}) {
     auto ref = anatest::ref("stories260K", "long300", "attn-" + std::to_string(l) + ".npy");
     const int T = L.tr->nTokens, H = L.tr->nHead;
-    auto rows = attnRowsFromQk(qkView(*L.tr, l));
+    auto rows = attnRows(*L.tr, l);
     std::vector<float> row(T);
     double m = 0;
     for (int h = 0; h < H; ++h)
@@ -189,7 +189,7 @@ LL_TEST(snapKvAgainstReferenceAttention) {
     std::copy_n(ref.f32.begin() + (size_t(h) * T + i) * T, T, r);
   };
   Selection fromRef = snapKv(refRows, T, H, C, W, 5);
-  Selection fromTrace = snapKv(attnRowsFromQk(qkView(*L.tr, layer)), T, H, C, W, 5);
+  Selection fromTrace = snapKv(attnRows(*L.tr, layer), T, H, C, W, 5);
   for (int h = 0; h < H; ++h) {
     std::vector<double> acc(T - W, 0.0);
     for (int i = T - W; i < T; ++i)
