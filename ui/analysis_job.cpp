@@ -206,6 +206,8 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   {
     auto mat = std::make_shared<vis::HeatmapMatrix>();
     mat->rows = mat->cols = T;
+    if (s.layer < static_cast<int>(tr.layerAttn.size()))
+      mat->maskWindow = tr.layerAttn[size_t(s.layer)].window;
     // Rows the previous keystroke computed for this layer, head and interventions are kept; only
     // the rows past the shared prefix (their queries are the trace's stored last rows) are new.
     const AttentionMapCache& c = m_attnCache;

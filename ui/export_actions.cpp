@@ -115,6 +115,7 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     if (!s.attention || s.attention->rows != T) noData(view);
     f.matrix = *s.attention;
     f.style.causalMask = true;
+    f.style.maskWindow = s.attention->maskWindow;
     f.rowLabels = f.colLabels = labels(s);
     f.title = "Attention · layer " + QString::number(s.layer) + ", " + headText(s.head);
     f.xTitle = "key token";

@@ -54,6 +54,11 @@ void HeatmapView::applyStyle() {
 void HeatmapView::setAttention(std::shared_ptr<const vis::HeatmapMatrix> matrix,
                                const QStringList& tokens) {
   m_matrix = matrix;
+  const int window = matrix ? matrix->maskWindow : 0;
+  if (window != m_style.maskWindow) {  // a sliding-window layer: its band is drawn as masked
+    m_style.maskWindow = window;
+    m_map->setStyle(m_style);
+  }
   m_map->setMatrix(std::move(matrix), tokens, tokens);
 }
 

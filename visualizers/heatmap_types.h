@@ -26,6 +26,7 @@ struct HeatmapStyle {
   Normalization normalization = Normalization::Linear;
   LodReduction lod = LodReduction::Max;
   bool causalMask = false;      // cells with col > row drawn as a hatch
+  int maskWindow = 0;           // with causalMask, > 0: cells with row - col >= this too (window)
   std::optional<float> lo, hi;  // value range; auto (data min/max) when empty
   float maskRgb[3] = {0.78f, 0.78f, 0.80f};
   float backgroundRgb[3] = {0.12f, 0.12f, 0.13f};
@@ -43,11 +44,19 @@ struct HeatmapView {
   double levelOfDetail() const;  // 2-log of cells per pixel, >= 0
 };
 
+// Whether the block of cells [row, row + n) x [col, col + n) is entirely masked by the style's
+// causal mask and sliding window (n = 1: one cell). The shader and the CPU renderings agree on it.
+inline bool maskedBlock(const HeatmapStyle& s, int row, int col, int n = 1) {
+  if (!s.causalMask) return false;
+  return col > row + n - 1 || (s.maskWindow > 0 && row - (col + n - 1) >= s.maskWindow);
+}
+
 // A row-major rows x cols matrix; NaN means "no data" (drawn as background).
 struct HeatmapMatrix {
   int rows = 0;
   int cols = 0;
   std::vector<float> values;
+  int maskWindow = 0;  // attention of a sliding-window layer: keys older than this are masked
   float at(int row, int col) const { return values[static_cast<size_t>(row) * cols + col]; }
 };
 

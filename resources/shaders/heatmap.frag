@@ -22,8 +22,11 @@ void main()
     int level = pc.info.x;
     ivec2 texel = local >> level;
     ivec2 block = pc.tileRect.xy + (texel << level); // first level-0 cell of the block
-    if ((pc.info.y & kFlagCausal) != 0 && block.x > block.y + (1 << level) - 1) {
-        // key after query: masked. A diagonal hatch keeps it distinct from any colormap value.
+    int n = 1 << level;
+    if ((pc.info.y & kFlagCausal) != 0 &&
+        (block.x > block.y + n - 1 || (pc.extra.y > 0 && block.y - (block.x + n - 1) >= pc.extra.y))) {
+        // key after query, or older than the sliding window: masked (vis::maskedBlock). A
+        // diagonal hatch keeps it distinct from any colormap value.
         int stripe = ((int(gl_FragCoord.x) + int(gl_FragCoord.y)) >> 2) & 1;
         outColor = vec4(pc.maskColor.rgb * (stripe == 1 ? 0.85 : 1.0), 1.0);
         return;

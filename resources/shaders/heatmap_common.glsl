@@ -9,7 +9,7 @@ layout(push_constant) uniform HeatmapPush {
     ivec4 info;         // x: LOD level, y: flags, z: norm mode, w: LOD reduction (0 max, 1 mean)
     vec4 range;         // x: lo, y: 1/(hi-lo) (log mode: log(lo) and 1/(log(hi)-log(lo)))
     vec4 maskColor;     // causal-mask hatch colour (the second stripe is 0.85x darker)
-    ivec4 extra;        // x: colormap row in the LUT texture
+    ivec4 extra;        // x: colormap row in the LUT texture, y: mask window (0: none)
 } pc;
 
 const int kFlagCausal = 1;

@@ -128,7 +128,7 @@ std::vector<uint8_t> renderCpu(const CpuRenderInput& in) {
                                    static_cast<int>(t.levels.size()) - 1);
       const int tx = (col - t.col0) >> level, ty = (row - t.row0) >> level;
       const int bx = t.col0 + (tx << level), by = t.row0 + (ty << level);
-      if (in.style.causalMask && bx > by + (1 << level) - 1) {
+      if (vis::maskedBlock(in.style, by, bx, 1 << level)) {
         const bool dark = (((px + py) >> 2) & 1) == 1;
         for (int ch = 0; ch < 3; ++ch) o[ch] = toByte(in.style.maskRgb[ch] * (dark ? 0.85f : 1.0f));
         continue;

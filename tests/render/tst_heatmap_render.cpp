@@ -178,6 +178,37 @@ class TstHeatmapRender : public QObject {
     QCOMPARE(px[i], px[i + 1]);  // grey
   }
 
+  // A sliding-window layer's map: keys older than the window are drawn as masked, like the causal
+  // triangle, at every zoom level (LOD blocks entirely outside the band).
+  void slidingWindowBand() {
+    const int n = 48, w = 6;
+    std::vector<float> v(n * n, 0.0f);
+    for (int r = 0; r < n; ++r)
+      for (int c = std::max(0, r - w + 1); c <= r; ++c) v[r * n + c] = 1.0f / w + 0.01f * (r - c);
+    vis::HeatmapStyle s;
+    s.causalMask = true;
+    s.maskWindow = w;
+    renderAndCompare(v, n, n, s, scaled(5), n * 5, n * 5, "window");
+    vis::HeatmapView zoomedOut;
+    zoomedOut.cellsPerPixelX = zoomedOut.cellsPerPixelY = 4.0;
+    renderAndCompare(v, n, n, s, zoomedOut, n / 4, n / 4, "window_lod");
+    vis::vk::OffscreenTarget target(m_ctx->refs(), n * 5, n * 5);
+    vis::vk::HeatmapRenderer r(m_ctx->refs(), target.renderPass());
+    r.setMatrix(v, n, n);
+    r.setStyle(s);
+    auto px = target.render(s.backgroundRgb, [&](VkCommandBuffer cb) {
+      r.recordDraw(cb, {0, 0, float(n * 5), float(n * 5)}, scaled(5));
+    });
+    auto grey = [&](int row, int col) {
+      const size_t i = (static_cast<size_t>(row * 5 + 2) * n * 5 + col * 5 + 2) * 4;
+      return (std::abs(px[i] - 199) <= 2 || std::abs(px[i] - 169) <= 2) && px[i] == px[i + 1];
+    };
+    QVERIFY(grey(40, 2));                  // older than the window: masked
+    QVERIFY(grey(40, 40 - w));             // the first key outside the window
+    QVERIFY(!grey(40, 40 - w + 1));        // the oldest key inside it is data
+    QVERIFY(grey(3, 10));                  // the causal triangle as before
+  }
+
   void logAndPerRowAndDiverging() {
     const int rows = 24, cols = 30;
     std::mt19937 rng(7);

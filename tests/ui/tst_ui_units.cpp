@@ -3,6 +3,7 @@
 // SessionController's replace-queued / drop-stale behaviour.
 #include "runtime/api/session.h"
 #include "ui/head_grid_rows.h"
+#include "visualizers/figure/figure_builder.h"
 #include "ui/prompt_text.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -104,6 +105,70 @@ class TstUiUnits : public QObject {
                      qPrintable(QStringLiteral("%1 %2 %3 %4").arg(l).arg(h).arg(i).arg(j)));
           }
       }
+  }
+
+  // The head grid (AttentionRows on the host), the main map (Session::attentionMap on the backend)
+  // and the exported attention figure show the same probabilities under every intervention kind:
+  // knockout, per-head eviction, a subset run, and a sliding-window family's local layers.
+  void gridMapAndExportAgreeUnderInterventions() {
+    const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
+    if (dir.isEmpty()) QSKIP("LAYERLENS_SHARED_DIR not set: no models");
+    struct Case {
+      const char* name;
+      const char* model;
+      rt::RunRequest req;
+    };
+    std::vector<Case> cases;
+    rt::RunRequest ko;
+    ko.interventions.knockout = rt::Knockout{{9, 10, 11}, {1, 2, 3, 4}, 1, 4};
+    cases.push_back({"knockout", "stories260K.gguf", ko});
+    rt::RunRequest ev;
+    rt::HeadEviction e;
+    e.fromIndex = 8;
+    e.length = 8;
+    e.keep.assign(5, std::vector<uint8_t>(4 * 8, 1));
+    for (int g = 0; g < 4; ++g) e.keep[2][size_t(g) * 8 + size_t(1 + g)] = 0;
+    ev.interventions.eviction = e;
+    cases.push_back({"eviction", "stories260K.gguf", ev});
+    rt::RunRequest sub;
+    sub.subset = rt::TokenSubset{{0, 1, 3, 4, 6, 8, 9, 10, 11}, true};
+    cases.push_back({"subset", "stories260K.gguf", sub});
+    cases.push_back({"window", "gemma3-tiny.gguf", {}});
+    cases.push_back({"window+softcap", "gemma2-tiny.gguf", {}});
+    cases.push_back({"sinks", "gpt-oss-tiny.gguf", {}});
+    for (const Case& c : cases) {
+      const QString path = QString::fromLocal8Bit(dir) + "/models/" + c.model;
+      if (!QFile::exists(path)) QSKIP(qPrintable(path + " not found"));
+      rt::Session s;
+      s.load(path.toStdString());
+      s.setPrompt("Once upon a time there was a big dog named Max who ran");
+      const auto tr = s.run(c.req);
+      const int T = tr->nTokens, G = std::min(T, 10), off = T - G;
+      const auto grid = ui::headGridRows(*tr, G, nullptr, c.req.interventions);
+      for (int l = 0; l < tr->nLayer; l += std::max(1, tr->nLayer / 6)) {
+        vis::FigureRequest fr;
+        fr.layer = l;
+        for (int h = 0; h < tr->nHead; ++h) {
+          fr.head = h;
+          const auto map = s.attentionMap(*tr, l, h);
+          const auto fig = vis::buildFigure(s, *tr, fr);
+          QCOMPARE(fig.matrix.values.size(), map.size());
+          const int window = tr->layerAttn[size_t(l)].window;
+          QCOMPARE(fig.style.maskWindow, window);
+          for (int i = 0; i < G; ++i)
+            for (int j = 0; j < G; ++j) {
+              const size_t at = size_t(off + i) * T + off + j;
+              const float a = grid[((size_t(l) * tr->nHead + h) * G + i) * G + j];
+              const QString where =
+                  QStringLiteral("%1 layer %2 head %3 row %4 col %5").arg(c.name).arg(l).arg(h).arg(
+                      off + i).arg(off + j);
+              QVERIFY2(std::abs(a - map[at]) < 1e-5f, qPrintable(where));
+              QVERIFY2(fig.matrix.values[at] == map[at], qPrintable(where));
+              if (window > 0 && i - j >= window) QVERIFY2(map[at] == 0.0f, qPrintable(where));
+            }
+        }
+      }
+    }
   }
 
   void controllerDropsStaleRequests() {

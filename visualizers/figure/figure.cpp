@@ -25,11 +25,11 @@ struct DataRange {
   float lo = std::numeric_limits<float>::infinity(), hi = -lo, minPos = lo;
 };
 
-DataRange dataRange(const HeatmapMatrix& m, bool causal) {
+DataRange dataRange(const HeatmapMatrix& m, const HeatmapStyle& style) {
   DataRange r;
   for (int i = 0; i < m.rows; ++i)
     for (int j = 0; j < m.cols; ++j) {
-      if (causal && j > i) continue;
+      if (maskedBlock(style, i, j)) continue;
       const float v = m.at(i, j);
       if (!std::isfinite(v)) continue;
       r.lo = std::min(r.lo, v);
@@ -41,7 +41,7 @@ DataRange dataRange(const HeatmapMatrix& m, bool causal) {
 }
 
 ResolvedRange rangeOf(const FigureSpec& s) {
-  const DataRange d = dataRange(s.matrix, s.style.causalMask);
+  const DataRange d = dataRange(s.matrix, s.style);
   return resolveRange(s.style, d.lo, d.hi, d.minPos);
 }
 
@@ -75,7 +75,7 @@ QImage cpuHeatmap(const FigureSpec& s) {
       rlo = std::numeric_limits<float>::infinity();
       rhi = -rlo;
       for (int j = 0; j < m.cols; ++j)
-        if (std::isfinite(m.at(i, j)) && !(s.style.causalMask && j > i)) {
+        if (std::isfinite(m.at(i, j)) && !maskedBlock(s.style, i, j)) {
           rlo = std::min(rlo, m.at(i, j));
           rhi = std::max(rhi, m.at(i, j));
         }
@@ -84,7 +84,7 @@ QImage cpuHeatmap(const FigureSpec& s) {
     for (int j = 0; j < m.cols; ++j) {
       const float v = m.at(i, j);
       QColor c;
-      if (s.style.causalMask && j > i)
+      if (maskedBlock(s.style, i, j))
         c = rgbf(s.style.maskRgb);
       else if (!std::isfinite(v))
         c = rgbf(s.style.backgroundRgb);

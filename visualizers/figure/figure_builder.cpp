@@ -48,9 +48,11 @@ FigureSpec attention(rt::Session& s, const Trace& tr, const FigureRequest& req) 
     throw std::invalid_argument("figure: --head must be in -1.." + std::to_string(tr.nHead - 1) +
                                 " (-1 = mean over heads)");
   FigureSpec f;
-  f.matrix = {tr.nTokens, tr.nTokens, s.attentionMap(tr, layer, req.head)};
+  const int window = layer < int(tr.layerAttn.size()) ? tr.layerAttn[size_t(layer)].window : 0;
+  f.matrix = {tr.nTokens, tr.nTokens, s.attentionMap(tr, layer, req.head), window};
   f.style.colormap = req.colormap;
   f.style.causalMask = true;
+  f.style.maskWindow = window;
   f.style.lo = 0.0f;
   f.style.hi = 1.0f;
   const QString head = req.head < 0 ? "mean of heads" : "head " + QString::number(req.head);

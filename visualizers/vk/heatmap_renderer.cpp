@@ -291,6 +291,7 @@ void HeatmapRenderer::recordDraw(VkCommandBuffer cb, const ViewportRect& viewpor
   p.vpSize[0] = viewport.width;
   p.vpSize[1] = viewport.height;
   p.info[1] = m_style.causalMask ? kFlagCausal : 0;
+  p.extra[1] = m_style.causalMask ? m_style.maskWindow : 0;
   p.info[2] = static_cast<int32_t>(m_style.normalization);
   p.info[3] = m_style.lod == LodReduction::Mean ? 1 : 0;
   const ResolvedRange r = range();
