@@ -49,6 +49,24 @@ LL_ATTN_HD int attnFirstKey(const AttnMask& m, int qi) {
   return m.window > 0 && qi - m.window + 1 > 0 ? qi - m.window + 1 : 0;
 }
 
+// Whether knockout or eviction may hide keys inside the causal/window range (then kernels test
+// key by key; otherwise a whole tile inside that range is visible).
+LL_ATTN_HD bool attnKeyMasks(const AttnMask& m) {
+  return (m.blockQ && m.blockK) || (m.headKeep && m.headKeepLen > 0);
+}
+
+// Last query cache index (< nKv) that key j is a candidate for by the window: queries past it see
+// nothing of key j, so a kernel walking queries per key may stop there.
+LL_ATTN_HD int attnLastQuery(const AttnMask& m, int j, int nKv) {
+  return m.window > 0 && m.window < nKv - j ? j + m.window - 1 : nKv - 1;
+}
+
+// Whether every query at cache index in [q0, q1] has every key in [k0, k1] inside its causal and
+// window limits (knockout and eviction aside): such a tile needs no per-key test.
+LL_ATTN_HD bool attnTileInside(const AttnMask& m, int q0, int q1, int k0, int k1) {
+  return k1 <= q0 && k0 >= attnFirstKey(m, q1);
+}
+
 // Logit of a raw dot product q.k (float and double variants: the reference runs in double).
 LL_ATTN_HD float attnLogit(const AttnMask& m, float dot, float scale) {
   const float s = dot * scale;
@@ -57,6 +75,33 @@ LL_ATTN_HD float attnLogit(const AttnMask& m, float dot, float scale) {
 LL_ATTN_HD double attnLogit(const AttnMask& m, double dot, double scale) {
   const double s = dot * scale;
   return m.softcap > 0.0f ? double(m.softcap) * tanh(s / double(m.softcap)) : s;
+}
+
+// Attention sinks (gpt-oss): head h's sink logit joins its softmax denominator as one more
+// outcome that multiplies no value, with the same max shift as the keys:
+//   m = max(max_j logit_j, sink),  p_j = e^(logit_j - m) / (sum_k e^(logit_k - m) + e^(sink - m)),
+// so a row's key probabilities sum to < 1 (the stored maps, colSum and lastRow hold these); the
+// entropy counts the sink as an outcome: H = -sum_j p_j ln p_j - p_sink ln p_sink. A -inf sink is
+// no sink. sinks: f32 [nHead] in the kernel's memory, or nullptr.
+LL_ATTN_HD float attnSinkLogit(const float* sinks, int h) {
+  return sinks ? sinks[h] : -INFINITY;
+}
+
+// Joins the sink logit to one row's online-softmax state, m = running max, l = sum_j e^(s_j - m),
+// A = sum_j e^(s_j - m) (s_j - m) (entropy = ln l - A / l; Base2: logits, m and A in log2 units,
+// e = 2^x, entropy = ln l - ln 2 A / l). Returns the factor by which the row's unnormalized output
+// (sum_j e^(s_j - m) v_j) must be scaled; with a -inf sink the state is left exactly as it was.
+template <bool Base2 = false>
+LL_ATTN_HD float attnJoinSink(float sink, float& m, float& l, float& A) {
+  const float mNew = fmaxf(m, sink);
+  if (mNew == -INFINITY || sink == -INFINITY) return 1.0f;
+  const float alpha = l > 0.0f ? (Base2 ? exp2f(m - mNew) : expf(m - mNew)) : 0.0f;
+  const float d = sink - mNew;
+  const float e = Base2 ? exp2f(d) : expf(d);
+  A = (l > 0.0f ? alpha * (A + (m - mNew) * l) : 0.0f) + e * d;
+  l = alpha * l + e;
+  m = mNew;
+  return alpha;
 }
 
 }  // namespace ll::kern

@@ -20,61 +20,80 @@ using StridedOut = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 // Query rows handled together: one GEMM for their scores, one for their outputs.
 constexpr int kBlockQ = 32;
 
-// Probabilities of query rows [i0, i1) of head h into P (row stride ld); columns [0, L) are
-// written (L = keys visible to the last row of the block, returned), zeros past each row's own
-// visible range. ent (optional) receives each row's entropy.
-int blockProbs(const AttnArgs& a, int h, int i0, int i1, float* P, int64_t ld, float* ent) {
+// Keys [k0, L) of a block of query rows: k0 = first key its first row may see (window), L = keys
+// up to the last row's own.
+struct KeyRange {
+  int k0, L;
+};
+
+// Probabilities of query rows [i0, i1) of head h into P (row stride ld; key j in column j);
+// columns [k0, L) are written, zeros past each row's own visible range. Only those keys' scores
+// are computed: a sliding window leaves the keys before k0 out of the GEMM. ent (optional)
+// receives each row's entropy. Semantics: kernels/attn_rule.h (attnVisible, attnLogit, sinks).
+KeyRange blockProbs(const AttnArgs& a, int h, int i0, int i1, float* P, int64_t ld, float* ent) {
+  const AttnMask mask = a.mask();
   const int kvh = h / (a.nHead / a.nHeadKv);
   const int hd = a.headDim;
   const int base = a.nKv - a.nQ;  // cache index of query row 0
   const int L = base + i1;        // keys 0..base+i1-1
+  const int k0 = attnFirstKey(mask, base + i0);
   StridedMap Q(a.q + size_t(i0) * a.nHead * hd + size_t(h) * hd, i1 - i0, hd,
                Eigen::OuterStride<>(int64_t(a.nHead) * hd));
-  StridedMap K(a.k + size_t(kvh) * hd, L, hd, Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
-  StridedOut S(P, i1 - i0, L, Eigen::OuterStride<>(ld));
+  StridedMap K(a.k + (size_t(k0) * a.nHeadKv + kvh) * hd, L - k0, hd,
+               Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
+  StridedOut S(P + k0, i1 - i0, L - k0, Eigen::OuterStride<>(ld));
   S.noalias() = (Q * K.transpose()) * a.scale;
 
-  const uint8_t* keep0 = a.headKeep ? a.headKeep + size_t(kvh) * a.headKeepLen : nullptr;
+  const bool keyMasks = attnKeyMasks(mask);
+  const float sink = attnSinkLogit(a.sinks, h);
   for (int i = i0; i < i1; ++i) {
     const int qi = base + i;
     float* s = P + size_t(i - i0) * ld;
-    const bool knock = a.blockQ && a.blockK && a.blockQ[qi] != 0;
-    const uint8_t* keep = keep0 && qi >= a.headKeepFrom ? keep0 : nullptr;
-    const int nVis = qi + 1;
-    const int nKeep = keep ? std::min(nVis, a.headKeepLen) : 0;
-    const bool masking = knock || nKeep > 0;
-    // Key j is hidden from this row by the knockout or the per-head eviction (never its own key).
-    auto hidden = [&](int j) {
-      return j != qi && ((knock && a.blockK[j] != 0) || (j < nKeep && keep[j] == 0));
-    };
+    const int lo = attnFirstKey(mask, qi), hi = qi + 1;  // candidates by causal/window limits
+    // Per-key test only where a knockout or eviction can hide a candidate of this row.
+    const bool masking =
+        keyMasks && ((mask.blockQ && mask.blockK && mask.blockQ[qi] != 0) ||
+                     (mask.headKeep && qi >= mask.headKeepFrom && lo < mask.headKeepLen));
+    auto hidden = [&](int j) { return !attnVisible(mask, qi, j, kvh); };
+    if (mask.softcap > 0.0f)  // s holds scale * q.k already
+      for (int j = lo; j < hi; ++j) s[j] = attnLogit(mask, s[j], 1.0f);
+    Eigen::Map<Eigen::ArrayXf> row(s + lo, hi - lo);
     float mx = -std::numeric_limits<float>::infinity();
     if (masking) {
-      for (int j = 0; j < nVis; ++j)
+      for (int j = lo; j < hi; ++j)
         if (!hidden(j)) mx = std::max(mx, s[j]);
     } else {
-      mx = Eigen::Map<Eigen::ArrayXf>(s, nVis).maxCoeff();
+      mx = row.maxCoeff();
     }
-    Eigen::Map<Eigen::ArrayXf> row(s, nVis);
-    row -= mx;  // now <= 0 on visible keys
+    mx = std::max(mx, sink);  // the sink shares the max shift (no sink: -inf)
+    row -= mx;                // now <= 0 on visible keys
     if (masking)
-      for (int j = 0; j < nVis; ++j)
+      for (int j = lo; j < hi; ++j)
         if (hidden(j)) s[j] = 0.0f;  // shifted score 0; weight zeroed below
     Eigen::ArrayXf shifted;
     if (ent) shifted = row;
     row = row.exp();
     if (masking)
-      for (int j = 0; j < nVis; ++j)
+      for (int j = lo; j < hi; ++j)
         if (hidden(j)) s[j] = 0.0f;
-    const float z = row.sum();
+    float z = row.sum();
+    float sinkTerm = 0.0f;  // e_sink (sink - max), for the entropy
+    if (sink != -std::numeric_limits<float>::infinity()) {
+      const float d = sink - mx, e = std::exp(d);
+      z += e;
+      sinkTerm = e * d;
+    }
     if (ent) {
       // H = ln Z - sum_j p_j (s_j - max): no log of tiny probabilities, exact zeros drop out.
-      const float dot = (row * shifted).sum();
+      // The sink counts as one more outcome.
+      const float dot = (row * shifted).sum() + sinkTerm;
       ent[i - i0] = std::log(z) - dot / z;
     }
     row *= 1.0f / z;
-    std::fill(s + nVis, s + L, 0.0f);
+    std::fill(s + k0, s + lo, 0.0f);
+    std::fill(s + hi, s + L, 0.0f);
   }
-  return L;
+  return {k0, L};
 }
 
 }  // namespace
@@ -91,10 +110,11 @@ void cpuAttention(ThreadPool& pool, const AttnArgs& a) {
     float ent[kBlockQ];
     for (int i0 = 0; i0 < a.nQ; i0 += bq) {
       const int i1 = std::min(a.nQ, i0 + bq);
-      const int L = blockProbs(a, h, i0, i1, buf, ld, a.entropy ? ent : nullptr);
-      StridedMap P(buf, i1 - i0, L, Eigen::OuterStride<>(ld));
+      const auto [k0, L] = blockProbs(a, h, i0, i1, buf, ld, a.entropy ? ent : nullptr);
+      StridedMap P(buf + k0, i1 - i0, L - k0, Eigen::OuterStride<>(ld));
       if (a.out) {
-        StridedMap V(a.v + size_t(kvh) * hd, L, hd, Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
+        StridedMap V(a.v + (size_t(k0) * a.nHeadKv + kvh) * hd, L - k0, hd,
+                     Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
         StridedOut O(a.out + size_t(i0) * a.nHead * hd + size_t(h) * hd, i1 - i0, hd,
                      Eigen::OuterStride<>(int64_t(a.nHead) * hd));
         O.noalias() = P * V;
@@ -102,13 +122,14 @@ void cpuAttention(ThreadPool& pool, const AttnArgs& a) {
       if (a.entropy)
         for (int i = i0; i < i1; ++i) a.entropy[size_t(h) * a.nQ + i] = ent[i - i0];
       if (a.colSum) {
-        Eigen::Map<Eigen::RowVectorXf> col(a.colSum + size_t(h) * a.nKv, L);
+        Eigen::Map<Eigen::RowVectorXf> col(a.colSum + size_t(h) * a.nKv + k0, L - k0);
         col += P.colwise().sum();
       }
       if (a.lastRow && i1 == a.nQ) {
         float* lr = a.lastRow + size_t(h) * a.nKv;
         const float* src = buf + size_t(i1 - 1 - i0) * ld;
-        std::copy(src, src + L, lr);
+        std::fill(lr, lr + k0, 0.0f);
+        std::copy(src + k0, src + L, lr + k0);
         std::fill(lr + L, lr + a.nKv, 0.0f);
       }
     }
@@ -125,10 +146,12 @@ void cpuAttentionMap(ThreadPool& pool, const AttnArgs& a, int head, float* out) 
     // probabilities behind the output and statistics.
     const int64_t ld = int64_t(alignedStride(size_t(a.nKv)));
     float* P = threadScratch(size_t(i1 - i0) * ld);
-    const int L = blockProbs(a, head, i0, i1, P, ld, nullptr);
+    const auto [k0, L] = blockProbs(a, head, i0, i1, P, ld, nullptr);
     for (int i = i0; i < i1; ++i) {
       float* dst = out + size_t(i) * a.nKv;
-      std::copy(P + size_t(i - i0) * ld, P + size_t(i - i0) * ld + L, dst);
+      const float* src = P + size_t(i - i0) * ld;
+      std::fill(dst, dst + k0, 0.0f);
+      std::copy(src + k0, src + L, dst + k0);
       std::fill(dst + L, dst + a.nKv, 0.0f);
     }
   });

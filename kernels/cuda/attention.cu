@@ -30,10 +30,9 @@ struct Params {
   float* lse;
   float* colSum;
   float* lastRow;
-  float* map;  // one head's [nQ, nKv]
-  const uint8_t *blockQ, *blockK;
-  const uint8_t* headKeep;  // [nHeadKv, headKeepLen] or nullptr
-  int headKeepLen, headKeepFrom;
+  float* map;          // one head's [nQ, nKv]
+  AttnMask mask;       // kernels/attn_rule.h: window, soft-cap, knockout, per-head keep
+  const float* sinks;  // [nHead] sink logits or nullptr
   bool lastOnly;
 };
 
@@ -60,18 +59,14 @@ __device__ __forceinline__ void loadTile(float* dst, const float* __restrict__ s
   }
 }
 
+// Query row qi (cache index nKv - nQ + qi) sees key j: the rule of attn_rule.h; rows past nQ
+// (padding of the last tile) see nothing.
 __device__ __forceinline__ bool visible(const Params& p, int qi, int j, int kvh) {
-  const int pos = p.nKv - p.nQ + qi;
-  if (qi >= p.nQ || j > pos) return false;
-  if (j == pos) return true;
-  if (p.blockQ && p.blockQ[pos] && p.blockK[j]) return false;
-  if (p.headKeep && pos >= p.headKeepFrom && j < p.headKeepLen &&
-      p.headKeep[size_t(kvh) * p.headKeepLen + j] == 0)
-    return false;
-  return true;
+  return qi < p.nQ && attnVisible(p.mask, p.nKv - p.nQ + qi, j, kvh);
 }
 
-// s[i][c] = scale * q_row(ty*4+i) . k_row(tx+8c), or -inf when masked.
+// s[i][c] = q_row(ty*4+i) . k_row(tx+8c), or -inf when masked (callers take attnLogit of the
+// visible ones where they use them: a soft-cap's tanh inlined 32 times at once would spill).
 template <int DP>
 __device__ __forceinline__ void scores(const Params& p, const float* sQ, const float* sK, int q0,
                                        int k0, int kvh, float (&s)[RQ][CK]) {
@@ -98,7 +93,7 @@ __device__ __forceinline__ void scores(const Params& p, const float* sQ, const f
     const int qi = q0 + ty * RQ + i;
 #pragma unroll
     for (int c = 0; c < CK; ++c)
-      s[i][c] = visible(p, qi, k0 + tx + 8 * c, kvh) ? s[i][c] * p.scale : -INFINITY;
+      if (!visible(p, qi, k0 + tx + 8 * c, kvh)) s[i][c] = -INFINITY;
   }
 }
 
@@ -139,12 +134,19 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(Params p) {
   }
   const int lastQ = min(q0 + BQ, p.nQ) - 1;
   const int keyEnd = p.nKv - p.nQ + lastQ + 1;
-  for (int k0 = 0; k0 < keyEnd; k0 += BK) {
+  // A sliding window hides the key tiles before the first row's first key.
+  const int keyBegin = attnFirstKey(p.mask, p.nKv - p.nQ + q0) / BK * BK;
+  for (int k0 = keyBegin; k0 < keyEnd; k0 += BK) {
     __syncthreads();  // the previous tile's V and P are consumed
     loadTile<DP>(sKV, p.k + size_t(kvh) * p.D, k0, p.nKv, kStride, p.D);
     __syncthreads();
     float s[RQ][CK];
     scores<DP>(p, sQ, sKV, q0, k0, kvh, s);
+#pragma unroll
+    for (int i = 0; i < RQ; ++i)
+#pragma unroll
+      for (int c = 0; c < CK; ++c)
+        if (s[i][c] != -INFINITY) s[i][c] = attnLogit(p.mask, s[i][c], p.scale);
 #pragma unroll
     for (int i = 0; i < RQ; ++i) {
       const float mNew =
@@ -193,7 +195,9 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(Params p) {
   for (int i = 0; i < RQ; ++i) {
     const int qi = q0 + ty * RQ + i;
     if (qi >= p.nQ) continue;
-    const float inv = 1.0f / l[i];
+    // The sink joins the denominator only (no value): o scales by alpha, l and A grow.
+    const float alpha = p.sinks ? attnJoinSink(p.sinks[h], m[i], l[i], A[i]) : 1.0f;
+    const float inv = alpha / l[i];
     if (needOut) {
       float* orow = p.out + size_t(qi) * qStride + size_t(h) * p.D;
 #pragma unroll
@@ -209,10 +213,14 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(Params p) {
 }
 
 // Second pass: block = (key tile, head); loops over the query tiles that can see the keys and
-// recomputes p = exp(s - lse) for column sums, the last row and/or the map.
-template <int DP>
+// recomputes p = exp(s - lse) for column sums, the last row and/or the map (lse includes the
+// sink, so these are the keys' shares).
+template <int DP, bool Capped>
 __global__ void __launch_bounds__(kThreads) probsKernel(Params p) {
   extern __shared__ float smem[];
+  // The soft-cap test at compile time: the uncapped kernel carries no tanh (it would spill).
+  AttnMask mask = p.mask;
+  if constexpr (!Capped) mask.softcap = 0.0f;
   constexpr int LD = DP + 1;
   float* sK = smem;
   float* sQ = sK + BK * LD;
@@ -231,7 +239,9 @@ __global__ void __launch_bounds__(kThreads) probsKernel(Params p) {
   for (int c = 0; c < CK; ++c) cs[c] = 0.0f;
   int qStart = p.lastOnly ? p.nQ - 1 : max(0, k0 - off);
   qStart = (qStart / BQ) * BQ;
-  for (int q0 = qStart; q0 < p.nQ; q0 += BQ) {
+  // Query rows past the window of the tile's last key see none of it.
+  const int qEnd = attnLastQuery(p.mask, min(k0 + BK, p.nKv) - 1, p.nKv) - off + 1;
+  for (int q0 = qStart; q0 < qEnd; q0 += BQ) {
     __syncthreads();
     loadTile<DP>(sQ, p.q + size_t(h) * p.D, q0, p.nQ, qStride, p.D);
     for (int i = threadIdx.x; i < BQ; i += kThreads)
@@ -246,7 +256,8 @@ __global__ void __launch_bounds__(kThreads) probsKernel(Params p) {
 #pragma unroll
       for (int c = 0; c < CK; ++c) {
         const int j = k0 + tx + 8 * c;
-        const float pr = s[i][c] == -INFINITY ? 0.0f : expf(s[i][c] - lse);
+        const float pr =
+            s[i][c] == -INFINITY ? 0.0f : expf(attnLogit(mask, s[i][c], p.scale) - lse);
         cs[c] += pr;
         if (qi < p.nQ && j < p.nKv) {
           if (p.map) p.map[size_t(qi) * p.nKv + j] = pr;
@@ -255,6 +266,9 @@ __global__ void __launch_bounds__(kThreads) probsKernel(Params p) {
       }
     }
   }
+  if (p.lastRow && (p.nQ - 1) / BQ * BQ >= qEnd)  // the last row's tile was skipped: all 0
+    for (int j = threadIdx.x; j < BK; j += kThreads)
+      if (k0 + j < p.nKv) p.lastRow[size_t(h) * p.nKv + k0 + j] = 0.0f;
   if (!p.colSum) return;
 #pragma unroll
   for (int c = 0; c < CK; ++c) sRed[ty * BK + tx + 8 * c] = cs[c];
@@ -293,11 +307,11 @@ void launch(const Params& p, int nHeads, bool forward, bool probs, cudaStream_t 
     checkLaunch("attention");
   }
   if (probs) {
-    check(
-        cudaFuncSetAttribute(probsKernel<DP>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(ps)),
-        "attention: smem attribute");
+    auto* kernel = p.mask.softcap > 0.0f ? probsKernel<DP, true> : probsKernel<DP, false>;
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(ps)),
+          "attention: smem attribute");
     dim3 grid(unsigned((p.nKv + BK - 1) / BK), unsigned(nHeads));
-    probsKernel<DP><<<grid, kThreads, ps, s>>>(p);
+    kernel<<<grid, kThreads, ps, s>>>(p);
     checkLaunch("attention (probabilities)");
   }
 }
@@ -325,6 +339,9 @@ void checkArgs(const AttnArgs& a) {
   if ((a.blockQ == nullptr) != (a.blockK == nullptr))
     throw std::invalid_argument("attention: blockQ and blockK must be given together");
   if (a.headKeep && a.headKeepLen < 0) throw std::invalid_argument("attention: headKeepLen < 0");
+  if (a.window < 0) throw std::invalid_argument("attention: window < 0");
+  if (!(a.softcap >= 0.0f) || !std::isfinite(a.softcap))
+    throw std::invalid_argument("attention: softcap must be finite and >= 0");
 }
 
 Params makeParams(const AttnArgs& a) {
@@ -338,12 +355,10 @@ Params makeParams(const AttnArgs& a) {
   p.q = a.q;
   p.k = a.k;
   p.v = a.v;
-  p.blockQ = a.blockQ;
-  p.blockK = a.blockK;
+  p.mask = a.mask();
   // A mask over no keys masks nothing: the kernels then never read the pointer.
-  p.headKeep = a.headKeepLen > 0 ? a.headKeep : nullptr;
-  p.headKeepLen = a.headKeepLen;
-  p.headKeepFrom = a.headKeepFrom;
+  if (a.headKeepLen <= 0) p.mask.headKeep = nullptr;
+  p.sinks = a.sinks;
   return p;
 }
 

@@ -27,9 +27,8 @@ struct FParams {
   float scale;
   const float *q, *k, *v;
   float *out, *entropy, *lse, *colSum, *lastRow, *map;
-  const uint8_t *blockQ, *blockK;
-  const uint8_t* headKeep;  // [nHeadKv, headKeepLen] or nullptr
-  int headKeepLen, headKeepFrom;
+  AttnMask mask;       // kernels/attn_rule.h: window, soft-cap, knockout, per-head keep
+  const float* sinks;  // [nHead] sink logits or nullptr
   bool lastOnly;
 };
 
@@ -78,15 +77,16 @@ __device__ __forceinline__ void loadHalf(__half* dst, const float* __restrict__ 
   }
 }
 
+// Query row qi (cache index nKv - nQ + qi) sees key j: the rule of attn_rule.h; rows past nQ
+// (padding of the last tile) see nothing.
 __device__ __forceinline__ bool visibleF(const FParams& p, int qi, int j, int kvh) {
-  const int pos = p.nKv - p.nQ + qi;
-  if (qi >= p.nQ || j > pos) return false;
-  if (j == pos) return true;
-  if (p.blockQ && p.blockQ[pos] && p.blockK[j]) return false;
-  if (p.headKeep && pos >= p.headKeepFrom && j < p.headKeepLen &&
-      p.headKeep[size_t(kvh) * p.headKeepLen + j] == 0)
-    return false;
-  return true;
+  return qi < p.nQ && attnVisible(p.mask, p.nKv - p.nQ + qi, j, kvh);
+}
+
+// End of the query rows that see any key of the tile at k0 (rows past the window of its last key
+// see none). Recomputed where used rather than kept live: the second pass is short of registers.
+__device__ __forceinline__ int queryRowsEnd(const FParams& p, int k0) {
+  return attnLastQuery(p.mask, min(k0 + BK, p.nKv) - 1, p.nKv) - (p.nKv - p.nQ) + 1;
 }
 
 // sS[16w.., 0..63] = Q rows of warp w times the K tile (unscaled).
@@ -136,9 +136,12 @@ __global__ void __launch_bounds__(kThreads) fastForward(FParams p) {
   loadHalf<DP>(sQ, p.q + size_t(h) * p.D, q0, p.nQ, qStride, p.D);
   for (int i = threadIdx.x; i < BQ * LDO; i += kThreads) sO[i] = 0.0f;
   float m = -INFINITY, l = 0.0f, A = 0.0f;
+  const int off = p.nKv - p.nQ;
   const int lastQ = min(q0 + BQ, p.nQ) - 1;
-  const int keyEnd = p.nKv - p.nQ + lastQ + 1;
-  for (int k0 = 0; k0 < keyEnd; k0 += BK) {
+  const int keyEnd = off + lastQ + 1;
+  // A sliding window hides the key tiles before the first row's first key.
+  const int keyBegin = attnFirstKey(p.mask, off + q0) / BK * BK;
+  for (int k0 = keyBegin; k0 < keyEnd; k0 += BK) {
     __syncthreads();  // every warp is done with the previous K/V tiles
     loadHalf<DP>(sK, p.k + size_t(kvh) * p.D, k0, p.nKv, kStride, p.D);
     if (needOut) loadHalf<DP>(sV, p.v + size_t(kvh) * p.D, k0, p.nKv, kStride, p.D);
@@ -146,14 +149,16 @@ __global__ void __launch_bounds__(kThreads) fastForward(FParams p) {
     warpScores<DP>(sQ, sK, sS, warp);
     __syncwarp();
     float* srow = sS + row * LDS + half * 32;
-    // Tiles wholly below the diagonal, without knockout, skip the per-element mask.
-    const bool full =
-        !p.blockQ && !p.headKeep && q0 + BQ <= p.nQ && k0 + BK <= p.nKv - p.nQ + q0 + 1;
+    // Tiles wholly inside every row's causal/window range, without knockout or eviction, skip
+    // the per-element mask.
+    const bool full = !attnKeyMasks(p.mask) && q0 + BQ <= p.nQ &&
+                      attnTileInside(p.mask, off + q0, off + q0 + BQ - 1, k0, k0 + BK - 1);
     float mx = -INFINITY;
 #pragma unroll 8
     for (int c = 0; c < 32; ++c) {
-      const float s =
-          (full || visibleF(p, qi, k0 + half * 32 + c, kvh)) ? srow[c] * p.scale : -INFINITY;
+      const float s = (full || visibleF(p, qi, k0 + half * 32 + c, kvh))
+                          ? attnLogit(p.mask, srow[c], p.scale)
+                          : -INFINITY;
       srow[c] = s;
       mx = fmaxf(mx, s);
     }
@@ -203,7 +208,9 @@ __global__ void __launch_bounds__(kThreads) fastForward(FParams p) {
     __syncwarp();
   }
   if (qi >= p.nQ) return;
-  const float inv = 1.0f / l;
+  // The sink joins the denominator only (no value): O scales by alpha, l and A grow.
+  const float alpha = p.sinks ? attnJoinSink(p.sinks[h], m, l, A) : 1.0f;
+  const float inv = alpha / l;
   if (needOut) {
     float* orow = p.out + size_t(qi) * qStride + size_t(h) * p.D;
     const float* srcRow = sO + row * LDO;
@@ -234,7 +241,7 @@ __global__ void __launch_bounds__(kThreads) fastProbs(FParams p) {
   float colAcc = 0.0f;  // thread t < BK owns key k0 + t
   int qStart = p.lastOnly ? p.nQ - 1 : max(0, k0 - off);
   qStart = (qStart / BQ) * BQ;
-  for (int q0 = qStart; q0 < p.nQ; q0 += BQ) {
+  for (int q0 = qStart; q0 < queryRowsEnd(p, k0); q0 += BQ) {
     __syncthreads();
     loadHalf<DP>(sQ, p.q + size_t(h) * p.D, q0, p.nQ, qStride, p.D);
     for (int i = threadIdx.x; i < BQ; i += kThreads)
@@ -247,7 +254,8 @@ __global__ void __launch_bounds__(kThreads) fastProbs(FParams p) {
     float* srow = sS + row * LDS + half * 32;
     for (int c = 0; c < 32; ++c) {
       const int j = k0 + half * 32 + c;
-      const float pr = visibleF(p, qi, j, kvh) ? expf(srow[c] * p.scale - lse) : 0.0f;
+      const float pr =
+          visibleF(p, qi, j, kvh) ? expf(attnLogit(p.mask, srow[c], p.scale) - lse) : 0.0f;
       srow[c] = pr;
       if (qi < p.nQ && j < p.nKv) {
         if (p.map) p.map[size_t(qi) * p.nKv + j] = pr;
@@ -261,6 +269,9 @@ __global__ void __launch_bounds__(kThreads) fastProbs(FParams p) {
   }
   if (p.colSum && threadIdx.x < BK && k0 + int(threadIdx.x) < p.nKv)
     p.colSum[size_t(h) * p.nKv + k0 + threadIdx.x] += colAcc;
+  if (p.lastRow && (p.nQ - 1) / BQ * BQ >= queryRowsEnd(p, k0) && threadIdx.x < BK &&
+      k0 + int(threadIdx.x) < p.nKv)  // the last row's tile was skipped: all 0
+    p.lastRow[size_t(h) * p.nKv + k0 + threadIdx.x] = 0.0f;
 }
 
 template <int DP>
@@ -317,11 +328,9 @@ FParams makeFParams(const AttnArgs& a) {
   p.q = a.q;
   p.k = a.k;
   p.v = a.v;
-  p.blockQ = a.blockQ;
-  p.blockK = a.blockK;
-  p.headKeep = a.headKeepLen > 0 ? a.headKeep : nullptr;
-  p.headKeepLen = a.headKeepLen;
-  p.headKeepFrom = a.headKeepFrom;
+  p.mask = a.mask();
+  if (a.headKeepLen <= 0) p.mask.headKeep = nullptr;
+  p.sinks = a.sinks;
   return p;
 }
 

@@ -35,8 +35,8 @@ struct MParams {
   int nQ, nKv, nHead, nHeadKv;
   const __half *q, *k, *v;  // fp16 copies, same layouts as AttnArgs; q scaled by scale * log2 e
   float *out, *entropy, *lse, *colSum, *lastRow;  // lse in log2 units
-  const uint8_t *blockQ, *blockK, *headKeep;
-  int headKeepLen, headKeepFrom;
+  AttnMask mask;       // kernels/attn_rule.h: window, soft-cap, knockout, per-head keep
+  const float* sinks;  // [nHead] sink logits (natural units) or nullptr
   bool lastOnly;
 };
 
@@ -126,15 +126,16 @@ __device__ __forceinline__ void loadTile(__half* dst, const __half* src, int row
   }
 }
 
+// Query row qi (cache index nKv - nQ + qi) sees key j: the rule of attn_rule.h; rows past nQ
+// (padding of the last tile) see nothing.
 __device__ __forceinline__ bool visibleM(const MParams& p, int qi, int j, int kvh) {
-  const int pos = p.nKv - p.nQ + qi;
-  if (qi >= p.nQ || j > pos) return false;
-  if (j == pos) return true;
-  if (p.blockQ && p.blockQ[pos] && p.blockK[j]) return false;
-  if (p.headKeep && pos >= p.headKeepFrom && j < p.headKeepLen &&
-      p.headKeep[size_t(kvh) * p.headKeepLen + j] == 0)
-    return false;
-  return true;
+  return qi < p.nQ && attnVisible(p.mask, p.nKv - p.nQ + qi, j, kvh);
+}
+
+// Soft-capped logit in log2 units of a score s2 = log2 e * scale * q.k (Q is pre-scaled):
+// log2 e * attnLogit(scale * q.k).
+__device__ __forceinline__ float softcap2(const AttnMask& m, float s2) {
+  return kLog2e * attnLogit(m, s2, kLn2);
 }
 
 template <int D>
@@ -152,13 +153,16 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
   const int qStride = p.nHead * D, kStride = p.nHeadKv * D, off = p.nKv - p.nQ;
   const int lastQ = min(q0 + BQ, p.nQ) - 1;
   const int nTiles = (off + lastQ) / BK + 1;
-  const bool extraMask = p.blockQ || p.headKeep;
+  // A sliding window hides the key tiles before the first row's first key.
+  const int tFirst = attnFirstKey(p.mask, off + q0) / BK;
+  const bool extraMask = attnKeyMasks(p.mask);
+  const bool capped = p.mask.softcap > 0.0f;
   const __half* kBase = p.k + size_t(kvh) * D;
   const __half* vBase = p.v + size_t(kvh) * D;
 
   loadTile<D>(sQ, p.q + size_t(h) * D, q0, p.nQ, qStride);
-  loadTile<D>(sK, kBase, 0, p.nKv, kStride);
-  loadTile<D>(sV, vBase, 0, p.nKv, kStride);
+  loadTile<D>(sK + (tFirst & 1) * BK * LD, kBase, tFirst * BK, p.nKv, kStride);
+  loadTile<D>(sV + (tFirst & 1) * BK * LD, vBase, tFirst * BK, p.nKv, kStride);
   cpAsyncCommit();
 
   uint32_t qf[KD][4];
@@ -167,7 +171,7 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
   for (int n = 0; n < ND; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, A[2] = {0.0f, 0.0f};
 
-  for (int t = 0; t < nTiles; ++t) {
+  for (int t = tFirst; t < nTiles; ++t) {
     const int k0 = t * BK;
     if (t + 1 < nTiles) {
       loadTile<D>(sK + ((t + 1) & 1) * BK * LD, kBase, k0 + BK, p.nKv, kStride);
@@ -178,7 +182,7 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
       cpAsyncWait<0>();
     }
     __syncthreads();
-    if (t == 0) {
+    if (t == tFirst) {
 #pragma unroll
       for (int kk = 0; kk < KD; ++kk)
         ldsm4(qf[kk], sQ + (warp * 16 + mma::aRow(lane)) * LD + kk * 16 + mma::aCol(lane));
@@ -199,9 +203,16 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
         mma(s[2 * np + 1], qf[kk], b[2], b[3]);
       }
 
-    // Tiles wholly at or below the first row's diagonal, without extra masks, need no test
-    // (keys past nKv are past every diagonal, so a tile holding them is tested).
-    if (extraMask || k0 + BK - 1 > off + q0) {
+    if (capped) {
+#pragma unroll
+      for (int n = 0; n < NK; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[n][e] = softcap2(p.mask, s[n][e]);
+    }
+    // Tiles wholly at or below the first row's diagonal and inside the last row's window, without
+    // extra masks, need no test (keys past nKv are past every diagonal, so a tile holding them is
+    // tested).
+    if (extraMask || !attnTileInside(p.mask, off + q0, off + q0 + BQ - 1, k0, k0 + BK - 1)) {
 #pragma unroll
       for (int n = 0; n < NK; ++n)
 #pragma unroll
@@ -273,7 +284,10 @@ __global__ void __launch_bounds__(kThreads) mmaForward(MParams p) {
     A[i] += __shfl_xor_sync(kFull, A[i], 2);
     const int qi = q0 + r0 + 8 * i;
     if (qi >= p.nQ) continue;
-    const float inv = 1.0f / l[i];
+    // The sink joins the denominator only (no value): o scales by alpha, l and A grow (log2
+    // units, like the scores).
+    const float alpha = p.sinks ? attnJoinSink<true>(p.sinks[h] * kLog2e, m[i], l[i], A[i]) : 1.0f;
+    const float inv = alpha / l[i];
     float* orow = p.out + size_t(qi) * qStride + size_t(h) * D + mma::cCol(lane, 0);
 #pragma unroll
     for (int n = 0; n < ND; ++n) {
@@ -301,12 +315,19 @@ __global__ void __launch_bounds__(kThreads) mmaColSum(MParams p) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, quad = lane % 4;
   const int j0 = k0 + warp * 16 + mma::cRow(lane, 0);  // keys j0 and j0 + 8
   const int qStride = p.nHead * D, kStride = p.nHeadKv * D, off = p.nKv - p.nQ;
-  const bool extraMask = p.blockQ || p.headKeep;
+  const bool extraMask = attnKeyMasks(p.mask);
+  const bool capped = p.mask.softcap > 0.0f;
   const __half* qBase = p.q + size_t(h) * D;
   const float* lseRow = p.lse + size_t(h) * p.nQ;
   int qStart = p.lastOnly ? p.nQ - 1 : max(0, k0 - off);
   qStart = (qStart / BQ) * BQ;
-  const int nTiles = (p.nQ - qStart + BQ - 1) / BQ;
+  // Query rows past the window of the block's last key see none of it.
+  const int qEnd = attnLastQuery(p.mask, min(k0 + BK, p.nKv) - 1, p.nKv) - off + 1;
+  const int nTiles = max(0, (qEnd - qStart + BQ - 1) / BQ);
+  if (p.lastRow && (p.nQ - 1) / BQ * BQ >= qEnd)  // the last row's tile is skipped: all 0
+    for (int j = threadIdx.x; j < BK; j += kThreads)
+      if (k0 + j < p.nKv) p.lastRow[size_t(h) * p.nKv + k0 + j] = 0.0f;
+  if (nTiles == 0) return;  // no query sees these keys: nothing to add
 
   auto prefetch = [&](int t) {
     const int q0 = qStart + t * BQ, buf = t & 1;
@@ -349,8 +370,15 @@ __global__ void __launch_bounds__(kThreads) mmaColSum(MParams p) {
         mma(s[2 * np], kf[kk], b[0], b[1]);
         mma(s[2 * np + 1], kf[kk], b[2], b[3]);
       }
+    if (capped) {
+#pragma unroll
+      for (int n = 0; n < NQ; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[n][e] = softcap2(p.mask, s[n][e]);
+    }
     // Every query of the tile sees every key of the block: no test (rows past nQ are tested).
-    const bool needMask = extraMask || off + q0 < k0 + BK - 1 || q0 + BQ > p.nQ;
+    const bool needMask = extraMask || q0 + BQ > p.nQ ||
+                          !attnTileInside(p.mask, off + q0, off + q0 + BQ - 1, k0, k0 + BK - 1);
     const bool hasLast = p.lastRow && q0 + BQ >= p.nQ;
 #pragma unroll
     for (int n = 0; n < NQ; ++n)
@@ -450,11 +478,9 @@ void attentionMma(const AttnArgs& a, float* lse, void* scratch, cudaStream_t s) 
   p.lse = (a.colSum || a.lastRow) ? lse : nullptr;
   if ((a.colSum || a.lastRow) && !lse)
     throw std::invalid_argument("attention (mma): column sums need the lse scratch");
-  p.blockQ = a.blockQ;
-  p.blockK = a.blockK;
-  p.headKeep = a.headKeepLen > 0 ? a.headKeep : nullptr;
-  p.headKeepLen = a.headKeepLen;
-  p.headKeepFrom = a.headKeepFrom;
+  p.mask = a.mask();
+  if (a.headKeepLen <= 0) p.mask.headKeep = nullptr;
+  p.sinks = a.sinks;
   if (a.headDim == 64)
     launch<64>(p, s);
   else if (a.headDim == 128)

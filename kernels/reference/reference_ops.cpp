@@ -38,35 +38,45 @@ void checkAttnArgs(const AttnArgs& a) {
   if (a.nHead % a.nHeadKv != 0) throw std::invalid_argument("attention: nHead % nHeadKv != 0");
   if (!a.q || !a.k || !a.v) throw std::invalid_argument("attention: missing q, k or v");
   if (a.headKeep && a.headKeepLen < 0) throw std::invalid_argument("attention: headKeepLen < 0");
+  if (a.window < 0) throw std::invalid_argument("attention: window < 0");
+  if (!(a.softcap >= 0.0f) || !std::isfinite(a.softcap))
+    throw std::invalid_argument("attention: softcap must be finite and >= 0");
+  if (a.sinks)
+    for (int h = 0; h < a.nHead; ++h)
+      if (std::isnan(a.sinks[h]) || a.sinks[h] == std::numeric_limits<float>::infinity())
+        throw std::invalid_argument("attention: sink logit NaN or +inf");
 }
 
-void attnRowProbs(const AttnArgs& a, int h, int i, double* probs) {
+void attnRowProbs(const AttnArgs& a, int h, int i, double* probs, double* sinkProb) {
+  const AttnMask mask = a.mask();
   const int kvh = h / (a.nHead / a.nHeadKv);
   const int qi = a.nKv - a.nQ + i;
-  const bool knock = a.blockQ && a.blockK && a.blockQ[qi] != 0;
-  const uint8_t* keep =
-      a.headKeep && qi >= a.headKeepFrom ? a.headKeep + size_t(kvh) * a.headKeepLen : nullptr;
   const float* q = a.q + (size_t(i) * a.nHead + h) * a.headDim;
-  double maxS = -std::numeric_limits<double>::infinity();
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+  double maxS = kNegInf;
   for (int j = 0; j < a.nKv; ++j) {
-    const bool evicted = keep && j < a.headKeepLen && keep[j] == 0;
-    const bool visible = j <= qi && !(((knock && a.blockK[j] != 0) || evicted) && j != qi);
-    if (!visible) {
-      probs[j] = -std::numeric_limits<double>::infinity();
+    if (!attnVisible(mask, qi, j, kvh)) {
+      probs[j] = kNegInf;
       continue;
     }
     const float* k = a.k + (size_t(j) * a.nHeadKv + kvh) * a.headDim;
     double s = 0;
     for (int d = 0; d < a.headDim; ++d) s += double(q[d]) * double(k[d]);
-    probs[j] = s * a.scale;
+    probs[j] = attnLogit(mask, s, double(a.scale));
     maxS = std::max(maxS, probs[j]);
   }
+  // The sink (gpt-oss) joins the denominator with the same max shift and takes no value.
+  const double sink = attnSinkLogit(a.sinks, h);
+  const double m = std::max(maxS, sink);
+  const double eSink = sink == kNegInf ? 0.0 : std::exp(sink - m);
   double sum = 0;
   for (int j = 0; j < a.nKv; ++j) {
-    probs[j] = std::isinf(probs[j]) ? 0.0 : std::exp(probs[j] - maxS);
+    probs[j] = std::isinf(probs[j]) ? 0.0 : std::exp(probs[j] - m);
     sum += probs[j];
   }
+  sum += eSink;
   for (int j = 0; j < a.nKv; ++j) probs[j] /= sum;
+  if (sinkProb) *sinkProb = eSink / sum;
 }
 
 void attention(const AttnArgs& a) {
@@ -76,9 +86,10 @@ void attention(const AttnArgs& a) {
   for (int h = 0; h < a.nHead; ++h) {
     const int kvh = h / kvGroup;
     for (int i = 0; i < a.nQ; ++i) {
-      attnRowProbs(a, h, i, p.data());
+      double pSink = 0;
+      attnRowProbs(a, h, i, p.data(), &pSink);
       std::fill(o.begin(), o.end(), 0.0);
-      double ent = 0;
+      double ent = pSink > 0.0 ? -pSink * std::log(pSink) : 0.0;  // the sink is an outcome
       for (int j = 0; j < a.nKv; ++j) {
         if (p[j] == 0.0) continue;
         ent -= p[j] * std::log(p[j]);

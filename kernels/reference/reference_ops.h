@@ -13,8 +13,9 @@ void rope(float* x, const int32_t* positions, int n, int nHead, int headDim, con
 
 // Throws std::invalid_argument when the shapes in a are inconsistent.
 void checkAttnArgs(const AttnArgs& a);
-// Probabilities of query row i of head h: probs[nKv] (masked and future keys exactly 0).
-void attnRowProbs(const AttnArgs& a, int h, int i, double* probs);
+// Probabilities of query row i of head h: probs[nKv] (masked and future keys exactly 0), by the
+// rule of kernels/attn_rule.h. With sinks the row sums to 1 - *sinkProb (the sink's share).
+void attnRowProbs(const AttnArgs& a, int h, int i, double* probs, double* sinkProb = nullptr);
 void attention(const AttnArgs& a);
 void attentionMap(const AttnArgs& a, int head, float* out);
 

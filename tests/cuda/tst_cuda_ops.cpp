@@ -223,13 +223,27 @@ LL_TEST(attentionFast) {
 struct TileCase {
   int nQ, nKv, nHead, nHeadKv, hd;
   bool knock;
-  bool keep = false;  // per-kv-head eviction mask (headKeep) on the later query rows
+  bool keep = false;     // per-kv-head eviction mask (headKeep) on the later query rows
+  int window = 0;        // sliding window
+  float softcap = 0.0f;  // logit soft-cap
+  bool sinks = false;    // random per-head sink logits
 };
 
 const std::vector<TileCase> kTileCases = {
-    {130, 300, 4, 2, 64, false},     {1, 1000, 4, 1, 128, false}, {200, 200, 2, 2, 256, true},
-    {65, 65, 3, 1, 80, true},        {129, 129, 2, 1, 32, false}, {64, 192, 2, 2, 128, true},
-    {70, 150, 4, 2, 64, false, true}};
+    {130, 300, 4, 2, 64, false},
+    {1, 1000, 4, 1, 128, false},
+    {200, 200, 2, 2, 256, true},
+    {65, 65, 3, 1, 80, true},
+    {129, 129, 2, 1, 32, false},
+    {64, 192, 2, 2, 128, true},
+    {70, 150, 4, 2, 64, false, true},
+    // Windows that skip whole key tiles, cross tile edges and equal a tile; soft-cap; sinks.
+    {200, 300, 4, 2, 64, false, false, 64},
+    {130, 300, 4, 2, 128, true, true, 100, 0.0f, true},
+    {1, 1000, 4, 1, 128, false, false, 77, 30.0f, true},
+    {129, 129, 2, 1, 32, false, false, 0, 1.5f},
+    {65, 65, 3, 1, 80, true, false, 0, 0.0f, true},
+    {200, 200, 2, 2, 256, false, true, 13, 50.0f, true}};
 
 static void attentionLargeTiles(const char* math, double bound,
                                 const std::vector<TileCase>& cases = kTileCases,
@@ -247,7 +261,10 @@ static void attentionLargeTiles(const char* math, double bound,
                                   {"nHead", c.nHead},
                                   {"nHeadKv", c.nHeadKv},
                                   {"headDim", c.hd}}) +
-                            (c.knock ? " knockout" : "") + (c.keep ? " headKeep" : "");
+                            (c.knock ? " knockout" : "") + (c.keep ? " headKeep" : "") +
+                            (c.window ? " window=" + std::to_string(c.window) : "") +
+                            (c.softcap > 0 ? " softcap=" + std::to_string(c.softcap) : "") +
+                            (c.sinks ? " sinks" : "");
     const auto q = rng.normals(size_t(c.nQ) * c.nHead * c.hd, 1.5f);
     const auto k = rng.normals(size_t(c.nKv) * c.nHeadKv * c.hd, 1.5f);
     const auto v = rng.normals(size_t(c.nKv) * c.nHeadKv * c.hd);
@@ -258,13 +275,15 @@ static void attentionLargeTiles(const char* math, double bound,
     const int keepLen = std::max(1, c.nKv - 3), keepFrom = c.nKv - c.nQ + c.nQ / 3;
     std::vector<uint8_t> keep(size_t(c.nHeadKv) * keepLen);
     for (auto& x : keep) x = rng.uniform(0, 1) < 0.6f;
+    const auto sinks = rng.floats(size_t(c.nHead), -3.0f, 6.0f);
     std::vector<float> res[2][5];
     Backend* bes[2] = {b.get(), ref.get()};
     for (int w = 0; w < 2; ++w) {
       Backend& be = *bes[w];
       GuardedBuf gq(be, q), gk(be, k), gv(be, v), out(be, size_t(c.nQ) * c.nHead * c.hd),
           ent(be, size_t(c.nHead) * c.nQ), col(be, colInit), last(be, size_t(c.nHead) * c.nKv),
-          map(be, size_t(c.nQ) * c.nKv), gbq(be, bq), gbk(be, bk), gkeep(be, keep);
+          map(be, size_t(c.nQ) * c.nKv), gbq(be, bq), gbk(be, bk), gkeep(be, keep),
+          gsink(be, sinks);
       AttnArgs a;
       a.nQ = c.nQ;
       a.nKv = c.nKv;
@@ -284,6 +303,9 @@ static void attentionLargeTiles(const char* math, double bound,
         a.headKeepLen = keepLen;
         a.headKeepFrom = keepFrom;
       }
+      a.window = c.window;
+      a.softcap = c.softcap;
+      if (c.sinks) a.sinks = gsink.f32();
       be.attentionMap(a, c.nHead - 1, map.f32());
       a.out = out.f32();
       a.entropy = ent.f32();
@@ -291,7 +313,7 @@ static void attentionLargeTiles(const char* math, double bound,
       a.lastRow = last.f32();
       be.attention(a);
       be.sync();
-      for (auto* g : {&gq, &gk, &gv, &out, &ent, &col, &last, &map, &gbq, &gbk, &gkeep})
+      for (auto* g : {&gq, &gk, &gv, &out, &ent, &col, &last, &map, &gbq, &gbk, &gkeep, &gsink})
         g->checkGuards(log, tag + " [" + be.name() + "]");
       res[w][0] = out.download();
       res[w][1] = ent.download();
@@ -302,12 +324,12 @@ static void attentionLargeTiles(const char* math, double bound,
     const char* names[5] = {"output", "entropy", "colSum", "lastRow", "map"};
     for (int i = 0; i < 5; ++i)
       compare(log, tag + " " + names[i] + " " + math, res[0][i], res[1][i], bound);
-    // Each map row is a distribution.
+    // Each map row is a distribution (with sinks: the keys' part of one, sum <= 1).
     double worst = 0;
     for (int i = 0; i < c.nQ; ++i) {
       double s = 0;
       for (int j = 0; j < c.nKv; ++j) s += res[0][4][size_t(i) * c.nKv + j];
-      worst = std::max(worst, std::fabs(s - 1.0));
+      worst = std::max(worst, c.sinks ? s - 1.0 : std::fabs(s - 1.0));
     }
     log.expect(worst < 1e-4, tag + ": map rows sum to 1 within " + std::to_string(worst));
   }
@@ -352,7 +374,14 @@ LL_TEST(attentionMma) {
                        {40, 40, 8, 2, 128, false},
                        {1000, 1000, 4, 1, 64, false},
                        {300, 700, 4, 2, 128, false, true},
-                       {32, 2000, 4, 4, 64, false}},
+                       {32, 2000, 4, 4, 64, false},
+                       // window, soft-cap and sinks on the mma path (nQ >= 32)
+                       {300, 700, 4, 2, 128, false, false, 128},
+                       {200, 500, 4, 2, 64, true, true, 100, 0.0f, true},
+                       {129, 129, 2, 1, 64, false, false, 0, 30.0f},
+                       {64, 64, 2, 1, 128, false, false, 0, 0.0f, true},
+                       {1000, 1000, 4, 1, 64, false, false, 200, 50.0f, true},
+                       {33, 100, 8, 2, 64, true, true, 1, 2.0f, true}},
                       "mma");
 }
 

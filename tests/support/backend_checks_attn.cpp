@@ -1,5 +1,7 @@
-// Op checks for RoPE, attention (with statistics and knockout masks) and attentionMap.
+// Op checks for RoPE, attention (with statistics, knockout masks, sliding window, soft-cap and
+// sinks) and attentionMap.
 #include <cmath>
+#include <limits>
 
 #include "backend_checks.h"
 #include "backend_checks_util.h"
@@ -12,13 +14,21 @@ struct AttnCase {
   bool knock;             // random blockQ / blockK masks
   bool stats;             // entropy, colSum, lastRow requested
   bool headMask = false;  // random per-kv-head headKeep over the first nKv - 2 keys
+  int window = 0;         // sliding window (0: none)
+  float softcap = 0.0f;   // logit soft-cap (0: none)
+  int sinks = 0;          // 0: none, 1: random sink logits per head, 2: extreme ones
   std::string str() const {
     return dims({{"nQ", nQ},
                  {"nKv", nKv},
                  {"nHead", nHead},
                  {"nHeadKv", nHeadKv},
                  {"headDim", hd}}) +
-           (knock ? " knockout" : "") + (stats ? " stats" : "") + (headMask ? " headKeep" : "");
+           (knock ? " knockout" : "") + (stats ? " stats" : "") + (headMask ? " headKeep" : "") +
+           (window ? " window=" + std::to_string(window) : "") +
+           (softcap > 0 ? " softcap=" + std::to_string(softcap) : "") +
+           (sinks == 1   ? " sinks"
+            : sinks == 2 ? " extreme sinks"
+                         : "");
   }
 };
 
@@ -27,6 +37,7 @@ struct AttnData {
   std::vector<uint8_t> blockQ, blockK;
   std::vector<uint8_t> headKeep;  // [nHeadKv, keepLen]
   int keepLen = 0, keepFrom = 0;
+  std::vector<float> sinks;  // [nHead] sink logits
 };
 
 struct AttnResult {
@@ -54,11 +65,19 @@ AttnData makeData(Rng& rng, const AttnCase& c, double pBlock) {
     d.headKeep.resize(size_t(c.nHeadKv) * d.keepLen);
     for (auto& x : d.headKeep) x = rng.uniform(0, 1) < 0.6 ? 1 : 0;
   }
+  if (c.sinks == 1) {
+    // Logits here are of order +-5: sinks from negligible to dominant.
+    d.sinks = rng.floats(size_t(c.nHead), -3.0f, 6.0f);
+  } else if (c.sinks == 2) {
+    // -inf is no sink; -1e30 underflows to none; 40 leaves the keys ~e-35 shares; 0 is moderate.
+    const float kinds[4] = {-std::numeric_limits<float>::infinity(), -1e30f, 40.0f, 0.0f};
+    for (int h = 0; h < c.nHead; ++h) d.sinks.push_back(kinds[h % 4]);
+  }
   return d;
 }
 
 kern::AttnArgs args(const AttnCase& c, const GuardedBuf& q, const GuardedBuf& k,
-                    const GuardedBuf& v) {
+                    const GuardedBuf& v, const GuardedBuf& sinks) {
   kern::AttnArgs a;
   a.nQ = c.nQ;
   a.nKv = c.nKv;
@@ -69,6 +88,9 @@ kern::AttnArgs args(const AttnCase& c, const GuardedBuf& q, const GuardedBuf& k,
   a.q = q.f32();
   a.k = k.f32();
   a.v = v.f32();
+  a.window = c.window;
+  a.softcap = c.softcap;
+  if (c.sinks) a.sinks = sinks.f32();
   return a;
 }
 
@@ -77,8 +99,8 @@ AttnResult runAttention(kern::Backend& be, const AttnCase& c, const AttnData& d,
   GuardedBuf q(be, d.q), k(be, d.k), v(be, d.v);
   GuardedBuf out(be, size_t(c.nQ) * c.nHead * c.hd), ent(be, size_t(c.nHead) * c.nQ),
       col(be, d.colInit), last(be, size_t(c.nHead) * c.nKv);
-  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK), hk(be, d.headKeep);
-  kern::AttnArgs a = args(c, q, k, v);
+  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK), hk(be, d.headKeep), sk(be, d.sinks);
+  kern::AttnArgs a = args(c, q, k, v, sk);
   a.out = out.f32();
   if (c.stats) {
     a.entropy = ent.f32();
@@ -96,7 +118,8 @@ AttnResult runAttention(kern::Backend& be, const AttnCase& c, const AttnData& d,
   }
   be.attention(a);
   be.sync();
-  for (auto* g : {&q, &k, &v, &out, &ent, &col, &last, &bq, &bk, &hk}) g->checkGuards(log, tag);
+  for (auto* g : {&q, &k, &v, &out, &ent, &col, &last, &bq, &bk, &hk, &sk})
+    g->checkGuards(log, tag);
   AttnResult r;
   r.out = out.download();
   if (c.stats) {
@@ -112,8 +135,8 @@ std::vector<float> runMap(kern::Backend& be, const AttnCase& c, const AttnData& 
   const std::string tag =
       "attentionMap " + c.str() + " head " + std::to_string(head) + " [" + be.name() + "]";
   GuardedBuf q(be, d.q), k(be, d.k), v(be, d.v), map(be, size_t(c.nQ) * c.nKv);
-  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK), hk(be, d.headKeep);
-  kern::AttnArgs a = args(c, q, k, v);
+  GuardedBuf bq(be, d.blockQ), bk(be, d.blockK), hk(be, d.headKeep), sk(be, d.sinks);
+  kern::AttnArgs a = args(c, q, k, v, sk);
   if (c.knock) {
     a.blockQ = bq.u8();
     a.blockK = bk.u8();
@@ -125,7 +148,7 @@ std::vector<float> runMap(kern::Backend& be, const AttnCase& c, const AttnData& 
   }
   be.attentionMap(a, head, map.f32());
   be.sync();
-  for (auto* g : {&q, &k, &v, &map, &bq, &bk, &hk}) g->checkGuards(log, tag);
+  for (auto* g : {&q, &k, &v, &map, &bq, &bk, &hk, &sk}) g->checkGuards(log, tag);
   return map.download();
 }
 
@@ -147,8 +170,160 @@ const std::vector<AttnCase>& attnCases() {
       {1, 40, 8, 2, 64, false, true, true},
       {70, 100, 8, 2, 64, false, true, true},
       {37, 37, 4, 4, 33, true, true, true},
+      // Sliding window: one key (only itself), small, one tile of 64 exactly, crossing the CPU's
+      // 32-row blocks and the GPU's 64-key tiles, equal to and past nKv (no effect), decode rows.
+      {5, 5, 2, 2, 16, false, true, false, 1},
+      {7, 19, 8, 2, 64, false, true, false, 4},
+      {1, 40, 8, 2, 64, false, true, false, 8},
+      {1, 40, 8, 2, 64, false, true, false, 1},
+      {1, 40, 8, 2, 64, false, true, false, 40},
+      {37, 37, 4, 1, 33, false, true, false, 100},
+      {70, 100, 8, 2, 64, false, true, false, 33},
+      {65, 130, 4, 2, 64, false, true, false, 64},
+      {70, 100, 8, 2, 64, true, true, true, 20},
+      {1, 40, 8, 2, 64, true, true, true, 9},
+      // Soft-cap: saturating (1.5) and Gemma 2's 50, with masks.
+      {7, 19, 8, 2, 64, false, true, false, 0, 1.5f},
+      {70, 100, 8, 2, 64, true, true, false, 0, 50.0f},
+      {1, 40, 8, 2, 64, false, true, true, 0, 2.0f},
+      // Sinks: random and extreme (-inf, -1e30, 40, 0), with masks and GQA.
+      {7, 19, 8, 2, 64, false, true, false, 0, 0.0f, 1},
+      {70, 100, 8, 2, 64, true, true, false, 0, 0.0f, 1},
+      {1, 40, 8, 2, 64, false, true, true, 0, 0.0f, 1},
+      {37, 37, 4, 1, 33, false, true, false, 0, 0.0f, 2},
+      {70, 100, 8, 2, 64, false, true, false, 0, 0.0f, 2},
+      {33, 33, 3, 3, 128, false, false, false, 0, 0.0f, 1},
+      // Everything at once (gpt-oss local layers plus a soft-cap and the inspector's masks).
+      {70, 100, 8, 2, 64, true, true, true, 24, 2.0f, 1},
+      {37, 37, 4, 4, 33, true, true, true, 5, 30.0f, 2},
+      {1, 40, 8, 2, 64, true, true, true, 16, 1.5f, 1},
   };
   return cases;
+}
+
+// Tiny cases with probabilities written out from the formulas of kernels/attn_rule.h, so the
+// reference is checked too, not only backends against it. One head, 3 keys, headDim 4 (scale 1/2),
+// q = (2, 0, 0, 0) and k_j = (ln(j + 1), 0, 0, 0): raw logits ln 1, ln 2, ln 3, i.e. weights
+// 1 : 2 : 3 before the mask; v_j = e_j, so a row's output is its probabilities.
+struct HandCase {
+  const char* what;
+  int nQ = 3;  // rows at cache indices 3 - nQ .. 2
+  int window = 0;
+  float softcap = 0.0f;
+  float sink = std::numeric_limits<float>::quiet_NaN();  // NaN: no sinks pointer
+  std::vector<uint8_t> blockQ = {}, blockK = {}, keep = {};
+  int keepFrom = 0;
+  std::vector<std::vector<double>> p;  // expected probabilities, nQ rows x 3 keys
+};
+
+void checkHandCases(kern::Backend& be, CheckLog& log, const Tolerances& tol) {
+  // Soft-cap 1: tanh(ln 2) = 3/5, tanh(ln 3) = 4/5, so the weights are 1 : e^0.6 : e^0.8.
+  const double a = std::exp(0.6), b = std::exp(0.8), e8 = std::exp(8.0);
+  // Soft-cap 100: weights 1 : e^(100 tanh(ln 2 / 100)) : e^(100 tanh(ln 3 / 100)).
+  const double a100 = std::exp(100 * std::tanh(std::log(2.0) / 100)),
+               b100 = std::exp(100 * std::tanh(std::log(3.0) / 100)), z100 = 1 + a100 + b100;
+  const float ln4 = float(std::log(4.0)), inf = std::numeric_limits<float>::infinity();
+  const std::vector<std::vector<double>> causal = {
+      {1, 0, 0}, {1 / 3.0, 2 / 3.0, 0}, {1 / 6.0, 2 / 6.0, 3 / 6.0}};
+  const std::vector<HandCase> cases = {
+      {.what = "causal", .p = causal},
+      {.what = "window 2", .window = 2, .p = {{1, 0, 0}, {1 / 3.0, 2 / 3.0, 0}, {0, 0.4, 0.6}}},
+      {.what = "window 1", .window = 1, .p = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+      {.what = "window 3 (= nKv)", .window = 3, .p = causal},
+      {.what = "window 2, decode row", .nQ = 1, .window = 2, .p = {{0, 0.4, 0.6}}},
+      {.what = "window 5, decode row", .nQ = 1, .window = 5, .p = {{1 / 6.0, 2 / 6.0, 0.5}}},
+      {.what = "softcap 1",
+       .softcap = 1.0f,
+       .p = {{1, 0, 0},
+             {1 / (1 + a), a / (1 + a), 0},
+             {1 / (1 + a + b), a / (1 + a + b), b / (1 + a + b)}}},
+      {.what = "softcap 100 (nearly none)",
+       .softcap = 100.0f,
+       .p = {{1, 0, 0},
+             {1 / (1 + a100), a100 / (1 + a100), 0},
+             {1 / z100, a100 / z100, b100 / z100}}},
+      // Sink ln 4 (weight 4, above every key's, so it sets the max shift): rows 1:4, 1:2:4,
+      // 1:2:3:4.
+      {.what = "sink ln 4",
+       .sink = ln4,
+       .p = {{0.2, 0, 0}, {1 / 7.0, 2 / 7.0, 0}, {0.1, 0.2, 0.3}}},
+      {.what = "sink 8 (dominant)",
+       .sink = 8.0f,
+       .p = {{1 / (1 + e8), 0, 0},
+             {1 / (3 + e8), 2 / (3 + e8), 0},
+             {1 / (6 + e8), 2 / (6 + e8), 3 / (6 + e8)}}},
+      {.what = "sink -inf (none)", .sink = -inf, .p = causal},
+      {.what = "sink -1e30 (underflows)", .sink = -1e30f, .p = causal},
+      {.what = "knockout of key 1 for row 2",
+       .blockQ = {0, 0, 1},
+       .blockK = {0, 1, 0},
+       .p = {{1, 0, 0}, {1 / 3.0, 2 / 3.0, 0}, {0.25, 0, 0.75}}},
+      {.what = "knockout of every key (own key stays)",
+       .blockQ = {1, 1, 1},
+       .blockK = {1, 1, 1},
+       .p = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+      {.what = "headKeep 0 1 1 from row 1",
+       .keep = {0, 1, 1},
+       .keepFrom = 1,
+       .p = {{1, 0, 0}, {0, 1, 0}, {0, 0.4, 0.6}}},
+      {.what = "window 2 + sink ln 4",
+       .window = 2,
+       .sink = ln4,
+       .p = {{0.2, 0, 0}, {1 / 7.0, 2 / 7.0, 0}, {0, 2 / 9.0, 3 / 9.0}}},
+      {.what = "window 2 + knockout of key 1 for row 2",
+       .window = 2,
+       .blockQ = {0, 0, 1},
+       .blockK = {0, 1, 0},
+       .p = {{1, 0, 0}, {1 / 3.0, 2 / 3.0, 0}, {0, 0, 1}}},
+      {.what = "softcap 1 + sink ln 4 + headKeep 1 0 1 from row 2",
+       .softcap = 1.0f,
+       .sink = ln4,
+       .keep = {1, 0, 1},
+       .keepFrom = 2,
+       .p = {{1 / 5.0, 0, 0}, {1 / (5 + a), a / (5 + a), 0}, {1 / (5 + b), 0, b / (5 + b)}}},
+  };
+  for (const HandCase& h : cases) {
+    const bool sink = !std::isnan(h.sink);
+    AttnCase c{h.nQ,     3,         1,           1, 4, !h.blockQ.empty(), true, !h.keep.empty(),
+               h.window, h.softcap, sink ? 1 : 0};
+    AttnData d;
+    for (int i = 0; i < h.nQ; ++i) d.q.insert(d.q.end(), {2.0f, 0.0f, 0.0f, 0.0f});
+    for (int j = 0; j < 3; ++j) {
+      d.k.insert(d.k.end(), {float(std::log(j + 1.0)), 0.0f, 0.0f, 0.0f});
+      for (int t = 0; t < 4; ++t) d.v.push_back(t == j ? 1.0f : 0.0f);
+    }
+    d.colInit.assign(3, 0.0f);
+    d.blockQ = h.blockQ;
+    d.blockK = h.blockK;
+    d.headKeep = h.keep;
+    d.keepLen = int(h.keep.size());
+    d.keepFrom = h.keepFrom;
+    if (sink) d.sinks = {h.sink};
+    const AttnResult r = runAttention(be, c, d, log);
+    const std::vector<float> map = runMap(be, c, d, 0, log);
+    std::vector<float> out, ent, col(3, 0.0f), last, pm;
+    for (int i = 0; i < h.nQ; ++i) {
+      double e = 0, sum = 0;
+      for (int j = 0; j < 3; ++j) {
+        const double p = h.p[i][j];
+        out.push_back(float(p));
+        pm.push_back(float(p));
+        col[j] += float(p);
+        if (p > 0) e -= p * std::log(p);
+        sum += p;
+      }
+      out.push_back(0.0f);
+      if (sink && 1 - sum > 0) e -= (1 - sum) * std::log(1 - sum);
+      ent.push_back(float(e));
+    }
+    for (int j = 0; j < 3; ++j) last.push_back(float(h.p[h.nQ - 1][j]));
+    const std::string tag = std::string("attention by hand, ") + h.what + " [" + be.name() + "]";
+    compare(log, tag + " output", r.out, out, tol.attention);
+    compare(log, tag + " entropy", r.ent, ent, tol.attention);
+    compare(log, tag + " colSum", r.col, col, tol.attention);
+    compare(log, tag + " lastRow", r.last, last, tol.attention);
+    compare(log, tag + " attentionMap", map, pm, tol.attention);
+  }
 }
 
 }  // namespace
@@ -220,6 +395,8 @@ void checkRope(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolera
 }
 
 void checkAttention(kern::Backend& b, kern::Backend& ref, CheckLog& log, const Tolerances& tol) {
+  checkHandCases(ref, log, Tolerances{});
+  checkHandCases(b, log, tol);
   Rng rng(log.seed ^ 0x66);
   for (const AttnCase& c : attnCases()) {
     const AttnData d = makeData(rng, c, 0.3);
@@ -301,7 +478,10 @@ void checkAttentionMap(kern::Backend& b, kern::Backend& ref, CheckLog& log, cons
           const double p = m[size_t(i) * c.nKv + j];
           const bool evicted =
               evict && j < d.keepLen && d.headKeep[size_t(h / group) * d.keepLen + j] == 0;
-          const bool masked = j > qi || (((knock && d.blockK[j]) || evicted) && j != qi);
+          // Written out here rather than taken from kernels/attn_rule.h, so a change of the
+          // rule shows.
+          const bool masked = j > qi || (c.window > 0 && qi - j >= c.window) ||
+                              (((knock && d.blockK[j]) || evicted) && j != qi);
           if (masked && p != 0.0) ++maskViolations;
           sum += p;
           if (p > 0) e -= p * std::log(p);
@@ -310,7 +490,14 @@ void checkAttentionMap(kern::Backend& b, kern::Backend& ref, CheckLog& log, cons
             impliedOut[size_t(i) * c.hd + t] +=
                 float(p * d.v[(size_t(j) * c.nHeadKv + h / group) * c.hd + t]);
         }
-        worstSum = std::max(worstSum, std::fabs(sum - 1.0));
+        if (c.sinks) {
+          // The sink takes the rest of the row and is one more outcome of the entropy.
+          worstSum = std::max(worstSum, sum - 1.0);
+          const double pSink = 1.0 - sum;
+          if (pSink > 0) e -= pSink * std::log(pSink);
+        } else {
+          worstSum = std::max(worstSum, std::fabs(sum - 1.0));
+        }
         ent[i] = float(e);
         gotEnt[i] = o.ent[size_t(h) * c.nQ + i];
         for (int t = 0; t < c.hd; ++t)
@@ -319,18 +506,29 @@ void checkAttentionMap(kern::Backend& b, kern::Backend& ref, CheckLog& log, cons
       for (int j = 0; j < c.nKv; ++j) {
         last[j] = m[size_t(c.nQ - 1) * c.nKv + j];
         gotLast[j] = o.last[size_t(h) * c.nKv + j];
-        gotCol[j] = o.col[size_t(h) * c.nKv + j] - d.colInit[size_t(h) * c.nKv + j];
+        gotCol[j] = o.col[size_t(h) * c.nKv + j];
+        colDelta[j] += d.colInit[size_t(h) * c.nKv + j];
       }
       const std::string self = tag + " vs own attention [" + b.name() + "]";
       log.expect(maskViolations == 0,
                  self + ": " + std::to_string(maskViolations) + " masked entries not 0");
       log.expect(worstSum <= tol.probSum,
-                 self + ": a row sums to 1 +- " + std::to_string(worstSum));
+                 self + (c.sinks ? ": a row sums to above 1 by " : ": a row sums to 1 +- ") +
+                     std::to_string(worstSum));
       compare(log, self + " output = map * V", gotOut, impliedOut, tol.attention);
-      compare(log, self + " entropy", gotEnt, ent, tol.attention);
+      double entScale = 0, entErr = 0;
+      for (int i = 0; i < c.nQ; ++i) {
+        entScale = std::max(entScale, std::fabs(double(ent[i])));
+        entErr = std::max(entErr, std::fabs(double(gotEnt[i]) - ent[i]));
+      }
+      if (entScale < 1e-3)  // a sink takes (nearly) everything: relative errors mean nothing
+        log.expect(entErr <= 1e-5, self + " entropy (near 0) off by " + std::to_string(entErr));
+      else
+        compare(log, self + " entropy", gotEnt, ent, tol.attention);
       compare(log, self + " lastRow", gotLast, last, tol.attention);
-      // colSum adds to values of order 1; its delta is compared with an absolute-scale NMSE.
-      compare(log, self + " colSum", gotCol, colDelta, tol.attention * 100);
+      // colSum adds to values of order 1: compared whole (start + this call's sum), so a head
+      // whose keys get ~0 (a dominant sink) is not judged by the relative error of ~0.
+      compare(log, self + " colSum", gotCol, colDelta, tol.attention);
     }
   }
 }

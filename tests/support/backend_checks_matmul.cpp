@@ -319,6 +319,22 @@ void checkDeterminism(kern::Backend& b, CheckLog& log) {
   same(
       "attentionMap", {q, k, v, masks}, size_t(nQ) * nKv, nullptr,
       [&](kern::Backend& be, auto& in, float* out) { be.attentionMap(args(in, nullptr), 3, out); });
+  // The same with a sliding window, a soft-cap and sinks (the window crosses query blocks).
+  const auto sinks = rng.floats(size_t(nHead), -2.0f, 4.0f);
+  auto featureArgs = [&](auto& in, float* out) {
+    kern::AttnArgs a = args(in, out);
+    a.window = 21;
+    a.softcap = 3.0f;
+    a.sinks = in[4]->f32();
+    return a;
+  };
+  same("attention with stats, knockout, window, softcap and sinks", {q, k, v, masks, sinks},
+       zeros.size(), &zeros,
+       [&](kern::Backend& be, auto& in, float* out) { be.attention(featureArgs(in, out)); });
+  same("attentionMap with window, softcap and sinks", {q, k, v, masks, sinks}, size_t(nQ) * nKv,
+       nullptr, [&](kern::Backend& be, auto& in, float* out) {
+         be.attentionMap(featureArgs(in, nullptr), 3, out);
+       });
 }
 
 }  // namespace lltest::ops
