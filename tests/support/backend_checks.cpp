@@ -209,6 +209,18 @@ void checkElementwise(kern::Backend& b, kern::Backend& ref, CheckLog& log, const
            [&](kern::Backend& be, auto& in, float* out) {
              be.swiglu(in[0]->f32(), in[1]->f32(), out, count);
            });
+    auto up = rng.floats(count, -12, 12);  // past gpt-oss's clamp at +-7
+    for (auto [kind, name] : {std::pair{kern::Glu::Silu, "glu silu "},
+                              std::pair{kern::Glu::GeluTanh, "glu gelu_tanh "},
+                              std::pair{kern::Glu::SiluOai, "glu silu_oai "}})
+      parity(b, ref, log, name + d, {gate, up}, count, nullptr, tol.elementwise,
+             [&](kern::Backend& be, auto& in, float* out) {
+               be.glu(kind, in[0]->f32(), in[1]->f32(), out, count);
+             });
+    for (float cap : {0.5f, 5.0f, 30.0f})
+      parity(b, ref, log, "softcap " + std::to_string(cap) + " " + d, {}, count, &x,
+             tol.elementwise,
+             [&](kern::Backend& be, auto&, float* out) { be.softcap(out, cap, count); });
   }
   struct Shape {
     int n, dim;
