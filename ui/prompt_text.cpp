@@ -8,6 +8,7 @@ QString chatFamily(const std::string& t) {
   if (t.empty()) return {};
   auto has = [&](const char* s) { return t.find(s) != std::string::npos; };
   if (has("<|start_header_id|>")) return QStringLiteral("llama3");
+  if (has("<|start|>") && has("<|message|>")) return QStringLiteral("harmony");  // gpt-oss
   if (has("<|im_start|>")) return QStringLiteral("chatml");
   if (has("<start_of_turn>")) return QStringLiteral("gemma");
   if (has("<|user|>") && has("<|end|>")) return QStringLiteral("phi3");
@@ -33,6 +34,9 @@ TemplatedPrompt applyChatTemplate(const QString& family, const std::string& prom
   } else if (family == QLatin1String("phi3")) {
     pre = "<|user|>\n";
     post = "<|end|>\n<|assistant|>\n";
+  } else if (family == QLatin1String("harmony")) {
+    pre = "<|start|>user<|message|>";
+    post = "<|end|><|start|>assistant";
   } else if (family == QLatin1String("gemma")) {
     pre = "<start_of_turn>user\n";
     post = "<end_of_turn>\n<start_of_turn>model\n";

@@ -56,6 +56,12 @@ class TstUiUnits : public QObject {
              QStringLiteral("chatml"));
     QCOMPARE(ui::chatFamily("<|start_header_id|>"), QStringLiteral("llama3"));
     QCOMPARE(ui::chatFamily("[INST] {{ x }} [/INST]"), QStringLiteral("llama2"));
+    QCOMPARE(ui::chatFamily("{{- '<|start|>' + m.role + '<|message|>' + m.content + '<|end|>' }}"),
+             QStringLiteral("harmony"));
+    QCOMPARE(ui::applyChatTemplate(QStringLiteral("harmony"), "hi").text,
+             std::string("<|start|>user<|message|>hi<|end|><|start|>assistant"));
+    QCOMPARE(ui::chatFamily("<start_of_turn>user"), QStringLiteral("gemma"));
+    QCOMPARE(ui::chatFamily("<|user|>{{c}}<|end|>"), QStringLiteral("phi3"));
     QCOMPARE(ui::chatFamily("something else"), QString());
     const auto t = ui::applyChatTemplate(QStringLiteral("chatml"), "hi");
     QCOMPARE(t.text, std::string("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"));
