@@ -47,6 +47,11 @@ LL_TEST(handDerivedSplits) {
   QCOMPARE(familySplit("falcon", "12345 a.b"), std::string("[123][45][ a][.][b]"));
   QCOMPARE(familySplit("default", "12345+x"), std::string("[123][45][+][x]"));
   QCOMPARE(familySplit("deepseek-llm", "Ab 日本語 12"), std::string("[Ab][ ][日本語][ ][12]"));
+  // o200k: case runs split camelCase, contractions stay attached, digits in threes, "/" joins
+  // a punctuation run.
+  QCOMPARE(familySplit("gpt-4o", "Hello World's HTTPServer camelCase 12345"),
+           std::string("[Hello][ World's][ HTTPServer][ camel][Case][ ][123][45]"));
+  QCOMPARE(familySplit("gpt-4o", "a+/\nÉcole élan"), std::string("[a][+/\n][École][ élan]"));
   bool threw = false;
   try {
     PreTokenizer::regexesFor("no-such-family");
