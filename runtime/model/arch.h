@@ -2,7 +2,7 @@
 // config fields, its block features and one tensor table (role -> GGUF name, HF name with its
 // transform, shape, when it is required, how a fused tensor splits). Spec reading, spec checking,
 // weight binding and HF name mapping all read this description; each family is one small file in
-// runtime/model/arch/ plus a line in the registry.
+// runtime/model/arch/ plus a line in its families.h list.
 #pragma once
 
 #include <functional>
@@ -159,7 +159,7 @@ struct ArchDesc {
   std::function<void(const ConfigReader&, ModelSpec&)> hfExtra;
 };
 
-// The registry (runtime/model/arch/registry.cpp).
+// The registry (the list in runtime/model/arch/families.h).
 const std::vector<const ArchDesc*>& architectures();
 const ArchDesc* findArch(std::string_view name);
 const ArchDesc* findArchByHfClass(std::string_view cls);

@@ -1,14 +1,12 @@
-// The registry of supported architectures: one line per family.
+// architectures(): the families listed in families.h, in that order.
 #include "runtime/model/arch/families.h"
 
 namespace ll::rt {
 
 const std::vector<const ArchDesc*>& architectures() {
-  static const std::vector<const ArchDesc*> all = {
-      &arch::llama(),  &arch::qwen2(), &arch::gpt2(),     &arch::qwen2moe(),
-      &arch::olmoe(),  &arch::qwen3(), &arch::qwen3moe(), &arch::gemma2(),
-      &arch::gemma3(), &arch::phi3(),  &arch::gptOss(),
-  };
+#define LL_ARCH_ENTRY(fn) &arch::fn(),
+  static const std::vector<const ArchDesc*> all = {LL_ARCH_FAMILIES(LL_ARCH_ENTRY)};
+#undef LL_ARCH_ENTRY
   return all;
 }
 
