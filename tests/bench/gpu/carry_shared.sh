@@ -6,6 +6,8 @@
 #                                 prefix reuse, CLI dump, and the tokenizer of the model benchmark
 #   carry_shared.sh quant [DEST]  the quantized llama fixtures, plain (40 MiB), and the tokenizer
 #                                 folder the model benchmark copies (models/hf/stories260K)
+#   carry_shared.sh families [DEST] the newer architectures' fixtures and references (qwen3 ...
+#                                 gpt-oss), packed (~11 MiB), for tst_parity_families on CUDA
 # DEST defaults to .carry/shared (git-ignored).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -21,6 +23,13 @@ case ${1:-main} in
       stories260K-moe4)
     (cd "$SRC" && tar cf - models/README.md reference/README.md reference/MANIFEST.json \
       "${models[@]/#/models/}" "${refs[@]/#/reference/}") | xz -9 -T2 >"$DST/shared.tar.xz"
+    ;;
+  families)  # the newer architectures (tst_parity_families): about 11 MiB before xz
+    ids=(qwen3-tiny qwen3moe-tiny gemma2-tiny gemma3-tiny phi3-tiny gpt-oss-tiny)
+    files=()
+    for i in "${ids[@]}"; do files+=("models/$i.gguf" "reference/$i"); done
+    (cd "$SRC" && tar cf - models/README.md reference/README.md reference/MANIFEST.json \
+      "${files[@]}") | xz -9 -T2 >"$DST/shared.tar.xz"
     ;;
   quant)
     mkdir -p "$DST/models/quant" "$DST/models/hf" "$DST/reference"
