@@ -203,15 +203,6 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, i
   if (rowBegin != tr.qFrom) qRows = TraceTensor<float>(tr.queries(layer, rowBegin, T));
   const float* qSrc = backendView(b, rowBegin == tr.qFrom ? L.qTail : qRows, qStage);
   const float* kSrc = backendView(b, L.k, kStage);
-  kern::AttnArgs a;
-  a.nQ = nQ;
-  a.nKv = T;
-  a.nHead = tr.nHead;
-  a.nHeadKv = tr.nHeadKv;
-  a.headDim = tr.headDim;
-  a.q = qSrc;
-  a.k = kSrc;
-  a.v = kSrc;  // probabilities do not depend on V
   // The masks the pass ran with (knockouts, head eviction), one call per mask segment.
   std::map<std::string, kern::Buffer> scratch;
   auto get = [&](const std::string& name, size_t bytes) {
@@ -219,7 +210,8 @@ std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, i
     if (x.bytes() < bytes) x = kern::Buffer(b, bytes);
     return x.get();
   };
-  setLayerAttention(b, a, tr, layer, get);
+  // Probabilities do not depend on V.
+  const kern::AttnArgs a = layerAttnArgs(tr, layer, nQ, T, qSrc, kSrc, kSrc, nullptr, &b, get);
   std::vector<float> result(size_t(T) * T, 0.0f), tmp(size_t(nQ) * T);
   float* rows = result.data() + size_t(rowBegin) * T;
   const int h0 = head < 0 ? 0 : head, h1 = head < 0 ? tr.nHead : head + 1;

@@ -153,26 +153,35 @@ void setBlocks(kern::Backend& b, kern::AttnArgs& x, const MaskSegment& s, size_t
 
 }  // namespace
 
-void setLayerAttention(kern::Backend& b, kern::AttnArgs& a, const Trace& tr, int layer,
-                       const MaskScratch& scratch) {
+kern::AttnArgs layerAttnArgs(const Trace& tr, int layer, int nQ, int nKv, const float* q,
+                             const float* k, const float* v, float* out, kern::Backend* b,
+                             const MaskScratch& scratch) {
+  kern::AttnArgs a;
+  a.nQ = nQ;
+  a.nKv = nKv;
+  a.nHead = tr.nHead;
+  a.nHeadKv = tr.nHeadKv;
+  a.headDim = tr.headDim;
   a.scale = tr.attnScale;
-  a.window = 0;
-  a.softcap = 0.0f;
-  a.sinks = nullptr;
-  if (layer < 0 || layer >= static_cast<int>(tr.layerAttn.size())) return;
+  a.q = q;
+  a.k = k;
+  a.v = v;
+  a.out = out;
+  if (layer < 0 || layer >= static_cast<int>(tr.layerAttn.size())) return a;
   const LayerAttention& la = tr.layerAttn[size_t(layer)];
   a.window = la.window;
   a.softcap = la.softcap;
-  if (la.sinks.empty()) return;
+  if (la.sinks.empty()) return a;
   if (la.sinks.size() != size_t(a.nHead))
     throw std::invalid_argument("attention: the trace's sinks do not match its heads");
-  if (b.hostMemory()) {
+  if (!b || b->hostMemory()) {
     a.sinks = la.sinks.data();
-    return;
+    return a;
   }
   auto* dev = static_cast<float*>(scratch("m_sinks", la.sinks.size() * 4));
-  b.upload(dev, la.sinks.data(), la.sinks.size() * 4);
+  b->upload(dev, la.sinks.data(), la.sinks.size() * 4);
   a.sinks = dev;
+  return a;
 }
 
 void maskedAttention(kern::Backend& b, const kern::AttnArgs& a, const Interventions& iv, int layer,

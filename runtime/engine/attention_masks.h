@@ -39,11 +39,14 @@ int maskInvalidationPoint(const Interventions& a, const Interventions& b, int T)
 // Backend scratch memory by name (kept by the caller across calls).
 using MaskScratch = std::function<void*(const std::string& name, size_t bytes)>;
 
-// The one place that sets AttnArgs' architecture fields for a layer: scale, sliding window,
-// soft-cap and sinks, as the trace recorded them (sinks are staged in scratch when the backend
-// cannot read host memory).
-void setLayerAttention(kern::Backend& b, kern::AttnArgs& a, const Trace& tr, int layer,
-                       const MaskScratch& scratch);
+// The one place that assembles a layer's attention arguments: query rows [nKv - nQ, nKv) against
+// keys [0, nKv), the trace's head shapes and the layer's semantics as the trace recorded them
+// (scale, sliding window, soft-cap, sinks). b: the backend that will run them (sinks are staged in
+// scratch when it cannot read host memory); nullptr: host memory (the reference rows). Masks from
+// interventions are added per segment by maskedAttention / maskedAttentionMap.
+kern::AttnArgs layerAttnArgs(const Trace& tr, int layer, int nQ, int nKv, const float* q,
+                             const float* k, const float* v, float* out, kern::Backend* b,
+                             const MaskScratch& scratch);
 
 // Host copies of the statistics of the computed rows.
 struct MaskedAttnStats {

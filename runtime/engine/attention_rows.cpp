@@ -26,23 +26,11 @@ void AttentionRows::row(int head, int query, float* out) const {
   if (head < 0 || head >= tr.nHead || query < m_first || query >= m_T)
     throw std::invalid_argument("attention rows: head or query out of range");
   const size_t qd = size_t(tr.nHead) * tr.headDim;
-  kern::AttnArgs a;
-  a.nQ = 1;
-  a.nKv = query + 1;
-  a.nHead = tr.nHead;
-  a.nHeadKv = tr.nHeadKv;
-  a.headDim = tr.headDim;
-  a.q = m_q->data() + size_t(query - m_first) * qd;
-  a.k = tr.layers[size_t(m_layer)].k.data();
-  a.v = a.k;
-  // The layer's scale, window, soft-cap and sinks as the pass recorded them (host memory).
-  a.scale = tr.attnScale;
-  if (m_layer < static_cast<int>(tr.layerAttn.size())) {
-    const LayerAttention& la = tr.layerAttn[size_t(m_layer)];
-    a.window = la.window;
-    a.softcap = la.softcap;
-    a.sinks = la.sinks.empty() ? nullptr : la.sinks.data();
-  }
+  // One query row against keys [0, query]; host memory throughout.
+  const float* k = tr.layers[size_t(m_layer)].k.data();
+  kern::AttnArgs a =
+      layerAttnArgs(tr, m_layer, 1, query + 1, m_q->data() + size_t(query - m_first) * qd, k, k,
+                    nullptr, nullptr, {});
   const Interventions& iv = tr.request.interventions;
   const auto segs = maskSegments(iv, m_layer, query, query + 1);
   if (!segs.empty() && !segs[0].blockQ.empty()) {

@@ -83,20 +83,12 @@ void Engine::attentionBlock(int l, Pass& ps) {
   if (L.bk) m_backend.addBias(kOut, m_weights->vec(L.bk), n, kvd);
   if (L.bv) m_backend.addBias(vc, m_weights->vec(L.bv), n, kvd);
   if (L.kNorm) qkNormRows(m_backend, s, m_weights->vec(L.kNorm), kOut, kc, n, s.nHeadKv);
-  if (s.hasRope && !s.learnedPos) m_backend.rope(kc, ps.pos, n, s.nHeadKv, s.headDim, layerRope(s, l));
+  if (s.hasRope && !s.learnedPos)
+    m_backend.rope(kc, ps.pos, n, s.nHeadKv, s.headDim, layerRope(s, l));
 
   LayerTrace* lt = ps.cap.enabled ? &ps.tr->layers[l] : nullptr;
-  kern::AttnArgs a;
-  a.nQ = n;
-  a.nKv = T;
-  a.nHead = s.nHead;
-  a.nHeadKv = s.nHeadKv;
-  a.headDim = s.headDim;
-  a.q = ps.q;
-  a.k = m_k[l].f32();
-  a.v = m_v[l].f32();
-  a.out = att;
-  setLayerAttention(m_backend, a, *ps.tr, l, scratchFn());
+  const kern::AttnArgs a = layerAttnArgs(*ps.tr, l, n, T, ps.q, m_k[l].f32(), m_v[l].f32(), att,
+                                         &m_backend, scratchFn());
   if (lt) {
     captureQueryTail(l, ps);
     captureRows(lt->k, size_t(p) * kvd, kc, size_t(n) * kvd);  // after oldColSums read the old K
@@ -148,12 +140,6 @@ void Engine::oldColSums(int l, Pass& ps) {
   if (p >= To) return;
   Scratch& sc = *m_scratch;
   const int qd = s.nHead * s.headDim, kvd = s.nHeadKv * s.headDim, nq = To - p;
-  kern::AttnArgs a;
-  a.nQ = nq;
-  a.nKv = To;
-  a.nHead = s.nHead;
-  a.nHeadKv = s.nHeadKv;
-  a.headDim = s.headDim;
   // Old queries of rows [p, To): recomputed before its stored tail, copied from the tail.
   float* oq = sc.f32("oldq", size_t(nq) * qd);
   const int split = std::clamp(old->qFrom, p, To);
@@ -164,7 +150,6 @@ void Engine::oldColSums(int l, Pass& ps) {
   if (To > split)
     copyRows(oq + size_t(split - p) * qd, oldTail, size_t(split - old->qFrom) * qd,
              size_t(To - split) * qd);
-  a.q = oq;
   // In place, the old K rows are still in the new trace's K (this layer has not written them yet).
   // Tensors the backend can address are used where they are; others are uploaded.
   const TraceTensor<float>& oldK = ps.inPlace ? ps.tr->layers[l].k : O.k;
@@ -175,10 +160,9 @@ void Engine::oldColSums(int l, Pass& ps) {
     m_backend.upload(ok, oldK.data(), size_t(To) * kvd * 4);
     kSrc = ok;
   }
-  a.k = kSrc;
-  a.v = kSrc;  // values do not change probabilities; the output is discarded
-  a.out = sc.f32("oldout", size_t(nq) * qd);
-  setLayerAttention(m_backend, a, *old, l, scratchFn());
+  // Values do not change probabilities; the output is discarded.
+  const kern::AttnArgs a = layerAttnArgs(
+      *old, l, nq, To, oq, kSrc, kSrc, sc.f32("oldout", size_t(nq) * qd), &m_backend, scratchFn());
   MaskedAttnStats st;
   maskedAttention(m_backend, a, old->request.interventions, l, scratchFn(), &st);
   const std::vector<float>& sub = st.colSum;
