@@ -90,6 +90,7 @@ ModelSpec specFromHfConfig(const json& config, const std::filesystem::path& path
     if (r.optBool("mlp_bias").value_or(false)) r.fail("mlp_bias is not supported");
   }
   if (a->hfExtra) a->hfExtra(r, s);
+  deriveLayout(*a, s);
   if (s.nExpert > 0 && a->expertNorm == ExpertNorm::Always) s.expertWeightsNorm = true;
   return s;
 }
