@@ -109,6 +109,7 @@ enum class HfTransform {
   PermuteK,   // llama k_proj: same per kv head
   Transpose,  // gpt2 Conv1D [in, out] -> GGUF rows of in
   Flatten,    // [1, n] -> [n] (qwen2moe shared_expert_gate)
+  AddOne,     // Gemma RMSNorm weights: HF scales by (1 + w), GGUF stores w + 1 (F32 sum)
 };
 
 struct TensorDesc {
