@@ -152,6 +152,9 @@ struct ArchDesc {
   std::string_view hfPrefix = "model.";  // stripped from HF tensor names when present
   bool hfTiedByDefault = false;          // HF config without tie_word_embeddings ties (gpt2)
   bool hfLlamaConfig = true;  // config.json uses hidden_size, num_hidden_layers, ... (not gpt2)
+  // rope_scaling types the family's hfExtra reads itself (phi3: longrope); others are rejected
+  // unless the common reader knows them (linear, llama3).
+  std::vector<std::string_view> hfRopeTypes;
 
   // Family-specific metadata beyond the common keys (may be empty). Runs before deriveLayout.
   std::function<void(const GgufSpecReader&, ModelSpec&)> ggufExtra;
