@@ -1,6 +1,7 @@
 // Lookups over the architecture registry and the tensor table's name/shape/requirement rules.
 #include "runtime/model/arch.h"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace ll::rt {
@@ -49,6 +50,40 @@ void applyArchLayout(const ArchDesc& a, ModelSpec& spec) {
   spec.rope.neox = a.ropeNeox;
   spec.postNorms = a.postNorms;
   spec.attnSinks = a.attnSinks;
+}
+
+void deriveLayout(const ArchDesc& a, ModelSpec& s) {
+  if (a.embdScale) s.embdScale = std::sqrt(float(s.nEmbd));
+  if (a.windowLayers == WindowLayers::None) return;
+  if (s.nLayer < 1 || s.nLayer > 4096) return;  // validateSpec reports it
+  if (s.windowed.size() != size_t(s.nLayer)) {
+    s.windowed.assign(size_t(s.nLayer), 0);
+    for (int l = 0; l < s.nLayer; ++l) {
+      bool w = false;
+      switch (a.windowLayers) {
+        case WindowLayers::None:
+          break;
+        case WindowLayers::All:
+          w = true;
+          break;
+        case WindowLayers::Even:
+          w = l % 2 == 0;
+          break;
+        case WindowLayers::GemmaPattern:
+          w = (l + 1) % 6 != 0;
+          break;
+      }
+      s.windowed[size_t(l)] = w ? 1 : 0;
+    }
+  }
+  if (a.localRopeBase > 0) {
+    const float base = s.localRope ? s.ropeLocal.base : a.localRopeBase;
+    s.localRope = true;
+    s.ropeLocal = kern::RopeParams{};
+    s.ropeLocal.nRot = s.rope.nRot;
+    s.ropeLocal.neox = s.rope.neox;
+    s.ropeLocal.base = base;
+  }
 }
 
 const TensorDesc* findRole(const ArchDesc& a, Role role) {

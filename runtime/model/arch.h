@@ -109,6 +109,7 @@ enum class HfTransform {
   PermuteK,   // llama k_proj: same per kv head
   Transpose,  // gpt2 Conv1D [in, out] -> GGUF rows of in
   Flatten,    // [1, n] -> [n] (qwen2moe shared_expert_gate)
+  AddOne,     // Gemma RMSNorm weights: HF scales by (1 + w), GGUF stores w + 1 (F32 sum)
 };
 
 struct TensorDesc {
@@ -151,11 +152,15 @@ struct ArchDesc {
   std::string_view hfPrefix = "model.";  // stripped from HF tensor names when present
   bool hfTiedByDefault = false;          // HF config without tie_word_embeddings ties (gpt2)
   bool hfLlamaConfig = true;  // config.json uses hidden_size, num_hidden_layers, ... (not gpt2)
+  // rope_scaling types the family's hfExtra reads itself (phi3: longrope); others are rejected
+  // unless the common reader knows them (linear, llama3).
+  std::vector<std::string_view> hfRopeTypes;
 
-  // Family-specific metadata beyond the common keys (may be empty).
+  // Family-specific metadata beyond the common keys (may be empty). Runs before deriveLayout.
   std::function<void(const GgufSpecReader&, ModelSpec&)> ggufExtra;
   // Reads a config.json of one of hfClasses into the spec's shape fields (common fields are read
-  // by hf_config.cpp; this adds the family's own). May be empty.
+  // by hf_config.cpp; this adds the family's own, spec.window included). May be empty. Runs
+  // before deriveLayout, and may fill windowed[] and the local RoPE base itself (see there).
   std::function<void(const ConfigReader&, ModelSpec&)> hfExtra;
 };
 
@@ -168,6 +173,11 @@ const ArchDesc& archOf(const ModelSpec& spec);  // throws std::logic_error for a
 std::string supportedArchitecturesText();
 // Copies the description's block features into spec (arch, norm, act, qkNorm, rope kind, ...).
 void applyArchLayout(const ArchDesc& a, ModelSpec& spec);
+// What follows from the read shape, the same for every loader (called last): the embedding scale,
+// which layers use the sliding window (the family's rule, unless the reader already filled
+// windowed[] for every layer, e.g. from HF layer_types) and the RoPE of windowed layers: unscaled,
+// with the family's local base, or with spec.ropeLocal.base where the reader set spec.localRope.
+void deriveLayout(const ArchDesc& a, ModelSpec& spec);
 
 // The tensor table's views: its entry for a role, a name for a layer, a shape for a spec.
 const TensorDesc* findRole(const ArchDesc& a, Role role);

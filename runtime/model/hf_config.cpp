@@ -1,6 +1,7 @@
 // config.json fields per HF model class and the HF -> GGUF tensor name table.
 #include "runtime/model/hf_config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cmath>
@@ -16,7 +17,7 @@ namespace {
 
 using json = nlohmann::json;
 
-void readRopeScaling(const ConfigReader& r, ModelSpec& s) {
+void readRopeScaling(const ConfigReader& r, const ArchDesc& a, ModelSpec& s) {
   if (!r.has("rope_scaling")) return;
   const json& rs = r.raw()["rope_scaling"];
   if (!rs.is_object()) r.fail("'rope_scaling' is not an object");
@@ -41,8 +42,11 @@ void readRopeScaling(const ConfigReader& r, ModelSpec& s) {
     if (!(orig >= 1 && orig <= INT_MAX))
       r.fail("rope_scaling.original_max_position_embeddings out of range");
     s.rope.llama3OrigCtx = int(orig);
-  } else if (!type.empty() && type != "default") {
-    r.fail("unsupported rope_scaling type '" + type + "' (supported: linear, llama3)");
+  } else if (!type.empty() && type != "default" &&
+             std::find(a.hfRopeTypes.begin(), a.hfRopeTypes.end(), type) == a.hfRopeTypes.end()) {
+    std::string supported = "linear, llama3";
+    for (auto t : a.hfRopeTypes) supported += ", " + std::string(t);
+    r.fail("unsupported rope_scaling type '" + type + "' (supported: " + supported + ")");
   }
 }
 
@@ -84,12 +88,13 @@ ModelSpec specFromHfConfig(const json& config, const std::filesystem::path& path
     s.normEps = float(r.optFloat("rms_norm_eps").value_or(1e-6));
     s.rope.base = float(r.optFloat("rope_theta").value_or(10000.0));
     s.rope.nRot = s.headDim;
-    readRopeScaling(r, s);
+    readRopeScaling(r, *a, s);
     // Llama-class checkpoints with q/k/v biases (attention_bias) need them applied, like qwen2.
     if (r.optBool("attention_bias").value_or(false)) s.qkvBias = true;
     if (r.optBool("mlp_bias").value_or(false)) r.fail("mlp_bias is not supported");
   }
   if (a->hfExtra) a->hfExtra(r, s);
+  deriveLayout(*a, s);
   if (s.nExpert > 0 && a->expertNorm == ExpertNorm::Always) s.expertWeightsNorm = true;
   return s;
 }

@@ -144,38 +144,6 @@ void readRope(const GgufFile& f, const GgufSpecReader& r, ModelSpec& s) {
     readRopeFreqs(f, *rf, s, r);
 }
 
-// Which layers use the sliding window, and the RoPE of windowed layers where it differs.
-void readWindow(const ArchDesc& a, const GgufSpecReader& r, ModelSpec& s) {
-  if (a.windowLayers == WindowLayers::None) return;
-  s.window = r.optInt("attention.sliding_window").value_or(0);
-  if (s.nLayer < 1 || s.nLayer > 4096) return;  // validateSpec reports it
-  s.windowed.assign(size_t(s.nLayer), 0);
-  for (int l = 0; l < s.nLayer; ++l) {
-    bool w = false;
-    switch (a.windowLayers) {
-      case WindowLayers::None:
-        break;
-      case WindowLayers::All:
-        w = true;
-        break;
-      case WindowLayers::Even:
-        w = l % 2 == 0;
-        break;
-      case WindowLayers::GemmaPattern:
-        w = (l + 1) % 6 != 0;
-        break;
-    }
-    s.windowed[size_t(l)] = w ? 1 : 0;
-  }
-  if (a.localRopeBase > 0) {
-    s.localRope = true;
-    s.ropeLocal = kern::RopeParams{};
-    s.ropeLocal.nRot = s.rope.nRot;
-    s.ropeLocal.neox = s.rope.neox;
-    s.ropeLocal.base = a.localRopeBase;
-  }
-}
-
 }  // namespace
 
 ModelSpec specFromGguf(const GgufFile& f) {
@@ -191,12 +159,13 @@ ModelSpec specFromGguf(const GgufFile& f) {
   const GgufSpecReader r(f, s.arch);
   readShape(f, *a, r, s);
   if (s.hasRope) readRope(f, r, s);
-  readWindow(*a, r, s);
-  if (a->embdScale) s.embdScale = std::sqrt(float(s.nEmbd));
+  if (a->windowLayers != WindowLayers::None)
+    s.window = r.optInt("attention.sliding_window").value_or(0);
   // Files converted from models with attention biases carry them; the engine must use them.
   if (!s.qkvBias && f.tensor("blk.0.attn_q.bias")) s.qkvBias = true;
   s.tiedOutput = f.tensor("output.weight") == nullptr;
   if (a->ggufExtra) a->ggufExtra(r, s);
+  deriveLayout(*a, s);
   for (const auto& t : f.tensors()) s.tensorTypeCounts[std::string(kern::qtypeName(t.type))]++;
   return s;
 }

@@ -105,6 +105,11 @@ TensorData convert(const SafetensorsTensor& t, const HfMapping& m, const ModelSp
     } else {
       bytes = toF32(t);
     }
+    if (m.transform == HfTransform::AddOne) {
+      // Gemma's RMSNorm multiplies by (1 + w) in float32; GGUF (and the engine) keep 1 + w.
+      auto* v = reinterpret_cast<float*>(bytes.data());
+      for (int64_t i = 0; i < d.ne[0]; ++i) v[i] += 1.0f;
+    }
     d.type = kern::QType::F32;
     d.nbytes = bytes.size();
     d.data = w.own(std::move(bytes));
@@ -129,6 +134,8 @@ TensorData convert(const SafetensorsTensor& t, const HfMapping& m, const ModelSp
       d.data = w.own(std::move(bytes));
       return d;
     }
+    case HfTransform::AddOne:
+      throw FormatError(file, t.name + " (a norm weight) must be 1-D");
     default:
       break;
   }

@@ -98,6 +98,71 @@ LL_TEST(hfConfigProblems) {
   EXPECT_ERROR(loadError(d), d.string(), "no model.safetensors");
 }
 
+LL_TEST(hfNewFamilyConfigProblems) {
+  fs::path d = freshDir("families");
+  const auto gemma = nlohmann::json::parse(
+      R"({"architectures": ["Gemma3ForCausalLM"], "hidden_size": 32, "intermediate_size": 64,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+      "vocab_size": 16})");
+  auto cfg = gemma;
+  cfg["layer_types"] = {"sliding_attention"};
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "'layer_types' is not a list of num_hidden_layers");
+  cfg["layer_types"] = {"sliding_attention", "chunked_attention"};
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json",
+               "unsupported layer_types entry '\"chunked_attention\"'");
+  cfg = gemma;
+  cfg["hidden_activation"] = "relu";
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "unsupported hidden_activation 'relu'");
+  cfg = gemma;
+  cfg["final_logit_softcapping"] = -1.0;
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "negative soft-capping value");
+  // Gemma norms are 1-D; the +1 is refused for anything else.
+  writeText(d / "config.json", gemma.dump());
+  lltest::GgufBuilder::writeBytes(
+      d / "model.safetensors",
+      safetensors({{"model.norm.weight",
+                    {{"dtype", "F32"}, {"shape", {2, 16}}, {"data_offsets", {0, 128}}}}},
+                  128));
+  EXPECT_ERROR(loadError(d), "model.safetensors", "model.norm.weight (a norm weight) must be 1-D");
+  fs::remove(d / "model.safetensors");
+
+  const auto phi3 = nlohmann::json::parse(
+      R"({"architectures": ["Phi3ForCausalLM"], "hidden_size": 64, "intermediate_size": 64,
+      "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 16,
+      "max_position_embeddings": 4096, "original_max_position_embeddings": 1024,
+      "rope_scaling": {"type": "longrope", "long_factor": [1, 2, 3, 4, 5, 6, 7, 8],
+                       "short_factor": [1, 1, 1, 1, 1, 1, 1, 1]}})");
+  cfg = phi3;
+  cfg["rope_scaling"]["type"] = "yarn";
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json",
+               "unsupported rope_scaling type 'yarn' (supported: linear, llama3, longrope, su)");
+  cfg = phi3;
+  cfg.erase("original_max_position_embeddings");
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "without original_max_position_embeddings");
+  cfg = phi3;
+  cfg["rope_scaling"]["long_factor"] = {1, 2, 3};
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "rope_scaling.long_factor has 3 factors, expected 8");
+  cfg = phi3;
+  cfg["rope_scaling"]["long_factor"][2] = 0;
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "rope_scaling.long_factor holds a non-positive factor");
+  cfg = phi3;
+  cfg["rope_scaling"]["short_factor"] = "none";
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "rope_scaling.short_factor is not a list of numbers");
+  cfg = phi3;
+  cfg["hidden_act"] = "gelu";
+  writeText(d / "config.json", cfg.dump());
+  EXPECT_ERROR(loadError(d), "config.json", "unsupported hidden_act \"gelu\"");
+}
+
 LL_TEST(hfWeightsProblems) {
   fs::path d = freshDir("weights");
   writeText(d / "config.json", kLlamaConfig);

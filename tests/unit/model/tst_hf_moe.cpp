@@ -1,162 +1,22 @@
 // HF loading of the architectures without an HF fixture in shared/models (Mixtral-style llama,
-// qwen2, qwen2moe, olmoe): the test exports each GGUF twin to an HF folder with its own inverse
-// mapping (HF names, rotate-half Q/K rows for llama, one tensor per expert), loads the folder and
-// requires the same spec and bit-identical tensors as the GGUF.
+// qwen2, qwen2moe, olmoe, qwen3, qwen3moe, gemma2, gemma3, phi3): the test exports each GGUF twin
+// to an HF folder with its own inverse mapping (tests/support/hf_export.h: HF names, rotate-half
+// Q/K rows for llama, one tensor per expert, Gemma norms minus one, phi3's LongRoPE factors as
+// config lists), loads the folder and requires the same spec and bit-identical tensors as the GGUF
+// (Gemma norms: bit-identical to (w - 1) + 1). tst_parity_hf_export runs both forward.
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
+#include "hf_export.h"
 #include "lltest.h"
-#include "runtime/formats/gguf.h"
+#include "runtime/model/hf_config.h"
 #include "runtime/model/model.h"
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 using namespace ll;
 
 namespace {
-
-struct HfTensor {
-  std::string name;
-  std::string dtype;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-};
-
-void writeSafetensors(const fs::path& p, const std::vector<HfTensor>& ts) {
-  json h = json::object();
-  uint64_t off = 0;
-  for (const auto& t : ts) {
-    h[t.name] = {
-        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
-    off += t.bytes.size();
-  }
-  std::string hs = h.dump();
-  while (hs.size() % 8) hs.push_back(' ');
-  std::ofstream out(p, std::ios::binary);
-  const uint64_t n = hs.size();
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out.write(hs.data(), std::streamsize(hs.size()));
-  for (const auto& t : ts)
-    out.write(reinterpret_cast<const char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
-}
-
-// GGUF interleaved rows -> HF rotate-half rows (what convert_hf_to_gguf's permute undoes).
-std::vector<uint8_t> unpermute(const uint8_t* src, int64_t rows, size_t rowBytes, int heads) {
-  const int64_t hd = rows / heads, half = hd / 2;
-  std::vector<uint8_t> out(size_t(rows) * rowBytes);
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < half; ++i)
-      for (int64_t j = 0; j < 2; ++j)
-        std::memcpy(out.data() + size_t(h * hd + j * half + i) * rowBytes,
-                    src + size_t(h * hd + 2 * i + j) * rowBytes, rowBytes);
-  return out;
-}
-
-void exportHf(const fs::path& ggufPath, const fs::path& dir, const std::string& cls) {
-  auto g = rt::GgufFile::open(ggufPath);
-  const std::string arch = *g->getString("general.architecture");
-  auto gi = [&](const std::string& k) { return *g->getInt(arch + "." + k); };
-  const int nHead = int(gi("attention.head_count")), nHeadKv = int(gi("attention.head_count_kv"));
-  json cfg = {
-      {"architectures", {cls}},
-      {"hidden_size", gi("embedding_length")},
-      {"num_hidden_layers", gi("block_count")},
-      {"num_attention_heads", nHead},
-      {"num_key_value_heads", nHeadKv},
-      {"max_position_embeddings", gi("context_length")},
-      {"vocab_size", g->getStringArray("tokenizer.ggml.tokens").size()},
-      {"rms_norm_eps", g->getFloat(arch + ".attention.layer_norm_rms_epsilon").value_or(1e-5)},
-      {"rope_theta", g->getFloat(arch + ".rope.freq_base").value_or(10000.0)},
-      {"tie_word_embeddings", false}};
-  if (cls == "MixtralForCausalLM") {
-    cfg["num_local_experts"] = gi("expert_count");
-    cfg["num_experts_per_tok"] = gi("expert_used_count");
-    cfg["intermediate_size"] = gi("feed_forward_length");
-  } else if (cls == "Qwen2MoeForCausalLM") {
-    cfg["num_experts"] = gi("expert_count");
-    cfg["num_experts_per_tok"] = gi("expert_used_count");
-    cfg["moe_intermediate_size"] = gi("expert_feed_forward_length");
-    cfg["shared_expert_intermediate_size"] = gi("expert_shared_feed_forward_length");
-    cfg["intermediate_size"] = gi("feed_forward_length");
-    cfg["norm_topk_prob"] = false;
-  } else if (cls == "OlmoeForCausalLM") {
-    cfg["num_experts"] = gi("expert_count");
-    cfg["num_experts_per_tok"] = gi("expert_used_count");
-    cfg["intermediate_size"] = gi("feed_forward_length");
-    cfg["norm_topk_prob"] = false;
-  } else {
-    cfg["intermediate_size"] = gi("feed_forward_length");
-  }
-  std::ofstream(dir / "config.json") << cfg.dump(2);
-
-  const std::map<std::string, std::string> top = {
-      {"token_embd.weight", "model.embed_tokens.weight"},
-      {"output_norm.weight", "model.norm.weight"},
-      {"output.weight", "lm_head.weight"}};
-  std::map<std::string, std::string> layer = {
-      {"attn_norm.weight", "input_layernorm.weight"},
-      {"attn_q.weight", "self_attn.q_proj.weight"},
-      {"attn_k.weight", "self_attn.k_proj.weight"},
-      {"attn_v.weight", "self_attn.v_proj.weight"},
-      {"attn_output.weight", "self_attn.o_proj.weight"},
-      {"attn_q.bias", "self_attn.q_proj.bias"},
-      {"attn_k.bias", "self_attn.k_proj.bias"},
-      {"attn_v.bias", "self_attn.v_proj.bias"},
-      {"attn_q_norm.weight", "self_attn.q_norm.weight"},
-      {"attn_k_norm.weight", "self_attn.k_norm.weight"},
-      {"ffn_norm.weight", "post_attention_layernorm.weight"},
-      {"ffn_gate.weight", "mlp.gate_proj.weight"},
-      {"ffn_up.weight", "mlp.up_proj.weight"},
-      {"ffn_down.weight", "mlp.down_proj.weight"},
-      {"ffn_gate_inp.weight", "mlp.gate.weight"},
-      {"ffn_gate_shexp.weight", "mlp.shared_expert.gate_proj.weight"},
-      {"ffn_up_shexp.weight", "mlp.shared_expert.up_proj.weight"},
-      {"ffn_down_shexp.weight", "mlp.shared_expert.down_proj.weight"},
-      {"ffn_gate_inp_shexp.weight", "mlp.shared_expert_gate.weight"}};
-  std::map<std::string, std::string> experts = {{"ffn_gate_exps.weight", "gate_proj.weight"},
-                                                {"ffn_up_exps.weight", "up_proj.weight"},
-                                                {"ffn_down_exps.weight", "down_proj.weight"}};
-  std::string expertPrefix = "mlp.experts.";
-  if (cls == "MixtralForCausalLM") {
-    layer["ffn_gate_inp.weight"] = "block_sparse_moe.gate.weight";
-    experts = {{"ffn_gate_exps.weight", "w1.weight"},
-               {"ffn_up_exps.weight", "w3.weight"},
-               {"ffn_down_exps.weight", "w2.weight"}};
-    expertPrefix = "block_sparse_moe.experts.";
-  }
-  std::vector<HfTensor> out;
-  for (const auto& t : g->tensors()) {
-    if (t.type != kern::QType::F32) throw std::runtime_error("fixture is not F32: " + t.name);
-    std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
-    std::vector<uint8_t> bytes(t.data, t.data + t.nbytes);
-    if (auto it = top.find(t.name); it != top.end()) {
-      out.push_back({it->second, "F32", shape, bytes});
-      continue;
-    }
-    const size_t dot = t.name.find('.', 4);
-    const std::string l = t.name.substr(4, dot - 4), rest = t.name.substr(dot + 1);
-    const std::string pre = "model.layers." + l + ".";
-    if (auto it = experts.find(rest); it != experts.end()) {
-      const size_t per = t.nbytes / size_t(t.ne[2]);
-      for (int64_t e = 0; e < t.ne[2]; ++e)
-        out.push_back({pre + expertPrefix + std::to_string(e) + "." + it->second,
-                       "F32",
-                       {t.ne[1], t.ne[0]},
-                       std::vector<uint8_t>(t.data + e * per, t.data + (e + 1) * per)});
-      continue;
-    }
-    const std::string hfName = layer.at(rest);
-    if (arch == "llama" && (rest == "attn_q.weight" || rest == "attn_k.weight"))
-      bytes = unpermute(t.data, t.ne[1], size_t(t.ne[0]) * 4,
-                        rest == "attn_q.weight" ? nHead : nHeadKv);
-    if (rest == "ffn_gate_inp_shexp.weight") shape = {1, t.ne[0]};
-    out.push_back({pre + hfName, "F32", shape, bytes});
-  }
-  writeSafetensors(dir / "model.safetensors", out);
-}
 
 fs::path root() {
   return fs::temp_directory_path() / ("ll_tst_hf_moe_" + std::to_string(::getpid()));
@@ -170,13 +30,27 @@ const struct Cleanup {
   }
 } kCleanup;
 
+void compareRope(const kern::RopeParams& t, const kern::RopeParams& s) {
+  QCOMPARE(t.nRot, s.nRot);
+  QCOMPARE(t.base, s.base);
+  QCOMPARE(t.freqScale, s.freqScale);
+  QCOMPARE(t.neox, s.neox);
+  QCOMPARE(t.llama3Factor, s.llama3Factor);
+  QCOMPARE(t.llama3LowFreqFactor, s.llama3LowFreqFactor);
+  QCOMPARE(t.llama3HighFreqFactor, s.llama3HighFreqFactor);
+  QCOMPARE(t.llama3OrigCtx, s.llama3OrigCtx);
+  QVERIFY(t.freqFactors == s.freqFactors);
+  QCOMPARE(t.attnFactor, s.attnFactor);
+  QCOMPARE(t.yarnExtFactor, s.yarnExtFactor);
+  QCOMPARE(t.yarnOrigCtx, s.yarnOrigCtx);
+}
+
 void compareWithGguf(const fs::path& gguf, const std::string& cls) {
   const fs::path shared = lltest::sharedDir();
   const fs::path dir = root() / cls;
   fs::create_directories(dir);
-  exportHf(gguf, dir, cls);
-  fs::copy_file(shared / "models/hf/stories260K/tokenizer.json", dir / "tokenizer.json",
-                fs::copy_options::overwrite_existing);
+  const auto ex =
+      lltest::exportHfFolder(gguf, dir, cls, shared / "models/hf/stories260K/tokenizer.json");
   auto a = rt::loadModel(gguf);
   auto b = rt::loadModel(dir);
   const auto &s = a->spec, &t = b->spec;
@@ -194,20 +68,45 @@ void compareWithGguf(const fs::path& gguf, const std::string& cls) {
   QCOMPARE(t.nFfExpert, s.nFfExpert);
   QCOMPARE(t.nFfShexp, s.nFfShexp);
   QCOMPARE(t.expertWeightsNorm, s.expertWeightsNorm);
+  QCOMPARE(t.norm, s.norm);
   QCOMPARE(t.normEps, s.normEps);
+  QCOMPARE(t.act, s.act);
   QCOMPARE(t.qkvBias, s.qkvBias);
   QCOMPARE(t.qkNorm, s.qkNorm);
+  QCOMPARE(t.learnedPos, s.learnedPos);
   QCOMPARE(t.tiedOutput, s.tiedOutput);
-  QCOMPARE(t.rope.nRot, s.rope.nRot);
-  QCOMPARE(t.rope.base, s.rope.base);
-  QCOMPARE(t.rope.neox, s.rope.neox);
-  QCOMPARE(t.tensorTypeCounts, s.tensorTypeCounts);
-  QCOMPARE(b->weights.all().size(), a->weights.all().size());
+  QCOMPARE(t.postNorms, s.postNorms);
+  QCOMPARE(t.embdScale, s.embdScale);
+  QCOMPARE(t.attnScale, s.attnScale);
+  QCOMPARE(t.attnSoftcap, s.attnSoftcap);
+  QCOMPARE(t.finalSoftcap, s.finalSoftcap);
+  QCOMPARE(t.attnSinks, s.attnSinks);
+  QCOMPARE(t.window, s.window);
+  QVERIFY(t.windowed == s.windowed);
+  QCOMPARE(t.hasRope, s.hasRope);
+  compareRope(t.rope, s.rope);
+  QCOMPARE(t.localRope, s.localRope);
+  compareRope(t.ropeLocal, s.ropeLocal);
+  auto types = s.tensorTypeCounts;
+  types["F32"] -= int(ex.dropped.size());
+  QCOMPARE(t.tensorTypeCounts, types);
+  QCOMPARE(b->weights.all().size() + ex.dropped.size(), a->weights.all().size());
   for (const auto& [name, x] : a->weights.all()) {
+    if (ex.dropped.count(name)) {
+      QVERIFY2(b->weights.find(name) == nullptr, name);
+      continue;
+    }
     const auto* y = b->weights.find(name);
     QVERIFY2(y != nullptr, name);
     QVERIFY2(y->ne == x.ne && y->type == x.type, name);
-    QVERIFY2(y->nbytes == x.nbytes && std::memcmp(y->data, x.data, x.nbytes) == 0, name);
+    std::vector<uint8_t> want(x.data, x.data + x.nbytes);
+    if (ex.shifted.count(name)) {
+      std::vector<float> v(x.nbytes / 4);
+      std::memcpy(v.data(), x.data, x.nbytes);
+      for (float& f : v) f = (f - 1.0f) + 1.0f;
+      std::memcpy(want.data(), v.data(), x.nbytes);
+    }
+    QVERIFY2(y->nbytes == x.nbytes && std::memcmp(y->data, want.data(), x.nbytes) == 0, name);
   }
   fs::remove_all(dir);
 }
@@ -234,6 +133,105 @@ LL_TEST(mixtralStories260KMoe4) {
   LL_REQUIRE_SHARED();
   // Real (upcycled) weights, 8 heads / 4 kv heads of dim 8, and no rope.freq_base key.
   compareWithGguf(lltest::sharedDir() / "models/stories260K-moe4.gguf", "MixtralForCausalLM");
+}
+LL_TEST(qwen3) {
+  LL_REQUIRE_SHARED();
+  // head_dim 32 != hidden_size / num_attention_heads (16).
+  compareWithGguf(lltest::sharedDir() / "models/qwen3-tiny.gguf", "Qwen3ForCausalLM");
+}
+LL_TEST(qwen3moe) {
+  LL_REQUIRE_SHARED();
+  compareWithGguf(lltest::sharedDir() / "models/qwen3moe-tiny.gguf", "Qwen3MoeForCausalLM");
+}
+LL_TEST(gemma2) {
+  LL_REQUIRE_SHARED();
+  // Tied without a tie_word_embeddings key (Gemma's default), soft-caps, windows on even layers.
+  compareWithGguf(lltest::sharedDir() / "models/gemma2-tiny.gguf", "Gemma2ForCausalLM");
+}
+LL_TEST(gemma3) {
+  LL_REQUIRE_SHARED();
+  // layer_types, local RoPE base, linear rope_scaling on the global layer, untied.
+  compareWithGguf(lltest::sharedDir() / "models/gemma3-tiny.gguf", "Gemma3ForCausalLM");
+}
+LL_TEST(phi3) {
+  LL_REQUIRE_SHARED();
+  // LongRoPE lists (long chosen: 4096 > 1024, attention factor computed), fused qkv / gate_up.
+  compareWithGguf(lltest::sharedDir() / "models/phi3-tiny.gguf", "Phi3ForCausalLM");
+}
+
+// config.json fields the fixtures above do not vary: HF class defaults, the window pattern
+// without layer_types, rope_local_base_freq, LongRoPE's short factors and attention_factor,
+// partial_rotary_factor.
+LL_TEST(gemmaConfigDefaults) {
+  auto cfg = nlohmann::json::parse(
+      R"({"architectures": ["Gemma2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+      "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32,
+      "vocab_size": 16})");
+  auto s = rt::specFromHfConfig(cfg, "config.json");
+  // Gemma2Config: window 4096 on even layers, soft-caps 50 / 30, query_pre_attn_scalar 256.
+  QCOMPARE(s.window, 4096);
+  QVERIFY((s.windowed == std::vector<uint8_t>{1, 0, 1, 0}));
+  QCOMPARE(s.attnSoftcap, 50.0f);
+  QCOMPARE(s.finalSoftcap, 30.0f);
+  QCOMPARE(s.attnScale, 1.0f / 16.0f);
+  QCOMPARE(s.embdScale, 8.0f);
+  QCOMPARE(s.act, rt::Activation::GeGlu);
+  QVERIFY(!s.localRope);
+  cfg["attn_logit_softcapping"] = nullptr;  // null: off
+  cfg["query_pre_attn_scalar"] = 32;        // = head_dim: the default scale
+  cfg["sliding_window"] = 16;
+  s = rt::specFromHfConfig(cfg, "config.json");
+  QCOMPARE(s.attnSoftcap, 0.0f);
+  QCOMPARE(s.finalSoftcap, 30.0f);
+  QCOMPARE(s.attnScale, 0.0f);
+  QCOMPARE(s.window, 16);
+
+  cfg = nlohmann::json::parse(
+      R"({"architectures": ["Gemma3ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+      "num_hidden_layers": 7, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32,
+      "vocab_size": 16, "sliding_window_pattern": 3, "rope_local_base_freq": 20000.0,
+      "rope_theta": 1000000.0, "rope_scaling": {"rope_type": "linear", "factor": 8.0}})");
+  s = rt::specFromHfConfig(cfg, "config.json");
+  QVERIFY((s.windowed == std::vector<uint8_t>{1, 1, 0, 1, 1, 0, 1}));
+  QCOMPARE(s.attnSoftcap, 0.0f);
+  QCOMPARE(s.finalSoftcap, 0.0f);
+  QCOMPARE(s.attnScale, 1.0f / 16.0f);  // Gemma3TextConfig's 256
+  QCOMPARE(s.rope.base, 1000000.0f);
+  QCOMPARE(s.rope.freqScale, 0.125f);
+  QVERIFY(s.localRope);
+  QCOMPARE(s.ropeLocal.base, 20000.0f);
+  QCOMPARE(s.ropeLocal.freqScale, 1.0f);
+  QCOMPARE(s.ropeLocal.nRot, 32);
+  QVERIFY(s.ropeLocal.neox);
+  cfg.erase("sliding_window_pattern");
+  cfg.erase("rope_local_base_freq");
+  s = rt::specFromHfConfig(cfg, "config.json");
+  QVERIFY((s.windowed == std::vector<uint8_t>{1, 1, 1, 1, 1, 0, 1}));
+  QCOMPARE(s.ropeLocal.base, 10000.0f);
+}
+
+LL_TEST(phi3ConfigLongRope) {
+  auto cfg = nlohmann::json::parse(
+      R"({"architectures": ["Phi3ForCausalLM"], "hidden_size": 64, "intermediate_size": 64,
+      "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 16,
+      "max_position_embeddings": 1024, "original_max_position_embeddings": 1024,
+      "partial_rotary_factor": 0.5, "sliding_window": 32,
+      "rope_scaling": {"rope_type": "longrope", "long_factor": [4, 5, 6, 7],
+                       "short_factor": [1, 1.5, 2, 2.5]}})");
+  auto s = rt::specFromHfConfig(cfg, "config.json");
+  QCOMPARE(s.headDim, 16);
+  QCOMPARE(s.rope.nRot, 8);
+  QVERIFY((s.rope.freqFactors == std::vector<float>{1, 1.5f, 2, 2.5f}));  // not past 1024: short
+  QCOMPARE(s.rope.attnFactor, 1.0f);
+  QCOMPARE(s.window, 32);
+  QVERIFY((s.windowed == std::vector<uint8_t>{1}));
+  cfg["max_position_embeddings"] = 4096;
+  cfg["rope_scaling"]["attention_factor"] = 1.5;
+  cfg.erase("original_max_position_embeddings");
+  cfg["rope_scaling"]["original_max_position_embeddings"] = 1024;
+  s = rt::specFromHfConfig(cfg, "config.json");
+  QVERIFY((s.rope.freqFactors == std::vector<float>{4, 5, 6, 7}));
+  QCOMPARE(s.rope.attnFactor, 1.5f);
 }
 
 LL_TEST_MAIN("tst_hf_moe")
