@@ -10,7 +10,8 @@
 
 namespace ll::rt {
 class ConfigReader;
-}
+class GgufSpecReader;
+}  // namespace ll::rt
 
 namespace ll::rt::arch {
 
@@ -24,6 +25,10 @@ void gemmaQueryScale(ModelSpec& s, double scalar);
 // Soft-capping values (0: none); fail is called (and must throw) for negative ones.
 void gemmaSoftcaps(ModelSpec& s, double attn, double final,
                    const std::function<void(const std::string&)>& fail);
+
+// The Gemma keys of a GGUF: both soft-caps, and llama.cpp's query scale 1/sqrt(n_embd / n_head)
+// for the 27B models, recognised by their layer count (Gemma 2: 46, Gemma 3: 62).
+void readGemmaGguf(const GgufSpecReader& r, ModelSpec& s, int layers27b);
 
 // The Gemma fields of an HF config.json (Gemma2Config / Gemma3TextConfig defaults where a key is
 // absent): intermediate_size, hidden_activation, sliding_window, layer_types /

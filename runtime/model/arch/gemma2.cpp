@@ -62,6 +62,13 @@ std::vector<TensorDesc> gemmaTensors(bool qkNorm) {
   return t;
 }
 
+void readGemmaGguf(const GgufSpecReader& r, ModelSpec& s, int layers27b) {
+  gemmaSoftcaps(s, r.optFloat("attn_logit_softcapping").value_or(0.0),
+                r.optFloat("final_logit_softcapping").value_or(0.0),
+                [&](const std::string& m) { r.fail(m); });
+  if (s.nLayer == layers27b) gemmaQueryScale(s, double(s.nEmbd) / double(s.nHead));
+}
+
 void gemmaQueryScale(ModelSpec& s, double scalar) {
   if (scalar != double(s.headDim)) s.attnScale = 1.0f / std::sqrt(float(scalar));
 }
@@ -125,15 +132,7 @@ const ArchDesc& gemma2() {
       .embdScale = true,
       .windowLayers = WindowLayers::Even,
       .hfTiedByDefault = true,
-      .ggufExtra =
-          [](const GgufSpecReader& r, ModelSpec& s) {
-            gemmaSoftcaps(s, r.optFloat("attn_logit_softcapping").value_or(0.0),
-                          r.optFloat("final_logit_softcapping").value_or(0.0),
-                          [&](const std::string& m) { r.fail(m); });
-            // llama.cpp: Gemma 2 27B (46 layers) scales queries by 1/sqrt(n_embd / n_head), its
-            // query_pre_attn_scalar.
-            if (s.nLayer == 46) gemmaQueryScale(s, double(s.nEmbd) / double(s.nHead));
-          },
+      .ggufExtra = [](const GgufSpecReader& r, ModelSpec& s) { readGemmaGguf(r, s, 46); },
       .hfExtra =
           [](const ConfigReader& r, ModelSpec& s) {
             readGemmaHfConfig(r, s, {.attnSoftcap = 50, .finalSoftcap = 30});

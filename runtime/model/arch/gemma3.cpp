@@ -22,15 +22,7 @@ const ArchDesc& gemma3() {
       .windowLayers = WindowLayers::GemmaPattern,
       .localRopeBase = 10000.0f,
       .hfTiedByDefault = true,
-      .ggufExtra =
-          [](const GgufSpecReader& r, ModelSpec& s) {
-            gemmaSoftcaps(s, r.optFloat("attn_logit_softcapping").value_or(0.0),
-                          r.optFloat("final_logit_softcapping").value_or(0.0),
-                          [&](const std::string& m) { r.fail(m); });
-            // llama.cpp: Gemma 3 27B (62 layers) scales queries by 1/sqrt(n_embd / n_head), its
-            // query_pre_attn_scalar.
-            if (s.nLayer == 62) gemmaQueryScale(s, double(s.nEmbd) / double(s.nHead));
-          },
+      .ggufExtra = [](const GgufSpecReader& r, ModelSpec& s) { readGemmaGguf(r, s, 62); },
       .hfExtra =
           [](const ConfigReader& r, ModelSpec& s) {
             readGemmaHfConfig(r, s, {});

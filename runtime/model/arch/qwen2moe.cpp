@@ -55,16 +55,9 @@ const ArchDesc& qwen2moe() {
       .sharedExpert = true,
       .hfExtra =
           [](const ConfigReader& r, ModelSpec& s) {
-            s.nExpert = r.reqInt("num_experts");
-            s.nExpertUsed = r.reqInt("num_experts_per_tok");
-            s.nFfExpert = r.reqInt("moe_intermediate_size");
+            readQwenMoeHfConfig(r, s, "qwen2moe");
             s.nFfShexp = r.optInt("shared_expert_intermediate_size").value_or(0);
             s.expertWeightsNorm = r.optBool("norm_topk_prob").value_or(false);
-            if (r.optInt("decoder_sparse_step").value_or(1) != 1 ||
-                (r.has("mlp_only_layers") && !r.raw()["mlp_only_layers"].empty()))
-              r.fail(
-                  "qwen2moe with dense layers (decoder_sparse_step / mlp_only_layers) is not "
-                  "supported");
           },
   };
   return a;

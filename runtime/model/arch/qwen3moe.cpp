@@ -19,16 +19,9 @@ const ArchDesc& qwen3moe() {
       .expertNorm = ExpertNorm::Always,
       .hfExtra =
           [](const ConfigReader& r, ModelSpec& s) {
-            s.nExpert = r.reqInt("num_experts");
-            s.nExpertUsed = r.reqInt("num_experts_per_tok");
-            s.nFfExpert = r.reqInt("moe_intermediate_size");
+            readQwenMoeHfConfig(r, s, "qwen3moe");
             if (!r.optBool("norm_topk_prob").value_or(true))
               r.fail("qwen3moe with norm_topk_prob false is not supported");
-            if (r.optInt("decoder_sparse_step").value_or(1) != 1 ||
-                (r.has("mlp_only_layers") && !r.raw()["mlp_only_layers"].empty()))
-              r.fail(
-                  "qwen3moe with dense layers (decoder_sparse_step / mlp_only_layers) is not "
-                  "supported");
           },
   };
   return a;

@@ -185,4 +185,14 @@ std::vector<TensorDesc> routedExperts() {
   };
 }
 
+void readQwenMoeHfConfig(const ConfigReader& r, ModelSpec& s, const char* family) {
+  s.nExpert = r.reqInt("num_experts");
+  s.nExpertUsed = r.reqInt("num_experts_per_tok");
+  s.nFfExpert = r.reqInt("moe_intermediate_size");
+  if (r.optInt("decoder_sparse_step").value_or(1) != 1 ||
+      (r.has("mlp_only_layers") && !r.raw()["mlp_only_layers"].empty()))
+    r.fail(std::string(family) +
+           " with dense layers (decoder_sparse_step / mlp_only_layers) is not supported");
+}
+
 }  // namespace ll::rt::arch

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/model/arch.h"
+#include "runtime/model/spec_readers.h"
 
 namespace ll::rt::arch {
 
@@ -23,5 +24,10 @@ std::vector<TensorDesc> qkNorms(QkNorm kind);
 std::vector<TensorDesc> gatedFfn(const char* ffnNormHf);
 // Router and stacked experts (ffn_gate_inp, ffn_{gate,up,down}_exps) for MoE layers.
 std::vector<TensorDesc> routedExperts();
+
+// The routed-expert fields of a Qwen MoE config.json (num_experts, num_experts_per_tok,
+// moe_intermediate_size); a config with dense layers (decoder_sparse_step / mlp_only_layers) is
+// refused naming the family.
+void readQwenMoeHfConfig(const ConfigReader& r, ModelSpec& s, const char* family);
 
 }  // namespace ll::rt::arch
