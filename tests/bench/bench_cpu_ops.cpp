@@ -10,6 +10,7 @@
 #include <functional>
 #include <random>
 #include <thread>
+#include <string>
 #include <vector>
 
 #include "kernels/backends.h"
@@ -126,9 +127,12 @@ int main(int argc, char** argv) {
   // Attention with every statistic, prompt and generation shapes (llama-7B-like heads).
   std::printf("\n%-34s %10s\n", "attention (stats on)", "ms");
   struct A {
-    int nQ, nKv, nHead, nHeadKv, hd;
+    int nQ, nKv, nHead, nHeadKv, hd, window;
   };
-  for (A a : {A{512, 512, 32, 8, 128}, A{1, 2048, 32, 8, 128}, A{128, 2048, 32, 8, 128}}) {
+  // The last two: a sliding-window layer (Gemma 2/3, gpt-oss local layers), keys before the
+  // window are skipped.
+  for (A a : {A{512, 512, 32, 8, 128, 0}, A{1, 2048, 32, 8, 128, 0}, A{128, 2048, 32, 8, 128, 0},
+              A{512, 2048, 32, 8, 128, 0}, A{512, 2048, 32, 8, 128, 256}}) {
     std::vector<float> q(size_t(a.nQ) * a.nHead * a.hd), k(size_t(a.nKv) * a.nHeadKv * a.hd),
         v(k.size()), out(q.size()), ent(size_t(a.nHead) * a.nQ), col(size_t(a.nHead) * a.nKv),
         last(col.size());
@@ -148,10 +152,11 @@ int main(int argc, char** argv) {
     args.entropy = ent.data();
     args.colSum = col.data();
     args.lastRow = last.data();
+    args.window = a.window;
     const double sec = bestSeconds([&] { cpu->attention(args); });
     char label[64];
-    std::snprintf(label, sizeof label, "nQ %d nKv %d heads %d/%d d %d", a.nQ, a.nKv, a.nHead,
-                  a.nHeadKv, a.hd);
+    std::snprintf(label, sizeof label, "nQ %d nKv %d heads %d/%d d %d%s", a.nQ, a.nKv, a.nHead,
+                  a.nHeadKv, a.hd, a.window ? (" w " + std::to_string(a.window)).c_str() : "");
     std::printf("%-34s %10.3f\n", label, sec * 1e3);
   }
   return 0;
