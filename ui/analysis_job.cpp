@@ -367,6 +367,8 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
       m_aux->setPromptIds(tr.ids);
       const ana::DistillResult r = ana::promptDistill(*m_aux, stages);
       s.kept = r.keptPerStage.back();
+      s.keptPerStage = r.keptPerStage;
+      for (const auto& st : stages) s.stageLayers.push_back(st.layer);
       s.scores.assign(static_cast<size_t>(T), 0.0f);
       if (!r.scoresPerStage.empty())
         for (size_t i = 0; i < r.scoresPerStage[0].size() && i < s.scores.size(); ++i)

@@ -141,11 +141,9 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
     const int n = std::max(1, s.state.selection.answerTokens);
     ana::Answers a;
     if (s.state.selection.method == SelectMethod::PromptDistill) {
-      int from = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
-      if (!s.state.selection.stages.empty())
-        from = ana::parseStages(s.state.selection.stages).front().layer;
+      // The continuation: each stage's dropped tokens invisible after its own layer.
       m_aux->setPromptIds(tr.ids);
-      a = ana::answerKeptPositions(*m_aux, s.kept, from + 1, n);
+      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, 0, n);
     } else {
       // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
       // decoded on the generation session, whose cache holds the prompt), the kept tokens run

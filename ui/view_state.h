@@ -130,6 +130,9 @@ struct Snapshot {
   std::vector<int> kept;
   std::vector<float> scores;  // [T] per-position score (0 where the method gives none)
   std::vector<std::pair<QString, double>> overlap;  // "GemFilter / SnapKV" -> Jaccard
+  // PromptDistill: the survivors of each stage and the stages' layers (the continuation's masks).
+  std::vector<std::vector<int>> keptPerStage;
+  std::vector<int> stageLayers;
   QString answerFull, answerKept;
   QString selectionError;
 
