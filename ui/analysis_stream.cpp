@@ -2,6 +2,7 @@
 // model's continuation, the answer from the kept tokens beside the full answer, and the steered /
 // unsteered continuations. Each decode step polls `alive` between layers, so a keystroke that
 // arrives meanwhile cancels the stream within one layer and its panels never wait for it.
+#include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
@@ -156,6 +157,8 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
       check(alive);
       std::vector<int32_t> sub;
       for (int i : s.kept) sub.push_back(tr.ids.at(static_cast<size_t>(i)));
+      for (const auto& w : ana::subsetWarnings(m.spec, s.kept, false))
+        s.selectionWarnings << QString::fromStdString(w);
       a.compressed = greedy(*m_aux, sub, iota(sub.size()), none, n, alive);
     }
     s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
