@@ -2,6 +2,7 @@
 
 #include "runtime/analysis/attention_stats.h"
 #include "runtime/analysis/lens.h"
+#include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/analysis/selection_runs.h"
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -109,6 +111,16 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   info.hasTemplate = !m.chatTemplate.empty();
   info.chatFormat = chatFamily(m.chatTemplate);
   info.backend = QString::fromStdString(s->backendName());
+  {
+    QStringList f;
+    const std::string wl = ana::windowedLayersText(sp);
+    if (!wl.empty()) f << QStringLiteral("sliding window on %1").arg(QString::fromStdString(wl));
+    if (sp.attnSoftcap > 0)
+      f << QStringLiteral("attention soft-cap %1").arg(double(sp.attnSoftcap));
+    if (sp.finalSoftcap > 0) f << QStringLiteral("final soft-cap %1").arg(double(sp.finalSoftcap));
+    if (sp.attnSinks) f << QStringLiteral("attention sinks");
+    info.attentionFeatures = f.join(QStringLiteral("; "));
+  }
   auto gen = std::make_unique<rt::Session>();
   gen->attachSharing(*s);  // one copy of the weights (matters on a GPU)
   auto aux = std::make_unique<rt::Session>();
@@ -118,13 +130,21 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
   // computed once here rather than per keystroke.
   if (m.tokenizer && sp.nVocab > 8) {
-    const int n = std::clamp(sp.nCtx > 0 ? sp.nCtx / 4 : 24, 4, 24);
+    int n = std::clamp(sp.nCtx > 0 ? sp.nCtx / 4 : 24, 4, 24);
+    // The stripe lies n - 1 tokens back: keep it inside a sliding window where one is that short.
+    if (sp.window > 0) n = std::min(n, std::max(4, sp.window));
     int32_t bos = m.tokenizer->bos();
     if (bos < 0) bos = 0;
     const auto ids = ana::inductionPrompt(bos, n, std::min(3, sp.nVocab - 1), sp.nVocab);
     const auto tr = ana::runIds(*aux, ids);
     info.induction = ana::inductionScores(*tr, n);
     info.inductionN = n;
+    for (int l = 0; l < sp.nLayer; ++l)
+      if (ana::inductionHidden(sp, l, n))
+        for (int h = 0; h < sp.nHead; ++h)
+          info.induction[size_t(l) * sp.nHead + h] = std::numeric_limits<float>::quiet_NaN();
+    for (const auto& w : ana::inductionWarnings(sp, n))
+      info.inductionNote = QString::fromStdString(w);
   }
   m_session = std::move(s);
   m_gen = std::move(gen);
@@ -227,6 +247,14 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
                       mat->values.begin() + static_cast<ptrdiff_t>(s.token + 1) * T);
     m_attnCache = {m_lastTrace, iv, s.layer, s.head, mat};
     s.attention = std::move(mat);
+  }
+  if (st.knockout) {
+    std::vector<int> from = st.knockout->from;
+    if (st.knockout->fromIndex >= 0)
+      for (int i = st.knockout->fromIndex; i < T; ++i) from.push_back(i);
+    for (const auto& w : ana::knockoutWarnings(m.spec, from, st.knockout->to,
+                                               st.knockout->layerBegin, st.knockout->layerEnd))
+      s.knockoutWarning = QString::fromStdString(w);
   }
   clock.mark("attention map");
   check(alive);
@@ -337,15 +365,22 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const ana::Selection h2o =
       ana::h2o(tr.layers[layer].colSum, T, tr.nHead, std::max(0, k - recent), recent);
   check(alive);
+  const rt::ModelSpec& spec = m_session->model().spec;
+  const auto warn = [&](ana::SelectionMethod m, int l, int obs = 1) {
+    for (const auto& w : ana::selectionWarnings(spec, m, l, T, obs))
+      s.selectionWarnings << QString::fromStdString(w);
+  };
   s.overlap = {{QStringLiteral("GemFilter / SnapKV"), jaccard(gem.kept, snap.kept)},
                {QStringLiteral("GemFilter / H2O"), jaccard(gem.kept, h2o.kept)},
                {QStringLiteral("SnapKV / H2O"), jaccard(snap.kept, h2o.kept)}};
   switch (sel.method) {
     case SelectMethod::GemFilter:
+      warn(ana::SelectionMethod::GemFilter, layer);
       s.kept = gem.kept;
       s.scores = gem.scores;
       break;
     case SelectMethod::SnapKv:
+      warn(ana::SelectionMethod::SnapKv, layer, window);
       s.kept = snap.kept;
       s.scores = meanOverHeads(snap.scoresPerHead, T);
       break;
@@ -364,9 +399,12 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
           throw std::invalid_argument("PromptDistill stage " + std::to_string(st.layer) + ":" +
                                       std::to_string(st.k) + " is outside the model's " +
                                       std::to_string(tr.nLayer) + " layers");
+      for (const auto& st : stages) warn(ana::SelectionMethod::PromptDistill, st.layer);
       m_aux->setPromptIds(tr.ids);
       const ana::DistillResult r = ana::promptDistill(*m_aux, stages);
       s.kept = r.keptPerStage.back();
+      s.keptPerStage = r.keptPerStage;
+      for (const auto& st : stages) s.stageLayers.push_back(st.layer);
       s.scores.assign(static_cast<size_t>(T), 0.0f);
       if (!r.scoresPerStage.empty())
         for (size_t i = 0; i < r.scoresPerStage[0].size() && i < s.scores.size(); ++i)

@@ -2,6 +2,7 @@
 // model's continuation, the answer from the kept tokens beside the full answer, and the steered /
 // unsteered continuations. Each decode step polls `alive` between layers, so a keystroke that
 // arrives meanwhile cancels the stream within one layer and its panels never wait for it.
+#include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
@@ -141,11 +142,9 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
     const int n = std::max(1, s.state.selection.answerTokens);
     ana::Answers a;
     if (s.state.selection.method == SelectMethod::PromptDistill) {
-      int from = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
-      if (!s.state.selection.stages.empty())
-        from = ana::parseStages(s.state.selection.stages).front().layer;
+      // The continuation: each stage's dropped tokens invisible after its own layer.
       m_aux->setPromptIds(tr.ids);
-      a = ana::answerKeptPositions(*m_aux, s.kept, from + 1, n);
+      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, 0, n);
     } else {
       // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
       // decoded on the generation session, whose cache holds the prompt), the kept tokens run
@@ -158,6 +157,8 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
       check(alive);
       std::vector<int32_t> sub;
       for (int i : s.kept) sub.push_back(tr.ids.at(static_cast<size_t>(i)));
+      for (const auto& w : ana::subsetWarnings(m.spec, s.kept, false))
+        s.selectionWarnings << QString::fromStdString(w);
       a.compressed = greedy(*m_aux, sub, iota(sub.size()), none, n, alive);
     }
     s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));

@@ -20,6 +20,8 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <cmath>
+
 namespace ll::ui {
 
 AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* instance,
@@ -32,6 +34,7 @@ AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* insta
   m_layer->setPrefix(tr("layer "));
   m_head = new QComboBox(this);
   m_caption = new QLabel(this);
+  m_caption->setTextFormat(Qt::RichText);
   bar->addWidget(m_layer);
   bar->addWidget(m_head);
   bar->addWidget(m_caption, 1);
@@ -187,19 +190,31 @@ void AttentionPanel::modelChanged(const ModelInfo& info) {
   for (int h = 0; h < info.nHead; ++h) cols << tr("H%1").arg(h);
   m_induction->setVerticalHeaderLabels(rows);
   m_induction->setHorizontalHeaderLabels(cols);
-  m_induction->setToolTip(tr("Induction score per head: mean attention on the induction stripe "
-                             "of [BOS, x, x] with x = %1 random tokens (ALGORITHMS.md §1)")
-                              .arg(info.inductionN));
+  QString tip = tr("Induction score per head: mean attention on the induction stripe "
+                   "of [BOS, x, x] with x = %1 random tokens (ALGORITHMS.md §1)")
+                    .arg(info.inductionN);
+  if (!info.inductionNote.isEmpty()) tip += QStringLiteral("\n") + info.inductionNote;
+  m_induction->setToolTip(tip);
   if (info.induction.size() == static_cast<size_t>(info.nLayer) * info.nHead)
     for (int l = 0; l < info.nLayer; ++l)
       for (int h = 0; h < info.nHead; ++h) {
         const float s = info.induction[static_cast<size_t>(l) * info.nHead + h];
+        if (std::isnan(s)) {  // the layer's sliding window hides the stripe
+          auto* na = new QTableWidgetItem(tr("n/a"));
+          na->setToolTip(info.inductionNote);
+          m_induction->setItem(l, h, na);
+          continue;
+        }
         auto* it = new QTableWidgetItem(QString::number(double(s), 'f', 2));
         it->setBackground(QColor::fromHsvF(0.33, std::clamp(double(s), 0.0, 1.0) * 0.8, 0.95));
         it->setForeground(Qt::black);
         m_induction->setItem(l, h, it);
       }
   m_induction->resizeColumnsToContents();
+}
+
+QString AttentionPanel::captionText() const {
+  return m_caption->text();
 }
 
 void AttentionPanel::showTestPattern(const QString& prompt) {
@@ -217,10 +232,18 @@ void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
   const QString head = s.head == -2   ? tr("sum over heads")
                        : s.head == -1 ? tr("mean over heads")
                                       : tr("head %1").arg(s.head);
-  m_caption->setText(tr("layer %1, %2, query \"%3\" (#%4)")
-                         .arg(s.layer)
-                         .arg(head, s.tokens.value(s.token))
-                         .arg(s.token));
+  QString caption = tr("layer %1, %2, query \"%3\" (#%4)")
+                        .arg(s.layer)
+                        .arg(head, s.tokens.value(s.token).toHtmlEscaped())
+                        .arg(s.token);
+  if (s.layer < static_cast<int>(s.trace ? s.trace->layerAttn.size() : 0) &&
+      s.trace->layerAttn[size_t(s.layer)].window > 0)
+    caption += tr(", sliding window %1").arg(s.trace->layerAttn[size_t(s.layer)].window);
+  if (!s.knockoutWarning.isEmpty())
+    caption += QStringLiteral("<br><span style='color:#b9770e'>%1</span>")
+                   .arg(s.knockoutWarning.toHtmlEscaped());
+  m_caption->setText(caption);
+  m_caption->setToolTip(s.knockoutWarning);
   // Query row
   auto* bars = qobject_cast<QCPBars*>(m_row->plottable(1));
   if (!bars) bars = qobject_cast<QCPBars*>(m_row->plottable(0));

@@ -54,6 +54,7 @@ class AttentionPanel : public Panel {
   vis::HeadGridView* headGrid() const { return m_grid; }
   QCustomPlot* queryRowPlot() const { return m_row; }
   QTableWidget* inductionTable() const { return m_induction; }
+  QString captionText() const;
   // The no-model test heatmap: a clearly labelled synthetic pattern over the prompt's words.
   void showTestPattern(const QString& prompt);
 

@@ -403,6 +403,17 @@ QStringList panelsShowing(StreamedOutput o) {
 
 }  // namespace
 
+QString MainWindow::statusLine(const Snapshot& s) const {
+  QString t = tr("%1 tokens, %2 reused, %3 ms")
+                  .arg(s.nTokens)
+                  .arg(s.reusedRows)
+                  .arg(s.computeMs, 0, 'f', 1);
+  // The selection panel may be behind a tab: the limitation is named here too.
+  if (!s.selectionWarnings.isEmpty())
+    t += tr(" | token selection: %1").arg(s.selectionWarnings.first());
+  return t;
+}
+
 void MainWindow::showStreamed(const SnapshotPtr& s) {
   m_shown = s;
   m_panelTimes.clear();
@@ -420,13 +431,8 @@ void MainWindow::showStreamed(const SnapshotPtr& s) {
     p->showSnapshot(s);
     m_panelTimes.append({p->panelId(), timer.nsecsElapsed() / 1e6});
   }
-  if (s->complete) {
-    statusBar()->showMessage(tr("%1 tokens, %2 reused, %3 ms")
-                                 .arg(s->nTokens)
-                                 .arg(s->reusedRows)
-                                 .arg(s->computeMs, 0, 'f', 1),
-                             4000);
-  }
+  if (s->complete)
+    statusBar()->showMessage(statusLine(*s), s->selectionWarnings.isEmpty() ? 4000 : 0);
   emit panelsUpdated(s, s->complete);
 }
 
@@ -449,12 +455,7 @@ void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {
     p->showSnapshot(s);
     m_panelTimes.append({p->panelId(), timer.nsecsElapsed() / 1e6});
   }
-  if (complete)
-    statusBar()->showMessage(tr("%1 tokens, %2 reused, %3 ms")
-                                 .arg(s->nTokens)
-                                 .arg(s->reusedRows)
-                                 .arg(s->computeMs, 0, 'f', 1),
-                             4000);
+  if (complete) statusBar()->showMessage(statusLine(*s), s->selectionWarnings.isEmpty() ? 4000 : 0);
   emit panelsUpdated(s, complete);
 }
 

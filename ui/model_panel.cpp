@@ -148,6 +148,7 @@ void ModelPanel::modelChanged(const ModelInfo& m) {
                      "<tr><td>Heads / KV heads</td><td>%6 / %7 (dim %8)</td></tr>"
                      "<tr><td>Feed-forward</td><td>%9</td></tr>"
                      "<tr><td>Experts</td><td>%10</td></tr>"
+                     "<tr><td>Attention</td><td>%17</td></tr>"
                      "<tr><td>Context</td><td>%11</td></tr>"
                      "<tr><td>Vocabulary</td><td>%12</td></tr>"
                      "<tr><td>Quantization</td><td>%13</td></tr>"
@@ -167,7 +168,9 @@ void ModelPanel::modelChanged(const ModelInfo& m) {
                       .arg(m.nVocab)
                       .arg(m.quantization.toHtmlEscaped())
                       .arg(mib, 0, 'f', 1)
-                      .arg(chat.toHtmlEscaped(), m.backend.toHtmlEscaped()));
+                      .arg(chat.toHtmlEscaped(), m.backend.toHtmlEscaped())
+                      .arg(m.attentionFeatures.isEmpty() ? tr("full causal")
+                                                         : m.attentionFeatures.toHtmlEscaped()));
   addRecent(m.path);
 }
 

@@ -255,7 +255,14 @@ void RoutingPanel::showMatrix() {
 void RoutingPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   const Snapshot& s = *snapshot;
-  if (s.routing.empty()) return;
+  if (s.routing.empty()) {
+    // A dense model (or an empty prompt): nothing of a previous MoE model stays on screen.
+    m_view->clear();
+    if (auto* bars = qobject_cast<QCPBars*>(m_load->plottable(0))) bars->data()->clear();
+    m_load->replot();
+    m_effect->clear();
+    return;
+  }
   m_view->setScores(s.routing, s.nLayer, s.nTokens, s.nExpert, s.tokens);
   showMatrix();
   QString effect;

@@ -66,6 +66,12 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
   m_summary = new QLabel(this);
   m_summary->setWordWrap(true);
   v->addWidget(m_summary);
+  m_warnings = new QLabel(this);
+  m_warnings->setWordWrap(true);
+  m_warnings->setTextFormat(Qt::PlainText);
+  m_warnings->setStyleSheet(QStringLiteral("color: #b9770e"));
+  m_warnings->setVisible(false);
+  v->addWidget(m_warnings);
   m_strip = new vis::ScoreStrip(this);
   m_strip->setMinimumHeight(110);
   v->addWidget(m_strip, 2);
@@ -157,6 +163,9 @@ QString SelectionPanel::answerFull() const {
 QString SelectionPanel::answerKept() const {
   return m_kept->toPlainText();
 }
+QString SelectionPanel::warningText() const {
+  return m_warnings->text();
+}
 
 void SelectionPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
@@ -172,6 +181,10 @@ void SelectionPanel::showSnapshot(const SnapshotPtr& snapshot) {
                            .arg(s.kept.size())
                            .arg(s.nTokens));
   }
+  QStringList notes;
+  for (const QString& w : s.selectionWarnings) notes << QStringLiteral("\u26a0 ") + w;
+  m_warnings->setText(notes.join(QLatin1Char('\n')));
+  m_warnings->setVisible(!notes.isEmpty());
   vis::TokenOverlay o;
   o.scoreName = methodName(s.state.selection.method).toStdString() + " score";
   std::vector<char> kept(static_cast<size_t>(s.nTokens), 0);

@@ -41,6 +41,8 @@ class SelectionPanel : public Panel {
   QLineEdit* stagesEdit() const { return m_stages; }
   QString answerFull() const;
   QString answerKept() const;
+  // Where the shown method is limited by the model (e.g. a sliding-window layer); empty if nowhere.
+  QString warningText() const;
 
  private:
   void updateLabels();
@@ -53,6 +55,7 @@ class SelectionPanel : public Panel {
   QLabel* m_kLabel = nullptr;
   QLineEdit* m_stages = nullptr;
   QLabel* m_summary = nullptr;
+  QLabel* m_warnings = nullptr;
   QTableWidget* m_overlap = nullptr;
   vis::ScoreStrip* m_strip = nullptr;
   QPlainTextEdit* m_full = nullptr;

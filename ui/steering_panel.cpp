@@ -177,6 +177,8 @@ void SteeringPanel::showSnapshot(const SnapshotPtr& snapshot) {
   const Snapshot& s = *snapshot;
   if (!s.state.steering.enabled) {
     m_readout->setText(tr("Steering is off."));
+    m_plain->clear();  // no continuations of an earlier prompt or model stay on screen
+    m_steered->clear();
     return;
   }
   if (!s.hasSteering) return;

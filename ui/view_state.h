@@ -79,8 +79,10 @@ struct ModelInfo {
   QString chatFormat;    // detected template family, "" when none / unknown
   bool hasTemplate = false;
   QString backend;
-  std::vector<float> induction;  // [nLayer, nHead] on a repeated random sequence
+  std::vector<float> induction;  // [nLayer, nHead] on a repeated random sequence; NaN: undefined
   int inductionN = 0;
+  QString inductionNote;      // why some layers have no induction score (sliding window)
+  QString attentionFeatures;  // "sliding window 8 on layers 0, 2; soft-cap 50; sinks" or ""
 };
 
 // Generation-based outputs, streamed after the analysis panels' snapshot in this order.
@@ -109,6 +111,7 @@ struct Snapshot {
   std::vector<float> queryRow;                          // [T] row of the selected token
   std::vector<float> headGrid;  // [L, H, G, G] on the last G tokens (G <= kGridTokens)
   int gridTokens = 0;
+  QString knockoutWarning;  // knocked-out edges a sliding window hides already (or "")
 
   // Entropy
   std::vector<float> lensEntropy;  // [L + 1] rows for the selected token
@@ -130,8 +133,14 @@ struct Snapshot {
   std::vector<int> kept;
   std::vector<float> scores;  // [T] per-position score (0 where the method gives none)
   std::vector<std::pair<QString, double>> overlap;  // "GemFilter / SnapKV" -> Jaccard
+  // PromptDistill: the survivors of each stage and the stages' layers (the continuation's masks).
+  std::vector<std::vector<int>> keptPerStage;
+  std::vector<int> stageLayers;
   QString answerFull, answerKept;
   QString selectionError;
+  // Where the method is limited by the model (rt::ana method_limits.h): selecting at a
+  // sliding-window layer, the kept tokens' answer on a model with sliding-window layers.
+  QStringList selectionWarnings;
 
   // Steering
   double pushRatio = 0.0;

@@ -2,10 +2,12 @@
 // prompt: mean entropy per layer and head (raw and normalised by log(i+1)), one query row per
 // layer (mean over heads), the relative contribution and "active" flags per layer. With
 // --induction N the prompt is replaced by [BOS, x, x] with x of N random ids and the induction
-// score per layer and head is printed. Prints JSON.
+// score per layer and head is printed, with "warnings" naming the sliding-window layers that cannot
+// see the stripe. Prints JSON.
 #include "cmd_analysis_common.h"
 #include "runtime/analysis/attention_stats.h"
 #include "runtime/analysis/depth_usage.h"
+#include "runtime/analysis/method_limits.h"
 
 namespace ll::cli {
 namespace {
@@ -38,6 +40,7 @@ int attentionCommand(const AttnOpts& o) {
   if (o.induction > 0) {
     j["induction_n"] = o.induction;
     j["induction_score"] = rowsOf(rt::ana::inductionScores(*tr, o.induction), H);
+    j["warnings"] = rt::ana::inductionWarnings(s->model().spec, o.induction);
   }
   j["mean_entropy"] = rowsOf(rt::ana::meanHeadEntropy(*tr, false), H);
   j["mean_entropy_normalized"] = rowsOf(rt::ana::meanHeadEntropy(*tr, true), H);

@@ -1,9 +1,11 @@
 // `layerlens-cli knockout`: attention knockout (ALGORITHMS.md §10). Queries in --from may not
 // attend keys in --to (spans like "last", "all-but-last", "0,3-7", "-1") in the window of --window
 // layers centred on --layer; prints JSON with the relative change 100 (p_new - p_base) / p_base
-// of the first answer token (the unablated argmax unless --answer ID).
+// of the first answer token (the unablated argmax unless --answer ID); "warnings" counts the edges
+// a sliding window hides already.
 #include "cmd_analysis_common.h"
 #include "runtime/analysis/knockout.h"
+#include "runtime/analysis/method_limits.h"
 
 namespace ll::cli {
 namespace {
@@ -28,6 +30,7 @@ int knockoutCommand(const KnockOpts& o) {
   j["p_base"] = r.pBase;
   j["p_new"] = r.pNew;
   j["relative_change_percent"] = r.relativeChange;
+  j["warnings"] = rt::ana::knockoutWarnings(s->model().spec, from, to, r.layerBegin, r.layerEnd);
   ana::printJson(j);
   return 0;
 }

@@ -4,8 +4,11 @@
 // beside the full prompt's (GemFilter: kept tokens re-indexed; PromptDistill: original positions,
 // each stage's dropped tokens invisible after its layer; SnapKV / H2O: full prefill, then every
 // layer's kv heads evict per head - H2O statically after prefill; see
-// runtime/analysis/selection_runs.h).
+// runtime/analysis/selection_runs.h). "warnings" lists where the method is limited by the model
+// (runtime/analysis/method_limits.h): selecting at a sliding-window layer, or GemFilter's
+// compressed prompt on a model with sliding-window layers.
 #include "cmd_analysis_common.h"
+#include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/token_selection.h"
@@ -27,9 +30,17 @@ nlohmann::json answerJson(const rt::Session& s, const rt::ana::Answers& a) {
 
 int selectCommand(const SelectOpts& o) {
   auto s = ana::openSession(o.mp);
-  const int L = s->model().spec.nLayer;
+  const rt::ModelSpec& spec = s->model().spec;
+  const int L = spec.nLayer, T = static_cast<int>(s->promptIds().size());
   nlohmann::json j;
   j["method"] = o.method;
+  std::vector<std::string> warnings;
+  const auto warn = [&](const std::vector<std::string>& w) {
+    warnings.insert(warnings.end(), w.begin(), w.end());
+    j["warnings"] = warnings;
+  };
+  warn({});
+  using M = rt::ana::SelectionMethod;
   if (o.method == "promptdistill") {
     std::vector<rt::ana::DistillStage> st;
     if (!o.stages.empty()) {
@@ -38,6 +49,7 @@ int selectCommand(const SelectOpts& o) {
       if (o.layer < 0) throw std::invalid_argument("select: give --layer or --stages");
       st.push_back({o.layer, o.k});
     }
+    for (const auto& x : st) warn(rt::ana::selectionWarnings(spec, M::PromptDistill, x.layer, T));
     auto r = rt::ana::promptDistill(*s, st, o.kernel);
     j["kept"] = r.keptPerStage.back();
     j["scores"] = r.scoresPerStage.back();
@@ -56,12 +68,28 @@ int selectCommand(const SelectOpts& o) {
   if (o.layer < 0 || o.layer >= L)
     throw std::invalid_argument("select: --layer must be in 0.." + std::to_string(L - 1));
   j["layer"] = o.layer;
+  // GemFilter's answer runs the kept tokens as a prompt of their own (re-indexed).
+  const auto gemAnswer = [&](const std::vector<int>& kept) {
+    warn(rt::ana::subsetWarnings(spec, kept, false));
+    j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, kept, o.answer));
+  };
+  // SnapKV / H2O report their overlap with GemFilter at the same layer.
+  warn(rt::ana::selectionWarnings(spec, M::GemFilter, o.layer, T));
+  if (o.method == "snapkv")
+    warn(rt::ana::selectionWarnings(spec, M::SnapKv, o.layer, T, std::max(1, o.window)));
+  if (o.method == "gemfilter" && o.sweep) {
+    const std::string wl = rt::ana::windowedLayersText(spec);
+    if (!wl.empty() && T > spec.window)
+      warn({"GemFilter sweep: at the sliding-window " + wl +
+            " the last query cannot see keys older than the window; those keys are ranked by q.k "
+            "products the model never computes there"});
+  }
   if (o.method == "gemfilter" && !o.sweep) {
     // Early exit: the selection needs layers 0..r only.
     auto r = rt::ana::gemFilterSelect(*s, o.layer, o.k, o.kernel);
     j["kept"] = r.kept;
     j["scores"] = r.scores;
-    if (o.answer > 0) j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, r.kept, o.answer));
+    if (o.answer > 0) gemAnswer(r.kept);
     ana::printJson(j);
     return 0;
   }
@@ -77,7 +105,7 @@ int selectCommand(const SelectOpts& o) {
     j["kept"] = r.kept;
     j["scores"] = r.scores;
     if (o.sweep) j["sweep_kept_per_layer"] = rt::ana::gemFilterLayerSweep(*tr, o.k, o.kernel);
-    if (o.answer > 0) j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, r.kept, o.answer));
+    if (o.answer > 0) gemAnswer(r.kept);
   } else if (o.method == "snapkv" || o.method == "h2o") {
     rt::ana::Selection r = o.method == "snapkv"
                                ? rt::ana::snapKv(rt::ana::attnRows(*tr, o.layer, firstRow), tr->nTokens,

@@ -1,5 +1,6 @@
 #include "runtime/analysis/attention_stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -25,10 +26,18 @@ std::vector<float> headEntropy(const Trace& tr, int layer) {
 std::vector<float> normalizedHeadEntropy(const Trace& tr, int layer) {
   std::vector<float> e = layerOf(tr, layer).entropy;
   const int T = tr.nTokens;
+  int window = 0, sink = 0;
+  if (layer < static_cast<int>(tr.layerAttn.size())) {
+    window = tr.layerAttn[size_t(layer)].window;
+    sink = tr.layerAttn[size_t(layer)].sinks.empty() ? 0 : 1;
+  }
   for (int h = 0; h < tr.nHead; ++h)
     for (int i = 0; i < T; ++i) {
+      // The row's outcomes: keys 0..i, the last `window` of them at a sliding-window layer, and
+      // the sink (a softmax outcome of its own).
+      const int n = (window > 0 ? std::min(i + 1, window) : i + 1) + sink;
       float& v = e[size_t(h) * T + i];
-      v = i == 0 ? 0.0f : static_cast<float>(v / std::log(double(i + 1)));
+      v = n <= 1 ? 0.0f : static_cast<float>(v / std::log(double(n)));
     }
   return e;
 }

@@ -1,4 +1,4 @@
-// Attention statistics of ALGORITHMS.md §1: per-head entropy (raw and normalised by log(i+1)),
+// Attention statistics of ALGORITHMS.md §1: per-head entropy (raw and normalised by its maximum),
 // the induction score on [BOS, x, x], head mean/sum maps and one query row.
 #pragma once
 
@@ -11,7 +11,8 @@
 namespace ll::rt::ana {
 
 // [nHead, T] entropy per head and query row of one layer (from the trace) and the same divided by
-// log(i + 1) (query 0 has a single key: 0).
+// its maximum, the log of the row's outcomes: log(i + 1) (query 0 has a single key: 0), with i + 1
+// capped at the window of a sliding-window layer and one more outcome for an attention sink.
 std::vector<float> headEntropy(const Trace& tr, int layer);
 std::vector<float> normalizedHeadEntropy(const Trace& tr, int layer);
 // Mean over query rows of each head's entropy: [nLayer, nHead].

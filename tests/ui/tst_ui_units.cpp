@@ -1,12 +1,14 @@
 // Unit tests of the GUI's non-widget parts: byte spans -> character positions, chat-template
 // families, SelectionModel stepping, the head-grid helper against Session::attentionMap, and the
 // SessionController's replace-queued / drop-stale behaviour.
+#include "runtime/analysis/selection_runs.h"
 #include "runtime/api/session.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "ui/head_grid_rows.h"
-#include "visualizers/figure/figure_builder.h"
 #include "ui/prompt_text.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
+#include "visualizers/figure/figure_builder.h"
 
 #include <QFile>
 #include <QSignalSpy>
@@ -344,6 +346,36 @@ class TstUiUnits : public QObject {
     QCOMPARE(c.latest()->state.outputTokens, 4);
     QCOMPARE(order, (QStringList{"panels", "panels", "continuation",
                                  "answer from kept tokens (complete)"}));
+  }
+
+  // PromptDistill with two stages: the answer from the kept tokens is the continuation in which
+  // each stage's dropped tokens vanish after that stage's own layer (ana::answerDistilled), not
+  // the last stage's survivors masked from the first stage's layer on.
+  void promptDistillAnswerFollowsEveryStage() {
+    const QString path = model();
+    if (path.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    ui::SessionController c(2);
+    QVERIFY(load(c, path));
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little dog named Max who liked to run in the park";
+    st.selection.method = ui::SelectMethod::PromptDistill;
+    st.selection.stages = "1:10,3:4";
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy() && c.latest() && c.latest()->complete, 30000);
+    const ui::SnapshotPtr s = c.latest();
+    QVERIFY2(s->selectionError.isEmpty(), qPrintable(s->selectionError));
+    rt::Session ref;
+    ref.load(path.toStdString());
+    ref.setPrompt(st.prompt);
+    const auto r = rt::ana::promptDistill(ref, {{1, 10}, {3, 4}});
+    QCOMPARE(s->keptPerStage, r.keptPerStage);
+    QCOMPARE(s->stageLayers, (std::vector<int>{1, 3}));
+    QCOMPARE(s->kept, r.keptPerStage.back());
+    const auto a =
+        rt::ana::answerDistilled(ref, {1, 3}, r.keptPerStage, 0, st.selection.answerTokens);
+    QCOMPARE(s->answerKept, QString::fromStdString(ref.model().tokenizer->decode(a.compressed)));
+    QCOMPARE(s->answerFull, QString::fromStdString(ref.model().tokenizer->decode(a.full)));
+    QVERIFY(s->selectionWarnings.isEmpty());  // stories260K has no sliding window
   }
 };
 

@@ -31,13 +31,15 @@ class RoutingView : public QWidget {
   AttentionMapView* map() const { return m_map; }
   QCustomPlot* strip() const { return m_strip; }
   void showRowInStrip(int row);
+  // Nothing routed (a dense model): no scores, an empty map and strip.
+  void clear();
+  // The scores shown ([layer][token][expert]; empty after clear()).
+  RoutingScores scores() const;
 
  signals:
   void cellSelected(int row, int expert);
 
  private:
-  RoutingScores scores() const;
-
   AttentionMapView* m_map = nullptr;
   QCustomPlot* m_strip = nullptr;
   std::vector<float> m_scores;
