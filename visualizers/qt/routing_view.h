@@ -31,6 +31,11 @@ class RoutingView : public QWidget {
   AttentionMapView* map() const { return m_map; }
   QCustomPlot* strip() const { return m_strip; }
   void showRowInStrip(int row);
+  // Shows nothing (no scores, no labels, an empty strip).
+  void clear();
+  // What the heatmap shows now (empty before any scores) and its row labels (tokens or layers).
+  const HeatmapMatrix& shownMatrix() const { return m_shown; }
+  const QStringList& rowLabels() const { return m_rows; }
 
  signals:
   void cellSelected(int row, int expert);
@@ -46,6 +51,7 @@ class RoutingView : public QWidget {
   Mode m_mode = Mode::TokenByExpert;
   int m_index = 0;
   HeatmapMatrix m_shown;
+  QStringList m_rows;
 };
 
 }  // namespace ll::vis
