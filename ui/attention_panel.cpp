@@ -217,6 +217,20 @@ QString AttentionPanel::captionText() const {
   return m_caption->text();
 }
 
+void AttentionPanel::clearMap() {
+  m_map->setAttention(nullptr, {});
+  m_caption->clear();
+  for (int i = 0; i < m_row->plottableCount(); ++i)
+    if (auto* bars = qobject_cast<QCPBars*>(m_row->plottable(i))) bars->data()->clear();
+  m_row->replot();
+}
+
+void AttentionPanel::clearData() {
+  Panel::clearData();
+  clearMap();
+  m_grid->clear();
+}
+
 void AttentionPanel::showTestPattern(const QString& prompt) {
   const QStringList tokens = demoTokens(prompt);
   auto matrix = demoAttention(static_cast<int>(tokens.size()));
@@ -227,7 +241,9 @@ void AttentionPanel::showTestPattern(const QString& prompt) {
 void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   const Snapshot& s = *snapshot;
-  if (!s.attention) return;
+  if (s.streamed == StreamedOutput::None && (s.gridTokens <= 0 || s.headGrid.empty()))
+    m_grid->clear();  // no tokens: the previous prompt's grid no longer applies
+  if (!s.attention) return clearMap();
   m_map->setAttention(s.attention, s.tokens);
   const QString head = s.head == -2   ? tr("sum over heads")
                        : s.head == -1 ? tr("mean over heads")

@@ -37,6 +37,7 @@ class AttentionPanel : public Panel {
   QString panelId() const override { return QStringLiteral("attention"); }
   void showSnapshot(const SnapshotPtr& snapshot) override;
   void modelChanged(const ModelInfo& info) override;
+  void clearData() override;
   QList<QWidget*> figureWidgets() const override;
   void applyTo(ViewState& state) const override;
 
@@ -60,6 +61,7 @@ class AttentionPanel : public Panel {
 
  private:
   void syncControls();
+  void clearMap();
 
   HeatmapView* m_map = nullptr;
   vis::HeadGridView* m_grid = nullptr;

@@ -24,7 +24,14 @@ namespace {
 
 class DemoMenu : public QObject {
  public:
-  explicit DemoMenu(MainWindow* w) : QObject(w), m_window(w) {}
+  explicit DemoMenu(MainWindow* w) : QObject(w), m_window(w) {
+    // The guide describes its demo only: once anything else has loaded (a model, a session,
+    // another preset's model through a session file), it leaves.
+    connect(w, &MainWindow::modelRequested, this, [this] { m_requestIsDemo = m_opening; });
+    connect(w->controller(), &SessionController::modelLoaded, this, [this](const ModelInfo& info) {
+      if (!m_requestIsDemo) retireGuide(info.name);
+    });
+  }
 
   void build() {
     QMenu* menu = m_window->menuBar()->addMenu(tr("&Demos"));
@@ -85,7 +92,9 @@ class DemoMenu : public QObject {
       }
       // Every intervention of the preset (router edits, knockout, selection, steering) goes
       // into the panels once the model has loaded.
+      m_opening = true;
       m_window->applySessionDocument(p.session, QString::fromStdString(model->string()), setPrompt);
+      m_opening = false;
       showTeacherText(p);
     } catch (const std::exception& e) {
       QMessageBox::warning(m_window, tr("Demos"), QString::fromStdString(e.what()));
@@ -101,15 +110,31 @@ class DemoMenu : public QObject {
       m_guide->setWidget(m_text);
       m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
     }
+    m_retired = false;
     m_text->setMarkdown(QString::fromStdString(p.teacherText));
+    m_guide->setWindowTitle(tr("Demo guide: %1").arg(QString::fromStdString(p.title)));
     m_guide->show();
     m_guide->raise();
+  }
+
+  // Another model or session replaced the demo: the guide hides, and says so if reopened.
+  void retireGuide(const QString& modelName) {
+    if (!m_guide || m_retired) return;
+    m_retired = true;
+    m_text->setMarkdown(
+        tr("*This guide applies to its demo only; the window now shows %1.*\n\n").arg(modelName) +
+        m_text->toMarkdown());
+    m_guide->setWindowTitle(tr("Demo guide (demo only)"));
+    m_guide->hide();
   }
 
   MainWindow* m_window;
   std::vector<rt::demo::DemoPreset> m_presets;
   QDockWidget* m_guide = nullptr;
   QTextBrowser* m_text = nullptr;
+  bool m_opening = false;       // inside open(): the model requested is the demo's
+  bool m_requestIsDemo = true;  // the latest model request came from a demo
+  bool m_retired = false;       // the guide was hidden for another model
 };
 
 }  // namespace

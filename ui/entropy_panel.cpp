@@ -85,6 +85,15 @@ void EntropyPanel::modelChanged(const ModelInfo& info) {
   m_target->setValue(-1);
 }
 
+void EntropyPanel::clearData() {
+  Panel::clearData();
+  for (QCustomPlot* p : {m_lens, m_output->plot(), m_rank}) {
+    for (int i = 0; i < p->graphCount(); ++i) p->graph(i)->data()->clear();
+    p->replot();
+  }
+  m_targetLabel->clear();
+}
+
 void EntropyPanel::setRankTarget(int id) {
   m_target->setValue(id);
 }

@@ -20,6 +20,7 @@ class EntropyPanel : public Panel {
   QString panelId() const override { return QStringLiteral("entropy"); }
   void showSnapshot(const SnapshotPtr& snapshot) override;
   void modelChanged(const ModelInfo& info) override;
+  void clearData() override;
   void applyTo(ViewState& state) const override;
   QList<QWidget*> figureWidgets() const override;
 

@@ -14,7 +14,9 @@
 #include <QStatusBar>
 #include <cmath>
 #include <limits>
+#include <map>
 
+#include "runtime/api/intervention_text.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
@@ -27,10 +29,43 @@ namespace ll::ui {
 
 namespace {
 
+// The interventions the snapshot's run used (router edits, knockout) and steering when it is on
+// (it shapes the steered continuation), for captions.
+rt::Interventions interventionsOf(const Snapshot& s) {
+  rt::Interventions iv;
+  iv.router = s.state.routerEdits;
+  iv.knockout = s.state.knockout;
+  if (s.state.steering.enabled) {
+    rt::Steering st;
+    st.layer = s.steerLayer;
+    st.alpha = s.state.steering.alpha;
+    st.fromPos = s.state.steering.fromPos;
+    iv.steering.push_back(st);
+  }
+  return iv;
+}
+
 QString captionOf(const Snapshot& s, const QString& modelName, const QString& what) {
+  const std::string iv = rt::describeInterventions(interventionsOf(s));
   return "LayerLens · model " + modelName +
          " · prompt sha256:" + QString::fromStdString(rt::promptHash(s.state.prompt)) + " (" +
-         QString::number(s.nTokens) + " tokens) · " + what;
+         QString::number(s.nTokens) + " tokens) · " + what +
+         (iv.empty() ? QString() : " · " + QString::fromStdString(iv));
+}
+
+// A token selection as exported (JSON, CSV, sessions): the layer it ran at (the shared
+// selection's when it follows it) and the prompt text next to its hash.
+rt::SelectionRecord selectionRecordOf(const Snapshot& s, const std::string& model) {
+  const int layer = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
+  std::map<std::string, std::string> params{{"k", std::to_string(s.state.selection.k)},
+                                            {"layer", std::to_string(layer)}};
+  if (s.state.selection.layer < 0) params["layer_follows_selection"] = "1";
+  auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores,
+                                     methodName(s.state.selection.method).toStdString(), params);
+  rec.model = model;
+  rec.promptHash = rt::promptHash(s.state.prompt);
+  rec.prompt = s.state.prompt;
+  return rec;
 }
 
 QStringList labels(const Snapshot& s, int from = 0) {
@@ -89,6 +124,7 @@ bool exportFullView(MainWindow* window, const QString& view, const QString& path
   req.method = "entropy";  // the lens as the entropy panel shows it
   req.modelName = QFileInfo(window->controller()->modelInfo().path).fileName().toStdString();
   req.prompt = s->state.prompt;
+  req.interventions = interventionsOf(*s);
   std::shared_ptr<const rt::Trace> trace = s->trace;  // kept alive until the task has run
   auto spec = std::make_shared<vis::FigureSpec>();
   const bool npy = suffix == "npy";
@@ -217,12 +253,7 @@ rt::SessionState sessionFromSnapshot(const Snapshot& s, const QString& modelPath
   st.view.k = s.state.selection.k;
   st.view.extra["token"] = std::to_string(s.token);
   if (s.trace && s.scores.size() == size_t(s.nTokens) && s.nTokens > 0) {
-    auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores, st.view.method,
-                                       {{"k", std::to_string(s.state.selection.k)},
-                                        {"layer", std::to_string(s.state.selection.layer)}});
-    rec.model = QFileInfo(modelPath).fileName().toStdString();
-    rec.promptHash = rt::promptHash(s.state.prompt);
-    st.selections.push_back(std::move(rec));
+    st.selections.push_back(selectionRecordOf(s, QFileInfo(modelPath).fileName().toStdString()));
   }
   return st;
 }
@@ -233,12 +264,7 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
     const QString suffix = QFileInfo(path).suffix().toLower();
     if (view == "selection" && (suffix == "json" || suffix == "csv")) {
       if (!s.trace) throw std::invalid_argument("no run to export");
-      auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores,
-                                         methodName(s.state.selection.method).toStdString(),
-                                         {{"k", std::to_string(s.state.selection.k)},
-                                          {"layer", std::to_string(s.state.selection.layer)}});
-      rec.model = modelName.toStdString();
-      rec.promptHash = rt::promptHash(s.state.prompt);
+      const auto rec = selectionRecordOf(s, modelName.toStdString());
       if (suffix == "json")
         rt::writeSelectionJson(path.toStdString(), rec);
       else

@@ -26,6 +26,8 @@ class HeatmapView : public QWidget {
 
   void setAttention(std::shared_ptr<const vis::HeatmapMatrix> matrix, const QStringList& tokens);
   vis::AttentionMapView* map() const { return m_map; }
+  // The matrix shown now (null when nothing is).
+  const std::shared_ptr<const vis::HeatmapMatrix>& matrix() const { return m_matrix; }
 
   // Writes the whole map as a PNG through the offscreen Vulkan path.
   bool exportImage(const QString& path, QString* error = nullptr);

@@ -126,7 +126,10 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   connect(m_controller, &SessionController::modelLoaded, this, [this](const ModelInfo& info) {
     m_testPattern = false;
     m_shown.reset();
+    m_stalePanels.clear();
     m_selection->setLimits(info.nLayer, info.nHead, 0);
+    // Nothing of the previous model stays on screen, even where the new one has no data.
+    for (Panel* p : m_panels) p->clearData();
     for (Panel* p : m_panels) p->modelChanged(info);
     applyPendingSession();
     setWindowTitle(tr("LayerLens - %1").arg(info.name));
@@ -135,6 +138,9 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   });
   connect(m_controller, &SessionController::loadFailed, this,
           [this](const QString& path, const QString& error) {
+            // A session (or demo) waiting for this model applies to no other.
+            m_pendingSession.reset();
+            m_pendingFront.clear();
             m_model->setError(path, error);
             statusBar()->showMessage(
                 m_controller->hasModel()
@@ -295,6 +301,7 @@ void MainWindow::openModel(const QString& path) {
   m_model->setLoading(path);
   statusBar()->showMessage(tr("Loading %1...").arg(path));
   m_controller->loadModel(path);
+  emit modelRequested(path);
 }
 
 void MainWindow::setPrompt(const QString& text) {

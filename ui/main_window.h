@@ -102,6 +102,8 @@ class MainWindow : public QMainWindow {
   const QList<QPair<QString, double>>& panelTimes() const { return m_panelTimes; }
 
  signals:
+  // openModel was called (a file, a drop, a recent entry, a session or a demo): path is loading.
+  void modelRequested(const QString& path);
   // The panels have been given this snapshot: every panel for the analysis panels' snapshot
   // (snapshot->streamed None), the panels showing it for a streamed output; complete: the last.
   void panelsUpdated(ll::ui::SnapshotPtr snapshot, bool complete);

@@ -41,6 +41,13 @@ QString OutputPanel::continuation() const {
   return m_text->toPlainText();
 }
 
+void OutputPanel::clearData() {
+  Panel::clearData();
+  m_top->setRowCount(0);
+  m_text->clear();
+  m_stats->clear();
+}
+
 void OutputPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   const Snapshot& s = *snapshot;

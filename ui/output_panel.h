@@ -17,6 +17,7 @@ class OutputPanel : public Panel {
   explicit OutputPanel(SelectionModel* selection, QWidget* parent = nullptr);
   QString panelId() const override { return QStringLiteral("output"); }
   void showSnapshot(const SnapshotPtr& snapshot) override;
+  void clearData() override;
   void applyTo(ViewState& state) const override;
 
   QString continuation() const;

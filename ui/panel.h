@@ -21,6 +21,9 @@ class Panel : public QWidget {
   virtual QString panelId() const = 0;
   virtual void showSnapshot(const SnapshotPtr& snapshot) = 0;
   virtual void modelChanged(const ModelInfo& info) { (void)info; }
+  // Drops everything the panel shows of a run (a new model replaces the one it came from); the
+  // next snapshot fills it again. Overrides clear their views and call this.
+  virtual void clearData() { m_snapshot.reset(); }
   // Adds this panel's settings to the request (selection method, routing edits, steering...).
   virtual void applyTo(ViewState& state) const { (void)state; }
   // Export seam: the widgets (QCustomPlot, heatmap views) that make this panel's figures.

@@ -95,6 +95,11 @@ bool PromptPanel::eventFilter(QObject* watched, QEvent* event) {
   return Panel::eventFilter(watched, event);
 }
 
+void PromptPanel::clearData() {
+  Panel::clearData();
+  redraw();  // the previous tokenizer's token spans go
+}
+
 void PromptPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   m_count->setText(tr("%n token(s)", nullptr, snapshot ? snapshot->nTokens : 0));

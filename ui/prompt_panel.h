@@ -24,6 +24,7 @@ class PromptPanel : public Panel {
   QString panelId() const override { return QStringLiteral("prompt"); }
   void showSnapshot(const SnapshotPtr& snapshot) override;
   void modelChanged(const ModelInfo& info) override;
+  void clearData() override;
   void applyTo(ViewState& state) const override;
 
   // Session restore: the chat-template switch (stays off when the model has no usable template).

@@ -93,8 +93,28 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   });
 }
 
+QString RoutingPanel::infoText() const {
+  return m_info->text();
+}
+
+QString RoutingPanel::effectText() const {
+  return m_effect->text();
+}
+
 QList<QWidget*> RoutingPanel::figureWidgets() const {
   return {m_view, m_load};
+}
+
+void RoutingPanel::clearView() {
+  m_view->clear();
+  if (auto* bars = qobject_cast<QCPBars*>(m_load->plottable(0))) bars->data()->clear();
+  m_load->replot();
+  m_effect->clear();
+}
+
+void RoutingPanel::clearData() {
+  Panel::clearData();
+  clearView();
 }
 
 void RoutingPanel::modelChanged(const ModelInfo& info) {
@@ -255,14 +275,7 @@ void RoutingPanel::showMatrix() {
 void RoutingPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   const Snapshot& s = *snapshot;
-  if (s.routing.empty()) {
-    // A dense model (or an empty prompt): nothing of a previous MoE model stays on screen.
-    m_view->clear();
-    if (auto* bars = qobject_cast<QCPBars*>(m_load->plottable(0))) bars->data()->clear();
-    m_load->replot();
-    m_effect->clear();
-    return;
-  }
+  if (s.routing.empty()) return clearView();  // a dense model or no tokens: nothing is routed
   m_view->setScores(s.routing, s.nLayer, s.nTokens, s.nExpert, s.tokens);
   showMatrix();
   QString effect;

@@ -28,6 +28,7 @@ class RoutingPanel : public Panel {
   QString panelId() const override { return QStringLiteral("routing"); }
   void showSnapshot(const SnapshotPtr& snapshot) override;
   void modelChanged(const ModelInfo& info) override;
+  void clearData() override;
   void applyTo(ViewState& state) const override;
   QList<QWidget*> figureWidgets() const override;
 
@@ -50,9 +51,12 @@ class RoutingPanel : public Panel {
   }
   QCustomPlot* loadPlot() const { return m_load; }
   vis::RoutingView* view() const { return m_view; }
+  QString infoText() const;
+  QString effectText() const;
 
  private:
   void showMatrix();
+  void clearView();
   std::vector<rt::RouterEdit> editsFromControls(int selectedLayer) const;
   void resetControls();
 

@@ -132,6 +132,14 @@ void SelectionPanel::modelChanged(const ModelInfo& info) {
   m_k->setRange(1, std::max(1, std::min(info.nCtx > 0 ? info.nCtx : 1024, 1024)));
 }
 
+void SelectionPanel::clearData() {
+  Panel::clearData();
+  m_strip->setOverlay({});
+  m_overlap->setRowCount(0);
+  m_full->clear();
+  m_kept->clear();
+}
+
 void SelectionPanel::applyTo(ViewState& state) const {
   state.selection.method = static_cast<SelectMethod>(m_method->currentIndex());
   state.selection.layer = m_follow->isChecked() ? -1 : m_layer->value();

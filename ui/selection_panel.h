@@ -28,6 +28,7 @@ class SelectionPanel : public Panel {
   void modelChanged(const ModelInfo& info) override;
   void applyTo(ViewState& state) const override;
   QList<QWidget*> figureWidgets() const override;
+  void clearData() override;
 
   // Session restore: method, layer (-1: follow the selected layer), k and stages into the
   // controls (after modelChanged, which sets the ranges). Emits no settingsChanged.

@@ -178,6 +178,12 @@ Json selectionToJson(const SelectionRecord& rec) {
   j["params"] = Json(rec.params);
   j["model"] = rec.model;
   j["prompt_hash"] = rec.promptHash;
+  if (!rec.prompt.empty()) {
+    if (validUtf8(rec.prompt))
+      j["prompt"] = rec.prompt;
+    else
+      j["prompt_hex"] = toHex(rec.prompt);
+  }
   Json toks = Json::array();
   for (const auto& t : rec.tokens) {
     Json e;
@@ -210,6 +216,10 @@ SelectionRecord selectionFromJson(const Json& j, const std::filesystem::path& pa
     r.params = j.at("params").get<std::map<std::string, std::string>>();
     r.model = j.value("model", "");
     r.promptHash = j.value("prompt_hash", "");
+    if (j.contains("prompt_hex"))
+      r.prompt = fromHex(path, j.at("prompt_hex").get<std::string>());
+    else
+      r.prompt = j.value("prompt", "");
     for (const auto& e : j.at("tokens")) {
       SelectedToken t;
       t.index = e.at("index").get<int>();
@@ -305,6 +315,13 @@ void writeSelectionCsv(const std::filesystem::path& path, const SelectionRecord&
   s += std::string("# format: ") + kFormat + "\n# version: " + std::to_string(kVersion) + "\n";
   s += "# method: " + rec.method + "\n# model: " + rec.model + "\n";
   s += "# prompt_hash: " + rec.promptHash + "\n";
+  // One line: the prompt as a JSON string literal (newlines, quotes and control bytes escaped).
+  if (!rec.prompt.empty()) {
+    if (validUtf8(rec.prompt))
+      s += "# prompt: " + Json(rec.prompt).dump() + "\n";
+    else
+      s += "# prompt_hex: " + toHex(rec.prompt) + "\n";
+  }
   for (const auto& [k, v] : rec.params) {
     if (k.find_first_of(":\n") != std::string::npos || v.find('\n') != std::string::npos)
       fail(path, "parameter '" + k + "' cannot be written to CSV");
@@ -343,6 +360,14 @@ SelectionRecord readSelectionCsv(const std::filesystem::path& path) {
       r.model = value;
     } else if (key == "prompt_hash") {
       r.promptHash = value;
+    } else if (key == "prompt") {
+      try {
+        r.prompt = Json::parse(value).get<std::string>();
+      } catch (const nlohmann::json::exception&) {
+        fail(path, "the prompt line is not a JSON string");
+      }
+    } else if (key == "prompt_hex") {
+      r.prompt = fromHex(path, value);
     } else if (key.rfind("param.", 0) == 0) {
       r.params[key.substr(6)] = value;
     }

@@ -30,6 +30,7 @@ struct SelectionRecord {
   std::map<std::string, std::string> params;  // e.g. {"k": "8", "layer": "3", "kernel": "5"}
   std::string model;                          // model file name (informational)
   std::string promptHash;                     // promptHash() of the prompt text
+  std::string prompt;                         // the prompt text itself ("" when not recorded)
   std::vector<SelectedToken> tokens;          // every prompt token, in order
   bool operator==(const SelectionRecord&) const = default;
 };
@@ -54,7 +55,8 @@ nlohmann::ordered_json selectionToJson(const SelectionRecord& rec);
 SelectionRecord selectionFromJson(const nlohmann::ordered_json& j,
                                   const std::filesystem::path& file);
 
-// CSV: "# key: value" comment lines (format, method, model, prompt_hash, param.<name>), then
+// CSV: "# key: value" comment lines (format, method, model, prompt_hash, prompt as a JSON string
+// literal, or prompt_hex for bytes that are not UTF-8, param.<name>), then
 // index,token_id,piece,byte_begin,byte_end,score,kept with RFC 4180 quoting of the piece.
 void writeSelectionCsv(const std::filesystem::path& path, const SelectionRecord& rec);
 SelectionRecord readSelectionCsv(const std::filesystem::path& path);

@@ -4,6 +4,7 @@
 // Vulkan).
 #include <QAction>
 #include <QApplication>
+#include <QFile>
 #include <QFileInfo>
 #include <QMenu>
 #include <QMenuBar>
@@ -19,6 +20,7 @@
 #include "ui/demo_menu.h"
 #include "ui/export_actions.h"
 #include "ui/main_window.h"
+#include "visualizers/figure/figure_builder.h"
 
 using namespace ll;
 
@@ -100,6 +102,67 @@ class TstExportActions : public QObject {
       QCOMPARE(rec.tokens[4].score, 4.0f);
     }
     QVERIFY(!ui::exportViewData(m_snap, "attention", m_dir.filePath("x.txt"), "m", &err));
+  }
+
+  // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
+  // the prompt text next to its hash; the same in the session document's selection record.
+  void selectionExportsRecordLayerAndPrompt() {
+    ui::Snapshot s = m_snap;
+    s.state.selection.layer = -1;
+    s.layer = 1;
+    QString err;
+    for (const char* ext : {"json", "csv"}) {
+      const QString sel = m_dir.filePath(QString("follow.") + ext);
+      QVERIFY2(ui::exportViewData(s, "selection", sel, "demo.gguf", &err), qPrintable(err));
+      QFile f(sel);
+      QVERIFY(f.open(QIODevice::ReadOnly));
+      const QByteArray text = f.readAll();
+      QVERIFY2(text.contains(QString(ext) == "json" ? "\"prompt\": \"abcd abcd\""
+                                                    : "# prompt: \"abcd abcd\""),
+               text.constData());
+      const auto rec = QString(ext) == "json" ? rt::readSelectionJson(sel.toStdString())
+                                              : rt::readSelectionCsv(sel.toStdString());
+      QCOMPARE(rec.params.at("layer"), std::string("1"));
+      QCOMPARE(rec.promptHash, rt::promptHash("abcd abcd"));
+    }
+    const auto st = ui::sessionFromSnapshot(s, m_dir.filePath("demo.gguf"));
+    QCOMPARE(int(st.selections.size()), 1);
+    QCOMPARE(st.selections[0].params.at("layer"), std::string("1"));
+    const QByteArray doc = QByteArray::fromStdString(rt::selectionToJson(st.selections[0]).dump());
+    QVERIFY2(doc.contains("\"prompt\":\"abcd abcd\""), doc.constData());
+  }
+
+  // Captions name the active interventions (and say nothing of them when none is on).
+  void captionsNameInterventions() {
+    for (const QString& view : ui::exportViews())
+      QVERIFY(!ui::figureFromSnapshot(m_snap, view, "demo.gguf").caption.contains("intervention"));
+    ui::Snapshot s = m_snap;
+    s.state.knockout = rt::Knockout{{3, 4}, {0, 1}, 0, 2};
+    s.state.routerEdits = {{0, 1, rt::RouterEditKind::Ban, 0.0f}};
+    s.state.steering.enabled = true;
+    s.state.steering.alpha = 4.0f;
+    s.steerLayer = 1;
+    for (const QString& view : ui::exportViews()) {
+      const QString c = ui::figureFromSnapshot(s, view, "demo.gguf").caption;
+      QVERIFY2(c.contains("knockout layers 0-1") && c.contains("router edits x1 (ban 1)") &&
+                   c.contains("steering layer 1"),
+               qPrintable(view + ": " + c));
+    }
+    // The runtime's figures (CLI, full-length GUI exports) name what FigureRequest carries.
+    rt::Session session;
+    session.load(m_dir.filePath("demo.gguf").toStdString(), rt::parseBackend("cpu", 1));
+    session.setPrompt("abcd abcd");
+    const auto tr = session.run();
+    vis::FigureRequest req;
+    req.view = "attention";
+    req.prompt = "abcd abcd";
+    QVERIFY(!vis::buildFigure(session, *tr, req).caption.contains("intervention"));
+    req.interventions.eviction = rt::HeadEviction{2, 3, {}};
+    req.subset = rt::TokenSubset{{0, 1, 2}, true};
+    const QString c = vis::buildFigure(session, *tr, req).caption;
+    QVERIFY2(
+        c.contains("head eviction (3 tokens from #2)") && c.contains("token subset (3 tokens)"),
+        qPrintable(c));
   }
 
   void sessionRoundTrip() {

@@ -10,6 +10,7 @@
 
 #include "runtime/analysis/lens.h"
 #include "runtime/analysis/token_selection.h"
+#include "runtime/api/intervention_text.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/engine/engine.h"
@@ -38,6 +39,8 @@ QString caption(const FigureRequest& req, const Trace& tr, const QString& what) 
   QString c = "LayerLens · model " + QString::fromStdString(req.modelName) +
               " · prompt sha256:" + QString::fromStdString(rt::promptHash(req.prompt)) + " (" +
               QString::number(tr.nTokens) + " tokens) · " + what;
+  const std::string iv = rt::describeInterventions(req.interventions, req.subset);
+  if (!iv.empty()) c += " · " + QString::fromStdString(iv);
   return c;
 }
 
@@ -256,8 +259,8 @@ SelectionRun runSelection(const Trace& tr, const FigureRequest& req) {
     for (int t = 0; t < T && t < int(g.scores.size()); ++t)
       r.scores[size_t(t)] = g.scores[size_t(t)];
   } else if (r.method == "snapkv" || r.method == "h2o") {
-    auto g = r.method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRows(tr, r.layer), T, tr.nHead, req.k,
-                                                    req.window, req.kernel)
+    auto g = r.method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRows(tr, r.layer), T, tr.nHead,
+                                                    req.k, req.window, req.kernel)
                                   : rt::ana::h2o(tr.layers[size_t(r.layer)].colSum, T, tr.nHead,
                                                  std::max(0, req.k - req.window), req.window);
     r.kept = g.kept;
@@ -339,6 +342,7 @@ rt::SelectionRecord selectionRecord(rt::Session&, const Trace& trace, const Figu
       rt::makeSelectionRecord(trace, run.kept, run.scores, run.method, run.params);
   rec.model = req.modelName;
   rec.promptHash = rt::promptHash(req.prompt);
+  rec.prompt = req.prompt;
   return rec;
 }
 

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/api/request.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "visualizers/figure/figure.h"
@@ -23,6 +25,9 @@ struct FigureRequest {
   int kernel = 5;                  // pooling kernel
   std::string modelName;           // for the caption (file name)
   std::string prompt;              // for the caption's hash
+  // The interventions the trace was run with (named in the caption; the trace already has them).
+  rt::Interventions interventions;
+  std::optional<rt::TokenSubset> subset;
   Colormap colormap = Colormap::Viridis;
 };
 

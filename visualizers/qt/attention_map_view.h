@@ -28,6 +28,9 @@ class AttentionMapView : public QWidget {
   void setStyle(const HeatmapStyle& style);
   HeatmapWindow* heatmapWindow() const { return m_window; }
   QWidget* container() const { return m_container; }
+  // The labels shown now (empty when the view shows nothing).
+  const QStringList& queryTokens() const { return m_queries; }
+  const QStringList& keyTokens() const { return m_keys; }
 
  signals:
   void hovered(const QString& queryToken, const QString& keyToken, float value, int row, int col);

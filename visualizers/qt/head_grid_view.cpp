@@ -49,6 +49,12 @@ void HeadGridView::setAttention(std::span<const float> attention, int nLayer, in
   }
 }
 
+void HeadGridView::clear() {
+  m_atlas.reset();
+  m_caption->setText(tr("layers (rows) x heads (columns): click a head to open it"));
+  if (m_window) m_window->setMatrix(nullptr);
+}
+
 void HeadGridView::setStyle(const HeatmapStyle& style) {
   if (m_window) m_window->setStyle(style);
 }

@@ -23,6 +23,7 @@ class HeadGridView : public QWidget {
   // attention: nLayer x nHead x nTokens x nTokens (see buildHeadGridAtlas).
   void setAttention(std::span<const float> attention, int nLayer, int nHead, int nTokens);
   const HeadGridAtlas* atlas() const { return m_atlas.get(); }
+  void clear();  // shows nothing
   HeatmapWindow* heatmapWindow() const { return m_window; }
   void setStyle(const HeatmapStyle& style);
 

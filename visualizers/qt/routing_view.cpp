@@ -40,17 +40,6 @@ void RoutingView::setScores(std::vector<float> scores, int nLayer, int nTokens, 
   showMatrix(m_mode, 0);
 }
 
-void RoutingView::clear() {
-  m_scores.clear();
-  m_nLayer = m_nTokens = m_nExpert = 0;
-  m_tokens.clear();
-  m_shown = {};
-  m_index = 0;
-  m_map->setMatrix(nullptr, {}, {});
-  if (auto* bars = qobject_cast<QCPBars*>(m_strip->plottable(0))) bars->data()->clear();
-  m_strip->replot();
-}
-
 void RoutingView::showMatrix(Mode mode, int index) {
   const RoutingScores r = scores();
   m_shown = mode == Mode::LayerByExpert ? layerByExpert(r, index) : tokenByExpert(r, index);
@@ -62,8 +51,21 @@ void RoutingView::showMatrix(Mode mode, int index) {
     for (int l = 0; l < m_nLayer; ++l) rows << QStringLiteral("L%1").arg(l);
   else
     rows = m_tokens;
+  m_rows = rows;
   m_map->setMatrix(std::make_shared<HeatmapMatrix>(m_shown), rows, experts);
   showRowInStrip(0);
+}
+
+void RoutingView::clear() {
+  m_scores.clear();
+  m_nLayer = m_nTokens = m_nExpert = 0;
+  m_tokens.clear();
+  m_rows.clear();
+  m_shown = {};
+  m_index = 0;
+  m_map->setMatrix(nullptr, {}, {});
+  if (auto* bars = qobject_cast<QCPBars*>(m_strip->plottable(0))) bars->data()->clear();
+  m_strip->replot();
 }
 
 void RoutingView::showRowInStrip(int row) {

@@ -31,10 +31,13 @@ class RoutingView : public QWidget {
   AttentionMapView* map() const { return m_map; }
   QCustomPlot* strip() const { return m_strip; }
   void showRowInStrip(int row);
-  // Nothing routed (a dense model): no scores, an empty map and strip.
+  // Shows nothing (no scores, no labels, an empty strip): a dense model.
   void clear();
   // The scores shown ([layer][token][expert]; empty after clear()).
   RoutingScores scores() const;
+  // What the heatmap shows now (empty before any scores) and its row labels (tokens or layers).
+  const HeatmapMatrix& shownMatrix() const { return m_shown; }
+  const QStringList& rowLabels() const { return m_rows; }
 
  signals:
   void cellSelected(int row, int expert);
@@ -48,6 +51,7 @@ class RoutingView : public QWidget {
   Mode m_mode = Mode::TokenByExpert;
   int m_index = 0;
   HeatmapMatrix m_shown;
+  QStringList m_rows;
 };
 
 }  // namespace ll::vis

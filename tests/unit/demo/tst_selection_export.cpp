@@ -31,6 +31,7 @@ SelectionRecord awkwardRecord() {
   r.params = {{"capacity", "16"}, {"window", "4"}, {"kernel", "5"}, {"pooling", "max"}};
   r.model = "x.gguf";
   r.promptHash = "0123456789ab";
+  r.prompt = std::string("say \"hi\",\nthen: # go\t\x01 \xe2\x96\x81");
   const std::vector<std::string> pieces = {
       "<s>", "a,b", "\"q\"", "line\nbreak", "\r\n", std::string("\xff", 1), "", "\xe2\x96\x81the"};
   for (size_t i = 0; i < pieces.size(); ++i)
@@ -64,6 +65,17 @@ LL_TEST(csvRoundTrip) {
   const fs::path p = tempDir() / "sel.csv";
   writeSelectionCsv(p, r);
   QVERIFY(readSelectionCsv(p) == r);
+}
+
+// A prompt that is not valid UTF-8 goes as hex in both formats and reads back byte for byte.
+LL_TEST(promptBytesRoundTrip) {
+  SelectionRecord r = awkwardRecord();
+  r.prompt = std::string("a\xff\nb", 4);
+  const fs::path j = tempDir() / "p.json", c = tempDir() / "p.csv";
+  writeSelectionJson(j, r);
+  writeSelectionCsv(c, r);
+  QCOMPARE(readSelectionJson(j).prompt, r.prompt);
+  QCOMPARE(readSelectionCsv(c).prompt, r.prompt);
 }
 
 LL_TEST(recordFromDemoTrace) {
