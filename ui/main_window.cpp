@@ -27,6 +27,7 @@
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -132,6 +133,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
     for (Panel* p : m_panels) p->clearData();
     for (Panel* p : m_panels) p->modelChanged(info);
     applyPendingSession();
+    if (m_loadError) m_loadError->close();  // the failure it names no longer applies
     setWindowTitle(tr("LayerLens - %1").arg(info.name));
     statusBar()->showMessage(tr("Loaded %1").arg(info.path), 5000);
     requestAnalysis(true);
@@ -142,6 +144,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
             m_pendingSession.reset();
             m_pendingFront.clear();
             m_model->setError(path, error);
+            showLoadError(path, error);
             statusBar()->showMessage(
                 m_controller->hasModel()
                     ? tr("Could not open %1; the previous model stays loaded").arg(path)
@@ -252,6 +255,25 @@ void MainWindow::buildMenus() {
   dark->setObjectName(QStringLiteral("themeDark"));
   connect(light, &QAction::triggered, this, [this] { setTheme(Theme::Light); });
   connect(dark, &QAction::triggered, this, [this] { setTheme(Theme::Dark); });
+}
+
+void MainWindow::showLoadError(const QString& path, const QString& error) {
+  // Non-modal, so it neither blocks the window nor vanishes like a status-bar line; the reason
+  // is shown here too, as the model panel may be behind a tab.
+  if (!m_loadError) {
+    m_loadError = new QMessageBox(QMessageBox::Warning, tr("Could not open model"), QString(),
+                                  QMessageBox::Close, this);
+    m_loadError->setObjectName(QStringLiteral("loadErrorBox"));
+    m_loadError->setAttribute(Qt::WA_DeleteOnClose);
+    m_loadError->setModal(false);
+    m_loadError->setTextFormat(Qt::PlainText);
+  }
+  m_loadError->setText(tr("Could not open %1:\n%2\n\n%3")
+                           .arg(path, error,
+                                m_controller->hasModel() ? tr("The previous model stays loaded.")
+                                                         : tr("No model is loaded.")));
+  m_loadError->show();
+  m_loadError->raise();
 }
 
 void MainWindow::setTheme(Theme theme) {

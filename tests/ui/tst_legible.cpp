@@ -17,9 +17,11 @@
 #include <QApplication>
 #include <QFile>
 #include <QLabel>
+#include <QMessageBox>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QTextDocument>
 
@@ -153,6 +155,39 @@ class TstLegible : public QObject {
     }
     QVERIFY(entropyShown);
     QVERIFY(attentionShown);
+  }
+
+  // A failed load names its reason in a window that stays until closed (not only a status-bar
+  // line) and does not block; the next successful load closes it.
+  void loadFailureShowsReason() {
+    if (!m_w) QSKIP("no model");
+    QTemporaryDir dir;
+    const QString bad = dir.filePath(QStringLiteral("truncated.gguf"));
+    QFile in(m_model), out(bad);
+    QVERIFY(in.open(QIODevice::ReadOnly) && out.open(QIODevice::WriteOnly));
+    out.write(in.read(in.size() / 3));
+    out.close();
+    QSignalSpy failed(m_w->controller(), &ui::SessionController::loadFailed);
+    m_w->openModel(bad);
+    QVERIFY(failed.wait(30000));
+    const QString reason = failed.at(0).at(1).toString();
+    QVERIFY(!reason.isEmpty());
+    QTest::qWait(50);
+    QMessageBox* box = nullptr;
+    for (QWidget* w : QApplication::topLevelWidgets())
+      if (auto* b = qobject_cast<QMessageBox*>(w); b && b->isVisible()) box = b;
+    QVERIFY2(box, "no message names the failed load");
+    QVERIFY(!box->isModal());
+    QCOMPARE(box->textFormat(), Qt::PlainText);
+    QVERIFY2(box->text().contains(reason), qPrintable(box->text()));
+    QVERIFY(box->text().contains(bad));
+    QTest::qWait(9000);  // outlives the status-bar message
+    QVERIFY(box->isVisible());
+    // The previous model stays usable; loading it again closes the message.
+    QPointer<QMessageBox> guard(box);
+    QVERIFY(loadModel(m_model));
+    QTest::qWait(50);
+    QVERIFY(!guard || !guard->isVisible());
   }
 };
 
