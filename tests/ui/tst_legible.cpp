@@ -4,7 +4,9 @@
 #include "runtime/api/session.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "ui/attention_panel.h"
+#include "ui/demo_menu.h"
 #include "ui/entropy_panel.h"
+#include "ui/export_actions.h"
 #include "ui/heatmap_view.h"
 #include "ui/main_window.h"
 #include "ui/prompt_panel.h"
@@ -17,6 +19,8 @@
 #include <QApplication>
 #include <QFile>
 #include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
 #include <QSignalSpy>
@@ -24,6 +28,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextDocument>
+#include <QTimer>
 
 #include <memory>
 
@@ -188,6 +193,50 @@ class TstLegible : public QObject {
     QVERIFY(loadModel(m_model));
     QTest::qWait(50);
     QVERIFY(!guard || !guard->isVisible());
+  }
+
+  // The title names the open file; File ends with Quit, Help > About is the last menu, and no
+  // export appears twice.
+  void titleAndMenus() {
+    if (!m_w) QSKIP("no model");
+    QCOMPARE(m_w->windowTitle(), QString::fromUtf8("stories260K.gguf \u2014 LayerLens"));
+    ui::installExportActions(m_w.get());  // as the application does
+    ui::installDemoMenu(m_w.get(), false);
+    QStringList menus, exports;
+    QMenu *file = nullptr, *help = nullptr;
+    for (QAction* m : m_w->menuBar()->actions()) {
+      if (!m->menu()) continue;
+      const QString title = m->text().remove(QLatin1Char('&'));
+      menus << title;
+      if (title == QLatin1String("File")) file = m->menu();
+      if (title == QLatin1String("Help")) help = m->menu();
+      for (QAction* a : m->menu()->actions())
+        if (a->text().startsWith(QLatin1String("Export"))) exports << a->text();
+    }
+    QVERIFY(file && help);
+    QCOMPARE(menus.last(), QStringLiteral("Help"));
+    QCOMPARE(file->actions().last()->text().remove(QLatin1Char('&')), QStringLiteral("Quit"));
+    QCOMPARE(int(exports.removeDuplicates()), 0);
+    QVERIFY2(exports.filter(QStringLiteral("attention"), Qt::CaseInsensitive).isEmpty(),
+             qPrintable(exports.join(", ")));  // the attention map is one view of Export figure
+    QVERIFY(exports.filter(QStringLiteral("Export figure")).size() == 1);
+    QAction* about = nullptr;
+    for (QAction* a : help->actions())
+      if (a->text().contains(QLatin1String("About"))) about = a;
+    QVERIFY(about);
+    // About is modal: read and close it from a timer.
+    QString shown;
+    QTimer::singleShot(200, this, [&] {
+      if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+        shown = box->text();
+        box->accept();
+      }
+    });
+    about->trigger();
+    QVERIFY2(shown.contains(QStringLiteral("LayerLens 0.")), qPrintable(shown));
+    QVERIFY(shown.contains(QStringLiteral("Compute backend: ")));
+    QVERIFY(!shown.contains(QStringLiteral("no model loaded")));
+    QVERIFY(shown.contains(QStringLiteral("Vulkan")));  // the device, or that it is unavailable
   }
 };
 
