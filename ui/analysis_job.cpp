@@ -14,6 +14,7 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "ui/head_grid_rows.h"
 #include "ui/prompt_text.h"
+#include "visualizers/qt/token_label.h"
 
 #include <algorithm>
 #include <chrono>
@@ -213,7 +214,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   s.reusedRows = tr.reusedRows;
   const int T = tr.nTokens;
   s.nTokens = T;
-  for (const auto& p : enc.pieces) s.tokens << displayPiece(p);
+  for (const auto& p : enc.pieces) s.tokens << vis::tokenLabel(p);
   while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
   s.charSpans = byteSpansToChars(st.prompt, tp.userOffset, enc.spans);
   s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
@@ -275,7 +276,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     s.lensEntropy = lens.entropy;
     s.lensRank = lens.rank;
     s.rankToken = target;
-    s.rankTokenText = displayPiece(m.tokenizer->piece(target));
+    s.rankTokenText = vis::tokenLabel(m.tokenizer->piece(target));
   }
   s.outputEntropy = m_lastEntropy;
   clock.mark("logit lens");
@@ -293,7 +294,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
                       [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
     for (int i = 0; i < k; ++i)
-      s.topNext.emplace_back(displayPiece(m.tokenizer->piece(idx[i])),
+      s.topNext.emplace_back(vis::tokenLabel(m.tokenizer->piece(idx[i])),
                              static_cast<float>(std::exp(double(row[idx[i]]) - mx) / z));
   }
 
@@ -359,8 +360,8 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const ana::QkView v = ana::qkView(tr, layer, T - window);  // GemFilter and SnapKV read these rows
 
   const ana::Selection gem = ana::gemFilter(v, k);
-  const ana::Selection snap =
-      ana::snapKv(ana::attnRows(tr, layer, T - window), T, tr.nHead, std::max(k, window + 1), window);
+  const ana::Selection snap = ana::snapKv(ana::attnRows(tr, layer, T - window), T, tr.nHead,
+                                          std::max(k, window + 1), window);
   const int recent = std::clamp(k / 2, 1, 32);
   const ana::Selection h2o =
       ana::h2o(tr.layers[layer].colSum, T, tr.nHead, std::max(0, k - recent), recent);

@@ -34,7 +34,12 @@ class DemoMenu : public QObject {
   }
 
   void build() {
-    QMenu* menu = m_window->menuBar()->addMenu(tr("&Demos"));
+    // Before Help, which stays the last menu.
+    QAction* help = nullptr;
+    for (QAction* a : m_window->menuBar()->actions())
+      if (a->objectName() == QLatin1String("helpMenu")) help = a;
+    auto* menu = new QMenu(tr("&Demos"), m_window->menuBar());
+    m_window->menuBar()->insertMenu(help, menu);
     for (const QString& file : demos::embeddedPresetFiles()) {
       try {
         rt::demo::DemoPreset p = rt::demo::parseDemoPreset(

@@ -59,6 +59,7 @@ EntropyPanel::EntropyPanel(SelectionModel* selection, QWidget* parent) : Panel(s
   m_target->setSpecialValueText(tr("model's top-1"));
   m_target->setValue(-1);
   m_targetLabel = new QLabel(this);
+  m_targetLabel->setTextFormat(Qt::PlainText);  // token text is shown literally ("<s>")
   row->addWidget(new QLabel(tr("Rank across layers of token id"), this));
   row->addWidget(m_target);
   row->addWidget(m_targetLabel, 1);

@@ -417,13 +417,20 @@ bool openSessionFile(MainWindow* window, const QString& path, QString* error) {
 void installExportActions(MainWindow* window) {
   auto* ex = new ExportActions(window);
   QMenu* file = fileMenu(window);
-  file->addSeparator();
-  file->addAction(QObject::tr("Open session..."), ex, [ex] { ex->openSession(); });
-  file->addAction(QObject::tr("Save session..."), ex, [ex] { ex->saveSession(); });
-  file->addAction(QObject::tr("Export figure (PNG, SVG, PDF)..."), ex,
-                  [ex] { ex->exportFigure(); });
-  file->addAction(QObject::tr("Export data (.npy, selection JSON/CSV)..."), ex,
-                  [ex] { ex->exportData(); });
+  // Above the separator before Quit: File ends with Quit.
+  QAction* before = nullptr;
+  for (QAction* a : file->actions())
+    if (a->objectName() == QLatin1String("fileQuitSeparator")) before = a;
+  const auto add = [&](const QString& text, auto slot) {
+    auto* a = new QAction(text, file);
+    QObject::connect(a, &QAction::triggered, ex, slot);
+    file->insertAction(before, a);
+  };
+  file->insertSeparator(before);
+  add(QObject::tr("Open session..."), [ex] { ex->openSession(); });
+  add(QObject::tr("Save session..."), [ex] { ex->saveSession(); });
+  add(QObject::tr("Export figure (PNG, SVG, PDF)..."), [ex] { ex->exportFigure(); });
+  add(QObject::tr("Export data (.npy, selection JSON/CSV)..."), [ex] { ex->exportData(); });
 }
 
 }  // namespace ll::ui

@@ -27,6 +27,7 @@
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -132,7 +133,9 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
     for (Panel* p : m_panels) p->clearData();
     for (Panel* p : m_panels) p->modelChanged(info);
     applyPendingSession();
-    setWindowTitle(tr("LayerLens - %1").arg(info.name));
+    if (m_loadError) m_loadError->close();  // the failure it names no longer applies
+    m_backend = info.backend;
+    setWindowTitle(tr("%1 — LayerLens").arg(QFileInfo(info.path).fileName()));
     statusBar()->showMessage(tr("Loaded %1").arg(info.path), 5000);
     requestAnalysis(true);
   });
@@ -142,6 +145,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
             m_pendingSession.reset();
             m_pendingFront.clear();
             m_model->setError(path, error);
+            showLoadError(path, error);
             statusBar()->showMessage(
                 m_controller->hasModel()
                     ? tr("Could not open %1; the previous model stays loaded").arg(path)
@@ -210,10 +214,12 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Open model..."), QKeySequence::Open, m_model, &ModelPanel::chooseFile);
   file->addAction(tr("Open &Hugging Face folder..."), m_model, &ModelPanel::chooseFolder);
   file->addSeparator();
-  file->addAction(tr("Export attention map..."), this, &MainWindow::exportAttention);
+  // The attention map is exported through File > Export figure (installExportActions, which
+  // puts its items above Quit); the output-entropy curve has no figure view of its own.
   file->addAction(tr("Export entropy plot..."), this, &MainWindow::exportPlot);
-  file->addSeparator();
-  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+  file->addSeparator()->setObjectName(QStringLiteral("fileQuitSeparator"));
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close)
+      ->setObjectName(QStringLiteral("fileQuit"));
 
   QMenu* nav = menuBar()->addMenu(tr("&Navigate"));
   nav->addAction(tr("Next layer"), QKeySequence(Qt::CTRL | Qt::Key_Down), this,
@@ -252,6 +258,49 @@ void MainWindow::buildMenus() {
   dark->setObjectName(QStringLiteral("themeDark"));
   connect(light, &QAction::triggered, this, [this] { setTheme(Theme::Light); });
   connect(dark, &QAction::triggered, this, [this] { setTheme(Theme::Dark); });
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->menuAction()->setObjectName(QStringLiteral("helpMenu"));
+  QAction* about = help->addAction(tr("&About LayerLens..."), this, &MainWindow::showAbout);
+  about->setObjectName(QStringLiteral("helpAbout"));
+  about->setMenuRole(QAction::AboutRole);
+}
+
+QString MainWindow::aboutText() const {
+  QString version = QCoreApplication::applicationVersion();
+  if (version.isEmpty()) version = QStringLiteral(LAYERLENS_VERSION);
+  return tr("LayerLens %1\nInspecting transformer language models layer by layer.\n\n"
+            "Compute backend: %2\nHeatmaps: %3\nQt %4")
+      .arg(version,
+           m_backend.isEmpty() ? tr("chosen when a model loads (no model loaded)") : m_backend,
+           m_device ? m_device->text() : tr("unknown"), QString::fromLatin1(qVersion()));
+}
+
+void MainWindow::showAbout() {
+  QMessageBox box(QMessageBox::Information, tr("About LayerLens"), aboutText(), QMessageBox::Ok,
+                  this);
+  box.setObjectName(QStringLiteral("aboutBox"));
+  box.setTextFormat(Qt::PlainText);
+  box.exec();
+}
+
+void MainWindow::showLoadError(const QString& path, const QString& error) {
+  // Non-modal, so it neither blocks the window nor vanishes like a status-bar line; the reason
+  // is shown here too, as the model panel may be behind a tab.
+  if (!m_loadError) {
+    m_loadError = new QMessageBox(QMessageBox::Warning, tr("Could not open model"), QString(),
+                                  QMessageBox::Close, this);
+    m_loadError->setObjectName(QStringLiteral("loadErrorBox"));
+    m_loadError->setAttribute(Qt::WA_DeleteOnClose);
+    m_loadError->setModal(false);
+    m_loadError->setTextFormat(Qt::PlainText);
+  }
+  m_loadError->setText(tr("Could not open %1:\n%2\n\n%3")
+                           .arg(path, error,
+                                m_controller->hasModel() ? tr("The previous model stays loaded.")
+                                                         : tr("No model is loaded.")));
+  m_loadError->show();
+  m_loadError->raise();
 }
 
 void MainWindow::setTheme(Theme theme) {
@@ -494,17 +543,6 @@ void MainWindow::exportPlot() {
   if (path.isEmpty()) return;
   QString error;
   if (!plotPanel()->exportTo(path, &error)) QMessageBox::warning(this, tr("Export failed"), error);
-}
-
-void MainWindow::exportAttention() {
-  const QString path =
-      QFileDialog::getSaveFileName(this, tr("Export attention map"), QString(), tr("PNG (*.png)"));
-  if (path.isEmpty()) return;
-  QString error;
-  if (!heatmapView()->exportImage(path, &error))
-    QMessageBox::warning(this, tr("Export failed"), error);
-  else
-    statusBar()->showMessage(tr("Wrote %1").arg(path), 4000);
 }
 
 }  // namespace ll::ui

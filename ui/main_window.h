@@ -9,12 +9,15 @@
 #include "ui/view_state.h"
 
 #include <QMainWindow>
+#include <QMessageBox>
+#include <QPointer>
 #include <QSet>
 
 #include <optional>
 
 class QDockWidget;
 class QLabel;
+
 class QMimeData;
 class QPlainTextEdit;
 class QProgressBar;
@@ -86,6 +89,10 @@ class MainWindow : public QMainWindow {
   SteeringPanel* steeringPanel() const { return m_steering; }
   OutputPanel* outputPanel() const { return m_output; }
   const QList<Panel*>& panels() const { return m_panels; }
+  // Help > About: version, compute backend of the loaded model, Vulkan device, Qt version.
+  QString aboutText() const;
+  // The non-modal message naming why the last model load failed (null when none is shown).
+  QMessageBox* loadErrorBox() const { return m_loadError; }
   QDockWidget* dock(const QString& panelId) const;
 
   // Older accessors (smoke test): the attention map, the output-entropy plot, the prompt editor.
@@ -115,6 +122,8 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  void showAbout();
+  void showLoadError(const QString& path, const QString& error);
   QDockWidget* addPanel(Panel* panel, const QString& title, Qt::DockWidgetArea area);
   // The start without a model: the "Open model" call to action and the labelled test heatmap.
   // (The built-in demo model will slot in here.)
@@ -131,7 +140,6 @@ class MainWindow : public QMainWindow {
   // keystroke: it is marked stale and given the shown snapshot when it comes into view.
   bool outOfView(Panel* p) const;
   void exportPlot();
-  void exportAttention();
   void applyPendingSession();
 
   SelectionModel* m_selection = nullptr;
@@ -158,7 +166,9 @@ class MainWindow : public QMainWindow {
   QSet<Panel*> m_stalePanels;
   std::optional<ViewState> m_pendingSession;  // applied when the model has loaded
   QStringList m_pendingFront;  // a session's panels in front, raised again once it has loaded
-  int m_pendingToken = -1;     // a session's token: valid once the first snapshot gives the length
+  QString m_backend;           // the loaded model's compute backend
+  QPointer<QMessageBox> m_loadError;  // stays until closed or a model loads
+  int m_pendingToken = -1;  // a session's token: valid once the first snapshot gives the length
 };
 
 }  // namespace ll::ui

@@ -75,12 +75,4 @@ std::vector<std::pair<int, int>> byteSpansToChars(const std::string& utf8, int b
   return out;
 }
 
-QString displayPiece(const std::string& piece) {
-  QString s = QString::fromUtf8(piece);
-  s.replace(QLatin1Char('\n'), QStringLiteral("\\n"));
-  s.replace(QLatin1Char('\t'), QStringLiteral("\\t"));
-  s.replace(QLatin1Char('\r'), QStringLiteral("\\r"));
-  return s;
-}
-
 }  // namespace ll::ui

@@ -27,7 +27,4 @@ TemplatedPrompt applyChatTemplate(const QString& family, const std::string& prom
 std::vector<std::pair<int, int>> byteSpansToChars(const std::string& utf8, int byteOffset,
                                                   const std::vector<std::pair<int, int>>& spans);
 
-// Token text as shown in labels: control characters escaped, invalid UTF-8 replaced.
-QString displayPiece(const std::string& piece);
-
 }  // namespace ll::ui

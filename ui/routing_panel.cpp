@@ -62,6 +62,7 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   m_grid = new QGridLayout;
   ev->addLayout(m_grid);
   m_effect = new QLabel(m_editors);
+  m_effect->setTextFormat(Qt::RichText);  // token text in it is escaped
   m_effect->setWordWrap(true);
   ev->addWidget(m_effect);
   ev->addStretch(1);
@@ -281,7 +282,7 @@ void RoutingPanel::showSnapshot(const SnapshotPtr& snapshot) {
   QString effect;
   if (!s.topNext.empty())
     effect = tr("Next token with these edits: \"%1\" (p = %2)")
-                 .arg(s.topNext.front().first)
+                 .arg(s.topNext.front().first.toHtmlEscaped())
                  .arg(double(s.topNext.front().second), 0, 'f', 3);
   if (s.hasContinuation) effect += tr("<br>Continuation: %1").arg(s.continuation.toHtmlEscaped());
   if (!s.routingWarning.isEmpty())

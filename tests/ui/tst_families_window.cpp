@@ -26,6 +26,7 @@
 #include "visualizers/head_grid.h"
 #include "visualizers/qt/head_grid_view.h"
 #include "visualizers/qt/routing_view.h"
+#include "visualizers/qt/token_label.h"
 
 #include <qcustomplot.h>
 #include <QCheckBox>
@@ -292,7 +293,7 @@ class TstFamiliesWindow : public QObject {
     const float* last = tr->logitsRow(T - 1);
     const int arg = int(std::max_element(last, last + V) - last);
     QCOMPARE(m_w->outputPanel()->topTable()->item(0, 0)->text(),
-             QStringLiteral("\"%1\"").arg(ui::displayPiece(ref.model().tokenizer->piece(arg))));
+             QStringLiteral("\"%1\"").arg(vis::tokenLabel(ref.model().tokenizer->piece(arg))));
     QVERIFY(!m_w->outputPanel()->continuation().isEmpty());
 
     // Steering: a concept vector at the default layer changes the continuation; the unsteered

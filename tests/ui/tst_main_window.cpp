@@ -21,6 +21,7 @@
 #include "ui/selection_panel.h"
 #include "ui/session_controller.h"
 #include "ui/steering_panel.h"
+#include "visualizers/qt/token_label.h"
 
 #include <qcustomplot.h>
 #include <QApplication>
@@ -169,7 +170,7 @@ class TstMainWindow : public QObject {
     // The top next token equals the argmax of the last logits.
     const float* last = tr->logitsRow(tr->nTokens - 1);
     const int arg = int(std::max_element(last, last + tr->nVocab) - last);
-    QCOMPARE(s->topNext.front().first, ui::displayPiece(ref.model().tokenizer->piece(arg)));
+    QCOMPARE(s->topNext.front().first, vis::tokenLabel(ref.model().tokenizer->piece(arg)));
     // The output panel shares a tab group with the model card: brought to the front, it
     // catches up with the shown snapshot.
     m_w->dock("output")->raise();

@@ -306,25 +306,6 @@ FigureSpec selection(rt::Session&, const Trace& tr, const FigureRequest& req) {
 
 }  // namespace
 
-QString tokenLabel(const std::string& piece) {
-  if (piece.size() == 1 && (static_cast<unsigned char>(piece[0]) >= 0x80))
-    return QString::asprintf("<0x%02X>", static_cast<unsigned char>(piece[0]));
-  QString out;
-  for (const QChar c : QString::fromUtf8(piece.data(), qsizetype(piece.size()))) {
-    if (c == '\n')
-      out += "\\n";
-    else if (c == '\t')
-      out += "\\t";
-    else if (c == '\r')
-      out += "\\r";
-    else if (c.unicode() < 0x20)
-      out += QString::asprintf("\\x%02x", c.unicode());
-    else
-      out += c;
-  }
-  return out;
-}
-
 FigureSpec buildFigure(rt::Session& session, const Trace& trace, const FigureRequest& req) {
   if (!trace.captured) throw std::invalid_argument("figure: the run has no captured layers");
   if (req.view == "attention") return attention(session, trace, req);

@@ -12,6 +12,7 @@
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "visualizers/figure/figure.h"
+#include "visualizers/qt/token_label.h"
 
 namespace ll::vis {
 
@@ -46,8 +47,5 @@ std::vector<int64_t> exportViewNpy(rt::Session& session, const rt::Trace& trace,
 // (rt::writeSelectionJson / writeSelectionCsv).
 rt::SelectionRecord selectionRecord(rt::Session& session, const rt::Trace& trace,
                                     const FigureRequest& req);
-
-// A token piece as an axis label: control bytes escaped, lone bytes as <0xNN>.
-QString tokenLabel(const std::string& piece);
 
 }  // namespace ll::vis
