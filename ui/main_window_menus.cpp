@@ -1,0 +1,113 @@
+// MainWindow's menus (File, Navigate, View, Help) and its dialogs (About, the load-error box):
+// kept apart from the window's panels and snapshot plumbing in main_window.cpp.
+#include <QActionGroup>
+#include <QApplication>
+#include <QCheckBox>
+#include <QDockWidget>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+
+#include "ui/main_window.h"
+#include "ui/model_panel.h"
+#include "ui/prompt_panel.h"
+#include "ui/selection_model.h"
+#include "ui/session_controller.h"
+
+namespace ll::ui {
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Open model..."), QKeySequence::Open, m_model, &ModelPanel::chooseFile);
+  file->addAction(tr("Open &Hugging Face folder..."), m_model, &ModelPanel::chooseFolder);
+  file->addSeparator();
+  // The attention map is exported through File > Export figure (installExportActions, which
+  // puts its items above Quit); the output-entropy curve has no figure view of its own.
+  file->addAction(tr("Export entropy plot..."), this, &MainWindow::exportPlot);
+  file->addSeparator()->setObjectName(QStringLiteral("fileQuitSeparator"));
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close)
+      ->setObjectName(QStringLiteral("fileQuit"));
+
+  QMenu* nav = menuBar()->addMenu(tr("&Navigate"));
+  nav->addAction(tr("Next layer"), QKeySequence(Qt::CTRL | Qt::Key_Down), this,
+                 [this] { m_selection->stepLayer(+1); });
+  nav->addAction(tr("Previous layer"), QKeySequence(Qt::CTRL | Qt::Key_Up), this,
+                 [this] { m_selection->stepLayer(-1); });
+  nav->addAction(tr("Next head"), QKeySequence(Qt::CTRL | Qt::Key_Right), this,
+                 [this] { m_selection->stepHead(+1); });
+  nav->addAction(tr("Previous head"), QKeySequence(Qt::CTRL | Qt::Key_Left), this,
+                 [this] { m_selection->stepHead(-1); });
+  nav->addAction(tr("Next token"), QKeySequence(Qt::ALT | Qt::Key_Right), this, [this] {
+    m_selection->setToken(std::min(m_selection->resolvedToken() + 1, m_selection->nTokens() - 1));
+  });
+  nav->addAction(tr("Previous token"), QKeySequence(Qt::ALT | Qt::Key_Left), this,
+                 [this] { m_selection->setToken(std::max(0, m_selection->resolvedToken() - 1)); });
+  nav->addAction(tr("Follow the last token"), QKeySequence(Qt::ALT | Qt::Key_End), this,
+                 [this] { m_selection->setToken(-1); });
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+  view->addSeparator();
+  QAction* bounds = view->addAction(tr("Token boundaries"));
+  bounds->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+  bounds->setCheckable(true);
+  connect(bounds, &QAction::toggled, m_prompt->boundariesBox(), &QCheckBox::setChecked);
+  connect(m_prompt->boundariesBox(), &QCheckBox::toggled, bounds, &QAction::setChecked);
+  view->addSeparator();
+  auto* themes = new QActionGroup(this);
+  QAction* light = view->addAction(tr("Light theme"));
+  QAction* dark = view->addAction(tr("Dark theme"));
+  for (QAction* a : {light, dark}) {
+    a->setCheckable(true);
+    themes->addAction(a);
+  }
+  light->setObjectName(QStringLiteral("themeLight"));
+  dark->setObjectName(QStringLiteral("themeDark"));
+  connect(light, &QAction::triggered, this, [this] { setTheme(Theme::Light); });
+  connect(dark, &QAction::triggered, this, [this] { setTheme(Theme::Dark); });
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->menuAction()->setObjectName(QStringLiteral("helpMenu"));
+  QAction* about = help->addAction(tr("&About LayerLens..."), this, &MainWindow::showAbout);
+  about->setObjectName(QStringLiteral("helpAbout"));
+  about->setMenuRole(QAction::AboutRole);
+}
+
+QString MainWindow::aboutText() const {
+  QString version = QCoreApplication::applicationVersion();
+  if (version.isEmpty()) version = QStringLiteral(LAYERLENS_VERSION);
+  return tr("LayerLens %1\nInspecting transformer language models layer by layer.\n\n"
+            "Compute backend: %2\nHeatmaps: %3\nQt %4")
+      .arg(version,
+           m_backend.isEmpty() ? tr("chosen when a model loads (no model loaded)") : m_backend,
+           m_device ? m_device->text() : tr("unknown"), QString::fromLatin1(qVersion()));
+}
+
+void MainWindow::showAbout() {
+  QMessageBox box(QMessageBox::Information, tr("About LayerLens"), aboutText(), QMessageBox::Ok,
+                  this);
+  box.setObjectName(QStringLiteral("aboutBox"));
+  box.setTextFormat(Qt::PlainText);
+  box.exec();
+}
+
+void MainWindow::showLoadError(const QString& path, const QString& error) {
+  // Non-modal, so it neither blocks the window nor vanishes like a status-bar line; the reason
+  // is shown here too, as the model panel may be behind a tab.
+  if (!m_loadError) {
+    m_loadError = new QMessageBox(QMessageBox::Warning, tr("Could not open model"), QString(),
+                                  QMessageBox::Close, this);
+    m_loadError->setObjectName(QStringLiteral("loadErrorBox"));
+    m_loadError->setAttribute(Qt::WA_DeleteOnClose);
+    m_loadError->setModal(false);
+    m_loadError->setTextFormat(Qt::PlainText);
+  }
+  m_loadError->setText(tr("Could not open %1:\n%2\n\n%3")
+                           .arg(path, error,
+                                m_controller->hasModel() ? tr("The previous model stays loaded.")
+                                                         : tr("No model is loaded.")));
+  m_loadError->show();
+  m_loadError->raise();
+}
+
+}  // namespace ll::ui
