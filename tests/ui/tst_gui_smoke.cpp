@@ -33,6 +33,42 @@ class TstGuiSmoke : public QObject {
     }
   }
 
+  // A heatmap whose matrix is taken away (a panel cleared on a model change) draws only its
+  // background, not the previous upload at a default scale.
+  void clearedHeatmapDrawsNothing() {
+    QVulkanInstance inst;
+    inst.setApiVersion(QVersionNumber(1, 0));
+    if (!inst.create()) QSKIP("no Vulkan instance");
+    ll::vis::HeatmapWindow hw;
+    hw.setVulkanInstance(&inst);
+    hw.resize(200, 150);
+    auto m = std::make_shared<ll::vis::HeatmapMatrix>();
+    m->rows = m->cols = 8;
+    m->values.assign(64, 1.0f);
+    hw.setMatrix(m);
+    hw.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&hw));
+    QTRY_VERIFY_WITH_TIMEOUT(hw.framesRendered() > 0 && hw.supportsGrab(), 20000);
+    auto differing = [&] {
+      QImage img = hw.grab().convertToFormat(QImage::Format_RGB32);
+      const auto& bg = hw.style().backgroundRgb;
+      int n = 0;
+      for (int y = 0; y < img.height(); ++y)
+        for (int x = 0; x < img.width(); ++x) {
+          const QRgb c = img.pixel(x, y);
+          // Background is grey, so a red/blue swap in grab() does not matter.
+          n += qAbs(qRed(c) - int(bg[0] * 255 + 0.5f)) > 3 ||
+               qAbs(qGreen(c) - int(bg[1] * 255 + 0.5f)) > 3;
+        }
+      return n;
+    };
+    QVERIFY(differing() > 1000);  // the data is drawn
+    const int frames = hw.framesRendered();
+    hw.setMatrix(nullptr);
+    QTRY_VERIFY_WITH_TIMEOUT(hw.framesRendered() > frames, 10000);
+    QCOMPARE(differing(), 0);
+  }
+
   void mainWindowRendersHeatmap() {
     QVulkanInstance inst;
     inst.setApiVersion(QVersionNumber(1, 0));

@@ -69,7 +69,9 @@ class HeatmapWindowRenderer : public QVulkanWindowRenderer {
     bi.pClearValues = clear;
     VkCommandBuffer cb = m_window->currentCommandBuffer();
     m_devFuncs->vkCmdBeginRenderPass(cb, &bi, VK_SUBPASS_CONTENTS_INLINE);
-    if (m_core && m_core->hasData())
+    // No matrix (a panel cleared for a model without this data): only the background; the core
+    // still holds the previous upload, which must not be drawn.
+    if (m_core && m_core->hasData() && m_window->matrix())
       m_core->recordDraw(cb, {0.0f, 0.0f, float(size.width()), float(size.height())},
                          m_window->view());
     m_devFuncs->vkCmdEndRenderPass(cb);
