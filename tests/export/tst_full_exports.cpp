@@ -12,6 +12,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "ui_wait.h"
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -31,14 +33,7 @@ using namespace ll;
 namespace {
 
 bool waitSettled(ui::MainWindow* w, int timeoutMs = 60000) {
-  for (int t = 0; t < timeoutMs; t += 20) {
-    QTest::qWait(20);
-    const ui::SnapshotPtr s = w->shownSnapshot();
-    if (w->controller()->hasModel() && s && s->complete && !w->controller()->busy() &&
-        s->state == w->requestedState())
-      return true;
-  }
-  return false;
+  return uitest::waitSettled(w, timeoutMs);
 }
 
 // Runs exportFullView and waits for its result ("" on success).

@@ -17,6 +17,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "ui_wait.h"
+
 #include <cmath>
 #include <memory>
 
@@ -58,16 +60,7 @@ std::unique_ptr<ui::MainWindow> newWindow() {
 // Waits until the shown snapshot is complete, computed for what the panels request now, and
 // nothing is queued.
 bool waitSettled(ui::MainWindow* w, int timeoutMs = 60000) {
-  QElapsedTimer t;
-  t.start();
-  while (t.elapsed() < timeoutMs) {
-    QTest::qWait(20);
-    const ui::SnapshotPtr s = w->shownSnapshot();
-    if (w->controller()->hasModel() && s && s->complete && !w->controller()->busy() &&
-        s->state == w->requestedState())
-      return true;
-  }
-  return false;
+  return uitest::waitSettled(w, timeoutMs);
 }
 
 QAction* demoAction(ui::MainWindow* w, const QString& title) {

@@ -18,16 +18,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path root() {
-  return fs::temp_directory_path() / ("ll_tst_parity_hf_export_" + std::to_string(::getpid()));
+const lltest::ScratchDir kScratch("ll_tst_parity_hf_export_");  // removed at exit
+const fs::path& root() {
+  return kScratch.path();
 }
-const struct Cleanup {
-  fs::path path = root();
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-} kCleanup;
 
 std::vector<float> logits(ll::rt::Session& s, const std::vector<int32_t>& ids) {
   s.setPromptIds(ids);

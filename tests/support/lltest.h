@@ -4,6 +4,8 @@
 // "Totals: N passed, N failed, N skipped") so both kinds of test read alike under ctest.
 #pragma once
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -35,7 +37,9 @@ struct Skip {
 };
 
 struct Registrar {
-  Registrar(const char* name, std::function<void()> fn) { registry().push_back({name, std::move(fn)}); }
+  Registrar(const char* name, std::function<void()> fn) {
+    registry().push_back({name, std::move(fn)});
+  }
 };
 
 template <class T>
@@ -105,46 +109,71 @@ inline int runAll(const char* suite, int argc, char** argv) {
 #define LL_CAT(a, b) LL_CAT2(a, b)
 
 // LL_TEST(name) { body }  — one test function, registered at static-init time.
-#define LL_TEST(name)                                                    \
-  static void name();                                                    \
-  static ::lltest::Registrar LL_CAT(ll_reg_, name)(#name, &name);        \
+#define LL_TEST(name)                                             \
+  static void name();                                             \
+  static ::lltest::Registrar LL_CAT(ll_reg_, name)(#name, &name); \
   static void name()
 
-#define LL_TEST_MAIN(suite) \
-  int main(int argc, char** argv) { return ::lltest::runAll(suite, argc, argv); }
+#define LL_TEST_MAIN(suite)                     \
+  int main(int argc, char** argv) {             \
+    return ::lltest::runAll(suite, argc, argv); \
+  }
 
-#define QVERIFY(cond)                                                          \
-  do {                                                                         \
+#define QVERIFY(cond)                                                               \
+  do {                                                                              \
     if (!(cond)) ::lltest::fail("'" #cond "' returned FALSE.", __FILE__, __LINE__); \
   } while (0)
 
-#define QVERIFY2(cond, message)                                                        \
-  do {                                                                                 \
-    if (!(cond))                                                                       \
+#define QVERIFY2(cond, message)                                                                 \
+  do {                                                                                          \
+    if (!(cond))                                                                                \
       ::lltest::fail(std::string("'" #cond "' returned FALSE. (") + std::string(message) + ")", \
-                     __FILE__, __LINE__);                                              \
+                     __FILE__, __LINE__);                                                       \
   } while (0)
 
-#define QCOMPARE(actual, expected)                                                       \
-  do {                                                                                   \
-    decltype(auto) ll_a = ::lltest::hold(actual);                                        \
-    decltype(auto) ll_e = ::lltest::hold(expected);                                      \
-    if (!(ll_a == ll_e))                                                                 \
-      ::lltest::fail(std::string("Compared values are not the same\n   Actual   (" #actual \
-                                 "): ") + ::lltest::show(ll_a) +                         \
-                         "\n   Expected (" #expected "): " + ::lltest::show(ll_e),      \
-                     __FILE__, __LINE__);                                                \
+#define QCOMPARE(actual, expected)                                                             \
+  do {                                                                                         \
+    decltype(auto) ll_a = ::lltest::hold(actual);                                              \
+    decltype(auto) ll_e = ::lltest::hold(expected);                                            \
+    if (!(ll_a == ll_e))                                                                       \
+      ::lltest::fail(                                                                          \
+          std::string("Compared values are not the same\n   Actual   (" #actual "): ") +       \
+              ::lltest::show(ll_a) + "\n   Expected (" #expected "): " + ::lltest::show(ll_e), \
+          __FILE__, __LINE__);                                                                 \
   } while (0)
 
 #define QFAIL(message) ::lltest::fail(std::string(message), __FILE__, __LINE__)
 
-#define QSKIP(message) throw ::lltest::Skip{std::string(message)}
+#define QSKIP(message)   \
+  throw ::lltest::Skip { \
+    std::string(message) \
+  }
 
 // Skips the current test when ../shared is absent (a fresh checkout still passes).
-#define LL_REQUIRE_SHARED()                                                           \
-  ([]() {                                                                             \
-    auto p = ::lltest::sharedDir();                                                   \
-    if (p.empty())                                                                    \
-      QSKIP("../shared (models and references) not found: set LAYERLENS_SHARED_DIR"); \
-    return p;                                                                         \
+#define LL_REQUIRE_SHARED()                                                                        \
+  ([]() {                                                                                          \
+    auto p = ::lltest::sharedDir();                                                                \
+    if (p.empty()) QSKIP("../shared (models and references) not found: set LAYERLENS_SHARED_DIR"); \
+    return p;                                                                                      \
   }())
+
+namespace lltest {
+
+// A per-process folder under the system temp dir ("<temp>/<prefix><pid>"), removed when the test
+// binary exits, also after a failed comparison. Declare one at namespace scope.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix)
+      : m_path(std::filesystem::temp_directory_path() /
+               (prefix + std::to_string(static_cast<long long>(::getpid())))) {}
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+  }
+  const std::filesystem::path& path() const { return m_path; }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+}  // namespace lltest

@@ -41,6 +41,8 @@
 #include <QTableWidget>
 #include <QTest>
 
+#include "ui_wait.h"
+
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -92,16 +94,7 @@ class TstFamiliesWindow : public QObject {
       QStringLiteral("Once upon a time, Lily and Ben went to the park with a big red ball");
 
   bool waitSettled(int timeoutMs = 60000) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-      QTest::qWait(20);
-      const ui::SnapshotPtr s = m_w->shownSnapshot();
-      if (s && s->complete && s->state.prompt == m_prompt.toStdString() &&
-          !m_w->controller()->busy())
-        return true;
-    }
-    return false;
+    return uitest::waitSettled(m_w.get(), timeoutMs, m_prompt);
   }
 
  private slots:

@@ -27,8 +27,10 @@
 #include <QSpinBox>
 #include <QTemporaryDir>
 #include <QTest>
+
 #include <QTextDocument>
 #include <QTimer>
+#include "ui_wait.h"
 
 #include <memory>
 
@@ -61,15 +63,7 @@ class TstLegible : public QObject {
   QString m_model;
 
   bool waitSettled(const QString& prompt, int timeoutMs = 30000) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-      QTest::qWait(20);
-      const ui::SnapshotPtr s = m_w->shownSnapshot();
-      if (s && s->complete && s->state.prompt == prompt.toStdString() && !m_w->controller()->busy())
-        return true;
-    }
-    return false;
+    return uitest::waitSettled(m_w.get(), timeoutMs, prompt);
   }
 
   bool loadModel(const QString& path) {

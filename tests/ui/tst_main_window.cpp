@@ -39,7 +39,9 @@
 #include <QSlider>
 #include <QTemporaryDir>
 #include <QTest>
+
 #include <QUrl>
+#include "ui_wait.h"
 
 #include <cmath>
 #include <memory>
@@ -89,15 +91,7 @@ class TstMainWindow : public QObject {
 
   // Waits until the window shows a complete snapshot of `prompt` and nothing is queued.
   bool waitSettled(const QString& prompt, int timeoutMs = 30000) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-      QTest::qWait(20);
-      const ui::SnapshotPtr s = m_w->shownSnapshot();
-      if (s && s->complete && s->state.prompt == prompt.toStdString() && !m_w->controller()->busy())
-        return true;
-    }
-    return false;
+    return uitest::waitSettled(m_w.get(), timeoutMs, prompt);
   }
 
   void typePrompt(const QString& text) {

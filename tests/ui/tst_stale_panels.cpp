@@ -31,7 +31,9 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
 #include <QTextBrowser>
+#include "ui_wait.h"
 
 #include <memory>
 
@@ -98,16 +100,7 @@ class TstStalePanels : public QObject {
   QTemporaryDir m_dir;
 
   bool waitSettled(ui::MainWindow* w, int timeoutMs = 60000) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-      QTest::qWait(20);
-      const ui::SnapshotPtr s = w->shownSnapshot();
-      if (w->controller()->hasModel() && s && s->complete && !w->controller()->busy() &&
-          s->state == w->requestedState())
-        return true;
-    }
-    return false;
+    return uitest::waitSettled(w, timeoutMs);
   }
 
   bool load(ui::MainWindow* w, const QString& path) {

@@ -17,17 +17,10 @@ using ll::rt::FormatError;
 
 namespace {
 
-fs::path root() {
-  return fs::temp_directory_path() / ("ll_tst_bad_model_" + std::to_string(::getpid()));
+const lltest::ScratchDir kScratch("ll_tst_bad_model_");  // removed at exit
+const fs::path& root() {
+  return kScratch.path();
 }
-// Removes the temp tree when the test binary exits.
-const struct Cleanup {
-  fs::path path = root();
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-} kCleanup;
 
 fs::path freshDir(const std::string& name) {
   fs::path p = root() / name;

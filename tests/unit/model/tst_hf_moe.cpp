@@ -18,17 +18,10 @@ using namespace ll;
 
 namespace {
 
-fs::path root() {
-  return fs::temp_directory_path() / ("ll_tst_hf_moe_" + std::to_string(::getpid()));
+const lltest::ScratchDir kScratch("ll_tst_hf_moe_");  // removed at exit
+const fs::path& root() {
+  return kScratch.path();
 }
-// Removes the exported folders when the test binary exits, also after a failed comparison.
-const struct Cleanup {
-  fs::path path = root();
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-} kCleanup;
 
 void compareRope(const kern::RopeParams& t, const kern::RopeParams& s) {
   QCOMPARE(t.nRot, s.nRot);
