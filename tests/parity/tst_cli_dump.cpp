@@ -6,28 +6,13 @@
 #include <array>
 #include <cstdio>
 
+#include "cli_process.h"
 #include "parity_common.h"
 
 namespace {
 
-std::filesystem::path cliPath() {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  auto p = self.parent_path().parent_path() / "app" / "layerlens-cli";
-  return std::filesystem::exists(p) ? p : std::filesystem::path();
-}
-
-std::string runCapture(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-  *rc = pclose(f);
-  return out;
-}
+using clitest::cliPath;
+using clitest::runCapture;
 
 }  // namespace
 

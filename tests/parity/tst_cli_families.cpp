@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdio>
 
+#include "cli_process.h"
 #include "parity_common.h"
 #include "runtime/formats/gguf.h"
 
@@ -18,24 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path cliPath() {
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  auto p = self.parent_path().parent_path() / "app" / "layerlens-cli";
-  return fs::exists(p) ? p : fs::path();
-}
-
-std::string runCapture(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-  *rc = pclose(f);
-  return out;
-}
+using clitest::cliPath;
+using clitest::runCapture;
 
 // Runs the CLI (stderr dropped) and parses its JSON output.
 json cliJson(const std::string& args) {
