@@ -5,6 +5,7 @@
 #include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/analysis/run_helpers.h"
+#include "runtime/analysis/selection_reasons.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/steering.h"
@@ -355,16 +356,18 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const SelectionSettings& sel = s.state.selection;
   const int T = tr.nTokens;
   const int layer = sel.layer < 0 ? s.layer : std::clamp(sel.layer, 0, tr.nLayer - 1);
-  const int k = std::max(1, sel.k);
+  // k beyond the prompt means "keep everything": the panel clamps its slider to T as well.
+  const int k = std::clamp(sel.k, 1, std::max(1, T));
+  s.selectionK = k;
   const int window = std::clamp(k / 4, 1, 32);
   const ana::QkView v = ana::qkView(tr, layer, T - window);  // GemFilter and SnapKV read these rows
 
   const ana::Selection gem = ana::gemFilter(v, k);
-  const ana::Selection snap = ana::snapKv(ana::attnRows(tr, layer, T - window), T, tr.nHead,
-                                          std::max(k, window + 1), window);
-  const int recent = std::clamp(k / 2, 1, 32);
-  const ana::Selection h2o =
-      ana::h2o(tr.layers[layer].colSum, T, tr.nHead, std::max(0, k - recent), recent);
+  const int capacity = std::max(k, window + 1);
+  const ana::Selection snap =
+      ana::snapKv(ana::attnRows(tr, layer, T - window), T, tr.nHead, capacity, window);
+  const int recent = std::clamp(k / 2, 1, 32), heavy = std::max(0, k - recent);
+  const ana::Selection h2o = ana::h2o(tr.layers[layer].colSum, T, tr.nHead, heavy, recent);
   check(alive);
   const rt::ModelSpec& spec = m_session->model().spec;
   const auto warn = [&](ana::SelectionMethod m, int l, int obs = 1) {
@@ -384,10 +387,13 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
       warn(ana::SelectionMethod::SnapKv, layer, window);
       s.kept = snap.kept;
       s.scores = meanOverHeads(snap.scoresPerHead, T);
+      s.selectionReason =
+          QString::fromStdString(ana::snapKvKeepReason(snap, k, T, capacity, window));
       break;
     case SelectMethod::H2O:
       s.kept = h2o.kept;
       s.scores = meanOverHeads(h2o.scoresPerHead, T);
+      s.selectionReason = QString::fromStdString(ana::h2oKeepReason(h2o, k, T, heavy, recent));
       break;
     case SelectMethod::PromptDistill: {
       std::vector<ana::DistillStage> stages;
@@ -405,6 +411,8 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
       const ana::DistillResult r = ana::promptDistill(*m_aux, stages);
       s.kept = r.keptPerStage.back();
       s.keptPerStage = r.keptPerStage;
+      s.selectionReason =
+          QString::fromStdString(ana::promptDistillKeepReason(stages, r.keptPerStage, k));
       for (const auto& st : stages) s.stageLayers.push_back(st.layer);
       s.scores.assign(static_cast<size_t>(T), 0.0f);
       if (!r.scoresPerStage.empty())

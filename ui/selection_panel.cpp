@@ -1,6 +1,7 @@
 #include "ui/selection_panel.h"
 
 #include "ui/selection_model.h"
+#include "ui/wheel_guard.h"
 #include "visualizers/qt/score_strip.h"
 
 #include <QCheckBox>
@@ -63,15 +64,7 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
   m_stages->setPlaceholderText(tr("PromptDistill stages, e.g. 1:16,3:8 (empty: layer:k)"));
   form->addRow(tr("Stages"), m_stages);
   v->addLayout(form);
-  m_summary = new QLabel(this);
-  m_summary->setWordWrap(true);
-  v->addWidget(m_summary);
-  m_warnings = new QLabel(this);
-  m_warnings->setWordWrap(true);
-  m_warnings->setTextFormat(Qt::PlainText);
-  m_warnings->setStyleSheet(QStringLiteral("color: #b9770e"));
-  m_warnings->setVisible(false);
-  v->addWidget(m_warnings);
+  addResultLabels(v);
   m_strip = new vis::ScoreStrip(this);
   m_strip->setMinimumHeight(110);
   v->addWidget(m_strip, 2);
@@ -109,11 +102,36 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
     emit settingsChanged();
   });
   connect(m_k, &QSlider::valueChanged, this, [this] {
+    if (!m_clampingK) m_kNote->setVisible(false);  // the user chose a k within the prompt
     updateLabels();
     emit settingsChanged();
   });
   connect(m_stages, &QLineEdit::editingFinished, this, &Panel::settingsChanged);
+  guardWheelIn(this);
   updateLabels();
+}
+
+void SelectionPanel::addResultLabels(QVBoxLayout* v) {
+  m_kNote = new QLabel(this);
+  m_kNote->setWordWrap(true);
+  m_kNote->setTextFormat(Qt::PlainText);
+  m_kNote->setStyleSheet(QStringLiteral("color: #b9770e"));
+  m_kNote->setVisible(false);
+  v->addWidget(m_kNote);
+  m_summary = new QLabel(this);
+  m_summary->setWordWrap(true);
+  v->addWidget(m_summary);
+  m_reason = new QLabel(this);
+  m_reason->setWordWrap(true);
+  m_reason->setTextFormat(Qt::PlainText);
+  m_reason->setVisible(false);
+  v->addWidget(m_reason);
+  m_warnings = new QLabel(this);
+  m_warnings->setWordWrap(true);
+  m_warnings->setTextFormat(Qt::PlainText);
+  m_warnings->setStyleSheet(QStringLiteral("color: #b9770e"));
+  m_warnings->setVisible(false);
+  v->addWidget(m_warnings);
 }
 
 QList<QWidget*> SelectionPanel::figureWidgets() const {
@@ -124,12 +142,32 @@ void SelectionPanel::updateLabels() {
   m_layerLabel->setText(m_follow->isChecked() ? tr("(selected)")
                                               : QString::number(m_layer->value()));
   m_layer->setEnabled(!m_follow->isChecked());
-  m_kLabel->setText(QString::number(m_k->value()));
+  m_kLabel->setText(m_promptTokens > 0 ? tr("%1 of %2").arg(m_k->value()).arg(m_promptTokens)
+                                       : QString::number(m_k->value()));
+}
+
+void SelectionPanel::limitK(int nTokens) {
+  if (nTokens <= 0) return;
+  m_promptTokens = nTokens;
+  const int old = m_k->value();
+  m_clampingK = true;
+  m_k->setMaximum(nTokens);  // emits valueChanged (and so settingsChanged) when it clamps
+  m_clampingK = false;
+  if (old > nTokens) {
+    m_kNote->setText(
+        tr("k = %1 is more than the prompt's %2 tokens: k is set to %2.").arg(old).arg(nTokens));
+    m_kNote->setVisible(true);
+  }
+  updateLabels();
 }
 
 void SelectionPanel::modelChanged(const ModelInfo& info) {
   m_layer->setRange(0, std::max(0, info.nLayer - 1));
-  m_k->setRange(1, std::max(1, std::min(info.nCtx > 0 ? info.nCtx : 1024, 1024)));
+  // Until the first snapshot names the prompt's length (limitK), the context bounds k.
+  m_promptTokens = 0;
+  m_kCeiling = std::max(1, std::min(info.nCtx > 0 ? info.nCtx : 1024, 1024));
+  m_k->setRange(1, m_kCeiling);
+  updateLabels();
 }
 
 void SelectionPanel::clearData() {
@@ -138,6 +176,8 @@ void SelectionPanel::clearData() {
   m_overlap->setRowCount(0);
   m_full->clear();
   m_kept->clear();
+  m_reason->clear();
+  m_reason->setVisible(false);
 }
 
 void SelectionPanel::applyTo(ViewState& state) const {
@@ -154,6 +194,9 @@ void SelectionPanel::applyState(const SelectionSettings& settings) {
   m_method->setCurrentIndex(static_cast<int>(settings.method));
   m_follow->setChecked(settings.layer < 0);
   if (settings.layer >= 0) m_layer->setValue(settings.layer);
+  // A k above the last prompt's length stays as asked until the next result clamps it with a
+  // note (limitK): the session's prompt may be longer.
+  m_k->setMaximum(std::max(m_k->maximum(), std::min(settings.k, m_kCeiling)));
   m_k->setValue(settings.k);
   m_stages->setText(QString::fromStdString(settings.stages));
   updateLabels();
@@ -174,20 +217,30 @@ QString SelectionPanel::answerKept() const {
 QString SelectionPanel::warningText() const {
   return m_warnings->text();
 }
+QString SelectionPanel::reasonText() const {
+  return m_reason->text();
+}
+QString SelectionPanel::kNoteText() const {
+  return m_kNote->isHidden() ? QString() : m_kNote->text();
+}
 
 void SelectionPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_snapshot = snapshot;
   const Snapshot& s = *snapshot;
+  limitK(s.nTokens);
+  m_reason->setText(s.selectionError.isEmpty() ? s.selectionReason : QString());
+  m_reason->setVisible(!m_reason->text().isEmpty());
   if (!s.selectionError.isEmpty()) {
     m_summary->setText(
         tr("<span style='color:#c0392b'>%1</span>").arg(s.selectionError.toHtmlEscaped()));
   } else {
     const int layer = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
-    m_summary->setText(tr("%1 at layer %2 keeps %3 of %4 tokens")
+    m_summary->setText(tr("%1 at layer %2 keeps %3 of %4 tokens (k = %5)")
                            .arg(methodName(s.state.selection.method))
                            .arg(layer)
                            .arg(s.kept.size())
-                           .arg(s.nTokens));
+                           .arg(s.nTokens)
+                           .arg(s.selectionK));
   }
   QStringList notes;
   for (const QString& w : s.selectionWarnings) notes << QStringLiteral("\u26a0 ") + w;

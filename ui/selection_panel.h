@@ -12,6 +12,7 @@ class QLineEdit;
 class QPlainTextEdit;
 class QSlider;
 class QTableWidget;
+class QVBoxLayout;
 
 namespace ll::vis {
 class ScoreStrip;
@@ -44,9 +45,18 @@ class SelectionPanel : public Panel {
   QString answerKept() const;
   // Where the shown method is limited by the model (e.g. a sliding-window layer); empty if nowhere.
   QString warningText() const;
+  // Why the shown method keeps more than k (e.g. SnapKV's window and union over heads); "" if not.
+  QString reasonText() const;
+  // The note shown after k was clamped to the prompt's length; "" when none is shown.
+  QString kNoteText() const;
 
  private:
   void updateLabels();
+  // The k note, the summary, why more than k are kept, the model's limits (in that order).
+  void addResultLabels(QVBoxLayout* v);
+  // k can be at most the prompt's token count: the slider's maximum follows it, and a larger k
+  // (an old value or a session's) is clamped with a note saying so.
+  void limitK(int nTokens);
 
   QComboBox* m_method = nullptr;
   QSlider* m_layer = nullptr;
@@ -55,7 +65,12 @@ class SelectionPanel : public Panel {
   QLabel* m_layerLabel = nullptr;
   QLabel* m_kLabel = nullptr;
   QLineEdit* m_stages = nullptr;
+  QLabel* m_kNote = nullptr;
   QLabel* m_summary = nullptr;
+  QLabel* m_reason = nullptr;
+  int m_promptTokens = 0;  // tokens of the last snapshot's prompt (0: none yet)
+  int m_kCeiling = 1024;   // k's bound before any prompt: the model's context, at most 1024
+  bool m_clampingK = false;
   QLabel* m_warnings = nullptr;
   QTableWidget* m_overlap = nullptr;
   vis::ScoreStrip* m_strip = nullptr;

@@ -138,6 +138,8 @@ struct Snapshot {
   std::vector<int> stageLayers;
   QString answerFull, answerKept;
   QString selectionError;
+  int selectionK = 0;       // the k the methods ran with (the settings' k clamped to 1..T)
+  QString selectionReason;  // why the method keeps more than k (selection_reasons.h), or ""
   // Where the method is limited by the model (rt::ana method_limits.h): selecting at a
   // sliding-window layer, the kept tokens' answer on a model with sliding-window layers.
   QStringList selectionWarnings;

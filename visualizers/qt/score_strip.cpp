@@ -31,8 +31,19 @@ ScoreStrip::ScoreStrip(QWidget* parent) : QWidget(parent) {
     m_bars[s]->setPen(QPen(c.darker(130)));
     m_bars[s]->setName(tr(names[s]));
   }
+  // The legend sits in its own row above the axis rect, one entry beside the next: inside the
+  // axis rect it covered the bars of the last tokens (the ones recent-token methods keep).
   m_plot->legend->setVisible(true);
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  m_plot->legend->setWrap(3);
+  m_plot->legend->setBorderPen(Qt::NoPen);
+  m_plot->legend->setBrush(Qt::NoBrush);
+  m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+  m_plot->plotLayout()->insertRow(0);
+  m_plot->plotLayout()->addElement(0, 0, m_plot->legend);
+  m_plot->plotLayout()->setRowStretchFactor(0, 0.001);
+  m_plot->plotLayout()->setRowSpacing(0);
+  m_plot->legend->setMargins(QMargins(4, 2, 4, 0));
   v->addWidget(m_plot);
 }
 
@@ -49,7 +60,11 @@ void ScoreStrip::setOverlay(const TokenOverlay& overlay) {
   }
   for (int s = 0; s < 3; ++s) {
     m_bars[s]->setData(keys[s], values[s], true);
-    if (m_bars[s]->addToLegend() && keys[s].isEmpty()) m_bars[s]->removeFromLegend();
+    // Only the states present get a legend entry (addToLegend is a no-op when already there).
+    if (keys[s].isEmpty())
+      m_bars[s]->removeFromLegend();
+    else
+      m_bars[s]->addToLegend();
   }
   if (n <= 48) {
     m_plot->xAxis->setTicker(ticker);
