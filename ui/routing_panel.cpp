@@ -1,6 +1,8 @@
 #include "ui/routing_panel.h"
 
+#include "ui/router_edit_list.h"
 #include "ui/selection_model.h"
+#include "ui/wheel_guard.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/routing_view.h"
 
@@ -9,6 +11,7 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QSignalBlocker>
 #include <QSlider>
@@ -17,13 +20,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <tuple>
 
 namespace ll::ui {
-
-namespace {
-constexpr double kBiasStep = 0.1;  // slider unit in router-logit units
-}
 
 RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance, QWidget* parent)
     : Panel(selection, parent) {
@@ -48,42 +46,28 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   m_load->xAxis->setLabel(tr("expert"));
   m_load->yAxis->setLabel(tr("load (fraction of tokens)"));
   m_load->setMinimumHeight(100);
-  auto* scroll = new QScrollArea(split);
-  scroll->setWidgetResizable(true);
-  m_editors = new QWidget(scroll);
-  auto* ev = new QVBoxLayout(m_editors);
-  auto* lrow = new QHBoxLayout;
-  m_layers = new QComboBox(m_editors);
-  m_layers->addItems({tr("selected layer"), tr("all MoE layers"), tr("as loaded (per layer)")});
-  lrow->addWidget(new QLabel(tr("Edits apply in"), m_editors));
-  lrow->addWidget(m_layers);
-  lrow->addStretch(1);
-  ev->addLayout(lrow);
-  m_grid = new QGridLayout;
-  ev->addLayout(m_grid);
-  m_effect = new QLabel(m_editors);
-  m_effect->setTextFormat(Qt::RichText);  // token text in it is escaped
-  m_effect->setWordWrap(true);
-  ev->addWidget(m_effect);
-  ev->addStretch(1);
-  scroll->setWidget(m_editors);
+  m_editors = buildEditors(split);
+  split->setCollapsible(2, false);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 1);
+  split->setStretchFactor(2, 3);
+  split->setSizes({300, 100, 300});  // proportions: the map keeps as much room as the edits
   v->addWidget(split, 1);
+  guardWheelIn(this);
+  refreshList();
 
   connect(m_mode, &QComboBox::currentIndexChanged, this, &RoutingPanel::showMatrix);
-  connect(m_layers, &QComboBox::currentIndexChanged, this, [this](int mode) {
-    // The expert controls do not feed the verbatim per-layer edits of a loaded session.
-    for (auto* w : m_bias) w->setEnabled(mode != 2);
-    for (auto* w : m_force) w->setEnabled(mode != 2);
-    emit settingsChanged();
-  });
+  connect(m_layers, &QComboBox::currentIndexChanged, this, &RoutingPanel::scopeChanged);
+  connect(m_reset, &QPushButton::clicked, this, &RoutingPanel::resetAllEdits);
+  // Queued: the clicked remove button is deleted when the list is rebuilt.
+  connect(m_list, &RouterEditList::removeRequested, this, &RoutingPanel::removeListed,
+          Qt::QueuedConnection);
   connect(m_selection, &SelectionModel::changed, this, [this] {
     showMatrix();
     if (m_layers->currentIndex() == 0) {
+      refreshList();  // the list names the selected layer
       // Edits in "the selected layer" follow the selection.
-      for (auto* s : m_bias)
-        if (s->value() != 0) return emit settingsChanged();
-      for (auto* f : m_force)
-        if (f->currentIndex() != 0) return emit settingsChanged();
+      if (!controlEdits(m_selection->layer()).empty()) emit settingsChanged();
     }
   });
   connect(m_view, &vis::RoutingView::cellSelected, this, [this](int row, int) {
@@ -122,14 +106,15 @@ void RoutingPanel::modelChanged(const ModelInfo& info) {
   m_nExpert = info.nExpert;
   m_nLayer = info.nLayer;
   m_loaded.clear();  // a loaded session's per-layer edits belong to the model it named
-  if (m_layers->currentIndex() == 2) m_layers->setCurrentIndex(0);
-  while (QLayoutItem* it = m_grid->takeAt(0)) {
-    delete it->widget();
-    delete it;
+  {
+    const QSignalBlocker block(m_layers);
+    m_layers->setCurrentIndex(0);
   }
-  m_bias.clear();
-  m_force.clear();
-  m_biasLabel.clear();
+  m_scope = 0;
+  m_scopeNote->clear();
+  m_scopeNote->setVisible(false);
+  buildExpertControls(info.nExpert);
+  refreshList();
   if (info.nExpert <= 0) {
     m_info->setText(tr("%1 is a dense model (no experts): nothing is routed.").arg(info.name));
     m_editors->setEnabled(false);
@@ -140,113 +125,10 @@ void RoutingPanel::modelChanged(const ModelInfo& info) {
                      "to max + 0.001; ban removes the expert before top-k (ALGORITHMS.md §9).")
                       .arg(info.nExpert)
                       .arg(info.nExpertUsed));
-  m_grid->addWidget(new QLabel(tr("Expert"), m_editors), 0, 0);
-  m_grid->addWidget(new QLabel(tr("Bias"), m_editors), 0, 1);
-  m_grid->addWidget(new QLabel(tr("Force / ban"), m_editors), 0, 3);
-  for (int e = 0; e < info.nExpert; ++e) {
-    auto* s = new QSlider(Qt::Horizontal, m_editors);
-    s->setRange(-50, 50);
-    auto* lab = new QLabel(QStringLiteral("0.0"), m_editors);
-    auto* f = new QComboBox(m_editors);
-    f->addItems({tr("-"), tr("force"), tr("ban")});
-    m_grid->addWidget(new QLabel(QString::number(e), m_editors), e + 1, 0);
-    m_grid->addWidget(s, e + 1, 1);
-    m_grid->addWidget(lab, e + 1, 2);
-    m_grid->addWidget(f, e + 1, 3);
-    m_bias.push_back(s);
-    m_biasLabel.push_back(lab);
-    m_force.push_back(f);
-    connect(s, &QSlider::valueChanged, this, [this, lab](int val) {
-      lab->setText(QString::number(val * kBiasStep, 'f', 1));
-      emit settingsChanged();
-    });
-    connect(f, &QComboBox::currentIndexChanged, this, &Panel::settingsChanged);
-  }
-}
-
-void RoutingPanel::setExpertEdit(int expert, double bias, int mode) {
-  if (expert < 0 || expert >= static_cast<int>(m_bias.size())) return;
-  m_bias[expert]->setValue(static_cast<int>(std::lround(bias / kBiasStep)));
-  m_force[expert]->setCurrentIndex(std::clamp(mode, 0, 2));
 }
 
 void RoutingPanel::applyTo(ViewState& state) const {
   state.routerEdits = routerEdits();
-}
-
-std::vector<rt::RouterEdit> RoutingPanel::routerEdits() const {
-  return editsFromControls(m_selection->layer());
-}
-
-std::vector<rt::RouterEdit> RoutingPanel::editsFromControls(int selectedLayer) const {
-  std::vector<rt::RouterEdit> out;
-  if (m_nExpert <= 0) return out;
-  if (m_layers->currentIndex() == 2) return m_loaded;
-  std::vector<int> layers;
-  if (m_layers->currentIndex() == 0)
-    layers.push_back(selectedLayer);
-  else
-    for (int l = 0; l < m_nLayer; ++l) layers.push_back(l);
-  for (int l : layers)
-    for (int e = 0; e < static_cast<int>(m_bias.size()); ++e) {
-      const int mode = m_force[e]->currentIndex();
-      if (mode == 1)
-        out.push_back({l, e, rt::RouterEditKind::Force, 0.0f});
-      else if (mode == 2)
-        out.push_back({l, e, rt::RouterEditKind::Ban, 0.0f});
-      if (m_bias[e]->value() != 0 && mode != 2)
-        out.push_back(
-            {l, e, rt::RouterEditKind::Bias, static_cast<float>(m_bias[e]->value() * kBiasStep)});
-    }
-  return out;
-}
-
-void RoutingPanel::resetControls() {
-  for (auto* s : m_bias) s->setValue(0);
-  for (auto* f : m_force) f->setCurrentIndex(0);
-  m_loaded.clear();
-}
-
-void RoutingPanel::applyState(const std::vector<rt::RouterEdit>& edits, int selectedLayer) {
-  const QSignalBlocker block(this);
-  resetControls();
-  m_layers->setCurrentIndex(0);
-  if (edits.empty()) return;
-  // Try the expert controls first: the edits of the first layer, then check that the controls
-  // reproduce the whole list exactly (same layers, same kinds, bias on the slider's 0.1 grid).
-  const auto key = [](const rt::RouterEdit& r) {
-    return std::tuple(r.layer, r.expert, int(r.kind), r.value);
-  };
-  auto want = edits;
-  std::sort(want.begin(), want.end(),
-            [&](const auto& a, const auto& b) { return key(a) < key(b); });
-  bool fits = true;
-  for (const auto& r : want) {
-    if (r.layer != want.front().layer) continue;
-    if (r.expert < 0 || r.expert >= int(m_bias.size())) {
-      fits = false;
-      break;
-    }
-    if (r.kind == rt::RouterEditKind::Force && r.value == 0.0f)
-      m_force[r.expert]->setCurrentIndex(1);
-    else if (r.kind == rt::RouterEditKind::Ban)
-      m_force[r.expert]->setCurrentIndex(2);
-    else if (r.kind == rt::RouterEditKind::Bias)
-      m_bias[r.expert]->setValue(static_cast<int>(std::lround(r.value / kBiasStep)));
-    else
-      fits = false;
-  }
-  for (int mode : {0, 1}) {
-    if (!fits) break;
-    m_layers->setCurrentIndex(mode);
-    auto got = editsFromControls(selectedLayer);
-    std::sort(got.begin(), got.end(),
-              [&](const auto& a, const auto& b) { return key(a) < key(b); });
-    if (got == want) return;
-  }
-  resetControls();
-  m_loaded = edits;
-  m_layers->setCurrentIndex(2);
 }
 
 void RoutingPanel::showMatrix() {

@@ -12,6 +12,7 @@ class QComboBox;
 class QCustomPlot;
 class QGridLayout;
 class QLabel;
+class QPushButton;
 class QSlider;
 class QVulkanInstance;
 
@@ -20,6 +21,9 @@ class RoutingView;
 }
 
 namespace ll::ui {
+
+class RouterEditList;
+struct RouterEditRow;
 
 class RoutingPanel : public Panel {
   Q_OBJECT
@@ -49,6 +53,13 @@ class RoutingPanel : public Panel {
   QSlider* expertBiasSlider(int e) const {
     return e >= 0 && e < int(m_bias.size()) ? m_bias[e] : nullptr;
   }
+  // The list of edits in force (one row per edit, each removable) and "Reset all edits".
+  RouterEditList* editList() const { return m_list; }
+  QPushButton* resetButton() const { return m_reset; }
+  // Removes every router edit (expert controls and loaded per-layer edits) and recomputes.
+  void resetAllEdits();
+  // What the last scope change did to the edits ("copied 3 edits of layer 2 to all 8 layers").
+  QString scopeNoteText() const;
   QCustomPlot* loadPlot() const { return m_load; }
   vis::RoutingView* view() const { return m_view; }
   QString infoText() const;
@@ -59,6 +70,22 @@ class RoutingPanel : public Panel {
   void clearView();
   std::vector<rt::RouterEdit> editsFromControls(int selectedLayer) const;
   void resetControls();
+  // The listed edits: the expert controls' (layers named by the scope) or the loaded ones; each
+  // with what removing it does (loaded: its index in m_loaded; controls: expert and kind).
+  struct Listed {
+    int expert = 0;
+    rt::RouterEditKind kind = rt::RouterEditKind::Bias;
+    float value = 0.0f;
+    int layer = -1;        // -1: every layer (scope "all")
+    int loadedIndex = -1;  // >= 0: m_loaded[loadedIndex]
+  };
+  std::vector<Listed> listedEdits() const;
+  std::vector<Listed> controlEdits(int layer) const;  // the expert controls' edits in one layer
+  void refreshList();
+  void removeListed(int row);
+  void scopeChanged(int scope);
+  QWidget* buildEditors(QWidget* parent);  // scope, reset, expert controls, edit list, effect
+  void buildExpertControls(int nExpert);
 
   vis::RoutingView* m_view = nullptr;
   QCustomPlot* m_load = nullptr;
@@ -66,6 +93,10 @@ class RoutingPanel : public Panel {
   QComboBox* m_layers = nullptr;
   QLabel* m_info = nullptr;
   QLabel* m_effect = nullptr;
+  QLabel* m_scopeNote = nullptr;
+  RouterEditList* m_list = nullptr;
+  QPushButton* m_reset = nullptr;
+  int m_scope = 0;  // the scope box's index before its last change
   QGridLayout* m_grid = nullptr;
   QWidget* m_editors = nullptr;
   std::vector<QSlider*> m_bias;

@@ -1,19 +1,31 @@
-// The token-selection panel on MoE fixtures (the real main window, offscreen, not shown so every
-// panel takes every snapshot): the score plot's legend stays clear of the bars, k follows the
-// prompt's length (a larger k is clamped with a note), a method that keeps more than k says why
-// from its own parameters.
+// The token-selection and routing panels on MoE fixtures (the real main window, offscreen, not
+// shown so every panel takes every snapshot): the score plot's legend stays clear of the bars, k
+// follows the prompt's length (a larger k is clamped with a note), a method that keeps more than
+// k says why from its own parameters; the routing panel lists its edits (each removable), resets
+// them all at once, says what a scope change did, and leaves values alone under an unfocused wheel.
 #include "ui/main_window.h"
+#include "ui/router_edit_list.h"
+#include "ui/routing_panel.h"
 #include "ui/selection_model.h"
 #include "ui/selection_panel.h"
 #include "ui/session_controller.h"
+#include "ui/wheel_guard.h"
 #include "visualizers/qt/score_strip.h"
 
 #include <qcustomplot.h>
+#include <QApplication>
+#include <QComboBox>
 #include <QFile>
 #include <QLabel>
+#include <QPushButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTest>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <QWheelEvent>
 
 #include "ui_wait.h"
 
@@ -35,6 +47,21 @@ QStringList labelsWith(QWidget* root, const QString& part) {
   for (auto* l : root->findChildren<QLabel*>())
     if (!l->isHidden() && l->text().contains(part)) out << l->text();
   return out;
+}
+
+// A wheel notch up over the middle of `w`, through the application (event filters apply).
+// Returns whether the event was accepted: QApplication hands a window system's wheel event that
+// is left unaccepted on to the parent (the scroll area), so false means "the panel scrolls".
+bool wheelUp(QWidget* w) {
+  const QPointF pos(w->width() / 2.0, w->height() / 2.0);
+  QWheelEvent ev(pos, w->mapToGlobal(pos), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                 Qt::NoScrollPhase, false);
+  QApplication::sendEvent(w, &ev);
+  return ev.isAccepted();
+}
+
+QString cell(QTableWidget* t, int r, int c) {
+  return t->item(r, c) ? t->item(r, c)->text() : QString();
 }
 
 const QString kLongPrompt = QStringLiteral(
@@ -205,6 +232,166 @@ class TstSelectionRouting : public QObject {
     QVERIFY(settle());
     QCOMPARE(int(m_w->shownSnapshot()->kept.size()), 8);
     QVERIFY(labelsWith(p, QStringLiteral("> k =")).isEmpty());
+  }
+
+  // The edits in force are listed one per row (layer, expert, kind, value), each removable, in a
+  // list tall enough for several rows.
+  void routerEditsAreListed() {
+    if (!m_w) QSKIP("no fixtures");
+    QVERIFY(loadModel("olmoe-tiny.gguf"));
+    m_w->setPrompt(kShortPrompt);
+    QVERIFY(settle(kShortPrompt));
+    ui::RoutingPanel* r = m_w->routingPanel();
+    auto* list = r->findChild<QTableWidget*>(QStringLiteral("routerEditList"));
+    QVERIFY2(list, "no list of router edits");
+    QCOMPARE(list->rowCount(), 0);
+    QVERIFY(list->minimumHeight() >=
+            ui::RouterEditList::kVisibleRows * list->verticalHeader()->defaultSectionSize());
+    m_w->selection()->setLayer(1);
+    r->setExpertEdit(0, 0.5, 0);
+    r->setExpertEdit(2, 0.0, 2);
+    QCOMPARE(list->rowCount(), 2);
+    QCOMPARE(cell(list, 0, 0), QStringLiteral("1"));
+    QCOMPARE(cell(list, 0, 1), QStringLiteral("0"));
+    QCOMPARE(cell(list, 0, 2), QStringLiteral("bias"));
+    QCOMPARE(cell(list, 0, 3), QStringLiteral("0.50"));
+    QCOMPARE(cell(list, 1, 1), QStringLiteral("2"));
+    QCOMPARE(cell(list, 1, 2), QStringLiteral("ban"));
+    // Following the selection: the list names the new layer.
+    m_w->selection()->setLayer(0);
+    QCOMPARE(cell(list, 0, 0), QStringLiteral("0"));
+    m_w->selection()->setLayer(1);
+
+    // Removing the bias row leaves the ban, in the list, the controls and the next run.
+    QVERIFY(r->editList()->removeButton(0));
+    r->editList()->removeButton(0)->click();
+    QTRY_COMPARE(list->rowCount(), 1);
+    QCOMPARE(cell(list, 0, 2), QStringLiteral("ban"));
+    QCOMPARE(r->expertBiasSlider(0)->value(), 0);
+    const std::vector<rt::RouterEdit> ban{{1, 2, rt::RouterEditKind::Ban, 0.0f}};
+    QCOMPARE(r->routerEdits(), ban);
+    QVERIFY(settle());
+    QCOMPARE(m_w->shownSnapshot()->state.routerEdits, ban);
+
+    // Loaded per-layer edits are listed as loaded, and removed one by one.
+    const std::vector<rt::RouterEdit> loaded{{0, 1, rt::RouterEditKind::Bias, 0.25f},
+                                             {1, 3, rt::RouterEditKind::BiasStd, 0.5f}};
+    r->applyState(loaded, 1);
+    QCOMPARE(r->layersBox()->currentIndex(), 2);
+    QCOMPARE(list->rowCount(), 2);
+    QCOMPARE(cell(list, 1, 0), QStringLiteral("1"));
+    QCOMPARE(cell(list, 1, 2), ui::routerEditKindName(rt::RouterEditKind::BiasStd));
+    r->editList()->removeButton(0)->click();
+    QTRY_COMPARE(list->rowCount(), 1);
+    QCOMPARE(r->routerEdits(), std::vector<rt::RouterEdit>{loaded[1]});
+    r->applyState({}, 1);
+    QCOMPARE(list->rowCount(), 0);
+  }
+
+  // Switching the scope to all layers says what it copied (and back, what it kept).
+  void scopeChangeSaysWhatItCopied() {
+    if (!m_w) QSKIP("no fixtures");
+    ui::RoutingPanel* r = m_w->routingPanel();
+    if (r->expertModeBox(2) == nullptr) QVERIFY(loadModel("olmoe-tiny.gguf"));
+    const int nLayer = m_w->controller()->modelInfo().nLayer;
+    QVERIFY(nLayer > 1);
+    r->applyState({}, 1);
+    m_w->selection()->setLayer(1);
+    r->setExpertEdit(1, -0.3, 0);
+    r->setExpertEdit(2, 0.0, 1);
+    r->layersBox()->setCurrentIndex(1);
+    const QString copied = QStringLiteral("copied 2 edits of layer 1 to all %1 layers").arg(nLayer);
+    QVERIFY2(!labelsWith(r, copied).isEmpty(), qPrintable(r->scopeNoteText()));
+    QCOMPARE(int(r->routerEdits().size()), 2 * nLayer);
+    QCOMPARE(r->editList()->rowCount(), 2);
+    QCOMPARE(cell(r->editList(), 0, 0), QStringLiteral("all (0-%1)").arg(nLayer - 1));
+    r->layersBox()->setCurrentIndex(0);
+    QCOMPARE(r->scopeNoteText(), QStringLiteral("the 2 edits now apply in layer 1 only"));
+    QCOMPARE(int(r->routerEdits().size()), 2);
+  }
+
+  // "Reset all edits" clears every edit (all layers, loaded ones) and recomputes.
+  void resetAllEdits() {
+    if (!m_w) QSKIP("no fixtures");
+    ui::RoutingPanel* r = m_w->routingPanel();
+    if (r->expertModeBox(2) == nullptr) QVERIFY(loadModel("olmoe-tiny.gguf"));
+    QPushButton* reset = nullptr;
+    for (auto* b : r->findChildren<QPushButton*>())
+      if (b->text() == QStringLiteral("Reset all edits")) reset = b;
+    QVERIFY2(reset, "no \"Reset all edits\" button");
+    r->applyState({}, 1);
+    r->setExpertEdit(0, 1.0, 0);
+    r->setExpertEdit(3, 0.0, 2);
+    r->layersBox()->setCurrentIndex(1);
+    QVERIFY(settle());
+    QVERIFY(!m_w->shownSnapshot()->state.routerEdits.empty());
+    QVERIFY(reset->isEnabled());
+    reset->click();
+    QVERIFY(r->routerEdits().empty());
+    QCOMPARE(r->editList()->rowCount(), 0);
+    QCOMPARE(r->expertBiasSlider(0)->value(), 0);
+    QCOMPARE(r->expertModeBox(3)->currentIndex(), 0);
+    QVERIFY(!reset->isEnabled());
+    QVERIFY(settle());
+    QVERIFY(m_w->shownSnapshot()->state.routerEdits.empty());
+
+    // From loaded per-layer edits too: back to the expert controls in the selected layer.
+    r->applyState({{0, 1, rt::RouterEditKind::Bias, 0.25f}, {2, 1, rt::RouterEditKind::Ban, 0}}, 1);
+    QCOMPARE(r->layersBox()->currentIndex(), 2);
+    reset->click();
+    QCOMPARE(r->layersBox()->currentIndex(), 0);
+    QVERIFY(r->routerEdits().empty());
+    QVERIFY(r->expertBiasSlider(0)->isEnabled());
+    QVERIFY(settle());
+    QVERIFY(m_w->shownSnapshot()->state.routerEdits.empty());
+  }
+
+  // The wheel over an unfocused slider, spin box or combo box changes nothing (and is left for
+  // the scroll area under it); once the control has focus it does.
+  void wheelNeedsFocus() {
+    if (!m_w) QSKIP("no fixtures");
+    ui::RoutingPanel* r = m_w->routingPanel();
+    if (r->expertBiasSlider(0) == nullptr) QVERIFY(loadModel("olmoe-tiny.gguf"));
+    r->applyState({}, 0);
+    QSlider* bias = r->expertBiasSlider(0);
+    QComboBox* mode = r->expertModeBox(0);
+    QVERIFY(!bias->hasFocus());
+    QVERIFY(!wheelUp(bias));
+    QCOMPARE(bias->value(), 0);
+    mode->setCurrentIndex(1);
+    wheelUp(mode);
+    QCOMPARE(mode->currentIndex(), 1);
+    mode->setCurrentIndex(0);
+    QCOMPARE(bias->focusPolicy(), Qt::StrongFocus);
+    QSlider* k = m_w->selectionPanel()->kSlider();
+    const int kBefore = k->value();
+    wheelUp(k);
+    QCOMPARE(k->value(), kBefore);
+    QVERIFY(r->routerEdits().empty());
+
+    // The helper on its own, in a shown window that can take focus.
+    QScrollArea area;
+    auto* content = new QWidget;
+    auto* v = new QVBoxLayout(content);
+    auto* s = new QSlider(Qt::Horizontal);
+    s->setRange(0, 100);
+    s->setValue(50);
+    auto* other = new QPushButton(QStringLiteral("elsewhere"));
+    v->addWidget(other);
+    v->addWidget(s);
+    area.setWidget(content);
+    area.resize(300, 200);
+    ui::guardWheel(s);
+    area.show();
+    area.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&area));
+    other->setFocus();
+    QVERIFY(!wheelUp(s));
+    QCOMPARE(s->value(), 50);
+    s->setFocus();
+    QVERIFY(s->hasFocus());
+    QVERIFY(wheelUp(s));
+    QVERIFY(s->value() != 50);
   }
 
   void cleanupTestCase() { m_w.reset(); }
