@@ -10,6 +10,7 @@
 #include "runtime/api/session.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "ui/attention_panel.h"
+#include "ui/export_actions.h"
 #include "ui/lens_panel.h"
 #include "ui/main_window.h"
 #include "ui/routing_panel.h"
@@ -298,6 +299,15 @@ class TstLensGrid : public QObject {
     // The selected layer's two rows are marked.
     const auto& marked = panel()->view()->markedRows();
     QCOMPARE(int(marked.size()), 2);
+    // File > Export "lens" is this grid: same rows, columns, value; the caption says so.
+    const auto f = ui::figureFromSnapshot(*s, "lens", "stories260K.gguf");
+    QCOMPARE(f.matrix.rows, g.rowCount());
+    QCOMPARE(f.matrix.cols, g.cols);
+    QCOMPARE(f.matrix.values, g.entropy);
+    QCOMPARE(f.rowLabels.at(1), QStringLiteral("L0 attn"));
+    QVERIFY(f.caption.contains(QStringLiteral("entropy")));
+    QVERIFY(f.caption.contains(QStringLiteral("final norm")));
+    QVERIFY(f.caption.contains(QString::fromUtf8("tokens 0–%1").arg(g.cols - 1)));
     panel()->midBox()->setChecked(false);
     panel()->valueBox()->setCurrentIndex(0);
     QVERIFY(settle());
