@@ -45,22 +45,25 @@ LensPanel::LensPanel(SelectionModel* selection, QWidget* parent) : Panel(selecti
   m_first->setValue(-1);
   m_first->setSingleStep(16);
   m_first->setSpecialValueText(tr("follow selection"));
-  m_first->setToolTip(tr("First token column of the window (the grid shows at most %1 tokens)")
+  m_first->setToolTip(tr("First token column: the grid shows at most %1 tokens at a time (fewer "
+                         "on large models); \"follow selection\" shows the window holding the "
+                         "selected token")
                           .arg(LensGrid::kMaxColumns));
+  // Two short rows of controls and a wrapping range line: the panel stays usable in a narrow
+  // dock (a laptop screen) instead of widening the dock area.
   controls->addWidget(new QLabel(tr("Colour:"), this));
   controls->addWidget(m_value);
   controls->addWidget(m_finalNorm);
   controls->addWidget(m_mid);
-  controls->addWidget(new QLabel(tr("from token"), this));
-  controls->addWidget(m_first);
   controls->addStretch(1);
   v->addLayout(controls);
-  auto* info = new QHBoxLayout;
+  auto* window = new QHBoxLayout;
+  window->addWidget(new QLabel(tr("from token"), this));
+  window->addWidget(m_first);
   m_range = plainLabel(this);
-  m_legend = plainLabel(this);
-  info->addWidget(m_range, 1);
-  info->addWidget(m_legend);
-  v->addLayout(info);
+  m_range->setWordWrap(true);
+  window->addWidget(m_range, 1);
+  v->addLayout(window);
   m_view = new vis::LensGridView(this);
   v->addWidget(m_view, 1);
   m_hover = plainLabel(this);
@@ -100,7 +103,6 @@ void LensPanel::clearData() {
   Panel::clearData();
   m_view->clear();
   m_range->clear();
-  m_legend->clear();
   m_hover->clear();
 }
 
@@ -116,7 +118,6 @@ void LensPanel::showSnapshot(const SnapshotPtr& snapshot) {
   if (!g || g->empty()) {
     m_view->clear();
     m_range->setText(s.nTokens ? QString() : tr("no tokens"));
-    m_legend->clear();
     return;
   }
   const LensValue value = s.state.lensGrid.value;
@@ -142,14 +143,12 @@ void LensPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_view->setData(std::move(d));
   QString range =
       tr("tokens %1–%2 of %3").arg(g->first).arg(g->first + g->cols - 1).arg(g->nTokens);
-  if (g->cols < g->nTokens)
-    range +=
-        tr(" (at most %1 columns at a time; \"from token\" moves the window)").arg(g->maxColumns);
+  if (g->cols < g->nTokens) range += tr(" (window of %1)").arg(g->maxColumns);
   range += g->finalNorm ? tr(" · final norm") : tr(" · no final norm (BuPO)");
+  range += value == LensValue::Entropy
+               ? tr(" · colour: entropy 0–%1 nats (magma)").arg(m_view->data().hi, 0, 'f', 2)
+               : tr(" · colour: top-1 probability 0–1 (viridis)");
   m_range->setText(range);
-  m_legend->setText(value == LensValue::Entropy
-                        ? tr("colour: entropy 0–%1 nats (magma)").arg(m_view->data().hi, 0, 'f', 2)
-                        : tr("colour: top-1 probability 0–1 (viridis)"));
   updateMarkers();
 }
 

@@ -55,7 +55,6 @@ class LensPanel : public Panel {
   QCheckBox* m_mid = nullptr;
   QSpinBox* m_first = nullptr;
   QLabel* m_range = nullptr;
-  QLabel* m_legend = nullptr;
   QLabel* m_hover = nullptr;
 };
 

@@ -229,6 +229,7 @@ class TstLensGrid : public QObject {
     vis::LensGridView* v = panel()->view();
     v->horizontalScrollBar()->setValue(0);
     const int row = g.rowCount() - 1;
+    QVERIFY(v->viewport()->rect().contains(v->cellRect(row, 0)));
     QTest::mouseMove(v->viewport(), v->cellRect(row, 0).center());
     QTRY_VERIFY(!panel()->hoverLabel()->text().isEmpty());
     const QString text = panel()->hoverLabel()->text();
@@ -254,6 +255,8 @@ class TstLensGrid : public QObject {
     const auto grid = snap()->lensGrid;
     const ui::LensGrid& g = *grid;
     const int row = g.rowOf(1, false), col = 4;
+    v->ensureColumnVisible(col);  // the view scrolls to the selected (last) token on its own
+    QVERIFY(v->viewport()->rect().contains(v->cellRect(row, col)));
     QTest::mouseClick(v->viewport(), Qt::LeftButton, {}, v->cellRect(row, col).center());
     QCOMPARE(m_w->selection()->layer(), 1);
     QCOMPARE(m_w->selection()->token(), g.first + col);

@@ -36,7 +36,9 @@ LensGridView::LensGridView(QWidget* parent) : QAbstractScrollArea(parent) {
 
 void LensGridView::setData(LensGridViewData data) {
   m_data = std::move(data);
-  const QFontMetrics fm(font());
+  QFont bold = font();  // the selected rows' labels are bold
+  bold.setBold(true);
+  const QFontMetrics fm(bold);
   m_rowLabelWidth = 8;
   for (const QString& l : m_data.rowLabels)
     m_rowLabelWidth = std::max(m_rowLabelWidth, fm.horizontalAdvance(l) + 10);
