@@ -159,6 +159,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_lastEntropy.clear();
   m_lastText.clear();
   m_grid = {};
+  m_lensGrid.clear();
   m_attnCache = {};
   return info;
 }
@@ -281,6 +282,12 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   }
   s.outputEntropy = m_lastEntropy;
   clock.mark("logit lens");
+  check(alive);
+  // The lens grid: a bounded window of columns (LensGrid::kMaxColumns, fewer on large models).
+  s.lensGrid = m_lensGrid.get(
+      *m_projector, m_lastTrace, [&](int32_t id) { return m.tokenizer->piece(id); }, st.lensGrid,
+      s.token);
+  clock.mark("lens grid");
   check(alive);
 
   // Top-k next tokens after the last prompt token.

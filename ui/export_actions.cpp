@@ -12,6 +12,7 @@
 #include <QMessageBox>
 #include <QPointer>
 #include <QStatusBar>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -84,6 +85,41 @@ QString headText(int head) {
   throw std::invalid_argument("no " + view.toStdString() + " data in the current view");
 }
 
+// The logit-lens grid as the Logit lens panel shows it: the same rows, window of columns, final
+// norm setting and coloured value, cells naming the top-1 token.
+void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f) {
+  const LensGrid* g = s.lensGrid.get();
+  if (!g || g->empty()) noData("lens");
+  const LensValue value = s.state.lensGrid.value;
+  const bool entropy = value == LensValue::Entropy;
+  f.matrix.rows = g->rowCount();
+  f.matrix.cols = g->cols;
+  f.matrix.values = g->values(value);
+  f.style.colormap = entropy ? vis::Colormap::Magma : vis::Colormap::Viridis;
+  f.style.lo = 0.0f;
+  f.style.hi =
+      entropy ? std::max(1e-6f, *std::max_element(f.matrix.values.begin(), f.matrix.values.end()))
+              : 1.0f;
+  for (int r = 0; r < g->rowCount(); ++r) {
+    f.rowLabels << g->rowLabel(r);
+    for (int c = 0; c < g->cols; ++c) f.cellText << g->label(g->top1(r, c));
+  }
+  for (int c = 0; c < g->cols; ++c)
+    f.colLabels << QString::number(g->first + c) + " " + s.tokens.value(g->first + c);
+  const QString what = entropy ? "entropy" : "top-1 probability";
+  const QString range = "tokens " + QString::number(g->first) + "–" +
+                        QString::number(g->first + g->cols - 1) + " of " +
+                        QString::number(g->nTokens);
+  const QString norm = g->finalNorm ? "final norm" : "no final norm (BuPO)";
+  f.title = "Logit lens · " + what + " (cells: top-1 token)";
+  f.xTitle = "token position";
+  f.yTitle = "layer";
+  f.colorbarTitle = entropy ? "entropy (nats)" : "top-1 probability";
+  f.caption = captionOf(s, modelName,
+                        "logit lens (" + norm + ") · " + what + " · " + range +
+                            (g->mid ? " · rows after attention" : ""));
+}
+
 }  // namespace
 
 QStringList exportViews() {
@@ -97,8 +133,7 @@ QStringList dataViews() {
 
 bool needsFullExport(const QString& view, const QString& path) {
   const bool npy = QFileInfo(path).suffix().toLower() == "npy";
-  return view == "lens" || view == "headgrid" ||
-         (npy && (view == "residual" || view == "residuals"));
+  return view == "headgrid" || (npy && (view == "residual" || view == "residuals"));
 }
 
 bool exportFullView(MainWindow* window, const QString& view, const QString& path,
@@ -121,7 +156,6 @@ bool exportFullView(MainWindow* window, const QString& view, const QString& path
   req.view = view.toStdString();
   req.layer = s->layer;
   req.head = s->head >= 0 ? s->head : -1;
-  req.method = "entropy";  // the lens as the entropy panel shows it
   req.modelName = QFileInfo(window->controller()->modelInfo().path).fileName().toStdString();
   req.prompt = s->state.prompt;
   req.interventions = interventionsOf(*s);
@@ -188,23 +222,7 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f.caption =
         captionOf(s, modelName, "all layers, all heads · last " + QString::number(G) + " tokens");
   } else if (view == "lens") {
-    const int rows = int(s.lensEntropy.size());
-    if (rows == 0) noData(view);
-    f.matrix = {rows, 1, s.lensEntropy};
-    f.style.colormap = vis::Colormap::Magma;
-    for (int r = 0; r < rows; ++r) {
-      f.rowLabels << (r == 0 ? QString("embeddings") : "after layer " + QString::number(r - 1));
-      if (size_t(r) < s.lensRank.size())
-        f.cellText << "rank " + QString::number(s.lensRank[size_t(r)]);
-    }
-    const QString tok = s.token >= 0 && s.token < s.tokens.size() ? s.tokens[s.token] : "";
-    f.colLabels << QString::number(s.token) + " " + tok;
-    f.title = "Logit lens · entropy of token " + QString::number(s.token);
-    f.yTitle = "layer";
-    f.colorbarTitle = "entropy (nats)";
-    f.caption = captionOf(
-        s, modelName,
-        "token " + QString::number(s.token) + " · logit lens entropy, rank of " + s.rankTokenText);
+    lensFigure(s, modelName, f);
   } else if (view == "routing") {
     const int E = s.nExpert;
     if (E <= 0 || s.routing.size() != size_t(s.nLayer) * T * E) noData(view);

@@ -23,20 +23,19 @@ QStringList exportViews();
 QStringList dataViews();
 
 // Full-length exports that need the runtime, run on the window's worker from the trace of the
-// snapshot shown now (as `layerlens-cli figure` makes them): "lens" (the [L+1, T] entropy matrix;
-// the figure: entropy per layer and token, cells naming the top-1 token), "headgrid" (every layer
-// x head at the full prompt length; .npy [L, H, T, T] written one head at a time, the figure's
-// tiles mean-pooled past 4096 cells a side), "residual" and "residuals" (.npy only). path's
-// suffix picks .npy or a figure format. done(error) runs on the UI thread ("" on success); false:
-// nothing was started (error says why).
+// snapshot shown now (as `layerlens-cli figure` makes them): "headgrid" (every layer x head at the
+// full prompt length; .npy [L, H, T, T] written one head at a time, the figure's tiles
+// mean-pooled past 4096 cells a side), "residual" and "residuals" (.npy only). path's suffix
+// picks .npy or a figure format. done(error) runs on the UI thread ("" on success); false:
+// nothing was started (error says why). "lens" is not one of them: it is the grid the Logit lens
+// panel shows (figureFromSnapshot), computed once for both.
 bool exportFullView(MainWindow* window, const QString& view, const QString& path,
                     std::function<void(const QString& error)> done, QString* error = nullptr);
 // Whether exportFullView handles the view (rather than the shown snapshot) for this file.
 bool needsFullExport(const QString& view, const QString& path);
-// A figure of one view from the snapshot the panels show. lens: the selected
-// token's entropy per layer (the snapshot carries that column; the CLI draws
-// the full matrix). Throws std::invalid_argument when the snapshot has no data
-// for the view.
+// A figure of one view from the snapshot the panels show. lens: the Logit lens panel's grid
+// (its rows, window of token columns, final-norm setting and value; .npy [rows, cols]). Throws
+// std::invalid_argument when the snapshot has no data for the view.
 vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
                                    const QString& modelName);
 // .npy of the view's tensor; for "selection" also .json / .csv (token-selection

@@ -4,6 +4,7 @@
 #include "ui/entropy_panel.h"
 #include "ui/export_actions.h"
 #include "ui/heatmap_view.h"
+#include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
 #include "ui/plot_panel.h"
@@ -60,6 +61,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   m_routing = new RoutingPanel(m_selection, instance);
   m_steering = new SteeringPanel(m_selection);
   m_output = new OutputPanel(m_selection);
+  m_lens = new LensPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -70,10 +72,12 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   auto* selDock = addPanel(m_selectionPanel, tr("Token selection"), Qt::RightDockWidgetArea);
   auto* routingDock = addPanel(m_routing, tr("Routing"), Qt::RightDockWidgetArea);
   auto* steeringDock = addPanel(m_steering, tr("Steering"), Qt::RightDockWidgetArea);
+  auto* lensDock = addPanel(m_lens, tr("Logit lens"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
   tabifyDockWidget(routingDock, steeringDock);
+  tabifyDockWidget(steeringDock, lensDock);
   entropyDock->raise();
   tabifyDockWidget(dock(QStringLiteral("model")), outputDock);
   promptDock->raise();
@@ -105,6 +109,9 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   }
   connect(heatmapView(), &HeatmapView::hoverText, this,
           [this](const QString& t) { statusBar()->showMessage(t, 4000); });
+  connect(m_lens, &LensPanel::hoverText, this, [this](const QString& t) {
+    if (!t.isEmpty()) statusBar()->showMessage(t, 4000);
+  });
 
   // Prompt edits restart the debounce (DESIGN.md §5): a burst of typing runs once more when it
   // pauses. The first edit after a quiet spell (no edit within the interval) runs at once, so a
@@ -287,6 +294,7 @@ void MainWindow::applyPendingSession() {
   m_attention->applyKnockout(v.knockout);
   m_selectionPanel->applyState(v.selection);
   m_steering->applyState(v.steering);
+  m_lens->applyState(v.lensGrid);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 

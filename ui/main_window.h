@@ -33,6 +33,7 @@ namespace ll::ui {
 class AttentionPanel;
 class EntropyPanel;
 class HeatmapView;
+class LensPanel;
 class ModelPanel;
 class OutputPanel;
 class Panel;
@@ -88,6 +89,7 @@ class MainWindow : public QMainWindow {
   RoutingPanel* routingPanel() const { return m_routing; }
   SteeringPanel* steeringPanel() const { return m_steering; }
   OutputPanel* outputPanel() const { return m_output; }
+  LensPanel* lensPanel() const { return m_lens; }
   const QList<Panel*>& panels() const { return m_panels; }
   // Help > About: version, compute backend of the loaded model, Vulkan device, Qt version.
   QString aboutText() const;
@@ -152,6 +154,7 @@ class MainWindow : public QMainWindow {
   RoutingPanel* m_routing = nullptr;
   SteeringPanel* m_steering = nullptr;
   OutputPanel* m_output = nullptr;
+  LensPanel* m_lens = nullptr;
   QList<Panel*> m_panels;
   QLabel* m_device = nullptr;
   QLabel* m_busyLabel = nullptr;

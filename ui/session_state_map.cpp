@@ -92,6 +92,10 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["steering.layer"] = std::to_string(st.layer);
   x["steering.alpha"] = QString::number(double(st.alpha), 'g', 9).toStdString();
   x["steering.from"] = std::to_string(st.fromPos);
+  x["lens.final_norm"] = v.lensGrid.finalNorm ? "1" : "0";
+  x["lens.mid"] = v.lensGrid.mid ? "1" : "0";
+  x["lens.value"] = v.lensGrid.value == LensValue::Entropy ? "entropy" : "prob";
+  x["lens.first"] = std::to_string(v.lensGrid.first);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -113,6 +117,18 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   v.chatTemplate = templ != 0;
   readNumber(x, "selection.layer", v.selection.layer);
   if (const auto it = x.find("selection.stages"); it != x.end()) v.selection.stages = it->second;
+  {
+    LensGridSettings& lg = v.lensGrid;
+    int finalNorm = lg.finalNorm ? 1 : 0, mid = lg.mid ? 1 : 0;
+    readNumber(x, "lens.final_norm", finalNorm);
+    readNumber(x, "lens.mid", mid);
+    lg.finalNorm = finalNorm != 0;
+    lg.mid = mid != 0;
+    if (const auto it = x.find("lens.value"); it != x.end())
+      lg.value = it->second == "entropy" ? LensValue::Entropy : LensValue::TopProb;
+    readNumber(x, "lens.first", lg.first);
+    lg.first = std::max(-1, lg.first);
+  }
 
   SteeringSettings& st = v.steering;
   if (const auto src = x.find("steering.source"); src != x.end()) {

@@ -16,7 +16,8 @@ std::optional<SelectMethod> parseSelectMethod(const std::string& name);
 
 // Router edits and knockout go to interventions; selection settings to view.method / view.k and
 // view.extra["selection.*"]; steering to view.extra["steering.*"] (a Saved vector also to
-// interventions.steering); the token and the chat-template switch to view.extra.
+// interventions.steering); the token, the chat-template switch and the logit-lens grid's settings
+// (view.extra["lens.*"]) to view.extra.
 rt::SessionState sessionFromViewState(const ViewState& state, const std::string& modelPath);
 // The reverse. Values in view.extra that do not parse keep the ViewState defaults; a session with
 // interventions.steering but no steering.* settings (written by the CLI) steers with its vector.

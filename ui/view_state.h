@@ -6,6 +6,7 @@
 
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
+#include "ui/lens_grid.h"
 #include "visualizers/heatmap_types.h"
 
 #include <QMetaType>
@@ -62,6 +63,7 @@ struct ViewState {
   std::optional<rt::Knockout> knockout;  // attention knockout (AttentionPanel)
   SelectionSettings selection;
   SteeringSettings steering;
+  LensGridSettings lensGrid;  // the Logit lens panel (and the "lens" export)
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -119,6 +121,9 @@ struct Snapshot {
   int32_t rankToken = -1;
   QString rankTokenText;
   std::vector<float> outputEntropy;  // [T] nats
+  // Logit-lens grid (state.lensGrid): layers x a window of token columns; never null once a
+  // prompt has run.
+  std::shared_ptr<const LensGrid> lensGrid;
 
   // Output
   std::vector<std::pair<QString, float>> topNext;  // after the last token

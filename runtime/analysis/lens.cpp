@@ -78,6 +78,8 @@ LensResult logitLens(LensProjector& proj, const Trace& tr, const LensOptions& op
   if (opt.mid) {
     r.midEntropy.assign(size_t(L) * nTok, 0.0f);
     r.midTop1.assign(size_t(L) * nTok, 0);
+    r.midTopIds.assign(size_t(L) * nTok * K, 0);
+    r.midTopProbs.assign(size_t(L) * nTok * K, 0.0f);
   }
 
   // Rows to project: per token all points (rows then mids), batched so the LM head weights are
@@ -116,9 +118,12 @@ LensResult logitLens(LensProjector& proj, const Trace& tr, const LensOptions& op
       }
       if (opt.mid)
         for (int l = 0; l < L; ++l) {
-          RowStats st = rowStats(lg + size_t(R + l) * V, V, 1);
-          r.midEntropy[size_t(l) * nTok + c] = st.entropy;
-          r.midTop1[size_t(l) * nTok + c] = st.topIds[0];
+          RowStats st = rowStats(lg + size_t(R + l) * V, V, K);
+          const size_t at = size_t(l) * nTok + c;
+          r.midEntropy[at] = st.entropy;
+          r.midTop1[at] = st.topIds[0];
+          std::copy(st.topIds.begin(), st.topIds.end(), r.midTopIds.begin() + at * K);
+          std::copy(st.topProbs.begin(), st.topProbs.end(), r.midTopProbs.begin() + at * K);
         }
     }
   }

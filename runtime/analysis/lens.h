@@ -51,6 +51,8 @@ struct LensResult {
   std::vector<float> prob;         // [nRows, nTok] (target >= 0)
   std::vector<float> midEntropy;   // [nLayer, nTok] after attention + residual in layer l
   std::vector<int32_t> midTop1;    // [nLayer, nTok]
+  std::vector<int32_t> midTopIds;  // [nLayer, nTok, topK] (as topIds, for the mid points)
+  std::vector<float> midTopProbs;  // [nLayer, nTok, topK]
   std::vector<float> deltaAttn;    // [nLayer, nTok] H(mid_l) - H(row l)      (attention's effect)
   std::vector<float> deltaMlp;     // [nLayer, nTok] H(row l + 1) - H(mid_l)  (FFN's effect)
   std::vector<int32_t> finalTop1;  // [nTok] the model's own top-1 (trace logits, else last row)

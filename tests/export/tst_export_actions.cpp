@@ -12,11 +12,13 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "runtime/api/session_file.h"
 #include "runtime/demo/demo_model.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "ui/demo_menu.h"
 #include "ui/export_actions.h"
 #include "ui/main_window.h"
@@ -61,6 +63,12 @@ class TstExportActions : public QObject {
       }
     n.lensEntropy = {3.0f, 2.5f, 0.1f};
     n.lensRank = {40, 12, 0};
+    {
+      rt::ana::LensProjector proj(s.engine());
+      const auto piece = [&](int32_t id) { return s.model().tokenizer->piece(id); };
+      n.lensGrid = std::make_shared<const ui::LensGrid>(
+          ui::computeLensGrid(proj, *tr, piece, n.state.lensGrid, T - 1));
+    }
     for (int l = 0; l < L; ++l)
       n.routing.insert(n.routing.end(), tr->layers[size_t(l)].routerProbs.begin(),
                        tr->layers[size_t(l)].routerProbs.end());

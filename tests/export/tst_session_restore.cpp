@@ -2,8 +2,8 @@
 // menu entries that carry interventions (router ban, knockout, token selection) are opened from
 // the menu, their controls are checked, and the run they make is compared with a fresh
 // ll::rt::Session run of the same RunRequest; then Save session -> Open session round-trips
-// every setting (router edits, knockout, selection, steering, layer/head/token) through a second
-// window. Offscreen, no Vulkan.
+// every setting (router edits, knockout, selection, steering, logit-lens grid, layer/head/token)
+// through a second window. Offscreen, no Vulkan.
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
@@ -13,6 +13,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QSlider>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -31,6 +32,7 @@
 #include "ui/attention_panel.h"
 #include "ui/demo_menu.h"
 #include "ui/export_actions.h"
+#include "ui/lens_panel.h"
 #include "ui/main_window.h"
 #include "ui/routing_panel.h"
 #include "ui/selection_model.h"
@@ -211,8 +213,15 @@ class TstSessionRestore : public QObject {
     st->baselineEdit()->setText("xyz, 123");
     st->alphaSlider()->setValue(-25);
     st->enabledBox()->setChecked(true);
+    ui::LensPanel* lens = w->lensPanel();
+    lens->finalNormBox()->setChecked(false);
+    lens->midBox()->setChecked(true);
+    lens->valueBox()->setCurrentIndex(1);
+    lens->firstBox()->setValue(1);
     QVERIFY(waitSettled(w.get()));
     const ui::ViewState before = w->requestedState();
+    QVERIFY(!before.lensGrid.finalNorm && before.lensGrid.mid && before.lensGrid.first == 1);
+    QVERIFY(before.lensGrid.value == ui::LensValue::Entropy);
     QCOMPARE(before.token, 3);
     QCOMPARE(before.routerEdits.size(), size_t(2 * w->controller()->modelInfo().nLayer));
     QVERIFY(before.knockout);
@@ -241,7 +250,12 @@ class TstSessionRestore : public QObject {
     QCOMPARE(after.knockout, before.knockout);
     QVERIFY(after.selection == before.selection);
     QVERIFY(after.steering == before.steering);
+    QVERIFY(after.lensGrid == before.lensGrid);
     QVERIFY(after == before);
+    QVERIFY(!w2->lensPanel()->finalNormBox()->isChecked());
+    QCOMPARE(w2->lensPanel()->firstBox()->value(), 1);
+    QCOMPARE(w2->shownSnapshot()->state.lensGrid.first, 1);
+    QVERIFY(!w2->shownSnapshot()->lensGrid->finalNorm && w2->shownSnapshot()->lensGrid->mid);
     // The controls show it too.
     QCOMPARE(w2->routingPanel()->layersBox()->currentIndex(), 1);
     QCOMPARE(w2->routingPanel()->expertBiasSlider(1)->value(), 13);

@@ -137,6 +137,9 @@ namespace {
 struct Expected {
   std::vector<double> entropy;
   std::vector<int> top1, rank;
+  std::vector<double> top1Prob;
+  std::vector<std::vector<int>> top5;         // per row: the five most probable ids, descending
+  std::vector<std::vector<double>> top5Prob;  // their probabilities
 };
 
 // Lens of reference hidden rows [T, d] by plain loops.
@@ -166,6 +169,16 @@ Expected lensLoops(const std::vector<float>& rows, int T, int d, const std::vect
     for (int v = 0; v < V; ++v) rank += z[v] > z[target] ? 1 : 0;
     e.entropy.push_back(h);
     e.top1.push_back(arg);
+    e.top1Prob.push_back(1.0 / sum);
+    std::vector<int> order(V);
+    for (int v = 0; v < V; ++v) order[v] = v;
+    std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                      [&](int a, int b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
+    order.resize(5);
+    std::vector<double> p5;
+    for (int v : order) p5.push_back(std::exp(z[v] - mx) / sum);
+    e.top5.push_back(order);
+    e.top5Prob.push_back(p5);
     e.rank.push_back(rank);
   }
   return e;
@@ -254,8 +267,19 @@ LL_TEST(lensMidpointsAgainstLoops) {
     for (int c = 0; c < 2; ++c) {
       QVERIFY(std::fabs(r.midEntropy[size_t(l) * 2 + c] - e.entropy[c]) < 1e-4);
       QCOMPARE(r.midTop1[size_t(l) * 2 + c], e.top1[c]);
+      // The mid points carry top-k like the rows (the app's lens grid shows them): the first is
+      // the top-1, the probabilities are the loops' softmax, descending.
+      const size_t at = (size_t(l) * 2 + c) * size_t(r.topK);
+      QCOMPARE(r.midTopIds[at], e.top1[c]);
+      QVERIFY(std::fabs(r.midTopProbs[at] - e.top1Prob[c]) < 1e-4);
+      QCOMPARE(r.topK, 5);
+      for (int k = 1; k < r.topK; ++k) {
+        QCOMPARE(r.midTopIds[at + k], e.top5[c][size_t(k)]);
+        QVERIFY(std::fabs(r.midTopProbs[at + k] - e.top5Prob[c][size_t(k)]) < 1e-4);
+      }
     }
   }
+  QCOMPARE(r.midTopIds.size(), size_t(tr->nLayer) * 2 * size_t(r.topK));
 }
 
 // §7 on the two models with the same tokenizer: stories260K (student) and stories260K-moe4.
