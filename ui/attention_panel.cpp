@@ -3,12 +3,14 @@
 #include "ui/demo_data.h"
 #include "ui/heatmap_view.h"
 #include "ui/selection_model.h"
+#include "ui/theme.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/head_grid_view.h"
 
 #include <qcustomplot.h>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -98,14 +100,41 @@ AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* insta
     m_selection->setLayer(l);
     m_selection->setHead(h);
   });
-  connect(m_map->map(), &vis::AttentionMapView::cellClicked, this,
-          [this](int row, int) { m_selection->setToken(row); });
+  connect(m_map->map(), &vis::AttentionMapView::cellClicked, this, [this](int row, int col) {
+    m_clickedRow = row;
+    m_clickedKey = col;
+    m_selection->setToken(row);
+    syncMarkers();  // also when the token was already selected
+  });
   connect(m_induction, &QTableWidget::cellClicked, this, [this](int l, int h) {
     m_selection->setLayer(l);
     m_selection->setHead(h);
   });
   connect(m_selection, &SelectionModel::changed, this, &AttentionPanel::syncControls);
+  applyGridTheme();
   syncControls();
+}
+
+void AttentionPanel::changeEvent(QEvent* e) {
+  Panel::changeEvent(e);
+  if (e->type() == QEvent::PaletteChange) applyGridTheme();  // the theme changed
+}
+
+void AttentionPanel::applyGridTheme() {
+  vis::HeatmapStyle style;
+  applyHeatmapTheme(style, currentTheme());
+  m_grid->setStyle(style);
+}
+
+void AttentionPanel::syncMarkers() {
+  const int token = m_selection->resolvedToken();
+  if (m_clickedRow != token) m_clickedKey = -1;  // selected elsewhere: its own column
+  const int rows = m_map->matrix() ? m_map->matrix()->rows : 0;
+  const int cols = m_map->matrix() ? m_map->matrix()->cols : 0;
+  const int key = m_clickedKey >= 0 ? m_clickedKey : token;
+  m_map->map()->setSelection(token >= 0 && token < rows ? token : -1,
+                             key >= 0 && key < cols ? key : -1);
+  m_grid->setSelectedHead(m_selection->layer(), m_selection->head());
 }
 
 QString formatIndexList(const std::vector<int>& indices) {
@@ -179,6 +208,7 @@ void AttentionPanel::syncControls() {
   }
   m_head->setCurrentIndex(m_selection->head() + 2);
   m_syncing = false;
+  syncMarkers();
 }
 
 void AttentionPanel::modelChanged(const ModelInfo& info) {
@@ -219,6 +249,7 @@ QString AttentionPanel::captionText() const {
 
 void AttentionPanel::clearMap() {
   m_map->setAttention(nullptr, {});
+  syncMarkers();
   m_caption->clear();
   for (int i = 0; i < m_row->plottableCount(); ++i)
     if (auto* bars = qobject_cast<QCPBars*>(m_row->plottable(i))) bars->data()->clear();
@@ -235,6 +266,7 @@ void AttentionPanel::showTestPattern(const QString& prompt) {
   const QStringList tokens = demoTokens(prompt);
   auto matrix = demoAttention(static_cast<int>(tokens.size()));
   m_map->setAttention(matrix, tokens);
+  syncMarkers();
   m_caption->setText(tr("<b>Test heatmap</b> (synthetic pattern, no model loaded)"));
 }
 
@@ -245,6 +277,7 @@ void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
     m_grid->clear();  // no tokens: the previous prompt's grid no longer applies
   if (!s.attention) return clearMap();
   m_map->setAttention(s.attention, s.tokens);
+  syncMarkers();
   const QString head = s.head == -2   ? tr("sum over heads")
                        : s.head == -1 ? tr("mean over heads")
                                       : tr("head %1").arg(s.head);
@@ -282,7 +315,9 @@ void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_row->yAxis->setRange(0.0, std::max(1e-6, *std::max_element(y.begin(), y.end()) * 1.1));
   m_row->replot();
   if (s.streamed == StreamedOutput::None && s.gridTokens > 0 && !s.headGrid.empty())
-    m_grid->setAttention(s.headGrid, s.nLayer, s.nHead, s.gridTokens);
+    m_grid->setAttention(s.headGrid, s.nLayer, s.nHead, s.gridTokens,
+                         s.tokens.mid(std::max<qsizetype>(0, s.tokens.size() - s.gridTokens)),
+                         std::max(0, static_cast<int>(s.tokens.size()) - s.gridTokens));
 }
 
 }  // namespace ll::ui

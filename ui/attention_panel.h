@@ -59,8 +59,13 @@ class AttentionPanel : public Panel {
   // The no-model test heatmap: a clearly labelled synthetic pattern over the prompt's words.
   void showTestPattern(const QString& prompt);
 
+ protected:
+  void changeEvent(QEvent* e) override;
+
  private:
   void syncControls();
+  void syncMarkers();
+  void applyGridTheme();
   void clearMap();
 
   HeatmapView* m_map = nullptr;
@@ -76,6 +81,10 @@ class AttentionPanel : public Panel {
   QLineEdit* m_koLayers = nullptr;
   QLabel* m_koNote = nullptr;
   bool m_syncing = false;
+  // Key column framed on the map: the key last clicked while its row is the selected token;
+  // otherwise the selected token's own column (-1 in m_clickedKey).
+  int m_clickedKey = -1;
+  int m_clickedRow = -1;
 };
 
 }  // namespace ll::ui

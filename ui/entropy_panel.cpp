@@ -2,6 +2,7 @@
 
 #include "ui/plot_panel.h"
 #include "ui/selection_model.h"
+#include "ui/theme.h"
 
 #include <qcustomplot.h>
 #include <QHBoxLayout>
@@ -13,16 +14,25 @@ namespace ll::ui {
 
 namespace {
 
-QCustomPlot* makeLayerPlot(QWidget* parent, const QString& yLabel, const QColor& color) {
+QCustomPlot* makeLayerPlot(QWidget* parent, const QString& yLabel, PlotSeries series) {
   auto* p = new QCustomPlot(parent);
   p->setMinimumHeight(120);
   p->addGraph();
-  p->graph(0)->setPen(QPen(color, 2));
+  setPlotSeries(p->graph(0), series);
+  p->graph(0)->setPen(QPen(seriesColor(series, currentTheme()), 2));
   p->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
   p->graph(0)->setSelectable(QCP::stSingleData);
   p->xAxis->setLabel(QObject::tr("layer (0 = embeddings, l + 1 = after layer l)"));
   p->yAxis->setLabel(yLabel);
   p->setInteractions(QCP::iSelectPlottables);
+  // Layers are whole numbers: a tick every layer, or every 2, 5, 10... when there are many
+  // (never 0.5 on a 2-layer model).
+  QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+  ticker->setTickStep(1.0);
+  ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  p->xAxis->setTicker(ticker);
+  p->xAxis->setSubTicks(false);
+  applyPlotTheme(p, currentTheme());
   return p;
 }
 
@@ -45,7 +55,7 @@ void setLayerData(QCustomPlot* p, const std::vector<double>& y) {
 EntropyPanel::EntropyPanel(SelectionModel* selection, QWidget* parent) : Panel(selection, parent) {
   auto* v = new QVBoxLayout(this);
   v->setContentsMargins(2, 2, 2, 2);
-  m_lens = makeLayerPlot(this, tr("lens entropy (nats)"), QColor(59, 82, 139));
+  m_lens = makeLayerPlot(this, tr("lens entropy (nats)"), PlotSeries::Primary);
   v->addWidget(new QLabel(tr("Logit-lens entropy per layer for the selected token"), this));
   v->addWidget(m_lens, 1);
   m_output = new PlotPanel(this);
@@ -64,7 +74,7 @@ EntropyPanel::EntropyPanel(SelectionModel* selection, QWidget* parent) : Panel(s
   row->addWidget(m_target);
   row->addWidget(m_targetLabel, 1);
   v->addLayout(row);
-  m_rank = makeLayerPlot(this, tr("rank (0 = top)"), QColor(180, 60, 40));
+  m_rank = makeLayerPlot(this, tr("rank (0 = top)"), PlotSeries::Secondary);
   v->addWidget(m_rank, 1);
 
   auto layerClick = [this](QCPAbstractPlottable*, int index, QMouseEvent*) {

@@ -1,9 +1,11 @@
 #include "ui/heatmap_view.h"
 
+#include "ui/theme.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_export.h"
 
 #include <QComboBox>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QVBoxLayout>
@@ -48,7 +50,14 @@ void HeatmapView::applyStyle() {
   m_style.colormap = static_cast<vis::Colormap>(m_colormap->currentIndex());
   m_style.normalization = static_cast<vis::Normalization>(m_norm->currentIndex());
   m_style.lod = m_lod->currentIndex() == 1 ? vis::LodReduction::Mean : vis::LodReduction::Max;
+  applyHeatmapTheme(m_style, currentTheme());
   m_map->setStyle(m_style);
+}
+
+void HeatmapView::changeEvent(QEvent* e) {
+  QWidget::changeEvent(e);
+  // applyTheme sets the application palette: the map's own colours (mask, background) follow.
+  if (e->type() == QEvent::PaletteChange) applyStyle();
 }
 
 void HeatmapView::setAttention(std::shared_ptr<const vis::HeatmapMatrix> matrix,

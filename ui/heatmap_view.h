@@ -1,5 +1,5 @@
 // The attention panel: the Vulkan attention map (vis::AttentionMapView) with a small toolbar for
-// colormap, normalisation and LOD reduction, and a hover readout line.
+// colormap, normalisation and LOD reduction, a hover readout line, and the theme's heatmap colours.
 #pragma once
 
 #include "visualizers/heatmap_types.h"
@@ -29,11 +29,16 @@ class HeatmapView : public QWidget {
   // The matrix shown now (null when nothing is).
   const std::shared_ptr<const vis::HeatmapMatrix>& matrix() const { return m_matrix; }
 
+  const vis::HeatmapStyle& style() const { return m_style; }
+
   // Writes the whole map as a PNG through the offscreen Vulkan path.
   bool exportImage(const QString& path, QString* error = nullptr);
 
  signals:
   void hoverText(const QString& text);
+
+ protected:
+  void changeEvent(QEvent* e) override;
 
  private:
   void applyStyle();

@@ -223,20 +223,9 @@ void MainWindow::setTheme(Theme theme) {
   if (auto* a = findChild<QAction*>(theme == Theme::Dark ? QStringLiteral("themeDark")
                                                          : QStringLiteral("themeLight")))
     a->setChecked(true);
-  // QCustomPlot paints its own background: follow the palette.
-  const QPalette pal = QApplication::palette();
-  for (QCustomPlot* p : findChildren<QCustomPlot*>()) {
-    p->setBackground(pal.color(QPalette::Base));
-    for (QCPAxis* ax : {p->xAxis, p->yAxis}) {
-      const QColor fg = pal.color(QPalette::Text);
-      ax->setBasePen(QPen(fg));
-      ax->setTickPen(QPen(fg));
-      ax->setSubTickPen(QPen(fg));
-      ax->setTickLabelColor(fg);
-      ax->setLabelColor(fg);
-    }
-    p->replot();
-  }
+  // QCustomPlot paints its own background, axes and pens: give them the theme's colours (the
+  // heatmaps follow the palette change themselves).
+  for (QCustomPlot* p : findChildren<QCustomPlot*>()) applyPlotTheme(p, theme);
 }
 
 void MainWindow::setDebounceMs(int ms) {

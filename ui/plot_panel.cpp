@@ -1,5 +1,6 @@
 #include "ui/plot_panel.h"
 
+#include "ui/theme.h"
 #include "visualizers/qt/plot_export.h"
 
 #include <qcustomplot.h>
@@ -13,10 +14,12 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
   m_plot = new QCustomPlot(this);
   m_plot->setMinimumHeight(140);
   m_plot->addGraph();
-  m_plot->graph(0)->setPen(QPen(QColor(68, 1, 84), 2));
+  setPlotSeries(m_plot->graph(0), PlotSeries::Tertiary);
+  m_plot->graph(0)->setPen(QPen(seriesColor(PlotSeries::Tertiary, currentTheme()), 2));
   m_plot->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
   m_plot->xAxis->setLabel(tr("query token"));
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  applyPlotTheme(m_plot, currentTheme());
   v->addWidget(m_plot);
 }
 
@@ -31,7 +34,7 @@ void PlotPanel::setCurve(const std::vector<double>& values, const QStringList& t
   // Antialiased wide polylines and hundreds of circles are slow in the raster engine: long
   // prompts get a thin line without markers (the curve stays clickable).
   const bool dense = values.size() > 120;
-  m_plot->graph(0)->setPen(QPen(QColor(68, 1, 84), dense ? 1 : 2));
+  m_plot->graph(0)->setPen(QPen(seriesColor(PlotSeries::Tertiary, currentTheme()), dense ? 1 : 2));
   m_plot->graph(0)->setScatterStyle(
       QCPScatterStyle(dense ? QCPScatterStyle::ssNone : QCPScatterStyle::ssCircle, 5));
   m_plot->graph(0)->setAntialiased(!dense);

@@ -1,5 +1,8 @@
 #include "ui/theme.h"
 
+#include "visualizers/heatmap_types.h"
+
+#include <qcustomplot.h>
 #include <QApplication>
 #include <QPalette>
 #include <QSettings>
@@ -7,8 +10,107 @@
 #include <QStyleFactory>
 
 namespace ll::ui {
+namespace {
+
+Theme g_current = Theme::Light;
+
+ThemeColors makeColors(Theme theme) {
+  ThemeColors c;
+  if (theme == Theme::Dark) {
+    // Pens and text well above 4.5:1 against the plot background (30, 30, 32).
+    c.plotBackground = QColor(30, 30, 32);
+    c.axis = QColor(170, 170, 175);
+    c.text = QColor(220, 220, 220);
+    c.grid = QColor(62, 62, 68);
+    c.series[0] = QColor(110, 170, 255);
+    c.series[1] = QColor(255, 135, 100);
+    c.series[2] = QColor(200, 150, 255);
+    c.heatmapBackground = QColor(31, 31, 33);
+    c.heatmapMask = QColor(58, 58, 64);  // dark, yet apart from the background and viridis' low end
+    c.marker = QColor(255, 255, 255);
+    c.markerHalo = QColor(0, 0, 0);
+  } else {
+    c.plotBackground = QColor(255, 255, 255);
+    c.axis = QColor(60, 60, 60);
+    c.text = QColor(30, 30, 30);
+    c.grid = QColor(220, 220, 220);
+    c.series[0] = QColor(59, 82, 139);
+    c.series[1] = QColor(180, 60, 40);
+    c.series[2] = QColor(68, 1, 84);
+    c.heatmapBackground = QColor(240, 240, 240);
+    c.heatmapMask = QColor(199, 199, 204);
+    c.marker = QColor(0, 0, 0);
+    c.markerHalo = QColor(255, 255, 255);
+  }
+  return c;
+}
+
+void toRgb(const QColor& c, float out[3]) {
+  out[0] = static_cast<float>(c.redF());
+  out[1] = static_cast<float>(c.greenF());
+  out[2] = static_cast<float>(c.blueF());
+}
+
+}  // namespace
+
+const ThemeColors& themeColors(Theme theme) {
+  static const ThemeColors light = makeColors(Theme::Light);
+  static const ThemeColors dark = makeColors(Theme::Dark);
+  return theme == Theme::Dark ? dark : light;
+}
+
+Theme currentTheme() {
+  return g_current;
+}
+
+QColor seriesColor(PlotSeries series, Theme theme) {
+  return themeColors(theme).series[static_cast<int>(series)];
+}
+
+void setPlotSeries(QObject* graph, PlotSeries series) {
+  graph->setProperty("llSeries", static_cast<int>(series));
+}
+
+void applyHeatmapTheme(vis::HeatmapStyle& style, Theme theme) {
+  const ThemeColors& c = themeColors(theme);
+  toRgb(c.heatmapBackground, style.backgroundRgb);
+  toRgb(c.heatmapMask, style.maskRgb);
+  toRgb(c.marker, style.markerRgb);
+  toRgb(c.markerHalo, style.markerHaloRgb);
+}
+
+void applyPlotTheme(QCustomPlot* plot, Theme theme) {
+  const ThemeColors& c = themeColors(theme);
+  plot->setBackground(c.plotBackground);
+  for (QCPAxis* ax : plot->axisRect() ? plot->axisRect()->axes() : QList<QCPAxis*>{}) {
+    ax->setBasePen(QPen(c.axis));
+    ax->setTickPen(QPen(c.axis));
+    ax->setSubTickPen(QPen(c.axis));
+    ax->setTickLabelColor(c.text);
+    ax->setLabelColor(c.text);
+    ax->grid()->setPen(QPen(c.grid, 1, Qt::DotLine));
+    ax->grid()->setSubGridPen(QPen(c.grid.darker(theme == Theme::Dark ? 115 : 90), 1, Qt::DotLine));
+    ax->grid()->setZeroLinePen(QPen(c.grid, 1));
+  }
+  if (plot->legend) {
+    plot->legend->setBrush(c.plotBackground);
+    plot->legend->setBorderPen(QPen(c.axis));
+    plot->legend->setTextColor(c.text);
+  }
+  for (int i = 0; i < plot->plottableCount(); ++i) {
+    QCPAbstractPlottable* p = plot->plottable(i);
+    // Only curves that name their role: bars and other panels' data colours stay as they are.
+    const QVariant role = p->property("llSeries");
+    if (!role.isValid()) continue;
+    QPen pen = p->pen();
+    pen.setColor(c.series[std::clamp(role.toInt(), 0, 2)]);
+    p->setPen(pen);
+  }
+  plot->replot();
+}
 
 void applyTheme(Theme theme) {
+  g_current = theme;
   QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
   QPalette p;
   if (theme == Theme::Dark) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace ll::vis {
 
@@ -50,6 +51,18 @@ ResolvedRange resolveRange(const HeatmapStyle& style, float dataMin, float dataM
     r.hi = r.lo + 1.0f;
   }
   return r;
+}
+
+ResolvedRange resolveRange(const HeatmapStyle& style, const HeatmapMatrix& matrix) {
+  float mn = std::numeric_limits<float>::infinity(), mx = -mn, minPos = mn;
+  for (float v : matrix.values) {
+    if (!std::isfinite(v)) continue;
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
+    if (v > 0.0f) minPos = std::min(minPos, v);
+  }
+  if (!(mn <= mx)) return resolveRange(style, 0.0f, -1.0f, 0.0f);
+  return resolveRange(style, mn, mx, std::isfinite(minPos) ? minPos : 0.0f);
 }
 
 }  // namespace ll::vis

@@ -28,8 +28,31 @@ struct HeatmapStyle {
   bool causalMask = false;      // cells with col > row drawn as a hatch
   int maskWindow = 0;           // with causalMask, > 0: cells with row - col >= this too (window)
   std::optional<float> lo, hi;  // value range; auto (data min/max) when empty
+  // Colours the theme decides (ui::applyHeatmapTheme): masked cells, no-data background, and
+  // the two-pixel marker lines (the line itself and a contrasting halo beside it).
   float maskRgb[3] = {0.78f, 0.78f, 0.80f};
   float backgroundRgb[3] = {0.12f, 0.12f, 0.13f};
+  float markerRgb[3] = {1.0f, 1.0f, 1.0f};
+  float markerHaloRgb[3] = {0.0f, 0.0f, 0.0f};
+};
+
+// Selected cells the renderer frames with two-pixel lines (marker colour, then halo). Kept apart
+// from the style so exports, which take only the style, never draw a selection.
+struct HeatmapMarker {
+  enum class Kind {
+    Crosshair,  // full-length lines just outside the row band and just outside the column band
+                // (the attention map: the selected query row and key column stay uncovered)
+    Box,        // a frame on the outermost pixels inside the rectangle rows x cols (a head tile)
+  };
+  Kind kind = Kind::Crosshair;
+  int row0 = 0, row1 = 0;  // rows [row0, row1); empty: no row lines
+  int col0 = 0, col1 = 0;  // columns [col0, col1); empty: no column lines
+  bool hasRows() const { return row1 > row0; }
+  bool hasCols() const { return col1 > col0; }
+  bool empty() const {
+    return kind == Kind::Box ? !(hasRows() && hasCols()) : !(hasRows() || hasCols());
+  }
+  bool operator==(const HeatmapMarker&) const = default;
 };
 
 // Data cells (col = x, row = y) shown at the viewport's top-left corner and the zoom.
@@ -68,5 +91,9 @@ struct ResolvedRange {
 };
 ResolvedRange resolveRange(const HeatmapStyle& style, float dataMin, float dataMax,
                            float dataMinPositive);
+// The range the renderer resolves for this matrix (finite values only, as the uploader counts
+// them): what a colour bar beside the map shows. PerRow has no single range; this is then the
+// overall one.
+ResolvedRange resolveRange(const HeatmapStyle& style, const HeatmapMatrix& matrix);
 
 }  // namespace ll::vis

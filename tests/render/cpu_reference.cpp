@@ -64,6 +64,41 @@ uint8_t toByte(float v) {
   return static_cast<uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
 }
 
+// Marker line level along one axis (1: line, 2: halo, 0: none) for pixel p, band [b0, b1), cell
+// k pixels away = floor(origin + (p + 0.5 + k) * cpp) in float as the shader computes it.
+// Outside: the two pixels before and after the band; inside: the band's outermost two pixels.
+int markerEdge(float origin, float cpp, int p, int b0, int b1, bool inside) {
+  auto cell = [&](int k) {
+    return static_cast<int>(std::floor(origin + (static_cast<float>(p) + 0.5f + k) * cpp));
+  };
+  const int c = cell(0);
+  for (int k = 1; k <= 2; ++k) {
+    if (inside) {
+      if (c >= b0 && c < b1 && (cell(-k) < b0 || cell(k) >= b1)) return k;
+    } else if ((c < b0 && cell(k) >= b0) || (c >= b1 && cell(-k) < b1)) {
+      return k;
+    }
+  }
+  return 0;
+}
+
+int markerLevel(const CpuRenderInput& in, int px, int py, int row, int col) {
+  const vis::HeatmapMarker& m = in.marker;
+  if (m.empty()) return 0;
+  const bool box = m.kind == vis::HeatmapMarker::Kind::Box;
+  const float ox = static_cast<float>(in.view.originX), oy = static_cast<float>(in.view.originY);
+  const float cx = static_cast<float>(in.view.cellsPerPixelX);
+  const float cy = static_cast<float>(in.view.cellsPerPixelY);
+  int ly = m.hasRows() ? markerEdge(oy, cy, py, m.row0, m.row1, box) : 0;
+  int lx = m.hasCols() ? markerEdge(ox, cx, px, m.col0, m.col1, box) : 0;
+  if (box) {
+    if (col < m.col0 || col >= m.col1) ly = 0;
+    if (row < m.row0 || row >= m.row1) lx = 0;
+  }
+  if (ly == 0 || lx == 0) return std::max(lx, ly);
+  return std::min(lx, ly);
+}
+
 }  // namespace
 
 std::vector<uint8_t> renderCpu(const CpuRenderInput& in) {
@@ -121,6 +156,11 @@ std::vector<uint8_t> renderCpu(const CpuRenderInput& in) {
       const int col = static_cast<int>(std::floor(ox + (px + 0.5f) * cx));
       const int row = static_cast<int>(std::floor(oy + (py + 0.5f) * cy));
       if (col < 0 || row < 0 || col >= in.cols || row >= in.rows) continue;
+      if (const int mark = markerLevel(in, px, py, row, col)) {
+        const float* rgb = mark == 1 ? in.style.markerRgb : in.style.markerHaloRgb;
+        for (int ch = 0; ch < 3; ++ch) o[ch] = toByte(rgb[ch]);
+        continue;
+      }
       const Tile& t = tiles[static_cast<size_t>(row / in.tileSize) *
                                 ((in.cols + in.tileSize - 1) / in.tileSize) +
                             col / in.tileSize];

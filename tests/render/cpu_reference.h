@@ -30,6 +30,7 @@ struct CpuRenderInput {
   int tileSize = 1 << 30;  // pyramids are per tile
   vis::HeatmapStyle style;
   vis::HeatmapView view;
+  vis::HeatmapMarker marker;  // drawn over everything (default: none)
   int width = 0;
   int height = 0;
 };

@@ -3,6 +3,7 @@
 // <= 2/255); the GPU-built LOD pyramid is compared with a CPU-built one; a 16k x 16k map is
 // uploaded and drawn with bounded host memory.
 #include "cpu_reference.h"
+#include "ui/theme.h"
 #include "visualizers/head_grid.h"
 #include "visualizers/qt/heatmap_export.h"
 #include "visualizers/routing.h"
@@ -64,11 +65,13 @@ class TstHeatmapRender : public QObject {
   // Renders values with the GPU core and with the CPU reference and compares.
   void renderAndCompare(const std::vector<float>& values, int rows, int cols,
                         const vis::HeatmapStyle& style, const vis::HeatmapView& view, int width,
-                        int height, const char* name, int tileSize = 0) {
+                        int height, const char* name, int tileSize = 0,
+                        const vis::HeatmapMarker& marker = {}) {
     vis::vk::OffscreenTarget target(m_ctx->refs(), width, height);
     vis::vk::HeatmapRenderer r(m_ctx->refs(), target.renderPass(), VK_SAMPLE_COUNT_1_BIT, tileSize);
     r.setMatrix(values, rows, cols);
     r.setStyle(style);
+    r.setMarker(marker);
     auto gpu = target.render(style.backgroundRgb, [&](VkCommandBuffer cb) {
       r.recordDraw(cb, {0, 0, float(width), float(height)}, view);
     });
@@ -79,6 +82,7 @@ class TstHeatmapRender : public QObject {
     in.tileSize = r.texture().tileSize();
     in.style = style;
     in.view = view;
+    in.marker = marker;
     in.width = width;
     in.height = height;
     auto cpu = test::renderCpu(in);
@@ -203,10 +207,118 @@ class TstHeatmapRender : public QObject {
       const size_t i = (static_cast<size_t>(row * 5 + 2) * n * 5 + col * 5 + 2) * 4;
       return (std::abs(px[i] - 199) <= 2 || std::abs(px[i] - 169) <= 2) && px[i] == px[i + 1];
     };
-    QVERIFY(grey(40, 2));                  // older than the window: masked
-    QVERIFY(grey(40, 40 - w));             // the first key outside the window
-    QVERIFY(!grey(40, 40 - w + 1));        // the oldest key inside it is data
-    QVERIFY(grey(3, 10));                  // the causal triangle as before
+    QVERIFY(grey(40, 2));            // older than the window: masked
+    QVERIFY(grey(40, 40 - w));       // the first key outside the window
+    QVERIFY(!grey(40, 40 - w + 1));  // the oldest key inside it is data
+    QVERIFY(grey(3, 10));            // the causal triangle as before
+  }
+
+  // Masked cells take the theme's mask colour: dark in the dark theme (it was a light grey in
+  // both), light in the light theme, always apart from the background.
+  void maskColourFollowsTheme() {
+    const int n = 16;
+    std::vector<float> v(n * n, 0.5f);
+    for (ui::Theme theme : {ui::Theme::Light, ui::Theme::Dark}) {
+      vis::HeatmapStyle s;
+      s.causalMask = true;
+      ui::applyHeatmapTheme(s, theme);
+      const QColor want = ui::themeColors(theme).heatmapMask;
+      const char* name = theme == ui::Theme::Dark ? "mask_dark" : "mask_light";
+      renderAndCompare(v, n, n, s, scaled(8), n * 8, n * 8, name);
+      vis::vk::OffscreenTarget target(m_ctx->refs(), n * 8, n * 8);
+      vis::vk::HeatmapRenderer r(m_ctx->refs(), target.renderPass());
+      r.setMatrix(v, n, n);
+      r.setStyle(s);
+      auto px = target.render(s.backgroundRgb, [&](VkCommandBuffer cb) {
+        r.recordDraw(cb, {0, 0, float(n * 8), float(n * 8)}, scaled(8));
+      });
+      // Both hatch stripes of cell (row 1, col 12): the mask colour and 0.85 of it.
+      int seen = 0;
+      for (int dx = 0; dx < 8; ++dx) {
+        const size_t i = (static_cast<size_t>(1 * 8 + 3) * n * 8 + 12 * 8 + dx) * 4;
+        const QColor got(px[i], px[i + 1], px[i + 2]);
+        const bool plain = std::abs(got.red() - want.red()) <= 2 &&
+                           std::abs(got.green() - want.green()) <= 2 &&
+                           std::abs(got.blue() - want.blue()) <= 2;
+        const bool hatch = std::abs(got.red() - int(std::lround(want.red() * 0.85))) <= 2 &&
+                           std::abs(got.blue() - int(std::lround(want.blue() * 0.85))) <= 2;
+        QVERIFY2(
+            plain || hatch,
+            qPrintable(
+                QStringLiteral("%1: %2 at dx %3").arg(QLatin1String(name), got.name()).arg(dx)));
+        seen |= plain ? 1 : 2;
+        const double lum = got.lightnessF();
+        if (theme == ui::Theme::Dark)
+          QVERIFY2(lum < 0.3, qPrintable(got.name()));
+        else
+          QVERIFY2(lum > 0.6, qPrintable(got.name()));
+      }
+      QCOMPARE(seen, 3);
+      const QColor bg = ui::themeColors(theme).heatmapBackground;
+      QVERIFY(std::abs(bg.lightness() - want.lightness()) >= 20);
+    }
+  }
+
+  // The selection marker: two-pixel lines (marker colour next to the band, halo outside it)
+  // around the query row and key column, across the whole map, at any zoom; a head tile's frame
+  // on its outermost pixels. GPU and CPU reference agree pixel for pixel.
+  void selectionMarkers() {
+    const int rows = 40, cols = 56;
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    std::vector<float> v(rows * cols);
+    for (float& x : v) x = u(rng);
+    vis::HeatmapStyle s;
+    s.causalMask = true;
+    ui::applyHeatmapTheme(s, ui::Theme::Dark);
+    vis::HeatmapMarker cross;
+    cross.row0 = 7;
+    cross.row1 = 8;
+    cross.col0 = 11;
+    cross.col1 = 12;
+    renderAndCompare(v, rows, cols, s, scaled(4), cols * 4, rows * 4, "marker_cross", 0, cross);
+    vis::HeatmapView out;
+    out.cellsPerPixelX = 1.7;
+    out.cellsPerPixelY = 1.3;
+    renderAndCompare(v, rows, cols, s, out, 33, 31, "marker_cross_lod", 0, cross);
+    renderAndCompare(v, rows, cols, s, scaled(3), cols * 3, rows * 3, "marker_tiled", 16, cross);
+    vis::HeatmapMarker rowOnly = cross;
+    rowOnly.col0 = rowOnly.col1 = 0;
+    renderAndCompare(v, rows, cols, s, scaled(4), cols * 4, rows * 4, "marker_row", 0, rowOnly);
+    vis::HeatmapMarker box;
+    box.kind = vis::HeatmapMarker::Kind::Box;
+    box.row0 = 10;
+    box.row1 = 20;
+    box.col0 = 0;
+    box.col1 = 12;
+    renderAndCompare(v, rows, cols, s, scaled(4), cols * 4, rows * 4, "marker_box", 0, box);
+    renderAndCompare(v, rows, cols, s, out, 33, 31, "marker_box_lod", 0, box);
+
+    // Where the lines are, read from the GPU frame at 4 pixels per cell.
+    vis::vk::OffscreenTarget target(m_ctx->refs(), cols * 4, rows * 4);
+    vis::vk::HeatmapRenderer r(m_ctx->refs(), target.renderPass());
+    r.setMatrix(v, rows, cols);
+    r.setStyle(s);
+    r.setMarker(cross);
+    auto px = target.render(s.backgroundRgb, [&](VkCommandBuffer cb) {
+      r.recordDraw(cb, {0, 0, float(cols * 4), float(rows * 4)}, scaled(4));
+    });
+    auto at = [&](int x, int y) {
+      const size_t i = (static_cast<size_t>(y) * cols * 4 + x) * 4;
+      return QColor(px[i], px[i + 1], px[i + 2]);
+    };
+    const QColor white(255, 255, 255), black(0, 0, 0);
+    for (int x : {2, 100, 200}) {  // the row lines span the map, also over the masked triangle
+      QCOMPARE(at(x, 7 * 4 - 1), white);
+      QCOMPARE(at(x, 7 * 4 - 2), black);
+      QCOMPARE(at(x, 8 * 4), white);
+      QCOMPARE(at(x, 8 * 4 + 1), black);
+    }
+    for (int y : {2, 150}) {
+      QCOMPARE(at(11 * 4 - 1, y), white);
+      QCOMPARE(at(12 * 4 + 1, y), black);
+    }
+    QVERIFY(at(100, 7 * 4 + 1) != white && at(100, 7 * 4 + 1) != black);  // the row itself shows
   }
 
   void logAndPerRowAndDiverging() {

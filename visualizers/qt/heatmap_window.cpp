@@ -54,7 +54,10 @@ class HeatmapWindowRenderer : public QVulkanWindowRenderer {
       }
     }
     const HeatmapStyle& style = m_window->style();
-    if (m_core) m_core->setStyle(style);
+    if (m_core) {
+      m_core->setStyle(style);
+      m_core->setMarker(m_window->marker());
+    }
     VkClearValue clear[3]{};
     clear[0].color = {
         {style.backgroundRgb[0], style.backgroundRgb[1], style.backgroundRgb[2], 1.0f}};
@@ -107,14 +110,22 @@ QString HeatmapWindow::deviceName() const {
 }
 
 void HeatmapWindow::setMatrix(std::shared_ptr<const HeatmapMatrix> matrix) {
+  const bool newShape =
+      m_matrix && matrix && (m_matrix->rows != matrix->rows || m_matrix->cols != matrix->cols);
   m_matrix = std::move(matrix);
   ++m_dataGeneration;
-  if (m_autoFit || m_view.cellsPerPixelX <= 0) fitView();
+  if (m_autoFit || m_view.cellsPerPixelX <= 0 || (newShape && m_refitOnNewShape)) fitView();
   requestUpdate();
 }
 
 void HeatmapWindow::setStyle(const HeatmapStyle& style) {
   m_style = style;
+  requestUpdate();
+}
+
+void HeatmapWindow::setMarker(const HeatmapMarker& marker) {
+  if (marker == m_marker) return;
+  m_marker = marker;
   requestUpdate();
 }
 
@@ -207,9 +218,10 @@ void HeatmapWindow::mouseMoveEvent(QMouseEvent* e) {
   const QPointF c = cellAt(e->position());
   const int col = static_cast<int>(std::floor(c.x()));
   const int row = static_cast<int>(std::floor(c.y()));
-  if (row >= 0 && col >= 0 && row < m_matrix->rows && col < m_matrix->cols)
+  if (row >= 0 && col >= 0 && row < m_matrix->rows && col < m_matrix->cols) {
+    m_hoverPos = e->position();
     emit hovered(row, col, m_matrix->at(row, col));
-  else
+  } else
     emit hoverLeft();
 }
 

@@ -23,6 +23,9 @@ class HeatmapWindow : public QVulkanWindow {
   const std::shared_ptr<const HeatmapMatrix>& matrix() const { return m_matrix; }
   void setStyle(const HeatmapStyle& style);
   const HeatmapStyle& style() const { return m_style; }
+  // Selected cells the renderer frames (see HeatmapMarker); default none.
+  void setMarker(const HeatmapMarker& marker);
+  const HeatmapMarker& marker() const { return m_marker; }
 
   // View in swapchain (device) pixels.
   const HeatmapView& view() const { return m_view; }
@@ -30,10 +33,17 @@ class HeatmapWindow : public QVulkanWindow {
   void fitView();
   // Square cells when fitting (head grid); off by default (attention maps fill the area).
   void setKeepAspect(bool keep) { m_keepAspect = keep; }
+  // Fit again when a matrix of another shape arrives, even after zoom / pan (head grid: a zoom
+  // kept from a smaller atlas would cut off its last rows). Off by default: the attention map
+  // keeps the user's zoom while the prompt grows.
+  void setRefitOnNewShape(bool refit) { m_refitOnNewShape = refit; }
   void zoomAt(QPointF logicalPos, double factor);
   void panBy(QPointF logicalDelta);
   // Data cell (col, row) under a logical window position (may be outside the matrix).
   QPointF cellAt(QPointF logicalPos) const;
+  // Where the pointer was at the last hovered() signal (logical window pixels): a readout goes
+  // next to it.
+  QPointF hoverPos() const { return m_hoverPos; }
   int framesRendered() const { return m_frames; }
   QString deviceName() const;
 
@@ -63,14 +73,17 @@ class HeatmapWindow : public QVulkanWindow {
 
   std::shared_ptr<const HeatmapMatrix> m_matrix;
   HeatmapStyle m_style;
+  HeatmapMarker m_marker;
   HeatmapView m_view;
   bool m_autoFit = true;
   bool m_keepAspect = false;
+  bool m_refitOnNewShape = false;
   quint64 m_dataGeneration = 0;
   int m_frames = 0;
   bool m_dragging = false;
   bool m_dragMoved = false;
   QPointF m_lastPos;
+  QPointF m_hoverPos;
 };
 
 }  // namespace ll::vis

@@ -19,13 +19,26 @@ struct HeatmapPush {
   int32_t info[4];  // level, flags, norm mode, LOD reduction
   float range[4];
   float maskColor[4];
-  int32_t extra[4];  // x: colormap row in the LUT texture
+  int32_t extra[4];   // x: colormap row in the LUT texture, y: mask window, z / w: marker RGBA8
+  int32_t marker[4];  // marked cells: col0, row0, col1, row1
 };
-static_assert(sizeof(HeatmapPush) == 112);
+// The minimum maxPushConstantsSize Vulkan guarantees: nothing more may go in.
+static_assert(sizeof(HeatmapPush) == 128);
 
 constexpr int kFlagCausal = 1;
+constexpr int kFlagMarkRows = 2;
+constexpr int kFlagMarkCols = 4;
+constexpr int kFlagMarkBox = 8;
 constexpr Colormap kLutRows[] = {Colormap::Viridis, Colormap::Magma, Colormap::Diverging};
 constexpr uint32_t kLutRowCount = 3;
+
+// RGB floats as the RGBA8 word GLSL's unpackUnorm4x8 reads (red in the low byte).
+int32_t packRgba8(const float rgb[3]) {
+  uint32_t w = 0xff000000u;
+  for (int ch = 0; ch < 3; ++ch)
+    w |= static_cast<uint32_t>(std::lround(std::clamp(rgb[ch], 0.0f, 1.0f) * 255.0f)) << (8 * ch);
+  return static_cast<int32_t>(w);
+}
 
 int lutRow(Colormap map) {
   for (uint32_t i = 0; i < kLutRowCount; ++i)
@@ -291,6 +304,17 @@ void HeatmapRenderer::recordDraw(VkCommandBuffer cb, const ViewportRect& viewpor
   p.vpSize[0] = viewport.width;
   p.vpSize[1] = viewport.height;
   p.info[1] = m_style.causalMask ? kFlagCausal : 0;
+  if (!m_marker.empty()) {
+    if (m_marker.hasRows()) p.info[1] |= kFlagMarkRows;
+    if (m_marker.hasCols()) p.info[1] |= kFlagMarkCols;
+    if (m_marker.kind == HeatmapMarker::Kind::Box) p.info[1] |= kFlagMarkBox;
+  }
+  p.marker[0] = m_marker.col0;
+  p.marker[1] = m_marker.row0;
+  p.marker[2] = m_marker.col1;
+  p.marker[3] = m_marker.row1;
+  p.extra[2] = packRgba8(m_style.markerRgb);
+  p.extra[3] = packRgba8(m_style.markerHaloRgb);
   p.extra[1] = m_style.causalMask ? m_style.maskWindow : 0;
   p.info[2] = static_cast<int32_t>(m_style.normalization);
   p.info[3] = m_style.lod == LodReduction::Mean ? 1 : 0;

@@ -31,6 +31,8 @@ class HeatmapRenderer {
   void setMatrix(int rows, int cols, const HeatmapTexture::RowFill& fill);
   void setStyle(const HeatmapStyle& style) { m_style = style; }
   const HeatmapStyle& style() const { return m_style; }
+  // Selected cells framed in the style's marker colours (default: none).
+  void setMarker(const HeatmapMarker& marker) { m_marker = marker; }
   bool hasData() const { return m_texture.rows() > 0; }
   HeatmapTexture& texture() { return m_texture; }
   ResolvedRange range() const;
@@ -50,6 +52,7 @@ class HeatmapRenderer {
   DeviceRefs m_refs;
   HeatmapTexture m_texture;
   HeatmapStyle m_style;
+  HeatmapMarker m_marker;
   VkSampler m_sampler = VK_NULL_HANDLE;
   Image m_lut;
   VkImageView m_lutView = VK_NULL_HANDLE;
