@@ -10,6 +10,8 @@
 #include <QTest>
 #include <QXmlStreamReader>
 
+#include <algorithm>
+
 class TstPlotExport : public QObject {
   Q_OBJECT
   QTemporaryDir m_dir;
@@ -80,6 +82,45 @@ class TstPlotExport : public QObject {
     QString err;
     QVERIFY(!m_panel->exportTo(m_dir.filePath(QStringLiteral("plot.xyz")), &err));
     QVERIFY(err.contains(QStringLiteral("unknown figure format")));
+  }
+
+  // Token labels on the x axis never crowd: at 27 tokens on a narrow plot every n-th is labelled
+  // (with its index), labelled ticks are at least kMinLabelSpacing apart, and a wider plot shows
+  // every token again. (All 27 were labelled 12 px apart before, overlapping at 45 degrees.)
+  void tokenLabelsThinToTheWidth() {
+    ll::ui::PlotPanel panel;
+    panel.resize(420, 260);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QStringList tokens;
+    std::vector<double> y;
+    for (int i = 0; i < 27; ++i) {
+      tokens << QStringLiteral("tok%1").arg(i);
+      y.push_back(0.1 * i);
+    }
+    panel.setCurve(y, tokens, QStringLiteral("entropy (nats)"));
+    QCustomPlot* p = panel.plot();
+    p->replot();
+    auto minSpacing = [&] {
+      const QList<int> l = panel.labelledTokens();
+      double least = 1e9;
+      for (int i = 1; i < l.size(); ++i)
+        least = std::min(least, p->xAxis->coordToPixel(l[i]) - p->xAxis->coordToPixel(l[i - 1]));
+      return least;
+    };
+    const QList<int> narrow = panel.labelledTokens();
+    QVERIFY2(narrow.size() > 3 && narrow.size() < 27, qPrintable(QString::number(narrow.size())));
+    QVERIFY2(minSpacing() >= ll::ui::PlotPanel::kMinLabelSpacing,
+             qPrintable(QString::number(minSpacing())));
+    QCOMPARE(narrow.first(), 0);
+    auto* ticker = dynamic_cast<QCPAxisTickerText*>(p->xAxis->ticker().data());
+    QVERIFY(ticker);
+    QCOMPARE(ticker->ticks().value(narrow[1]), QStringLiteral("%1 tok%1").arg(narrow[1]));
+
+    panel.resize(1400, 260);
+    QTRY_COMPARE(panel.labelledTokens().size(), 27);
+    p->replot();
+    QVERIFY(minSpacing() >= ll::ui::PlotPanel::kMinLabelSpacing);
   }
 };
 
