@@ -34,8 +34,10 @@
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QScreen>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabBar>
 #include <QTimer>
 #include <QVulkanInstance>
 
@@ -168,7 +170,12 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
     m_busyLabel->setText(busy ? tr("computing...") : QString());
   });
 
-  resize(1440, 900);
+  // A first start fits the screen it opens on (a 1024x700 laptop screen included); a saved
+  // geometry replaces this below.
+  QSize size(1440, 900);
+  if (const QScreen* screen = QGuiApplication::primaryScreen())
+    size = size.boundedTo(screen->availableGeometry().size());
+  resize(size);
   QSettings settings;
   restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
   restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
@@ -426,6 +433,17 @@ void MainWindow::closeEvent(QCloseEvent* e) {
   settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
   settings.setValue(QStringLiteral("window/state"), saveState());
   QMainWindow::closeEvent(e);
+}
+
+bool MainWindow::event(QEvent* e) {
+  // QMainWindow makes a tab bar for each group of tabbed docks and elides the titles when the
+  // column is narrow ("Rout..."): full titles, with scroll arrows when they do not all fit.
+  if (e->type() == QEvent::ChildPolished)
+    if (auto* bar = qobject_cast<QTabBar*>(static_cast<QChildEvent*>(e)->child())) {
+      bar->setElideMode(Qt::ElideNone);
+      bar->setUsesScrollButtons(true);
+    }
+  return QMainWindow::event(e);
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* e) {

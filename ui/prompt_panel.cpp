@@ -5,7 +5,7 @@
 #include "visualizers/qt/token_overlay_view.h"
 
 #include <QCheckBox>
-#include <QHBoxLayout>
+#include <QGridLayout>
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPlainTextEdit>
@@ -23,7 +23,8 @@ PromptPanel::PromptPanel(SelectionModel* selection, QWidget* parent) : Panel(sel
   m_edit->setPlaceholderText(tr("Type a prompt..."));
   m_edit->viewport()->installEventFilter(this);
   v->addWidget(m_edit, 3);
-  auto* row = new QHBoxLayout;
+  // Two rows of options rather than one: the prompt dock fits a 1024x700 window's left column.
+  auto* row = new QGridLayout;
   m_count = new QLabel(tr("0 tokens"), this);
   m_bounds = new QCheckBox(tr("Token boundaries"), this);
   m_overlay = new QCheckBox(tr("Selection overlay"), this);
@@ -32,11 +33,11 @@ PromptPanel::PromptPanel(SelectionModel* selection, QWidget* parent) : Panel(sel
   m_template->setEnabled(false);
   m_templateNote = new QLabel(this);
   m_templateNote->setWordWrap(true);
-  row->addWidget(m_count);
-  row->addWidget(m_bounds);
-  row->addWidget(m_overlay);
-  row->addWidget(m_template);
-  row->addStretch(1);
+  row->addWidget(m_count, 0, 0);
+  row->addWidget(m_bounds, 0, 1);
+  row->addWidget(m_overlay, 1, 0);
+  row->addWidget(m_template, 1, 1);
+  row->setColumnStretch(2, 1);
   v->addLayout(row);
   v->addWidget(m_templateNote);
   m_chips = new vis::TokenOverlayView(this);
