@@ -4,6 +4,7 @@
 #include "visualizers/colormap.h"
 #include "visualizers/qt/token_overlay_view.h"
 
+#include <QAction>
 #include <QCheckBox>
 #include <QGridLayout>
 #include <QLabel>
@@ -20,8 +21,21 @@ namespace ll::ui {
 PromptPanel::PromptPanel(SelectionModel* selection, QWidget* parent) : Panel(selection, parent) {
   auto* v = new QVBoxLayout(this);
   m_edit = new QPlainTextEdit(this);
-  m_edit->setPlaceholderText(tr("Type a prompt..."));
   m_edit->viewport()->installEventFilter(this);
+  // Tab belongs to keyboard navigation (a prompt rarely needs a tab character); the editor's own
+  // action inserts one, and Help > Keyboard shortcuts lists it with the menus' shortcuts.
+  m_edit->setTabChangesFocus(true);
+  m_edit->setAccessibleName(tr("Prompt editor"));
+  m_insertTab = new QAction(tr("Insert a tab in the prompt"), m_edit);
+  m_insertTab->setObjectName(QStringLiteral("promptInsertTab"));
+  m_insertTab->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_I));
+  m_insertTab->setShortcutContext(Qt::WidgetShortcut);
+  connect(m_insertTab, &QAction::triggered, m_edit,
+          [this] { m_edit->insertPlainText(QStringLiteral("\t")); });
+  m_edit->addAction(m_insertTab);
+  m_edit->setPlaceholderText(
+      tr("Type a prompt... (Tab moves to the next control; %1 inserts a tab)")
+          .arg(m_insertTab->shortcut().toString(QKeySequence::NativeText)));
   v->addWidget(m_edit, 3);
   // Two rows of options rather than one: the prompt dock fits a 1024x700 window's left column.
   auto* row = new QGridLayout;

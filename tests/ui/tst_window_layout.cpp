@@ -12,6 +12,7 @@
 
 #include <QApplication>
 #include <QDockWidget>
+#include <QDropEvent>
 #include <QFile>
 #include <QFileDialog>
 #include <QMessageBox>
@@ -259,6 +260,28 @@ class TstWindowLayout : public QObject {
                             .arg(mapArea().y())
                             .arg(mapArea().width())
                             .arg(mapArea().height())));
+  }
+
+  // The embedded Vulkan windows are QWindows outside the widget tree: on platforms that deliver
+  // a drag to the native window under the cursor, a file dropped there opens as well.
+  void dropsOnVulkanViewsOpenTheFile() {
+    vis::HeatmapWindow* hw = m_w->heatmapView()->map()->heatmapWindow();
+    QVERIFY(hw);
+    const QString file = QStringLiteral("/nonexistent/dropped-on-map.gguf");
+    QSignalSpy requested(m_w.get(), &ui::MainWindow::modelRequested);
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(file)});
+    const QPoint at(hw->width() / 2, hw->height() / 2);
+    QDragEnterEvent enter(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(hw, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(hw, &drop);
+    QCOMPARE(requested.size(), 1);
+    QCOMPARE(requested.first().first().toString(), file);
+    QSignalSpy failed(m_w->controller(), &ui::SessionController::loadFailed);
+    QVERIFY(failed.wait(10000));
+    if (m_w->loadErrorBox()) m_w->loadErrorBox()->close();
   }
 };
 
