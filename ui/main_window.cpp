@@ -81,7 +81,6 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   entropyDock->raise();
   tabifyDockWidget(dock(QStringLiteral("model")), outputDock);
   promptDock->raise();
-  applyDefaultDockSizes();
 
   buildMenus();
 
@@ -181,7 +180,9 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   m_defaultLayout = saveState();
   QSettings settings;
   restoreGeometry(settings.value(QLatin1String(kGeometryKey)).toByteArray());
-  restoreState(settings.value(QLatin1String(kStateKey)).toByteArray());
+  // Dock sizes only take once the window has its size: the first show applies the defaults
+  // unless a saved layout was restored.
+  m_defaultSizesPending = !restoreState(settings.value(QLatin1String(kStateKey)).toByteArray());
   setTheme(savedTheme());
   showNoModelStart();
 }
@@ -463,6 +464,11 @@ void MainWindow::closeEvent(QCloseEvent* e) {
   QMainWindow::closeEvent(e);
 }
 
+void MainWindow::showEvent(QShowEvent* e) {
+  QMainWindow::showEvent(e);
+  if (std::exchange(m_defaultSizesPending, false)) applyDefaultDockSizes();
+}
+
 bool MainWindow::event(QEvent* e) {
   // QMainWindow makes a tab bar for each group of tabbed docks and elides the titles when the
   // column is narrow ("Rout..."): full titles, with scroll arrows when they do not all fit.
@@ -482,6 +488,11 @@ void MainWindow::resetLayout() {
 void MainWindow::applyDefaultDockSizes() {
   resizeDocks({dock(QStringLiteral("model")), dock(QStringLiteral("prompt"))}, {260, 420},
               Qt::Vertical);
+  // The attention map gets the widest column (the panels' small minimum widths would otherwise
+  // leave the extra width to the left column); a smaller window shrinks the columns alike.
+  resizeDocks({dock(QStringLiteral("prompt")), dock(QStringLiteral("attention")),
+               dock(QStringLiteral("entropy"))},
+              {380, 620, 420}, Qt::Horizontal);
 }
 
 bool MainWindow::openDropped(const QMimeData* mime) {

@@ -127,6 +127,7 @@ class MainWindow : public QMainWindow {
  protected:
   void closeEvent(QCloseEvent* e) override;
   bool event(QEvent* e) override;
+  void showEvent(QShowEvent* e) override;
 
  private:
   void buildMenus();
@@ -138,7 +139,8 @@ class MainWindow : public QMainWindow {
   // The start without a model: the "Open model" call to action and the labelled test heatmap.
   // (The built-in demo model will slot in here.)
   void showNoModelStart();
-  // The left column's split between the model card and the prompt (new window, Reset layout).
+  // The columns and the left column's split between model card and prompt (new window, Reset
+  // layout).
   void applyDefaultDockSizes();
   void requestAnalysis(bool force = false);
   ViewState currentState() const;
@@ -165,7 +167,8 @@ class MainWindow : public QMainWindow {
   SteeringPanel* m_steering = nullptr;
   OutputPanel* m_output = nullptr;
   QList<Panel*> m_panels;
-  QByteArray m_defaultLayout;  // saveState() of the layout the constructor builds
+  QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
+  bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks
   QLabel* m_device = nullptr;
   QLabel* m_busyLabel = nullptr;
   QProgressBar* m_busy = nullptr;
