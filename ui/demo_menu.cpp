@@ -133,7 +133,10 @@ class DemoMenu : public QObject {
       m_text = new QTextBrowser(m_guide);
       m_text->setOpenExternalLinks(false);
       m_guide->setWidget(m_text);
-      m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
+      // Where the user last put it: the window restored its saved layout before this dock
+      // existed, and Qt kept the guide's place for restoreDockWidget.
+      if (!m_window->restoreDockWidget(m_guide))
+        m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
     }
     m_retired = false;
     m_text->setMarkdown(QString::fromStdString(p.teacherText));

@@ -110,6 +110,37 @@ class TstWindowBehaviour : public QObject {
                 .contains(again.dock(QStringLiteral("output"))));
   }
 
+  // The demo guide is created when a demo opens, after the saved layout was restored: it goes
+  // back where the user put it.
+  void demoGuideKeepsItsPlace() {
+    auto openDemo = [](ui::MainWindow& w) -> QDockWidget* {
+      QSignalSpy loaded(w.controller(), &ui::SessionController::modelLoaded);
+      for (QAction* top : w.menuBar()->actions())
+        if (top->menu() && plain(top->text()) == QLatin1String("Demos"))
+          top->menu()->actions().constFirst()->trigger();
+      if (!loaded.wait(30000)) return nullptr;
+      return w.findChild<QDockWidget*>(QStringLiteral("demo-guide"));
+    };
+    {
+      ui::MainWindow w(nullptr, nullptr, 1);
+      ui::installDemoMenu(&w, false);
+      w.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&w));
+      QDockWidget* guide = openDemo(w);
+      QVERIFY(guide);
+      QCOMPARE(w.dockWidgetArea(guide), Qt::RightDockWidgetArea);
+      w.addDockWidget(Qt::LeftDockWidgetArea, guide);
+      w.close();
+    }
+    ui::MainWindow again(nullptr, nullptr, 1);
+    ui::installDemoMenu(&again, false);
+    again.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&again));
+    QDockWidget* guide = openDemo(again);
+    QVERIFY(guide);
+    QCOMPARE(again.dockWidgetArea(guide), Qt::LeftDockWidgetArea);
+  }
+
   void tabLeavesThePromptEditor() {
     ui::MainWindow w(nullptr, nullptr, 1);
     w.show();
