@@ -37,6 +37,7 @@ AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* insta
   m_head = new QComboBox(this);
   m_caption = new QLabel(this);
   m_caption->setTextFormat(Qt::RichText);
+  m_caption->setWordWrap(true);  // wraps rather than widening the dock on a small screen
   bar->addWidget(m_layer);
   bar->addWidget(m_head);
   bar->addWidget(m_caption, 1);

@@ -3,6 +3,7 @@
 #include "ui/demo_menu.h"
 
 #include <QAction>
+#include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
 #include <QMenu>
@@ -39,6 +40,8 @@ class DemoMenu : public QObject {
     for (QAction* a : m_window->menuBar()->actions())
       if (a->objectName() == QLatin1String("helpMenu")) help = a;
     auto* menu = new QMenu(tr("&Demos"), m_window->menuBar());
+    menu->setObjectName(QStringLiteral("demosMenu"));  // Help > Guided demos opens it
+    menu->setToolTipsVisible(true);                    // a disabled demo's tooltip says why
     m_window->menuBar()->insertMenu(help, menu);
     for (const QString& file : demos::embeddedPresetFiles()) {
       try {
@@ -60,9 +63,13 @@ class DemoMenu : public QObject {
       const auto& p = m_presets[i];
       QAction* a = menu->addAction(QString::fromStdString(p.title));
       if (!resolve(p, false)) {
+        // Said in the item itself too: a disabled item's tooltip is easy to miss.
+        const QString model = QFileInfo(QString::fromStdString(p.session.modelPath)).fileName();
         a->setEnabled(false);
-        a->setToolTip(tr("Needs %1 (shared models folder not found)")
-                          .arg(QString::fromStdString(p.session.modelPath)));
+        a->setText(tr("%1 (needs %2)").arg(a->text(), model));
+        const QString why = unavailableReason(p);
+        a->setToolTip(why);
+        a->setStatusTip(why);
       }
       connect(a, &QAction::triggered, this, [this, i] { open(m_presets[i], true); });
     }
@@ -72,6 +79,19 @@ class DemoMenu : public QObject {
                                               demoModelCacheDir().toStdString(), {}))
         m_window->openModel(QString::fromStdString(p->string()));
     });
+  }
+
+  // Why a preset's model cannot be opened: which model, where it was looked for, what to do.
+  static QString unavailableReason(const rt::demo::DemoPreset& p) {
+    QStringList dirs;
+    for (const auto& d : rt::demo::defaultSharedDirs())
+      dirs << QDir::cleanPath(QDir::current().absoluteFilePath(QString::fromStdString(d.string())));
+    QString model = QString::fromStdString(p.session.modelPath);
+    if (model.startsWith(QLatin1String("shared:"))) model = model.mid(7);  // relative to the folder
+    return tr("This demo needs the model %1 from the shared models folder, which was not found "
+              "(looked in %2). Set LAYERLENS_SHARED_DIR to the folder holding models/, or open "
+              "%3 with File > Open model.")
+        .arg(model, dirs.join(QStringLiteral(", ")), QFileInfo(model).fileName());
   }
 
   void openFirst(bool keepPrompt) {
@@ -113,7 +133,10 @@ class DemoMenu : public QObject {
       m_text = new QTextBrowser(m_guide);
       m_text->setOpenExternalLinks(false);
       m_guide->setWidget(m_text);
-      m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
+      // Where the user last put it: the window restored its saved layout before this dock
+      // existed, and Qt kept the guide's place for restoreDockWidget.
+      if (!m_window->restoreDockWidget(m_guide))
+        m_window->addDockWidget(Qt::RightDockWidgetArea, m_guide);
     }
     m_retired = false;
     m_text->setMarkdown(QString::fromStdString(p.teacherText));

@@ -56,12 +56,18 @@ EntropyPanel::EntropyPanel(SelectionModel* selection, QWidget* parent) : Panel(s
   auto* v = new QVBoxLayout(this);
   v->setContentsMargins(2, 2, 2, 2);
   m_lens = makeLayerPlot(this, tr("lens entropy (nats)"), PlotSeries::Primary);
-  v->addWidget(new QLabel(tr("Logit-lens entropy per layer for the selected token"), this));
+  // Captions wrap rather than widening the dock on a small screen.
+  auto caption = [this](const QString& text) {
+    auto* l = new QLabel(text, this);
+    l->setWordWrap(true);
+    return l;
+  };
+  v->addWidget(caption(tr("Logit-lens entropy per layer for the selected token")));
   v->addWidget(m_lens, 1);
   m_output = new PlotPanel(this);
   m_output->plot()->graph(0)->setSelectable(QCP::stSingleData);
   m_output->plot()->setInteractions(QCP::iSelectPlottables | QCP::iRangeDrag | QCP::iRangeZoom);
-  v->addWidget(new QLabel(tr("Output entropy per token"), this));
+  v->addWidget(caption(tr("Output entropy per token")));
   v->addWidget(m_output, 1);
   auto* row = new QHBoxLayout;
   m_target = new QSpinBox(this);
@@ -70,7 +76,8 @@ EntropyPanel::EntropyPanel(SelectionModel* selection, QWidget* parent) : Panel(s
   m_target->setValue(-1);
   m_targetLabel = new QLabel(this);
   m_targetLabel->setTextFormat(Qt::PlainText);  // token text is shown literally ("<s>")
-  row->addWidget(new QLabel(tr("Rank across layers of token id"), this));
+  m_targetLabel->setWordWrap(true);
+  row->addWidget(caption(tr("Rank across layers of token id")));
   row->addWidget(m_target);
   row->addWidget(m_targetLabel, 1);
   v->addLayout(row);

@@ -1,5 +1,6 @@
 #include "ui/heatmap_view.h"
 
+#include "ui/narrow.h"
 #include "ui/theme.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_export.h"
@@ -32,6 +33,7 @@ HeatmapView::HeatmapView(QVulkanInstance* instance, QWidget* parent) : QWidget(p
   m_map = new vis::AttentionMapView(instance, this);
   v->addWidget(m_map, 1);
   m_style.causalMask = true;
+  for (QComboBox* c : {m_colormap, m_norm, m_lod}) allowNarrow(c, 70);
   for (QComboBox* c : {m_colormap, m_norm, m_lod})
     connect(c, &QComboBox::currentIndexChanged, this, &HeatmapView::applyStyle);
   connect(m_map, &vis::AttentionMapView::hovered, this,

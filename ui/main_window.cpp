@@ -3,6 +3,7 @@
 #include "ui/attention_panel.h"
 #include "ui/entropy_panel.h"
 #include "ui/export_actions.h"
+#include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
@@ -24,8 +25,6 @@
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QDockWidget>
-#include <QDragEnterEvent>
-#include <QDropEvent>
 #include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -35,8 +34,10 @@
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QScreen>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabBar>
 #include <QTimer>
 #include <QVulkanInstance>
 
@@ -49,7 +50,10 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   setWindowTitle(tr("LayerLens"));
   setObjectName(QStringLiteral("LayerLensMainWindow"));
   setDockNestingEnabled(true);
+  // Local files dropped anywhere on the window (any panel, the editor, the Vulkan views) open;
+  // acceptDrops keeps the window a drop target on platforms that ask the top level.
   setAcceptDrops(true);
+  new FileDropFilter(this, [this](const QMimeData* mime) { return openDropped(mime); });
   m_selection = new SelectionModel(this);
   m_controller = new SessionController(threads, this);
 
@@ -81,7 +85,6 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   entropyDock->raise();
   tabifyDockWidget(dock(QStringLiteral("model")), outputDock);
   promptDock->raise();
-  resizeDocks({dock(QStringLiteral("model")), promptDock}, {260, 420}, Qt::Vertical);
 
   buildMenus();
 
@@ -175,10 +178,18 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
     m_busyLabel->setText(busy ? tr("computing...") : QString());
   });
 
-  resize(1440, 900);
+  // A first start fits the screen it opens on (a 1024x700 laptop screen included); a saved
+  // geometry replaces this below.
+  QSize size(1440, 900);
+  if (const QScreen* screen = QGuiApplication::primaryScreen())
+    size = size.boundedTo(screen->availableGeometry().size());
+  resize(size);
+  m_defaultLayout = saveState();
   QSettings settings;
-  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+  restoreGeometry(settings.value(QLatin1String(kGeometryKey)).toByteArray());
+  // Dock sizes only take once the window has its size: the first show applies the defaults
+  // unless a saved layout was restored.
+  m_defaultSizesPending = !restoreState(settings.value(QLatin1String(kStateKey)).toByteArray());
   setTheme(savedTheme());
   showNoModelStart();
 }
@@ -265,9 +276,31 @@ void MainWindow::applySessionDocument(const rt::SessionState& session, const QSt
   m_pendingFront.clear();
   if (const auto it = session.view.extra.find(kFrontPanelsKey); it != session.view.extra.end())
     m_pendingFront = QString::fromStdString(it->second).split(',', Qt::SkipEmptyParts);
+  else  // a demo preset names the views it talks about, the active one last (raised last)
+    m_pendingFront = panelsForViews(session.view.openPanels, session.view.activeView);
   raisePanels(m_pendingFront);  // now, and again once the model has loaded
   if (setPromptText) setPrompt(QString::fromStdString(session.prompt));
   openModel(modelFile);
+}
+
+QStringList MainWindow::panelsForViews(const std::vector<std::string>& open,
+                                       const std::string& active) const {
+  // Session view names that are not panels of their own live inside one.
+  auto panelOf = [this](const std::string& view) {
+    const QString id = QString::fromStdString(view);
+    if (dock(id)) return id;
+    if (id == QLatin1String("headgrid")) return QStringLiteral("attention");
+    if (id == QLatin1String("lens")) return QStringLiteral("entropy");
+    return QString();
+  };
+  QStringList ids;
+  for (const std::string& v : open)
+    if (const QString id = panelOf(v); !id.isEmpty() && !ids.contains(id)) ids << id;
+  if (const QString id = panelOf(active); !id.isEmpty()) {
+    ids.removeAll(id);
+    ids << id;
+  }
+  return ids;
 }
 
 void MainWindow::applyPendingSession() {
@@ -317,7 +350,10 @@ QStringList MainWindow::frontPanels() const {
 
 void MainWindow::raisePanels(const QStringList& ids) {
   for (const QString& id : ids)
-    if (QDockWidget* d = dock(id.trimmed())) d->raise();
+    if (QDockWidget* d = dock(id.trimmed())) {
+      d->show();  // a panel the user closed comes back when a demo or session is about it
+      d->raise();
+    }
 }
 
 ViewState MainWindow::currentState() const {
@@ -420,23 +456,46 @@ void MainWindow::showSnapshot(const SnapshotPtr& s, bool complete) {
 
 void MainWindow::closeEvent(QCloseEvent* e) {
   QSettings settings;
-  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  settings.setValue(QStringLiteral("window/state"), saveState());
+  settings.setValue(QLatin1String(kGeometryKey), saveGeometry());
+  settings.setValue(QLatin1String(kStateKey), saveState());
   QMainWindow::closeEvent(e);
 }
 
-void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
-  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+void MainWindow::showEvent(QShowEvent* e) {
+  QMainWindow::showEvent(e);
+  if (std::exchange(m_defaultSizesPending, false)) applyDefaultDockSizes();
 }
 
-void MainWindow::dropEvent(QDropEvent* e) {
-  if (openDropped(e->mimeData())) e->acceptProposedAction();
+bool MainWindow::event(QEvent* e) {
+  // QMainWindow makes a tab bar for each group of tabbed docks and elides the titles when the
+  // column is narrow ("Rout..."): full titles, with scroll arrows when they do not all fit.
+  if (e->type() == QEvent::ChildPolished)
+    if (auto* bar = qobject_cast<QTabBar*>(static_cast<QChildEvent*>(e)->child())) {
+      bar->setElideMode(Qt::ElideNone);
+      bar->setUsesScrollButtons(true);
+    }
+  return QMainWindow::event(e);
+}
+
+void MainWindow::resetLayout() {
+  restoreState(m_defaultLayout);
+  applyDefaultDockSizes();
+}
+
+void MainWindow::applyDefaultDockSizes() {
+  resizeDocks({dock(QStringLiteral("model")), dock(QStringLiteral("prompt"))}, {260, 420},
+              Qt::Vertical);
+  // The attention map gets the widest column (the panels' small minimum widths would otherwise
+  // leave the extra width to the left column); a smaller window shrinks the columns alike.
+  resizeDocks({dock(QStringLiteral("prompt")), dock(QStringLiteral("attention")),
+               dock(QStringLiteral("entropy"))},
+              {380, 620, 420}, Qt::Horizontal);
 }
 
 bool MainWindow::openDropped(const QMimeData* mime) {
-  const auto urls = mime ? mime->urls() : QList<QUrl>();
-  if (urls.isEmpty() || !urls.first().isLocalFile()) return false;
-  openModel(urls.first().toLocalFile());
+  const QString file = FileDropFilter::localFile(mime);
+  if (file.isEmpty()) return false;
+  openModel(file);
   return true;
 }
 

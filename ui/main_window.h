@@ -71,6 +71,9 @@ class MainWindow : public QMainWindow {
   static constexpr const char* kFrontPanelsKey = "frontPanels";
   QStringList frontPanels() const;
   void raisePanels(const QStringList& ids);
+  // The panels showing a session's views ("attention", "headgrid", "lens", "routing", ...), the
+  // active view's last: what a demo preset brings to the front.
+  QStringList panelsForViews(const std::vector<std::string>& open, const std::string& active) const;
   // The request the panels make now (what the next run computes).
   ViewState requestedState() const { return currentState(); }
   void setDebounceMs(int ms);
@@ -91,6 +94,12 @@ class MainWindow : public QMainWindow {
   OutputPanel* outputPanel() const { return m_output; }
   LensPanel* lensPanel() const { return m_lens; }
   const QList<Panel*>& panels() const { return m_panels; }
+  // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
+  // when the window closes).
+  void resetLayout();
+  // QSettings keys of the saved window geometry and dock layout.
+  static constexpr const char* kGeometryKey = "window/geometry";
+  static constexpr const char* kStateKey = "window/state";
   // Help > About: version, compute backend of the loaded model, Vulkan device, Qt version.
   QString aboutText() const;
   // The non-modal message naming why the last model load failed (null when none is shown).
@@ -119,17 +128,22 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* e) override;
-  void dragEnterEvent(QDragEnterEvent* e) override;
-  void dropEvent(QDropEvent* e) override;
+  bool event(QEvent* e) override;
+  void showEvent(QShowEvent* e) override;
 
  private:
   void buildMenus();
   void showAbout();
+  // Help > Guided demos: opens the Demos menu (installed by installDemoMenu) in the menu bar.
+  void showDemosMenu();
   void showLoadError(const QString& path, const QString& error);
   QDockWidget* addPanel(Panel* panel, const QString& title, Qt::DockWidgetArea area);
   // The start without a model: the "Open model" call to action and the labelled test heatmap.
   // (The built-in demo model will slot in here.)
   void showNoModelStart();
+  // The columns and the left column's split between model card and prompt (new window, Reset
+  // layout).
+  void applyDefaultDockSizes();
   void requestAnalysis(bool force = false);
   ViewState currentState() const;
   // The analysis panels' snapshot goes to every panel; a streamed output only to the panels
@@ -156,6 +170,8 @@ class MainWindow : public QMainWindow {
   OutputPanel* m_output = nullptr;
   LensPanel* m_lens = nullptr;
   QList<Panel*> m_panels;
+  QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
+  bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks
   QLabel* m_device = nullptr;
   QLabel* m_busyLabel = nullptr;
   QProgressBar* m_busy = nullptr;

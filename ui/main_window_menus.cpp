@@ -13,6 +13,7 @@
 #include "ui/prompt_panel.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
+#include "ui/shortcuts_dialog.h"
 
 namespace ll::ui {
 
@@ -47,6 +48,8 @@ void MainWindow::buildMenus() {
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+  view->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout)
+      ->setObjectName(QStringLiteral("viewResetLayout"));
   view->addSeparator();
   QAction* bounds = view->addAction(tr("Token boundaries"));
   bounds->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
@@ -68,9 +71,24 @@ void MainWindow::buildMenus() {
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->menuAction()->setObjectName(QStringLiteral("helpMenu"));
+  QAction* keys = help->addAction(tr("&Keyboard shortcuts..."), QKeySequence::HelpContents, this,
+                                  [this] { showShortcutsDialog(this); });
+  keys->setObjectName(QStringLiteral("helpShortcuts"));
+  QAction* demos = help->addAction(tr("Guided &demos"), this, &MainWindow::showDemosMenu);
+  demos->setObjectName(QStringLiteral("helpDemos"));
+  // Enabled when there is a Demos menu to open (installDemoMenu adds it after the window).
+  connect(help, &QMenu::aboutToShow, this, [this, demos] {
+    demos->setEnabled(menuBar()->findChild<QMenu*>(QStringLiteral("demosMenu")) != nullptr);
+  });
+  help->addSeparator();
   QAction* about = help->addAction(tr("&About LayerLens..."), this, &MainWindow::showAbout);
   about->setObjectName(QStringLiteral("helpAbout"));
   about->setMenuRole(QAction::AboutRole);
+}
+
+void MainWindow::showDemosMenu() {
+  if (auto* menu = menuBar()->findChild<QMenu*>(QStringLiteral("demosMenu")))
+    menuBar()->setActiveAction(menu->menuAction());
 }
 
 QString MainWindow::aboutText() const {

@@ -4,8 +4,9 @@
 #include "visualizers/colormap.h"
 #include "visualizers/qt/token_overlay_view.h"
 
+#include <QAction>
 #include <QCheckBox>
-#include <QHBoxLayout>
+#include <QGridLayout>
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPlainTextEdit>
@@ -20,10 +21,24 @@ namespace ll::ui {
 PromptPanel::PromptPanel(SelectionModel* selection, QWidget* parent) : Panel(selection, parent) {
   auto* v = new QVBoxLayout(this);
   m_edit = new QPlainTextEdit(this);
-  m_edit->setPlaceholderText(tr("Type a prompt..."));
   m_edit->viewport()->installEventFilter(this);
+  // Tab belongs to keyboard navigation (a prompt rarely needs a tab character); the editor's own
+  // action inserts one, and Help > Keyboard shortcuts lists it with the menus' shortcuts.
+  m_edit->setTabChangesFocus(true);
+  m_edit->setAccessibleName(tr("Prompt editor"));
+  m_insertTab = new QAction(tr("Insert a tab in the prompt"), m_edit);
+  m_insertTab->setObjectName(QStringLiteral("promptInsertTab"));
+  m_insertTab->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_I));
+  m_insertTab->setShortcutContext(Qt::WidgetShortcut);
+  connect(m_insertTab, &QAction::triggered, m_edit,
+          [this] { m_edit->insertPlainText(QStringLiteral("\t")); });
+  m_edit->addAction(m_insertTab);
+  m_edit->setPlaceholderText(
+      tr("Type a prompt... (Tab moves to the next control; %1 inserts a tab)")
+          .arg(m_insertTab->shortcut().toString(QKeySequence::NativeText)));
   v->addWidget(m_edit, 3);
-  auto* row = new QHBoxLayout;
+  // Two rows of options rather than one: the prompt dock fits a 1024x700 window's left column.
+  auto* row = new QGridLayout;
   m_count = new QLabel(tr("0 tokens"), this);
   m_bounds = new QCheckBox(tr("Token boundaries"), this);
   m_overlay = new QCheckBox(tr("Selection overlay"), this);
@@ -32,11 +47,11 @@ PromptPanel::PromptPanel(SelectionModel* selection, QWidget* parent) : Panel(sel
   m_template->setEnabled(false);
   m_templateNote = new QLabel(this);
   m_templateNote->setWordWrap(true);
-  row->addWidget(m_count);
-  row->addWidget(m_bounds);
-  row->addWidget(m_overlay);
-  row->addWidget(m_template);
-  row->addStretch(1);
+  row->addWidget(m_count, 0, 0);
+  row->addWidget(m_bounds, 0, 1);
+  row->addWidget(m_overlay, 1, 0);
+  row->addWidget(m_template, 1, 1);
+  row->setColumnStretch(2, 1);
   v->addLayout(row);
   v->addWidget(m_templateNote);
   m_chips = new vis::TokenOverlayView(this);

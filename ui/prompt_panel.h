@@ -7,6 +7,7 @@
 
 #include <vector>
 
+class QAction;
 class QCheckBox;
 class QLabel;
 class QPlainTextEdit;
@@ -35,6 +36,9 @@ class PromptPanel : public Panel {
   QCheckBox* boundariesBox() const { return m_bounds; }
   QCheckBox* overlayBox() const { return m_overlay; }
   QCheckBox* templateBox() const { return m_template; }
+  // Tab moves the focus out of the editor; this action (Ctrl+Shift+I, editor focus only) types a
+  // literal tab instead. Ctrl+Tab is left alone: some styles switch dock tabs with it.
+  QAction* insertTabAction() const { return m_insertTab; }
   // Token indices the overlay currently draws as kept (empty when the overlay is off).
   const std::vector<int>& drawnKept() const { return m_drawnKept; }
   int tokenAtCharacter(int pos) const;
@@ -49,6 +53,7 @@ class PromptPanel : public Panel {
   void redraw();
 
   QPlainTextEdit* m_edit = nullptr;
+  QAction* m_insertTab = nullptr;
   QCheckBox* m_bounds = nullptr;
   QCheckBox* m_overlay = nullptr;
   QCheckBox* m_template = nullptr;

@@ -1,5 +1,6 @@
 #include "ui/routing_panel.h"
 
+#include "ui/narrow.h"
 #include "ui/router_edit_list.h"
 #include "ui/selection_model.h"
 #include "ui/wheel_guard.h"
@@ -34,6 +35,7 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   m_mode = new QComboBox(this);
   m_mode->addItems(
       {tr("tokens x experts (selected layer)"), tr("layers x experts (selected token)")});
+  allowNarrow(m_mode, 120);
   bar->addWidget(m_mode);
   bar->addStretch(1);
   v->addLayout(bar);

@@ -1,5 +1,6 @@
 #include "ui/selection_panel.h"
 
+#include "ui/narrow.h"
 #include "ui/selection_model.h"
 #include "ui/wheel_guard.h"
 #include "visualizers/qt/score_strip.h"
@@ -41,6 +42,7 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
   for (auto m : {SelectMethod::GemFilter, SelectMethod::SnapKv, SelectMethod::H2O,
                  SelectMethod::PromptDistill})
     m_method->addItem(methodName(m));
+  allowNarrow(m_method);
   form->addRow(tr("Method"), m_method);
   auto* layerRow = new QHBoxLayout;
   m_layer = new QSlider(Qt::Horizontal, this);
@@ -84,9 +86,15 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
     e->setReadOnly(true);
     e->setMaximumHeight(90);
   }
-  lf->addWidget(new QLabel(tr("Answer from the full prompt"), this));
+  // Side by side, so the captions wrap rather than widening the dock on a small screen.
+  auto caption = [this](const QString& text) {
+    auto* l = new QLabel(text, this);
+    l->setWordWrap(true);
+    return l;
+  };
+  lf->addWidget(caption(tr("Answer from the full prompt")));
   lf->addWidget(m_full);
-  lk->addWidget(new QLabel(tr("Answer from the kept tokens"), this));
+  lk->addWidget(caption(tr("Answer from the kept tokens")));
   lk->addWidget(m_kept);
   answers->addLayout(lf);
   answers->addLayout(lk);

@@ -1,5 +1,6 @@
 #include "ui/steering_panel.h"
 
+#include "ui/narrow.h"
 #include "ui/selection_model.h"
 
 #include <QCheckBox>
@@ -35,13 +36,15 @@ std::vector<std::string> splitList(const QString& text, QChar sep) {
 SteeringPanel::SteeringPanel(SelectionModel* selection, QWidget* parent)
     : Panel(selection, parent) {
   auto* v = new QVBoxLayout(this);
-  m_enabled =
-      new QCheckBox(tr("Steer (compare the continuation with and without the vector)"), this);
+  // A short label (the dock must fit a small screen's right column); the tooltip says more.
+  m_enabled = new QCheckBox(tr("Steer (with / without the vector)"), this);
+  m_enabled->setToolTip(tr("Compare the continuation with and without the steering vector"));
   v->addWidget(m_enabled);
   auto* form = new QFormLayout;
   m_source = new QComboBox(this);
   m_source->addItems({tr("concept word - baseline words"), tr("positive - negative prompts"),
                       tr("vector from the session")});
+  allowNarrow(m_source);
   form->addRow(tr("Vector"), m_source);
   m_concept = new QLineEdit(QStringLiteral("happy"), this);
   form->addRow(tr("Concept"), m_concept);

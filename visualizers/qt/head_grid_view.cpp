@@ -15,6 +15,7 @@ HeadGridView::HeadGridView(QVulkanInstance* instance, QWidget* parent) : QWidget
   auto* v = new QVBoxLayout(this);
   v->setContentsMargins(0, 0, 0, 0);
   m_caption = new QLabel(tr("layers (rows) x heads (columns): click a head to open it"), this);
+  m_caption->setWordWrap(true);  // wraps rather than widening the dock on a small screen
   v->addWidget(m_caption);
   if (!instance || !instance->isValid()) {
     v->addWidget(new QLabel(tr("Vulkan is not available."), this), 1);
