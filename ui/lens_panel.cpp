@@ -1,6 +1,7 @@
 // LensPanel: controls, the grid view fed from the snapshot's LensGrid, hover text and clicks.
 #include "ui/lens_panel.h"
 
+#include "ui/narrow.h"
 #include "ui/selection_model.h"
 #include "visualizers/qt/lens_grid_view.h"
 
@@ -52,12 +53,13 @@ LensPanel::LensPanel(SelectionModel* selection, QWidget* parent) : Panel(selecti
   // Two short rows of controls and a wrapping range line: the panel stays usable in a narrow
   // dock (a laptop screen) instead of widening the dock area.
   controls->addWidget(new QLabel(tr("Colour:"), this));
+  allowNarrow(m_value);
   controls->addWidget(m_value);
   controls->addWidget(m_finalNorm);
-  controls->addWidget(m_mid);
   controls->addStretch(1);
   v->addLayout(controls);
   auto* window = new QHBoxLayout;
+  window->addWidget(m_mid);
   window->addWidget(new QLabel(tr("from token"), this));
   window->addWidget(m_first);
   m_range = plainLabel(this);

@@ -48,7 +48,13 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   m_load->xAxis->setLabel(tr("expert"));
   m_load->yAxis->setLabel(tr("load (fraction of tokens)"));
   m_load->setMinimumHeight(100);
-  m_editors = buildEditors(split);
+  // The edits scroll as a whole when the dock is short (a 700 px screen): their controls and
+  // list keep the sizes that make them usable instead of setting the window's minimum height.
+  auto* editsArea = new QScrollArea(split);
+  editsArea->setWidgetResizable(true);
+  editsArea->setFrameShape(QFrame::NoFrame);
+  editsArea->setWidget(buildEditors(editsArea));
+  editsArea->setMinimumHeight(4 * fontMetrics().height());
   split->setCollapsible(2, false);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 1);
