@@ -55,7 +55,8 @@ QString captionOf(const Snapshot& s, const QString& modelName, const QString& wh
 }
 
 // A token selection as exported (JSON, CSV, sessions): the layer it ran at (the shared
-// selection's when it follows it) and the prompt text next to its hash.
+// selection's when it follows it), the prompt text next to its hash, and the k the methods ran
+// with beside the reason the method keeps more (the sentence the Token selection panel shows).
 rt::SelectionRecord selectionRecordOf(const Snapshot& s, const std::string& model) {
   const int layer = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
   std::map<std::string, std::string> params{{"k", std::to_string(s.state.selection.k)},
@@ -66,6 +67,8 @@ rt::SelectionRecord selectionRecordOf(const Snapshot& s, const std::string& mode
   rec.model = model;
   rec.promptHash = rt::promptHash(s.state.prompt);
   rec.prompt = s.state.prompt;
+  rec.kUsed = s.selectionK;
+  rec.reason = s.selectionReason.toStdString();
   return rec;
 }
 

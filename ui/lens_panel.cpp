@@ -1,8 +1,10 @@
-// LensPanel: controls, the grid view fed from the snapshot's LensGrid, hover text and clicks.
+// LensPanel: controls, the grid view fed from the snapshot's LensGrid with its colour bar, hover
+// text and clicks.
 #include "ui/lens_panel.h"
 
 #include "ui/narrow.h"
 #include "ui/selection_model.h"
+#include "visualizers/qt/color_bar.h"
 #include "visualizers/qt/lens_grid_view.h"
 
 #include <QCheckBox>
@@ -67,7 +69,12 @@ LensPanel::LensPanel(SelectionModel* selection, QWidget* parent) : Panel(selecti
   window->addWidget(m_range, 1);
   v->addLayout(window);
   m_view = new vis::LensGridView(this);
-  v->addWidget(m_view, 1);
+  m_colorBar = new vis::ColorBar(this);
+  auto* grid = new QHBoxLayout;
+  grid->setSpacing(2);
+  grid->addWidget(m_view, 1);
+  grid->addWidget(m_colorBar);
+  v->addLayout(grid, 1);
   m_hover = plainLabel(this);
   m_hover->setMinimumWidth(10);
   v->addWidget(m_hover);
@@ -104,8 +111,14 @@ void LensPanel::applyState(const LensGridSettings& s) {
 void LensPanel::clearData() {
   Panel::clearData();
   m_view->clear();
+  syncColorBar();
   m_range->clear();
   m_hover->clear();
+}
+
+void LensPanel::syncColorBar() {
+  const vis::LensGridViewData& d = m_view->data();
+  m_colorBar->setScale(d.colormap, vis::Normalization::Linear, {d.lo, d.hi}, !m_view->isEmpty());
 }
 
 void LensPanel::showSnapshot(const SnapshotPtr& snapshot) {
@@ -119,6 +132,7 @@ void LensPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_hover->clear();
   if (!g || g->empty()) {
     m_view->clear();
+    syncColorBar();
     m_range->setText(s.nTokens ? QString() : tr("no tokens"));
     return;
   }
@@ -143,6 +157,7 @@ void LensPanel::showSnapshot(const SnapshotPtr& snapshot) {
   for (int c = 0; c < d.cols; ++c)
     d.colLabels << QString::number(g->first + c) + QLatin1Char(' ') + s.tokens.value(g->first + c);
   m_view->setData(std::move(d));
+  syncColorBar();
   QString range =
       tr("tokens %1–%2 of %3").arg(g->first).arg(g->first + g->cols - 1).arg(g->nTokens);
   if (g->cols < g->nTokens) range += tr(" (window of %1)").arg(g->maxColumns);

@@ -1,7 +1,8 @@
 // The Logit lens panel: the logit-lens grid of the shown snapshot (rows = embeddings and the
 // residual after each block, optionally after each attention; columns = a window of prompt
 // tokens), cells coloured by top-1 probability or entropy and labelled with the top-1 token;
-// hover lists the top-5, a click selects the layer and token everyone follows.
+// a colour bar beside it shows the colormap and range the cells use; hover lists the top-5, a
+// click selects the layer and token everyone follows.
 #pragma once
 
 #include "ui/panel.h"
@@ -12,8 +13,9 @@ class QLabel;
 class QSpinBox;
 
 namespace ll::vis {
+class ColorBar;
 class LensGridView;
-}
+}  // namespace ll::vis
 
 namespace ll::ui {
 
@@ -29,6 +31,7 @@ class LensPanel : public Panel {
   void applyState(const LensGridSettings& settings);
 
   vis::LensGridView* view() const { return m_view; }
+  vis::ColorBar* colorBar() const { return m_colorBar; }
   QComboBox* valueBox() const { return m_value; }
   QCheckBox* finalNormBox() const { return m_finalNorm; }
   QCheckBox* midBox() const { return m_mid; }
@@ -48,8 +51,11 @@ class LensPanel : public Panel {
   void hovered(int row, int col, QPoint globalPos);
   void clicked(int row, int col);
   void updateMarkers();
+  // The colour bar shows the scale the view colours with (its data's colormap and lo..hi).
+  void syncColorBar();
 
   vis::LensGridView* m_view = nullptr;
+  vis::ColorBar* m_colorBar = nullptr;
   QComboBox* m_value = nullptr;
   QCheckBox* m_finalNorm = nullptr;
   QCheckBox* m_mid = nullptr;

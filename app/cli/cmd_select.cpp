@@ -6,9 +6,12 @@
 // layer's kv heads evict per head - H2O statically after prefill; see
 // runtime/analysis/selection_runs.h). "warnings" lists where the method is limited by the model
 // (runtime/analysis/method_limits.h): selecting at a sliding-window layer, or GemFilter's
-// compressed prompt on a model with sliding-window layers.
+// compressed prompt on a model with sliding-window layers. "k_used" is the k the method ran with;
+// "reason" (also printed to stderr) says why SnapKV / H2O / PromptDistill keep more than k, the
+// sentence the GUI's Token selection panel shows (runtime/analysis/selection_reasons.h).
 #include "cmd_analysis_common.h"
 #include "runtime/analysis/method_limits.h"
+#include "runtime/analysis/selection_reasons.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/token_selection.h"
@@ -26,6 +29,15 @@ struct SelectOpts {
 nlohmann::json answerJson(const rt::Session& s, const rt::ana::Answers& a) {
   return {{"full", {{"ids", a.full}, {"text", ana::textOf(s, a.full)}}},
           {"kept", {{"ids", a.compressed}, {"text", ana::textOf(s, a.compressed)}}}};
+}
+
+// The k the method ran with and, when it keeps more, why: in the JSON and as a note on stderr
+// (stdout stays one JSON document).
+void addKeepReason(nlohmann::json& j, int k, const std::string& reason) {
+  j["k_used"] = k;
+  if (reason.empty()) return;
+  j["reason"] = reason;
+  std::fprintf(stderr, "note: %s\n", reason.c_str());
 }
 
 int selectCommand(const SelectOpts& o) {
@@ -56,6 +68,9 @@ int selectCommand(const SelectOpts& o) {
     j["kept_per_stage"] = r.keptPerStage;
     j["survivors_per_layer"] = r.survivorsPerLayer;
     j["kv_trim"] = o.kvTrim;
+    // The kept set is the last stage's top k (plus the last token): that stage's k is the k used.
+    const int k = st.back().k;
+    addKeepReason(j, k, rt::ana::promptDistillKeepReason(st, r.keptPerStage, k));
     if (o.answer > 0) {
       std::vector<int> layers;
       for (const auto& x : st) layers.push_back(x.layer);
@@ -89,6 +104,7 @@ int selectCommand(const SelectOpts& o) {
     auto r = rt::ana::gemFilterSelect(*s, o.layer, o.k, o.kernel);
     j["kept"] = r.kept;
     j["scores"] = r.scores;
+    addKeepReason(j, o.k, {});  // GemFilter keeps its top k: no reason
     if (o.answer > 0) gemAnswer(r.kept);
     ana::printJson(j);
     return 0;
@@ -104,14 +120,21 @@ int selectCommand(const SelectOpts& o) {
     auto r = rt::ana::gemFilter(qk, o.k, o.kernel);
     j["kept"] = r.kept;
     j["scores"] = r.scores;
+    addKeepReason(j, o.k, {});
     if (o.sweep) j["sweep_kept_per_layer"] = rt::ana::gemFilterLayerSweep(*tr, o.k, o.kernel);
     if (o.answer > 0) gemAnswer(r.kept);
   } else if (o.method == "snapkv" || o.method == "h2o") {
-    rt::ana::Selection r = o.method == "snapkv"
-                               ? rt::ana::snapKv(rt::ana::attnRows(*tr, o.layer, firstRow), tr->nTokens,
-                                                 tr->nHead, o.k, o.window, o.kernel, o.maxPool)
-                               : rt::ana::h2o(tr->layers[o.layer].colSum, tr->nTokens, tr->nHead,
-                                              std::max(0, o.k - o.window), o.window);
+    const int heavy = std::max(0, o.k - o.window);
+    rt::ana::Selection r =
+        o.method == "snapkv"
+            ? rt::ana::snapKv(rt::ana::attnRows(*tr, o.layer, firstRow), tr->nTokens, tr->nHead,
+                              o.k, o.window, o.kernel, o.maxPool)
+            : rt::ana::h2o(tr->layers[o.layer].colSum, tr->nTokens, tr->nHead, heavy, o.window);
+    // SnapKV's capacity is k; H2O's heavy + recent is k.
+    addKeepReason(j, o.k,
+                  o.method == "snapkv"
+                      ? rt::ana::snapKvKeepReason(r, o.k, tr->nTokens, o.k, o.window)
+                      : rt::ana::h2oKeepReason(r, o.k, tr->nTokens, heavy, o.window));
     j["kept_per_head"] = r.keptPerHead;
     j["scores_per_head"] = r.scoresPerHead;
     auto gem = rt::ana::gemFilter(qk, o.k, o.kernel);

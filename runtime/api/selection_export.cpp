@@ -184,6 +184,9 @@ Json selectionToJson(const SelectionRecord& rec) {
     else
       j["prompt_hex"] = toHex(rec.prompt);
   }
+  if (rec.kUsed > 0) j["k_used"] = rec.kUsed;
+  // The reason is built from ASCII text and numbers: always valid UTF-8.
+  if (!rec.reason.empty()) j["reason"] = rec.reason;
   Json toks = Json::array();
   for (const auto& t : rec.tokens) {
     Json e;
@@ -220,6 +223,8 @@ SelectionRecord selectionFromJson(const Json& j, const std::filesystem::path& pa
       r.prompt = fromHex(path, j.at("prompt_hex").get<std::string>());
     else
       r.prompt = j.value("prompt", "");
+    r.kUsed = j.value("k_used", 0);
+    r.reason = j.value("reason", "");
     for (const auto& e : j.at("tokens")) {
       SelectedToken t;
       t.index = e.at("index").get<int>();
@@ -322,6 +327,8 @@ void writeSelectionCsv(const std::filesystem::path& path, const SelectionRecord&
     else
       s += "# prompt_hex: " + toHex(rec.prompt) + "\n";
   }
+  if (rec.kUsed > 0) s += "# k_used: " + std::to_string(rec.kUsed) + "\n";
+  if (!rec.reason.empty()) s += "# reason: " + Json(rec.reason).dump() + "\n";
   for (const auto& [k, v] : rec.params) {
     if (k.find_first_of(":\n") != std::string::npos || v.find('\n') != std::string::npos)
       fail(path, "parameter '" + k + "' cannot be written to CSV");
@@ -368,6 +375,14 @@ SelectionRecord readSelectionCsv(const std::filesystem::path& path) {
       }
     } else if (key == "prompt_hex") {
       r.prompt = fromHex(path, value);
+    } else if (key == "k_used") {
+      r.kUsed = parseNum<int>(path, value, "k_used");
+    } else if (key == "reason") {
+      try {
+        r.reason = Json::parse(value).get<std::string>();
+      } catch (const nlohmann::json::exception&) {
+        fail(path, "the reason line is not a JSON string");
+      }
     } else if (key.rfind("param.", 0) == 0) {
       r.params[key.substr(6)] = value;
     }

@@ -31,7 +31,11 @@ struct SelectionRecord {
   std::string model;                          // model file name (informational)
   std::string promptHash;                     // promptHash() of the prompt text
   std::string prompt;                         // the prompt text itself ("" when not recorded)
-  std::vector<SelectedToken> tokens;          // every prompt token, in order
+  // The k the method ran with (params' "k" clamped to the prompt; 0 when not recorded) and why it
+  // keeps more than that (selection_reasons.h; "" when it keeps <= k).
+  int kUsed = 0;
+  std::string reason;
+  std::vector<SelectedToken> tokens;  // every prompt token, in order
   bool operator==(const SelectionRecord&) const = default;
 };
 
@@ -56,7 +60,8 @@ SelectionRecord selectionFromJson(const nlohmann::ordered_json& j,
                                   const std::filesystem::path& file);
 
 // CSV: "# key: value" comment lines (format, method, model, prompt_hash, prompt as a JSON string
-// literal, or prompt_hex for bytes that are not UTF-8, param.<name>), then
+// literal, or prompt_hex for bytes that are not UTF-8, k_used, reason as a JSON string literal,
+// param.<name>), then
 // index,token_id,piece,byte_begin,byte_end,score,kept with RFC 4180 quoting of the piece.
 void writeSelectionCsv(const std::filesystem::path& path, const SelectionRecord& rec);
 SelectionRecord readSelectionCsv(const std::filesystem::path& path);

@@ -2,12 +2,16 @@
 // lens grid the panel shows (matrix and figure), every layer x head map at the full prompt
 // length (.npy and figure), the residual stream (one layer [T, d], all layers [L, T, d]); each is
 // compared with an independent rt::Session run of the same prompt. The panel in front of each
-// dock tab group round-trips through Save session / Open session. With stories260K, a 512-token
-// head grid figure is pooled and each pooled cell is the mean of its block.
+// dock tab group round-trips through Save session / Open session. The token-selection JSON / CSV
+// record the k the method ran with and the reason the panel shows for keeping more. With
+// stories260K, a 512-token head grid figure is pooled and each pooled cell is the mean of its
+// block.
+#include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
 #include <QFileInfo>
 #include <QImage>
+#include <QSlider>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -20,11 +24,13 @@
 
 #include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
+#include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "runtime/api/session_file.h"
 #include "runtime/demo/demo_model.h"
 #include "ui/export_actions.h"
 #include "ui/main_window.h"
+#include "ui/selection_panel.h"
 #include "ui/session_controller.h"
 #include "visualizers/figure/figure_builder.h"
 
@@ -254,6 +260,58 @@ class TstFullExports : public QObject {
           }
         QVERIFY(std::fabs(cell - sum / n) < 1e-6);
       }
+  }
+
+  // SnapKV at k = 1 keeps its observation window plus at least one earlier token (capacity C is at
+  // least the window + 1): the export says k = 1 and why more are kept, the sentence the Token
+  // selection panel shows; GemFilter keeps k and its export has no reason.
+  void selectionExportRecordsKAndReason() {
+    m_w->dock("selection")->raise();  // a panel in a hidden tab shows its snapshot when raised
+    ui::SelectionPanel* panel = m_w->selectionPanel();
+    const int k0 = panel->kSlider()->value();
+    panel->methodBox()->setCurrentIndex(int(ui::SelectMethod::SnapKv));
+    panel->kSlider()->setValue(1);
+    QVERIFY(waitSettled(m_w.get()));
+    ui::SnapshotPtr s = m_w->shownSnapshot();
+    QCOMPARE(s->state.selection.method, ui::SelectMethod::SnapKv);
+    QCOMPARE(s->selectionK, 1);
+    const std::string reason = panel->reasonText().toStdString();
+    const std::string head = "SnapKV keeps " + std::to_string(s->kept.size()) + " > k = 1: ";
+    QVERIFY2(reason.rfind(head, 0) == 0, reason.c_str());
+    for (const char* ext : {"json", "csv"}) {
+      const QString path = m_dir.filePath(QString("snapkv.") + ext);
+      QString err;
+      QVERIFY2(ui::exportViewData(*s, "selection", path, "demo.gguf", &err), qPrintable(err));
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::ReadOnly));
+      const QByteArray text = f.readAll();
+      const bool json = QString(ext) == "json";
+      QVERIFY2(text.contains(json ? "\"k_used\": 1" : "# k_used: 1\n"), text.constData());
+      QVERIFY2(text.contains(json ? "\"reason\": \"SnapKV keeps" : "# reason: \"SnapKV keeps"),
+               text.constData());
+      const auto rec = json ? rt::readSelectionJson(path.toStdString())
+                            : rt::readSelectionCsv(path.toStdString());
+      QCOMPARE(rec.kUsed, 1);
+      QCOMPARE(rec.reason, reason);
+      int kept = 0;
+      for (const auto& t : rec.tokens) kept += t.kept;
+      QCOMPARE(size_t(kept), s->kept.size());
+    }
+
+    panel->methodBox()->setCurrentIndex(int(ui::SelectMethod::GemFilter));
+    panel->kSlider()->setValue(2);
+    QVERIFY(waitSettled(m_w.get()));
+    s = m_w->shownSnapshot();
+    QCOMPARE(s->selectionK, 2);
+    QCOMPARE(panel->reasonText(), QString());
+    const QString path = m_dir.filePath("gemfilter.csv");
+    QString err;
+    QVERIFY2(ui::exportViewData(*s, "selection", path, "demo.gguf", &err), qPrintable(err));
+    const auto rec = rt::readSelectionCsv(path.toStdString());
+    QCOMPARE(rec.kUsed, 2);
+    QCOMPARE(rec.reason, std::string());
+    panel->kSlider()->setValue(k0);
+    QVERIFY(waitSettled(m_w.get()));
   }
 
   void cleanupTestCase() { m_w.reset(); }

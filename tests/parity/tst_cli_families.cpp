@@ -4,14 +4,19 @@
 // counts) and a vocabulary-only GGUF's header as the GGUF reader reads it; the analysis commands
 // print "warnings" where a sliding window limits the method (selection at a windowed layer,
 // GemFilter's compressed prompt, knockout edges the window hides, induction stripes beyond it) and
-// none on a model without windows. Skips when the CLI was not built.
+// none on a model without windows; select reports the k it ran with and why a method keeps more
+// (the sentences of runtime/analysis/selection_reasons.h, in the JSON and on stderr). Skips when
+// the CLI was not built.
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <set>
 
 #include "cli_process.h"
 #include "parity_common.h"
+#include "runtime/analysis/selection_reasons.h"
 #include "runtime/formats/gguf.h"
 
 namespace {
@@ -187,6 +192,61 @@ LL_TEST(selectWarnsAtSlidingWindowLayers) {
   for (const char* m : {"gemfilter --layer 0 --answer 2", "snapkv --layer 0 --window 4",
                         "promptdistill --stages 0:8"})
     QVERIFY(cliJson("select " + q + " --k 8 --method " + std::string(m))["warnings"].empty());
+}
+
+// select's "k_used" and "reason" are what selection_reasons.h says for the kept sets the CLI
+// printed (H2O with a recent window wider than k and PromptDistill's always-kept last token must
+// explain themselves; GemFilter keeps k and has none), and the reason is also a note on stderr.
+LL_TEST(selectExplainsKeepingMoreThanK) {
+  const auto shared = lltest::sharedDir();
+  if (shared.empty()) QSKIP("no shared data");
+  const std::string ids = parkIds(shared, "qwen3-tiny");
+  const int T = int(std::count(ids.begin(), ids.end(), ',')) + 1;
+  const std::string q = (shared / "models/qwen3-tiny.gguf").string() + " --threads 2 --ids " + ids;
+  // The CLI's per-head result as a Selection (the kept set is the union over heads).
+  const auto perHead = [](const json& j) {
+    ll::rt::ana::Selection r;
+    r.keptPerHead = j["kept_per_head"].get<std::vector<std::vector<int>>>();
+    std::set<int> u;
+    for (const auto& h : r.keptPerHead) u.insert(h.begin(), h.end());
+    r.kept.assign(u.begin(), u.end());
+    return r;
+  };
+  const auto stderrOf = [&](const std::string& args) {
+    int rc = -1;
+    const std::string err = runCapture(cliPath().string() + " " + args + " 2>&1 >/dev/null", &rc);
+    QCOMPARE(rc, 0);
+    return err;
+  };
+
+  json j = cliJson("select " + q + " --method h2o --layer 1 --k 2 --window 4");
+  QCOMPARE(j["k_used"].get<int>(), 2);
+  std::string want = ll::rt::ana::h2oKeepReason(perHead(j), 2, T, 0, 4);
+  QVERIFY2(want.rfind("H2O keeps ", 0) == 0, want);
+  QCOMPARE(j.value("reason", std::string()), want);
+  std::string err = stderrOf("select " + q + " --method h2o --layer 1 --k 2 --window 4");
+  QVERIFY2(err.find("note: " + want + "\n") != std::string::npos, err);
+
+  // SnapKV: whether the union over heads exceeds k depends on the heads; either way the CLI
+  // says what the function says (and nothing when it is "").
+  j = cliJson("select " + q + " --method snapkv --layer 1 --k 6 --window 4");
+  QCOMPARE(j["k_used"].get<int>(), 6);
+  want = ll::rt::ana::snapKvKeepReason(perHead(j), 6, T, 6, 4);
+  QCOMPARE(j.value("reason", std::string()), want);
+  QCOMPARE(j.contains("reason"), !want.empty());
+
+  j = cliJson("select " + q + " --method promptdistill --stages 0:12,1:6");
+  QCOMPARE(j["k_used"].get<int>(), 6);  // the last stage's k
+  const auto kept = j["kept_per_stage"].get<std::vector<std::vector<int>>>();
+  want = ll::rt::ana::promptDistillKeepReason({{0, 12}, {1, 6}}, kept, 6);
+  QVERIFY2(want.rfind("PromptDistill keeps 7 > k = 6: ", 0) == 0, want);
+  QCOMPARE(j.value("reason", std::string()), want);
+  err = stderrOf("select " + q + " --method promptdistill --stages 0:12,1:6");
+  QVERIFY2(err.find("note: " + want + "\n") != std::string::npos, err);
+
+  j = cliJson("select " + q + " --method gemfilter --layer 1 --k 8");
+  QCOMPARE(j["k_used"].get<int>(), 8);
+  QVERIFY2(!j.contains("reason"), j.dump());
 }
 
 // knockout: the default "last" -> "all-but-last" around a windowed layer counts the edges the

@@ -2,8 +2,9 @@
 // lens of the snapshot's trace (rt::ana::logitLens with the panel's options, and one cell by hand
 // in double precision from the hidden row, the final norm weight and the LM head), with and
 // without the final norm, with the after-attention rows, coloured by entropy, on a window of a
-// long prompt, under a knockout and a router edit; hover lists the top-5, a click selects layer
-// and token, token text is literal, a model change clears it. And the grid widget's level of
+// long prompt, under a knockout and a router edit; the colour bar beside it shows the grid's
+// colormap and range for either value and follows the theme; hover lists the top-5, a click selects
+// layer and token, token text is literal, a model change clears it. And the grid widget's level of
 // detail: labels only where they fit, columns averaged per pixel when narrower than one.
 #include "kernels/quant.h"
 #include "runtime/analysis/lens.h"
@@ -16,10 +17,13 @@
 #include "ui/routing_panel.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
+#include "ui/theme.h"
 #include "visualizers/colormap.h"
+#include "visualizers/qt/color_bar.h"
 #include "visualizers/qt/lens_grid_view.h"
 #include "visualizers/qt/token_label.h"
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDockWidget>
@@ -314,6 +318,50 @@ class TstLensGrid : public QObject {
     panel()->midBox()->setChecked(false);
     panel()->valueBox()->setCurrentIndex(0);
     QVERIFY(settle());
+  }
+
+  // The colour bar beside the grid shows the scale the cells are coloured with, taken from the
+  // grid's own data: top-1 probability 0..1 on viridis, entropy 0..the largest entropy of the
+  // grid on magma; it changes with the value box and paints in the theme's colours.
+  void colorBarShowsGridScale() {
+    if (!m_w) QSKIP("needs stories260K");
+    auto* bar = panel()->findChild<vis::ColorBar*>();
+    QVERIFY(bar);
+    QVERIFY(bar->isVisible());
+    QVERIFY(bar->geometry().left() >= panel()->view()->geometry().right());  // beside the grid
+    const auto expectScale = [&](vis::Colormap colormap, float hi) {
+      const vis::LensGridViewData& d = panel()->view()->data();
+      QCOMPARE(d.colormap, colormap);
+      QCOMPARE(d.hi, hi);
+      QVERIFY(bar->hasData());
+      QCOMPARE(bar->colormap(), d.colormap);
+      QCOMPARE(bar->range().lo, d.lo);
+      QCOMPARE(bar->range().hi, d.hi);
+      QCOMPARE(bar->kindText(), QStringLiteral("linear"));
+      QCOMPARE(bar->lowText(), QStringLiteral("0"));
+      QCOMPARE(bar->highText(), QString::number(double(hi), 'g', 3));
+    };
+    QCOMPARE(panel()->valueBox()->currentIndex(), 0);
+    expectScale(vis::Colormap::Viridis, 1.0f);
+    panel()->valueBox()->setCurrentIndex(1);  // entropy
+    QVERIFY(settle());
+    const std::vector<float>& h = snap()->lensGrid->entropy;
+    expectScale(vis::Colormap::Magma, *std::max_element(h.begin(), h.end()));
+    QVERIFY(bar->range().hi > 0.1f);
+    panel()->valueBox()->setCurrentIndex(0);
+    QVERIFY(settle());
+    expectScale(vis::Colormap::Viridis, 1.0f);
+
+    // The background left of the gradient is the theme's window colour.
+    for (ui::Theme theme : {ui::Theme::Dark, ui::Theme::Light}) {
+      m_w->setTheme(theme);
+      QApplication::processEvents();
+      const QImage img = bar->grab().toImage();
+      const QColor bg = img.pixelColor(1, img.height() / 2);
+      QCOMPARE(bg, bar->palette().color(QPalette::Window));
+      QVERIFY2(theme == ui::Theme::Dark ? bg.lightnessF() < 0.3 : bg.lightnessF() > 0.7,
+               qPrintable(bg.name()));
+    }
   }
 
   // A prompt longer than the window: at most 128 columns, the page of the selected token; the

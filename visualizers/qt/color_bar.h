@@ -1,5 +1,6 @@
-// The colour bar beside a heatmap: the colormap as a vertical gradient with the value range it
-// spans (top = high) and the scale kind (linear, log, per row), painted with QPainter.
+// The colour bar beside a colour-coded grid (the attention heatmap, the logit-lens grid): the
+// colormap as a vertical gradient with the value range it spans (top = high) and the scale kind
+// (linear, log, per row), painted with QPainter in the palette's (the theme's) colours.
 #pragma once
 
 #include "visualizers/heatmap_types.h"
@@ -13,11 +14,14 @@ class ColorBar : public QWidget {
  public:
   explicit ColorBar(QWidget* parent = nullptr);
 
-  // The scale a heatmap shows: its style's colormap and normalisation and the resolved range
-  // (resolveRange of its matrix); hasData false leaves the bar without numbers.
+  // The scale the grid beside it colours with: a heatmap's style's colormap and normalisation and
+  // the resolved range (resolveRange of its matrix); the lens grid's colormap and lo..hi, linear.
+  // hasData false leaves the bar without numbers.
   void setScale(Colormap colormap, Normalization normalization, ResolvedRange range, bool hasData);
 
   Colormap colormap() const { return m_colormap; }
+  ResolvedRange range() const { return m_range; }
+  bool hasData() const { return m_hasData; }
   // The texts shown: the ends (top high, bottom low), the middle, and the kind.
   QString highText() const;
   QString midText() const;
