@@ -64,10 +64,12 @@ LensPanel::LensPanel(SelectionModel* selection, QWidget* parent) : Panel(selecti
   window->addWidget(m_mid);
   window->addWidget(new QLabel(tr("from token"), this));
   window->addWidget(m_first);
+  window->addStretch(1);
+  v->addLayout(window);
+  // On its own line: beside the controls it wrapped into a tall, narrow column.
   m_range = plainLabel(this);
   m_range->setWordWrap(true);
-  window->addWidget(m_range, 1);
-  v->addLayout(window);
+  v->addWidget(m_range);
   m_view = new vis::LensGridView(this);
   m_colorBar = new vis::ColorBar(this);
   auto* grid = new QHBoxLayout;
