@@ -6,6 +6,7 @@
 #include "ui/theme.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/head_grid_view.h"
+#include "visualizers/qt/token_ticks.h"
 
 #include <qcustomplot.h>
 #include <QCheckBox>
@@ -83,6 +84,7 @@ AttentionPanel::AttentionPanel(SelectionModel* selection, QVulkanInstance* insta
   bars->setPen(Qt::NoPen);
   m_row->xAxis->setLabel(tr("key token"));
   m_row->yAxis->setLabel(tr("attention"));
+  m_rowTicks = new vis::TokenTicks(m_row, m_row->xAxis);
   tabs->addTab(m_row, tr("Query row"));
   m_induction = new QTableWidget(tabs);
   m_induction->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -303,15 +305,7 @@ void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
     y[i] = s.queryRow[i];
   }
   if (bars) bars->setData(x, y);
-  if (s.tokens.size() <= 40) {
-    QSharedPointer<QCPAxisTickerText> t(new QCPAxisTickerText);
-    for (int i = 0; i < s.tokens.size(); ++i) t->addTick(i, s.tokens[i]);
-    m_row->xAxis->setTicker(t);
-    m_row->xAxis->setTickLabelRotation(45);
-  } else {
-    m_row->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    m_row->xAxis->setTickLabelRotation(0);
-  }
+  m_rowTicks->setTokens(s.tokens.mid(0, x.size()));  // thinned to the plot's width
   m_row->xAxis->setRange(-0.5, std::max(0.5, x.size() - 0.5));
   m_row->yAxis->setRange(0.0, std::max(1e-6, *std::max_element(y.begin(), y.end()) * 1.1));
   m_row->replot();
@@ -319,6 +313,10 @@ void AttentionPanel::showSnapshot(const SnapshotPtr& snapshot) {
     m_grid->setAttention(s.headGrid, s.nLayer, s.nHead, s.gridTokens,
                          s.tokens.mid(std::max<qsizetype>(0, s.tokens.size() - s.gridTokens)),
                          std::max(0, static_cast<int>(s.tokens.size()) - s.gridTokens));
+}
+
+QList<int> AttentionPanel::queryRowLabelledTokens() const {
+  return m_rowTicks->labelled();
 }
 
 }  // namespace ll::ui

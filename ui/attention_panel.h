@@ -19,7 +19,8 @@ class QVulkanInstance;
 
 namespace ll::vis {
 class HeadGridView;
-}
+class TokenTicks;
+}  // namespace ll::vis
 
 namespace ll::ui {
 
@@ -54,6 +55,8 @@ class AttentionPanel : public Panel {
   HeatmapView* heatmap() const { return m_map; }
   vis::HeadGridView* headGrid() const { return m_grid; }
   QCustomPlot* queryRowPlot() const { return m_row; }
+  // Key tokens labelled under the query-row plot now (thinned to its width).
+  QList<int> queryRowLabelledTokens() const;
   QTableWidget* inductionTable() const { return m_induction; }
   QString captionText() const;
   // The no-model test heatmap: a clearly labelled synthetic pattern over the prompt's words.
@@ -71,6 +74,7 @@ class AttentionPanel : public Panel {
   HeatmapView* m_map = nullptr;
   vis::HeadGridView* m_grid = nullptr;
   QCustomPlot* m_row = nullptr;
+  vis::TokenTicks* m_rowTicks = nullptr;
   QTableWidget* m_induction = nullptr;
   QSpinBox* m_layer = nullptr;
   QComboBox* m_head = nullptr;

@@ -9,6 +9,10 @@
 
 class QCustomPlot;
 
+namespace ll::vis {
+class TokenTicks;
+}
+
 namespace ll::ui {
 
 class PlotPanel : public QWidget {
@@ -20,21 +24,12 @@ class PlotPanel : public QWidget {
                 const QString& yLabel);
   QCustomPlot* plot() const { return m_plot; }
   bool exportTo(const QString& path, QString* error = nullptr);
-  // Token indices that carry a label on the x axis now: every token when they fit, else every
-  // n-th so that rotated labels never overlap (recomputed when the plot is resized).
-  QList<int> labelledTokens() const { return m_labelled; }
-  // The least spacing in pixels between two labelled ticks.
-  static constexpr int kMinLabelSpacing = 18;
-
- protected:
-  bool eventFilter(QObject* watched, QEvent* event) override;
+  // Token indices labelled on the x axis now (thinned to the plot's width).
+  QList<int> labelledTokens() const;
 
  private:
-  void applyTokenTicks();
-
   QCustomPlot* m_plot = nullptr;
-  QStringList m_tokens;
-  QList<int> m_labelled;
+  vis::TokenTicks* m_ticks = nullptr;
 };
 
 }  // namespace ll::ui

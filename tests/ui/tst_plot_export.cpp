@@ -2,6 +2,8 @@
 // PDF header, SVG (QSvgGenerator + QCPPainter) that parses as XML and carries the axis label.
 #include "ui/plot_panel.h"
 #include "visualizers/qt/plot_export.h"
+#include "visualizers/qt/score_strip.h"
+#include "visualizers/qt/token_ticks.h"
 
 #include <qcustomplot.h>
 #include <QFile>
@@ -110,7 +112,7 @@ class TstPlotExport : public QObject {
     };
     const QList<int> narrow = panel.labelledTokens();
     QVERIFY2(narrow.size() > 3 && narrow.size() < 27, qPrintable(QString::number(narrow.size())));
-    QVERIFY2(minSpacing() >= ll::ui::PlotPanel::kMinLabelSpacing,
+    QVERIFY2(minSpacing() >= ll::vis::TokenTicks::kMinLabelSpacing,
              qPrintable(QString::number(minSpacing())));
     QCOMPARE(narrow.first(), 0);
     auto* ticker = dynamic_cast<QCPAxisTickerText*>(p->xAxis->ticker().data());
@@ -120,7 +122,34 @@ class TstPlotExport : public QObject {
     panel.resize(1400, 260);
     QTRY_COMPARE(panel.labelledTokens().size(), 27);
     p->replot();
-    QVERIFY(minSpacing() >= ll::ui::PlotPanel::kMinLabelSpacing);
+    QVERIFY(minSpacing() >= ll::vis::TokenTicks::kMinLabelSpacing);
+  }
+
+  // The token-selection score strip thins the same way (it labelled up to 48 tokens, 60 degrees,
+  // whatever its width).
+  void scoreStripThinsToTheWidth() {
+    ll::vis::ScoreStrip strip;
+    strip.resize(360, 220);
+    strip.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&strip));
+    ll::vis::TokenOverlay overlay;
+    for (int i = 0; i < 40; ++i) {
+      ll::vis::TokenOverlayItem it;
+      it.text = "t" + std::to_string(i);
+      it.score = float(i);
+      it.state = i % 3 ? ll::vis::TokenState::Kept : ll::vis::TokenState::Dropped;
+      overlay.items.push_back(it);
+    }
+    strip.setOverlay(overlay);
+    QCustomPlot* p = strip.plot();
+    p->replot();
+    const QList<int> l = strip.labelledTokens();
+    QVERIFY2(l.size() > 2 && l.size() < 40, qPrintable(QString::number(l.size())));
+    for (int i = 1; i < l.size(); ++i)
+      QVERIFY(p->xAxis->coordToPixel(l[i]) - p->xAxis->coordToPixel(l[i - 1]) >=
+              ll::vis::TokenTicks::kMinLabelSpacing);
+    strip.resize(1500, 220);
+    QTRY_COMPARE(strip.labelledTokens().size(), 40);
   }
 };
 

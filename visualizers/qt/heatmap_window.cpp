@@ -35,6 +35,7 @@ class HeatmapWindowRenderer : public QVulkanWindowRenderer {
       emit m_window->renderError(QString::fromUtf8(e.what()));
     }
     m_uploaded = 0;
+    m_window->noteResourcesCreated();
   }
 
   void initSwapChainResources() override {
@@ -96,6 +97,10 @@ HeatmapWindow::HeatmapWindow(QWindow* parent) : QVulkanWindow(parent) {
   // bytes and wash the colours out, so ask for UNORM.
   setPreferredColorFormats({VK_FORMAT_B8G8R8A8_UNORM, VK_FORMAT_R8G8B8A8_UNORM});
   m_view.cellsPerPixelX = m_view.cellsPerPixelY = 0.0;  // "not fitted yet"
+  // Without this, QVulkanWindow destroys its device, swapchain and our pipeline and texture as
+  // soon as the window is fully covered (a modal dialog over it), and rebuilds them all when it
+  // shows again: the view stayed blank meanwhile (seconds with a software rasteriser).
+  setFlags(PersistentResources);
 }
 
 HeatmapWindow::~HeatmapWindow() = default;

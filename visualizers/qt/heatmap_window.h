@@ -45,11 +45,14 @@ class HeatmapWindow : public QVulkanWindow {
   // next to it.
   QPointF hoverPos() const { return m_hoverPos; }
   int framesRendered() const { return m_frames; }
+  // Times the renderer has built its device resources (once, unless the window lost them).
+  int resourcesCreated() const { return m_resourcesCreated; }
   QString deviceName() const;
 
   // Used by the renderer adapter.
   quint64 dataGeneration() const { return m_dataGeneration; }
   void noteFrameRendered();
+  void noteResourcesCreated() { ++m_resourcesCreated; }
 
  signals:
   void hovered(int row, int col, float value);
@@ -80,6 +83,7 @@ class HeatmapWindow : public QVulkanWindow {
   bool m_refitOnNewShape = false;
   quint64 m_dataGeneration = 0;
   int m_frames = 0;
+  int m_resourcesCreated = 0;
   bool m_dragging = false;
   bool m_dragMoved = false;
   QPointF m_lastPos;

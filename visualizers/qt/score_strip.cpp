@@ -1,5 +1,7 @@
 #include "visualizers/qt/score_strip.h"
 
+#include "visualizers/qt/token_ticks.h"
+
 #include <qcustomplot.h>
 #include <QVBoxLayout>
 
@@ -44,19 +46,24 @@ ScoreStrip::ScoreStrip(QWidget* parent) : QWidget(parent) {
   m_plot->plotLayout()->setRowStretchFactor(0, 0.001);
   m_plot->plotLayout()->setRowSpacing(0);
   m_plot->legend->setMargins(QMargins(4, 2, 4, 0));
+  m_ticks = new TokenTicks(m_plot, m_plot->xAxis, 60.0);
   v->addWidget(m_plot);
+}
+
+const QList<int>& ScoreStrip::labelledTokens() const {
+  return m_ticks->labelled();
 }
 
 void ScoreStrip::setOverlay(const TokenOverlay& overlay) {
   QVector<double> keys[3], values[3];
-  QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+  QStringList labels;
   const int n = static_cast<int>(overlay.items.size());
   for (int i = 0; i < n; ++i) {
     const auto& it = overlay.items[i];
     const int s = static_cast<int>(it.state);
     keys[s] << i;
     values[s] << it.score;
-    if (n <= 48) ticker->addTick(i, QString::fromStdString(it.text).simplified());
+    labels << QString::fromStdString(it.text).simplified();
   }
   for (int s = 0; s < 3; ++s) {
     m_bars[s]->setData(keys[s], values[s], true);
@@ -66,12 +73,7 @@ void ScoreStrip::setOverlay(const TokenOverlay& overlay) {
     else
       m_bars[s]->addToLegend();
   }
-  if (n <= 48) {
-    m_plot->xAxis->setTicker(ticker);
-    m_plot->xAxis->setTickLabelRotation(60);
-  } else {
-    m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-  }
+  m_ticks->setTokens(labels);  // thinned to the plot's width
   m_plot->yAxis->setLabel(QString::fromStdString(overlay.scoreName));
   float lo = 0, hi = 1;
   overlay.scoreRange(&lo, &hi);
