@@ -45,14 +45,16 @@ RoutingPanel::RoutingPanel(SelectionModel* selection, QVulkanInstance* instance,
   auto* bars = new QCPBars(m_load->xAxis, m_load->yAxis);
   bars->setBrush(QColor(94, 201, 98));
   bars->setPen(Qt::NoPen);
-  m_load->xAxis->setLabel(tr("expert"));
-  m_load->yAxis->setLabel(tr("load (fraction of tokens)"));
+  m_load->xAxis->setLabel(tr("expert (load: fraction of tokens routed to it)"));
+  m_load->yAxis->setLabel(tr("load"));
+  m_load->yAxis->ticker()->setTickCount(3);  // legible when the plot is short
   m_load->setMinimumHeight(100);
   // The edits scroll as a whole when the dock is short (a 700 px screen): their controls and
   // list keep the sizes that make them usable instead of setting the window's minimum height.
   auto* editsArea = new QScrollArea(split);
   editsArea->setWidgetResizable(true);
   editsArea->setFrameShape(QFrame::NoFrame);
+  editsArea->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
   editsArea->setWidget(buildEditors(editsArea));
   editsArea->setMinimumHeight(4 * fontMetrics().height());
   split->setCollapsible(2, false);

@@ -2,6 +2,8 @@
 // of edits in force (each removable), "Reset all edits", and session restore into the controls.
 #include "ui/router_edit_list.h"
 #include "ui/routing_panel.h"
+
+#include "ui/narrow.h"
 #include "ui/selection_model.h"
 #include "ui/wheel_guard.h"
 
@@ -41,6 +43,7 @@ QWidget* RoutingPanel::buildEditors(QWidget* parent) {
   m_reset = new QPushButton(tr("Reset all edits"), m_editors);
   m_reset->setToolTip(tr("Remove every router edit (all layers, loaded ones too) and recompute"));
   lrow->addWidget(new QLabel(tr("Edits apply in"), m_editors));
+  allowNarrow(m_layers, 80);
   lrow->addWidget(m_layers);
   lrow->addStretch(1);
   lrow->addWidget(m_reset);
@@ -84,6 +87,7 @@ void RoutingPanel::buildExpertControls(int nExpert) {
   for (int e = 0; e < nExpert; ++e) {
     auto* s = new QSlider(Qt::Horizontal, host);
     s->setRange(-50, 50);
+    s->setMinimumWidth(60);  // the row fits a narrow dock (1024 px screens)
     auto* lab = new QLabel(QStringLiteral("0.0"), host);
     auto* f = new QComboBox(host);
     f->addItems({tr("-"), tr("force"), tr("ban")});

@@ -10,15 +10,18 @@
 #include "ui/selection_panel.h"
 #include "ui/session_controller.h"
 #include "ui/wheel_guard.h"
+#include "visualizers/qt/routing_view.h"
 #include "visualizers/qt/score_strip.h"
 
 #include <qcustomplot.h>
 #include <QApplication>
 #include <QComboBox>
+#include <QDockWidget>
 #include <QFile>
 #include <QLabel>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
@@ -311,6 +314,39 @@ class TstSelectionRouting : public QObject {
   }
 
   // "Reset all edits" clears every edit (all layers, loaded ones) and recomputes.
+  // On a 1024x700 screen the routing dock is ~330 px wide and short: the edits scroll as a whole
+  // without running past the dock's right edge ("Reset all edits" and the force/ban boxes were
+  // cut behind a horizontal scroll bar), and the score strip names the row its bars belong to.
+  void routingReadsInANarrowDock() {
+    if (!m_w) QSKIP("no fixtures");
+    ui::RoutingPanel* r = m_w->routingPanel();
+    if (r->expertModeBox(2) == nullptr) QVERIFY(loadModel("olmoe-tiny.gguf"));
+    QVERIFY(settle());
+    QDockWidget* d = m_w->dock(QStringLiteral("routing"));
+    QVERIFY(d);
+    d->setFloating(true);
+    d->resize(330, 600);
+    d->show();
+    QTest::qWait(200);
+    QPushButton* reset = nullptr;
+    for (auto* b : r->findChildren<QPushButton*>())
+      if (b->text() == QStringLiteral("Reset all edits")) reset = b;
+    QVERIFY(reset);
+    const QRect inPanel(reset->mapTo(r, QPoint(0, 0)), reset->size());
+    QVERIFY2(r->rect().contains(inPanel),
+             qPrintable(QStringLiteral("reset button at x %1..%2 in a %3 px panel")
+                            .arg(inPanel.left())
+                            .arg(inPanel.right())
+                            .arg(r->width())));
+    for (QScrollArea* a : r->findChildren<QScrollArea*>())
+      if (a->isAncestorOf(reset)) QVERIFY(!a->horizontalScrollBar()->isVisible());
+    auto* strip = r->view()->findChild<QCustomPlot*>();
+    QVERIFY(strip);
+    QVERIFY2(strip->xAxis->label().contains(QStringLiteral("token 0")),
+             qPrintable(strip->xAxis->label()));
+    d->setFloating(false);
+  }
+
   void resetAllEdits() {
     if (!m_w) QSKIP("no fixtures");
     ui::RoutingPanel* r = m_w->routingPanel();

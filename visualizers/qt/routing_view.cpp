@@ -17,8 +17,11 @@ RoutingView::RoutingView(QVulkanInstance* instance, QWidget* parent) : QWidget(p
   auto* bars = new QCPBars(m_strip->xAxis, m_strip->yAxis);
   bars->setBrush(QColor(59, 82, 139));
   bars->setPen(Qt::NoPen);
+  // Short axis title and few ticks: the strip is ~60 px tall on a 700 px screen, where a long
+  // title was cut and four tick labels ran into each other.
   m_strip->xAxis->setLabel(tr("expert"));
-  m_strip->yAxis->setLabel(tr("router score"));
+  m_strip->yAxis->setLabel(tr("score"));
+  m_strip->yAxis->ticker()->setTickCount(3);
   v->addWidget(m_strip, 1);
   connect(m_map, &AttentionMapView::hovered, this,
           [this](const QString&, const QString&, float, int row, int) { showRowInStrip(row); });
@@ -77,6 +80,11 @@ void RoutingView::showRowInStrip(int row) {
   }
   auto* bars = qobject_cast<QCPBars*>(m_strip->plottable(0));
   bars->setData(x, y, true);
+  // Name the row the bars belong to (the first, or the one under the pointer).
+  const QString name = row < m_rows.size() ? m_rows[row] : QString::number(row);
+  m_strip->xAxis->setLabel(m_mode == Mode::LayerByExpert
+                               ? tr("expert · router scores in layer %1").arg(row)
+                               : tr("expert · router scores of token %1 %2").arg(row).arg(name));
   m_strip->rescaleAxes();
   m_strip->xAxis->setRange(-0.6, m_shown.cols - 0.4);
   m_strip->yAxis->setRangeLower(std::min(0.0, m_strip->yAxis->range().lower));
