@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cmd_analysis_common.h"
+#include "selection_options.h"
 #include "visualizers/figure/figure_builder.h"
 
 namespace ll::cli {
@@ -18,6 +19,7 @@ struct FigureOpts {
   vis::FigureRequest req;
   std::string out, data, colormap = "viridis";
   double scale = 2.0;
+  std::function<void()> finishSelection;  // selection_options.h
 };
 
 int runFigure(FigureOpts o) {
@@ -77,21 +79,26 @@ const RegisterCommand kFigure{Command{
       ana::addModelPrompt(sub, o->mp);
       sub.add_option("--view", o->req.view, "attention, headgrid, lens, routing or selection")
           ->capture_default_str();
-      sub.add_option("--layer", o->req.layer, "layer (default: last; routing: first MoE layer)");
+      sub.add_option(
+          "--layer", o->req.layer,
+          "layer (default: last; routing: first MoE layer; selection: floor(13 L / 32))");
       sub.add_option("--head", o->req.head, "attention head (-1 = mean over heads)")
           ->capture_default_str();
       sub.add_option("--method", o->req.method,
-                     "lens: prob|entropy; selection: gemfilter|snapkv|h2o");
-      sub.add_option("--k", o->req.k, "selection budget")->capture_default_str();
-      sub.add_option("--window", o->req.window, "snapkv/h2o window")->capture_default_str();
-      sub.add_option("--kernel", o->req.kernel, "selection pooling kernel")->capture_default_str();
+                     "lens: prob|entropy; selection: gemfilter|snapkv|h2o|promptdistill");
+      // The selection view's options and defaults are `select`'s (rt::ana::SelectionRequest).
+      o->finishSelection = addSelectionOptions(sub, o->req.selection,
+                                               {.methodAndLayer = false, .method = &o->req.method});
       sub.add_option("--colormap", o->colormap, "viridis or magma")->capture_default_str();
       sub.add_option("--out,-o", o->out, "output file (.png, .svg or .pdf)");
       sub.add_option("--data", o->data,
                      "also write the view's tensor as .npy (--view residual: only the .npy); "
                      "selection: .json/.csv too");
       sub.add_option("--scale", o->scale, "PNG scale 1-4")->capture_default_str();
-      return [o] { return runFigure(*o); };
+      return [o] {
+        if (o->req.view == "selection") o->finishSelection();  // writes o->req.selection
+        return runFigure(*o);
+      };
     }}};
 
 }  // namespace

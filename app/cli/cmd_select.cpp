@@ -8,25 +8,31 @@
 // (runtime/analysis/method_limits.h): selecting at a sliding-window layer, or GemFilter's
 // compressed prompt on a model with sliding-window layers. "k_used" is the k the method ran with;
 // "reason" (also printed to stderr) says why SnapKV / H2O / PromptDistill keep more than k, the
-// sentence the GUI's Token selection panel shows (runtime/analysis/selection_reasons.h).
+// sentence the GUI's Token selection panel shows (runtime/analysis/selection_reasons.h). The
+// options, their defaults and the run are rt::ana::SelectionRequest's (selection_request.h), as in
+// the GUI and figures; "params" lists the values the method ran with.
 #include "cmd_analysis_common.h"
 #include "runtime/analysis/method_limits.h"
-#include "runtime/analysis/selection_reasons.h"
+#include "runtime/analysis/selection_request.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/token_selection.h"
+#include "selection_options.h"
 
 namespace ll::cli {
 namespace {
 
+namespace sa = rt::ana;
+
 struct SelectOpts {
   ana::ModelPrompt mp;
-  std::string method = "gemfilter", stages;
-  int layer = -1, k = 1024, window = 32, kernel = 5, answer = 0, kvTrim = 0;
-  bool maxPool = false, sweep = false;
+  sa::SelectionRequest req;
+  std::function<void()> finish;  // reads --method (selection_options.h)
+  int answer = 0;
+  bool sweep = false;
 };
 
-nlohmann::json answerJson(const rt::Session& s, const rt::ana::Answers& a) {
+nlohmann::json answerJson(const rt::Session& s, const sa::Answers& a) {
   return {{"full", {{"ids", a.full}, {"text", ana::textOf(s, a.full)}}},
           {"kept", {{"ids", a.compressed}, {"text", ana::textOf(s, a.compressed)}}}};
 }
@@ -40,121 +46,93 @@ void addKeepReason(nlohmann::json& j, int k, const std::string& reason) {
   std::fprintf(stderr, "note: %s\n", reason.c_str());
 }
 
+void promptDistillJson(nlohmann::json& j, rt::Session& s, const sa::SelectionOutcome& o,
+                       int answer) {
+  const sa::SelectionParams& p = o.params;
+  j["kept"] = o.kept();
+  j["scores"] = o.selection.scores;
+  j["kept_per_stage"] = o.distill.keptPerStage;
+  j["survivors_per_layer"] = o.distill.survivorsPerLayer;
+  j["kv_trim"] = p.kvTrim;
+  if (answer > 0) {
+    std::vector<int> layers;
+    for (const auto& x : p.stages) layers.push_back(x.layer);
+    j["answer"] =
+        answerJson(s, sa::answerDistilled(s, layers, o.distill.keptPerStage, p.kvTrim, answer));
+  }
+}
+
+// SnapKV / H2O: per-head sets, their overlap with GemFilter at the same layer and, with --answer,
+// the eviction in every layer, per kv head (selection_runs.h: GQA sums a group's heads; H2O is a
+// static eviction after prefill).
+void evictionJson(nlohmann::json& j, rt::Session& s, const rt::Trace& tr,
+                  const sa::SelectionOutcome& o, const sa::SelectionRequest& req, int answer) {
+  const sa::SelectionParams& p = o.params;
+  j["kept_per_head"] = o.selection.keptPerHead;
+  j["scores_per_head"] = o.selection.scoresPerHead;
+  sa::SelectionRequest gemReq = req;
+  gemReq.method = sa::SelectionMethod::GemFilter;
+  const auto gem = sa::runSelection(s, &tr, gemReq);
+  std::vector<double> jac;
+  for (const auto& h : o.selection.keptPerHead) jac.push_back(sa::jaccard(h, gem.kept()));
+  j["jaccard_with_gemfilter"] = jac;
+  if (answer <= 0) return;
+  std::vector<std::vector<std::vector<int>>> perLayer;
+  const rt::HeadEviction ev =
+      p.method == sa::SelectionMethod::SnapKv
+          ? sa::snapKvEviction(tr, p.capacity, p.window, p.kernel, p.maxPool, &perLayer)
+          : sa::h2oEviction(tr, p.heavy, p.recent, &perLayer);
+  j["answer"] = answerJson(s, sa::answerEvicted(s, ev, answer));
+  j["answer"]["kept_per_layer_kv_head"] = perLayer;
+}
+
 int selectCommand(const SelectOpts& o) {
   auto s = ana::openSession(o.mp);
   const rt::ModelSpec& spec = s->model().spec;
-  const int L = spec.nLayer, T = static_cast<int>(s->promptIds().size());
+  const int T = static_cast<int>(s->promptIds().size());
+  const sa::SelectionRequest& req = o.req;
+  using M = sa::SelectionMethod;
+  // GemFilter without --sweep stops after its layer (no trace); the others read a full run.
+  std::shared_ptr<const rt::Trace> tr;
+  if (req.method != M::PromptDistill && !(req.method == M::GemFilter && !o.sweep)) tr = s->run();
+  const sa::SelectionOutcome out = sa::runSelection(*s, tr.get(), req);
+  const sa::SelectionParams& p = out.params;
   nlohmann::json j;
-  j["method"] = o.method;
+  j["method"] = sa::selectionMethodKey(p.method);
+  j["params"] = p.record();
   std::vector<std::string> warnings;
   const auto warn = [&](const std::vector<std::string>& w) {
     warnings.insert(warnings.end(), w.begin(), w.end());
     j["warnings"] = warnings;
   };
   warn({});
-  using M = rt::ana::SelectionMethod;
-  if (o.method == "promptdistill") {
-    std::vector<rt::ana::DistillStage> st;
-    if (!o.stages.empty()) {
-      st = rt::ana::parseStages(o.stages);
-    } else {
-      if (o.layer < 0) throw std::invalid_argument("select: give --layer or --stages");
-      st.push_back({o.layer, o.k});
-    }
-    for (const auto& x : st) warn(rt::ana::selectionWarnings(spec, M::PromptDistill, x.layer, T));
-    auto r = rt::ana::promptDistill(*s, st, o.kernel);
-    j["kept"] = r.keptPerStage.back();
-    j["scores"] = r.scoresPerStage.back();
-    j["kept_per_stage"] = r.keptPerStage;
-    j["survivors_per_layer"] = r.survivorsPerLayer;
-    j["kv_trim"] = o.kvTrim;
-    // The kept set is the last stage's top k (plus the last token): that stage's k is the k used.
-    const int k = st.back().k;
-    addKeepReason(j, k, rt::ana::promptDistillKeepReason(st, r.keptPerStage, k));
-    if (o.answer > 0) {
-      std::vector<int> layers;
-      for (const auto& x : st) layers.push_back(x.layer);
-      j["answer"] =
-          answerJson(*s, rt::ana::answerDistilled(*s, layers, r.keptPerStage, o.kvTrim, o.answer));
-    }
-    ana::printJson(j);
-    return 0;
+  if (p.method != M::PromptDistill) {
+    j["layer"] = p.layer;
+    // SnapKV / H2O report their overlap with GemFilter at the same layer.
+    if (p.method != M::GemFilter) warn(sa::selectionWarnings(spec, M::GemFilter, p.layer, T));
   }
-  if (o.layer < 0 || o.layer >= L)
-    throw std::invalid_argument("select: --layer must be in 0.." + std::to_string(L - 1));
-  j["layer"] = o.layer;
-  // GemFilter's answer runs the kept tokens as a prompt of their own (re-indexed).
-  const auto gemAnswer = [&](const std::vector<int>& kept) {
-    warn(rt::ana::subsetWarnings(spec, kept, false));
-    j["answer"] = answerJson(*s, rt::ana::answerReindexed(*s, kept, o.answer));
-  };
-  // SnapKV / H2O report their overlap with GemFilter at the same layer.
-  warn(rt::ana::selectionWarnings(spec, M::GemFilter, o.layer, T));
-  if (o.method == "snapkv")
-    warn(rt::ana::selectionWarnings(spec, M::SnapKv, o.layer, T, std::max(1, o.window)));
-  if (o.method == "gemfilter" && o.sweep) {
-    const std::string wl = rt::ana::windowedLayersText(spec);
+  warn(out.warnings);
+  if (p.method == M::GemFilter && o.sweep) {
+    const std::string wl = sa::windowedLayersText(spec);
     if (!wl.empty() && T > spec.window)
       warn({"GemFilter sweep: at the sliding-window " + wl +
             " the last query cannot see keys older than the window; those keys are ranked by q.k "
             "products the model never computes there"});
   }
-  if (o.method == "gemfilter" && !o.sweep) {
-    // Early exit: the selection needs layers 0..r only.
-    auto r = rt::ana::gemFilterSelect(*s, o.layer, o.k, o.kernel);
-    j["kept"] = r.kept;
-    j["scores"] = r.scores;
-    addKeepReason(j, o.k, {});  // GemFilter keeps its top k: no reason
-    if (o.answer > 0) gemAnswer(r.kept);
-    ana::printJson(j);
-    return 0;
-  }
-  auto tr = s->run();
-  // GemFilter reads the last query row, SnapKV its window; other methods every row.
-  const int firstRow = o.method == "gemfilter" ? tr->nTokens - 1
-                       : o.method == "snapkv" || o.method == "h2o"
-                           ? tr->nTokens - std::max(1, o.window)
-                           : 0;
-  const auto qk = rt::ana::qkView(*tr, o.layer, firstRow);
-  if (o.method == "gemfilter") {
-    auto r = rt::ana::gemFilter(qk, o.k, o.kernel);
-    j["kept"] = r.kept;
-    j["scores"] = r.scores;
-    addKeepReason(j, o.k, {});
-    if (o.sweep) j["sweep_kept_per_layer"] = rt::ana::gemFilterLayerSweep(*tr, o.k, o.kernel);
-    if (o.answer > 0) gemAnswer(r.kept);
-  } else if (o.method == "snapkv" || o.method == "h2o") {
-    const int heavy = std::max(0, o.k - o.window);
-    rt::ana::Selection r =
-        o.method == "snapkv"
-            ? rt::ana::snapKv(rt::ana::attnRows(*tr, o.layer, firstRow), tr->nTokens, tr->nHead,
-                              o.k, o.window, o.kernel, o.maxPool)
-            : rt::ana::h2o(tr->layers[o.layer].colSum, tr->nTokens, tr->nHead, heavy, o.window);
-    // SnapKV's capacity is k; H2O's heavy + recent is k.
-    addKeepReason(j, o.k,
-                  o.method == "snapkv"
-                      ? rt::ana::snapKvKeepReason(r, o.k, tr->nTokens, o.k, o.window)
-                      : rt::ana::h2oKeepReason(r, o.k, tr->nTokens, heavy, o.window));
-    j["kept_per_head"] = r.keptPerHead;
-    j["scores_per_head"] = r.scoresPerHead;
-    auto gem = rt::ana::gemFilter(qk, o.k, o.kernel);
-    std::vector<double> jac;
-    for (const auto& h : r.keptPerHead) jac.push_back(rt::ana::jaccard(h, gem.kept));
-    j["jaccard_with_gemfilter"] = jac;
+  addKeepReason(j, p.method == M::PromptDistill ? p.stages.back().k : p.k, out.reason);
+  if (p.method == M::PromptDistill) {
+    promptDistillJson(j, *s, out, o.answer);
+  } else if (p.method == M::GemFilter) {
+    j["kept"] = out.kept();
+    j["scores"] = out.selection.scores;
+    if (o.sweep) j["sweep_kept_per_layer"] = sa::gemFilterLayerSweep(*tr, p.k, p.kernel);
     if (o.answer > 0) {
-      // Eviction in every layer, per kv head (selection_runs.h: GQA sums a group's heads; H2O is
-      // a static eviction after prefill).
-      std::vector<std::vector<std::vector<int>>> perLayer;
-      const rt::HeadEviction ev =
-          o.method == "snapkv"
-              ? rt::ana::snapKvEviction(*tr, o.k, o.window, o.kernel, o.maxPool, &perLayer)
-              : rt::ana::h2oEviction(*tr, std::max(0, o.k - o.window), o.window, &perLayer);
-      j["answer"] = answerJson(*s, rt::ana::answerEvicted(*s, ev, o.answer));
-      j["answer"]["kept_per_layer_kv_head"] = perLayer;
+      // GemFilter's answer runs the kept tokens as a prompt of their own (re-indexed).
+      warn(sa::subsetWarnings(spec, out.kept(), false));
+      j["answer"] = answerJson(*s, sa::answerReindexed(*s, out.kept(), o.answer));
     }
   } else {
-    throw std::invalid_argument("select: unknown method '" + o.method +
-                                "' (gemfilter, snapkv, h2o, promptdistill)");
+    evictionJson(j, *s, *tr, out, req, o.answer);
   }
   ana::printJson(j);
   return 0;
@@ -165,22 +143,16 @@ RegisterCommand reg{
      [](CLI::App& sub) -> std::function<int()> {
        auto o = std::make_shared<SelectOpts>();
        ana::addModelPrompt(sub, o->mp);
-       sub.add_option("--method", o->method, "gemfilter, snapkv, h2o or promptdistill");
-       sub.add_option("--layer", o->layer, "selection layer");
-       sub.add_option("--k", o->k, "tokens kept (SnapKV: capacity C; H2O: heavy + recent)");
-       sub.add_option("--window", o->window, "SnapKV observation window / H2O recent tokens");
-       sub.add_option("--kernel", o->kernel, "pooling kernel (1 = none)");
-       sub.add_flag("--max-pool", o->maxPool, "SnapKV: max pooling instead of average");
+       o->finish = addSelectionOptions(sub, o->req);
        sub.add_flag("--sweep", o->sweep, "GemFilter: the kept set at every layer too");
-       sub.add_option("--stages", o->stages, "PromptDistill stages L1:K1,L2:K2");
-       sub.add_option("--kv-trim", o->kvTrim,
-                      "PromptDistill: stages whose dropped tokens also leave the earlier layers' "
-                      "KV cache for generated tokens (0 none, -1 all, n the first n)");
        sub.add_option("--answer", o->answer,
                       "greedy tokens from the kept tokens and the full prompt (snapkv/h2o: "
                       "per-head eviction in every layer after prefill; H2O's eviction is static, "
                       "without decode-time score accumulation)");
-       return [o] { return selectCommand(*o); };
+       return [o] {
+         o->finish();
+         return selectCommand(*o);
+       };
      }}};
 
 }  // namespace

@@ -240,43 +240,26 @@ struct SelectionRun {
   std::vector<int> kept;
   std::vector<float> scores;  // [T]
   std::map<std::string, std::string> params;
+  int kUsed = 0;
+  std::string reason;
 };
 
-SelectionRun runSelection(const Trace& tr, const FigureRequest& req) {
+SelectionRun runSelection(rt::Session& s, const Trace& tr, const FigureRequest& req) {
+  const rt::ana::SelectionOutcome o = rt::ana::runSelection(s, &tr, selectionRequestOf(req));
   SelectionRun r;
-  r.layer = req.layer < 0 ? tr.nLayer - 1 : req.layer;
-  checkLayer(r.layer, tr.nLayer);
-  r.method = req.method.empty() ? "gemfilter" : req.method;
-  const auto qk = rt::ana::qkView(tr, r.layer);
-  const int T = tr.nTokens;
-  r.scores.assign(size_t(T), 0.0f);
-  r.params = {{"layer", std::to_string(r.layer)},
-              {"k", std::to_string(req.k)},
-              {"kernel", std::to_string(req.kernel)}};
-  if (r.method == "gemfilter") {
-    auto g = rt::ana::gemFilter(qk, req.k, req.kernel);
-    r.kept = g.kept;
-    for (int t = 0; t < T && t < int(g.scores.size()); ++t)
-      r.scores[size_t(t)] = g.scores[size_t(t)];
-  } else if (r.method == "snapkv" || r.method == "h2o") {
-    auto g = r.method == "snapkv" ? rt::ana::snapKv(rt::ana::attnRows(tr, r.layer), T, tr.nHead,
-                                                    req.k, req.window, req.kernel)
-                                  : rt::ana::h2o(tr.layers[size_t(r.layer)].colSum, T, tr.nHead,
-                                                 std::max(0, req.k - req.window), req.window);
-    r.kept = g.kept;
-    // Mean per-head score; SnapKV scores cover the prefix [0, T - window) only.
-    for (const auto& hs : g.scoresPerHead)
-      for (size_t t = 0; t < hs.size() && t < size_t(T); ++t)
-        r.scores[t] += hs[t] / float(g.scoresPerHead.size());
-    r.params["window"] = std::to_string(req.window);
-  } else {
-    throw std::invalid_argument("figure: selection --method must be gemfilter, snapkv or h2o");
-  }
+  r.layer = o.params.layer;
+  r.method = rt::ana::selectionMethodKey(o.params.method);
+  r.kept = o.kept();
+  r.scores = o.tokenScores;
+  r.params = o.params.record();
+  r.kUsed = o.params.method == rt::ana::SelectionMethod::PromptDistill ? o.params.stages.back().k
+                                                                       : o.params.k;
+  r.reason = o.reason;
   return r;
 }
 
-FigureSpec selection(rt::Session&, const Trace& tr, const FigureRequest& req) {
-  const SelectionRun run = runSelection(tr, req);
+FigureSpec selection(rt::Session& s, const Trace& tr, const FigureRequest& req) {
+  const SelectionRun run = runSelection(s, tr, req);
   const int T = tr.nTokens, layer = run.layer;
   const std::string& method = run.method;
   const std::vector<int>& kept = run.kept;
@@ -317,10 +300,26 @@ FigureSpec buildFigure(rt::Session& session, const Trace& trace, const FigureReq
                               "' (attention, headgrid, lens, routing, selection)");
 }
 
-rt::SelectionRecord selectionRecord(rt::Session&, const Trace& trace, const FigureRequest& req) {
-  const SelectionRun run = runSelection(trace, req);
+rt::ana::SelectionRequest selectionRequestOf(const FigureRequest& req) {
+  rt::ana::SelectionRequest r = req.selection;
+  if (!req.method.empty()) {
+    const auto m = rt::ana::parseSelectionMethod(req.method);
+    if (!m)
+      throw std::invalid_argument(
+          "figure: selection --method must be gemfilter, snapkv, h2o or promptdistill");
+    r.method = *m;
+  }
+  if (req.layer >= 0) r.layer = req.layer;
+  return r;
+}
+
+rt::SelectionRecord selectionRecord(rt::Session& session, const Trace& trace,
+                                    const FigureRequest& req) {
+  const SelectionRun run = runSelection(session, trace, req);
   rt::SelectionRecord rec =
       rt::makeSelectionRecord(trace, run.kept, run.scores, run.method, run.params);
+  rec.kUsed = run.kUsed;
+  rec.reason = run.reason;
   rec.model = req.modelName;
   rec.promptHash = rt::promptHash(req.prompt);
   rec.prompt = req.prompt;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/analysis/selection_request.h"
 #include "runtime/api/request.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
@@ -20,12 +21,13 @@ struct FigureRequest {
   std::string view = "attention";  // attention | headgrid | lens | routing | selection
   int layer = -1;                  // -1: a sensible default per view (last layer, first MoE layer)
   int head = 0;                    // attention: -1 = mean over heads
-  std::string method;              // lens: prob | entropy; selection: gemfilter | snapkv | h2o
-  int k = 8;                       // selection budget
-  int window = 4;                  // snapkv/h2o recent window
-  int kernel = 5;                  // pooling kernel
-  std::string modelName;           // for the caption (file name)
-  std::string prompt;              // for the caption's hash
+  // lens: prob | entropy; selection: gemfilter | snapkv | h2o | promptdistill (empty: default)
+  std::string method;
+  // view selection: the request (rt::ana::SelectionRequest's defaults, as in the CLI and the GUI);
+  // `method` and `layer` above, when set, override its method and layer.
+  rt::ana::SelectionRequest selection;
+  std::string modelName;  // for the caption (file name)
+  std::string prompt;     // for the caption's hash
   // The interventions the trace was run with (named in the caption; the trace already has them).
   rt::Interventions interventions;
   std::optional<rt::TokenSubset> subset;
@@ -42,6 +44,10 @@ FigureSpec buildFigure(rt::Session& session, const rt::Trace& trace, const Figur
 // [nLayer,T,nEmbd] (after every layer). Returns the shape written.
 std::vector<int64_t> exportViewNpy(rt::Session& session, const rt::Trace& trace,
                                    const FigureRequest& req, const std::string& path);
+
+// The token selection the selection view runs: req.selection with req.method / req.layer applied.
+// Throws std::invalid_argument for an unknown method.
+rt::ana::SelectionRequest selectionRequestOf(const FigureRequest& req);
 
 // The selection view's result (kept tokens, scores, method and parameters) as an exportable record
 // (rt::writeSelectionJson / writeSelectionCsv).
