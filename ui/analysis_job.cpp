@@ -5,7 +5,7 @@
 #include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/analysis/run_helpers.h"
-#include "runtime/analysis/selection_reasons.h"
+#include "runtime/analysis/selection_request.h"
 #include "runtime/analysis/selection_runs.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/steering.h"
@@ -50,24 +50,6 @@ class StageClock {
 
 void check(const AnalysisJob::Alive& alive) {
   if (alive && !alive()) throw rt::Cancelled();
-}
-
-double jaccard(const std::vector<int>& a, const std::vector<int>& b) {
-  std::set<int> sa(a.begin(), a.end()), sb(b.begin(), b.end());
-  size_t inter = 0;
-  for (int x : sa) inter += sb.count(x);
-  const size_t uni = sa.size() + sb.size() - inter;
-  return uni ? double(inter) / double(uni) : 1.0;
-}
-
-// Mean over heads of per-head score vectors, laid onto the first positions of [T].
-std::vector<float> meanOverHeads(const std::vector<std::vector<float>>& perHead, int T) {
-  std::vector<float> out(static_cast<size_t>(T), 0.0f);
-  if (perHead.empty()) return out;
-  for (const auto& h : perHead)
-    for (size_t j = 0; j < h.size() && j < out.size(); ++j) out[j] += h[j];
-  for (float& v : out) v /= static_cast<float>(perHead.size());
-  return out;
 }
 
 QString quantSummary(const std::map<std::string, int>& counts) {
@@ -360,77 +342,41 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
 
 void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const rt::Trace& tr = *s.trace;
-  const SelectionSettings& sel = s.state.selection;
-  const int T = tr.nTokens;
-  const int layer = sel.layer < 0 ? s.layer : std::clamp(sel.layer, 0, tr.nLayer - 1);
-  // k beyond the prompt means "keep everything": the panel clamps its slider to T as well.
-  const int k = std::clamp(sel.k, 1, std::max(1, T));
-  s.selectionK = k;
-  const int window = std::clamp(k / 4, 1, 32);
-  const ana::QkView v = ana::qkView(tr, layer, T - window);  // GemFilter and SnapKV read these rows
-
-  const ana::Selection gem = ana::gemFilter(v, k);
-  const int capacity = std::max(k, window + 1);
-  const ana::Selection snap =
-      ana::snapKv(ana::attnRows(tr, layer, T - window), T, tr.nHead, capacity, window);
-  const int recent = std::clamp(k / 2, 1, 32), heavy = std::max(0, k - recent);
-  const ana::Selection h2o = ana::h2o(tr.layers[layer].colSum, T, tr.nHead, heavy, recent);
+  // The request every front end runs (selection_request.h): its defaults, k clamped to 1..T (the
+  // panel clamps its slider as well), SnapKV's window and H2O's recent tokens derived from k.
+  const ana::SelectionRequest req = selectionRequest(s.state.selection, s.layer);
+  // PromptDistill re-runs the prompt with its stages' masks on the aux session; the other methods
+  // read the trace.
+  if (req.method == SelectMethod::PromptDistill) m_aux->setPromptIds(tr.ids);
+  const ana::SelectionOutcome out = ana::runSelection(*m_aux, &tr, req);
   check(alive);
-  const rt::ModelSpec& spec = m_session->model().spec;
-  const auto warn = [&](ana::SelectionMethod m, int l, int obs = 1) {
-    for (const auto& w : ana::selectionWarnings(spec, m, l, T, obs))
-      s.selectionWarnings << QString::fromStdString(w);
-  };
-  s.overlap = {{QStringLiteral("GemFilter / SnapKV"), jaccard(gem.kept, snap.kept)},
-               {QStringLiteral("GemFilter / H2O"), jaccard(gem.kept, h2o.kept)},
-               {QStringLiteral("SnapKV / H2O"), jaccard(snap.kept, h2o.kept)}};
-  switch (sel.method) {
-    case SelectMethod::GemFilter:
-      warn(ana::SelectionMethod::GemFilter, layer);
-      s.kept = gem.kept;
-      s.scores = gem.scores;
-      break;
-    case SelectMethod::SnapKv:
-      warn(ana::SelectionMethod::SnapKv, layer, window);
-      s.kept = snap.kept;
-      s.scores = meanOverHeads(snap.scoresPerHead, T);
-      s.selectionReason =
-          QString::fromStdString(ana::snapKvKeepReason(snap, k, T, capacity, window));
-      break;
-    case SelectMethod::H2O:
-      s.kept = h2o.kept;
-      s.scores = meanOverHeads(h2o.scoresPerHead, T);
-      s.selectionReason = QString::fromStdString(ana::h2oKeepReason(h2o, k, T, heavy, recent));
-      break;
-    case SelectMethod::PromptDistill: {
-      std::vector<ana::DistillStage> stages;
-      if (sel.stages.empty())
-        stages.push_back({layer, k});
-      else
-        stages = ana::parseStages(sel.stages);
-      for (const auto& st : stages)
-        if (st.layer < 0 || st.layer >= tr.nLayer || st.k < 1)
-          throw std::invalid_argument("PromptDistill stage " + std::to_string(st.layer) + ":" +
-                                      std::to_string(st.k) + " is outside the model's " +
-                                      std::to_string(tr.nLayer) + " layers");
-      for (const auto& st : stages) warn(ana::SelectionMethod::PromptDistill, st.layer);
-      m_aux->setPromptIds(tr.ids);
-      const ana::DistillResult r = ana::promptDistill(*m_aux, stages);
-      s.kept = r.keptPerStage.back();
-      s.keptPerStage = r.keptPerStage;
-      s.selectionReason =
-          QString::fromStdString(ana::promptDistillKeepReason(stages, r.keptPerStage, k));
-      for (const auto& st : stages) s.stageLayers.push_back(st.layer);
-      s.scores.assign(static_cast<size_t>(T), 0.0f);
-      if (!r.scoresPerStage.empty())
-        for (size_t i = 0; i < r.scoresPerStage[0].size() && i < s.scores.size(); ++i)
-          s.scores[i] = r.scoresPerStage[0][i];
-      s.overlap.emplace_back(QStringLiteral("PromptDistill / GemFilter"),
-                             jaccard(s.kept, gem.kept));
-      break;
-    }
+  s.selectionK = out.params.k;
+  s.selectionParams = out.params.record();
+  s.kept = out.kept();
+  s.scores = out.tokenScores;
+  s.selectionReason = QString::fromStdString(out.reason);
+  for (const auto& w : out.warnings) s.selectionWarnings << QString::fromStdString(w);
+  if (req.method == SelectMethod::PromptDistill) {
+    s.keptPerStage = out.distill.keptPerStage;
+    for (const auto& st : out.params.stages) s.stageLayers.push_back(st.layer);
   }
-  s.scores.resize(static_cast<size_t>(T), 0.0f);
+  // The overlap table: the three single-layer methods with the same parameters at the same layer.
+  const auto keptBy = [&](SelectMethod m) {
+    if (m == req.method) return out.kept();
+    ana::SelectionRequest other = req;
+    other.method = m;
+    other.layer = out.params.layer;
+    return ana::runSelection(*m_aux, &tr, other).selection.kept;
+  };
+  const std::vector<int> gem = keptBy(SelectMethod::GemFilter);
+  const std::vector<int> snap = keptBy(SelectMethod::SnapKv);
+  const std::vector<int> h2o = keptBy(SelectMethod::H2O);
+  s.overlap = {{QStringLiteral("GemFilter / SnapKV"), ana::jaccard(gem, snap)},
+               {QStringLiteral("GemFilter / H2O"), ana::jaccard(gem, h2o)},
+               {QStringLiteral("SnapKV / H2O"), ana::jaccard(snap, h2o)}};
+  if (req.method == SelectMethod::PromptDistill)
+    s.overlap.emplace_back(QStringLiteral("PromptDistill / GemFilter"), ana::jaccard(s.kept, gem));
+  s.scores.resize(static_cast<size_t>(tr.nTokens), 0.0f);
 }
 
 std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int layer) {

@@ -144,7 +144,7 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
     if (s.state.selection.method == SelectMethod::PromptDistill) {
       // The continuation: each stage's dropped tokens invisible after its own layer.
       m_aux->setPromptIds(tr.ids);
-      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, 0, n);
+      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, s.state.selection.kvTrim, n);
     } else {
       // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
       // decoded on the generation session, whose cache holds the prompt), the kept tokens run

@@ -59,8 +59,11 @@ QString captionOf(const Snapshot& s, const QString& modelName, const QString& wh
 // with beside the reason the method keeps more (the sentence the Token selection panel shows).
 rt::SelectionRecord selectionRecordOf(const Snapshot& s, const std::string& model) {
   const int layer = s.state.selection.layer < 0 ? s.layer : s.state.selection.layer;
-  std::map<std::string, std::string> params{{"k", std::to_string(s.state.selection.k)},
-                                            {"layer", std::to_string(layer)}};
+  // The parameters the method ran with (window, recent tokens, kernel, stages: the request's
+  // resolved values, as the CLI and figures record them), k as the panel asked for it.
+  std::map<std::string, std::string> params = s.selectionParams;
+  params["k"] = std::to_string(s.state.selection.k);
+  params["layer"] = std::to_string(layer);
   if (s.state.selection.layer < 0) params["layer_follows_selection"] = "1";
   auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores,
                                      methodName(s.state.selection.method).toStdString(), params);

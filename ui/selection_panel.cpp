@@ -15,6 +15,7 @@
 #include <QPlainTextEdit>
 #include <QSignalBlocker>
 #include <QSlider>
+#include <QSpinBox>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -32,6 +33,12 @@ QString methodName(SelectMethod m) {
       return QStringLiteral("PromptDistill");
   }
   return {};
+}
+
+rt::ana::SelectionRequest selectionRequest(const SelectionSettings& settings, int selectedLayer) {
+  rt::ana::SelectionRequest r = settings;
+  if (r.layer < 0) r.layer = selectedLayer;
+  return r;
 }
 
 SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
@@ -56,12 +63,19 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
   form->addRow(tr("Layer"), layerRow);
   auto* kRow = new QHBoxLayout;
   m_k = new QSlider(Qt::Horizontal, this);
-  m_k->setRange(1, 64);
-  m_k->setValue(8);
+  const SelectionSettings defaults;  // the request type's defaults (selection_request.h)
+  m_k->setRange(1, defaults.k);
+  m_k->setValue(defaults.k);
   m_kLabel = new QLabel(this);
   kRow->addWidget(m_k, 1);
   kRow->addWidget(m_kLabel);
   form->addRow(tr("Keep k"), kRow);
+  m_form = form;
+  addParamRows(form);
+  m_maxPool = new QCheckBox(tr("max instead of average"), this);
+  m_maxPool->setChecked(defaults.maxPool);
+  form->addRow(tr("Pooling"), m_maxPool);
+  connect(m_maxPool, &QCheckBox::toggled, this, &Panel::settingsChanged);
   m_stages = new QLineEdit(this);
   m_stages->setPlaceholderText(tr("PromptDistill stages, e.g. 1:16,3:8 (empty: layer:k)"));
   form->addRow(tr("Stages"), m_stages);
@@ -100,7 +114,10 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
   answers->addLayout(lk);
   v->addLayout(answers);
 
-  connect(m_method, &QComboBox::currentIndexChanged, this, &Panel::settingsChanged);
+  connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
+    updateLabels();
+    emit settingsChanged();
+  });
   connect(m_layer, &QSlider::valueChanged, this, [this] {
     updateLabels();
     if (!m_follow->isChecked()) emit settingsChanged();
@@ -117,6 +134,32 @@ SelectionPanel::SelectionPanel(SelectionModel* selection, QWidget* parent)
   connect(m_stages, &QLineEdit::editingFinished, this, &Panel::settingsChanged);
   guardWheelIn(this);
   updateLabels();
+}
+
+void SelectionPanel::addParamRows(QFormLayout* form) {
+  const SelectionSettings defaults;
+  for (const auto& p : rt::ana::selectionIntParams()) {
+    // layer and k have their sliders.
+    if (p.field == &rt::ana::SelectionRequest::layer || p.field == &rt::ana::SelectionRequest::k)
+      continue;
+    auto* box = new QSpinBox(this);
+    const int lo = p.autoRule ? p.min - 1 : p.min;
+    box->setRange(lo, std::min(p.max, 4096));
+    if (p.autoRule) box->setSpecialValueText(tr("auto (%1)").arg(QString::fromUtf8(p.autoRule)));
+    const int def = defaults.*p.field;
+    box->setValue(def == rt::ana::kAuto && p.autoRule ? lo : def);
+    box->setToolTip(QString::fromStdString(rt::ana::selectionParamHelp(p)));
+    box->setMinimumWidth(60);
+    form->addRow(tr(p.label), box);
+    m_params.push_back({&p, box});
+    connect(box, &QSpinBox::valueChanged, this, &Panel::settingsChanged);
+  }
+}
+
+QSpinBox* SelectionPanel::paramBox(const QString& name) const {
+  for (const auto& r : m_params)
+    if (name == QLatin1String(r.param->name)) return r.box;
+  return nullptr;
 }
 
 void SelectionPanel::addResultLabels(QVBoxLayout* v) {
@@ -150,6 +193,10 @@ void SelectionPanel::updateLabels() {
   m_layerLabel->setText(m_follow->isChecked() ? tr("(selected)")
                                               : QString::number(m_layer->value()));
   m_layer->setEnabled(!m_follow->isChecked());
+  const auto method = static_cast<SelectMethod>(m_method->currentIndex());
+  for (const auto& r : m_params)
+    m_form->setRowVisible(r.box, rt::ana::selectionParamUsed(*r.param, method));
+  m_form->setRowVisible(m_maxPool, method == SelectMethod::SnapKv);
   m_kLabel->setText(m_promptTokens > 0 ? tr("%1 of %2").arg(m_k->value()).arg(m_promptTokens)
                                        : QString::number(m_k->value()));
 }
@@ -195,6 +242,12 @@ void SelectionPanel::applyTo(ViewState& state) const {
   state.selection.stages = state.selection.method == SelectMethod::PromptDistill
                                ? m_stages->text().trimmed().toStdString()
                                : std::string();
+  state.selection.maxPool = m_maxPool->isChecked();
+  for (const auto& r : m_params) {
+    const int v = r.box->value();
+    state.selection.*r.param->field =
+        r.param->autoRule && v == r.box->minimum() ? rt::ana::kAuto : v;
+  }
 }
 
 void SelectionPanel::applyState(const SelectionSettings& settings) {
@@ -207,6 +260,11 @@ void SelectionPanel::applyState(const SelectionSettings& settings) {
   m_k->setMaximum(std::max(m_k->maximum(), std::min(settings.k, m_kCeiling)));
   m_k->setValue(settings.k);
   m_stages->setText(QString::fromStdString(settings.stages));
+  m_maxPool->setChecked(settings.maxPool);
+  for (const auto& r : m_params) {
+    const int v = settings.*r.param->field;
+    r.box->setValue(v == rt::ana::kAuto && r.param->autoRule ? r.box->minimum() : v);
+  }
   updateLabels();
 }
 

@@ -1,16 +1,20 @@
 // The token-selection panel: method (GemFilter, SnapKV, H2O, PromptDistill), layer and k sliders,
-// PromptDistill's stage editor, the overlap between methods, the per-token scores and the answer
-// from the kept tokens beside the full answer. The kept set is drawn on the prompt (PromptPanel).
+// the method's other parameters (rows generated from rt::ana::selectionIntParams, with the request
+// type's defaults and help), PromptDistill's stage editor, the overlap between methods, the
+// per-token scores and the answer from the kept tokens beside the full answer. The kept set is
+// drawn on the prompt (PromptPanel).
 #pragma once
 
 #include "ui/panel.h"
 
 class QCheckBox;
 class QComboBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
 class QSlider;
+class QSpinBox;
 class QTableWidget;
 class QVBoxLayout;
 
@@ -41,6 +45,8 @@ class SelectionPanel : public Panel {
   QSlider* layerSlider() const { return m_layer; }
   QCheckBox* followBox() const { return m_follow; }
   QLineEdit* stagesEdit() const { return m_stages; }
+  // The spin box of a request parameter ("window", "recent", "kernel", "kv-trim"); null if none.
+  QSpinBox* paramBox(const QString& name) const;
   QString answerFull() const;
   QString answerKept() const;
   // Where the shown method is limited by the model (e.g. a sliding-window layer); empty if nowhere.
@@ -52,6 +58,9 @@ class SelectionPanel : public Panel {
 
  private:
   void updateLabels();
+  // One form row per request parameter without a control of its own, shown for the methods that
+  // read it; its minimum stands for kAuto where the parameter has an automatic rule.
+  void addParamRows(QFormLayout* form);
   // The k note, the summary, why more than k are kept, the model's limits (in that order).
   void addResultLabels(QVBoxLayout* v);
   // k can be at most the prompt's token count: the slider's maximum follows it, and a larger k
@@ -65,6 +74,13 @@ class SelectionPanel : public Panel {
   QLabel* m_layerLabel = nullptr;
   QLabel* m_kLabel = nullptr;
   QLineEdit* m_stages = nullptr;
+  struct ParamRow {
+    const rt::ana::SelectionIntParam* param;
+    QSpinBox* box;
+  };
+  std::vector<ParamRow> m_params;
+  QFormLayout* m_form = nullptr;
+  QCheckBox* m_maxPool = nullptr;
   QLabel* m_kNote = nullptr;
   QLabel* m_summary = nullptr;
   QLabel* m_reason = nullptr;

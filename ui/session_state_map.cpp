@@ -56,15 +56,7 @@ void readNumber(const std::map<std::string, std::string>& extra, const std::stri
 }  // namespace
 
 std::optional<SelectMethod> parseSelectMethod(const std::string& name) {
-  std::string n;
-  for (char c : name)
-    if (std::isalnum(static_cast<unsigned char>(c)))
-      n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (n == "gemfilter") return SelectMethod::GemFilter;
-  if (n == "snapkv") return SelectMethod::SnapKv;
-  if (n == "h2o") return SelectMethod::H2O;
-  if (n == "promptdistill") return SelectMethod::PromptDistill;
-  return std::nullopt;
+  return rt::ana::parseSelectionMethod(name);
 }
 
 rt::SessionState sessionFromViewState(const ViewState& v, const std::string& modelPath) {
@@ -80,7 +72,11 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   auto& x = s.view.extra;
   x["token"] = std::to_string(v.token);
   x["chat_template"] = v.chatTemplate ? "1" : "0";
-  x["selection.layer"] = std::to_string(v.selection.layer);
+  // Every parameter of the selection request but k (view.k): selection.layer, selection.window, ...
+  for (const auto& p : rt::ana::selectionIntParams())
+    if (p.field != &rt::ana::SelectionRequest::k)
+      x["selection." + std::string(p.name)] = std::to_string(v.selection.*p.field);
+  x["selection.max_pool"] = v.selection.maxPool ? "1" : "0";
   x["selection.stages"] = v.selection.stages;
   const SteeringSettings& st = v.steering;
   x["steering.enabled"] = st.enabled ? "1" : "0";
@@ -115,7 +111,12 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   int templ = 0;
   readNumber(x, "chat_template", templ);
   v.chatTemplate = templ != 0;
-  readNumber(x, "selection.layer", v.selection.layer);
+  for (const auto& p : rt::ana::selectionIntParams())
+    if (p.field != &rt::ana::SelectionRequest::k)
+      readNumber(x, "selection." + std::string(p.name), v.selection.*p.field);
+  int maxPool = v.selection.maxPool ? 1 : 0;
+  readNumber(x, "selection.max_pool", maxPool);
+  v.selection.maxPool = maxPool != 0;
   if (const auto it = x.find("selection.stages"); it != x.end()) v.selection.stages = it->second;
   {
     LensGridSettings& lg = v.lensGrid;

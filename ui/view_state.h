@@ -4,6 +4,7 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/selection_request.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 #include "ui/lens_grid.h"
@@ -14,6 +15,7 @@
 #include <QStringList>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,17 +24,18 @@
 
 namespace ll::ui {
 
-enum class SelectMethod { GemFilter, SnapKv, H2O, PromptDistill };
+using SelectMethod = rt::ana::SelectionMethod;
 QString methodName(SelectMethod m);
 
-struct SelectionSettings {
-  SelectMethod method = SelectMethod::GemFilter;
-  int layer = -1;  // -1: the shared selection's layer
-  int k = 8;
-  std::string stages;  // PromptDistill "layer:k,layer:k"; empty: one stage (layer, k)
+// The Token selection panel's settings: the request the CLI and the figures run too, with its
+// defaults (runtime/analysis/selection_request.h), plus the answer's length. layer -1 (kAuto)
+// here follows the window's selected layer (the panel's "follow selected layer").
+struct SelectionSettings : rt::ana::SelectionRequest {
   int answerTokens = 12;
   bool operator==(const SelectionSettings&) const = default;
 };
+// The request the worker runs: layer -1 becomes selectedLayer (kAuto: the request's own rule).
+rt::ana::SelectionRequest selectionRequest(const SelectionSettings& settings, int selectedLayer);
 
 // Saved: a vector restored from a session file (interventions.steering), used as is.
 enum class SteerSource { Concept, Contrastive, Saved };
@@ -145,6 +148,8 @@ struct Snapshot {
   QString selectionError;
   int selectionK = 0;       // the k the methods ran with (the settings' k clamped to 1..T)
   QString selectionReason;  // why the method keeps more than k (selection_reasons.h), or ""
+  // The parameters it ran with (rt::ana::SelectionParams::record: window, recent, kernel, ...).
+  std::map<std::string, std::string> selectionParams;
   // Where the method is limited by the model (rt::ana method_limits.h): selecting at a
   // sliding-window layer, the kept tokens' answer on a model with sliding-window layers.
   QStringList selectionWarnings;

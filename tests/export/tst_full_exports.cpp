@@ -12,6 +12,7 @@
 #include <QFileInfo>
 #include <QImage>
 #include <QSlider>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -262,18 +263,22 @@ class TstFullExports : public QObject {
       }
   }
 
-  // SnapKV at k = 1 keeps its observation window plus at least one earlier token (capacity C is at
-  // least the window + 1): the export says k = 1 and why more are kept, the sentence the Token
-  // selection panel shows; GemFilter keeps k and its export has no reason.
+  // SnapKV at k = 1 with an observation window of 3 (the panel's window box) keeps the window
+  // (capacity C is at least the window): the export says k = 1 and why more are kept, the sentence
+  // the Token selection panel shows; GemFilter keeps k and its export has no reason.
   void selectionExportRecordsKAndReason() {
     m_w->dock("selection")->raise();  // a panel in a hidden tab shows its snapshot when raised
     ui::SelectionPanel* panel = m_w->selectionPanel();
     const int k0 = panel->kSlider()->value();
     panel->methodBox()->setCurrentIndex(int(ui::SelectMethod::SnapKv));
     panel->kSlider()->setValue(1);
+    QSpinBox* window = panel->paramBox("window");
+    QVERIFY(window && window->isVisibleTo(panel));
+    window->setValue(3);
     QVERIFY(waitSettled(m_w.get()));
     ui::SnapshotPtr s = m_w->shownSnapshot();
     QCOMPARE(s->state.selection.method, ui::SelectMethod::SnapKv);
+    QCOMPARE(s->state.selection.window, 3);
     QCOMPARE(s->selectionK, 1);
     const std::string reason = panel->reasonText().toStdString();
     const std::string head = "SnapKV keeps " + std::to_string(s->kept.size()) + " > k = 1: ";
@@ -298,7 +303,10 @@ class TstFullExports : public QObject {
       QCOMPARE(size_t(kept), s->kept.size());
     }
 
+    window->setValue(window->minimum());  // back to auto
+    QCOMPARE(panel->state().window, rt::ana::kAuto);
     panel->methodBox()->setCurrentIndex(int(ui::SelectMethod::GemFilter));
+    QVERIFY(!window->isVisibleTo(panel));  // GemFilter has no observation window
     panel->kSlider()->setValue(2);
     QVERIFY(waitSettled(m_w.get()));
     s = m_w->shownSnapshot();
