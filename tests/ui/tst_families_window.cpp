@@ -210,8 +210,10 @@ class TstFamiliesWindow : public QObject {
     QCOMPARE(out.size(), size_t(T));
     for (int t = 0; t < T; ++t) QVERIFY(std::abs(out[t] - entropyOf(tr->logitsRow(t), V)) < 1e-3);
 
-    // Token selection (GemFilter, k 8) at layer 0, then at a full-attention layer if any: the
-    // kept set of this model, and the window warning exactly at a windowed layer.
+    // Token selection (GemFilter, k 8: below the default 1024, so that it selects) at layer 0,
+    // then at a full-attention layer if any: the kept set of this model, and the window warning
+    // exactly at a windowed layer.
+    m_w->selectionPanel()->kSlider()->setValue(8);
     int full = -1;
     for (int l = 0; l < L && full < 0; ++l)
       if (sp.layerWindow(l) == 0) full = l;
