@@ -145,7 +145,7 @@ void SelectionPanel::addParamRows(QFormLayout* form) {
     auto* box = new QSpinBox(this);
     const int lo = p.autoRule ? p.min - 1 : p.min;
     box->setRange(lo, std::min(p.max, 4096));
-    if (p.autoRule) box->setSpecialValueText(tr("auto (%1)").arg(QString::fromUtf8(p.autoRule)));
+    if (p.autoRule) box->setSpecialValueText(tr("auto"));  // the rule is in the tooltip
     const int def = defaults.*p.field;
     box->setValue(def == rt::ana::kAuto && p.autoRule ? lo : def);
     box->setToolTip(QString::fromStdString(rt::ana::selectionParamHelp(p)));
