@@ -2,8 +2,11 @@
 // main window.
 #include "ui/export_actions.h"
 
+#include "runtime/analysis/attribution.h"
+
 #include <QAction>
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QInputDialog>
@@ -123,10 +126,47 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
                             (g->mid ? " · rows after attention" : ""));
 }
 
+// The Attribution panel's terms as one diverging map: per layer each head's term, then the whole
+// attention output and the MLP output (ALGORITHMS.md §13).
+void attributionFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f) {
+  if (!s.attribution) noData("attribution");
+  const rt::ana::Attribution& a = *s.attribution;
+  const int cols = a.nHead + 2;
+  f.matrix.rows = a.nLayer;
+  f.matrix.cols = cols;
+  float m = 1e-9f;
+  for (int l = 0; l < a.nLayer; ++l) {
+    for (int h = 0; h < a.nHead; ++h) f.matrix.values.push_back(float(a.head(l, h)));
+    f.matrix.values.push_back(float(a.attn[size_t(l)]));
+    f.matrix.values.push_back(float(a.mlp[size_t(l)]));
+    f.rowLabels << "layer " + QString::number(l);
+  }
+  for (float v : f.matrix.values) m = std::max(m, std::fabs(v));
+  for (int h = 0; h < a.nHead; ++h) f.colLabels << "head " + QString::number(h);
+  f.colLabels << "attention"
+              << "MLP";
+  f.style.colormap = vis::Colormap::Diverging;
+  f.style.lo = -m;
+  f.style.hi = m;
+  QString what = "logit(\"" + s.attributionTargetText + "\")";
+  if (a.other >= 0) what += " − logit(\"" + s.attributionOtherText + "\")";
+  f.title = "Direct logit attribution · " + what + " at token " + QString::number(a.position);
+  f.xTitle = "head, then the layer's attention and MLP outputs";
+  f.yTitle = "layer";
+  f.colorbarTitle = "logit contribution";
+  f.caption = captionOf(s, modelName,
+                        "direct logit attribution (final norm scale frozen" +
+                            QString(a.softcapped ? ", before the logit soft-cap" : "") +
+                            ") · sum " + QString::number(a.total(), 'f', 4) + " = logit " +
+                            QString::number(a.logit, 'f', 4) + " · embedding " +
+                            QString::number(a.embed, 'f', 3) + " · constant " +
+                            QString::number(a.bias, 'f', 3));
+}
+
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection"};
+  return {"attention", "headgrid", "lens", "routing", "selection", "attribution"};
 }
 
 QStringList dataViews() {
@@ -226,6 +266,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
         captionOf(s, modelName, "all layers, all heads · last " + QString::number(G) + " tokens");
   } else if (view == "lens") {
     lensFigure(s, modelName, f);
+  } else if (view == "attribution") {
+    attributionFigure(s, modelName, f);
   } else if (view == "routing") {
     const int E = s.nExpert;
     if (E <= 0 || s.routing.size() != size_t(s.nLayer) * T * E) noData(view);
@@ -292,7 +334,26 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
         rt::writeSelectionCsv(path.toStdString(), rec);
       return true;
     }
-    if (suffix != "npy") throw std::invalid_argument("use .npy (or .json/.csv for selections)");
+    if (view == "attribution" && suffix == "json") {
+      // The same document as `layerlens-cli attribute --out`.
+      if (!s.attribution) noData(view);
+      QFile f(path);
+      if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        throw std::invalid_argument("cannot write the file");
+      const std::string doc = rt::ana::attributionJson(*s.attribution) + "\n";
+      if (f.write(doc.data(), qint64(doc.size())) != qint64(doc.size()))
+        throw std::invalid_argument("cannot write the file");
+      return true;
+    }
+    if (suffix != "npy")
+      throw std::invalid_argument("use .npy (or .json/.csv for selections, .json for attribution)");
+    if (view == "attribution") {
+      if (!s.attribution) noData(view);
+      const rt::ana::Attribution& a = *s.attribution;
+      const std::vector<float> heads(a.heads.begin(), a.heads.end());
+      rt::writeNpy(path.toStdString(), heads.data(), {a.nLayer, a.nHead});
+      return true;
+    }
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);
@@ -353,8 +414,10 @@ class ExportActions : public QObject {
         QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
-        m_window, tr("Export data"), view + ".npy",
-        view == "selection" ? tr("Data (*.npy *.json *.csv)") : tr("NumPy (*.npy)"));
+        m_window, tr("Export data"), view + (view == "attribution" ? ".json" : ".npy"),
+        view == "selection"     ? tr("Data (*.npy *.json *.csv)")
+        : view == "attribution" ? tr("Data (*.json *.npy)")
+                                : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
     if (needsFullExport(view, path)) return exportFull(view, path);
     QString error;
