@@ -24,9 +24,8 @@ QCPColorGradient divergingGradient() {
   QCPColorGradient g;
   g.clearColorStops();
   const vis::ColormapLut& lut = vis::colormapLut(vis::Colormap::Diverging);
-  for (int i = 0; i < 256; i += 15)
+  for (int i = 0; i < 256; ++i)  // every entry: the centre's lightness peak is kept
     g.setColorStopAt(i / 255.0, QColor(lut[i * 4], lut[i * 4 + 1], lut[i * 4 + 2]));
-  g.setColorStopAt(1.0, QColor(lut[255 * 4], lut[255 * 4 + 1], lut[255 * 4 + 2]));
   return g;
 }
 
@@ -62,18 +61,20 @@ AttributionPanel::AttributionPanel(SelectionModel* selection, QWidget* parent)
   m_layers = new QCustomPlot(split);
   m_layers->setMinimumHeight(100);
   auto* group = new QCPBarsGroup(m_layers);
-  const PlotSeries series[2] = {PlotSeries::Primary, PlotSeries::Secondary};
   const QString names[2] = {tr("attention"), tr("MLP")};
   for (int i = 0; i < 2; ++i) {
     auto* b = new QCPBars(m_layers->xAxis, m_layers->yAxis);
     b->setName(names[i]);
     b->setWidth(0.4);
     b->setPen(Qt::NoPen);
-    b->setBrush(seriesColor(series[i], currentTheme()));
     b->setBarsGroup(group);
   }
+  // The legend in a row of its own above the bars (inside it would hide the last layers' bars).
   m_layers->legend->setVisible(true);
-  m_layers->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_layers->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  m_layers->plotLayout()->insertRow(0);
+  m_layers->plotLayout()->addElement(0, 0, m_layers->legend);
+  m_layers->plotLayout()->setRowStretchFactor(0, 0.001);
   m_layers->xAxis->setLabel(tr("layer"));
   m_layers->yAxis->setLabel(tr("logit"));
   m_layers->yAxis->ticker()->setTickCount(3);
@@ -82,21 +83,20 @@ AttributionPanel::AttributionPanel(SelectionModel* selection, QWidget* parent)
   ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
   m_layers->xAxis->setTicker(ticker);
   m_layers->xAxis->setSubTicks(false);
-  applyPlotTheme(m_layers, currentTheme());
 
   m_heads = new QCustomPlot(split);
   m_heads->setMinimumHeight(100);
   m_map = new QCPColorMap(m_heads->xAxis, m_heads->yAxis);
-  m_map->setGradient(divergingGradient());
   m_map->setInterpolate(false);
-  auto* scale = new QCPColorScale(m_heads);
-  m_heads->plotLayout()->addElement(0, 1, scale);
-  scale->setBarWidth(8);
-  m_map->setColorScale(scale);
+  m_scale = new QCPColorScale(m_heads);
+  m_heads->plotLayout()->addElement(0, 1, m_scale);
+  m_scale->setBarWidth(8);
+  m_map->setColorScale(m_scale);  // the map takes the scale's gradient: set it after
+  m_map->setGradient(divergingGradient());
   m_heads->xAxis->setLabel(tr("head"));
   m_heads->yAxis->setLabel(tr("layer"));
   m_heads->yAxis->setRangeReversed(true);  // layer 0 on top, as in the head grid
-  applyPlotTheme(m_heads, currentTheme());
+  restyle();
   split->addWidget(m_layers);
   split->addWidget(m_heads);
   v->addWidget(split, 1);
@@ -110,6 +110,27 @@ AttributionPanel::AttributionPanel(SelectionModel* selection, QWidget* parent)
               m_selection->setLayer(static_cast<int>(b->data()->at(index)->key));
           });
   m_layers->setInteractions(QCP::iSelectPlottables);
+}
+
+void AttributionPanel::restyle() {
+  const Theme theme = currentTheme();
+  const PlotSeries series[2] = {PlotSeries::Primary, PlotSeries::Secondary};
+  for (int i = 0; i < 2; ++i) barsOf(m_layers, i)->setBrush(seriesColor(series[i], theme));
+  const ThemeColors& c = themeColors(theme);
+  QCPAxis* ax = m_scale->axis();
+  ax->setBasePen(QPen(c.axis));
+  ax->setTickPen(QPen(c.axis));
+  ax->setSubTickPen(QPen(c.axis));
+  ax->setTickLabelColor(c.text);
+  ax->setLabelColor(c.text);
+  applyPlotTheme(m_layers, theme);
+  applyPlotTheme(m_heads, theme);
+}
+
+void AttributionPanel::changeEvent(QEvent* e) {
+  Panel::changeEvent(e);
+  // applyTheme sets the application palette; the plots' own colours follow.
+  if (e->type() == QEvent::PaletteChange) restyle();
 }
 
 QList<QWidget*> AttributionPanel::figureWidgets() const {
@@ -159,13 +180,13 @@ void AttributionPanel::showSnapshot(const SnapshotPtr& snapshot) {
                     "constant terms %6).")
                      .arg(what)
                      .arg(a.position)
-                     .arg(a.total(), 0, 'f', 4)
-                     .arg(a.logit, 0, 'f', 4)
-                     .arg(a.embed, 0, 'f', 3)
-                     .arg(a.bias, 0, 'f', 3);
+                     .arg(a.total(), 0, 'g', 5)
+                     .arg(a.logit, 0, 'g', 5)
+                     .arg(a.embed, 0, 'g', 3)
+                     .arg(a.bias, 0, 'g', 3);
   if (a.softcapped)
     text += tr(" The model soft-caps its logits: these are before the cap (after it: %1).")
-                .arg(a.modelLogit, 0, 'f', 4);
+                .arg(a.modelLogit, 0, 'g', 5);
   m_summary->setText(text);
   showLayers(s);
   showHeads(s);

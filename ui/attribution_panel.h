@@ -8,6 +8,7 @@
 
 class QCustomPlot;
 class QCPColorMap;
+class QCPColorScale;
 class QLabel;
 class QLineEdit;
 
@@ -32,7 +33,12 @@ class AttributionPanel : public Panel {
   QCPColorMap* headMap() const { return m_map; }
   QString summaryText() const;
 
+ protected:
+  void changeEvent(QEvent* e) override;
+
  private:
+  // Colours applyPlotTheme does not reach: the bars' brushes and the colour scale's axis.
+  void restyle();
   void showLayers(const Snapshot& s);
   void showHeads(const Snapshot& s);
 
@@ -42,6 +48,7 @@ class AttributionPanel : public Panel {
   QCustomPlot* m_layers = nullptr;
   QCustomPlot* m_heads = nullptr;
   QCPColorMap* m_map = nullptr;
+  QCPColorScale* m_scale = nullptr;
 };
 
 }  // namespace ll::ui

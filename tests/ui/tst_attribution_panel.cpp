@@ -14,6 +14,8 @@
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
+#include "ui/theme.h"
+#include "visualizers/colormap.h"
 
 #include <qcustomplot.h>
 #include <QCoreApplication>
@@ -88,7 +90,7 @@ class TstAttributionPanel : public QObject {
       for (int h = 0; h < want.nHead; ++h)
         if (std::fabs(d->cell(h, l) - want.head(l, h)) > 1e-9)
           return QStringLiteral("head %1 of layer %2").arg(h).arg(l);
-    const QString total = QString::number(want.total(), 'f', 4);
+    const QString total = QString::number(want.total(), 'g', 5);
     if (!panel()->summaryText().contains(total))
       return "summary '" + panel()->summaryText() + "' lacks " + total;
     if (std::fabs(want.total() - want.logit) > 1e-4 * std::max(1.0, std::fabs(want.logit)))
@@ -128,6 +130,16 @@ class TstAttributionPanel : public QObject {
     const auto s = snap();
     QCOMPARE(s->token, s->nTokens - 1);
     QCOMPARE(compareWithRuntime(top1(*s->trace, s->token), -1), QString());
+    // The map is coloured by the diverging colormap of the heatmaps: 0 is its light centre, the
+    // ends its blue and red (a colour scale would otherwise impose its own default gradient).
+    const vis::ColormapLut& lut = vis::colormapLut(vis::Colormap::Diverging);
+    const QCPRange r(-1.0, 1.0);
+    for (const auto& [v, i] : {std::pair{-1.0, 0}, std::pair{0.0, 128}, std::pair{1.0, 255}}) {
+      const QColor c = QColor::fromRgb(panel()->headMap()->gradient().color(v, r));
+      const int d = std::abs(c.red() - lut[i * 4]) + std::abs(c.green() - lut[i * 4 + 1]) +
+                    std::abs(c.blue() - lut[i * 4 + 2]);
+      QVERIFY2(d <= 12, qPrintable(QStringLiteral("value %1 is %2").arg(v).arg(c.name())));
+    }
   }
 
   // A typed id, a token text for "minus", and the position following the selected token.
@@ -260,6 +272,18 @@ class TstAttributionPanel : public QObject {
     QCOMPARE(compareWithRuntime(20, 40), QString());
     setFields(QString(), QString());
     QVERIFY(settle());
+  }
+
+  // A theme change recolours what applyPlotTheme does not reach: the bars and the colour scale.
+  void followsTheTheme() {
+    auto* bars = qobject_cast<QCPBars*>(panel()->layerPlot()->plottable(0));
+    QCPColorScale* scale = panel()->headMap()->colorScale();
+    for (ui::Theme t : {ui::Theme::Dark, ui::Theme::Light}) {
+      ui::applyTheme(t);
+      QTRY_COMPARE(bars->brush().color(), ui::seriesColor(ui::PlotSeries::Primary, t));
+      QCOMPARE(scale->axis()->tickLabelColor(), ui::themeColors(t).text);
+      QCOMPARE(panel()->layerPlot()->xAxis->tickLabelColor(), ui::themeColors(t).text);
+    }
   }
 
   // Another model clears the panel the moment it loads.
