@@ -2,11 +2,8 @@
 // main window.
 #include "ui/export_actions.h"
 
-#include "runtime/analysis/attribution.h"
-
 #include <QAction>
 #include <QDir>
-#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QInputDialog>
@@ -24,6 +21,7 @@
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
+#include "ui/attribution_export.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -124,43 +122,6 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
   f.caption = captionOf(s, modelName,
                         "logit lens (" + norm + ") · " + what + " · " + range +
                             (g->mid ? " · rows after attention" : ""));
-}
-
-// The Attribution panel's terms as one diverging map: per layer each head's term, then the whole
-// attention output and the MLP output (ALGORITHMS.md §13).
-void attributionFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f) {
-  if (!s.attribution) noData("attribution");
-  const rt::ana::Attribution& a = *s.attribution;
-  const int cols = a.nHead + 2;
-  f.matrix.rows = a.nLayer;
-  f.matrix.cols = cols;
-  float m = 1e-9f;
-  for (int l = 0; l < a.nLayer; ++l) {
-    for (int h = 0; h < a.nHead; ++h) f.matrix.values.push_back(float(a.head(l, h)));
-    f.matrix.values.push_back(float(a.attn[size_t(l)]));
-    f.matrix.values.push_back(float(a.mlp[size_t(l)]));
-    f.rowLabels << "layer " + QString::number(l);
-  }
-  for (float v : f.matrix.values) m = std::max(m, std::fabs(v));
-  for (int h = 0; h < a.nHead; ++h) f.colLabels << "head " + QString::number(h);
-  f.colLabels << "attention"
-              << "MLP";
-  f.style.colormap = vis::Colormap::Diverging;
-  f.style.lo = -m;
-  f.style.hi = m;
-  QString what = "logit(\"" + s.attributionTargetText + "\")";
-  if (a.other >= 0) what += " − logit(\"" + s.attributionOtherText + "\")";
-  f.title = "Direct logit attribution · " + what + " at token " + QString::number(a.position);
-  f.xTitle = "head, then the layer's attention and MLP outputs";
-  f.yTitle = "layer";
-  f.colorbarTitle = "logit contribution";
-  f.caption = captionOf(s, modelName,
-                        "direct logit attribution (final norm scale frozen" +
-                            QString(a.softcapped ? ", before the logit soft-cap" : "") +
-                            ") · sum " + QString::number(a.total(), 'f', 4) + " = logit " +
-                            QString::number(a.logit, 'f', 4) + " · embedding " +
-                            QString::number(a.embed, 'f', 3) + " · constant " +
-                            QString::number(a.bias, 'f', 3));
 }
 
 }  // namespace
@@ -267,7 +228,9 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
   } else if (view == "lens") {
     lensFigure(s, modelName, f);
   } else if (view == "attribution") {
-    attributionFigure(s, modelName, f);
+    if (!s.attribution) noData(view);
+    attributionFigure(s, f);
+    f.caption = captionOf(s, modelName, attributionCaption(*s.attribution));
   } else if (view == "routing") {
     const int E = s.nExpert;
     if (E <= 0 || s.routing.size() != size_t(s.nLayer) * T * E) noData(view);
@@ -334,26 +297,13 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
         rt::writeSelectionCsv(path.toStdString(), rec);
       return true;
     }
-    if (view == "attribution" && suffix == "json") {
-      // The same document as `layerlens-cli attribute --out`.
+    if (view == "attribution" && (suffix == "json" || suffix == "npy")) {
       if (!s.attribution) noData(view);
-      QFile f(path);
-      if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
-        throw std::invalid_argument("cannot write the file");
-      const std::string doc = rt::ana::attributionJson(*s.attribution) + "\n";
-      if (f.write(doc.data(), qint64(doc.size())) != qint64(doc.size()))
-        throw std::invalid_argument("cannot write the file");
+      writeAttributionData(*s.attribution, path);
       return true;
     }
     if (suffix != "npy")
       throw std::invalid_argument("use .npy (or .json/.csv for selections, .json for attribution)");
-    if (view == "attribution") {
-      if (!s.attribution) noData(view);
-      const rt::ana::Attribution& a = *s.attribution;
-      const std::vector<float> heads(a.heads.begin(), a.heads.end());
-      rt::writeNpy(path.toStdString(), heads.data(), {a.nLayer, a.nHead});
-      return true;
-    }
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);
