@@ -143,6 +143,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_grid = {};
   m_lensGrid.clear();
   m_attnCache = {};
+  m_attribution.clear();
   return info;
 }
 
@@ -270,6 +271,9 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
       *m_projector, m_lastTrace, [&](int32_t id) { return m.tokenizer->piece(id); }, st.lensGrid,
       s.token);
   clock.mark("lens grid");
+  check(alive);
+  m_attribution.fill(s, *m_session);
+  clock.mark("attribution");
   check(alive);
 
   // Top-k next tokens after the last prompt token.

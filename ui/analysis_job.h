@@ -4,6 +4,7 @@
 // rt::Cancelled).
 #pragma once
 
+#include "ui/attribution_step.h"
 #include "ui/head_grid_rows.h"
 #include "ui/lens_grid.h"
 #include "ui/view_state.h"
@@ -79,8 +80,9 @@ class AnalysisJob {
   // Output entropy of m_lastTrace: rows the engine reused keep theirs (an [T, V] pass is a large
   // part of a keystroke on a 32k vocabulary).
   std::vector<float> m_lastEntropy;
-  LensGridCache m_lensGrid;  // the last logit-lens grid, kept while trace and settings are
-  HeadGridCache m_grid;      // the last head grid: its rows are kept while the prefix is
+  LensGridCache m_lensGrid;       // the last logit-lens grid, kept while trace and settings are
+  HeadGridCache m_grid;           // the last head grid: its rows are kept while the prefix is
+  AttributionStep m_attribution;  // the Attribution panel's terms, kept while trace and request are
   // The last attention map and what it was computed from: its rows are kept while the prefix is.
   struct AttentionMapCache {
     std::shared_ptr<const rt::Trace> trace;

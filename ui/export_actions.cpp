@@ -21,6 +21,7 @@
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
+#include "ui/attribution_export.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -129,7 +130,7 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection"};
+  return {"attention", "headgrid", "lens", "routing", "selection", "attribution"};
 }
 
 QStringList dataViews() {
@@ -229,6 +230,10 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
         captionOf(s, modelName, "all layers, all heads · last " + QString::number(G) + " tokens");
   } else if (view == "lens") {
     lensFigure(s, modelName, f);
+  } else if (view == "attribution") {
+    if (!s.attribution) noData(view);
+    attributionFigure(s, f);
+    f.caption = captionOf(s, modelName, attributionCaption(*s.attribution));
   } else if (view == "routing") {
     const int E = s.nExpert;
     if (E <= 0 || s.routing.size() != size_t(s.nLayer) * T * E) noData(view);
@@ -295,7 +300,13 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
         rt::writeSelectionCsv(path.toStdString(), rec);
       return true;
     }
-    if (suffix != "npy") throw std::invalid_argument("use .npy (or .json/.csv for selections)");
+    if (view == "attribution" && (suffix == "json" || suffix == "npy")) {
+      if (!s.attribution) noData(view);
+      writeAttributionData(*s.attribution, path);
+      return true;
+    }
+    if (suffix != "npy")
+      throw std::invalid_argument("use .npy (or .json/.csv for selections, .json for attribution)");
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);
@@ -356,8 +367,10 @@ class ExportActions : public QObject {
         QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
-        m_window, tr("Export data"), view + ".npy",
-        view == "selection" ? tr("Data (*.npy *.json *.csv)") : tr("NumPy (*.npy)"));
+        m_window, tr("Export data"), view + (view == "attribution" ? ".json" : ".npy"),
+        view == "selection"     ? tr("Data (*.npy *.json *.csv)")
+        : view == "attribution" ? tr("Data (*.json *.npy)")
+                                : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
     if (needsFullExport(view, path)) return exportFull(view, path);
     QString error;

@@ -39,7 +39,7 @@ bool needsFullExport(const QString& view, const QString& path);
 vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
                                    const QString& modelName);
 // .npy of the view's tensor; for "selection" also .json / .csv (token-selection
-// export).
+// export); "attribution": .json as `layerlens-cli attribute` writes it, .npy the heads [L, H].
 bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
                     const QString& modelName, QString* error);
 // A snapshot as a session document (model, prompt, router edits, view, the token selection it

@@ -1,6 +1,7 @@
 #include "ui/main_window.h"
 
 #include "ui/attention_panel.h"
+#include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
@@ -66,6 +67,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   m_steering = new SteeringPanel(m_selection);
   m_output = new OutputPanel(m_selection);
   m_lens = new LensPanel(m_selection);
+  m_attribution = new AttributionPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -77,11 +79,17 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   auto* routingDock = addPanel(m_routing, tr("Routing"), Qt::RightDockWidgetArea);
   auto* steeringDock = addPanel(m_steering, tr("Steering"), Qt::RightDockWidgetArea);
   auto* lensDock = addPanel(m_lens, tr("Logit lens"), Qt::RightDockWidgetArea);
+  auto* attributionDock = addPanel(m_attribution, tr("Attribution"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
   tabifyDockWidget(routingDock, steeringDock);
   tabifyDockWidget(steeringDock, lensDock);
+  tabifyDockWidget(lensDock, attributionDock);
+  // The attribution is computed only while its panel is in view: coming into view asks for it.
+  connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+    if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();
+  });
   entropyDock->raise();
   tabifyDockWidget(dock(QStringLiteral("model")), outputDock);
   promptDock->raise();
@@ -317,6 +325,7 @@ void MainWindow::applyPendingSession() {
   m_selectionPanel->applyState(v.selection);
   m_steering->applyState(v.steering);
   m_lens->applyState(v.lensGrid);
+  m_attribution->applyState(v.attribution);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -362,6 +371,7 @@ ViewState MainWindow::currentState() const {
   st.head = m_selection->head();
   st.token = m_selection->token();
   for (Panel* p : m_panels) p->applyTo(st);
+  st.attribution.enabled = !outOfView(m_attribution);
   return st;
 }
 

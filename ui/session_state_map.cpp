@@ -92,6 +92,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["lens.mid"] = v.lensGrid.mid ? "1" : "0";
   x["lens.value"] = v.lensGrid.value == LensValue::Entropy ? "entropy" : "prob";
   x["lens.first"] = std::to_string(v.lensGrid.first);
+  x["attribution.target"] = v.attribution.target;
+  x["attribution.other"] = v.attribution.other;
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -130,6 +132,9 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
     readNumber(x, "lens.first", lg.first);
     lg.first = std::max(-1, lg.first);
   }
+  if (const auto it = x.find("attribution.target"); it != x.end())
+    v.attribution.target = it->second;
+  if (const auto it = x.find("attribution.other"); it != x.end()) v.attribution.other = it->second;
 
   SteeringSettings& st = v.steering;
   if (const auto src = x.find("steering.source"); src != x.end()) {

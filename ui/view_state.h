@@ -22,6 +22,10 @@
 #include <utility>
 #include <vector>
 
+namespace ll::rt::ana {
+struct Attribution;
+}
+
 namespace ll::ui {
 
 using SelectMethod = rt::ana::SelectionMethod;
@@ -54,6 +58,17 @@ struct SteeringSettings {
   bool operator==(const SteeringSettings&) const = default;
 };
 
+// The Attribution panel's request (ALGORITHMS.md §13): token text or id of a (empty: the model's
+// top-1 at the selected token) and of an optional b subtracted; the position is the selected token.
+struct AttributionSettings {
+  std::string target;
+  std::string other;
+  // False while the panel is out of view: the worker skips the attribution (it recomputes the
+  // values of every layer), and the panel asks again when it comes into view. Not saved.
+  bool enabled = true;
+  bool operator==(const AttributionSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -67,6 +82,7 @@ struct ViewState {
   SelectionSettings selection;
   SteeringSettings steering;
   LensGridSettings lensGrid;  // the Logit lens panel (and the "lens" export)
+  AttributionSettings attribution;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -159,6 +175,12 @@ struct Snapshot {
   int steerLayer = 0;
   QString steered, unsteered;
   QString steeringError;
+
+  // Direct logit attribution at the selected token (state.attribution), under the run's
+  // interventions; null with attributionError set when the request cannot be served.
+  std::shared_ptr<const rt::ana::Attribution> attribution;
+  QString attributionTargetText, attributionOtherText;  // display text of a and b ("" without b)
+  QString attributionError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "runtime/analysis/attribution.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
@@ -75,6 +76,10 @@ class TstExportActions : public QObject {
     n.kept = {0, 2, 5};
     for (int t = 0; t < T; ++t) n.scores.push_back(float(t));
     n.state.selection.k = 3;
+    n.attribution = std::make_shared<const rt::ana::Attribution>(
+        rt::ana::directLogitAttribution(s.engine(), *tr, {1, 2, -1}));
+    n.attributionTargetText = QStringLiteral("a");
+    n.attributionOtherText = QStringLiteral("b");
   }
 
   void figuresOfEveryView() {
@@ -110,6 +115,19 @@ class TstExportActions : public QObject {
       QCOMPARE(rec.tokens[4].score, 4.0f);
     }
     QVERIFY(!ui::exportViewData(m_snap, "attention", m_dir.filePath("x.txt"), "m", &err));
+    // Attribution: the CLI's JSON document byte for byte, and the heads as .npy.
+    const QString attr = m_dir.filePath("attr.json");
+    QVERIFY2(ui::exportViewData(m_snap, "attribution", attr, "demo.gguf", &err), qPrintable(err));
+    QFile f(attr);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll().toStdString(), rt::ana::attributionJson(*m_snap.attribution) + "\n");
+    const QString heads = m_dir.filePath("heads.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "attribution", heads, "demo.gguf", &err), qPrintable(err));
+    const std::vector<int64_t> hshape = {m_snap.nLayer, m_snap.nHead};
+    QCOMPARE(rt::readNpyF32(heads.toStdString()).shape, hshape);
+    ui::Snapshot none = m_snap;
+    none.attribution.reset();
+    QVERIFY(!ui::exportViewData(none, "attribution", attr, "demo.gguf", &err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and

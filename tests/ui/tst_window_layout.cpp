@@ -191,7 +191,8 @@ class TstWindowLayout : public QObject {
     m_w->setGeometry(QRect(QPoint(0, 0), QSize(1024, 700)));
     QTest::qWait(300);
     checkLayout(QStringLiteral("default"));
-    for (const char* id : {"selection", "routing", "steering", "output", "entropy", "model"}) {
+    for (const char* id :
+         {"selection", "routing", "steering", "output", "entropy", "model", "attribution"}) {
       m_w->raisePanels({QString::fromLatin1(id)});
       QTest::qWait(200);
       checkLayout(QStringLiteral("%1 in front").arg(QLatin1String(id)));
