@@ -24,6 +24,12 @@ struct LayerSkipRequest {
   int position = -1;
   SkipPart part = SkipPart::Layer;
 };
+inline constexpr const char* kSkipPositionHelp =
+    "token index P whose next-token distribution is compared (negative counts from the end; "
+    "default: the last token)";
+inline constexpr const char* kSkipPartHelp =
+    "what is skipped in each layer: layer (the whole block), attn (only the attention update), "
+    "mlp (only the MLP update); default layer";
 
 // "layer", "attn", "mlp" (CLI --sublayer, session files, JSON).
 std::string skipPartName(SkipPart part);
