@@ -5,6 +5,7 @@
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
+#include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
@@ -66,6 +67,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   m_steering = new SteeringPanel(m_selection);
   m_output = new OutputPanel(m_selection);
   m_lens = new LensPanel(m_selection);
+  m_layerSkip = new LayerSkipPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -77,11 +79,13 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   auto* routingDock = addPanel(m_routing, tr("Routing"), Qt::RightDockWidgetArea);
   auto* steeringDock = addPanel(m_steering, tr("Steering"), Qt::RightDockWidgetArea);
   auto* lensDock = addPanel(m_lens, tr("Logit lens"), Qt::RightDockWidgetArea);
+  auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
   tabifyDockWidget(routingDock, steeringDock);
   tabifyDockWidget(steeringDock, lensDock);
+  tabifyDockWidget(lensDock, skipDock);
   entropyDock->raise();
   tabifyDockWidget(dock(QStringLiteral("model")), outputDock);
   promptDock->raise();
@@ -317,6 +321,7 @@ void MainWindow::applyPendingSession() {
   m_selectionPanel->applyState(v.selection);
   m_steering->applyState(v.steering);
   m_lens->applyState(v.lensGrid);
+  m_layerSkip->applyState(v.layerSkip);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 

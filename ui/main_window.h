@@ -33,6 +33,7 @@ namespace ll::ui {
 class AttentionPanel;
 class EntropyPanel;
 class HeatmapView;
+class LayerSkipPanel;
 class LensPanel;
 class ModelPanel;
 class OutputPanel;
@@ -93,6 +94,7 @@ class MainWindow : public QMainWindow {
   SteeringPanel* steeringPanel() const { return m_steering; }
   OutputPanel* outputPanel() const { return m_output; }
   LensPanel* lensPanel() const { return m_lens; }
+  LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -169,6 +171,7 @@ class MainWindow : public QMainWindow {
   SteeringPanel* m_steering = nullptr;
   OutputPanel* m_output = nullptr;
   LensPanel* m_lens = nullptr;
+  LayerSkipPanel* m_layerSkip = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <stdexcept>
 #include <type_traits>
 
 namespace ll::ui {
@@ -96,6 +97,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["lens.mid"] = v.lensGrid.mid ? "1" : "0";
   x["lens.value"] = v.lensGrid.value == LensValue::Entropy ? "entropy" : "prob";
   x["lens.first"] = std::to_string(v.lensGrid.first);
+  x["layerskip.enabled"] = v.layerSkip.enabled ? "1" : "0";
+  x["layerskip.sublayer"] = rt::ana::skipPartName(v.layerSkip.part);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -128,6 +131,19 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
       lg.value = it->second == "entropy" ? LensValue::Entropy : LensValue::TopProb;
     readNumber(x, "lens.first", lg.first);
     lg.first = std::max(-1, lg.first);
+  }
+
+  {
+    int enabled = 0;
+    readNumber(x, "layerskip.enabled", enabled);
+    v.layerSkip.enabled = enabled != 0;
+    if (const auto it = x.find("layerskip.sublayer"); it != x.end()) {
+      try {
+        v.layerSkip.part = rt::ana::parseSkipPart(it->second);
+      } catch (const std::invalid_argument&) {
+        // an unknown name from a hand-edited file: keep the default (whole layer)
+      }
+    }
   }
 
   SteeringSettings& st = v.steering;

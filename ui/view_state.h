@@ -4,6 +4,7 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/layer_skip.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 #include "ui/lens_grid.h"
@@ -51,6 +52,14 @@ struct SteeringSettings {
   bool operator==(const SteeringSettings&) const = default;
 };
 
+// The Layer skip panel (ALGORITHMS.md §15): off by default, since it costs one extra forward
+// pass per layer whenever the prompt or interventions change.
+struct LayerSkipSettings {
+  bool enabled = false;
+  rt::SkipPart part = rt::SkipPart::Layer;
+  bool operator==(const LayerSkipSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -64,6 +73,7 @@ struct ViewState {
   SelectionSettings selection;
   SteeringSettings steering;
   LensGridSettings lensGrid;  // the Logit lens panel (and the "lens" export)
+  LayerSkipSettings layerSkip;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -154,6 +164,10 @@ struct Snapshot {
   int steerLayer = 0;
   QString steered, unsteered;
   QString steeringError;
+
+  // Layer skip (state.layerSkip enabled): read at the selected token; null when off.
+  std::shared_ptr<const rt::ana::LayerSkipResult> layerSkip;
+  QString layerSkipError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

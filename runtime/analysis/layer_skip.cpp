@@ -54,6 +54,8 @@ double klFromLogits(const float* p, const float* q, int n) {
   return std::max(0.0, kl);  // rounding can leave a tiny negative for identical rows
 }
 
+namespace {
+// ||Delta_l|| / ||h_{l-1}||, cos(Delta_l, h_{l-1}) and the active marking at row P.
 void fillUpdateMeasures(const Trace& base, LayerSkipResult& r) {
   const int L = base.nLayer, T = base.nTokens, d = base.nEmbd, P = r.position;
   const DepthUsage u = depthUsage(base);
@@ -76,6 +78,27 @@ void fillUpdateMeasures(const Trace& base, LayerSkipResult& r) {
     r.active[l] = u.active[size_t(l) * T + P];
   }
 }
+}  // namespace
+
+void selectPosition(const Trace& base, LayerSkipResult& r, int position) {
+  const int L = r.nLayer, T = r.nTokens;
+  if (base.nTokens != T || base.nLayer != L || r.klAll.size() != size_t(L) * T)
+    throw std::invalid_argument("layer skip: the result is not of this trace");
+  if (position < 0 || position >= T)
+    throw std::invalid_argument("layer skip: position " + std::to_string(position) +
+                                " is out of range (0.." + std::to_string(T - 1) + ")");
+  r.position = position;
+  r.top1 = rowStats(base.logitsRow(position), base.nVocab, 1).topIds[0];
+  r.kl.resize(size_t(L));
+  r.top1Skip.resize(size_t(L));
+  r.top1Changed.resize(size_t(L));
+  for (int l = 0; l < L; ++l) {
+    r.kl[l] = r.klAll[size_t(l) * T + position];
+    r.top1Skip[l] = r.top1SkipAll[size_t(l) * T + position];
+    r.top1Changed[l] = r.top1Skip[l] != r.top1 ? 1 : 0;
+  }
+  fillUpdateMeasures(base, r);
+}
 
 LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest& req,
                           const SkipProgress& progress) {
@@ -93,13 +116,9 @@ LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest&
   if (r.position < 0 || r.position >= T)
     throw std::invalid_argument("layer skip: position " + std::to_string(req.position) +
                                 " is out of range (0.." + std::to_string(T - 1) + ")");
-  const int P = r.position;
-  r.top1 = rowStats(base.logitsRow(P), V, 1).topIds[0];
-  fillUpdateMeasures(base, r);
-  r.kl.resize(size_t(L));
+  r.klAll.resize(size_t(L) * T);
+  r.top1SkipAll.resize(size_t(L) * T);
   r.klMean.resize(size_t(L));
-  r.top1Skip.resize(size_t(L));
-  r.top1Changed.resize(size_t(L));
   for (int l = 0; l < L; ++l) {
     Interventions iv = base.request.interventions;
     iv.skips.push_back({l, req.part});
@@ -108,13 +127,13 @@ LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest&
     for (int t = 0; t < T; ++t) {
       const double kl = klFromLogits(base.logitsRow(t), sk->logitsRow(t), V);
       sum += kl;
-      if (t == P) r.kl[l] = kl;
+      r.klAll[size_t(l) * T + t] = kl;
+      r.top1SkipAll[size_t(l) * T + t] = rowStats(sk->logitsRow(t), V, 1).topIds[0];
     }
     r.klMean[l] = sum / T;
-    r.top1Skip[l] = rowStats(sk->logitsRow(P), V, 1).topIds[0];
-    r.top1Changed[l] = r.top1Skip[l] != r.top1 ? 1 : 0;
     if (progress && !progress(l + 1, L)) throw Cancelled();
   }
+  selectPosition(base, r, r.position);
   return r;
 }
 

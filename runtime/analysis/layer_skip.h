@@ -49,6 +49,9 @@ struct LayerSkipResult {
   std::vector<float> relUpdate;       // [nLayer] ||Delta_l|| / ||h_{l-1}||
   std::vector<float> cosUpdate;       // [nLayer] cos(Delta_l, h_{l-1})
   std::vector<unsigned char> active;  // [nLayer] the "active layer" marking of §11
+  // Every position, so another P needs no new passes (selectPosition):
+  std::vector<double> klAll;         // [nLayer, nTokens] KL(p || p_skip) per position
+  std::vector<int32_t> top1SkipAll;  // [nLayer, nTokens]
 };
 
 // KL(softmax(p) || softmax(q)) in nats over n logits, in double (log-softmax, so a probability
@@ -64,8 +67,9 @@ using SkipProgress = std::function<bool(int, int)>;
 LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest& req = {},
                           const SkipProgress& progress = {});
 
-// The per-layer update measures at row P of a captured trace (no extra passes).
-void fillUpdateMeasures(const Trace& base, LayerSkipResult& r);
+// Re-reads the per-position values (kl, top1, top1Skip, top1Changed, relUpdate, cosUpdate,
+// active) at row P of the same base trace, without new passes. Throws when P is out of range.
+void selectPosition(const Trace& base, LayerSkipResult& r, int position);
 
 // The JSON written by `layerlens-cli skip` and the GUI's data export: kl, kl_mean, top1_changed,
 // rel_update (the CLI contract) plus cos_update, active, top1, top1_skip, position, sublayer.

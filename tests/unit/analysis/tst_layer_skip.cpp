@@ -169,6 +169,15 @@ LL_TEST(updateMeasuresAndBadInput) {
     QVERIFY(r.kl[l] >= 0 && r.klMean[l] >= 0);
   }
   QVERIFY(r.active[0]);  // layer 0 always counts as active (§11)
+  // Another position read from the same passes equals a fresh analysis at that position.
+  LayerSkipResult moved = r;
+  selectPosition(*base, moved, 2);
+  const LayerSkipResult at2 = layerSkip(*s, *base, {2, SkipPart::Layer});
+  for (int l = 0; l < base->nLayer; ++l) {
+    QVERIFY(moved.kl[l] == at2.kl[l] && moved.klMean[l] == at2.klMean[l]);
+    QVERIFY(moved.top1Changed[l] == at2.top1Changed[l] && moved.relUpdate[l] == at2.relUpdate[l]);
+  }
+  QCOMPARE(moved.top1, at2.top1);
   bool threw = false;
   try {
     layerSkip(*s, *base, {T, SkipPart::Layer});
