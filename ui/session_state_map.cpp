@@ -97,7 +97,7 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["lens.mid"] = v.lensGrid.mid ? "1" : "0";
   x["lens.value"] = v.lensGrid.value == LensValue::Entropy ? "entropy" : "prob";
   x["lens.first"] = std::to_string(v.lensGrid.first);
-  x["layerskip.enabled"] = v.layerSkip.enabled ? "1" : "0";
+  x["layerskip.enabled"] = std::to_string(int(v.layerSkip.enabled));
   x["layerskip.sublayer"] = rt::ana::skipPartName(v.layerSkip.part);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
