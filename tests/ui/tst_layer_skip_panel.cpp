@@ -6,6 +6,7 @@
 // data then belongs to the new (MoE) model.
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/api/session.h"
+#include "ui/export_actions.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
@@ -19,6 +20,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include "ui_wait.h"
@@ -141,6 +143,20 @@ class TstLayerSkipPanel : public QObject {
     p->applyTo(st);
     QCOMPARE(st.layerSkip, attn);
     p->applyState(v.layerSkip);
+
+    // Through a session file: Save, change the panel, Open restores Compute and "MLP only".
+    QTemporaryDir dir;
+    const QString file = dir.filePath(QStringLiteral("skip.llsession"));
+    QString err;
+    QVERIFY2(ui::saveSessionFile(m_w.get(), file, &err), qPrintable(err));
+    p->applyState({false, rt::SkipPart::Layer});
+    QSignalSpy loaded(m_w->controller(), &ui::SessionController::modelLoaded);
+    QVERIFY2(ui::openSessionFile(m_w.get(), file, &err), qPrintable(err));
+    QVERIFY(loaded.wait(60000) && uitest::waitSettled(m_w.get()));
+    QCOMPARE(p->partBox()->currentIndex(), 2);
+    QVERIFY(p->enabledBox()->isChecked());
+    QCOMPARE(m_w->shownSnapshot()->state.layerSkip.part, rt::SkipPart::Mlp);
+    compareWithRuntime(m_dense, rt::SkipPart::Mlp);
   }
 
   void newModelClears() {
