@@ -351,7 +351,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     s.selectionError = QString::fromUtf8(e.what());
   }
   clock.mark("token selection");
-  if (st.layerSkip.enabled) {
+  if (st.layerSkip.enabled && layerSkipCached(s)) {  // new passes wait for the stream
     runLayerSkip(s, alive);
     clock.mark("layer skip");
   }

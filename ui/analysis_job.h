@@ -55,8 +55,10 @@ class AnalysisJob {
  private:
   void runSelection(Snapshot& s, const Alive& alive);
   // Layer skip (state.layerSkip): nLayer skipped passes on m_aux, kept while the trace and the
-  // sublayer are; another selected token only re-reads them. (analysis_layer_skip.cpp)
+  // sublayer are; another selected token only re-reads them. The passes run as the stream's last
+  // stage; core() fills the result only when it is cached. (analysis_layer_skip.cpp)
   void runLayerSkip(Snapshot& s, const Alive& alive);
+  bool layerSkipCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);

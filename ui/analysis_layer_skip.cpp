@@ -1,5 +1,6 @@
 // AnalysisJob's layer-skip stage (ALGORITHMS.md §15): one skipped pass per layer on the helper
-// session, under the prompt run's own interventions, cached per trace and sublayer.
+// session, under the prompt run's own interventions, cached per trace and sublayer; streamed after
+// the generation outputs, so the other panels never wait for its nLayer passes.
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/api/session.h"
 #include "runtime/engine/engine.h"
@@ -7,11 +8,16 @@
 
 namespace ll::ui {
 
+bool AnalysisJob::layerSkipCached(const Snapshot& s) const {
+  const LayerSkipCache& c = m_skipCache;
+  return c.result && c.trace == s.trace && c.part == s.state.layerSkip.part;
+}
+
 void AnalysisJob::runLayerSkip(Snapshot& s, const Alive& alive) {
   const rt::SkipPart part = s.state.layerSkip.part;
   LayerSkipCache& c = m_skipCache;
   try {
-    if (!(c.result && c.trace == s.trace && c.part == part)) {
+    if (!layerSkipCached(s)) {
       c = {};
       rt::ana::LayerSkipRequest rq;
       rq.position = s.token;

@@ -170,7 +170,11 @@ void LayerSkipPanel::showSnapshot(const SnapshotPtr& snapshot) {
     m_status->setText(s.layerSkipError);
     return;
   }
-  if (!s.layerSkip) return;
+  if (!s.layerSkip) {
+    if (s.state.layerSkip.enabled && s.trace)
+      m_status->setText(tr("Skipping each layer in turn (one pass per layer)..."));
+    return;
+  }
   const rt::ana::LayerSkipResult& r = *s.layerSkip;
   m_status->clear();
   const QString tok = r.position < s.tokens.size() ? s.tokens[r.position] : QString();

@@ -395,6 +395,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("selection")};
     case StreamedOutput::Steering:
       return {QStringLiteral("steering")};
+    case StreamedOutput::LayerSkip:
+      return {QStringLiteral("layerskip")};
     case StreamedOutput::None:
       break;
   }

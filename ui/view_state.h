@@ -97,8 +97,9 @@ struct ModelInfo {
   QString attentionFeatures;  // "sliding window 8 on layers 0, 2; soft-cap 50; sinks" or ""
 };
 
-// Generation-based outputs, streamed after the analysis panels' snapshot in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering };
+// Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
+// in this order.
+enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -165,7 +166,9 @@ struct Snapshot {
   QString steered, unsteered;
   QString steeringError;
 
-  // Layer skip (state.layerSkip enabled): read at the selected token; null when off.
+  // Layer skip (state.layerSkip enabled), read at the selected token: streamed last (its passes
+  // never delay the other panels); already in the panels' snapshot when only the token changed.
+  // Null when off or not computed yet.
   std::shared_ptr<const rt::ana::LayerSkipResult> layerSkip;
   QString layerSkipError;
 

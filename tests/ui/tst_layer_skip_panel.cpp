@@ -118,7 +118,28 @@ class TstLayerSkipPanel : public QObject {
     compareWithRuntime(m_dense, rt::SkipPart::Layer);
     QCOMPARE(m_w->shownSnapshot()->layerSkip->position, m_w->shownSnapshot()->nTokens - 1);
 
+    // The skipped passes stream last: the panels' snapshot of a new prompt does not wait for them;
+    // a new token only re-reads them (already in the panels' snapshot, nothing more streamed).
+    QStringList order;
+    auto c1 = connect(
+        m_w->controller(), &ui::SessionController::snapshotReady, this,
+        [&](const ui::SnapshotPtr& x) { order << (x->layerSkip ? "panels+skip" : "panels"); });
+    auto c2 = connect(m_w->controller(), &ui::SessionController::snapshotStreamed, this,
+                      [&](const ui::SnapshotPtr& x) {
+                        order << ui::outputName(x->streamed) + (x->complete ? " (complete)" : "");
+                      });
+    m_w->setPrompt(QStringLiteral("Once upon a time there was a little dog"));
+    QVERIFY(uitest::waitSettled(m_w.get()));
+    QCOMPARE(order.first(), QStringLiteral("panels"));
+    QCOMPARE(order.last(), QStringLiteral("layer skip (complete)"));
+    compareWithRuntime(m_dense, rt::SkipPart::Layer);
+    order.clear();
     m_w->selection()->setToken(3);
+    QVERIFY(uitest::waitSettled(m_w.get()));
+    QCOMPARE(order.first(), QStringLiteral("panels+skip"));
+    QVERIFY(!order.contains(QStringLiteral("layer skip (complete)")));
+    disconnect(c1);
+    disconnect(c2);
     QVERIFY(uitest::waitSettled(m_w.get()));
     QCOMPARE(m_w->shownSnapshot()->token, 3);
     compareWithRuntime(m_dense, rt::SkipPart::Layer);
