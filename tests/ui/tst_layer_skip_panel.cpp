@@ -113,6 +113,11 @@ class TstLayerSkipPanel : public QObject {
     auto* p = m_w->layerSkipPanel();
     QVERIFY(!m_w->shownSnapshot()->layerSkip);  // off by default: no extra passes
     QCOMPARE(bars(p->klPlot(), 0)->data()->size(), 0);
+    // Fits a narrow, short dock (a 1024x700 screen).
+    QVERIFY2(p->minimumSizeHint().width() <= 330 && p->minimumSizeHint().height() <= 400,
+             qPrintable(QStringLiteral("%1x%2")
+                            .arg(p->minimumSizeHint().width())
+                            .arg(p->minimumSizeHint().height())));
     p->enabledBox()->setChecked(true);
     QVERIFY(uitest::waitSettled(m_w.get()));
     compareWithRuntime(m_dense, rt::SkipPart::Layer);
