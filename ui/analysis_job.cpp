@@ -144,6 +144,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_lensGrid.clear();
   m_attnCache = {};
   m_attribution.clear();
+  m_skipCache = {};
   return info;
 }
 
@@ -336,6 +337,10 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     s.selectionError = QString::fromUtf8(e.what());
   }
   clock.mark("token selection");
+  if (st.layerSkip.enabled && layerSkipCached(s)) {  // new passes wait for the stream
+    runLayerSkip(s, alive);
+    clock.mark("layer skip");
+  }
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                  : std::clamp(steer.layer, 0, tr.nLayer - 1);

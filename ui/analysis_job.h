@@ -55,6 +55,11 @@ class AnalysisJob {
 
  private:
   void runSelection(Snapshot& s, const Alive& alive);
+  // Layer skip (state.layerSkip): nLayer skipped passes on m_aux, kept while the trace and the
+  // sublayer are; another selected token only re-reads them. The passes run as the stream's last
+  // stage; core() fills the result only when it is cached. (analysis_layer_skip.cpp)
+  void runLayerSkip(Snapshot& s, const Alive& alive);
+  bool layerSkipCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -90,6 +95,11 @@ class AnalysisJob {
     int layer = -1, head = -3;  // head as in the view state (-2 sum, -1 mean)
     std::shared_ptr<const vis::HeatmapMatrix> map;
   } m_attnCache;
+  struct LayerSkipCache {
+    std::shared_ptr<const rt::Trace> trace;
+    rt::SkipPart part = rt::SkipPart::Layer;
+    std::shared_ptr<const rt::ana::LayerSkipResult> result;
+  } m_skipCache;
 };
 
 }  // namespace ll::ui

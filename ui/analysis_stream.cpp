@@ -1,7 +1,8 @@
 // AnalysisJob's generation-based outputs, streamed after the analysis panels' snapshot: the
-// model's continuation, the answer from the kept tokens beside the full answer, and the steered /
-// unsteered continuations. Each decode step polls `alive` between layers, so a keystroke that
-// arrives meanwhile cancels the stream within one layer and its panels never wait for it.
+// model's continuation, the answer from the kept tokens beside the full answer, the steered /
+// unsteered continuations, and the layer-skip passes (analysis_layer_skip.cpp). Each decode step
+// polls `alive` between layers, so a keystroke that arrives meanwhile cancels the stream within one
+// layer and its panels never wait for it.
 #include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/analysis/selection_runs.h"
@@ -31,6 +32,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("answer from kept tokens");
     case StreamedOutput::Steering:
       return QStringLiteral("steering continuations");
+    case StreamedOutput::LayerSkip:
+      return QStringLiteral("layer skip");
   }
   return {};
 }
@@ -95,6 +98,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   iv.router = core.state.routerEdits;
   iv.knockout = core.state.knockout;
   const bool steering = core.state.steering.enabled;
+  const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -125,11 +129,12 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering,
+  stage(StreamedOutput::Answers, !steering && !skip,
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   if (steering)
-    stage(StreamedOutput::Steering, true,
+    stage(StreamedOutput::Steering, !skip,
           [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
+  if (skip) stage(StreamedOutput::LayerSkip, true, [&](Snapshot& s) { runLayerSkip(s, alive); });
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,

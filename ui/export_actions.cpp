@@ -22,6 +22,7 @@
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
+#include "ui/export_layer_skip.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -130,7 +131,7 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection", "attribution"};
+  return {"attention", "headgrid", "lens", "routing", "selection", "attribution", "layerskip"};
 }
 
 QStringList dataViews() {
@@ -250,6 +251,11 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f.yTitle = "token";
     f.colorbarTitle = "router probability";
     f.caption = captionOf(s, modelName, "layer " + QString::number(s.layer) + " · router");
+  } else if (view == "layerskip") {
+    const auto& r = s.layerSkip;
+    f = layerSkipFigure(
+        s, captionOf(s, modelName,
+                     r ? "layer skip at token " + QString::number(r->position) : QString()));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -305,8 +311,13 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       writeAttributionData(*s.attribution, path);
       return true;
     }
+    if (view == "layerskip") {  // .json: the document `layerlens-cli skip` writes
+      writeLayerSkipData(s, path, QString());
+      return true;
+    }
     if (suffix != "npy")
-      throw std::invalid_argument("use .npy (or .json/.csv for selections, .json for attribution)");
+      throw std::invalid_argument(
+          "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);
@@ -367,10 +378,11 @@ class ExportActions : public QObject {
         QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
-        m_window, tr("Export data"), view + (view == "attribution" ? ".json" : ".npy"),
-        view == "selection"     ? tr("Data (*.npy *.json *.csv)")
-        : view == "attribution" ? tr("Data (*.json *.npy)")
-                                : tr("NumPy (*.npy)"));
+        m_window, tr("Export data"),
+        view + (view == "attribution" || view == "layerskip" ? ".json" : ".npy"),
+        view == "selection"                            ? tr("Data (*.npy *.json *.csv)")
+        : view == "attribution" || view == "layerskip" ? tr("Data (*.json *.npy)")
+                                                       : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
     if (needsFullExport(view, path)) return exportFull(view, path);
     QString error;

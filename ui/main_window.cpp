@@ -6,6 +6,7 @@
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
+#include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
@@ -68,6 +69,7 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   m_output = new OutputPanel(m_selection);
   m_lens = new LensPanel(m_selection);
   m_attribution = new AttributionPanel(m_selection);
+  m_layerSkip = new LayerSkipPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -80,12 +82,14 @@ MainWindow::MainWindow(QVulkanInstance* instance, QWidget* parent, int threads)
   auto* steeringDock = addPanel(m_steering, tr("Steering"), Qt::RightDockWidgetArea);
   auto* lensDock = addPanel(m_lens, tr("Logit lens"), Qt::RightDockWidgetArea);
   auto* attributionDock = addPanel(m_attribution, tr("Attribution"), Qt::RightDockWidgetArea);
+  auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
   tabifyDockWidget(routingDock, steeringDock);
   tabifyDockWidget(steeringDock, lensDock);
   tabifyDockWidget(lensDock, attributionDock);
+  tabifyDockWidget(attributionDock, skipDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();
@@ -326,6 +330,7 @@ void MainWindow::applyPendingSession() {
   m_steering->applyState(v.steering);
   m_lens->applyState(v.lensGrid);
   m_attribution->applyState(v.attribution);
+  m_layerSkip->applyState(v.layerSkip);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -400,6 +405,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("selection")};
     case StreamedOutput::Steering:
       return {QStringLiteral("steering")};
+    case StreamedOutput::LayerSkip:
+      return {QStringLiteral("layerskip")};
     case StreamedOutput::None:
       break;
   }

@@ -34,6 +34,7 @@ class AttentionPanel;
 class EntropyPanel;
 class HeatmapView;
 class AttributionPanel;
+class LayerSkipPanel;
 class LensPanel;
 class ModelPanel;
 class OutputPanel;
@@ -95,6 +96,7 @@ class MainWindow : public QMainWindow {
   OutputPanel* outputPanel() const { return m_output; }
   LensPanel* lensPanel() const { return m_lens; }
   AttributionPanel* attributionPanel() const { return m_attribution; }
+  LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -172,6 +174,7 @@ class MainWindow : public QMainWindow {
   OutputPanel* m_output = nullptr;
   LensPanel* m_lens = nullptr;
   AttributionPanel* m_attribution = nullptr;
+  LayerSkipPanel* m_layerSkip = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <stdexcept>
 #include <type_traits>
 
 namespace ll::ui {
@@ -94,6 +95,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["lens.first"] = std::to_string(v.lensGrid.first);
   x["attribution.target"] = v.attribution.target;
   x["attribution.other"] = v.attribution.other;
+  x["layerskip.enabled"] = std::to_string(int(v.layerSkip.enabled));
+  x["layerskip.sublayer"] = rt::ana::skipPartName(v.layerSkip.part);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -135,6 +138,19 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   if (const auto it = x.find("attribution.target"); it != x.end())
     v.attribution.target = it->second;
   if (const auto it = x.find("attribution.other"); it != x.end()) v.attribution.other = it->second;
+
+  {
+    int enabled = 0;
+    readNumber(x, "layerskip.enabled", enabled);
+    v.layerSkip.enabled = enabled != 0;
+    if (const auto it = x.find("layerskip.sublayer"); it != x.end()) {
+      try {
+        v.layerSkip.part = rt::ana::parseSkipPart(it->second);
+      } catch (const std::invalid_argument&) {
+        // an unknown name from a hand-edited file: keep the default (whole layer)
+      }
+    }
+  }
 
   SteeringSettings& st = v.steering;
   if (const auto src = x.find("steering.source"); src != x.end()) {

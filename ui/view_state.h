@@ -4,6 +4,7 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
@@ -69,6 +70,14 @@ struct AttributionSettings {
   bool operator==(const AttributionSettings&) const = default;
 };
 
+// The Layer skip panel (ALGORITHMS.md §15): off by default, since it costs one extra forward
+// pass per layer whenever the prompt or interventions change.
+struct LayerSkipSettings {
+  bool enabled = false;
+  rt::SkipPart part = rt::SkipPart::Layer;
+  bool operator==(const LayerSkipSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -83,6 +92,7 @@ struct ViewState {
   SteeringSettings steering;
   LensGridSettings lensGrid;  // the Logit lens panel (and the "lens" export)
   AttributionSettings attribution;
+  LayerSkipSettings layerSkip;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -106,8 +116,9 @@ struct ModelInfo {
   QString attentionFeatures;  // "sliding window 8 on layers 0, 2; soft-cap 50; sinks" or ""
 };
 
-// Generation-based outputs, streamed after the analysis panels' snapshot in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering };
+// Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
+// in this order.
+enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -181,6 +192,11 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::Attribution> attribution;
   QString attributionTargetText, attributionOtherText;  // display text of a and b ("" without b)
   QString attributionError;
+  // Layer skip (state.layerSkip enabled), read at the selected token: streamed last (its passes
+  // never delay the other panels); already in the panels' snapshot when only the token changed.
+  // Null when off or not computed yet.
+  std::shared_ptr<const rt::ana::LayerSkipResult> layerSkip;
+  QString layerSkipError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

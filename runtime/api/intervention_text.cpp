@@ -48,6 +48,11 @@ std::string describeInterventions(const Interventions& iv,
   }
   for (const Steering& s : iv.steering)
     add("steering layer " + std::to_string(s.layer) + " (alpha " + num(s.alpha) + ")");
+  for (const LayerSkip& k : iv.skips)
+    add("layer " + std::to_string(k.layer) + " skipped" +
+        (k.part == SkipPart::Attention ? " (attention)"
+         : k.part == SkipPart::Mlp     ? " (MLP)"
+                                       : ""));
   if (subset)
     add("token subset (" + std::to_string(subset->indices.size()) + " tokens" +
         (subset->keepPositions ? "" : ", re-indexed") + ")");

@@ -62,6 +62,17 @@ struct TokenSubset {
   bool operator==(const TokenSubset&) const = default;
 };
 
+// Layer skipping (ALGORITHMS.md §15): the block's update is dropped at every position, so the
+// residual after layer `layer` equals its input (Layer), or only the attention update (Attention)
+// or only the FFN / MoE update (Mlp) is dropped. The sublayer is still computed (its captures,
+// KV rows and routing stay in the trace); only its addition to the residual stream is removed.
+enum class SkipPart { Layer, Attention, Mlp };
+struct LayerSkip {
+  int layer = 0;
+  SkipPart part = SkipPart::Layer;
+  bool operator==(const LayerSkip&) const = default;
+};
+
 struct Interventions {
   std::vector<Steering> steering;
   std::vector<RouterEdit> router;
@@ -70,6 +81,7 @@ struct Interventions {
   // blocked by several may attend none of their keys.
   std::vector<Knockout> masks;
   std::optional<HeadEviction> eviction;
+  std::vector<LayerSkip> skips;
   bool operator==(const Interventions&) const = default;
 };
 

@@ -75,6 +75,7 @@ int Engine::invalidationPoint(const Interventions& a, const Interventions& b, in
   steerDiff(a.steering, b.steering);
   steerDiff(b.steering, a.steering);
   if (a.router != b.router) p = 0;  // routing acts on every position
+  if (a.skips != b.skips) p = 0;    // a skipped layer changes every position
   return std::min(p, maskInvalidationPoint(a, b, T));
 }
 
@@ -122,6 +123,10 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
                                   " is out of range (0.." + std::to_string(s.nExpert - 1) + ")");
     if (!std::isfinite(e.value)) throw std::invalid_argument("router edit value is not finite");
   }
+  for (const auto& k : iv.skips)
+    if (k.layer < 0 || k.layer >= s.nLayer)
+      throw std::invalid_argument("layer skip: layer " + std::to_string(k.layer) +
+                                  " is out of range (0.." + std::to_string(s.nLayer - 1) + ")");
   validateMasks(iv, T, s.nLayer, s.nHeadKv);
 }
 

@@ -16,6 +16,15 @@ void Engine::norm(const float* x, const kern::Weight* w, const kern::Weight* b, 
   normRows(m_backend, m_model.spec, *m_weights, w, b, x, y, n);
 }
 
+namespace {
+// Whether the interventions drop this sublayer's update of layer l (§15).
+bool skipped(const Interventions& iv, int l, SkipPart part) {
+  return std::any_of(iv.skips.begin(), iv.skips.end(), [&](const LayerSkip& k) {
+    return k.layer == l && (k.part == SkipPart::Layer || k.part == part);
+  });
+}
+}  // namespace
+
 std::function<void*(const std::string&, size_t)> Engine::scratchFn() {
   Scratch* sc = m_scratch.get();
   return [sc](const std::string& name, size_t bytes) { return sc->get(name, bytes); };
@@ -113,7 +122,7 @@ void Engine::attentionBlock(int l, Pass& ps) {
     m_backend.rmsNorm(proj, m_weights->vec(L.postAttnNorm), normed, n, d, s.normEps);
     proj = normed;
   }
-  m_backend.add(ps.x, proj, ps.x, size_t(n) * d);
+  if (!skipped(*ps.iv, l, SkipPart::Attention)) m_backend.add(ps.x, proj, ps.x, size_t(n) * d);
   if (lt) captureRows(lt->residMid, size_t(p) * d, ps.x, size_t(n) * d);
 }
 
@@ -265,7 +274,7 @@ void Engine::ffnBlock(int l, Pass& ps) {
     m_backend.rmsNorm(out, m_weights->vec(L.postFfnNorm), normed, n, d, s.normEps);
     out = normed;
   }
-  m_backend.add(ps.x, out, ps.x, size_t(n) * d);
+  if (!skipped(*ps.iv, l, SkipPart::Mlp)) m_backend.add(ps.x, out, ps.x, size_t(n) * d);
   const auto& steering = ps.iv->steering;
   for (size_t i = 0; i < steering.size(); ++i) {
     if (steering[i].layer != l) continue;

@@ -13,6 +13,7 @@
 #include <QTest>
 
 #include "runtime/analysis/attribution.h"
+#include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
@@ -20,10 +21,15 @@
 #include "runtime/api/session_file.h"
 #include "runtime/demo/demo_model.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "tests/parity/cli_process.h"
 #include "ui/demo_menu.h"
 #include "ui/export_actions.h"
 #include "ui/main_window.h"
 #include "visualizers/figure/figure_builder.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 using namespace ll;
 
@@ -80,6 +86,8 @@ class TstExportActions : public QObject {
         rt::ana::directLogitAttribution(s.engine(), *tr, {1, 2, -1}));
     n.attributionTargetText = QStringLiteral("a");
     n.attributionOtherText = QStringLiteral("b");
+    n.state.layerSkip.enabled = true;
+    n.layerSkip = std::make_shared<const rt::ana::LayerSkipResult>(rt::ana::layerSkip(s, *tr));
   }
 
   void figuresOfEveryView() {
@@ -128,6 +136,43 @@ class TstExportActions : public QObject {
     ui::Snapshot none = m_snap;
     none.attribution.reset();
     QVERIFY(!ui::exportViewData(none, "attribution", attr, "demo.gguf", &err));
+  }
+
+  // The Layer skip data export is `layerlens-cli skip`'s document: the real CLI on the same model
+  // and token ids (the last position, whole layers) writes the same keys and values.
+  void layerSkipExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("skip-gui.json"), cli = m_dir.filePath("skip-cli.json");
+    QVERIFY2(ui::exportViewData(m_snap, "layerskip", gui, "demo.gguf", &err), qPrintable(err));
+    const QString npy = m_dir.filePath("skip.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "layerskip", npy, "demo.gguf", &err), qPrintable(err));
+    const std::vector<int64_t> shape = {2, m_snap.nLayer};
+    QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
+    // This test lives in build/tests/export/, the CLI in build/app/.
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    std::string ids;
+    for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    int rc = -1;
+    const std::string out = clitest::runCapture(
+        exe.string() + " skip " + m_dir.filePath("demo.gguf").toStdString() + " --ids " + ids +
+            " --threads 1 --out " + cli.toStdString() + " 2>&1",
+        &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    const nlohmann::json a = read(gui), b = read(cli);
+    QCOMPARE(a.dump(), b.dump());
+    QCOMPARE(a["kl"].size(), size_t(m_snap.nLayer));
+    ui::Snapshot none = m_snap;
+    none.layerSkip.reset();
+    QVERIFY(!ui::exportViewData(none, "layerskip", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no layerskip data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and

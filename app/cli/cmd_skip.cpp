@@ -1,0 +1,52 @@
+// `layerlens-cli skip`: layer skipping (ALGORITHMS.md §15). Skips each layer (or its attention or
+// MLP update) in turn and writes JSON with kl, kl_mean, top1_changed and rel_update per layer (and
+// cos_update, active, top1_skip), the same document the GUI's "Layer skip" data export writes.
+#include <filesystem>
+#include <fstream>
+
+#include "cmd_analysis_common.h"
+#include "runtime/analysis/layer_skip.h"
+
+namespace ll::cli {
+namespace {
+
+struct SkipOpts {
+  ana::ModelPrompt mp;
+  std::string out, sublayer = "layer";
+  int position = rt::ana::LayerSkipRequest{}.position;
+};
+
+int skipCommand(const SkipOpts& o) {
+  rt::ana::LayerSkipRequest rq;
+  rq.position = o.position;
+  rq.part = rt::ana::parseSkipPart(o.sublayer);
+  std::ofstream f(o.out);  // opened first: a bad path fails before the L extra passes
+  if (!f) throw std::runtime_error("cannot write " + o.out);
+  try {
+    auto s = ana::openSession(o.mp);
+    auto tr = s->run();
+    f << rt::ana::layerSkipJson(rt::ana::layerSkip(*s, *tr, rq)).dump(1) << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write " + o.out);
+  } catch (...) {
+    f.close();
+    std::filesystem::remove(o.out);  // no empty or partial file left behind
+    throw;
+  }
+  return 0;
+}
+
+RegisterCommand reg{
+    {"skip", "skip each layer in turn: KL(p || p_skip) per layer and update sizes (JSON --out)",
+     [](CLI::App& sub) -> std::function<int()> {
+       auto o = std::make_shared<SkipOpts>();
+       ana::addModelPrompt(sub, o->mp);
+       sub.add_option("--position", o->position, rt::ana::kSkipPositionHelp);
+       sub.add_option("--sublayer", o->sublayer, rt::ana::kSkipPartHelp)
+           ->check(CLI::IsMember({"layer", "attn", "mlp"}));
+       sub.add_option("--out", o->out, "JSON file to write")->required();
+       return [o] { return skipCommand(*o); };
+     }}};
+
+}  // namespace
+}  // namespace ll::cli
