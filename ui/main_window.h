@@ -136,6 +136,11 @@ class MainWindow : public QMainWindow {
   void showEvent(QShowEvent* e) override;
 
  private:
+  // Construction in parts (main_window_setup.cpp).
+  void buildPanels(QVulkanInstance* instance);
+  void buildStatusBar(QVulkanInstance* instance);
+  void connectInputs();
+  void connectController();
   void buildMenus();
   void showAbout();
   // Help > Guided demos: opens the Demos menu (installed by installDemoMenu) in the menu bar.
