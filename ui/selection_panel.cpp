@@ -208,7 +208,15 @@ void SelectionPanel::limitK(int nTokens) {
   m_clampingK = true;
   m_k->setMaximum(nTokens);  // emits valueChanged (and so settingsChanged) when it clamps
   m_clampingK = false;
-  if (old > nTokens) {
+  if (old > nTokens && old == rt::ana::SelectionRequest{}.k) {
+    // The default budget (ALGORITHMS.md: 1024) keeps every token of a typical prompt: say so, or
+    // a first look shows nothing dropped and no reason why.
+    m_kNote->setText(tr("k = %1 (the default budget, as in the papers) keeps all %2 tokens of "
+                        "this prompt: lower k to see what a method drops.")
+                         .arg(old)
+                         .arg(nTokens));
+    m_kNote->setVisible(true);
+  } else if (old > nTokens) {
     m_kNote->setText(
         tr("k = %1 is more than the prompt's %2 tokens: k is set to %2.").arg(old).arg(nTokens));
     m_kNote->setVisible(true);

@@ -146,6 +146,25 @@ class TstSelectionRouting : public QObject {
 
   // k can be at most the prompt's token count; a larger k (an old value, a session's) is
   // clamped to it and the panel says so.
+  // With the default budget (k = 1024, ALGORITHMS.md) a short prompt is kept whole: the panel
+  // says why nothing is dropped and what to do, not that a value was wrong.
+  void defaultBudgetKeepsAShortPromptAndSaysSo() {
+    if (!m_w) QSKIP("no fixtures");
+    ui::MainWindow w(nullptr, nullptr, 2);
+    QSignalSpy loaded(w.controller(), &ui::SessionController::modelLoaded);
+    w.setPrompt(kShortPrompt);
+    w.openModel(modelPath("stories260K-moe4.gguf"));
+    QVERIFY(loaded.wait(30000));
+    QVERIFY(uitest::waitSettled(&w, 60000));
+    const ui::SnapshotPtr s = w.shownSnapshot();
+    QVERIFY(s);
+    QCOMPARE(int(s->kept.size()), s->nTokens);
+    const QString note = w.selectionPanel()->kNoteText();
+    QVERIFY2(
+        note.contains(QStringLiteral("default budget")) && note.contains(QStringLiteral("lower k")),
+        qPrintable(note));
+  }
+
   void kFollowsThePromptLength() {
     if (!m_w) QSKIP("no fixtures");
     QVERIFY(loadModel("stories260K-moe4.gguf"));
