@@ -41,11 +41,7 @@ using namespace ll;
 
 namespace {
 
-QString modelPath(const char* name) {
-  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
-  const QString p = QString::fromLocal8Bit(dir) + QStringLiteral("/models/") + QLatin1String(name);
-  return !dir.isEmpty() && QFile::exists(p) ? p : QString();
-}
+using uitest::modelPath;
 
 std::vector<double> barValues(QCustomPlot* p, int i) {
   std::vector<double> v;

@@ -38,11 +38,7 @@ using namespace ll;
 
 namespace {
 
-QString modelPath(const char* name) {
-  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
-  const QString p = QString::fromLocal8Bit(dir) + QStringLiteral("/models/") + QLatin1String(name);
-  return !dir.isEmpty() && QFile::exists(p) ? p : QString();
-}
+using uitest::modelPath;
 
 // The text a label puts on screen (rich text rendered to plain text, as QLabel would show it).
 QString shownText(const QLabel* l) {

@@ -38,11 +38,7 @@ using namespace ll;
 
 namespace {
 
-QString modelPath(const char* name) {
-  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
-  const QString p = QString::fromLocal8Bit(dir) + QStringLiteral("/models/") + QLatin1String(name);
-  return !dir.isEmpty() && QFile::exists(p) ? p : QString();
-}
+using uitest::modelPath;
 
 // Labels under `root` showing text that contains `part` (as the user reads them).
 QStringList labelsWith(QWidget* root, const QString& part) {

@@ -37,11 +37,7 @@ using namespace ll;
 
 namespace {
 
-QString modelPath(const char* name) {
-  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
-  const QString p = QString::fromLocal8Bit(dir) + QStringLiteral("/models/") + QLatin1String(name);
-  return !dir.isEmpty() && QFile::exists(p) ? p : QString();
-}
+using uitest::modelPath;
 
 // A widget's rectangle in `top`'s coordinates, clipped by every ancestor up to `top`: what of it
 // a non-native widget could show.
