@@ -1,6 +1,7 @@
 #include "ui/analysis_job.h"
 
 #include "runtime/analysis/attention_stats.h"
+#include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/analysis/method_limits.h"
 #include "runtime/analysis/routing_stats.h"
@@ -272,6 +273,24 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
       *m_projector, m_lastTrace, [&](int32_t id) { return m.tokenizer->piece(id); }, st.lensGrid,
       s.token);
   clock.mark("lens grid");
+  check(alive);
+  // Latent-language plot: L + 1 lens rows of the last token, one LM-head product.
+  if (!st.latent.wordA.empty() && !st.latent.wordB.empty()) {
+    try {
+      rt::ana::LatentLanguageRequest rq;
+      rq.wordA = st.latent.wordA;
+      rq.wordB = st.latent.wordB;
+      s.latent = std::make_shared<const rt::ana::LatentLanguageResult>(
+          rt::ana::latentLanguage(*m_projector, tr, *m.tokenizer, rq));
+      for (int32_t id : s.latent->tokensA)
+        s.latentTokensA << vis::tokenLabel(m.tokenizer->piece(id));
+      for (int32_t id : s.latent->tokensB)
+        s.latentTokensB << vis::tokenLabel(m.tokenizer->piece(id));
+    } catch (const std::invalid_argument& e) {
+      s.latentError = QString::fromUtf8(e.what());
+    }
+  }
+  clock.mark("latent language");
   check(alive);
   m_attribution.fill(s, *m_session);
   clock.mark("attribution");

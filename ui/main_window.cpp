@@ -6,6 +6,7 @@
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
+#include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
@@ -206,6 +207,7 @@ void MainWindow::applyPendingSession() {
   m_lens->applyState(v.lensGrid);
   m_attribution->applyState(v.attribution);
   m_layerSkip->applyState(v.layerSkip);
+  m_latent->applyState(v.latent);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 

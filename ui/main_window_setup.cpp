@@ -7,6 +7,7 @@
 #include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
 #include "ui/heatmap_view.h"
+#include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
@@ -43,6 +44,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_lens = new LensPanel(m_selection);
   m_attribution = new AttributionPanel(m_selection);
   m_layerSkip = new LayerSkipPanel(m_selection);
+  m_latent = new LatentPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -56,6 +58,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* lensDock = addPanel(m_lens, tr("Logit lens"), Qt::RightDockWidgetArea);
   auto* attributionDock = addPanel(m_attribution, tr("Attribution"), Qt::RightDockWidgetArea);
   auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
+  auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -63,6 +66,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(steeringDock, lensDock);
   tabifyDockWidget(lensDock, attributionDock);
   tabifyDockWidget(attributionDock, skipDock);
+  tabifyDockWidget(skipDock, latentDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();

@@ -97,6 +97,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["attribution.other"] = v.attribution.other;
   x["layerskip.enabled"] = std::to_string(int(v.layerSkip.enabled));
   x["layerskip.sublayer"] = rt::ana::skipPartName(v.layerSkip.part);
+  x["latent.word_a"] = v.latent.wordA;
+  x["latent.word_b"] = v.latent.wordB;
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -138,6 +140,8 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   if (const auto it = x.find("attribution.target"); it != x.end())
     v.attribution.target = it->second;
   if (const auto it = x.find("attribution.other"); it != x.end()) v.attribution.other = it->second;
+  if (const auto it = x.find("latent.word_a"); it != x.end()) v.latent.wordA = it->second;
+  if (const auto it = x.find("latent.word_b"); it != x.end()) v.latent.wordB = it->second;
 
   {
     int enabled = 0;

@@ -4,6 +4,7 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
 #include "runtime/api/request.h"
@@ -78,6 +79,13 @@ struct LayerSkipSettings {
   bool operator==(const LayerSkipSettings&) const = default;
 };
 
+// The Latent language panel (ALGORITHMS.md §16): the two answer words; nothing is computed while
+// either is empty.
+struct LatentLanguageSettings {
+  std::string wordA, wordB;
+  bool operator==(const LatentLanguageSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -93,6 +101,7 @@ struct ViewState {
   LensGridSettings lensGrid;  // the Logit lens panel (and the "lens" export)
   AttributionSettings attribution;
   LayerSkipSettings layerSkip;
+  LatentLanguageSettings latent;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -197,6 +206,11 @@ struct Snapshot {
   // Null when off or not computed yet.
   std::shared_ptr<const rt::ana::LayerSkipResult> layerSkip;
   QString layerSkipError;
+  // Latent-language plot (state.latent, both words given) at the last token; null otherwise or
+  // with latentError set when a word cannot be read.
+  std::shared_ptr<const rt::ana::LatentLanguageResult> latent;
+  QStringList latentTokensA, latentTokensB;  // display text of the words' counted tokens
+  QString latentError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

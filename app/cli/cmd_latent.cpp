@@ -1,0 +1,61 @@
+// `layerlens-cli latent`: the latent-language plot (ALGORITHMS.md §16). Writes JSON
+// {"layers": L, "a": [L + 1], "b": [L + 1], "tokens_a", "tokens_b", "position"}: the lens
+// probability mass on each word per row (row 0 = embeddings, l + 1 = after layer l).
+#include <filesystem>
+#include <fstream>
+
+#include "cmd_analysis_common.h"
+#include "runtime/analysis/latent_language.h"
+
+namespace ll::cli {
+namespace {
+
+struct LatentOpts {
+  ana::ModelPrompt mp;
+  std::string out;
+  rt::ana::LatentLanguageRequest rq;
+};
+
+int latentCommand(const LatentOpts& o) {
+  // Checked before the model loads, so a typo costs no run.
+  if (o.rq.wordA.empty() || o.rq.wordB.empty())
+    throw std::invalid_argument("--word-a and --word-b must not be empty");
+  auto s = ana::openSession(o.mp);
+  if (!s->model().tokenizer) throw std::runtime_error("the model has no tokenizer");
+  auto tr = s->run();
+  const auto r = rt::ana::latentLanguage(s->engine(), *tr, *s->model().tokenizer, o.rq);
+  const nlohmann::json j = {{"layers", r.nLayer},
+                            {"a", r.a},
+                            {"b", r.b},
+                            {"tokens_a", r.tokensA},
+                            {"tokens_b", r.tokensB},
+                            {"position", r.position}};
+  std::ofstream f(o.out);
+  if (!f) throw std::runtime_error("cannot write " + o.out);
+  f << j.dump(1) << "\n";
+  f.close();
+  if (!f) {
+    std::filesystem::remove(o.out);
+    throw std::runtime_error("cannot write " + o.out);
+  }
+  return 0;
+}
+
+RegisterCommand reg{
+    {"latent",
+     "latent-language plot: lens probability of two words per layer at one position (JSON --out; "
+     "a and b hold layers + 1 rows, row 0 the embeddings)",
+     [](CLI::App& sub) -> std::function<int()> {
+       auto o = std::make_shared<LatentOpts>();
+       ana::addModelPrompt(sub, o->mp);
+       sub.add_option("--word-a", o->rq.wordA, rt::ana::LatentLanguageRequest::kHelpWords)
+           ->required();
+       sub.add_option("--word-b", o->rq.wordB, "The second answer word (see --word-a).")
+           ->required();
+       sub.add_option("--position", o->rq.position, rt::ana::LatentLanguageRequest::kHelpPosition);
+       sub.add_option("--out", o->out, "JSON file to write")->required();
+       return [o] { return latentCommand(*o); };
+     }}};
+
+}  // namespace
+}  // namespace ll::cli
