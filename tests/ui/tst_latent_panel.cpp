@@ -30,11 +30,7 @@ using namespace ll;
 
 namespace {
 
-QString modelPath(const char* name) {
-  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
-  const QString p = QString::fromLocal8Bit(dir) + QStringLiteral("/models/") + QLatin1String(name);
-  return !dir.isEmpty() && QFile::exists(p) ? p : QString();
-}
+using uitest::modelPath;
 
 bool near(double a, double b) {
   return std::fabs(a - b) <= 1e-12 + 1e-6 * std::fabs(b);
