@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include <sys/wait.h>
+
 namespace clitest {
 
 // build/app/layerlens-cli next to this test's build/tests/ folder; empty when it was not built.
@@ -27,6 +29,14 @@ inline std::string runCapture(const std::string& cmd, int* rc) {
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
   *rc = pclose(f);
+  return out;
+}
+
+// Runs `cli args` with stderr merged into the returned text; *code = exit code (-1: not exited).
+inline std::string runMerged(const std::filesystem::path& cli, const std::string& args, int* code) {
+  int rc = -1;
+  const std::string out = runCapture(cli.string() + " " + args + " 2>&1", &rc);
+  *code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   return out;
 }
 

@@ -25,12 +25,8 @@ fs::path cli() {
   return p;
 }
 
-// Runs the CLI with stderr merged into the returned text; *code = exit code (-1: not exited).
 std::string runCli(const std::string& args, int* code) {
-  int rc = -1;
-  const std::string out = clitest::runCapture(cli().string() + " " + args + " 2>&1", &rc);
-  *code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
+  return clitest::runMerged(cli(), args, code);
 }
 
 std::vector<int32_t> parkIds(const std::string& ref) {
