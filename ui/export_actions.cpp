@@ -68,7 +68,7 @@ rt::SelectionRecord selectionRecordOf(const Snapshot& s, const std::string& mode
   params["layer"] = std::to_string(layer);
   if (s.state.selection.layer < 0) params["layer_follows_selection"] = "1";
   auto rec = rt::makeSelectionRecord(*s.trace, s.kept, s.scores,
-                                     methodName(s.state.selection.method).toStdString(), params);
+                                     rt::ana::selectionMethodKey(s.state.selection.method), params);
   rec.model = model;
   rec.promptHash = rt::promptHash(s.state.prompt);
   rec.prompt = s.state.prompt;
@@ -284,7 +284,7 @@ rt::SessionState sessionFromSnapshot(const Snapshot& s, const QString& modelPath
   st.interventions.router = s.state.routerEdits;
   st.view.layer = s.layer;
   st.view.head = s.head;
-  st.view.method = methodName(s.state.selection.method).toStdString();
+  st.view.method = rt::ana::selectionMethodKey(s.state.selection.method);
   st.view.k = s.state.selection.k;
   st.view.extra["token"] = std::to_string(s.token);
   if (s.trace && s.scores.size() == size_t(s.nTokens) && s.nTokens > 0) {

@@ -1,5 +1,6 @@
 #include "ui/selection_panel.h"
 
+#include "runtime/analysis/method_limits.h"
 #include "ui/narrow.h"
 #include "ui/selection_model.h"
 #include "ui/wheel_guard.h"
@@ -22,17 +23,7 @@
 namespace ll::ui {
 
 QString methodName(SelectMethod m) {
-  switch (m) {
-    case SelectMethod::GemFilter:
-      return QStringLiteral("GemFilter");
-    case SelectMethod::SnapKv:
-      return QStringLiteral("SnapKV");
-    case SelectMethod::H2O:
-      return QStringLiteral("H2O");
-    case SelectMethod::PromptDistill:
-      return QStringLiteral("PromptDistill");
-  }
-  return {};
+  return QString::fromUtf8(rt::ana::selectionMethodName(m));
 }
 
 rt::ana::SelectionRequest selectionRequest(const SelectionSettings& settings, int selectedLayer) {

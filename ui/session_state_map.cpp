@@ -68,7 +68,7 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   s.interventions.knockout = v.knockout;
   s.view.layer = v.layer;
   s.view.head = v.head;
-  s.view.method = methodName(v.selection.method).toStdString();
+  s.view.method = rt::ana::selectionMethodKey(v.selection.method);
   s.view.k = v.selection.k;
   auto& x = s.view.extra;
   x["token"] = std::to_string(v.token);

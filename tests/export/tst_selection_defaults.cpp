@@ -7,6 +7,7 @@
 #include "runtime/analysis/selection_request.h"
 #include "runtime/api/selection_export.h"
 #include "tests/parity/cli_process.h"
+#include "ui/export_actions.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/selection_panel.h"
@@ -21,6 +22,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include "ui_wait.h"
@@ -206,6 +208,19 @@ class TstSelectionDefaults : public QObject {
       QCOMPARE(figKept, s->kept);
       QCOMPARE(j["k_used"].get<int>(), s->selectionK);
       QCOMPARE(QString::fromStdString(j.value("reason", std::string())), s->selectionReason);
+
+      // The method is spelled the same way in all three records (and in the window's session).
+      QCOMPARE(rec.method, key);
+      QTemporaryDir dir;
+      const QString jsonPath = dir.filePath("selection.json");
+      QString error;
+      QVERIFY2(ui::exportViewData(*s, "selection", jsonPath, "model", &error), qPrintable(error));
+      QFile f(jsonPath);
+      QVERIFY(f.open(QIODevice::ReadOnly));
+      const auto exported = nlohmann::json::parse(f.readAll().toStdString());
+      QCOMPARE(exported.value("method", std::string()), key);
+      QCOMPARE(ui::sessionFromSnapshot(*s, model).view.method, key);
+      QCOMPARE(ui::sessionFromViewState(s->state, model.toStdString()).view.method, key);
     }
   }
 };
