@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cmd_analysis_common.h"
+#include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/api/intervention_args.h"
 #include "runtime/api/npy_io.h"
@@ -21,7 +22,7 @@ namespace {
 struct RoutingOpts {
   ana::ModelPrompt mp;
   std::string dump, compareText, task, neutral;
-  float tau = 0.1f;
+  float tau = rt::ana::ExpertContrastRequest{}.tau;  // the expert contrast's default
   bool allLayers = false;
   std::vector<std::string> promote;
   float lambda = 0.5f, coverage = 0.9f;
