@@ -147,9 +147,11 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
     const int n = std::max(1, s.state.selection.answerTokens);
     ana::Answers a;
     if (s.state.selection.method == SelectMethod::PromptDistill) {
-      // The continuation: each stage's dropped tokens invisible after its own layer.
+      // The continuation: each stage's dropped tokens invisible after its own layer, under the
+      // prompt run's interventions (router edits, knockout), as the full answer.
       m_aux->setPromptIds(tr.ids);
-      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, s.state.selection.kvTrim, n);
+      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, s.state.selection.kvTrim, n,
+                               tr.request.interventions);
     } else {
       // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
       // decoded on the generation session, whose cache holds the prompt), the kept tokens run
