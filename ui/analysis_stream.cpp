@@ -34,6 +34,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("steering continuations");
     case StreamedOutput::LayerSkip:
       return QStringLiteral("layer skip");
+    case StreamedOutput::ExpertContrast:
+      return QStringLiteral("expert contrast");
   }
   return {};
 }
@@ -99,6 +101,8 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   iv.knockout = core.state.knockout;
   const bool steering = core.state.steering.enabled;
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
+  const bool contrast =
+      contrastWanted(core.state.contrast) && !core.contrast && core.contrastError.isEmpty();
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -129,12 +133,15 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering && !skip,
+  stage(StreamedOutput::Answers, !steering && !skip && !contrast,
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   if (steering)
-    stage(StreamedOutput::Steering, !skip,
+    stage(StreamedOutput::Steering, !skip && !contrast,
           [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
-  if (skip) stage(StreamedOutput::LayerSkip, true, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (skip)
+    stage(StreamedOutput::LayerSkip, !contrast, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (contrast)
+    stage(StreamedOutput::ExpertContrast, true, [&](Snapshot& s) { runContrast(s, alive); });
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,

@@ -3,6 +3,7 @@
 #include "ui/attention_panel.h"
 #include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
+#include "ui/expert_contrast_panel.h"
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
@@ -208,6 +209,7 @@ void MainWindow::applyPendingSession() {
   m_attribution->applyState(v.attribution);
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
+  m_contrast->applyState(v.contrast);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -284,6 +286,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("steering")};
     case StreamedOutput::LayerSkip:
       return {QStringLiteral("layerskip")};
+    case StreamedOutput::ExpertContrast:
+      return {QStringLiteral("contrast")};
     case StreamedOutput::None:
       break;
   }

@@ -4,6 +4,7 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
@@ -86,6 +87,11 @@ struct LatentLanguageSettings {
   bool operator==(const LatentLanguageSettings&) const = default;
 };
 
+// The Expert contrast panel (ALGORITHMS.md §9) asks for rt::ana::ExpertContrastRequest: the prompt
+// sets as its Compute button committed them, τ, the layers and the promotion settings. Nothing
+// runs while either set has no prompt.
+bool contrastWanted(const rt::ana::ExpertContrastRequest& request);
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -102,6 +108,7 @@ struct ViewState {
   AttributionSettings attribution;
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
+  rt::ana::ExpertContrastRequest contrast;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -127,7 +134,7 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
+enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip, ExpertContrast };
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -211,6 +218,11 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::LatentLanguageResult> latent;
   QStringList latentTokensA, latentTokensB;  // display text of the words' counted tokens
   QString latentError;
+  // Expert contrast (state.contrast wanted): its passes are streamed last; already in the panels'
+  // snapshot when only τ, the layers or the promotion settings changed. Null when not asked for
+  // or not computed yet (contrastError set when it cannot be).
+  std::shared_ptr<const rt::ana::ExpertContrastResult> contrast;
+  QString contrastError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

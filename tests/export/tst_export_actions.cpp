@@ -13,6 +13,7 @@
 #include <QTest>
 
 #include "runtime/analysis/attribution.h"
+#include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
@@ -88,6 +89,11 @@ class TstExportActions : public QObject {
     n.attributionOtherText = QStringLiteral("b");
     n.state.layerSkip.enabled = true;
     n.layerSkip = std::make_shared<const rt::ana::LayerSkipResult>(rt::ana::layerSkip(s, *tr));
+    n.state.contrast.task = {"abcd abcd", "dcba"};
+    n.state.contrast.neutral = {"a b c d"};
+    n.state.contrast.tau = 0.0f;
+    n.contrast = std::make_shared<const rt::ana::ExpertContrastResult>(
+        rt::ana::expertContrast(s, n.state.contrast));
   }
 
   void figuresOfEveryView() {
@@ -173,6 +179,41 @@ class TstExportActions : public QObject {
     none.layerSkip.reset();
     QVERIFY(!ui::exportViewData(none, "layerskip", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no layerskip data"), qPrintable(err));
+  }
+
+  // The Expert contrast data export is `layerlens-cli contrast`'s document (same model, prompts
+  // and τ); .npy is Δ [nLayer, nExpert].
+  void contrastExportMatchesCli() {
+    QVERIFY(m_snap.contrast);
+    QString err;
+    const QString gui = m_dir.filePath("contrast-gui.json"), cli = m_dir.filePath("contrast.json");
+    QVERIFY2(ui::exportViewData(m_snap, "contrast", gui, "demo.gguf", &err), qPrintable(err));
+    const QString npy = m_dir.filePath("contrast.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "contrast", npy, "demo.gguf", &err), qPrintable(err));
+    const auto arr = rt::readNpyF32(npy.toStdString());
+    QCOMPARE(arr.shape, (std::vector<int64_t>{m_snap.nLayer, m_snap.nExpert}));
+    QCOMPARE(arr.data, m_snap.contrast->delta);
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    int rc = -1;
+    const std::string out = clitest::runCapture(
+        exe.string() + " contrast " + m_dir.filePath("demo.gguf").toStdString() +
+            " --task 'abcd abcd' --task dcba --neutral 'a b c d' --tau 0 --threads 1 --out " +
+            cli.toStdString() + " 2>&1",
+        &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    QCOMPARE(read(gui).dump(), read(cli).dump());
+    ui::Snapshot none = m_snap;
+    none.contrast.reset();
+    QVERIFY(!ui::exportViewData(none, "contrast", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no contrast data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
