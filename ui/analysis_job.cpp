@@ -147,6 +147,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_attribution.clear();
   m_skipCache = {};
   m_contrastCache = {};
+  m_knockoutCache = {};
   return info;
 }
 
@@ -364,6 +365,10 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   if (contrastWanted(st.contrast) && contrastCached(s)) {  // new passes wait for the stream
     runContrast(s, alive);
     clock.mark("expert contrast");
+  }
+  if (st.knockout && knockoutEffectCached(s)) {  // new passes wait for the stream
+    runKnockoutEffect(s, alive);
+    clock.mark("knockout effect");
   }
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)

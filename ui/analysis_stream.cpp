@@ -15,8 +15,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <numeric>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace ll::ui {
 
@@ -36,6 +39,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("layer skip");
     case StreamedOutput::ExpertContrast:
       return QStringLiteral("expert contrast");
+    case StreamedOutput::KnockoutEffect:
+      return QStringLiteral("knockout effect");
   }
   return {};
 }
@@ -103,6 +108,8 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
   const bool contrast =
       contrastWanted(core.state.contrast) && !core.contrast && core.contrastError.isEmpty();
+  const bool knockout =
+      core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty();
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -133,15 +140,22 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering && !skip && !contrast,
-        [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
+  // The stages after the answers, in order; the last one completes the stream.
+  std::vector<std::pair<StreamedOutput, std::function<void(Snapshot&)>>> tail;
   if (steering)
-    stage(StreamedOutput::Steering, !skip && !contrast,
-          [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
+    tail.emplace_back(StreamedOutput::Steering,
+                      [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
   if (skip)
-    stage(StreamedOutput::LayerSkip, !contrast, [&](Snapshot& s) { runLayerSkip(s, alive); });
+    tail.emplace_back(StreamedOutput::LayerSkip, [&](Snapshot& s) { runLayerSkip(s, alive); });
   if (contrast)
-    stage(StreamedOutput::ExpertContrast, true, [&](Snapshot& s) { runContrast(s, alive); });
+    tail.emplace_back(StreamedOutput::ExpertContrast, [&](Snapshot& s) { runContrast(s, alive); });
+  if (knockout)
+    tail.emplace_back(StreamedOutput::KnockoutEffect,
+                      [&](Snapshot& s) { runKnockoutEffect(s, alive); });
+  stage(StreamedOutput::Answers, tail.empty(),
+        [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
+  for (size_t i = 0; i < tail.size(); ++i)
+    stage(tail[i].first, i + 1 == tail.size(), tail[i].second);
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,

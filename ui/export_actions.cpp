@@ -23,6 +23,7 @@
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
 #include "ui/export_contrast.h"
+#include "ui/export_knockout.h"
 #include "ui/export_layer_skip.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
@@ -260,6 +261,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
                      r ? "layer skip at token " + QString::number(r->position) : QString()));
   } else if (view == "contrast") {
     f = contrastFigure(s, captionOf(s, modelName, "expert contrast"));
+  } else if (view == "knockout") {
+    f = knockoutFigure(s, captionOf(s, modelName, "knockout effect"));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -323,6 +326,10 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       writeContrastData(s, path);
       return true;
     }
+    if (view == "knockout") {
+      writeKnockoutData(s, path);
+      return true;
+    }
     if (suffix != "npy")
       throw std::invalid_argument(
           "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
@@ -350,7 +357,7 @@ namespace {
 
 // Views whose data export is the CLI's JSON document first (.npy too).
 bool jsonData(const QString& view) {
-  return view == "attribution" || view == "layerskip" || view == "contrast";
+  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout";
 }
 
 // Keeps the loaded model's path (for captions and sessions) and owns the

@@ -7,6 +7,7 @@
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
+#include "ui/knockout_panel.h"
 #include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
@@ -210,6 +211,7 @@ void MainWindow::applyPendingSession() {
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
   m_contrast->applyState(v.contrast);
+  m_knockout->applyState(v.knockoutReadout);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -288,6 +290,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("layerskip")};
     case StreamedOutput::ExpertContrast:
       return {QStringLiteral("contrast")};
+    case StreamedOutput::KnockoutEffect:
+      return {QStringLiteral("knockout")};
     case StreamedOutput::None:
       break;
   }

@@ -34,6 +34,7 @@ class AttentionPanel;
 class EntropyPanel;
 class ExpertContrastPanel;
 class HeatmapView;
+class KnockoutPanel;
 class AttributionPanel;
 class LayerSkipPanel;
 class LatentPanel;
@@ -101,6 +102,7 @@ class MainWindow : public QMainWindow {
   LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
   LatentPanel* latentPanel() const { return m_latent; }
   ExpertContrastPanel* contrastPanel() const { return m_contrast; }
+  KnockoutPanel* knockoutPanel() const { return m_knockout; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -186,6 +188,7 @@ class MainWindow : public QMainWindow {
   LayerSkipPanel* m_layerSkip = nullptr;
   LatentPanel* m_latent = nullptr;
   ExpertContrastPanel* m_contrast = nullptr;
+  KnockoutPanel* m_knockout = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

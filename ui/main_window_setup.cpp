@@ -8,6 +8,7 @@
 #include "ui/entropy_panel.h"
 #include "ui/expert_contrast_panel.h"
 #include "ui/heatmap_view.h"
+#include "ui/knockout_panel.h"
 #include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
@@ -47,6 +48,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_layerSkip = new LayerSkipPanel(m_selection);
   m_latent = new LatentPanel(m_selection);
   m_contrast = new ExpertContrastPanel(m_selection);
+  m_knockout = new KnockoutPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -62,6 +64,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
   auto* contrastDock = addPanel(m_contrast, tr("Expert contrast"), Qt::RightDockWidgetArea);
+  auto* knockoutDock = addPanel(m_knockout, tr("Knockout effect"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -71,6 +74,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(attributionDock, skipDock);
   tabifyDockWidget(skipDock, latentDock);
   tabifyDockWidget(latentDock, contrastDock);
+  tabifyDockWidget(contrastDock, knockoutDock);
   // The contrast's one-click actions go into the routing panel's edits (and the next run).
   connect(m_contrast, &ExpertContrastPanel::editsRequested, m_routing, &RoutingPanel::addEdits);
   // The attribution is computed only while its panel is in view: coming into view asks for it.

@@ -105,6 +105,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["contrast.layers"] = rt::ana::contrastLayersName(v.contrast.layers);
   x["contrast.lambda"] = QString::number(double(v.contrast.lambda), 'g', 9).toStdString();
   x["contrast.promote_middle"] = v.contrast.promoteMiddleOnly ? "1" : "0";
+  x["knockout.sweep"] = v.knockoutReadout.sweep ? "1" : "0";
+  x["knockout.window"] = std::to_string(v.knockoutReadout.window);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -149,6 +151,13 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   if (const auto it = x.find("latent.word_a"); it != x.end()) v.latent.wordA = it->second;
   if (const auto it = x.find("latent.word_b"); it != x.end()) v.latent.wordB = it->second;
 
+  {
+    int sweep = v.knockoutReadout.sweep ? 1 : 0;
+    readNumber(x, "knockout.sweep", sweep);
+    v.knockoutReadout.sweep = sweep != 0;
+    readNumber(x, "knockout.window", v.knockoutReadout.window);
+    v.knockoutReadout.window = std::max(1, v.knockoutReadout.window);
+  }
   {
     rt::ana::ExpertContrastRequest& c = v.contrast;
     if (const auto it = x.find("contrast.task"); it != x.end()) c.task = splitLines(it->second);

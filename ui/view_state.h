@@ -5,6 +5,7 @@
 #pragma once
 
 #include "runtime/analysis/expert_contrast.h"
+#include "runtime/analysis/knockout.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
@@ -109,6 +110,8 @@ struct ViewState {
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
   rt::ana::ExpertContrastRequest contrast;
+  // The Knockout effect panel (§10 readout of `knockout`): sweep off by default (nLayer passes).
+  rt::ana::KnockoutReadoutRequest knockoutReadout;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -134,7 +137,15 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip, ExpertContrast };
+enum class StreamedOutput {
+  None,
+  Continuation,
+  Answers,
+  Steering,
+  LayerSkip,
+  ExpertContrast,
+  KnockoutEffect
+};
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -223,6 +234,12 @@ struct Snapshot {
   // or not computed yet (contrastError set when it cannot be).
   std::shared_ptr<const rt::ana::ExpertContrastResult> contrast;
   QString contrastError;
+  // The knockout's effect on the first answer token (state.knockout set), and the layer sweep with
+  // state.knockoutReadout.sweep: streamed last; null otherwise (knockoutEffectError when it
+  // cannot be computed).
+  std::shared_ptr<const rt::ana::KnockoutReadout> knockoutEffect;
+  QString knockoutAnswerText;  // display text of the answer token
+  QString knockoutEffectError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

@@ -14,6 +14,7 @@
 
 #include "runtime/analysis/attribution.h"
 #include "runtime/analysis/expert_contrast.h"
+#include "runtime/analysis/knockout.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
@@ -94,6 +95,10 @@ class TstExportActions : public QObject {
     n.state.contrast.tau = 0.0f;
     n.contrast = std::make_shared<const rt::ana::ExpertContrastResult>(
         rt::ana::expertContrast(s, n.state.contrast));
+    n.state.knockoutReadout.sweep = true;
+    n.knockoutEffect = std::make_shared<const rt::ana::KnockoutReadout>(rt::ana::knockoutReadout(
+        s, tr->ids, {}, rt::Knockout{{T - 1}, {0, 1}, 0, 1}, n.state.knockoutReadout));
+    n.knockoutAnswerText = QStringLiteral("x");
   }
 
   void figuresOfEveryView() {
@@ -214,6 +219,30 @@ class TstExportActions : public QObject {
     none.contrast.reset();
     QVERIFY(!ui::exportViewData(none, "contrast", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no contrast data"), qPrintable(err));
+  }
+
+  // The Knockout effect data export: the readout's JSON (effect and sweep) and the sweep as .npy
+  // [1, nLayer]; without the sweep, the single effect [1, 1].
+  void knockoutExports() {
+    QString err;
+    const QString json = m_dir.filePath("ko.json"), npy = m_dir.filePath("ko.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "knockout", json, "demo.gguf", &err), qPrintable(err));
+    std::ifstream f(json.toStdString());
+    const auto j = nlohmann::json::parse(f);
+    QCOMPARE(j.dump(), rt::ana::knockoutReadoutJson(*m_snap.knockoutEffect).dump());
+    QCOMPARE(j["sweep"].size(), size_t(m_snap.nLayer));
+    QVERIFY2(ui::exportViewData(m_snap, "knockout", npy, "demo.gguf", &err), qPrintable(err));
+    const auto arr = rt::readNpyF32(npy.toStdString());
+    QCOMPARE(arr.shape, (std::vector<int64_t>{1, m_snap.nLayer}));
+    for (int l = 0; l < m_snap.nLayer; ++l)
+      QCOMPARE(arr.data[size_t(l)], float(m_snap.knockoutEffect->sweep[size_t(l)]));
+    ui::Snapshot single = m_snap;
+    auto r = *m_snap.knockoutEffect;
+    r.sweep.clear();
+    single.knockoutEffect = std::make_shared<const rt::ana::KnockoutReadout>(r);
+    QVERIFY2(ui::exportViewData(single, "knockout", npy, "demo.gguf", &err), qPrintable(err));
+    QCOMPARE(rt::readNpyF32(npy.toStdString()).data,
+             (std::vector<float>{float(r.effect.relativeChange)}));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
