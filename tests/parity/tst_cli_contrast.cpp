@@ -83,6 +83,45 @@ LL_TEST(contrastJsonMatchesRuntime) {
   QCOMPARE(j["edits"]["switch_off"].size(), r.picked.size());
 }
 
+// `routing --task --neutral` picks with the same expert contrast (middle layers by default).
+LL_TEST(routingPickerIsTheContrast) {
+  LL_REQUIRE_SHARED();
+  const fs::path model = lltest::sharedDir() / "models" / "stories260K-moe4.gguf";
+  const fs::path task = tmp("rtask.txt"), neutral = tmp("rneutral.txt");
+  {
+    std::ofstream(task) << "Once upon a time there was a little girl.\nShe played in the park.\n";
+    std::ofstream(neutral) << "The sun was hot and the sky was blue\n";
+  }
+  for (const bool all : {false, true}) {
+    int code = 0;
+    const std::string out = runCli("routing " + model.string() + " --text 'Lily ran' --task " +
+                                       task.string() + " --neutral " + neutral.string() +
+                                       " --tau 0.02 --threads 2" + (all ? " --all-layers" : ""),
+                                   &code);
+    QVERIFY2(code == 0, out);
+    const json j = json::parse(out);
+    Session s;
+    BackendChoice b;
+    b.threads = 2;
+    s.load(model, b);
+    ana::ExpertContrastRequest rq;
+    rq.task = {"Once upon a time there was a little girl.", "She played in the park."};
+    rq.neutral = {"The sun was hot and the sky was blue"};
+    rq.tau = 0.02f;
+    rq.layers = all ? ana::ContrastLayers::All : ana::ContrastLayers::Middle;
+    const auto r = ana::expertContrast(s, rq);
+    QVERIFY(!r.picked.empty());
+    QCOMPARE(j["picker"]["experts"].size(), r.picked.size());
+    for (size_t i = 0; i < r.picked.size(); ++i) {
+      QCOMPARE(j["picker"]["experts"][i]["layer"].get<int>(), r.picked[i].first);
+      QCOMPARE(j["picker"]["experts"][i]["expert"].get<int>(), r.picked[i].second);
+    }
+    QVERIFY(j["picker"]["layers"].get<std::vector<int>>() == r.pickLayers);
+  }
+  fs::remove(task);
+  fs::remove(neutral);
+}
+
 LL_TEST(contrastHelpAndBadInput) {
   LL_REQUIRE_SHARED();
   int code = -1;
