@@ -61,6 +61,16 @@ ExpertContrastPanel::ExpertContrastPanel(SelectionModel* selection, QWidget* par
     : Panel(selection, parent) {
   auto* v = new QVBoxLayout(this);
   v->setContentsMargins(2, 2, 2, 2);
+  buildInputs(v);
+  buildPlot(v);
+  buildActions(v);
+  restyle();
+  clearData();
+  connectControls();
+}
+
+// The prompt sets, τ, the pick layers and Compute; the status line.
+void ExpertContrastPanel::buildInputs(QVBoxLayout* v) {
   auto* sets = new QGridLayout;
   m_task = promptEdit(this, tr("task prompts, one per line"));
   m_task->setToolTip(QString::fromUtf8(rt::ana::kContrastTaskHelp));
@@ -96,7 +106,10 @@ ExpertContrastPanel::ExpertContrastPanel(SelectionModel* selection, QWidget* par
   m_status->setWordWrap(true);
   m_status->setTextFormat(Qt::PlainText);
   v->addWidget(m_status);
+}
 
+// The Δ heatmap with its colour bar and the marks; the summary of the picks.
+void ExpertContrastPanel::buildPlot(QVBoxLayout* v) {
   m_plot = new QCustomPlot(this);
   m_plot->setMinimumHeight(110);
   m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
@@ -126,7 +139,11 @@ ExpertContrastPanel::ExpertContrastPanel(SelectionModel* selection, QWidget* par
   m_summary->setWordWrap(true);
   m_summary->setTextFormat(Qt::PlainText);
   v->addWidget(m_summary);
+}
 
+// The one-click actions, λ and "middle layers only", the over-forced warning.
+void ExpertContrastPanel::buildActions(QVBoxLayout* v) {
+  const rt::ana::ExpertContrastRequest defaults;
   auto* actions = new QHBoxLayout;
   m_off = new QPushButton(tr("Switch off"), this);
   m_off->setToolTip(tr("Ban the marked experts (router logit −∞ before top-k)"));
@@ -156,9 +173,9 @@ ExpertContrastPanel::ExpertContrastPanel(SelectionModel* selection, QWidget* par
   m_warning->setWordWrap(true);
   m_warning->setTextFormat(Qt::PlainText);
   v->addWidget(m_warning);
-  restyle();
-  clearData();
+}
 
+void ExpertContrastPanel::connectControls() {
   connect(m_compute, &QPushButton::clicked, this, [this] {
     m_taskSet = linesOf(m_task);
     m_neutralSet = linesOf(m_neutral);

@@ -18,6 +18,7 @@ class QDoubleSpinBox;
 class QLabel;
 class QPlainTextEdit;
 class QPushButton;
+class QVBoxLayout;
 
 namespace ll::ui {
 
@@ -55,6 +56,11 @@ class ExpertContrastPanel : public Panel {
   void editsRequested(const std::vector<rt::RouterEdit>& edits, const QString& what);
 
  private:
+  // Construction in parts.
+  void buildInputs(QVBoxLayout* v);
+  void buildPlot(QVBoxLayout* v);
+  void buildActions(QVBoxLayout* v);
+  void connectControls();
   void apply(rt::ana::ContrastAction action);
   void restyle();
   void changeEvent(QEvent* e) override;
