@@ -179,8 +179,12 @@ void ExpertContrastPanel::connectControls() {
   connect(m_compute, &QPushButton::clicked, this, [this] {
     m_taskSet = linesOf(m_task);
     m_neutralSet = linesOf(m_neutral);
+    updateCompute();
     emit settingsChanged();
   });
+  // Compute is on while the typed sets are not the ones the heatmap shows.
+  connect(m_task, &QPlainTextEdit::textChanged, this, &ExpertContrastPanel::updateCompute);
+  connect(m_neutral, &QPlainTextEdit::textChanged, this, &ExpertContrastPanel::updateCompute);
   connect(m_tau, &QDoubleSpinBox::valueChanged, this, &Panel::settingsChanged);
   connect(m_layers, &QComboBox::currentIndexChanged, this, &Panel::settingsChanged);
   connect(m_lambda, &QDoubleSpinBox::valueChanged, this, &Panel::settingsChanged);
@@ -250,14 +254,16 @@ void ExpertContrastPanel::applyState(const rt::ana::ExpertContrastRequest& rq) {
   m_layers->setCurrentIndex(static_cast<int>(rq.layers));
   m_lambda->setValue(rq.lambda);
   m_middleOnly->setChecked(rq.promoteMiddleOnly);
+  updateCompute();
 }
 
 void ExpertContrastPanel::modelChanged(const ModelInfo& info) {
   m_nExpert = info.nExpert;
   m_modelName = info.name;
-  for (QWidget* w : std::initializer_list<QWidget*>{m_task, m_neutral, m_tau, m_layers, m_compute,
-                                                    m_lambda, m_middleOnly})
+  for (QWidget* w :
+       std::initializer_list<QWidget*>{m_task, m_neutral, m_tau, m_layers, m_lambda, m_middleOnly})
     w->setEnabled(m_nExpert > 0);
+  updateCompute();
   clearData();
 }
 
@@ -273,6 +279,11 @@ void ExpertContrastPanel::clearData() {
           ? tr("Give task and neutral prompts (one per line) and press Compute.")
           : tr("Expert contrast compares MoE routing: %1 has no experts.").arg(m_modelName));
   updateButtons();
+}
+
+void ExpertContrastPanel::updateCompute() {
+  const bool edited = linesOf(m_task) != m_taskSet || linesOf(m_neutral) != m_neutralSet;
+  m_compute->setEnabled(m_nExpert > 0 && edited);
 }
 
 void ExpertContrastPanel::updateButtons() {

@@ -65,6 +65,7 @@ class ExpertContrastPanel : public Panel {
   void restyle();
   void changeEvent(QEvent* e) override;
   void updateButtons();
+  void updateCompute();
 
   QPlainTextEdit* m_task = nullptr;
   QPlainTextEdit* m_neutral = nullptr;

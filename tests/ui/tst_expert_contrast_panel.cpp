@@ -129,9 +129,16 @@ class TstExpertContrastPanel : public QObject {
     QVERIFY(!m_w->shownSnapshot()->contrast);  // typing runs nothing
     QVERIFY(!p->switchOffButton()->isEnabled());
     p->tauBox()->setValue(0.05);
+    QVERIFY(p->computeButton()->isEnabled());
     p->computeButton()->click();
     QVERIFY(uitest::waitSettled(m_w.get()));
     compareWithRuntime();
+    // Compute is off while the typed sets are the ones shown, on again after an edit.
+    QVERIFY(!p->computeButton()->isEnabled());
+    p->neutralEdit()->appendPlainText(QStringLiteral("A cat sat"));
+    QVERIFY(p->computeButton()->isEnabled());
+    p->neutralEdit()->setPlainText(QString::fromUtf8(kNeutral));
+    QVERIFY(!p->computeButton()->isEnabled());
     QVERIFY(!m_w->shownSnapshot()->contrast->picked.empty());
     QVERIFY(p->switchOffButton()->isEnabled());
 
