@@ -146,6 +146,8 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_attnCache = {};
   m_attribution.clear();
   m_skipCache = {};
+  m_contrastCache = {};
+  m_knockoutCache = {};
   return info;
 }
 
@@ -359,6 +361,14 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   if (st.layerSkip.enabled && layerSkipCached(s)) {  // new passes wait for the stream
     runLayerSkip(s, alive);
     clock.mark("layer skip");
+  }
+  if (contrastWanted(st.contrast) && contrastCached(s)) {  // new passes wait for the stream
+    runContrast(s, alive);
+    clock.mark("expert contrast");
+  }
+  if (st.knockout && knockoutEffectCached(s)) {  // new passes wait for the stream
+    runKnockoutEffect(s, alive);
+    clock.mark("knockout effect");
   }
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)

@@ -60,6 +60,16 @@ class AnalysisJob {
   // stage; core() fills the result only when it is cached. (analysis_layer_skip.cpp)
   void runLayerSkip(Snapshot& s, const Alive& alive);
   bool layerSkipCached(const Snapshot& s) const;
+  // Expert contrast (state.contrast): one pass per prompt of both sets on m_aux, kept while the
+  // sets are (τ and the layers only pick again); streamed last like the layer skip, core() fills
+  // it only from the cache. (analysis_contrast.cpp)
+  void runContrast(Snapshot& s, const Alive& alive);
+  bool contrastCached(const Snapshot& s) const;
+  // Knockout effect (state.knockout): the run without and with the knockout (and the sweep) on
+  // m_aux, kept while the trace and the readout request are; streamed last.
+  // (analysis_knockout.cpp)
+  void runKnockoutEffect(Snapshot& s, const Alive& alive);
+  bool knockoutEffectCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -100,6 +110,17 @@ class AnalysisJob {
     rt::SkipPart part = rt::SkipPart::Layer;
     std::shared_ptr<const rt::ana::LayerSkipResult> result;
   } m_skipCache;
+  struct ContrastCache {
+    std::vector<std::string> task, neutral;
+    std::shared_ptr<const rt::ana::ExpertContrastResult> result;
+    QString error;  // the sets cannot be run (kept, so a keystroke does not retry them)
+  } m_contrastCache;
+  struct KnockoutCache {
+    std::shared_ptr<const rt::Trace> trace;
+    rt::ana::KnockoutReadoutRequest request;
+    std::shared_ptr<const rt::ana::KnockoutReadout> result;
+    QString error;
+  } m_knockoutCache;
 };
 
 }  // namespace ll::ui

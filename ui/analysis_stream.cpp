@@ -15,8 +15,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <numeric>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace ll::ui {
 
@@ -34,6 +37,10 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("steering continuations");
     case StreamedOutput::LayerSkip:
       return QStringLiteral("layer skip");
+    case StreamedOutput::ExpertContrast:
+      return QStringLiteral("expert contrast");
+    case StreamedOutput::KnockoutEffect:
+      return QStringLiteral("knockout effect");
   }
   return {};
 }
@@ -99,6 +106,10 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   iv.knockout = core.state.knockout;
   const bool steering = core.state.steering.enabled;
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
+  const bool contrast =
+      contrastWanted(core.state.contrast) && !core.contrast && core.contrastError.isEmpty();
+  const bool knockout =
+      core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty();
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -129,12 +140,22 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering && !skip,
-        [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
+  // The stages after the answers, in order; the last one completes the stream.
+  std::vector<std::pair<StreamedOutput, std::function<void(Snapshot&)>>> tail;
   if (steering)
-    stage(StreamedOutput::Steering, !skip,
-          [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
-  if (skip) stage(StreamedOutput::LayerSkip, true, [&](Snapshot& s) { runLayerSkip(s, alive); });
+    tail.emplace_back(StreamedOutput::Steering,
+                      [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
+  if (skip)
+    tail.emplace_back(StreamedOutput::LayerSkip, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (contrast)
+    tail.emplace_back(StreamedOutput::ExpertContrast, [&](Snapshot& s) { runContrast(s, alive); });
+  if (knockout)
+    tail.emplace_back(StreamedOutput::KnockoutEffect,
+                      [&](Snapshot& s) { runKnockoutEffect(s, alive); });
+  stage(StreamedOutput::Answers, tail.empty(),
+        [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
+  for (size_t i = 0; i < tail.size(); ++i)
+    stage(tail[i].first, i + 1 == tail.size(), tail[i].second);
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
@@ -147,9 +168,11 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
     const int n = std::max(1, s.state.selection.answerTokens);
     ana::Answers a;
     if (s.state.selection.method == SelectMethod::PromptDistill) {
-      // The continuation: each stage's dropped tokens invisible after its own layer.
+      // The continuation: each stage's dropped tokens invisible after its own layer, under the
+      // prompt run's interventions (router edits, knockout), as the full answer.
       m_aux->setPromptIds(tr.ids);
-      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, s.state.selection.kvTrim, n);
+      a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, s.state.selection.kvTrim, n,
+                               tr.request.interventions);
     } else {
       // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
       // decoded on the generation session, whose cache holds the prompt), the kept tokens run

@@ -3,7 +3,6 @@
 #include "runtime/analysis/attribution.h"
 #include "ui/selection_model.h"
 #include "ui/theme.h"
-#include "visualizers/colormap.h"
 
 #include <qcustomplot.h>
 #include <QGridLayout>
@@ -18,16 +17,6 @@
 namespace ll::ui {
 
 namespace {
-
-// The diverging colormap of the heatmaps (blue - white - red), as a QCustomPlot gradient.
-QCPColorGradient divergingGradient() {
-  QCPColorGradient g;
-  g.clearColorStops();
-  const vis::ColormapLut& lut = vis::colormapLut(vis::Colormap::Diverging);
-  for (int i = 0; i < 256; ++i)  // every entry: the centre's lightness peak is kept
-    g.setColorStopAt(i / 255.0, QColor(lut[i * 4], lut[i * 4 + 1], lut[i * 4 + 2]));
-  return g;
-}
 
 QCPBars* barsOf(QCustomPlot* p, int i) {
   return qobject_cast<QCPBars*>(p->plottable(i));

@@ -22,6 +22,8 @@
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
+#include "ui/export_contrast.h"
+#include "ui/export_knockout.h"
 #include "ui/export_layer_skip.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
@@ -131,7 +133,8 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection", "attribution", "layerskip"};
+  return {"attention", "headgrid",    "lens",      "routing",
+          "selection", "attribution", "layerskip", "contrast"};
 }
 
 QStringList dataViews() {
@@ -256,6 +259,10 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f = layerSkipFigure(
         s, captionOf(s, modelName,
                      r ? "layer skip at token " + QString::number(r->position) : QString()));
+  } else if (view == "contrast") {
+    f = contrastFigure(s, captionOf(s, modelName, "expert contrast"));
+  } else if (view == "knockout") {
+    f = knockoutFigure(s, captionOf(s, modelName, "knockout effect"));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -315,6 +322,14 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       writeLayerSkipData(s, path, QString());
       return true;
     }
+    if (view == "contrast") {  // .json: the document `layerlens-cli contrast` writes
+      writeContrastData(s, path);
+      return true;
+    }
+    if (view == "knockout") {
+      writeKnockoutData(s, path);
+      return true;
+    }
     if (suffix != "npy")
       throw std::invalid_argument(
           "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
@@ -339,6 +354,11 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
 }
 
 namespace {
+
+// Views whose data export is the CLI's JSON document first (.npy too).
+bool jsonData(const QString& view) {
+  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout";
+}
 
 // Keeps the loaded model's path (for captions and sessions) and owns the
 // dialogs.
@@ -378,11 +398,10 @@ class ExportActions : public QObject {
         QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
-        m_window, tr("Export data"),
-        view + (view == "attribution" || view == "layerskip" ? ".json" : ".npy"),
-        view == "selection"                            ? tr("Data (*.npy *.json *.csv)")
-        : view == "attribution" || view == "layerskip" ? tr("Data (*.json *.npy)")
-                                                       : tr("NumPy (*.npy)"));
+        m_window, tr("Export data"), view + (jsonData(view) ? ".json" : ".npy"),
+        view == "selection" ? tr("Data (*.npy *.json *.csv)")
+        : jsonData(view)    ? tr("Data (*.json *.npy)")
+                            : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
     if (needsFullExport(view, path)) return exportFull(view, path);
     QString error;

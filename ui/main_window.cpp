@@ -3,9 +3,11 @@
 #include "ui/attention_panel.h"
 #include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
+#include "ui/expert_contrast_panel.h"
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
 #include "ui/heatmap_view.h"
+#include "ui/knockout_panel.h"
 #include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
@@ -208,6 +210,8 @@ void MainWindow::applyPendingSession() {
   m_attribution->applyState(v.attribution);
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
+  m_contrast->applyState(v.contrast);
+  m_knockout->applyState(v.knockoutReadout);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -284,6 +288,10 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("steering")};
     case StreamedOutput::LayerSkip:
       return {QStringLiteral("layerskip")};
+    case StreamedOutput::ExpertContrast:
+      return {QStringLiteral("contrast")};
+    case StreamedOutput::KnockoutEffect:
+      return {QStringLiteral("knockout")};
     case StreamedOutput::None:
       break;
   }

@@ -32,7 +32,9 @@ namespace ll::ui {
 
 class AttentionPanel;
 class EntropyPanel;
+class ExpertContrastPanel;
 class HeatmapView;
+class KnockoutPanel;
 class AttributionPanel;
 class LayerSkipPanel;
 class LatentPanel;
@@ -99,6 +101,8 @@ class MainWindow : public QMainWindow {
   AttributionPanel* attributionPanel() const { return m_attribution; }
   LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
   LatentPanel* latentPanel() const { return m_latent; }
+  ExpertContrastPanel* contrastPanel() const { return m_contrast; }
+  KnockoutPanel* knockoutPanel() const { return m_knockout; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -183,6 +187,8 @@ class MainWindow : public QMainWindow {
   AttributionPanel* m_attribution = nullptr;
   LayerSkipPanel* m_layerSkip = nullptr;
   LatentPanel* m_latent = nullptr;
+  ExpertContrastPanel* m_contrast = nullptr;
+  KnockoutPanel* m_knockout = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

@@ -6,7 +6,9 @@
 #include "ui/attention_panel.h"
 #include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
+#include "ui/expert_contrast_panel.h"
 #include "ui/heatmap_view.h"
+#include "ui/knockout_panel.h"
 #include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
 #include "ui/lens_panel.h"
@@ -45,6 +47,8 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_attribution = new AttributionPanel(m_selection);
   m_layerSkip = new LayerSkipPanel(m_selection);
   m_latent = new LatentPanel(m_selection);
+  m_contrast = new ExpertContrastPanel(m_selection);
+  m_knockout = new KnockoutPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -59,6 +63,8 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* attributionDock = addPanel(m_attribution, tr("Attribution"), Qt::RightDockWidgetArea);
   auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
+  auto* contrastDock = addPanel(m_contrast, tr("Expert contrast"), Qt::RightDockWidgetArea);
+  auto* knockoutDock = addPanel(m_knockout, tr("Knockout effect"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -67,6 +73,10 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(lensDock, attributionDock);
   tabifyDockWidget(attributionDock, skipDock);
   tabifyDockWidget(skipDock, latentDock);
+  tabifyDockWidget(latentDock, contrastDock);
+  tabifyDockWidget(contrastDock, knockoutDock);
+  // The contrast's one-click actions go into the routing panel's edits (and the next run).
+  connect(m_contrast, &ExpertContrastPanel::editsRequested, m_routing, &RoutingPanel::addEdits);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();

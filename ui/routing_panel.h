@@ -58,6 +58,10 @@ class RoutingPanel : public Panel {
   QPushButton* resetButton() const { return m_reset; }
   // Removes every router edit (expert controls and loaded per-layer edits) and recomputes.
   void resetAllEdits();
+  // Adds edits from elsewhere (the Expert contrast panel's one-click actions, named by `what`):
+  // each replaces what its (layer, expert) had; the edits in force go verbatim under "as loaded
+  // (per layer)", so they stay in their layers; the run follows at once.
+  void addEdits(const std::vector<rt::RouterEdit>& edits, const QString& what);
   // What the last scope change did to the edits ("copied 3 edits of layer 2 to all 8 layers").
   QString scopeNoteText() const;
   QCustomPlot* loadPlot() const { return m_load; }

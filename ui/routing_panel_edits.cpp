@@ -212,6 +212,31 @@ void RoutingPanel::resetAllEdits() {
   emit settingsChanged();
 }
 
+void RoutingPanel::addEdits(const std::vector<rt::RouterEdit>& edits, const QString& what) {
+  if (m_nExpert <= 0 || edits.empty()) return;
+  std::vector<rt::RouterEdit> all = routerEdits();
+  for (const rt::RouterEdit& e : edits) {
+    std::erase_if(
+        all, [&](const rt::RouterEdit& x) { return x.layer == e.layer && x.expert == e.expert; });
+    all.push_back(e);
+  }
+  {
+    // Per layer, verbatim: picked experts stay in their layers whatever layer is selected later.
+    const QSignalBlocker block(this);
+    const QSignalBlocker blockScope(m_layers);
+    resetControls();
+    m_loaded = all;
+    m_layers->setCurrentIndex(kAsLoaded);
+    for (auto* w : m_bias) w->setEnabled(false);
+    for (auto* w : m_force) w->setEnabled(false);
+    m_scope = kAsLoaded;
+  }
+  refreshList();
+  m_scopeNote->setText(tr("added %1 (%2)").arg(countEdits(int(edits.size())), what));
+  m_scopeNote->setVisible(true);
+  emit settingsChanged();
+}
+
 QString RoutingPanel::scopeNoteText() const {
   return m_scopeNote->isHidden() ? QString() : m_scopeNote->text();
 }

@@ -99,6 +99,14 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["layerskip.sublayer"] = rt::ana::skipPartName(v.layerSkip.part);
   x["latent.word_a"] = v.latent.wordA;
   x["latent.word_b"] = v.latent.wordB;
+  x["contrast.task"] = joinLines(v.contrast.task);
+  x["contrast.neutral"] = joinLines(v.contrast.neutral);
+  x["contrast.tau"] = QString::number(double(v.contrast.tau), 'g', 9).toStdString();
+  x["contrast.layers"] = rt::ana::contrastLayersName(v.contrast.layers);
+  x["contrast.lambda"] = QString::number(double(v.contrast.lambda), 'g', 9).toStdString();
+  x["contrast.promote_middle"] = v.contrast.promoteMiddleOnly ? "1" : "0";
+  x["knockout.sweep"] = v.knockoutReadout.sweep ? "1" : "0";
+  x["knockout.window"] = std::to_string(v.knockoutReadout.window);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -143,6 +151,31 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   if (const auto it = x.find("latent.word_a"); it != x.end()) v.latent.wordA = it->second;
   if (const auto it = x.find("latent.word_b"); it != x.end()) v.latent.wordB = it->second;
 
+  {
+    int sweep = v.knockoutReadout.sweep ? 1 : 0;
+    readNumber(x, "knockout.sweep", sweep);
+    v.knockoutReadout.sweep = sweep != 0;
+    readNumber(x, "knockout.window", v.knockoutReadout.window);
+    v.knockoutReadout.window = std::max(1, v.knockoutReadout.window);
+  }
+  {
+    rt::ana::ExpertContrastRequest& c = v.contrast;
+    if (const auto it = x.find("contrast.task"); it != x.end()) c.task = splitLines(it->second);
+    if (const auto it = x.find("contrast.neutral"); it != x.end())
+      c.neutral = splitLines(it->second);
+    readNumber(x, "contrast.tau", c.tau);
+    readNumber(x, "contrast.lambda", c.lambda);
+    int middle = c.promoteMiddleOnly ? 1 : 0;
+    readNumber(x, "contrast.promote_middle", middle);
+    c.promoteMiddleOnly = middle != 0;
+    if (const auto it = x.find("contrast.layers"); it != x.end()) {
+      try {
+        c.layers = rt::ana::parseContrastLayers(it->second);
+      } catch (const std::invalid_argument&) {
+        // an unknown name from a hand-edited file: keep the default (all layers)
+      }
+    }
+  }
   {
     int enabled = 0;
     readNumber(x, "layerskip.enabled", enabled);

@@ -1,5 +1,6 @@
 #include "ui/theme.h"
 
+#include "visualizers/colormap.h"
 #include "visualizers/heatmap_types.h"
 
 #include <qcustomplot.h>
@@ -147,6 +148,15 @@ Theme savedTheme() {
 void saveTheme(Theme theme) {
   QSettings().setValue(QStringLiteral("theme"),
                        theme == Theme::Dark ? QStringLiteral("dark") : QStringLiteral("light"));
+}
+
+QCPColorGradient divergingGradient() {
+  QCPColorGradient g;
+  g.clearColorStops();
+  const vis::ColormapLut& lut = vis::colormapLut(vis::Colormap::Diverging);
+  for (int i = 0; i < 256; ++i)  // every entry: the centre's lightness peak is kept
+    g.setColorStopAt(i / 255.0, QColor(lut[i * 4], lut[i * 4 + 1], lut[i * 4 + 2]));
+  return g;
 }
 
 }  // namespace ll::ui

@@ -6,6 +6,7 @@
 #include <QColor>
 #include <QString>
 
+class QCPColorGradient;
 class QCustomPlot;
 class QObject;
 
@@ -47,5 +48,8 @@ void applyPlotTheme(QCustomPlot* plot, Theme theme);
 // The pen colour of a series in a theme (for graphs whose pen is rebuilt on new data).
 QColor seriesColor(PlotSeries series, Theme theme);
 void setPlotSeries(QObject* graph, PlotSeries series);
+// The heatmaps' diverging colormap (blue - white - red) as a QCustomPlot gradient, every LUT entry
+// a stop so 0 keeps the light centre (colour maps of signed values: attribution, expert contrast).
+QCPColorGradient divergingGradient();
 
 }  // namespace ll::ui

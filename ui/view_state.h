@@ -4,6 +4,8 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/expert_contrast.h"
+#include "runtime/analysis/knockout.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
@@ -86,6 +88,11 @@ struct LatentLanguageSettings {
   bool operator==(const LatentLanguageSettings&) const = default;
 };
 
+// The Expert contrast panel (ALGORITHMS.md §9) asks for rt::ana::ExpertContrastRequest: the prompt
+// sets as its Compute button committed them, τ, the layers and the promotion settings. Nothing
+// runs while either set has no prompt.
+bool contrastWanted(const rt::ana::ExpertContrastRequest& request);
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -102,6 +109,9 @@ struct ViewState {
   AttributionSettings attribution;
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
+  rt::ana::ExpertContrastRequest contrast;
+  // The Knockout effect panel (§10 readout of `knockout`): sweep off by default (nLayer passes).
+  rt::ana::KnockoutReadoutRequest knockoutReadout;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -127,7 +137,15 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
+enum class StreamedOutput {
+  None,
+  Continuation,
+  Answers,
+  Steering,
+  LayerSkip,
+  ExpertContrast,
+  KnockoutEffect
+};
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -211,6 +229,17 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::LatentLanguageResult> latent;
   QStringList latentTokensA, latentTokensB;  // display text of the words' counted tokens
   QString latentError;
+  // Expert contrast (state.contrast wanted): its passes are streamed last; already in the panels'
+  // snapshot when only τ, the layers or the promotion settings changed. Null when not asked for
+  // or not computed yet (contrastError set when it cannot be).
+  std::shared_ptr<const rt::ana::ExpertContrastResult> contrast;
+  QString contrastError;
+  // The knockout's effect on the first answer token (state.knockout set), and the layer sweep with
+  // state.knockoutReadout.sweep: streamed last; null otherwise (knockoutEffectError when it
+  // cannot be computed).
+  std::shared_ptr<const rt::ana::KnockoutReadout> knockoutEffect;
+  QString knockoutAnswerText;  // display text of the answer token
+  QString knockoutEffectError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

@@ -2,7 +2,9 @@
 // attend keys in --to (spans like "last", "all-but-last", "0,3-7", "-1") in the window of --window
 // layers centred on --layer; prints JSON with the relative change 100 (p_new - p_base) / p_base
 // of the first answer token (the unablated argmax unless --answer ID); "warnings" counts the edges
-// a sliding window hides already.
+// a sliding window hides already. --sweep adds the same knockout in the window centred on each
+// layer in turn (rt::ana::knockoutReadout: window, sweep, sweep_p_new, sweep_layers), as the GUI's
+// Knockout effect panel draws it.
 #include "cmd_analysis_common.h"
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/method_limits.h"
@@ -13,7 +15,8 @@ namespace {
 struct KnockOpts {
   ana::ModelPrompt mp;
   std::string from = "last", to = "all-but-last";
-  int layer = -1, window = 9, answer = -1;
+  int layer = -1, window = rt::ana::KnockoutReadoutRequest{}.window, answer = -1;
+  bool sweep = false;
 };
 
 int knockoutCommand(const KnockOpts& o) {
@@ -31,6 +34,16 @@ int knockoutCommand(const KnockOpts& o) {
   j["p_new"] = r.pNew;
   j["relative_change_percent"] = r.relativeChange;
   j["warnings"] = rt::ana::knockoutWarnings(s->model().spec, from, to, r.layerBegin, r.layerEnd);
+  if (o.sweep) {
+    rt::ana::KnockoutReadoutRequest rq;
+    rq.window = o.window;
+    rq.sweep = true;
+    rq.answer = r.answer;
+    const auto rr = rt::ana::knockoutReadout(*s, s->promptIds(), {},
+                                             rt::Knockout{from, to, r.layerBegin, r.layerEnd}, rq);
+    const nlohmann::json sj = rt::ana::knockoutReadoutJson(rr);
+    for (const char* key : {"window", "sweep", "sweep_p_new", "sweep_layers"}) j[key] = sj[key];
+  }
   ana::printJson(j);
   return 0;
 }
@@ -44,6 +57,9 @@ RegisterCommand reg{{"knockout", "attention knockout between token groups (JSON 
                        sub.add_option("--layer", o->layer, "centre layer (default n_layer / 2)");
                        sub.add_option("--window", o->window, "layers in the window");
                        sub.add_option("--answer", o->answer, "answer token id");
+                       sub.add_flag("--sweep", o->sweep,
+                                    "also the same knockout in the window centred on each layer "
+                                    "(one pass per layer)");
                        return [o] { return knockoutCommand(*o); };
                      }}};
 

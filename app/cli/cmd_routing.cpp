@@ -4,10 +4,12 @@
 // model applies, after top-k and its own renormalisation) per MoE layer and load.npy f32 [L, E]
 // (fraction of tokens choosing each expert). --compare-text T2 prints the per-layer JSD between the
 // two prompts' mean routing. --task FILE --neutral FILE picks experts with Δ = routing frequency
-// on task prompts − on neutral prompts > --tau (middle layers unless --all-layers). Prints JSON.
+// on task prompts − on neutral prompts > --tau (rt::ana::expertContrast, as `contrast`; middle
+// layers unless --all-layers). Prints JSON.
 #include <filesystem>
 
 #include "cmd_analysis_common.h"
+#include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/api/intervention_args.h"
 #include "runtime/api/npy_io.h"
@@ -21,7 +23,7 @@ namespace {
 struct RoutingOpts {
   ana::ModelPrompt mp;
   std::string dump, compareText, task, neutral;
-  float tau = 0.1f;
+  float tau = rt::ana::ExpertContrastRequest{}.tau;  // the expert contrast's default
   bool allLayers = false;
   std::vector<std::string> promote;
   float lambda = 0.5f, coverage = 0.9f;
@@ -80,24 +82,18 @@ int routingCommand(const RoutingOpts& o) {
   if (!o.task.empty() || !o.neutral.empty()) {
     if (o.task.empty() || o.neutral.empty())
       throw std::invalid_argument("routing: the expert picker needs --task and --neutral");
-    // Routing frequency per (layer, expert) averaged over each file's prompts (no interventions).
-    auto freq = [&](const std::string& file) {
-      std::vector<float> acc(size_t(L) * E, 0.0f);
-      auto lines = ana::readLines(file);
-      for (const auto& line : lines) {
-        s->setPrompt(line, o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1));
-        auto f = rt::ana::expertLoad(*s->run());
-        for (size_t i = 0; i < acc.size(); ++i) acc[i] += f[i] / lines.size();
-      }
-      return acc;
-    };
-    auto ft = freq(o.task), fn = freq(o.neutral);
-    auto layers = o.allLayers ? std::vector<int>{} : rt::ana::middleLayers(L);
+    // The expert contrast of `contrast` (one definition), in the middle layers by default here:
+    // the picks feed soft promotion (--promote).
+    rt::ana::ExpertContrastRequest rq;
+    rq.task = ana::readLines(o.task);
+    rq.neutral = ana::readLines(o.neutral);
+    rq.tau = o.tau;
+    rq.layers = o.allLayers ? rt::ana::ContrastLayers::All : rt::ana::ContrastLayers::Middle;
+    const auto c = rt::ana::expertContrast(*s, rq);
     nlohmann::json picks = nlohmann::json::array();
-    for (auto [l, e] : rt::ana::pickExperts(ft, fn, L, E, o.tau, layers))
-      picks.push_back(
-          {{"layer", l}, {"expert", e}, {"delta", ft[size_t(l) * E + e] - fn[size_t(l) * E + e]}});
-    j["picker"] = {{"tau", o.tau}, {"layers", layers}, {"experts", picks}};
+    for (auto [l, e] : c.picked)
+      picks.push_back({{"layer", l}, {"expert", e}, {"delta", c.at(l, e)}});
+    j["picker"] = {{"tau", o.tau}, {"layers", c.pickLayers}, {"experts", picks}};
   }
   if (!o.dump.empty()) {
     std::filesystem::path dir(o.dump);

@@ -197,7 +197,9 @@ SelectionOutcome runSelection(Session& s, const Trace* tr, const SelectionReques
       break;
     case SelectionMethod::PromptDistill:
       for (const auto& st : p.stages) warn(p.method, st.layer);
-      o.distill = promptDistill(s, p.stages, p.kernel);
+      // Under the trace's interventions, as the other methods read them from the trace.
+      o.distill = promptDistill(s, p.stages, p.kernel, -1,
+                                tr ? tr->request.interventions : Interventions{});
       o.selection.kept = o.distill.keptPerStage.back();
       o.selection.scores = o.distill.scoresPerStage.back();
       // Stage 1 scores every prompt position; later stages only their candidates.

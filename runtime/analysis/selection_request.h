@@ -93,8 +93,8 @@ struct SelectionOutcome {
 };
 
 // Runs the request on the trace `tr` of the Session's prompt. PromptDistill re-runs the prompt on
-// `s` (its later stages need the earlier stages' masks); with tr == nullptr the trace is s.run(),
-// except for GemFilter, which stops after its layer (§2.1).
+// `s` under tr's interventions (its later stages need the earlier stages' masks); with tr ==
+// nullptr the trace is s.run(), except for GemFilter, which stops after its layer (§2.1).
 SelectionOutcome runSelection(Session& s, const Trace* tr, const SelectionRequest& req);
 
 }  // namespace ll::rt::ana

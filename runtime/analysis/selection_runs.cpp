@@ -59,8 +59,16 @@ Selection gemFilterSelect(Session& s, int layer, int k, int kernel) {
   return gemFilter(qkView(*tr, layer, tr->nTokens - 1), k, kernel);  // the last query only
 }
 
+namespace {
+// base with the masks of a PromptDistill continuation added (a query blocked by any mask is).
+Interventions withMasks(Interventions base, const Interventions& distill) {
+  base.masks.insert(base.masks.end(), distill.masks.begin(), distill.masks.end());
+  return base;
+}
+}  // namespace
+
 DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages, int kernel,
-                            int lastQuery) {
+                            int lastQuery, const Interventions& base) {
   const int L = s.model().spec.nLayer;
   const auto& ids = s.promptIds();
   const int T = static_cast<int>(ids.size());
@@ -71,7 +79,7 @@ DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages,
                                   " is out of range (0.." + std::to_string(L - 1) + ")");
   DistillResult r;
   std::vector<int> cand = allIndices(T), layers;
-  Interventions iv;
+  Interventions iv = base;
   r.survivorsPerLayer.assign(L, T);
   for (size_t i = 0; i < stages.size(); ++i) {
     auto tr = runIds(s, ids, iv, true);
@@ -84,7 +92,7 @@ DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages,
     for (int l = stages[i].layer + 1; l < L; ++l)
       r.survivorsPerLayer[l] = static_cast<int>(sel.kept.size());
     // The next stage selects on the continuation: every stage so far masks its dropped tokens.
-    iv = distillInterventions(T, layers, r.keptPerStage, 0, L);
+    iv = withMasks(base, distillInterventions(T, layers, r.keptPerStage, 0, L));
     cand = sel.kept;
   }
   return r;
@@ -143,15 +151,16 @@ Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens)
 
 Answers answerDistilled(Session& s, const std::vector<int>& stageLayers,
                         const std::vector<std::vector<int>>& keptPerStage, int kvTrim,
-                        int maxTokens) {
+                        int maxTokens, const Interventions& base) {
   const auto& ids = s.promptIds();
   const int T = static_cast<int>(ids.size()), L = s.model().spec.nLayer;
-  const Interventions iv = distillInterventions(T, stageLayers, keptPerStage, kvTrim, L);
+  const Interventions iv =
+      withMasks(base, distillInterventions(T, stageLayers, keptPerStage, kvTrim, L));
   Answers a;
   std::vector<int32_t> pos;
   for (int i = 0; i < T; ++i) pos.push_back(i);
   a.full = greedy(
-      s, ids, pos, [](int) { return Interventions{}; }, maxTokens);
+      s, ids, pos, [&](int) { return base; }, maxTokens);
   // The masks do not depend on the length, so every decode step reuses the cached prefix.
   a.compressed = greedy(
       s, ids, pos, [&](int) { return iv; }, maxTokens);

@@ -40,9 +40,10 @@ struct DistillResult {
   std::vector<int> survivorsPerLayer;              // [nLayer] tokens each layer's later part sees
 };
 // Stage 1 scores from a full run; stage i > 1 from a run in which stages < i mask their dropped
-// tokens (exact: the survivors' Q/K at layer l_i are those of the continuation).
+// tokens (exact: the survivors' Q/K at layer l_i are those of the continuation). base: the prompt
+// run's own interventions (router edits, knockout, steering), kept in every run.
 DistillResult promptDistill(Session& s, const std::vector<DistillStage>& stages, int kernel = 5,
-                            int lastQuery = -1);
+                            int lastQuery = -1, const Interventions& base = {});
 
 // The masks of a PromptDistill continuation of a T-token prompt: stage s (layer stageLayers[s],
 // -1 = before layer 0, survivors keptPerStage[s], each a subset of the previous) hides the tokens
@@ -58,10 +59,11 @@ struct Answers {
 };
 // Greedy continuations of the Session's prompt and of the kept tokens re-indexed (GemFilter).
 Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens);
-// Greedy continuations of the full prompt and of the PromptDistill continuation (see above).
+// Greedy continuations of the full prompt and of the PromptDistill continuation (see above), both
+// under base (the prompt run's interventions; the continuation adds the stages' masks to them).
 Answers answerDistilled(Session& s, const std::vector<int>& stageLayers,
                         const std::vector<std::vector<int>>& keptPerStage, int kvTrim,
-                        int maxTokens);
+                        int maxTokens, const Interventions& base = {});
 // One stage: dropped tokens invisible from layer `fromLayer` on, original positions.
 Answers answerKeptPositions(Session& s, const std::vector<int>& kept, int fromLayer, int maxTokens);
 

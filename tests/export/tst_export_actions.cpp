@@ -13,6 +13,8 @@
 #include <QTest>
 
 #include "runtime/analysis/attribution.h"
+#include "runtime/analysis/expert_contrast.h"
+#include "runtime/analysis/knockout.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/npy_io.h"
@@ -88,6 +90,15 @@ class TstExportActions : public QObject {
     n.attributionOtherText = QStringLiteral("b");
     n.state.layerSkip.enabled = true;
     n.layerSkip = std::make_shared<const rt::ana::LayerSkipResult>(rt::ana::layerSkip(s, *tr));
+    n.state.contrast.task = {"abcd abcd", "dcba"};
+    n.state.contrast.neutral = {"a b c d"};
+    n.state.contrast.tau = 0.0f;
+    n.contrast = std::make_shared<const rt::ana::ExpertContrastResult>(
+        rt::ana::expertContrast(s, n.state.contrast));
+    n.state.knockoutReadout.sweep = true;
+    n.knockoutEffect = std::make_shared<const rt::ana::KnockoutReadout>(rt::ana::knockoutReadout(
+        s, tr->ids, {}, rt::Knockout{{T - 1}, {0, 1}, 0, 1}, n.state.knockoutReadout));
+    n.knockoutAnswerText = QStringLiteral("x");
   }
 
   void figuresOfEveryView() {
@@ -173,6 +184,65 @@ class TstExportActions : public QObject {
     none.layerSkip.reset();
     QVERIFY(!ui::exportViewData(none, "layerskip", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no layerskip data"), qPrintable(err));
+  }
+
+  // The Expert contrast data export is `layerlens-cli contrast`'s document (same model, prompts
+  // and τ); .npy is Δ [nLayer, nExpert].
+  void contrastExportMatchesCli() {
+    QVERIFY(m_snap.contrast);
+    QString err;
+    const QString gui = m_dir.filePath("contrast-gui.json"), cli = m_dir.filePath("contrast.json");
+    QVERIFY2(ui::exportViewData(m_snap, "contrast", gui, "demo.gguf", &err), qPrintable(err));
+    const QString npy = m_dir.filePath("contrast.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "contrast", npy, "demo.gguf", &err), qPrintable(err));
+    const auto arr = rt::readNpyF32(npy.toStdString());
+    QCOMPARE(arr.shape, (std::vector<int64_t>{m_snap.nLayer, m_snap.nExpert}));
+    QCOMPARE(arr.data, m_snap.contrast->delta);
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    int rc = -1;
+    const std::string out = clitest::runCapture(
+        exe.string() + " contrast " + m_dir.filePath("demo.gguf").toStdString() +
+            " --task 'abcd abcd' --task dcba --neutral 'a b c d' --tau 0 --threads 1 --out " +
+            cli.toStdString() + " 2>&1",
+        &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    QCOMPARE(read(gui).dump(), read(cli).dump());
+    ui::Snapshot none = m_snap;
+    none.contrast.reset();
+    QVERIFY(!ui::exportViewData(none, "contrast", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no contrast data"), qPrintable(err));
+  }
+
+  // The Knockout effect data export: the readout's JSON (effect and sweep) and the sweep as .npy
+  // [1, nLayer]; without the sweep, the single effect [1, 1].
+  void knockoutExports() {
+    QString err;
+    const QString json = m_dir.filePath("ko.json"), npy = m_dir.filePath("ko.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "knockout", json, "demo.gguf", &err), qPrintable(err));
+    std::ifstream f(json.toStdString());
+    const auto j = nlohmann::json::parse(f);
+    QCOMPARE(j.dump(), rt::ana::knockoutReadoutJson(*m_snap.knockoutEffect).dump());
+    QCOMPARE(j["sweep"].size(), size_t(m_snap.nLayer));
+    QVERIFY2(ui::exportViewData(m_snap, "knockout", npy, "demo.gguf", &err), qPrintable(err));
+    const auto arr = rt::readNpyF32(npy.toStdString());
+    QCOMPARE(arr.shape, (std::vector<int64_t>{1, m_snap.nLayer}));
+    for (int l = 0; l < m_snap.nLayer; ++l)
+      QCOMPARE(arr.data[size_t(l)], float(m_snap.knockoutEffect->sweep[size_t(l)]));
+    ui::Snapshot single = m_snap;
+    auto r = *m_snap.knockoutEffect;
+    r.sweep.clear();
+    single.knockoutEffect = std::make_shared<const rt::ana::KnockoutReadout>(r);
+    QVERIFY2(ui::exportViewData(single, "knockout", npy, "demo.gguf", &err), qPrintable(err));
+    QCOMPARE(rt::readNpyF32(npy.toStdString()).data,
+             (std::vector<float>{float(r.effect.relativeChange)}));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and

@@ -167,9 +167,12 @@ class TstUiUnits : public QObject {
             for (int j = 0; j < G; ++j) {
               const size_t at = size_t(off + i) * T + off + j;
               const float a = grid[((size_t(l) * tr->nHead + h) * G + i) * G + j];
-              const QString where =
-                  QStringLiteral("%1 layer %2 head %3 row %4 col %5").arg(c.name).arg(l).arg(h).arg(
-                      off + i).arg(off + j);
+              const QString where = QStringLiteral("%1 layer %2 head %3 row %4 col %5")
+                                        .arg(c.name)
+                                        .arg(l)
+                                        .arg(h)
+                                        .arg(off + i)
+                                        .arg(off + j);
               QVERIFY2(std::abs(a - map[at]) < 1e-5f, qPrintable(where));
               QVERIFY2(fig.matrix.values[at] == map[at], qPrintable(where));
               if (window > 0 && i - j >= window) QVERIFY2(map[at] == 0.0f, qPrintable(where));
@@ -376,6 +379,56 @@ class TstUiUnits : public QObject {
     QCOMPARE(s->answerKept, QString::fromStdString(ref.model().tokenizer->decode(a.compressed)));
     QCOMPARE(s->answerFull, QString::fromStdString(ref.model().tokenizer->decode(a.full)));
     QVERIFY(s->selectionWarnings.isEmpty());  // stories260K has no sliding window
+  }
+
+  // PromptDistill under the user's interventions: its stages' runs and both answers keep the
+  // prompt run's router edits and knockout (the helper session used to run without them, so the
+  // "full" answer contradicted the continuation and the kept set ignored the edits).
+  void promptDistillFollowsTheInterventions() {
+    const QString dense = model();
+    if (dense.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    const QString path = QString(dense).replace(QStringLiteral("stories260K.gguf"),
+                                                QStringLiteral("stories260K-moe4.gguf"));
+    ui::SessionController c(2);
+    QVERIFY(load(c, path));
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little dog named Max who liked to run in the park";
+    st.selection.method = ui::SelectMethod::PromptDistill;
+    st.selection.stages = "1:10,3:4";
+    for (int l = 0; l < 5; ++l)  // every layer routes to experts 2 and 3 only
+      for (int e : {0, 1}) st.routerEdits.push_back({l, e, rt::RouterEditKind::Ban, 0.0f});
+    rt::Session ref;
+    ref.load(path.toStdString());
+    QCOMPARE(ref.model().spec.nLayer, 5);
+    ref.setPrompt(st.prompt);
+    // The last prompt token and every generated one see only themselves in layers 1-3.
+    const int T = static_cast<int>(ref.promptIds().size());
+    rt::Knockout ko{{T - 1}, {}, 1, 4, T - 1};
+    for (int i = 0; i + 1 < T; ++i) ko.to.push_back(i);
+    st.knockout = ko;
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy() && c.latest() && c.latest()->complete, 30000);
+    const ui::SnapshotPtr s = c.latest();
+    QVERIFY2(s->selectionError.isEmpty(), qPrintable(s->selectionError));
+    const rt::Interventions iv = s->trace->request.interventions;
+    QVERIFY(iv.router == st.routerEdits && iv.knockout == st.knockout);
+    const auto r = rt::ana::promptDistill(ref, {{1, 10}, {3, 4}}, 5, -1, iv);
+    QCOMPARE(s->keptPerStage, r.keptPerStage);
+    const int n = st.selection.answerTokens;
+    const auto a = rt::ana::answerDistilled(ref, {1, 3}, r.keptPerStage, 0, n, iv);
+    const auto decode = [&](const std::vector<int32_t>& ids) {
+      return QString::fromStdString(ref.model().tokenizer->decode(ids));
+    };
+    QCOMPARE(s->answerFull, decode(a.full));
+    QCOMPARE(s->answerKept, decode(a.compressed));
+    // The full answer is the start of the continuation under the same interventions.
+    QVERIFY2(s->continuation.startsWith(s->answerFull),
+             qPrintable(s->continuation + " | " + s->answerFull));
+    // The interventions matter here: without them the answers differ.
+    const auto plain = rt::ana::answerDistilled(ref, {1, 3}, r.keptPerStage, 0, n);
+    QVERIFY2(plain.full != a.full && plain.compressed != a.compressed,
+             qPrintable(decode(plain.full) + " | " + decode(a.full) + " || " +
+                        decode(plain.compressed) + " | " + decode(a.compressed)));
   }
 };
 

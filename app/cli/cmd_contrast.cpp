@@ -1,0 +1,78 @@
+// `layerlens-cli contrast`: expert contrast (ALGORITHMS.md §9). Routing frequency per layer and
+// expert on task prompts minus on neutral prompts, and the experts with Δ > τ, written as JSON
+// (delta [n_layer][n_expert], picked, the per-set frequencies): the document the GUI's Expert
+// contrast data export writes.
+#include <filesystem>
+#include <fstream>
+
+#include "cmd_analysis_common.h"
+#include "runtime/analysis/expert_contrast.h"
+
+namespace ll::cli {
+namespace {
+
+struct ContrastOpts {
+  std::string model, backend = "cpu", out, layers;
+  int threads = 0;
+  std::vector<std::string> task, neutral;
+  rt::ana::ExpertContrastRequest rq;
+  bool promoteAll = false;
+};
+
+// Each argument is a file of prompts (one per line) when such a file exists, else a prompt.
+std::vector<std::string> promptsOf(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(a, ec)) {
+      for (auto& line : ana::readLines(a)) out.push_back(std::move(line));
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+int contrastCommand(ContrastOpts o) {
+  o.rq.task = promptsOf(o.task);
+  o.rq.neutral = promptsOf(o.neutral);
+  if (!o.layers.empty()) o.rq.layers = rt::ana::parseContrastLayers(o.layers);
+  o.rq.promoteMiddleOnly = !o.promoteAll;
+  std::ofstream f(o.out);  // opened first: a bad path fails before the passes
+  if (!f) throw std::runtime_error("cannot write " + o.out);
+  try {
+    rt::Session s;
+    s.load(o.model, rt::parseBackend(o.backend, o.threads));
+    f << rt::ana::expertContrastJson(rt::ana::expertContrast(s, o.rq)).dump(1) << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write " + o.out);
+  } catch (...) {
+    f.close();
+    std::filesystem::remove(o.out);  // no empty or partial file left behind
+    throw;
+  }
+  return 0;
+}
+
+RegisterCommand reg{
+    {"contrast",
+     "expert contrast: routing frequency on task minus neutral prompts, experts with Δ > τ (JSON "
+     "--out)",
+     [](CLI::App& sub) -> std::function<int()> {
+       auto o = std::make_shared<ContrastOpts>();
+       sub.add_option("model", o->model, "model file or folder")->required();
+       sub.add_option("--task", o->task, rt::ana::kContrastTaskHelp)->required();
+       sub.add_option("--neutral", o->neutral, rt::ana::kContrastNeutralHelp)->required();
+       sub.add_option("--tau", o->rq.tau, rt::ana::kContrastTauHelp);
+       sub.add_option("--layers", o->layers, rt::ana::kContrastLayersHelp)
+           ->check(CLI::IsMember({"all", "middle"}));
+       sub.add_option("--lambda", o->rq.lambda, rt::ana::kContrastLambdaHelp);
+       sub.add_flag("--promote-all-layers", o->promoteAll, rt::ana::kContrastPromoteHelp);
+       sub.add_option("--threads", o->threads, "CPU threads (default: all)");
+       sub.add_option("--backend", o->backend, "cpu or cuda");
+       sub.add_option("--out", o->out, "JSON file to write")->required();
+       return [o] { return contrastCommand(*o); };
+     }}};
+
+}  // namespace
+}  // namespace ll::cli
