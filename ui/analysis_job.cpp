@@ -363,6 +363,10 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                  : std::clamp(steer.layer, 0, tr.nLayer - 1);
+  if (st.steerRead.enabled && steerSweepCached(s)) {  // new passes wait for the stream
+    runSteerSweep(s, alive);
+    clock.mark("steering readouts");
+  }
   s.computeMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return snap;

@@ -60,6 +60,11 @@ class AnalysisJob {
   // stage; core() fills the result only when it is cached. (analysis_layer_skip.cpp)
   void runLayerSkip(Snapshot& s, const Alive& alive);
   bool layerSkipCached(const Snapshot& s) const;
+  // Steering readouts (state.steerRead): the alpha and layer sweeps of the Steering panel's vector
+  // on m_aux, kept while the trace, the vector's settings, layer, alpha, start and token are; run
+  // as the stream's last stage, read in core() only from the cache. (analysis_steer_sweep.cpp)
+  void runSteerSweep(Snapshot& s, const Alive& alive);
+  bool steerSweepCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -100,6 +105,15 @@ class AnalysisJob {
     rt::SkipPart part = rt::SkipPart::Layer;
     std::shared_ptr<const rt::ana::LayerSkipResult> result;
   } m_skipCache;
+  struct SteerSweepCache {
+    std::shared_ptr<const rt::Trace> trace;
+    SteeringSettings steering;  // enabled and genTokens cleared: they do not shape the sweeps
+    int layer = -1, position = -1;
+    bool layerSweep = true;
+    std::shared_ptr<const rt::ana::SteeringSweepResult> result;
+    QString baseTop1;
+    QStringList top1, layerTop1;
+  } m_sweepCache;
 };
 
 }  // namespace ll::ui

@@ -23,6 +23,7 @@
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
 #include "ui/export_layer_skip.h"
+#include "ui/export_steer_sweep.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -131,7 +132,8 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection", "attribution", "layerskip"};
+  return {"attention",   "headgrid",  "lens",       "routing",   "selection",
+          "attribution", "layerskip", "steeralpha", "steerlayer"};
 }
 
 QStringList dataViews() {
@@ -256,6 +258,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f = layerSkipFigure(
         s, captionOf(s, modelName,
                      r ? "layer skip at token " + QString::number(r->position) : QString()));
+  } else if (view == "steeralpha" || view == "steerlayer") {
+    f = steerSweepFigure(s, view, captionOf(s, modelName, steerSweepCaption(s)));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -313,6 +317,10 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
     }
     if (view == "layerskip") {  // .json: the document `layerlens-cli skip` writes
       writeLayerSkipData(s, path, QString());
+      return true;
+    }
+    if (view == "steeralpha" || view == "steerlayer") {  // .json: `layerlens-cli steer-sweep`
+      writeSteerSweepData(s, view, path);
       return true;
     }
     if (suffix != "npy")

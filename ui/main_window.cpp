@@ -19,6 +19,7 @@
 #include "ui/session_controller.h"
 #include "ui/session_state_map.h"
 #include "ui/steering_panel.h"
+#include "ui/steering_readouts_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
 
@@ -208,6 +209,7 @@ void MainWindow::applyPendingSession() {
   m_attribution->applyState(v.attribution);
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
+  m_steerRead->applyState(v.steerRead);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -284,6 +286,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("steering")};
     case StreamedOutput::LayerSkip:
       return {QStringLiteral("layerskip")};
+    case StreamedOutput::SteeringReadouts:
+      return {QStringLiteral("steerread")};
     case StreamedOutput::None:
       break;
   }

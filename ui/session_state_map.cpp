@@ -99,6 +99,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["layerskip.sublayer"] = rt::ana::skipPartName(v.layerSkip.part);
   x["latent.word_a"] = v.latent.wordA;
   x["latent.word_b"] = v.latent.wordB;
+  x["steerread.enabled"] = std::to_string(int(v.steerRead.enabled));
+  x["steerread.layer_sweep"] = std::to_string(int(v.steerRead.layerSweep));
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -142,6 +144,13 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   if (const auto it = x.find("attribution.other"); it != x.end()) v.attribution.other = it->second;
   if (const auto it = x.find("latent.word_a"); it != x.end()) v.latent.wordA = it->second;
   if (const auto it = x.find("latent.word_b"); it != x.end()) v.latent.wordB = it->second;
+  {
+    int enabled = 0, layers = 1;
+    readNumber(x, "steerread.enabled", enabled);
+    readNumber(x, "steerread.layer_sweep", layers);
+    v.steerRead.enabled = enabled != 0;
+    v.steerRead.layerSweep = layers != 0;
+  }
 
   {
     int enabled = 0;

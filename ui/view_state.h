@@ -7,6 +7,7 @@
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
+#include "runtime/analysis/steering_sweep.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 #include "ui/lens_grid.h"
@@ -86,6 +87,15 @@ struct LatentLanguageSettings {
   bool operator==(const LatentLanguageSettings&) const = default;
 };
 
+// The Steering readouts panel (ALGORITHMS.md §8): the alpha sweep and the layer sweep of the
+// Steering panel's vector at the selected token. Off by default: about nLayer + 12 extra passes
+// whenever the prompt, the vector, the layer, alpha or the token change.
+struct SteeringReadoutSettings {
+  bool enabled = false;
+  bool layerSweep = true;
+  bool operator==(const SteeringReadoutSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -102,6 +112,7 @@ struct ViewState {
   AttributionSettings attribution;
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
+  SteeringReadoutSettings steerRead;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -127,7 +138,7 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
+enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip, SteeringReadouts };
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -211,6 +222,12 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::LatentLanguageResult> latent;
   QStringList latentTokensA, latentTokensB;  // display text of the words' counted tokens
   QString latentError;
+  // Steering readouts (state.steerRead enabled) at the selected token: streamed last; already in
+  // the panels' snapshot when nothing it depends on changed. Null when off or not computed yet.
+  std::shared_ptr<const rt::ana::SteeringSweepResult> steerSweep;
+  QString steerSweepBaseTop1;                       // display text of the unsteered top-1
+  QStringList steerSweepTop1, steerSweepLayerTop1;  // of the alpha and layer sweeps' top-1
+  QString steerSweepError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

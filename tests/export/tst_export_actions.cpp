@@ -15,6 +15,7 @@
 #include "runtime/analysis/attribution.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
+#include "runtime/analysis/steering_sweep.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
@@ -29,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 
 using namespace ll;
@@ -37,6 +39,7 @@ class TstExportActions : public QObject {
   Q_OBJECT
   QTemporaryDir m_dir;
   ui::Snapshot m_snap;
+  std::vector<float> m_steerVector;
 
  private slots:
   void initTestCase() {
@@ -88,6 +91,12 @@ class TstExportActions : public QObject {
     n.attributionOtherText = QStringLiteral("b");
     n.state.layerSkip.enabled = true;
     n.layerSkip = std::make_shared<const rt::ana::LayerSkipResult>(rt::ana::layerSkip(s, *tr));
+    n.state.steerRead.enabled = true;
+    for (int i = 0; i < tr->nEmbd; ++i) m_steerVector.push_back(std::sin(0.7f * i));
+    n.steerSweep = std::make_shared<const rt::ana::SteeringSweepResult>(
+        rt::ana::steeringSweep(s, *tr, m_steerVector));
+    for (int32_t id : n.steerSweep->top1) n.steerSweepTop1 << QString::number(id);
+    for (int32_t id : n.steerSweep->layerTop1) n.steerSweepLayerTop1 << QString::number(id);
   }
 
   void figuresOfEveryView() {
@@ -173,6 +182,51 @@ class TstExportActions : public QObject {
     none.layerSkip.reset();
     QVERIFY(!ui::exportViewData(none, "layerskip", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no layerskip data"), qPrintable(err));
+  }
+
+  // The Steering readouts data export is `layerlens-cli steer-sweep`'s document: the real CLI on
+  // the same model, token ids and vector (defaults: layer floor(0.7 L), alpha 4, the last token)
+  // writes the same keys and values; the figures' .npy are [2, alphas] and [2, nLayer].
+  void steerSweepExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("sweep-gui.json"), cli = m_dir.filePath("sweep-cli.json");
+    QVERIFY2(ui::exportViewData(m_snap, "steeralpha", gui, "demo.gguf", &err), qPrintable(err));
+    const QString alpha = m_dir.filePath("alpha.npy"), layer = m_dir.filePath("layer.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "steeralpha", alpha, "demo.gguf", &err), qPrintable(err));
+    QVERIFY2(ui::exportViewData(m_snap, "steerlayer", layer, "demo.gguf", &err), qPrintable(err));
+    const auto a = rt::readNpyF32(alpha.toStdString()), l = rt::readNpyF32(layer.toStdString());
+    const std::vector<int64_t> ashape = {2, int64_t(m_snap.steerSweep->alphas.size())},
+                               lshape = {2, m_snap.nLayer};
+    QCOMPARE(a.shape, ashape);
+    QCOMPARE(l.shape, lshape);
+    QCOMPARE(double(a.data[1]), double(float(m_snap.steerSweep->kl[1])));
+    QCOMPARE(double(l.data[size_t(m_snap.nLayer)]),
+             double(float(m_snap.steerSweep->layerEntropy[0])));
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    const QString vec = m_dir.filePath("steer.npy");
+    rt::writeNpy(vec.toStdString(), m_steerVector.data(), {int64_t(m_steerVector.size())});
+    std::string ids;
+    for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    int rc = -1;
+    const std::string out = clitest::runCapture(
+        exe.string() + " steer-sweep " + m_dir.filePath("demo.gguf").toStdString() + " --ids " +
+            ids + " --vector " + vec.toStdString() + " --threads 1 --out " + cli.toStdString() +
+            " 2>&1",
+        &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    QCOMPARE(read(gui).dump(), read(cli).dump());
+    ui::Snapshot none = m_snap;
+    none.steerSweep.reset();
+    QVERIFY(!ui::exportViewData(none, "steerlayer", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no steerlayer data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
