@@ -65,6 +65,10 @@ class AnalysisJob {
   // as the stream's last stage, read in core() only from the cache. (analysis_steer_sweep.cpp)
   void runSteerSweep(Snapshot& s, const Alive& alive);
   bool steerSweepCached(const Snapshot& s) const;
+  // Teacher (state.teacher): the second model, loaded here once per path, over the trace's ids;
+  // kept while trace and path are; the stream's last stage. (analysis_teacher.cpp)
+  void runTeacher(Snapshot& s, const Alive& alive);
+  bool teacherCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -114,6 +118,14 @@ class AnalysisJob {
     QString baseTop1;
     QStringList top1, layerTop1;
   } m_sweepCache;
+  std::unique_ptr<rt::BackendChoice> m_backend;  // the last load's, for the teacher
+  std::unique_ptr<rt::Session> m_teacher;
+  std::string m_teacherPath;
+  struct TeacherCache {
+    std::shared_ptr<const rt::Trace> trace;
+    std::string path;
+    std::shared_ptr<const rt::ana::TeacherComparison> result;
+  } m_teacherCache;
 };
 
 }  // namespace ll::ui

@@ -36,6 +36,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("layer skip");
     case StreamedOutput::SteeringReadouts:
       return QStringLiteral("steering readouts");
+    case StreamedOutput::Teacher:
+      return QStringLiteral("teacher");
   }
   return {};
 }
@@ -102,6 +104,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   const bool steering = core.state.steering.enabled;
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
   const bool sweep = core.state.steerRead.enabled && !core.steerSweep;
+  const bool teach = !core.state.teacher.model.empty() && !core.teacher;
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -132,14 +135,17 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering && !skip && !sweep,
+  stage(StreamedOutput::Answers, !steering && !skip && !sweep && !teach,
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   if (steering)
-    stage(StreamedOutput::Steering, !skip && !sweep,
+    stage(StreamedOutput::Steering, !skip && !sweep && !teach,
           [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
-  if (skip) stage(StreamedOutput::LayerSkip, !sweep, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (skip)
+    stage(StreamedOutput::LayerSkip, !sweep && !teach,
+          [&](Snapshot& s) { runLayerSkip(s, alive); });
   if (sweep)
-    stage(StreamedOutput::SteeringReadouts, true, [&](Snapshot& s) { runSteerSweep(s, alive); });
+    stage(StreamedOutput::SteeringReadouts, !teach, [&](Snapshot& s) { runSteerSweep(s, alive); });
+  if (teach) stage(StreamedOutput::Teacher, true, [&](Snapshot& s) { runTeacher(s, alive); });
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,

@@ -20,6 +20,7 @@
 #include "ui/session_state_map.h"
 #include "ui/steering_panel.h"
 #include "ui/steering_readouts_panel.h"
+#include "ui/teacher_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
 
@@ -210,6 +211,7 @@ void MainWindow::applyPendingSession() {
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
   m_steerRead->applyState(v.steerRead);
+  m_teacher->applyState(v.teacher);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -288,6 +290,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("layerskip")};
     case StreamedOutput::SteeringReadouts:
       return {QStringLiteral("steerread")};
+    case StreamedOutput::Teacher:
+      return {QStringLiteral("teacher")};
     case StreamedOutput::None:
       break;
   }

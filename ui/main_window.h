@@ -37,6 +37,7 @@ class AttributionPanel;
 class LayerSkipPanel;
 class LatentPanel;
 class SteeringReadoutsPanel;
+class TeacherPanel;
 class LensPanel;
 class ModelPanel;
 class OutputPanel;
@@ -101,6 +102,7 @@ class MainWindow : public QMainWindow {
   LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
   LatentPanel* latentPanel() const { return m_latent; }
   SteeringReadoutsPanel* steeringReadoutsPanel() const { return m_steerRead; }
+  TeacherPanel* teacherPanel() const { return m_teacher; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -186,6 +188,7 @@ class MainWindow : public QMainWindow {
   LayerSkipPanel* m_layerSkip = nullptr;
   LatentPanel* m_latent = nullptr;
   SteeringReadoutsPanel* m_steerRead = nullptr;
+  TeacherPanel* m_teacher = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

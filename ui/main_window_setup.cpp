@@ -19,6 +19,7 @@
 #include "ui/session_controller.h"
 #include "ui/steering_panel.h"
 #include "ui/steering_readouts_panel.h"
+#include "ui/teacher_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
 
@@ -47,6 +48,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_layerSkip = new LayerSkipPanel(m_selection);
   m_latent = new LatentPanel(m_selection);
   m_steerRead = new SteeringReadoutsPanel(m_selection);
+  m_teacher = new TeacherPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -62,6 +64,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
   auto* steerReadDock = addPanel(m_steerRead, tr("Steering readouts"), Qt::RightDockWidgetArea);
+  auto* teacherDock = addPanel(m_teacher, tr("Teacher"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -71,6 +74,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(attributionDock, skipDock);
   tabifyDockWidget(skipDock, latentDock);
   tabifyDockWidget(latentDock, steerReadDock);
+  tabifyDockWidget(steerReadDock, teacherDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();

@@ -101,6 +101,7 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["latent.word_b"] = v.latent.wordB;
   x["steerread.enabled"] = std::to_string(int(v.steerRead.enabled));
   x["steerread.layer_sweep"] = std::to_string(int(v.steerRead.layerSweep));
+  x["teacher.model"] = v.teacher.model;
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -151,6 +152,7 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
     v.steerRead.enabled = enabled != 0;
     v.steerRead.layerSweep = layers != 0;
   }
+  if (const auto it = x.find("teacher.model"); it != x.end()) v.teacher.model = it->second;
 
   {
     int enabled = 0;

@@ -27,7 +27,8 @@
 
 namespace ll::rt::ana {
 struct Attribution;
-}
+struct TeacherComparison;
+}  // namespace ll::rt::ana
 
 namespace ll::ui {
 
@@ -96,6 +97,13 @@ struct SteeringReadoutSettings {
   bool operator==(const SteeringReadoutSettings&) const = default;
 };
 
+// The Teacher panel (ALGORITHMS.md §7): a second model on the same vocabulary, run over the
+// prompt's tokens; empty: none.
+struct TeacherSettings {
+  std::string model;  // file or folder
+  bool operator==(const TeacherSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -113,6 +121,7 @@ struct ViewState {
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
   SteeringReadoutSettings steerRead;
+  TeacherSettings teacher;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -138,7 +147,15 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip, SteeringReadouts };
+enum class StreamedOutput {
+  None,
+  Continuation,
+  Answers,
+  Steering,
+  LayerSkip,
+  SteeringReadouts,
+  Teacher
+};
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -228,6 +245,11 @@ struct Snapshot {
   QString steerSweepBaseTop1;                       // display text of the unsteered top-1
   QStringList steerSweepTop1, steerSweepLayerTop1;  // of the alpha and layer sweeps' top-1
   QString steerSweepError;
+  // Student (this trace) vs teacher (state.teacher) per token: streamed last; already in the
+  // panels' snapshot when neither the trace nor the teacher changed. Null when none or not yet.
+  std::shared_ptr<const rt::ana::TeacherComparison> teacher;
+  QString teacherName;  // the teacher's file name
+  QString teacherError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)
