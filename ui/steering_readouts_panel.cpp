@@ -236,8 +236,16 @@ void SteeringReadoutsPanel::showSnapshot(const SnapshotPtr& snapshot) {
                           .arg(r.fromPos));
   else if (r.alpha == 0.0f)
     m_status->setText(tr("alpha is 0: the layer sweep changes nothing."));
+  drawAlphaSweep(s);
+  drawLayerSweep(s);
+  restyle();
+  m_alpha->replot();
+  m_layer->replot();
+}
 
-  // Alpha sweep on a log axis of |alpha| (alpha 0 is the dotted entropy line).
+// Alpha sweep on a log axis of |alpha| (alpha 0 is the dotted entropy line).
+void SteeringReadoutsPanel::drawAlphaSweep(const Snapshot& s) {
+  const rt::ana::SteeringSweepResult& r = *s.steerSweep;
   QVector<double> ax, kl, ent;
   double top = r.entropyBase;
   for (size_t i = 0; i < r.alphas.size(); ++i) {
@@ -265,8 +273,11 @@ void SteeringReadoutsPanel::showSnapshot(const SnapshotPtr& snapshot) {
                            std::max(kAlphaHi, a * 1.3));
   m_alpha->yAxis->setRange(0, top * 1.15 + 1e-9);
   m_top1->setText(top1Runs(r, s.steerSweepTop1));
+}
 
-  // Layer sweep at the current alpha, and the push ratio per layer on the right axis.
+// Layer sweep at the current alpha, and the push ratio per layer on the right axis.
+void SteeringReadoutsPanel::drawLayerSweep(const Snapshot& s) {
+  const rt::ana::SteeringSweepResult& r = *s.steerSweep;
   const int L = r.nLayer;
   QVector<double> lx(L), push(L), lkl, lent;
   double ltop = 0, ptop = 0;
@@ -295,9 +306,6 @@ void SteeringReadoutsPanel::showSnapshot(const SnapshotPtr& snapshot) {
                        ? tr("Layer sweep off: only α|v| / mean|h_l| per layer is shown.")
                        : tr("The layer sweep adds that same vector at every other layer, where "
                             "the residual space may differ and the direction may mean nothing.")));
-  restyle();
-  m_alpha->replot();
-  m_layer->replot();
 }
 
 }  // namespace ll::ui

@@ -48,6 +48,8 @@ class SteeringReadoutsPanel : public Panel {
 
  private:
   void restyle();
+  void drawAlphaSweep(const Snapshot& s);
+  void drawLayerSweep(const Snapshot& s);
 
   QCheckBox* m_enabled = nullptr;
   QCheckBox* m_layers = nullptr;

@@ -6,6 +6,7 @@
 #include "ui/theme.h"
 
 #include <qcustomplot.h>
+#include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -84,6 +85,12 @@ TeacherPanel::TeacherPanel(SelectionModel* selection, QWidget* parent) : Panel(s
   connect(m_table, &QTableWidget::cellClicked, this, [this](int row, int) {
     if (m_snapshot && m_snapshot->teacher) m_selection->setToken(row);
   });
+}
+
+void TeacherPanel::changeEvent(QEvent* e) {
+  Panel::changeEvent(e);
+  // applyTheme sets the application palette; the plot's own colours follow.
+  if (e->type() == QEvent::PaletteChange) applyPlotTheme(m_plot, currentTheme());
 }
 
 QList<QWidget*> TeacherPanel::figureWidgets() const {

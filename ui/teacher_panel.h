@@ -40,6 +40,9 @@ class TeacherPanel : public Panel {
   QTableWidget* table() const { return m_table; }
   QString status() const;
 
+ protected:
+  void changeEvent(QEvent* e) override;
+
  private:
   void updateName();
 
