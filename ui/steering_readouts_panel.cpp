@@ -26,12 +26,16 @@ QCustomPlot* makePlot(QWidget* parent, const QString& xLabel) {
   p->xAxis->setLabel(xLabel);
   p->yAxis->setLabel(QObject::tr("nats"));
   p->yAxis->ticker()->setTickCount(3);  // legible when the plot is short
+  // The legend in a row of its own above the plot (inside it would hide the curves of a narrow
+  // dock).
   p->legend->setVisible(true);
   QFont f = p->legend->font();
   f.setPointSizeF(std::max(6.0, f.pointSizeF() - 1.5));
   p->legend->setFont(f);
-  p->legend->setRowSpacing(0);
-  p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  p->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  p->plotLayout()->insertRow(0);
+  p->plotLayout()->addElement(0, 0, p->legend);
+  p->plotLayout()->setRowStretchFactor(0, 0.001);
   return p;
 }
 
@@ -107,7 +111,7 @@ SteeringReadoutsPanel::SteeringReadoutsPanel(SelectionModel* selection, QWidget*
   logTicker->setLogBase(10);
   logTicker->setSubTickCount(8);
   m_alpha->xAxis->setTicker(logTicker);
-  curve(m_alpha, PlotSeries::Primary, tr("KL(p_α || p_0)"));
+  curve(m_alpha, PlotSeries::Primary, tr("KL(p_α||p_0)"));
   curve(m_alpha, PlotSeries::Secondary, tr("entropy"));
   QCPGraph* cur = m_alpha->addGraph();
   cur->setLineStyle(QCPGraph::lsNone);
@@ -130,7 +134,7 @@ SteeringReadoutsPanel::SteeringReadoutsPanel(SelectionModel* selection, QWidget*
   m_layer->yAxis2->ticker()->setTickCount(3);
   curve(m_layer, PlotSeries::Primary, tr("KL"));
   curve(m_layer, PlotSeries::Secondary, tr("entropy"));
-  curve(m_layer, PlotSeries::Tertiary, tr("α|v|/mean|h_l|"), m_layer->yAxis2);
+  curve(m_layer, PlotSeries::Tertiary, tr("α|v|/|h_l|"), m_layer->yAxis2);
   m_layerLine = line(m_layer);
   v->addWidget(m_layer, 1);
   v->addWidget(m_note);

@@ -59,19 +59,28 @@ TeacherPanel::TeacherPanel(SelectionModel* selection, QWidget* parent) : Panel(s
     QCPGraph* g = m_plot->addGraph();
     setPlotSeries(g, series);
     g->setLineStyle(QCPGraph::lsNone);
-    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
     g->setName(name);
   }
+  // Overconfident tokens stand out by shape too, not only by colour.
+  m_plot->graph(kAgreeOrUnsure)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+  m_plot->graph(kOverconfident)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, 9));
   thresholdLine(m_plot);
   thresholdLine(m_plot);
+  // The legend in a row of its own above the scatter (inside it would hide points).
   m_plot->legend->setVisible(true);
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  m_plot->plotLayout()->insertRow(0);
+  m_plot->plotLayout()->addElement(0, 0, m_plot->legend);
+  m_plot->plotLayout()->setRowStretchFactor(0, 0.001);
   v->addWidget(m_plot, 1);
 
   m_table = new QTableWidget(0, 4, this);
   m_table->setHorizontalHeaderLabels({tr("token"), tr("H/ln|V|"), tr("JSD bits"), tr("quadrant")});
   m_table->verticalHeader()->setVisible(false);
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
+  m_table->setWordWrap(false);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
   m_table->setMinimumHeight(80);
