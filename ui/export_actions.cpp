@@ -24,6 +24,7 @@
 #include "ui/attribution_export.h"
 #include "ui/export_layer_skip.h"
 #include "ui/export_steer_sweep.h"
+#include "ui/export_teacher.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -132,8 +133,8 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention",   "headgrid",  "lens",       "routing",   "selection",
-          "attribution", "layerskip", "steeralpha", "steerlayer"};
+  return {"attention",   "headgrid",  "lens",       "routing",    "selection",
+          "attribution", "layerskip", "steeralpha", "steerlayer", "teacher"};
 }
 
 QStringList dataViews() {
@@ -260,6 +261,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
                      r ? "layer skip at token " + QString::number(r->position) : QString()));
   } else if (view == "steeralpha" || view == "steerlayer") {
     f = steerSweepFigure(s, view, captionOf(s, modelName, steerSweepCaption(s)));
+  } else if (view == "teacher") {
+    f = teacherFigure(s, captionOf(s, modelName, "student vs teacher " + s.teacherName));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -321,6 +324,10 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
     }
     if (view == "steeralpha" || view == "steerlayer") {  // .json: `layerlens-cli steer-sweep`
       writeSteerSweepData(s, view, path);
+      return true;
+    }
+    if (view == "teacher") {  // .json: `layerlens-cli compare`
+      writeTeacherData(s, path);
       return true;
     }
     if (suffix != "npy")

@@ -16,6 +16,7 @@
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/analysis/steering_sweep.h"
+#include "runtime/analysis/teacher.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
@@ -97,6 +98,13 @@ class TstExportActions : public QObject {
         rt::ana::steeringSweep(s, *tr, m_steerVector));
     for (int32_t id : n.steerSweep->top1) n.steerSweepTop1 << QString::number(id);
     for (int32_t id : n.steerSweep->layerTop1) n.steerSweepLayerTop1 << QString::number(id);
+    // The demo model as its own teacher (a second session on the same file).
+    rt::Session teacher;
+    teacher.load(model, rt::parseBackend("cpu", 1));
+    n.state.teacher.model = model;
+    n.teacherName = QStringLiteral("demo.gguf");
+    n.teacher = std::make_shared<const rt::ana::TeacherComparison>(
+        rt::ana::compareWithTeacherModel(s.model(), *tr, teacher));
   }
 
   void figuresOfEveryView() {
@@ -227,6 +235,42 @@ class TstExportActions : public QObject {
     none.steerSweep.reset();
     QVERIFY(!ui::exportViewData(none, "steerlayer", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no steerlayer data"), qPrintable(err));
+  }
+
+  // The Teacher data export is `layerlens-cli compare`'s document: the real CLI on the same
+  // student, teacher and ids writes the same keys and values; the figure's .npy is [2, T].
+  void teacherExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("teacher-gui.json"),
+                  cli = m_dir.filePath("teacher-cli.json");
+    QVERIFY2(ui::exportViewData(m_snap, "teacher", gui, "demo.gguf", &err), qPrintable(err));
+    const QString npy = m_dir.filePath("teacher.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "teacher", npy, "demo.gguf", &err), qPrintable(err));
+    const std::vector<int64_t> shape = {2, m_snap.nTokens};
+    QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    std::string ids;
+    for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    const std::string model = m_dir.filePath("demo.gguf").toStdString();
+    int rc = -1;
+    const std::string out =
+        clitest::runCapture(exe.string() + " compare " + model + " " + model + " --ids " + ids +
+                                " --threads 1 --out " + cli.toStdString() + " 2>&1",
+                            &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    QCOMPARE(read(gui).dump(), read(cli).dump());
+    ui::Snapshot none = m_snap;
+    none.teacher.reset();
+    QVERIFY(!ui::exportViewData(none, "teacher", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no teacher data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
