@@ -73,6 +73,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
                             const std::function<bool(float, const std::string&)>& progress) {
   auto s = std::make_unique<rt::Session>();
   s->load(path, backend, progress);
+  m_backend = std::make_unique<rt::BackendChoice>(backend);
   const rt::Model& m = s->model();
   const rt::ModelSpec& sp = m.spec;
   ModelInfo info;
@@ -373,6 +374,14 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                  : std::clamp(steer.layer, 0, tr.nLayer - 1);
+  if (st.steerRead.enabled && steerSweepCached(s)) {  // new passes wait for the stream
+    runSteerSweep(s, alive);
+    clock.mark("steering readouts");
+  }
+  if (!st.teacher.model.empty() && teacherCached(s)) {  // a new teacher run waits for the stream
+    runTeacher(s, alive);
+    clock.mark("teacher");
+  }
   s.computeMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return snap;

@@ -70,6 +70,15 @@ class AnalysisJob {
   // (analysis_knockout.cpp)
   void runKnockoutEffect(Snapshot& s, const Alive& alive);
   bool knockoutEffectCached(const Snapshot& s) const;
+  // Steering readouts (state.steerRead): the alpha and layer sweeps of the Steering panel's vector
+  // on m_aux, kept while the trace, the vector's settings, layer, alpha, start and token are; run
+  // as the stream's last stage, read in core() only from the cache. (analysis_steer_sweep.cpp)
+  void runSteerSweep(Snapshot& s, const Alive& alive);
+  bool steerSweepCached(const Snapshot& s) const;
+  // Teacher (state.teacher): the second model, loaded here once per path, over the trace's ids;
+  // kept while trace and path are; the stream's last stage. (analysis_teacher.cpp)
+  void runTeacher(Snapshot& s, const Alive& alive);
+  bool teacherCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -121,6 +130,23 @@ class AnalysisJob {
     std::shared_ptr<const rt::ana::KnockoutReadout> result;
     QString error;
   } m_knockoutCache;
+  struct SteerSweepCache {
+    std::shared_ptr<const rt::Trace> trace;
+    SteeringSettings steering;  // enabled and genTokens cleared: they do not shape the sweeps
+    int layer = -1, position = -1;
+    bool layerSweep = true;
+    std::shared_ptr<const rt::ana::SteeringSweepResult> result;
+    QString baseTop1;
+    QStringList top1, layerTop1;
+  } m_sweepCache;
+  std::unique_ptr<rt::BackendChoice> m_backend;  // the last load's, for the teacher
+  std::unique_ptr<rt::Session> m_teacher;
+  std::string m_teacherPath;
+  struct TeacherCache {
+    std::shared_ptr<const rt::Trace> trace;
+    std::string path;
+    std::shared_ptr<const rt::ana::TeacherComparison> result;
+  } m_teacherCache;
 };
 
 }  // namespace ll::ui

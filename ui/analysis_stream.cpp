@@ -41,6 +41,10 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("expert contrast");
     case StreamedOutput::KnockoutEffect:
       return QStringLiteral("knockout effect");
+    case StreamedOutput::SteeringReadouts:
+      return QStringLiteral("steering readouts");
+    case StreamedOutput::Teacher:
+      return QStringLiteral("teacher");
   }
   return {};
 }
@@ -110,6 +114,8 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
       contrastWanted(core.state.contrast) && !core.contrast && core.contrastError.isEmpty();
   const bool knockout =
       core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty();
+  const bool sweep = core.state.steerRead.enabled && !core.steerSweep;
+  const bool teach = !core.state.teacher.model.empty() && !core.teacher;
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -152,6 +158,10 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   if (knockout)
     tail.emplace_back(StreamedOutput::KnockoutEffect,
                       [&](Snapshot& s) { runKnockoutEffect(s, alive); });
+  if (sweep)
+    tail.emplace_back(StreamedOutput::SteeringReadouts,
+                      [&](Snapshot& s) { runSteerSweep(s, alive); });
+  if (teach) tail.emplace_back(StreamedOutput::Teacher, [&](Snapshot& s) { runTeacher(s, alive); });
   stage(StreamedOutput::Answers, tail.empty(),
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   for (size_t i = 0; i < tail.size(); ++i)

@@ -25,6 +25,8 @@
 #include "ui/export_contrast.h"
 #include "ui/export_knockout.h"
 #include "ui/export_layer_skip.h"
+#include "ui/export_steer_sweep.h"
+#include "ui/export_teacher.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -133,8 +135,8 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid",    "lens",      "routing",
-          "selection", "attribution", "layerskip", "contrast"};
+  return {"attention", "headgrid", "lens",     "routing",    "selection",  "attribution",
+          "layerskip", "contrast", "knockout", "steeralpha", "steerlayer", "teacher"};
 }
 
 QStringList dataViews() {
@@ -263,6 +265,10 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f = contrastFigure(s, captionOf(s, modelName, "expert contrast"));
   } else if (view == "knockout") {
     f = knockoutFigure(s, captionOf(s, modelName, "knockout effect"));
+  } else if (view == "steeralpha" || view == "steerlayer") {
+    f = steerSweepFigure(s, view, captionOf(s, modelName, steerSweepCaption(s)));
+  } else if (view == "teacher") {
+    f = teacherFigure(s, captionOf(s, modelName, "student vs teacher " + s.teacherName));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -330,6 +336,14 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       writeKnockoutData(s, path);
       return true;
     }
+    if (view == "steeralpha" || view == "steerlayer") {  // .json: `layerlens-cli steer-sweep`
+      writeSteerSweepData(s, view, path);
+      return true;
+    }
+    if (view == "teacher") {  // .json: `layerlens-cli compare`
+      writeTeacherData(s, path);
+      return true;
+    }
     if (suffix != "npy")
       throw std::invalid_argument(
           "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
@@ -357,7 +371,8 @@ namespace {
 
 // Views whose data export is the CLI's JSON document first (.npy too).
 bool jsonData(const QString& view) {
-  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout";
+  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout" ||
+         view == "steeralpha" || view == "steerlayer" || view == "teacher";
 }
 
 // Keeps the loaded model's path (for captions and sessions) and owns the

@@ -21,6 +21,8 @@
 #include "ui/session_controller.h"
 #include "ui/session_state_map.h"
 #include "ui/steering_panel.h"
+#include "ui/steering_readouts_panel.h"
+#include "ui/teacher_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
 
@@ -212,6 +214,8 @@ void MainWindow::applyPendingSession() {
   m_latent->applyState(v.latent);
   m_contrast->applyState(v.contrast);
   m_knockout->applyState(v.knockoutReadout);
+  m_steerRead->applyState(v.steerRead);
+  m_teacher->applyState(v.teacher);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -292,6 +296,10 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("contrast")};
     case StreamedOutput::KnockoutEffect:
       return {QStringLiteral("knockout")};
+    case StreamedOutput::SteeringReadouts:
+      return {QStringLiteral("steerread")};
+    case StreamedOutput::Teacher:
+      return {QStringLiteral("teacher")};
     case StreamedOutput::None:
       break;
   }

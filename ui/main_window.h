@@ -38,6 +38,8 @@ class KnockoutPanel;
 class AttributionPanel;
 class LayerSkipPanel;
 class LatentPanel;
+class SteeringReadoutsPanel;
+class TeacherPanel;
 class LensPanel;
 class ModelPanel;
 class OutputPanel;
@@ -103,6 +105,8 @@ class MainWindow : public QMainWindow {
   LatentPanel* latentPanel() const { return m_latent; }
   ExpertContrastPanel* contrastPanel() const { return m_contrast; }
   KnockoutPanel* knockoutPanel() const { return m_knockout; }
+  SteeringReadoutsPanel* steeringReadoutsPanel() const { return m_steerRead; }
+  TeacherPanel* teacherPanel() const { return m_teacher; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -189,6 +193,8 @@ class MainWindow : public QMainWindow {
   LatentPanel* m_latent = nullptr;
   ExpertContrastPanel* m_contrast = nullptr;
   KnockoutPanel* m_knockout = nullptr;
+  SteeringReadoutsPanel* m_steerRead = nullptr;
+  TeacherPanel* m_teacher = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

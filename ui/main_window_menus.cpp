@@ -14,6 +14,7 @@
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
 #include "ui/shortcuts_dialog.h"
+#include "ui/teacher_panel.h"
 
 namespace ll::ui {
 
@@ -21,6 +22,11 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open model..."), QKeySequence::Open, m_model, &ModelPanel::chooseFile);
   file->addAction(tr("Open &Hugging Face folder..."), m_model, &ModelPanel::chooseFolder);
+  // A second model on the same vocabulary, compared token by token in the Teacher panel.
+  file->addAction(tr("Compare with &teacher model..."), this, [this] {
+    dock(m_teacher->panelId())->raise();
+    m_teacher->chooseTeacher();
+  });
   file->addSeparator();
   // The attention map is exported through File > Export figure (installExportActions, which
   // puts its items above Quit); the output-entropy curve has no figure view of its own.

@@ -20,6 +20,8 @@
 #include "ui/selection_panel.h"
 #include "ui/session_controller.h"
 #include "ui/steering_panel.h"
+#include "ui/steering_readouts_panel.h"
+#include "ui/teacher_panel.h"
 #include "visualizers/qt/attention_map_view.h"
 #include "visualizers/qt/heatmap_window.h"
 
@@ -49,6 +51,8 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_latent = new LatentPanel(m_selection);
   m_contrast = new ExpertContrastPanel(m_selection);
   m_knockout = new KnockoutPanel(m_selection);
+  m_steerRead = new SteeringReadoutsPanel(m_selection);
+  m_teacher = new TeacherPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -65,6 +69,8 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
   auto* contrastDock = addPanel(m_contrast, tr("Expert contrast"), Qt::RightDockWidgetArea);
   auto* knockoutDock = addPanel(m_knockout, tr("Knockout effect"), Qt::RightDockWidgetArea);
+  auto* steerReadDock = addPanel(m_steerRead, tr("Steering readouts"), Qt::RightDockWidgetArea);
+  auto* teacherDock = addPanel(m_teacher, tr("Teacher"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -77,6 +83,8 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(contrastDock, knockoutDock);
   // The contrast's one-click actions go into the routing panel's edits (and the next run).
   connect(m_contrast, &ExpertContrastPanel::editsRequested, m_routing, &RoutingPanel::addEdits);
+  tabifyDockWidget(knockoutDock, steerReadDock);
+  tabifyDockWidget(steerReadDock, teacherDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();

@@ -107,6 +107,9 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["contrast.promote_middle"] = v.contrast.promoteMiddleOnly ? "1" : "0";
   x["knockout.sweep"] = v.knockoutReadout.sweep ? "1" : "0";
   x["knockout.window"] = std::to_string(v.knockoutReadout.window);
+  x["steerread.enabled"] = std::to_string(int(v.steerRead.enabled));
+  x["steerread.layer_sweep"] = std::to_string(int(v.steerRead.layerSweep));
+  x["teacher.model"] = v.teacher.model;
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -150,6 +153,14 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
   if (const auto it = x.find("attribution.other"); it != x.end()) v.attribution.other = it->second;
   if (const auto it = x.find("latent.word_a"); it != x.end()) v.latent.wordA = it->second;
   if (const auto it = x.find("latent.word_b"); it != x.end()) v.latent.wordB = it->second;
+  {
+    int enabled = 0, layers = 1;
+    readNumber(x, "steerread.enabled", enabled);
+    readNumber(x, "steerread.layer_sweep", layers);
+    v.steerRead.enabled = enabled != 0;
+    v.steerRead.layerSweep = layers != 0;
+  }
+  if (const auto it = x.find("teacher.model"); it != x.end()) v.teacher.model = it->second;
 
   {
     int sweep = v.knockoutReadout.sweep ? 1 : 0;

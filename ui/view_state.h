@@ -9,6 +9,7 @@
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
+#include "runtime/analysis/steering_sweep.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 #include "ui/lens_grid.h"
@@ -28,7 +29,8 @@
 
 namespace ll::rt::ana {
 struct Attribution;
-}
+struct TeacherComparison;
+}  // namespace ll::rt::ana
 
 namespace ll::ui {
 
@@ -92,6 +94,21 @@ struct LatentLanguageSettings {
 // sets as its Compute button committed them, τ, the layers and the promotion settings. Nothing
 // runs while either set has no prompt.
 bool contrastWanted(const rt::ana::ExpertContrastRequest& request);
+// The Steering readouts panel (ALGORITHMS.md §8): the alpha sweep and the layer sweep of the
+// Steering panel's vector at the selected token. Off by default: about nLayer + 12 extra passes
+// whenever the prompt, the vector, the layer, alpha or the token change.
+struct SteeringReadoutSettings {
+  bool enabled = false;
+  bool layerSweep = true;
+  bool operator==(const SteeringReadoutSettings&) const = default;
+};
+
+// The Teacher panel (ALGORITHMS.md §7): a second model on the same vocabulary, run over the
+// prompt's tokens; empty: none.
+struct TeacherSettings {
+  std::string model;  // file or folder
+  bool operator==(const TeacherSettings&) const = default;
+};
 
 // Everything one recomputation depends on.
 struct ViewState {
@@ -112,6 +129,8 @@ struct ViewState {
   rt::ana::ExpertContrastRequest contrast;
   // The Knockout effect panel (§10 readout of `knockout`): sweep off by default (nLayer passes).
   rt::ana::KnockoutReadoutRequest knockoutReadout;
+  SteeringReadoutSettings steerRead;
+  TeacherSettings teacher;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -144,7 +163,9 @@ enum class StreamedOutput {
   Steering,
   LayerSkip,
   ExpertContrast,
-  KnockoutEffect
+  KnockoutEffect,
+  SteeringReadouts,
+  Teacher
 };
 QString outputName(StreamedOutput o);
 
@@ -240,6 +261,17 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::KnockoutReadout> knockoutEffect;
   QString knockoutAnswerText;  // display text of the answer token
   QString knockoutEffectError;
+  // Steering readouts (state.steerRead enabled) at the selected token: streamed last; already in
+  // the panels' snapshot when nothing it depends on changed. Null when off or not computed yet.
+  std::shared_ptr<const rt::ana::SteeringSweepResult> steerSweep;
+  QString steerSweepBaseTop1;                       // display text of the unsteered top-1
+  QStringList steerSweepTop1, steerSweepLayerTop1;  // of the alpha and layer sweeps' top-1
+  QString steerSweepError;
+  // Student (this trace) vs teacher (state.teacher) per token: streamed last; already in the
+  // panels' snapshot when neither the trace nor the teacher changed. Null when none or not yet.
+  std::shared_ptr<const rt::ana::TeacherComparison> teacher;
+  QString teacherName;  // the teacher's file name
+  QString teacherError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

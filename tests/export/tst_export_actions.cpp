@@ -17,6 +17,8 @@
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
+#include "runtime/analysis/steering_sweep.h"
+#include "runtime/analysis/teacher.h"
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
@@ -31,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 
 using namespace ll;
@@ -39,6 +42,7 @@ class TstExportActions : public QObject {
   Q_OBJECT
   QTemporaryDir m_dir;
   ui::Snapshot m_snap;
+  std::vector<float> m_steerVector;
 
  private slots:
   void initTestCase() {
@@ -99,6 +103,19 @@ class TstExportActions : public QObject {
     n.knockoutEffect = std::make_shared<const rt::ana::KnockoutReadout>(rt::ana::knockoutReadout(
         s, tr->ids, {}, rt::Knockout{{T - 1}, {0, 1}, 0, 1}, n.state.knockoutReadout));
     n.knockoutAnswerText = QStringLiteral("x");
+    n.state.steerRead.enabled = true;
+    for (int i = 0; i < tr->nEmbd; ++i) m_steerVector.push_back(std::sin(0.7f * i));
+    n.steerSweep = std::make_shared<const rt::ana::SteeringSweepResult>(
+        rt::ana::steeringSweep(s, *tr, m_steerVector));
+    for (int32_t id : n.steerSweep->top1) n.steerSweepTop1 << QString::number(id);
+    for (int32_t id : n.steerSweep->layerTop1) n.steerSweepLayerTop1 << QString::number(id);
+    // The demo model as its own teacher (a second session on the same file).
+    rt::Session teacher;
+    teacher.load(model, rt::parseBackend("cpu", 1));
+    n.state.teacher.model = model;
+    n.teacherName = QStringLiteral("demo.gguf");
+    n.teacher = std::make_shared<const rt::ana::TeacherComparison>(
+        rt::ana::compareWithTeacherModel(s.model(), *tr, teacher));
   }
 
   void figuresOfEveryView() {
@@ -243,6 +260,87 @@ class TstExportActions : public QObject {
     QVERIFY2(ui::exportViewData(single, "knockout", npy, "demo.gguf", &err), qPrintable(err));
     QCOMPARE(rt::readNpyF32(npy.toStdString()).data,
              (std::vector<float>{float(r.effect.relativeChange)}));
+  }
+
+  // The Steering readouts data export is `layerlens-cli steer-sweep`'s document: the real CLI on
+  // the same model, token ids and vector (defaults: layer floor(0.7 L), alpha 4, the last token)
+  // writes the same keys and values; the figures' .npy are [2, alphas] and [2, nLayer].
+  void steerSweepExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("sweep-gui.json"), cli = m_dir.filePath("sweep-cli.json");
+    QVERIFY2(ui::exportViewData(m_snap, "steeralpha", gui, "demo.gguf", &err), qPrintable(err));
+    const QString alpha = m_dir.filePath("alpha.npy"), layer = m_dir.filePath("layer.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "steeralpha", alpha, "demo.gguf", &err), qPrintable(err));
+    QVERIFY2(ui::exportViewData(m_snap, "steerlayer", layer, "demo.gguf", &err), qPrintable(err));
+    const auto a = rt::readNpyF32(alpha.toStdString()), l = rt::readNpyF32(layer.toStdString());
+    const std::vector<int64_t> ashape = {2, int64_t(m_snap.steerSweep->alphas.size())},
+                               lshape = {2, m_snap.nLayer};
+    QCOMPARE(a.shape, ashape);
+    QCOMPARE(l.shape, lshape);
+    QCOMPARE(double(a.data[1]), double(float(m_snap.steerSweep->kl[1])));
+    QCOMPARE(double(l.data[size_t(m_snap.nLayer)]),
+             double(float(m_snap.steerSweep->layerEntropy[0])));
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    const QString vec = m_dir.filePath("steer.npy");
+    rt::writeNpy(vec.toStdString(), m_steerVector.data(), {int64_t(m_steerVector.size())});
+    std::string ids;
+    for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    int rc = -1;
+    const std::string out = clitest::runCapture(
+        exe.string() + " steer-sweep " + m_dir.filePath("demo.gguf").toStdString() + " --ids " +
+            ids + " --vector " + vec.toStdString() + " --threads 1 --out " + cli.toStdString() +
+            " 2>&1",
+        &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    QCOMPARE(read(gui).dump(), read(cli).dump());
+    ui::Snapshot none = m_snap;
+    none.steerSweep.reset();
+    QVERIFY(!ui::exportViewData(none, "steerlayer", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no steerlayer data"), qPrintable(err));
+  }
+
+  // The Teacher data export is `layerlens-cli compare`'s document: the real CLI on the same
+  // student, teacher and ids writes the same keys and values; the figure's .npy is [2, T].
+  void teacherExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("teacher-gui.json"),
+                  cli = m_dir.filePath("teacher-cli.json");
+    QVERIFY2(ui::exportViewData(m_snap, "teacher", gui, "demo.gguf", &err), qPrintable(err));
+    const QString npy = m_dir.filePath("teacher.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "teacher", npy, "demo.gguf", &err), qPrintable(err));
+    const std::vector<int64_t> shape = {2, m_snap.nTokens};
+    QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    std::string ids;
+    for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    const std::string model = m_dir.filePath("demo.gguf").toStdString();
+    int rc = -1;
+    const std::string out =
+        clitest::runCapture(exe.string() + " compare " + model + " " + model + " --ids " + ids +
+                                " --threads 1 --out " + cli.toStdString() + " 2>&1",
+                            &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    QCOMPARE(read(gui).dump(), read(cli).dump());
+    ui::Snapshot none = m_snap;
+    none.teacher.reset();
+    QVERIFY(!ui::exportViewData(none, "teacher", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no teacher data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and

@@ -1,0 +1,55 @@
+// `layerlens-cli compare STUDENT TEACHER`: per-token JSD(p_student || p_teacher) in bits, the
+// student's normalised entropy and the entropy x divergence quadrant of each position
+// (ALGORITHMS.md §7) as JSON; both models must share a vocabulary (checked, with the first
+// difference named).
+#include <filesystem>
+#include <fstream>
+
+#include "cmd_analysis_common.h"
+#include "runtime/analysis/teacher.h"
+
+namespace ll::cli {
+namespace {
+
+struct CompareOpts {
+  ana::ModelPrompt mp;  // the student and the prompt
+  std::string teacher, out;
+  rt::ana::TeacherRequest rq;
+};
+
+int compareCommand(const CompareOpts& o) {
+  std::ofstream f(o.out);  // opened first: a bad path fails before two model loads
+  if (!f) throw std::runtime_error("cannot write " + o.out);
+  try {
+    auto student = ana::openSession(o.mp);
+    rt::Session teacher;
+    teacher.load(o.teacher, rt::parseBackend(o.mp.backend, o.mp.threads));
+    const auto c = rt::ana::compareModels(*student, teacher, o.rq);
+    f << rt::ana::teacherComparisonJson(c, student->promptIds()).dump(1) << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write " + o.out);
+  } catch (...) {
+    f.close();
+    std::filesystem::remove(o.out);  // no empty or partial file left behind
+    throw;
+  }
+  return 0;
+}
+
+RegisterCommand reg{
+    {"compare",
+     "student vs teacher: per-token JSD, normalised entropy and quadrant (same vocabulary; JSON "
+     "--out)",
+     [](CLI::App& sub) -> std::function<int()> {
+       auto o = std::make_shared<CompareOpts>();
+       ana::addModelPrompt(sub, o->mp);
+       sub.add_option("teacher", o->teacher, "teacher model file or folder (same vocabulary)")
+           ->required();
+       sub.add_option("--entropy-threshold", o->rq.entropyThreshold, rt::ana::kTeacherEntropyHelp);
+       sub.add_option("--jsd-threshold", o->rq.jsdThreshold, rt::ana::kTeacherJsdHelp);
+       sub.add_option("--out", o->out, "JSON file to write")->required();
+       return [o] { return compareCommand(*o); };
+     }}};
+
+}  // namespace
+}  // namespace ll::cli
