@@ -1,7 +1,8 @@
 // Builds the information-flow graph of a trace (§14) layer by layer: values recomputed from the
-// stored layer input, their W_O projections per head (U_h = V_g W_O,h^T, [H, T, d]: the largest
+// stored layer input, their W_O projections per head (U_h = V_g W_O,h^T, [T, H, d]: the largest
 // buffer, T * H * d floats), attention rows in blocks of destinations from the stored Q/K with
-// the pass's own masks, then each destination's parts on the fly on a thread pool.
+// the pass's own masks and the linear bound's products (flow_contrib.h), then each destination's
+// parts on the fly on a thread pool. Backend matmuls do the O(T * d^2) and O(T^2 * d) products.
 //
 // Where the constant terms go: b_O (and a dense MLP's down bias inside the MLP part) is in the
 // block output y but no part of its own, as in llm-transparency-tool; steering added at a layer's
@@ -61,14 +62,23 @@ void addSteering(const Trace& tr, int l, int t, float* v, int d) {
       for (int i = 0; i < d; ++i) v[i] += st.alpha * st.vector[size_t(i)];
 }
 
-// Layer l's per-head value projections U [H][T][d] and their L1 norms [H][T].
-void projectedValues(Engine& e, const Trace& tr, int l, std::vector<float>& U,
-                     std::vector<float>& norms) {
+// Buffers of one layer, kept from layer to layer (U is the largest: T * H * d floats).
+struct LayerWork {
+  std::vector<float> U;         // [T][H][d] U_h[j] = W_O,h v_h(j), a source's heads side by side
+  std::vector<float> norms;     // [H][T] ||U_h[j]||_1
+  std::vector<float> values;    // [Hkv][T][hd] the values of each KV group, contiguous
+  std::vector<float> signRows;  // [T][qd] W_O^T sign(y_i): s_i . U_h[j] = signRows_h[i] . v_h(j)
+  std::vector<float> maps, linear;  // one block of destinations: [H][nQ][i1] each
+};
+
+// Layer l's values per KV group, their per-head projections U and norms (work.values, U, norms),
+// and W_O^T sign(y) per destination (work.signRows).
+void projectValues(Engine& e, const Trace& tr, int l, kern::ThreadPool& pool, LayerWork& w) {
   const ModelSpec& s = e.spec();
   const LayerWeights& L = e.weights().layers[size_t(l)];
   kern::Backend& be = e.backend();
-  const int T = tr.nTokens, d = s.nEmbd, H = s.nHead, hd = s.headDim, kvd = s.nHeadKv * hd,
-            qd = H * hd, group = H / s.nHeadKv;
+  const int T = tr.nTokens, d = s.nEmbd, H = s.nHead, hd = s.headDim, G = s.nHeadKv, kvd = G * hd,
+            qd = H * hd, group = H / G;
   const TraceTensor<float>& in = l == 0 ? tr.embd : tr.layers[size_t(l) - 1].resid;
   std::vector<float> vh(size_t(T) * kvd);
   {
@@ -80,6 +90,11 @@ void projectedValues(Engine& e, const Trace& tr, int l, std::vector<float>& U,
     be.download(vh.data(), v.get(), vh.size() * 4);
     be.sync();
   }
+  w.values.resize(size_t(T) * kvd);
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < T; ++t)
+      std::copy_n(vh.data() + size_t(t) * kvd + size_t(g) * hd, hd,
+                  w.values.data() + (size_t(g) * T + t) * hd);
   // W_O dequantised to host rows [d, qd]; each head's columns become an f32 weight [d, hd].
   std::vector<float> wo(size_t(d) * qd);
   {
@@ -90,43 +105,60 @@ void projectedValues(Engine& e, const Trace& tr, int l, std::vector<float>& U,
     be.download(wo.data(), rows.get(), wo.size() * 4);
     be.sync();
   }
-  U.resize(size_t(H) * T * d);
-  norms.resize(size_t(H) * T);
+  auto f32Weight = [&](const char* name, const float* data, int rows, int cols) {
+    kern::WeightDesc desc;
+    desc.name = name;
+    desc.type = kern::QType::F32;
+    desc.rows = rows;
+    desc.cols = cols;
+    desc.data = data;
+    desc.nbytes = size_t(rows) * cols * 4;
+    return be.loadWeight(desc);
+  };
+  w.U.resize(size_t(H) * T * d);
+  w.norms.resize(size_t(H) * T);
   kern::Buffer vg(be, size_t(T) * hd * 4), ub(be, size_t(T) * d * 4);
-  std::vector<float> woh(size_t(d) * hd), vgh(size_t(T) * hd);
+  std::vector<float> woh(size_t(d) * hd), uh(size_t(T) * d);
   for (int hh = 0; hh < H; ++hh) {
-    if (hh % group == 0) {  // this group's values, contiguous
-      const int g = hh / group;
-      for (int t = 0; t < T; ++t)
-        std::copy_n(vh.data() + size_t(t) * kvd + size_t(g) * hd, hd, vgh.data() + size_t(t) * hd);
-      be.upload(vg.get(), vgh.data(), vgh.size() * 4);
-    }
+    if (hh % group == 0)
+      be.upload(vg.get(), w.values.data() + size_t(hh / group) * T * hd, size_t(T) * hd * 4);
     for (int i = 0; i < d; ++i)
       std::copy_n(wo.data() + size_t(i) * qd + size_t(hh) * hd, hd, woh.data() + size_t(i) * hd);
-    kern::WeightDesc desc;
-    desc.name = "flow.attn_output.head" + std::to_string(hh);
-    desc.type = kern::QType::F32;
-    desc.rows = d;
-    desc.cols = hd;
-    desc.data = woh.data();
-    desc.nbytes = woh.size() * 4;
-    const std::unique_ptr<kern::Weight> w = be.loadWeight(desc);
-    be.matmul(*w, vg.f32(), ub.f32(), T);
-    float* dst = U.data() + size_t(hh) * T * d;
-    be.download(dst, ub.get(), size_t(T) * d * 4);
+    const auto wh = f32Weight("flow.attn_output.head", woh.data(), d, hd);
+    be.matmul(*wh, vg.f32(), ub.f32(), T);
+    be.download(uh.data(), ub.get(), uh.size() * 4);
     be.sync();
-    for (int t = 0; t < T; ++t) {
-      double n = 0;
-      for (int i = 0; i < d; ++i) n += std::fabs(dst[size_t(t) * d + i]);
-      norms[size_t(hh) * T + t] = float(n);
-    }
+    pool.parallelFor(T, 16, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* row = uh.data() + size_t(t) * d;
+        std::copy_n(row, d, w.U.data() + (size_t(t) * H + hh) * d);
+        double n = 0;
+        for (int i = 0; i < d; ++i) n += std::fabs(row[i]);
+        w.norms[size_t(hh) * T + size_t(t)] = float(n);
+      }
+    });
   }
+  // signRows = sign(y) W_O, y the stream after attention: the linear bound's directions.
+  std::vector<float> woT(size_t(qd) * d), sg(size_t(T) * d);
+  for (int i = 0; i < d; ++i)
+    for (int c = 0; c < qd; ++c) woT[size_t(c) * d + i] = wo[size_t(i) * qd + c];
+  const float* y = tr.layers[size_t(l)].residMid.data();
+  for (size_t k = 0; k < sg.size(); ++k) sg[k] = float((y[k] > 0) - (y[k] < 0));
+  const auto wt = f32Weight("flow.attn_output.T", woT.data(), qd, d);
+  kern::Buffer sb(be, sg.size() * 4), rb(be, size_t(T) * qd * 4);
+  be.upload(sb.get(), sg.data(), sg.size() * 4);
+  be.matmul(*wt, sb.f32(), rb.f32(), T);
+  w.signRows.resize(size_t(T) * qd);
+  be.download(w.signRows.data(), rb.get(), w.signRows.size() * 4);
+  be.sync();
 }
 
-// Attention rows of destinations [i0, i1) of layer l, every head: maps [H][i1 - i0][i1].
-void attentionBlock(kern::Backend& be, const Trace& tr, int l, int i0, int i1, const float* kDev,
-                    std::vector<float>& maps) {
-  const int nQ = i1 - i0, H = tr.nHead;
+// Destinations [i0, i1) of layer l, every head: attention rows into work.maps and the linear
+// bound's s_i . U_h[j] = signRows_h[i] . v_h(j) into work.linear, both [H][i1 - i0][i1].
+void blockRows(kern::Backend& be, const Trace& tr, int l, int i0, int i1, const float* kDev,
+               LayerWork& w) {
+  const int nQ = i1 - i0, H = tr.nHead, hd = tr.headDim, T = tr.nTokens,
+            group = tr.nHead / tr.nHeadKv, qd = H * hd;
   const std::vector<float> q = tr.queries(l, i0, i1);
   kern::Buffer qb(be, q.size() * 4);
   be.upload(qb.get(), q.data(), q.size() * 4);
@@ -137,10 +169,32 @@ void attentionBlock(kern::Backend& be, const Trace& tr, int l, int i0, int i1, c
     return x.get();
   };
   const kern::AttnArgs a = layerAttnArgs(tr, l, nQ, i1, qb.f32(), kDev, kDev, nullptr, &be, get);
-  maps.resize(size_t(H) * nQ * i1);
-  for (int h = 0; h < H; ++h)
+  w.maps.resize(size_t(H) * nQ * i1);
+  w.linear.resize(size_t(H) * nQ * i1);
+  std::vector<float> rh(size_t(nQ) * hd);
+  kern::Buffer rb(be, rh.size() * 4), lb(be, size_t(nQ) * i1 * 4);
+  std::unique_ptr<kern::Weight> vw;
+  for (int h = 0; h < H; ++h) {
     maskedAttentionMap(be, a, tr.request.interventions, l, h, get,
-                       maps.data() + size_t(h) * nQ * i1);
+                       w.maps.data() + size_t(h) * nQ * i1);
+    if (h % group == 0) {  // this group's values of sources [0, i1) as a weight [i1, hd]
+      kern::WeightDesc desc;
+      desc.name = "flow.values";
+      desc.type = kern::QType::F32;
+      desc.rows = i1;
+      desc.cols = hd;
+      desc.data = w.values.data() + size_t(h / group) * T * hd;
+      desc.nbytes = size_t(i1) * hd * 4;
+      vw = be.loadWeight(desc);
+    }
+    for (int i = 0; i < nQ; ++i)
+      std::copy_n(w.signRows.data() + size_t(i0 + i) * qd + size_t(h) * hd, hd,
+                  rh.data() + size_t(i) * hd);
+    be.upload(rb.get(), rh.data(), rh.size() * 4);
+    be.matmul(*vw, rb.f32(), lb.f32(), nQ);
+    be.download(w.linear.data() + size_t(h) * nQ * i1, lb.get(), size_t(nQ) * i1 * 4);
+    be.sync();
+  }
 }
 
 void appendKept(FlowGraph& g, int l, FlowEdgeKind partKind, int dst,
@@ -163,7 +217,8 @@ void appendKept(FlowGraph& g, int l, FlowEdgeKind partKind, int dst,
 }
 
 void attentionLayer(Engine& e, const Trace& tr, int l, const FlowRequest& req,
-                    kern::ThreadPool& pool, FlowGraph& g, const FlowProgress& progress) {
+                    kern::ThreadPool& pool, LayerWork& w, FlowGraph& g,
+                    const FlowProgress& progress) {
   const int T = tr.nTokens, d = tr.nEmbd, H = tr.nHead, kvd = tr.nHeadKv * tr.headDim;
   const float* x = (l == 0 ? tr.embd : tr.layers[size_t(l) - 1].resid).data();
   const float* mid = tr.layers[size_t(l)].residMid.data();
@@ -172,8 +227,7 @@ void attentionLayer(Engine& e, const Trace& tr, int l, const FlowRequest& req,
     for (int i = 0; i < T; ++i) appendKept(g, l, FlowEdgeKind::Attn, i, {{-1, 1.0}});
     return;
   }
-  std::vector<float> U, norms, maps;
-  projectedValues(e, tr, l, U, norms);
+  projectValues(e, tr, l, pool, w);
   kern::Backend& be = e.backend();
   kern::Buffer kb(be, size_t(T) * kvd * 4);
   be.upload(kb.get(), tr.layers[size_t(l)].k.data(), size_t(T) * kvd * 4);
@@ -184,12 +238,14 @@ void attentionLayer(Engine& e, const Trace& tr, int l, const FlowRequest& req,
   for (int i0 = 0; i0 < T; i0 += block) {
     if (progress && !progress(l, tr.nLayer)) throw Cancelled();
     const int i1 = std::min(T, i0 + block), nQ = i1 - i0;
-    attentionBlock(be, tr, l, i0, i1, kb.f32(), maps);
+    blockRows(be, tr, l, i0, i1, kb.f32(), w);
     pool.run(nQ, [&](int64_t task, int worker) {
       const int i = i0 + int(task);
-      std::vector<const float*> rows(static_cast<size_t>(H));
-      for (int h = 0; h < H; ++h)
-        rows[size_t(h)] = maps.data() + (size_t(h) * nQ + size_t(task)) * i1;
+      std::vector<const float*> rows(static_cast<size_t>(2 * H));
+      for (int h = 0; h < H; ++h) {
+        rows[size_t(h)] = w.maps.data() + (size_t(h) * nQ + size_t(task)) * i1;
+        rows[size_t(H + h)] = w.linear.data() + (size_t(h) * nQ + size_t(task)) * i1;
+      }
       flow::AttnDestination in;
       in.y = mid + size_t(i) * d;
       in.x = x + size_t(i) * d;
@@ -197,9 +253,9 @@ void attentionLayer(Engine& e, const Trace& tr, int l, const FlowRequest& req,
       in.nSrc = i + 1;
       in.nHead = H;
       in.attn = rows.data();
-      in.values = U.data();
-      in.headStride = size_t(T) * d;
-      in.valueNorms = norms.data();
+      in.linear = rows.data() + H;
+      in.values = w.U.data();
+      in.valueNorms = w.norms.data();
       in.nTokens = T;
       evaluated[size_t(i)] = flow::attentionDestination(in, req.threshold, req.prune,
                                                         scratch[size_t(worker)], kept[size_t(i)]);
@@ -212,24 +268,24 @@ void attentionLayer(Engine& e, const Trace& tr, int l, const FlowRequest& req,
 }
 
 // The MLP block: parts = the MLP output (out - mid - steering) and the residual mid; y = out.
-void mlpLayer(const Trace& tr, int l, double tau, FlowGraph& g) {
+void mlpLayer(const Trace& tr, int l, double tau, kern::ThreadPool& pool, FlowGraph& g) {
   const int T = tr.nTokens, d = tr.nEmbd;
   const LayerTrace& L = tr.layers[size_t(l)];
-  std::vector<float> m(static_cast<size_t>(d));
-  std::vector<flow::KeptPart> kept;
-  for (int i = 0; i < T; ++i) {
-    const float* y = L.resid.data() + size_t(i) * d;
-    const float* mid = L.residMid.data() + size_t(i) * d;
-    std::fill(m.begin(), m.end(), 0.0f);
-    addSteering(tr, l, i, m.data(), d);
-    for (int k = 0; k < d; ++k) m[size_t(k)] = y[k] - mid[k] - m[size_t(k)];
-    double normY = 0;
-    for (int k = 0; k < d; ++k) normY += std::fabs(y[k]);
-    const std::vector<double> c = {flow::l1Contribution(y, m.data(), d, normY),
-                                   flow::l1Contribution(y, mid, d, normY)};
-    flow::keepParts(c, {0, -1}, tau, kept);
-    appendKept(g, l, FlowEdgeKind::Mlp, i, kept);
-  }
+  std::vector<std::vector<flow::KeptPart>> kept(static_cast<size_t>(T));
+  pool.parallelFor(T, 16, [&](int64_t t0, int64_t t1, int) {
+    std::vector<float> m(static_cast<size_t>(d));
+    for (int64_t i = t0; i < t1; ++i) {
+      const float* y = L.resid.data() + size_t(i) * d;
+      const float* mid = L.residMid.data() + size_t(i) * d;
+      std::fill(m.begin(), m.end(), 0.0f);
+      addSteering(tr, l, int(i), m.data(), d);
+      for (int k = 0; k < d; ++k) m[size_t(k)] = y[k] - mid[k] - m[size_t(k)];
+      const std::vector<double> c = {flow::l1Contribution(y, m.data(), d),
+                                     flow::l1Contribution(y, mid, d)};
+      flow::keepParts(c, {0, -1}, tau, kept[size_t(i)]);
+    }
+  });
+  for (int i = 0; i < T; ++i) appendKept(g, l, FlowEdgeKind::Mlp, i, kept[size_t(i)]);
 }
 
 }  // namespace
@@ -243,9 +299,10 @@ FlowGraph flowGraph(Engine& engine, const Trace& tr, const FlowRequest& req,
   g.threshold = req.threshold;
   const unsigned hw = std::thread::hardware_concurrency();
   kern::ThreadPool pool(int(std::max(1u, hw)));
+  LayerWork work;
   for (int l = 0; l < tr.nLayer; ++l) {
-    attentionLayer(engine, tr, l, req, pool, g, progress);
-    mlpLayer(tr, l, req.threshold, g);
+    attentionLayer(engine, tr, l, req, pool, work, g, progress);
+    mlpLayer(tr, l, req.threshold, pool, g);
     if (progress && !progress(l + 1, tr.nLayer)) throw Cancelled();
   }
   return g;
