@@ -146,6 +146,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_attnCache = {};
   m_attribution.clear();
   m_skipCache = {};
+  m_flowCache = {};
   return info;
 }
 
@@ -359,6 +360,10 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   if (st.layerSkip.enabled && layerSkipCached(s)) {  // new passes wait for the stream
     runLayerSkip(s, alive);
     clock.mark("layer skip");
+  }
+  if (st.flow.enabled && flowCached(s)) {  // a new graph waits for the stream
+    runFlow(s, alive);
+    clock.mark("flow routes");
   }
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)

@@ -60,6 +60,10 @@ class AnalysisJob {
   // stage; core() fills the result only when it is cached. (analysis_layer_skip.cpp)
   void runLayerSkip(Snapshot& s, const Alive& alive);
   bool layerSkipCached(const Snapshot& s) const;
+  // Flow routes (state.flow): the graph of the whole prompt, kept while the trace and threshold
+  // are; computed as the stream's last stage, filled by core() when cached. (analysis_flow.cpp)
+  void runFlow(Snapshot& s, const Alive& alive);
+  bool flowCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -100,6 +104,11 @@ class AnalysisJob {
     rt::SkipPart part = rt::SkipPart::Layer;
     std::shared_ptr<const rt::ana::LayerSkipResult> result;
   } m_skipCache;
+  struct FlowCache {
+    std::shared_ptr<const rt::Trace> trace;
+    double threshold = 0;
+    std::shared_ptr<const rt::ana::FlowGraph> graph;
+  } m_flowCache;
 };
 
 }  // namespace ll::ui

@@ -34,6 +34,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("steering continuations");
     case StreamedOutput::LayerSkip:
       return QStringLiteral("layer skip");
+    case StreamedOutput::Flow:
+      return QStringLiteral("flow routes");
   }
   return {};
 }
@@ -99,6 +101,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   iv.knockout = core.state.knockout;
   const bool steering = core.state.steering.enabled;
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
+  const bool flow = core.state.flow.enabled && !core.flow && core.flowError.isEmpty();
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -129,12 +132,13 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering && !skip,
+  stage(StreamedOutput::Answers, !steering && !skip && !flow,
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   if (steering)
-    stage(StreamedOutput::Steering, !skip,
+    stage(StreamedOutput::Steering, !skip && !flow,
           [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
-  if (skip) stage(StreamedOutput::LayerSkip, true, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (skip) stage(StreamedOutput::LayerSkip, !flow, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (flow) stage(StreamedOutput::Flow, true, [&](Snapshot& s) { runFlow(s, alive); });
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,

@@ -22,6 +22,7 @@
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
+#include "ui/export_flow.h"
 #include "ui/export_layer_skip.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
@@ -131,13 +132,21 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection", "attribution", "layerskip"};
+  return {"attention", "headgrid",    "lens",      "routing",
+          "selection", "attribution", "layerskip", "flow"};
 }
 
 QStringList dataViews() {
   return exportViews() << "residual"
                        << "residuals";
 }
+
+namespace {
+// Views whose data export defaults to JSON (the CLI's document).
+bool jsonView(const QString& view) {
+  return view == "attribution" || view == "layerskip" || view == "flow";
+}
+}  // namespace
 
 bool needsFullExport(const QString& view, const QString& path) {
   const bool npy = QFileInfo(path).suffix().toLower() == "npy";
@@ -256,6 +265,11 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f = layerSkipFigure(
         s, captionOf(s, modelName,
                      r ? "layer skip at token " + QString::number(r->position) : QString()));
+  } else if (view == "flow") {
+    f = flowFigure(s, captionOf(s, modelName,
+                                s.flow ? "flow routes to token " + QString::number(s.token) +
+                                             " · threshold " + QString::number(s.flow->threshold)
+                                       : QString()));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -315,9 +329,13 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       writeLayerSkipData(s, path, QString());
       return true;
     }
+    if (view == "flow") {  // .json: the document `layerlens-cli flow` writes
+      writeFlowData(s, path, QString());
+      return true;
+    }
     if (suffix != "npy")
       throw std::invalid_argument(
-          "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
+          "use .npy (or .json/.csv for selections, .json for attribution, layer skip and flow)");
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);
@@ -378,11 +396,10 @@ class ExportActions : public QObject {
         QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
-        m_window, tr("Export data"),
-        view + (view == "attribution" || view == "layerskip" ? ".json" : ".npy"),
-        view == "selection"                            ? tr("Data (*.npy *.json *.csv)")
-        : view == "attribution" || view == "layerskip" ? tr("Data (*.json *.npy)")
-                                                       : tr("NumPy (*.npy)"));
+        m_window, tr("Export data"), view + (jsonView(view) ? ".json" : ".npy"),
+        view == "selection" ? tr("Data (*.npy *.json *.csv)")
+        : jsonView(view)    ? tr("Data (*.json *.npy)")
+                            : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
     if (needsFullExport(view, path)) return exportFull(view, path);
     QString error;

@@ -5,6 +5,7 @@
 #include "ui/entropy_panel.h"
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
+#include "ui/flow_panel.h"
 #include "ui/heatmap_view.h"
 #include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
@@ -208,6 +209,7 @@ void MainWindow::applyPendingSession() {
   m_attribution->applyState(v.attribution);
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
+  m_flow->applyState(v.flow);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -284,6 +286,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("steering")};
     case StreamedOutput::LayerSkip:
       return {QStringLiteral("layerskip")};
+    case StreamedOutput::Flow:
+      return {QStringLiteral("flow")};
     case StreamedOutput::None:
       break;
   }

@@ -35,6 +35,7 @@ class EntropyPanel;
 class HeatmapView;
 class AttributionPanel;
 class LayerSkipPanel;
+class FlowPanel;
 class LatentPanel;
 class LensPanel;
 class ModelPanel;
@@ -98,6 +99,7 @@ class MainWindow : public QMainWindow {
   LensPanel* lensPanel() const { return m_lens; }
   AttributionPanel* attributionPanel() const { return m_attribution; }
   LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
+  FlowPanel* flowPanel() const { return m_flow; }
   LatentPanel* latentPanel() const { return m_latent; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
@@ -182,6 +184,7 @@ class MainWindow : public QMainWindow {
   LensPanel* m_lens = nullptr;
   AttributionPanel* m_attribution = nullptr;
   LayerSkipPanel* m_layerSkip = nullptr;
+  FlowPanel* m_flow = nullptr;
   LatentPanel* m_latent = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds

@@ -6,6 +6,7 @@
 #include "ui/attention_panel.h"
 #include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
+#include "ui/flow_panel.h"
 #include "ui/heatmap_view.h"
 #include "ui/latent_panel.h"
 #include "ui/layer_skip_panel.h"
@@ -45,6 +46,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_attribution = new AttributionPanel(m_selection);
   m_layerSkip = new LayerSkipPanel(m_selection);
   m_latent = new LatentPanel(m_selection);
+  m_flow = new FlowPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -59,6 +61,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* attributionDock = addPanel(m_attribution, tr("Attribution"), Qt::RightDockWidgetArea);
   auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
+  auto* flowDock = addPanel(m_flow, tr("Flow routes"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -67,6 +70,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(lensDock, attributionDock);
   tabifyDockWidget(attributionDock, skipDock);
   tabifyDockWidget(skipDock, latentDock);
+  tabifyDockWidget(latentDock, flowDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();

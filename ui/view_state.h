@@ -4,6 +4,7 @@
 // also carry everything an exporter needs to redraw a panel's figure.
 #pragma once
 
+#include "runtime/analysis/flow_routes.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/selection_request.h"
@@ -86,6 +87,14 @@ struct LatentLanguageSettings {
   bool operator==(const LatentLanguageSettings&) const = default;
 };
 
+// The Flow routes panel (ALGORITHMS.md §14): off by default, since the graph costs about a
+// prefill on long prompts; the threshold is rt::ana::FlowRequest's.
+struct FlowSettings {
+  bool enabled = false;
+  double threshold = rt::ana::FlowRequest{}.threshold;
+  bool operator==(const FlowSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -102,6 +111,7 @@ struct ViewState {
   AttributionSettings attribution;
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
+  FlowSettings flow;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -127,7 +137,7 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
+enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip, Flow };
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -211,6 +221,11 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::LatentLanguageResult> latent;
   QStringList latentTokensA, latentTokensB;  // display text of the words' counted tokens
   QString latentError;
+  // Information-flow graph of the whole prompt (state.flow enabled): streamed last, already in the
+  // panels' snapshot when only the selection changed (the panel walks the routes to the selected
+  // token itself). Null when off or not computed yet, or with flowError set.
+  std::shared_ptr<const rt::ana::FlowGraph> flow;
+  QString flowError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)
