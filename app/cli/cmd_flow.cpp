@@ -32,7 +32,8 @@ int flowCommand(const FlowOpts& o) {
   rt::ana::FlowRequest rq;
   rq.threshold = o.threshold;
   rq.position = o.position;
-  std::ofstream f(o.out);  // opened first: a bad path fails before the analysis
+  rq.threads = o.mp.threads;  // --threads bounds the graph's host threads as well
+  std::ofstream f(o.out);     // opened first: a bad path fails before the analysis
   if (!f) throw std::runtime_error("cannot write " + o.out);
   try {
     auto s = ana::openSession(o.mp);

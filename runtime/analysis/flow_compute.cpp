@@ -297,8 +297,8 @@ FlowGraph flowGraph(Engine& engine, const Trace& tr, const FlowRequest& req,
   g.nLayer = tr.nLayer;
   g.nTokens = tr.nTokens;
   g.threshold = req.threshold;
-  const unsigned hw = std::thread::hardware_concurrency();
-  kern::ThreadPool pool(int(std::max(1u, hw)));
+  const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
+  kern::ThreadPool pool(req.threads > 0 ? req.threads : hw);
   LayerWork work;
   for (int l = 0; l < tr.nLayer; ++l) {
     attentionLayer(engine, tr, l, req, pool, work, g, progress);

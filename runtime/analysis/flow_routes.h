@@ -25,6 +25,8 @@ struct FlowRequest {
   // Bound-based pruning of the attention pairs (the kept edges stay exact, see flow_compute.cpp);
   // false evaluates every (destination, source) pair (the reference, quadratic in T).
   bool prune = true;
+  // Host threads for the per-destination work (the backend keeps its own); <= 0: all cores.
+  int threads = 0;
 };
 inline constexpr const char* kFlowThresholdHelp =
     "contribution threshold τ in [0, 1): per destination node, parts whose share of the block's "

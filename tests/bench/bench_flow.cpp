@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
 
   ll::rt::ana::FlowRequest rq;
   rq.threshold = threshold;
+  rq.threads = threads;
   ll::rt::ana::FlowGraph g;
   const Timed flow = timed([&] { g = ll::rt::ana::flowGraph(s.engine(), *tr, rq); });
   const ll::rt::ana::FlowRoutes r = ll::rt::ana::flowRoutes(g, -1);
