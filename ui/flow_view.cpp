@@ -4,6 +4,7 @@
 
 #include "ui/theme.h"
 
+#include <QFontMetricsF>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
@@ -161,10 +162,17 @@ void FlowView::paintEvent(QPaintEvent*) {
   for (int l = 0; l < g.nLayer; l += labelStep)
     p.drawText(QRectF(0, nodePos(2 * l, first).y() - 8, kLeft - 4, 16),
                Qt::AlignRight | Qt::AlignVCenter, QStringLiteral("L%1").arg(l));
-  const int tokStep = std::max(1, int(std::ceil(24.0 / kMinColumn)));
-  for (int t = last; t >= first; t -= tokStep)
-    p.drawText(QRectF(nodePos(0, t).x() - 20, height() - kBottom, 40, kBottom), Qt::AlignCenter,
-               QString::number(t));
+  // Token text under each column, elided to the column (the index when it would not fit).
+  const double colW = plotRect().width() / std::max(1, last - first + 1);
+  const QFontMetricsF fm(small);
+  for (int t = first; t <= last; ++t) {
+    const QString text = t < m_tokens.size() ? m_tokens[t] : QString();
+    const QString shown = fm.horizontalAdvance(text) <= colW - 2
+                              ? text
+                              : fm.elidedText(text, Qt::ElideRight, colW - 2);
+    p.drawText(QRectF(nodePos(0, t).x() - colW / 2, height() - kBottom, colW, kBottom),
+               Qt::AlignCenter, shown.size() > 1 || shown == text ? shown : QString::number(t));
+  }
   // Edges: everything faint first, the routes on top.
   const bool haveRoutes = m_routes.edgeFlow.size() == g.edges.size();
   for (int pass = 0; pass < 2; ++pass)
