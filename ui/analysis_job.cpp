@@ -149,6 +149,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_skipCache = {};
   m_contrastCache = {};
   m_knockoutCache = {};
+  m_flowCache = {};
   return info;
 }
 
@@ -370,6 +371,10 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   if (st.knockout && knockoutEffectCached(s)) {  // new passes wait for the stream
     runKnockoutEffect(s, alive);
     clock.mark("knockout effect");
+  }
+  if (st.flow.enabled && flowCached(s)) {  // a new graph waits for the stream
+    runFlow(s, alive);
+    clock.mark("flow routes");
   }
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)

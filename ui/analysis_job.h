@@ -79,6 +79,10 @@ class AnalysisJob {
   // kept while trace and path are; the stream's last stage. (analysis_teacher.cpp)
   void runTeacher(Snapshot& s, const Alive& alive);
   bool teacherCached(const Snapshot& s) const;
+  // Flow routes (state.flow): the graph of the whole prompt, kept while the trace and threshold
+  // are; computed as the stream's last stage, filled by core() when cached. (analysis_flow.cpp)
+  void runFlow(Snapshot& s, const Alive& alive);
+  bool flowCached(const Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -147,6 +151,11 @@ class AnalysisJob {
     std::string path;
     std::shared_ptr<const rt::ana::TeacherComparison> result;
   } m_teacherCache;
+  struct FlowCache {
+    std::shared_ptr<const rt::Trace> trace;
+    double threshold = 0;
+    std::shared_ptr<const rt::ana::FlowGraph> graph;
+  } m_flowCache;
 };
 
 }  // namespace ll::ui

@@ -45,6 +45,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("steering readouts");
     case StreamedOutput::Teacher:
       return QStringLiteral("teacher");
+    case StreamedOutput::Flow:
+      return QStringLiteral("flow routes");
   }
   return {};
 }
@@ -116,6 +118,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
       core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty();
   const bool sweep = core.state.steerRead.enabled && !core.steerSweep;
   const bool teach = !core.state.teacher.model.empty() && !core.teacher;
+  const bool flow = core.state.flow.enabled && !core.flow && core.flowError.isEmpty();
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -162,6 +165,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     tail.emplace_back(StreamedOutput::SteeringReadouts,
                       [&](Snapshot& s) { runSteerSweep(s, alive); });
   if (teach) tail.emplace_back(StreamedOutput::Teacher, [&](Snapshot& s) { runTeacher(s, alive); });
+  if (flow) tail.emplace_back(StreamedOutput::Flow, [&](Snapshot& s) { runFlow(s, alive); });
   stage(StreamedOutput::Answers, tail.empty(),
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   for (size_t i = 0; i < tail.size(); ++i)

@@ -23,6 +23,7 @@
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
 #include "ui/export_contrast.h"
+#include "ui/export_flow.h"
 #include "ui/export_knockout.h"
 #include "ui/export_layer_skip.h"
 #include "ui/export_steer_sweep.h"
@@ -135,14 +136,23 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens",     "routing",    "selection",  "attribution",
-          "layerskip", "contrast", "knockout", "steeralpha", "steerlayer", "teacher"};
+  return {"attention",   "headgrid",  "lens",     "routing",  "selection",
+          "attribution", "layerskip", "contrast", "knockout", "steeralpha",
+          "steerlayer",  "teacher",   "flow"};
 }
 
 QStringList dataViews() {
   return exportViews() << "residual"
                        << "residuals";
 }
+
+namespace {
+// Views whose data export defaults to JSON (the CLI's document).
+bool jsonView(const QString& view) {
+  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout" ||
+         view == "steeralpha" || view == "steerlayer" || view == "teacher" || view == "flow";
+}
+}  // namespace
 
 bool needsFullExport(const QString& view, const QString& path) {
   const bool npy = QFileInfo(path).suffix().toLower() == "npy";
@@ -269,6 +279,11 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f = steerSweepFigure(s, view, captionOf(s, modelName, steerSweepCaption(s)));
   } else if (view == "teacher") {
     f = teacherFigure(s, captionOf(s, modelName, "student vs teacher " + s.teacherName));
+  } else if (view == "flow") {
+    f = flowFigure(s, captionOf(s, modelName,
+                                s.flow ? "flow routes to token " + QString::number(s.token) +
+                                             " · threshold " + QString::number(s.flow->threshold)
+                                       : QString()));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -344,9 +359,13 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       writeTeacherData(s, path);
       return true;
     }
+    if (view == "flow") {  // .json: the document `layerlens-cli flow` writes
+      writeFlowData(s, path, QString());
+      return true;
+    }
     if (suffix != "npy")
       throw std::invalid_argument(
-          "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
+          "use .npy (or .json/.csv for selections, .json for the analyses the CLI writes as JSON)");
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);
@@ -368,12 +387,6 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
 }
 
 namespace {
-
-// Views whose data export is the CLI's JSON document first (.npy too).
-bool jsonData(const QString& view) {
-  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout" ||
-         view == "steeralpha" || view == "steerlayer" || view == "teacher";
-}
 
 // Keeps the loaded model's path (for captions and sessions) and owns the
 // dialogs.
@@ -413,9 +426,9 @@ class ExportActions : public QObject {
         QInputDialog::getItem(m_window, tr("Export data"), tr("View:"), dataViews(), 0, false, &ok);
     if (!ok) return;
     const QString path = QFileDialog::getSaveFileName(
-        m_window, tr("Export data"), view + (jsonData(view) ? ".json" : ".npy"),
+        m_window, tr("Export data"), view + (jsonView(view) ? ".json" : ".npy"),
         view == "selection" ? tr("Data (*.npy *.json *.csv)")
-        : jsonData(view)    ? tr("Data (*.json *.npy)")
+        : jsonView(view)    ? tr("Data (*.json *.npy)")
                             : tr("NumPy (*.npy)"));
     if (path.isEmpty()) return;
     if (needsFullExport(view, path)) return exportFull(view, path);

@@ -6,6 +6,7 @@
 #include "ui/expert_contrast_panel.h"
 #include "ui/export_actions.h"
 #include "ui/file_drop_filter.h"
+#include "ui/flow_panel.h"
 #include "ui/heatmap_view.h"
 #include "ui/knockout_panel.h"
 #include "ui/latent_panel.h"
@@ -216,6 +217,7 @@ void MainWindow::applyPendingSession() {
   m_knockout->applyState(v.knockoutReadout);
   m_steerRead->applyState(v.steerRead);
   m_teacher->applyState(v.teacher);
+  m_flow->applyState(v.flow);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -300,6 +302,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("steerread")};
     case StreamedOutput::Teacher:
       return {QStringLiteral("teacher")};
+    case StreamedOutput::Flow:
+      return {QStringLiteral("flow")};
     case StreamedOutput::None:
       break;
   }

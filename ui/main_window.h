@@ -37,6 +37,7 @@ class HeatmapView;
 class KnockoutPanel;
 class AttributionPanel;
 class LayerSkipPanel;
+class FlowPanel;
 class LatentPanel;
 class SteeringReadoutsPanel;
 class TeacherPanel;
@@ -102,6 +103,7 @@ class MainWindow : public QMainWindow {
   LensPanel* lensPanel() const { return m_lens; }
   AttributionPanel* attributionPanel() const { return m_attribution; }
   LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
+  FlowPanel* flowPanel() const { return m_flow; }
   LatentPanel* latentPanel() const { return m_latent; }
   ExpertContrastPanel* contrastPanel() const { return m_contrast; }
   KnockoutPanel* knockoutPanel() const { return m_knockout; }
@@ -190,6 +192,7 @@ class MainWindow : public QMainWindow {
   LensPanel* m_lens = nullptr;
   AttributionPanel* m_attribution = nullptr;
   LayerSkipPanel* m_layerSkip = nullptr;
+  FlowPanel* m_flow = nullptr;
   LatentPanel* m_latent = nullptr;
   ExpertContrastPanel* m_contrast = nullptr;
   KnockoutPanel* m_knockout = nullptr;

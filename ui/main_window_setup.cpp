@@ -7,6 +7,7 @@
 #include "ui/attribution_panel.h"
 #include "ui/entropy_panel.h"
 #include "ui/expert_contrast_panel.h"
+#include "ui/flow_panel.h"
 #include "ui/heatmap_view.h"
 #include "ui/knockout_panel.h"
 #include "ui/latent_panel.h"
@@ -53,6 +54,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_knockout = new KnockoutPanel(m_selection);
   m_steerRead = new SteeringReadoutsPanel(m_selection);
   m_teacher = new TeacherPanel(m_selection);
+  m_flow = new FlowPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -71,6 +73,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* knockoutDock = addPanel(m_knockout, tr("Knockout effect"), Qt::RightDockWidgetArea);
   auto* steerReadDock = addPanel(m_steerRead, tr("Steering readouts"), Qt::RightDockWidgetArea);
   auto* teacherDock = addPanel(m_teacher, tr("Teacher"), Qt::RightDockWidgetArea);
+  auto* flowDock = addPanel(m_flow, tr("Flow routes"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -85,6 +88,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   connect(m_contrast, &ExpertContrastPanel::editsRequested, m_routing, &RoutingPanel::addEdits);
   tabifyDockWidget(knockoutDock, steerReadDock);
   tabifyDockWidget(steerReadDock, teacherDock);
+  tabifyDockWidget(teacherDock, flowDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();

@@ -110,6 +110,8 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["steerread.enabled"] = std::to_string(int(v.steerRead.enabled));
   x["steerread.layer_sweep"] = std::to_string(int(v.steerRead.layerSweep));
   x["teacher.model"] = v.teacher.model;
+  x["flow.enabled"] = std::to_string(int(v.flow.enabled));
+  x["flow.threshold"] = QString::number(v.flow.threshold, 'g', 17).toStdString();
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -197,6 +199,17 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
       } catch (const std::invalid_argument&) {
         // an unknown name from a hand-edited file: keep the default (whole layer)
       }
+    }
+  }
+
+  {
+    int enabled = 0;
+    readNumber(x, "flow.enabled", enabled);
+    v.flow.enabled = enabled != 0;
+    if (const auto it = x.find("flow.threshold"); it != x.end()) {
+      bool ok = false;
+      const double t = QString::fromStdString(it->second).toDouble(&ok);
+      if (ok && t >= 0.0 && t < 1.0) v.flow.threshold = t;  // else the default (a hand edit)
     }
   }
 

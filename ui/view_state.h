@@ -5,6 +5,7 @@
 #pragma once
 
 #include "runtime/analysis/expert_contrast.h"
+#include "runtime/analysis/flow_routes.h"
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
@@ -110,6 +111,14 @@ struct TeacherSettings {
   bool operator==(const TeacherSettings&) const = default;
 };
 
+// The Flow routes panel (ALGORITHMS.md §14): off by default, since the graph costs about a
+// prefill on long prompts; the threshold is rt::ana::FlowRequest's.
+struct FlowSettings {
+  bool enabled = false;
+  double threshold = rt::ana::FlowRequest{}.threshold;
+  bool operator==(const FlowSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -131,6 +140,7 @@ struct ViewState {
   rt::ana::KnockoutReadoutRequest knockoutReadout;
   SteeringReadoutSettings steerRead;
   TeacherSettings teacher;
+  FlowSettings flow;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -165,7 +175,8 @@ enum class StreamedOutput {
   ExpertContrast,
   KnockoutEffect,
   SteeringReadouts,
-  Teacher
+  Teacher,
+  Flow
 };
 QString outputName(StreamedOutput o);
 
@@ -272,6 +283,11 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::TeacherComparison> teacher;
   QString teacherName;  // the teacher's file name
   QString teacherError;
+  // Information-flow graph of the whole prompt (state.flow enabled): streamed last, already in the
+  // panels' snapshot when only the selection changed (the panel walks the routes to the selected
+  // token itself). Null when off or not computed yet, or with flowError set.
+  std::shared_ptr<const rt::ana::FlowGraph> flow;
+  QString flowError;
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

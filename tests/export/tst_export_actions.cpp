@@ -14,6 +14,7 @@
 
 #include "runtime/analysis/attribution.h"
 #include "runtime/analysis/expert_contrast.h"
+#include "runtime/analysis/flow_routes.h"
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
@@ -116,6 +117,8 @@ class TstExportActions : public QObject {
     n.teacherName = QStringLiteral("demo.gguf");
     n.teacher = std::make_shared<const rt::ana::TeacherComparison>(
         rt::ana::compareWithTeacherModel(s.model(), *tr, teacher));
+    n.state.flow.enabled = true;
+    n.flow = std::make_shared<const rt::ana::FlowGraph>(rt::ana::flowGraph(s.engine(), *tr));
   }
 
   void figuresOfEveryView() {
@@ -341,6 +344,50 @@ class TstExportActions : public QObject {
     none.teacher.reset();
     QVERIFY(!ui::exportViewData(none, "teacher", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no teacher data"), qPrintable(err));
+  }
+
+  // The Flow routes data export is `layerlens-cli flow`'s document (routes to the selected token):
+  // the real CLI on the same model, ids and position writes the same; .npy is the figure's matrix.
+  void flowExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("flow-gui.json"), cli = m_dir.filePath("flow-cli.json");
+    QVERIFY2(ui::exportViewData(m_snap, "flow", gui, "demo.gguf", &err), qPrintable(err));
+    const QString npy = m_dir.filePath("flow.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "flow", npy, "demo.gguf", &err), qPrintable(err));
+    const std::vector<int64_t> shape = {2 * m_snap.nLayer + 1, m_snap.token + 1};
+    QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    std::string ids;
+    for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    int rc = -1;
+    const std::string out =
+        clitest::runCapture(exe.string() + " flow " + m_dir.filePath("demo.gguf").toStdString() +
+                                " --ids " + ids + " --position " + std::to_string(m_snap.token) +
+                                " --threads 1 --out " + cli.toStdString() + " 2>&1",
+                            &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    auto read = [](const QString& path) {
+      std::ifstream f(path.toStdString());
+      return nlohmann::json::parse(f);
+    };
+    const nlohmann::json a = read(gui), b = read(cli);
+    QCOMPARE(a["edges"].size(), b["edges"].size());
+    QCOMPARE(a["nodes"].size(), b["nodes"].size());
+    QCOMPARE(a["position"].get<int>(), b["position"].get<int>());
+    for (size_t k = 0; k < a["edges"].size(); ++k) {
+      QCOMPARE(a["edges"][k]["src"].get<int>(), b["edges"][k]["src"].get<int>());
+      QCOMPARE(a["edges"][k]["dst"].get<int>(), b["edges"][k]["dst"].get<int>());
+      QVERIFY(std::fabs(a["edges"][k]["weight"].get<double>() -
+                        b["edges"][k]["weight"].get<double>()) < 1e-6);
+    }
+    ui::Snapshot none = m_snap;
+    none.flow.reset();
+    QVERIFY(!ui::exportViewData(none, "flow", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no flow data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
