@@ -3,7 +3,6 @@
 #include "runtime/analysis/attribution.h"
 #include "ui/selection_model.h"
 #include "ui/theme.h"
-#include "visualizers/colormap.h"
 
 #include <qcustomplot.h>
 #include <QGridLayout>
@@ -18,16 +17,6 @@
 namespace ll::ui {
 
 namespace {
-
-// The diverging colormap of the heatmaps (blue - white - red), as a QCustomPlot gradient.
-QCPColorGradient divergingGradient() {
-  QCPColorGradient g;
-  g.clearColorStops();
-  const vis::ColormapLut& lut = vis::colormapLut(vis::Colormap::Diverging);
-  for (int i = 0; i < 256; ++i)  // every entry: the centre's lightness peak is kept
-    g.setColorStopAt(i / 255.0, QColor(lut[i * 4], lut[i * 4 + 1], lut[i * 4 + 2]));
-  return g;
-}
 
 QCPBars* barsOf(QCustomPlot* p, int i) {
   return qobject_cast<QCPBars*>(p->plottable(i));
@@ -92,7 +81,7 @@ AttributionPanel::AttributionPanel(SelectionModel* selection, QWidget* parent)
   m_heads->plotLayout()->addElement(0, 1, m_scale);
   m_scale->setBarWidth(8);
   m_map->setColorScale(m_scale);  // the map takes the scale's gradient: set it after
-  m_map->setGradient(divergingGradient());
+  m_map->setGradient(divergingPlotGradient());
   m_heads->xAxis->setLabel(tr("head"));
   m_heads->yAxis->setLabel(tr("layer"));
   m_heads->yAxis->setRangeReversed(true);  // layer 0 on top, as in the head grid
@@ -116,13 +105,7 @@ void AttributionPanel::restyle() {
   const Theme theme = currentTheme();
   const PlotSeries series[2] = {PlotSeries::Primary, PlotSeries::Secondary};
   for (int i = 0; i < 2; ++i) barsOf(m_layers, i)->setBrush(seriesColor(series[i], theme));
-  const ThemeColors& c = themeColors(theme);
-  QCPAxis* ax = m_scale->axis();
-  ax->setBasePen(QPen(c.axis));
-  ax->setTickPen(QPen(c.axis));
-  ax->setSubTickPen(QPen(c.axis));
-  ax->setTickLabelColor(c.text);
-  ax->setLabelColor(c.text);
+  applyColorScaleTheme(m_scale, theme);
   applyPlotTheme(m_layers, theme);
   applyPlotTheme(m_heads, theme);
 }

@@ -1,5 +1,6 @@
 #include "ui/theme.h"
 
+#include "visualizers/colormap.h"
 #include "visualizers/heatmap_types.h"
 
 #include <qcustomplot.h>
@@ -147,6 +148,25 @@ Theme savedTheme() {
 void saveTheme(Theme theme) {
   QSettings().setValue(QStringLiteral("theme"),
                        theme == Theme::Dark ? QStringLiteral("dark") : QStringLiteral("light"));
+}
+
+QCPColorGradient divergingPlotGradient() {
+  QCPColorGradient g;
+  g.clearColorStops();
+  const vis::ColormapLut& lut = vis::colormapLut(vis::Colormap::Diverging);
+  for (int i = 0; i < 256; ++i)
+    g.setColorStopAt(i / 255.0, QColor(lut[i * 4], lut[i * 4 + 1], lut[i * 4 + 2]));
+  return g;
+}
+
+void applyColorScaleTheme(QCPColorScale* scale, Theme theme) {
+  const ThemeColors& c = themeColors(theme);
+  QCPAxis* ax = scale->axis();
+  ax->setBasePen(QPen(c.axis));
+  ax->setTickPen(QPen(c.axis));
+  ax->setSubTickPen(QPen(c.axis));
+  ax->setTickLabelColor(c.text);
+  ax->setLabelColor(c.text);
 }
 
 }  // namespace ll::ui

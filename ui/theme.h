@@ -7,6 +7,8 @@
 #include <QString>
 
 class QCustomPlot;
+class QCPColorGradient;
+class QCPColorScale;
 class QObject;
 
 namespace ll::vis {
@@ -47,5 +49,11 @@ void applyPlotTheme(QCustomPlot* plot, Theme theme);
 // The pen colour of a series in a theme (for graphs whose pen is rebuilt on new data).
 QColor seriesColor(PlotSeries series, Theme theme);
 void setPlotSeries(QObject* graph, PlotSeries series);
+// The heatmaps' diverging colormap (blue - white - red) as a QCustomPlot gradient, every LUT entry
+// a stop so 0 stays the light centre. Set it on a colour map after setColorScale (the scale
+// imposes its own gradient on the map it is given).
+QCPColorGradient divergingPlotGradient();
+// A colour scale's axis (line, ticks, labels) in the theme's colours.
+void applyColorScaleTheme(QCPColorScale* scale, Theme theme);
 
 }  // namespace ll::ui
