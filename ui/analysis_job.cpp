@@ -146,6 +146,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_attnCache = {};
   m_attribution.clear();
   m_skipCache = {};
+  m_patchCache = {};
   return info;
 }
 
@@ -360,6 +361,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     runLayerSkip(s, alive);
     clock.mark("layer skip");
   }
+  if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);  // new sweeps: stream
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                  : std::clamp(steer.layer, 0, tr.nLayer - 1);

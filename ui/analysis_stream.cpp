@@ -34,6 +34,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("steering continuations");
     case StreamedOutput::LayerSkip:
       return QStringLiteral("layer skip");
+    case StreamedOutput::Patching:
+      return QStringLiteral("activation patching");
   }
   return {};
 }
@@ -86,7 +88,8 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver) {
+void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver,
+                         const StageProgress& progress) {
   auto cur = std::make_shared<Snapshot>(core);
   if (!cur->trace) {
     cur->complete = true;
@@ -99,6 +102,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   iv.knockout = core.state.knockout;
   const bool steering = core.state.steering.enabled;
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
+  const bool patch = core.state.patching.enabled && !patchingCached(core);
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -129,12 +133,14 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     cont = gen.ids;
     contComplete = gen.stoppedAtEos;
   });
-  stage(StreamedOutput::Answers, !steering && !skip,
+  stage(StreamedOutput::Answers, !steering && !skip && !patch,
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   if (steering)
-    stage(StreamedOutput::Steering, !skip,
+    stage(StreamedOutput::Steering, !skip && !patch,
           [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
-  if (skip) stage(StreamedOutput::LayerSkip, true, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (skip) stage(StreamedOutput::LayerSkip, !patch, [&](Snapshot& s) { runLayerSkip(s, alive); });
+  if (patch)
+    stage(StreamedOutput::Patching, true, [&](Snapshot& s) { runPatching(s, alive, progress); });
 }
 
 void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,

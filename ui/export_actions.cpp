@@ -23,6 +23,7 @@
 #include "runtime/api/session.h"
 #include "ui/attribution_export.h"
 #include "ui/export_layer_skip.h"
+#include "ui/export_patching.h"
 #include "ui/main_window.h"
 #include "ui/selection_model.h"
 #include "ui/session_controller.h"
@@ -131,7 +132,8 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention", "headgrid", "lens", "routing", "selection", "attribution", "layerskip"};
+  return {"attention", "headgrid",    "lens",      "routing",
+          "selection", "attribution", "layerskip", "patching"};
 }
 
 QStringList dataViews() {
@@ -256,6 +258,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f = layerSkipFigure(
         s, captionOf(s, modelName,
                      r ? "layer skip at token " + QString::number(r->position) : QString()));
+  } else if (view == "patching") {
+    f = patchingFigure(s, captionOf(s, modelName, patchingCaption(s)));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -318,6 +322,10 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
     if (suffix != "npy")
       throw std::invalid_argument(
           "use .npy (or .json/.csv for selections, .json for attribution and layer skip)");
+    if (view == "patching") {  // the array `layerlens-cli patch --out` writes
+      writePatchingData(s, path);
+      return true;
+    }
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);

@@ -11,6 +11,7 @@
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
+#include "ui/patching_panel.h"
 #include "ui/plot_panel.h"
 #include "ui/prompt_panel.h"
 #include "ui/routing_panel.h"
@@ -208,6 +209,7 @@ void MainWindow::applyPendingSession() {
   m_attribution->applyState(v.attribution);
   m_layerSkip->applyState(v.layerSkip);
   m_latent->applyState(v.latent);
+  m_patching->applyState(v.patching);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -284,6 +286,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("steering")};
     case StreamedOutput::LayerSkip:
       return {QStringLiteral("layerskip")};
+    case StreamedOutput::Patching:
+      return {QStringLiteral("patching")};
     case StreamedOutput::None:
       break;
   }

@@ -36,6 +36,7 @@ class HeatmapView;
 class AttributionPanel;
 class LayerSkipPanel;
 class LatentPanel;
+class PatchingPanel;
 class LensPanel;
 class ModelPanel;
 class OutputPanel;
@@ -99,6 +100,7 @@ class MainWindow : public QMainWindow {
   AttributionPanel* attributionPanel() const { return m_attribution; }
   LayerSkipPanel* layerSkipPanel() const { return m_layerSkip; }
   LatentPanel* latentPanel() const { return m_latent; }
+  PatchingPanel* patchingPanel() const { return m_patching; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -183,6 +185,7 @@ class MainWindow : public QMainWindow {
   AttributionPanel* m_attribution = nullptr;
   LayerSkipPanel* m_layerSkip = nullptr;
   LatentPanel* m_latent = nullptr;
+  PatchingPanel* m_patching = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

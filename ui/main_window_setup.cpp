@@ -12,6 +12,7 @@
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
+#include "ui/patching_panel.h"
 #include "ui/prompt_panel.h"
 #include "ui/routing_panel.h"
 #include "ui/selection_model.h"
@@ -45,6 +46,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_attribution = new AttributionPanel(m_selection);
   m_layerSkip = new LayerSkipPanel(m_selection);
   m_latent = new LatentPanel(m_selection);
+  m_patching = new PatchingPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -59,6 +61,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* attributionDock = addPanel(m_attribution, tr("Attribution"), Qt::RightDockWidgetArea);
   auto* skipDock = addPanel(m_layerSkip, tr("Layer skip"), Qt::RightDockWidgetArea);
   auto* latentDock = addPanel(m_latent, tr("Latent language"), Qt::RightDockWidgetArea);
+  auto* patchingDock = addPanel(m_patching, tr("Patching"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -67,6 +70,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(lensDock, attributionDock);
   tabifyDockWidget(attributionDock, skipDock);
   tabifyDockWidget(skipDock, latentDock);
+  tabifyDockWidget(latentDock, patchingDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();
@@ -163,6 +167,13 @@ void MainWindow::connectController() {
     if (m_controller->busy())
       m_busyLabel->setText(tr("computing: layer %1 of %2").arg(done).arg(total));
   });
+  connect(m_controller, &SessionController::streamProgress, this,
+          [this](StreamedOutput what, int done, int total) {
+            if (what != StreamedOutput::Patching) return;
+            m_patching->showProgress(done, total);
+            if (m_controller->busy())
+              m_busyLabel->setText(tr("patching: pass %1 of %2").arg(done).arg(total));
+          });
   connect(m_controller, &SessionController::analysisFailed, this, [this](const QString& e) {
     statusBar()->showMessage(tr("Analysis failed: %1").arg(e), 8000);
   });

@@ -6,6 +6,7 @@
 
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
+#include "runtime/analysis/patching.h"
 #include "runtime/analysis/selection_request.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
@@ -86,6 +87,22 @@ struct LatentLanguageSettings {
   bool operator==(const LatentLanguageSettings&) const = default;
 };
 
+// The Patching panel (ALGORITHMS.md §12): clean = the prompt; corrupted = a second prompt of the
+// same token count, or noise on the prompt's tokens [noiseBegin, noiseEnd). Off by default: it
+// costs one pass per layer and position (and per head) whenever the prompt or settings change.
+// Target / other: token id or text; empty: the defaults of §12.
+struct PatchingSettings {
+  bool enabled = false;
+  bool noise = false;
+  std::string corrupt;
+  int noiseBegin = 0, noiseEnd = 1;
+  std::string target, other;
+  rt::ana::PatchComponent component = rt::ana::PatchComponent::Resid;
+  rt::ana::PatchMetric metric = rt::ana::PatchMetric::LogitDiff;
+  rt::ana::PatchDirection direction = rt::ana::PatchDirection::Denoise;
+  bool operator==(const PatchingSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -102,6 +119,7 @@ struct ViewState {
   AttributionSettings attribution;
   LayerSkipSettings layerSkip;
   LatentLanguageSettings latent;
+  PatchingSettings patching;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -127,7 +145,7 @@ struct ModelInfo {
 
 // Generation-based outputs and the layer-skip passes, streamed after the analysis panels' snapshot
 // in this order.
-enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip };
+enum class StreamedOutput { None, Continuation, Answers, Steering, LayerSkip, Patching };
 QString outputName(StreamedOutput o);
 
 struct Snapshot {
@@ -211,6 +229,12 @@ struct Snapshot {
   std::shared_ptr<const rt::ana::LatentLanguageResult> latent;
   QStringList latentTokensA, latentTokensB;  // display text of the words' counted tokens
   QString latentError;
+  // Activation patching (state.patching enabled) of the prompt against the corrupted one, under
+  // the run's interventions: streamed last; already in the panels' snapshot when cached (same
+  // trace and settings). Null when off or not computed yet (patchingError says why, if it failed).
+  std::shared_ptr<const rt::ana::PatchingResult> patching;
+  QString patchingError;
+  QString patchingTargetText, patchingOtherText;  // display text of the tokens a and b
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)
