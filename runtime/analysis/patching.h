@@ -32,7 +32,7 @@ struct PatchingRequest {
   // token b (logit-diff); -1: the corrupted run's top-1 at the last position (its runner-up when
   // that is the target: a corruption that keeps the answer still has a logit difference to move)
   int32_t other = -1;
-  bool heads = true;    // also the per-head grid at the last position
+  bool heads = true;  // also the per-head grid at the last position
   int noiseBegin = 0, noiseEnd = 0;
   float noiseScale = 3.0f;
   uint64_t noiseSeed = 1;
@@ -86,7 +86,11 @@ using PatchProgress = std::function<bool(int, int)>;
 // clean and corrupted token ids of the same length (corrupted empty: noise corruption, see the
 // request) at positions 0..T-1, under the interventions `base` in every run. Runs on the Session's
 // engine without publishing; patched passes keep no capture and only the last logits, and reuse
-// the rows before the patched position (positions are swept from the last down).
+// the rows before the patched position (positions are swept from the last down). Throws
+// std::invalid_argument naming the problem: lengths differ, identical prompts, no or two
+// corruptions, a bad noise span, token ids out of range, target == other for logit-diff, or
+// m_c == m_r (within 1e-3 of the metric's size, where the normalised effect would be rounding
+// noise).
 PatchingResult activationPatching(Session& s, const std::vector<int32_t>& clean,
                                   const std::vector<int32_t>& corrupted,
                                   const PatchingRequest& req = {}, const Interventions& base = {},
