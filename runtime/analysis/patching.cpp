@@ -126,12 +126,14 @@ struct Sweep {
   PatchingRequest req;
   double mc = 0, mr = 0;
   int passes = 0;
+  EngineProgress betweenLayers;  // a long pass (a large model) is cancelled within it
 
   // m_patched with `patch` added to the destination run (capture off, last logits only).
   double patched(Patch patch) {
     Interventions iv = dstIv;
     iv.patches.push_back(std::move(patch));
-    auto tr = s.engine().run(dstIds, positions, iv, CaptureOptions{false, false}, {}, false);
+    auto tr =
+        s.engine().run(dstIds, positions, iv, CaptureOptions{false, false}, betweenLayers, false);
     ++passes;
     return patchMetricValue(tr->logits.data(), tr->nVocab, req.metric, req.target, req.other);
   }
@@ -244,8 +246,8 @@ PatchingResult activationPatching(Session& s, const std::vector<int32_t>& clean,
   // would make it rounding noise (passes differ by ~1e-5 relative), so both are refused.
   const double gap = r.metricClean - r.metricCorrupt;
   const double scale = std::max(std::fabs(r.metricClean), std::fabs(r.metricCorrupt));
-  const double tol = req.metric == PatchMetric::Prob ? 1e-3 * scale + 1e-12
-                                                     : 1e-3 * std::max(1.0, scale);
+  const double tol =
+      req.metric == PatchMetric::Prob ? 1e-3 * scale + 1e-12 : 1e-3 * std::max(1.0, scale);
   if (!(std::fabs(gap) > tol))
     throw std::invalid_argument(
         "patching: the clean and corrupted runs give the same metric (m_c = " +
@@ -266,6 +268,7 @@ PatchingResult activationPatching(Session& s, const std::vector<int32_t>& clean,
   auto step = [&] {
     if (progress && !progress(++done, total)) throw Cancelled();
   };
+  if (progress) sw.betweenLayers = [&](int, int) { return progress(done, total); };
   // Heads first: the cache holds the unpatched destination run, so each of these passes
   // recomputes the last row only.
   if (req.heads) {

@@ -80,7 +80,9 @@ struct PatchingResult {
   int passes = 0;  // patched forward passes run
 };
 
-// (cellsDone, cellsTotal) -> false to cancel (throws ll::rt::Cancelled).
+// (cellsDone, cellsTotal) -> false to cancel (throws ll::rt::Cancelled). Called after each
+// patched pass and also between the layers of a pass (cellsDone unchanged), so a long pass stops
+// within a layer.
 using PatchProgress = std::function<bool(int, int)>;
 
 // clean and corrupted token ids of the same length (corrupted empty: noise corruption, see the

@@ -101,7 +101,10 @@ double compareSweep(const std::string& file, const std::string& ref, PatchCompon
   req.heads = false;
   int calls = 0, lastDone = 0, lastTotal = 0;
   const PatchingResult r = activationPatching(*s, clean, corrupt, req, {}, [&](int done, int tot) {
-    ++calls, lastDone = done, lastTotal = tot;
+    // also called between layers (done unchanged): count the passes
+    if (done != lastDone) ++calls;
+    QVERIFY(done == lastDone || done == lastDone + 1);
+    lastDone = done, lastTotal = tot;
     return true;
   });
   const int T = static_cast<int>(clean.size()), L = r.nLayer;
@@ -349,6 +352,19 @@ LL_TEST(cancelAndNames) {
     cancelled = true;
   }
   QVERIFY(cancelled);
+  // Within the first pass: the callback also runs between its layers.
+  int seen = 0;
+  cancelled = false;
+  try {
+    activationPatching(*s, clean, corruptOf(clean), {}, {}, [&](int done, int) {
+      ++seen;
+      return done > 0 || seen < 2;
+    });
+  } catch (const Cancelled&) {
+    cancelled = true;
+  }
+  QVERIFY(cancelled);
+  QCOMPARE(seen, 2);
   const PatchingResult a = activationPatching(*s, clean, corruptOf(clean), {});
   auto f = anatest::session("stories260K.gguf", "stories260K", "park");
   const PatchingResult b = activationPatching(*f, clean, corruptOf(clean), {});
