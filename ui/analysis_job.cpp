@@ -150,6 +150,7 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   m_contrastCache = {};
   m_knockoutCache = {};
   m_flowCache = {};
+  m_patchCache = {};
   return info;
 }
 
@@ -376,6 +377,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     runFlow(s, alive);
     clock.mark("flow routes");
   }
+  if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);  // new sweeps: stream
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                  : std::clamp(steer.layer, 0, tr.nLayer - 1);

@@ -42,6 +42,9 @@ class AnalysisJob {
 
   using LayerProgress = std::function<void(int layersDone, int nLayer)>;
   using Deliver = std::function<void(std::shared_ptr<const Snapshot>)>;
+  // Progress of a streamed stage that runs many passes (activation patching): passes done of
+  // total.
+  using StageProgress = std::function<void(StreamedOutput what, int done, int total)>;
 
   // Every analysis panel's data from one forward pass (prefix reuse): attention map, head grid,
   // lens, entropy, routing, selection scores, top-k. onLayer hears the pass's progress.
@@ -51,7 +54,8 @@ class AnalysisJob {
   // previous snapshot with it filled in; the last one complete): the continuation, the answer
   // from the kept tokens, the steered and unsteered continuations. Every decode step polls alive
   // between layers, so a newer request cancels them at once. (analysis_stream.cpp)
-  void stream(const Snapshot& core, const Alive& alive, const Deliver& deliver);
+  void stream(const Snapshot& core, const Alive& alive, const Deliver& deliver,
+              const StageProgress& progress = {});
 
  private:
   void runSelection(Snapshot& s, const Alive& alive);
@@ -83,6 +87,11 @@ class AnalysisJob {
   // are; computed as the stream's last stage, filled by core() when cached. (analysis_flow.cpp)
   void runFlow(Snapshot& s, const Alive& alive);
   bool flowCached(const Snapshot& s) const;
+  // Activation patching (state.patching): the sweep on m_aux, kept while the trace and the
+  // settings are; streamed last, core() fills it only from the cache. (analysis_patching.cpp)
+  void runPatching(Snapshot& s, const Alive& alive, const StageProgress& progress);
+  bool patchingCached(const Snapshot& s) const;
+  void fillPatchingFromCache(Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -156,6 +165,12 @@ class AnalysisJob {
     double threshold = 0;
     std::shared_ptr<const rt::ana::FlowGraph> graph;
   } m_flowCache;
+  struct PatchingCache {
+    std::shared_ptr<const rt::Trace> trace;
+    PatchingSettings settings;
+    std::shared_ptr<const rt::ana::PatchingResult> result;
+    QString error, targetText, otherText;
+  } m_patchCache;
 };
 
 }  // namespace ll::ui

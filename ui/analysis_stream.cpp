@@ -47,6 +47,8 @@ QString outputName(StreamedOutput o) {
       return QStringLiteral("teacher");
     case StreamedOutput::Flow:
       return QStringLiteral("flow routes");
+    case StreamedOutput::Patching:
+      return QStringLiteral("activation patching");
   }
   return {};
 }
@@ -99,7 +101,8 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver) {
+void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver,
+                         const StageProgress& progress) {
   auto cur = std::make_shared<Snapshot>(core);
   if (!cur->trace) {
     cur->complete = true;
@@ -119,6 +122,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   const bool sweep = core.state.steerRead.enabled && !core.steerSweep;
   const bool teach = !core.state.teacher.model.empty() && !core.teacher;
   const bool flow = core.state.flow.enabled && !core.flow && core.flowError.isEmpty();
+  const bool patch = core.state.patching.enabled && !patchingCached(core);
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -166,6 +170,9 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
                       [&](Snapshot& s) { runSteerSweep(s, alive); });
   if (teach) tail.emplace_back(StreamedOutput::Teacher, [&](Snapshot& s) { runTeacher(s, alive); });
   if (flow) tail.emplace_back(StreamedOutput::Flow, [&](Snapshot& s) { runFlow(s, alive); });
+  if (patch)
+    tail.emplace_back(StreamedOutput::Patching,
+                      [&](Snapshot& s) { runPatching(s, alive, progress); });
   stage(StreamedOutput::Answers, tail.empty(),
         [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
   for (size_t i = 0; i < tail.size(); ++i)

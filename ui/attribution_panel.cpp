@@ -105,13 +105,7 @@ void AttributionPanel::restyle() {
   const Theme theme = currentTheme();
   const PlotSeries series[2] = {PlotSeries::Primary, PlotSeries::Secondary};
   for (int i = 0; i < 2; ++i) barsOf(m_layers, i)->setBrush(seriesColor(series[i], theme));
-  const ThemeColors& c = themeColors(theme);
-  QCPAxis* ax = m_scale->axis();
-  ax->setBasePen(QPen(c.axis));
-  ax->setTickPen(QPen(c.axis));
-  ax->setSubTickPen(QPen(c.axis));
-  ax->setTickLabelColor(c.text);
-  ax->setLabelColor(c.text);
+  applyColorScaleTheme(m_scale, theme);
   applyPlotTheme(m_layers, theme);
   applyPlotTheme(m_heads, theme);
 }

@@ -26,6 +26,7 @@
 #include "ui/export_flow.h"
 #include "ui/export_knockout.h"
 #include "ui/export_layer_skip.h"
+#include "ui/export_patching.h"
 #include "ui/export_steer_sweep.h"
 #include "ui/export_teacher.h"
 #include "ui/main_window.h"
@@ -138,7 +139,7 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
 QStringList exportViews() {
   return {"attention",   "headgrid",  "lens",     "routing",  "selection",
           "attribution", "layerskip", "contrast", "knockout", "steeralpha",
-          "steerlayer",  "teacher",   "flow"};
+          "steerlayer",  "teacher",   "flow",     "patching"};
 }
 
 QStringList dataViews() {
@@ -284,6 +285,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
                                 s.flow ? "flow routes to token " + QString::number(s.token) +
                                              " · threshold " + QString::number(s.flow->threshold)
                                        : QString()));
+  } else if (view == "patching") {
+    f = patchingFigure(s, captionOf(s, modelName, patchingCaption(s)));
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -366,6 +369,10 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
     if (suffix != "npy")
       throw std::invalid_argument(
           "use .npy (or .json/.csv for selections, .json for the analyses the CLI writes as JSON)");
+    if (view == "patching") {  // the array `layerlens-cli patch --out` writes
+      writePatchingData(s, path);
+      return true;
+    }
     if (view == "headgrid") {
       const int64_t G = s.gridTokens;
       if (G <= 0) noData(view);

@@ -14,6 +14,7 @@
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
+#include "ui/patching_panel.h"
 #include "ui/plot_panel.h"
 #include "ui/prompt_panel.h"
 #include "ui/routing_panel.h"
@@ -218,6 +219,7 @@ void MainWindow::applyPendingSession() {
   m_steerRead->applyState(v.steerRead);
   m_teacher->applyState(v.teacher);
   m_flow->applyState(v.flow);
+  m_patching->applyState(v.patching);
   raisePanels(std::exchange(m_pendingFront, {}));
 }
 
@@ -304,6 +306,8 @@ QStringList panelsShowing(StreamedOutput o) {
       return {QStringLiteral("teacher")};
     case StreamedOutput::Flow:
       return {QStringLiteral("flow")};
+    case StreamedOutput::Patching:
+      return {QStringLiteral("patching")};
     case StreamedOutput::None:
       break;
   }

@@ -41,6 +41,7 @@ class FlowPanel;
 class LatentPanel;
 class SteeringReadoutsPanel;
 class TeacherPanel;
+class PatchingPanel;
 class LensPanel;
 class ModelPanel;
 class OutputPanel;
@@ -109,6 +110,7 @@ class MainWindow : public QMainWindow {
   KnockoutPanel* knockoutPanel() const { return m_knockout; }
   SteeringReadoutsPanel* steeringReadoutsPanel() const { return m_steerRead; }
   TeacherPanel* teacherPanel() const { return m_teacher; }
+  PatchingPanel* patchingPanel() const { return m_patching; }
   const QList<Panel*>& panels() const { return m_panels; }
   // View > Reset layout: the docks as a new window arranges them (the saved layout is replaced
   // when the window closes).
@@ -198,6 +200,7 @@ class MainWindow : public QMainWindow {
   KnockoutPanel* m_knockout = nullptr;
   SteeringReadoutsPanel* m_steerRead = nullptr;
   TeacherPanel* m_teacher = nullptr;
+  PatchingPanel* m_patching = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks

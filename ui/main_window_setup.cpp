@@ -15,6 +15,7 @@
 #include "ui/lens_panel.h"
 #include "ui/model_panel.h"
 #include "ui/output_panel.h"
+#include "ui/patching_panel.h"
 #include "ui/prompt_panel.h"
 #include "ui/routing_panel.h"
 #include "ui/selection_model.h"
@@ -55,6 +56,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   m_steerRead = new SteeringReadoutsPanel(m_selection);
   m_teacher = new TeacherPanel(m_selection);
   m_flow = new FlowPanel(m_selection);
+  m_patching = new PatchingPanel(m_selection);
 
   // The attention map is the centre of the window; everything else docks around it.
   auto* attentionDock = addPanel(m_attention, tr("Attention"), Qt::RightDockWidgetArea);
@@ -74,6 +76,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   auto* steerReadDock = addPanel(m_steerRead, tr("Steering readouts"), Qt::RightDockWidgetArea);
   auto* teacherDock = addPanel(m_teacher, tr("Teacher"), Qt::RightDockWidgetArea);
   auto* flowDock = addPanel(m_flow, tr("Flow routes"), Qt::RightDockWidgetArea);
+  auto* patchingDock = addPanel(m_patching, tr("Patching"), Qt::RightDockWidgetArea);
   splitDockWidget(attentionDock, entropyDock, Qt::Horizontal);
   tabifyDockWidget(entropyDock, selDock);
   tabifyDockWidget(selDock, routingDock);
@@ -89,6 +92,7 @@ void MainWindow::buildPanels(QVulkanInstance* instance) {
   tabifyDockWidget(knockoutDock, steerReadDock);
   tabifyDockWidget(steerReadDock, teacherDock);
   tabifyDockWidget(teacherDock, flowDock);
+  tabifyDockWidget(flowDock, patchingDock);
   // The attribution is computed only while its panel is in view: coming into view asks for it.
   connect(attributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
     if (visible && m_shown && !m_shown->state.attribution.enabled) requestAnalysis();
@@ -185,6 +189,13 @@ void MainWindow::connectController() {
     if (m_controller->busy())
       m_busyLabel->setText(tr("computing: layer %1 of %2").arg(done).arg(total));
   });
+  connect(m_controller, &SessionController::streamProgress, this,
+          [this](StreamedOutput what, int done, int total) {
+            if (what != StreamedOutput::Patching) return;
+            m_patching->showProgress(done, total);
+            if (m_controller->busy())
+              m_busyLabel->setText(tr("patching: pass %1 of %2").arg(done).arg(total));
+          });
   connect(m_controller, &SessionController::analysisFailed, this, [this](const QString& e) {
     statusBar()->showMessage(tr("Analysis failed: %1").arg(e), 8000);
   });

@@ -169,14 +169,23 @@ void SessionController::runJob(const Job& job) {
       emit c->snapshotReady(core);
     });
     if (!alive()) return;
-    m_job->stream(*core, alive, [this](std::shared_ptr<const Snapshot> s) {
-      post([s](SessionController* c) {
-        if (s->generation != c->m_generation.load()) return;
-        c->m_latest = s;
-        emit c->snapshotStreamed(s);
-        if (s->complete) emit c->snapshotComplete(s);
+    // Stages of many passes report each one (already long by nature: no delay).
+    auto onStage = [this, gen](StreamedOutput what, int done, int total) {
+      post([gen, what, done, total](SessionController* c) {
+        if (gen == c->m_generation.load()) emit c->streamProgress(what, done, total);
       });
-    });
+    };
+    m_job->stream(
+        *core, alive,
+        [this](std::shared_ptr<const Snapshot> s) {
+          post([s](SessionController* c) {
+            if (s->generation != c->m_generation.load()) return;
+            c->m_latest = s;
+            emit c->snapshotStreamed(s);
+            if (s->complete) emit c->snapshotComplete(s);
+          });
+        },
+        onStage);
   } catch (const rt::Cancelled&) {
     // A newer request took over; its own result follows.
   } catch (const std::exception& e) {

@@ -70,6 +70,8 @@ class SessionController : public QObject {
   // The running analysis's forward pass has done `done` of `total` layers (only passes that take
   // long enough to show it).
   void analysisProgress(int done, int total);
+  // A streamed stage of many passes (activation patching) has run `done` of `total`.
+  void streamProgress(ll::ui::StreamedOutput what, int done, int total);
   void analysisFailed(const QString& error);
   void busyChanged(bool busy);
 

@@ -54,6 +54,51 @@ void readNumber(const std::map<std::string, std::string>& extra, const std::stri
   }
 }
 
+// The Patching panel's settings under patching.* (names as the CLI spells them).
+void writePatching(const PatchingSettings& p, std::map<std::string, std::string>& x) {
+  x["patching.enabled"] = std::to_string(int(p.enabled));
+  x["patching.noise"] = std::to_string(int(p.noise));
+  x["patching.corrupt"] = p.corrupt;
+  x["patching.noise_begin"] = std::to_string(p.noiseBegin);
+  x["patching.noise_end"] = std::to_string(p.noiseEnd);
+  x["patching.target"] = p.target;
+  x["patching.other"] = p.other;
+  x["patching.component"] = rt::ana::patchComponentName(p.component);
+  x["patching.metric"] = rt::ana::patchMetricName(p.metric);
+  x["patching.direction"] = rt::ana::patchDirectionName(p.direction);
+}
+
+void readPatching(const std::map<std::string, std::string>& x, PatchingSettings& p) {
+  int enabled = 0, noise = 0;
+  readNumber(x, "patching.enabled", enabled);
+  readNumber(x, "patching.noise", noise);
+  p.enabled = enabled != 0;
+  p.noise = noise != 0;
+  readNumber(x, "patching.noise_begin", p.noiseBegin);
+  readNumber(x, "patching.noise_end", p.noiseEnd);
+  p.noiseBegin = std::max(0, p.noiseBegin);
+  p.noiseEnd = std::max(p.noiseBegin + 1, p.noiseEnd);
+  if (const auto it = x.find("patching.corrupt"); it != x.end()) p.corrupt = it->second;
+  if (const auto it = x.find("patching.target"); it != x.end()) p.target = it->second;
+  if (const auto it = x.find("patching.other"); it != x.end()) p.other = it->second;
+  // Unknown names from a hand-edited file keep the defaults.
+  try {
+    if (const auto it = x.find("patching.component"); it != x.end())
+      p.component = rt::ana::parsePatchComponent(it->second);
+  } catch (const std::invalid_argument&) {
+  }
+  try {
+    if (const auto it = x.find("patching.metric"); it != x.end())
+      p.metric = rt::ana::parsePatchMetric(it->second);
+  } catch (const std::invalid_argument&) {
+  }
+  try {
+    if (const auto it = x.find("patching.direction"); it != x.end())
+      p.direction = rt::ana::parsePatchDirection(it->second);
+  } catch (const std::invalid_argument&) {
+  }
+}
+
 }  // namespace
 
 std::optional<SelectMethod> parseSelectMethod(const std::string& name) {
@@ -112,6 +157,7 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["teacher.model"] = v.teacher.model;
   x["flow.enabled"] = std::to_string(int(v.flow.enabled));
   x["flow.threshold"] = QString::number(v.flow.threshold, 'g', 17).toStdString();
+  writePatching(v.patching, x);
   if (st.source == SteerSource::Saved && !st.savedVector.empty())
     s.interventions.steering.push_back({st.layer, st.alpha, st.fromPos, st.savedVector});
   return s;
@@ -163,6 +209,7 @@ ViewState viewStateFromSession(const rt::SessionState& s) {
     v.steerRead.layerSweep = layers != 0;
   }
   if (const auto it = x.find("teacher.model"); it != x.end()) v.teacher.model = it->second;
+  readPatching(x, v.patching);
 
   {
     int sweep = v.knockoutReadout.sweep ? 1 : 0;

@@ -159,4 +159,14 @@ QCPColorGradient divergingGradient() {
   return g;
 }
 
+void applyColorScaleTheme(QCPColorScale* scale, Theme theme) {
+  const ThemeColors& c = themeColors(theme);
+  QCPAxis* ax = scale->axis();
+  ax->setBasePen(QPen(c.axis));
+  ax->setTickPen(QPen(c.axis));
+  ax->setSubTickPen(QPen(c.axis));
+  ax->setTickLabelColor(c.text);
+  ax->setLabelColor(c.text);
+}
+
 }  // namespace ll::ui

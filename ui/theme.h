@@ -8,6 +8,8 @@
 
 class QCPColorGradient;
 class QCustomPlot;
+class QCPColorGradient;
+class QCPColorScale;
 class QObject;
 
 namespace ll::vis {
@@ -51,5 +53,7 @@ void setPlotSeries(QObject* graph, PlotSeries series);
 // The heatmaps' diverging colormap (blue - white - red) as a QCustomPlot gradient, every LUT entry
 // a stop so 0 keeps the light centre (colour maps of signed values: attribution, expert contrast).
 QCPColorGradient divergingGradient();
+// A colour scale's axis (line, ticks, labels) in the theme's colours.
+void applyColorScaleTheme(QCPColorScale* scale, Theme theme);
 
 }  // namespace ll::ui

@@ -9,6 +9,7 @@
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
+#include "runtime/analysis/patching.h"
 #include "runtime/analysis/selection_request.h"
 #include "runtime/analysis/steering_sweep.h"
 #include "runtime/api/request.h"
@@ -119,6 +120,22 @@ struct FlowSettings {
   bool operator==(const FlowSettings&) const = default;
 };
 
+// The Patching panel (ALGORITHMS.md §12): clean = the prompt; corrupted = a second prompt of the
+// same token count, or noise on the prompt's tokens [noiseBegin, noiseEnd). Off by default: it
+// costs one pass per layer and position (and per head) whenever the prompt or settings change.
+// Target / other: token id or text; empty: the defaults of §12.
+struct PatchingSettings {
+  bool enabled = false;
+  bool noise = false;
+  std::string corrupt;
+  int noiseBegin = 0, noiseEnd = 1;
+  std::string target, other;
+  rt::ana::PatchComponent component = rt::ana::PatchComponent::Resid;
+  rt::ana::PatchMetric metric = rt::ana::PatchMetric::LogitDiff;
+  rt::ana::PatchDirection direction = rt::ana::PatchDirection::Denoise;
+  bool operator==(const PatchingSettings&) const = default;
+};
+
 // Everything one recomputation depends on.
 struct ViewState {
   std::string prompt;
@@ -141,6 +158,7 @@ struct ViewState {
   SteeringReadoutSettings steerRead;
   TeacherSettings teacher;
   FlowSettings flow;
+  PatchingSettings patching;
   int outputTokens = 16;
   int topK = 10;
   bool operator==(const ViewState&) const = default;
@@ -176,7 +194,8 @@ enum class StreamedOutput {
   KnockoutEffect,
   SteeringReadouts,
   Teacher,
-  Flow
+  Flow,
+  Patching
 };
 QString outputName(StreamedOutput o);
 
@@ -288,6 +307,12 @@ struct Snapshot {
   // token itself). Null when off or not computed yet, or with flowError set.
   std::shared_ptr<const rt::ana::FlowGraph> flow;
   QString flowError;
+  // Activation patching (state.patching enabled) of the prompt against the corrupted one, under
+  // the run's interventions: streamed last; already in the panels' snapshot when cached (same
+  // trace and settings). Null when off or not computed yet (patchingError says why, if it failed).
+  std::shared_ptr<const rt::ana::PatchingResult> patching;
+  QString patchingError;
+  QString patchingTargetText, patchingOtherText;  // display text of the tokens a and b
 
   double computeMs = 0.0;
   std::vector<std::pair<QString, double>> stageMs;  // worker time per stage (benchmarks)

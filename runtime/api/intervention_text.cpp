@@ -26,6 +26,22 @@ std::string knockoutText(const Knockout& k) {
 
 }  // namespace
 
+std::string patchSiteName(PatchSite site) {
+  switch (site) {
+    case PatchSite::Embedding:
+      return "embed";
+    case PatchSite::Attention:
+      return "attn";
+    case PatchSite::Mlp:
+      return "mlp";
+    case PatchSite::Head:
+      return "head";
+    case PatchSite::Resid:
+      break;
+  }
+  return "resid";
+}
+
 std::string describeInterventions(const Interventions& iv,
                                   const std::optional<TokenSubset>& subset) {
   std::string out;
@@ -53,6 +69,14 @@ std::string describeInterventions(const Interventions& iv,
         (k.part == SkipPart::Attention ? " (attention)"
          : k.part == SkipPart::Mlp     ? " (MLP)"
                                        : ""));
+  if (!iv.patches.empty()) {
+    std::map<std::string, int> sites;
+    for (const Patch& pt : iv.patches) ++sites[patchSiteName(pt.site)];
+    std::string k;
+    for (const auto& [name, n] : sites)
+      k += (k.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    add("patches x" + std::to_string(iv.patches.size()) + " (" + k + ")");
+  }
   if (subset)
     add("token subset (" + std::to_string(subset->indices.size()) + " tokens" +
         (subset->keepPositions ? "" : ", re-indexed") + ")");

@@ -73,6 +73,24 @@ struct LayerSkip {
   bool operator==(const LayerSkip&) const = default;
 };
 
+// Activation patching (ALGORITHMS.md §12): the value of one component at one sequence index is
+// replaced (add = false, e.g. by its value from another run) or has `value` added to it (add =
+// true, ROME's embedding noise). Sites: the token embedding row (before Gemma's scale and learned
+// positions; `layer` unused), the residual stream after layer `layer` (steering included), the
+// attention output (after W_O and any post-norm, before it joins the residual), the MLP / MoE
+// output (likewise), or one query head's slice of the attention output before W_O. A patch at
+// index t changes rows >= t only, so prefix reuse keeps the rows before it.
+enum class PatchSite { Embedding, Resid, Attention, Mlp, Head };
+struct Patch {
+  PatchSite site = PatchSite::Resid;
+  int layer = 0;
+  int index = 0;
+  int head = 0;  // Head only
+  bool add = false;
+  std::vector<float> value;  // [nEmbd]; [headDim] for Head
+  bool operator==(const Patch&) const = default;
+};
+
 struct Interventions {
   std::vector<Steering> steering;
   std::vector<RouterEdit> router;
@@ -82,6 +100,7 @@ struct Interventions {
   std::vector<Knockout> masks;
   std::optional<HeadEviction> eviction;
   std::vector<LayerSkip> skips;
+  std::vector<Patch> patches;
   bool operator==(const Interventions&) const = default;
 };
 
@@ -92,6 +111,10 @@ struct CaptureOptions {
   // the final norm and the logits are not computed (their trace arrays stay empty / zero), and
   // the pass leaves nothing for prefix reuse beyond the rows it reused.
   int lastLayer = -1;
+  // With enabled: also store each layer's attention output, MLP output and per-head attention
+  // output before W_O (LayerTrace::attnOut, mlpOut, headOut), the values activation patching
+  // copies between runs.
+  bool components = false;
   bool operator==(const CaptureOptions&) const = default;
 };
 

@@ -59,7 +59,9 @@ namespace {
 template <class F>
 size_t sumTensors(const Trace& t, F f) {
   size_t n = f(t.logits) + f(t.embd) + f(t.finalNorm);
-  for (const LayerTrace& L : t.layers) n += f(L.resid) + f(L.residMid) + f(L.qTail) + f(L.k);
+  for (const LayerTrace& L : t.layers)
+    n += f(L.resid) + f(L.residMid) + f(L.qTail) + f(L.k) + f(L.attnOut) + f(L.mlpOut) +
+         f(L.headOut);
   return n;
 }
 }  // namespace

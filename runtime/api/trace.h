@@ -41,7 +41,11 @@ struct LayerTrace {
   // [T - qFrom, nHead * headDim] post-RoPE (and post q-norm) queries of rows [qFrom, T); read any
   // row with Trace::queries().
   TraceTensor<float> qTail;
-  TraceTensor<float> k;        // [T, nHeadKv * headDim] post-RoPE keys
+  TraceTensor<float> k;  // [T, nHeadKv * headDim] post-RoPE keys
+  // Only with CaptureOptions::components (empty otherwise): the values patches act on.
+  TraceTensor<float> attnOut;  // [T, nEmbd] attention output as added to the residual
+  TraceTensor<float> mlpOut;   // [T, nEmbd] FFN / MoE output as added to the residual
+  TraceTensor<float> headOut;  // [T, nHead * headDim] attention per head, before W_O
   std::vector<float> entropy;  // [nHead, T] attention entropy per head and query row
   std::vector<float> lastRow;  // [nHead, T] attention of the last query row
   std::vector<float> colSum;   // [nHead, T] sum over query rows of attention to each key

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/api/intervention_text.h"
 #include "runtime/engine/attention_masks.h"
 #include "runtime/engine/engine_internal.h"
 #include "runtime/engine/trace_recompute.h"
@@ -76,6 +77,13 @@ int Engine::invalidationPoint(const Interventions& a, const Interventions& b, in
   steerDiff(b.steering, a.steering);
   if (a.router != b.router) p = 0;  // routing acts on every position
   if (a.skips != b.skips) p = 0;    // a skipped layer changes every position
+  // A patch at index t changes rows >= t only (attention is causal).
+  auto patchDiff = [&](const std::vector<Patch>& x, const std::vector<Patch>& y) {
+    for (const auto& pt : x)
+      if (std::find(y.begin(), y.end(), pt) == y.end()) p = std::min(p, std::max(0, pt.index));
+  };
+  patchDiff(a.patches, b.patches);
+  patchDiff(b.patches, a.patches);
   return std::min(p, maskInvalidationPoint(a, b, T));
 }
 
@@ -127,7 +135,30 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
     if (k.layer < 0 || k.layer >= s.nLayer)
       throw std::invalid_argument("layer skip: layer " + std::to_string(k.layer) +
                                   " is out of range (0.." + std::to_string(s.nLayer - 1) + ")");
+  validatePatches(iv, T);
   validateMasks(iv, T, s.nLayer, s.nHeadKv);
+}
+
+void Engine::validatePatches(const Interventions& iv, int T) const {
+  const ModelSpec& s = m_model.spec;
+  for (const Patch& pt : iv.patches) {
+    const std::string what = "patch (" + patchSiteName(pt.site) + ")";
+    if (pt.site != PatchSite::Embedding && (pt.layer < 0 || pt.layer >= s.nLayer))
+      throw std::invalid_argument(what + ": layer " + std::to_string(pt.layer) +
+                                  " is out of range (0.." + std::to_string(s.nLayer - 1) + ")");
+    if (pt.index < 0 || pt.index >= T)
+      throw std::invalid_argument(what + ": sequence index " + std::to_string(pt.index) +
+                                  " is out of range (0.." + std::to_string(T - 1) + ")");
+    if (pt.site == PatchSite::Head && (pt.head < 0 || pt.head >= s.nHead))
+      throw std::invalid_argument(what + ": head " + std::to_string(pt.head) +
+                                  " is out of range (0.." + std::to_string(s.nHead - 1) + ")");
+    const int width = pt.site == PatchSite::Head ? s.headDim : s.nEmbd;
+    if (static_cast<int>(pt.value.size()) != width)
+      throw std::invalid_argument(what + ": the value has " + std::to_string(pt.value.size()) +
+                                  " entries, expected " + std::to_string(width));
+    for (float v : pt.value)
+      if (!std::isfinite(v)) throw std::invalid_argument(what + ": the value contains NaN or Inf");
+  }
 }
 
 namespace {
@@ -148,7 +179,7 @@ bool exclusiveStorage(const Trace& t) {
   bool ok = t.logits.exclusive() && t.embd.exclusive() && t.finalNorm.exclusive();
   for (const LayerTrace& L : t.layers)
     ok = ok && L.resid.exclusive() && L.residMid.exclusive() && L.qTail.exclusive() &&
-         L.k.exclusive();
+         L.k.exclusive() && L.attnOut.exclusive() && L.mlpOut.exclusive() && L.headOut.exclusive();
   return ok;
 }
 
@@ -226,9 +257,11 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   if (capture.enabled || capture.allLogits) {
     // The previous trace must have stored what this one copies (its storage mode may differ when
     // device captures were switched in between).
-    const bool usable = m_trace && (!capture.enabled || m_trace->captured) &&
-                        (!capture.allLogits || m_trace->allLogits) &&
-                        (!capture.enabled || (m_trace->recompute != nullptr) == hostRecompute);
+    const bool usable =
+        m_trace && (!capture.enabled || m_trace->captured) &&
+        (!capture.allLogits || m_trace->allLogits) &&
+        (!capture.enabled || (m_trace->recompute != nullptr) == hostRecompute) &&
+        (!capture.enabled || !capture.components || m_trace->request.capture.components);
     if (usable) {
       p = std::min(p, m_traceRows);
       old = m_trace.get();
@@ -320,6 +353,11 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
         allocCapture(L.qTail, size_t(T - tr->qFrom) * qd);
       }
       setup(L.k, O ? &O->k : nullptr, kvd, T, To);
+      if (capture.components) {
+        setup(L.attnOut, O ? &O->attnOut : nullptr, d, T, 0);
+        setup(L.mlpOut, O ? &O->mlpOut : nullptr, d, T, 0);
+        setup(L.headOut, O ? &O->headOut : nullptr, qd, T, 0);
+      }
       // [H, T] statistics: in place when T is unchanged (head rows keep their layout); the
       // column sums are then read by oldColSums before the layer overwrites them.
       const bool statsInPlace = recycled && O && T == To;
@@ -383,6 +421,9 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
         zero(L.residMid, size_t(p) * d);
         zero(L.qTail, 0);
         zero(L.k, size_t(p) * kvd);
+        zero(L.attnOut, size_t(p) * d);
+        zero(L.mlpOut, size_t(p) * d);
+        zero(L.headOut, size_t(p) * qd);
       }
     }
     if (annotate) annotate(*tr);

@@ -84,6 +84,9 @@ class Engine {
   void ensureCapacity(int rows, bool exact = false);
   void validate(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
                 const Interventions& iv) const;
+  void validatePatches(const Interventions& iv, int T) const;
+  // Applies the pass's patches at `site` (of layer l) to rows [p, T) of x ([n, width] rows).
+  void applyPatches(const Pass& ps, PatchSite site, int l, float* x, int width);
   void preparePass(Pass& ps);
   void finishPass(Pass& ps);
   void attentionBlock(int l, Pass& ps);

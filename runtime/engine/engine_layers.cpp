@@ -25,6 +25,24 @@ bool skipped(const Interventions& iv, int l, SkipPart part) {
 }
 }  // namespace
 
+void Engine::applyPatches(const Pass& ps, PatchSite site, int l, float* x, int width) {
+  const int hd = m_model.spec.headDim;
+  for (const Patch& pt : ps.iv->patches) {
+    if (pt.site != site || (site != PatchSite::Embedding && pt.layer != l)) continue;
+    if (pt.index < ps.p) continue;  // a reused row: the cached pass applied the same patch
+    const size_t at =
+        size_t(pt.index - ps.p) * width + (site == PatchSite::Head ? size_t(pt.head) * hd : 0);
+    const size_t count = pt.value.size();
+    if (pt.add) {
+      float* v = m_scratch->f32("patchv", count);
+      m_backend.upload(v, pt.value.data(), count * 4);
+      m_backend.add(x + at, v, x + at, count);
+    } else {
+      m_backend.upload(x + at, pt.value.data(), count * 4);
+    }
+  }
+}
+
 std::function<void*(const std::string&, size_t)> Engine::scratchFn() {
   Scratch* sc = m_scratch.get();
   return [sc](const std::string& name, size_t bytes) { return sc->get(name, bytes); };
@@ -54,6 +72,7 @@ void Engine::preparePass(Pass& ps) {
 
   // Embeddings
   m_backend.getRows(*m_weights->tokenEmbd, ps.ids->data() + ps.p, n, ps.x);
+  applyPatches(ps, PatchSite::Embedding, 0, ps.x, d);
   if (s.embdScale > 0.0f) {  // Gemma: x0 = embedding * sqrt(n_embd)
     float* k = sc.f32("embdscale", n);
     m_backend.fill(k, s.embdScale, size_t(n));
@@ -115,6 +134,9 @@ void Engine::attentionBlock(int l, Pass& ps) {
             ps.oldColSum[size_t(h) * T + j] + st.colSum[size_t(h) * T + j];
     }
   }
+  applyPatches(ps, PatchSite::Head, l, att, qd);
+  const bool components = lt && !lt->headOut.empty();
+  if (components) captureRows(lt->headOut, size_t(p) * qd, att, size_t(n) * qd);
   m_backend.matmul(*L.wo, att, proj, n);
   if (L.bo) m_backend.addBias(proj, m_weights->vec(L.bo), n, d);
   if (L.postAttnNorm) {  // Gemma: the branch output is normed before it joins the residual
@@ -122,6 +144,8 @@ void Engine::attentionBlock(int l, Pass& ps) {
     m_backend.rmsNorm(proj, m_weights->vec(L.postAttnNorm), normed, n, d, s.normEps);
     proj = normed;
   }
+  applyPatches(ps, PatchSite::Attention, l, proj, d);
+  if (components) captureRows(lt->attnOut, size_t(p) * d, proj, size_t(n) * d);
   if (!skipped(*ps.iv, l, SkipPart::Attention)) m_backend.add(ps.x, proj, ps.x, size_t(n) * d);
   if (lt) captureRows(lt->residMid, size_t(p) * d, ps.x, size_t(n) * d);
 }
@@ -274,6 +298,9 @@ void Engine::ffnBlock(int l, Pass& ps) {
     m_backend.rmsNorm(out, m_weights->vec(L.postFfnNorm), normed, n, d, s.normEps);
     out = normed;
   }
+  applyPatches(ps, PatchSite::Mlp, l, out, d);
+  if (ps.cap.enabled && !ps.tr->layers[l].mlpOut.empty())
+    captureRows(ps.tr->layers[l].mlpOut, size_t(ps.p) * d, out, size_t(n) * d);
   if (!skipped(*ps.iv, l, SkipPart::Mlp)) m_backend.add(ps.x, out, ps.x, size_t(n) * d);
   const auto& steering = ps.iv->steering;
   for (size_t i = 0; i < steering.size(); ++i) {
@@ -282,6 +309,7 @@ void Engine::ffnBlock(int l, Pass& ps) {
     if (rowBegin < n)
       m_backend.addRowVector(ps.x, ps.steer + i * d, steering[i].alpha, rowBegin, n, d);
   }
+  applyPatches(ps, PatchSite::Resid, l, ps.x, d);
   if (ps.cap.enabled) {
     // In place, resid holds the old pass's input of layer l + 1 until this capture.
     if (l + 1 < ps.nRun) oldColSums(l + 1, ps);

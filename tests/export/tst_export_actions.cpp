@@ -18,6 +18,7 @@
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/layer_skip.h"
 #include "runtime/analysis/lens.h"
+#include "runtime/analysis/patching.h"
 #include "runtime/analysis/steering_sweep.h"
 #include "runtime/analysis/teacher.h"
 #include "runtime/api/npy_io.h"
@@ -119,6 +120,19 @@ class TstExportActions : public QObject {
         rt::ana::compareWithTeacherModel(s.model(), *tr, teacher));
     n.state.flow.enabled = true;
     n.flow = std::make_shared<const rt::ana::FlowGraph>(rt::ana::flowGraph(s.engine(), *tr));
+    n.state.patching.enabled = true;
+    n.state.patching.corrupt = "abce abcd";  // what patchCorrupt gives
+    n.patching = std::make_shared<const rt::ana::PatchingResult>(
+        rt::ana::activationPatching(s, tr->ids, patchCorrupt(tr->ids), {}));
+    n.patchingTargetText = QStringLiteral("a");
+    n.patchingOtherText = QStringLiteral("b");
+  }
+
+  // The corrupted ids of the patching export: the first "d" of "abcd abcd" made an "e" (the demo
+  // model's constructed weights then predict another token at the end).
+  static std::vector<int32_t> patchCorrupt(std::vector<int32_t> ids) {
+    ids[5] += 1;
+    return ids;
   }
 
   void figuresOfEveryView() {
@@ -388,6 +402,40 @@ class TstExportActions : public QObject {
     none.flow.reset();
     QVERIFY(!ui::exportViewData(none, "flow", gui, "demo.gguf", &err));
     QVERIFY2(err.contains("no flow data"), qPrintable(err));
+  }
+
+  // The Patching data export is the array `layerlens-cli patch --out` writes for the same ids.
+  void patchingExportMatchesCli() {
+    QString err;
+    const QString gui = m_dir.filePath("patch-gui.npy"), cli = m_dir.filePath("patch-cli.npy");
+    QVERIFY2(ui::exportViewData(m_snap, "patching", gui, "demo.gguf", &err), qPrintable(err));
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
+    auto join = [](const std::vector<int32_t>& v) {
+      std::string t;
+      for (int32_t id : v) t += (t.empty() ? "" : ",") + std::to_string(id);
+      return t;
+    };
+    int rc = -1;
+    const std::string out = clitest::runCapture(
+        exe.string() + " patch " + m_dir.filePath("demo.gguf").toStdString() + " --clean-ids " +
+            join(m_snap.trace->ids) + " --corrupt-ids " + join(patchCorrupt(m_snap.trace->ids)) +
+            " --threads 1 --out " + cli.toStdString() + " 2>&1",
+        &rc);
+    QVERIFY2(rc == 0, out.c_str());
+    const auto a = rt::readNpyF32(gui.toStdString()), b = rt::readNpyF32(cli.toStdString());
+    const std::vector<int64_t> shape = {m_snap.nLayer, m_snap.nTokens};
+    QCOMPARE(a.shape, shape);
+    QCOMPARE(b.shape, shape);
+    for (size_t i = 0; i < a.data.size(); ++i) QVERIFY(std::fabs(a.data[i] - b.data[i]) < 1e-5f);
+    QVERIFY(!ui::exportViewData(m_snap, "patching", m_dir.filePath("p.json"), "demo.gguf", &err));
+    ui::Snapshot none = m_snap;
+    none.patching.reset();
+    QVERIFY(!ui::exportViewData(none, "patching", gui, "demo.gguf", &err));
+    QVERIFY2(err.contains("no patching data"), qPrintable(err));
   }
 
   // "Follow the selected layer" (selection.layer -1) exports the layer the selection ran at, and
