@@ -1,7 +1,7 @@
-// File menu additions: Export figure (PNG/SVG/PDF) and Export data (.npy
-// tensors, token-selection JSON/CSV) for every view, and Open/Save session
-// (runtime/api/session_file.h). Installed on an existing MainWindow so the
-// window itself needs no export code per view.
+// File menu additions (export_actions.cpp; the views themselves in export_views.cpp): Export figure
+// (PNG/SVG/PDF) and Export data (.npy tensors, token-selection JSON/CSV) for every view, and
+// Open/Save session (runtime/api/session_file.h). Installed on an existing MainWindow so the window
+// itself needs no export code per view.
 #pragma once
 
 #include <QString>
@@ -21,6 +21,8 @@ QStringList exportViews();
 // The views whose data can be exported: exportViews() and the residual stream ("residual": the
 // selected layer's [T, d]; "residuals": every layer, [L, T, d]).
 QStringList dataViews();
+// Views whose data export defaults to JSON (the document the CLI writes; .npy too).
+bool jsonView(const QString& view);
 
 // Full-length exports that need the runtime, run on the window's worker from the trace of the
 // snapshot shown now (as `layerlens-cli figure` makes them): "headgrid" (every layer x head at the
