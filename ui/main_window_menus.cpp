@@ -8,12 +8,25 @@
 #include <QMenuBar>
 #include <QMessageBox>
 
+#include "ui/attribution_panel.h"
+#include "ui/entropy_panel.h"
+#include "ui/expert_contrast_panel.h"
+#include "ui/flow_panel.h"
+#include "ui/knockout_panel.h"
+#include "ui/latent_panel.h"
+#include "ui/layer_skip_panel.h"
+#include "ui/lens_panel.h"
 #include "ui/main_window.h"
 #include "ui/model_panel.h"
+#include "ui/patching_panel.h"
 #include "ui/prompt_panel.h"
+#include "ui/routing_panel.h"
 #include "ui/selection_model.h"
+#include "ui/selection_panel.h"
 #include "ui/session_controller.h"
 #include "ui/shortcuts_dialog.h"
+#include "ui/steering_panel.h"
+#include "ui/steering_readouts_panel.h"
 #include "ui/teacher_panel.h"
 
 namespace ll::ui {
@@ -74,6 +87,25 @@ void MainWindow::buildMenus() {
   dark->setObjectName(QStringLiteral("themeDark"));
   connect(light, &QAction::triggered, this, [this] { setTheme(Theme::Light); });
   connect(dark, &QAction::triggered, this, [this] { setTheme(Theme::Dark); });
+
+  // Analyses: the right column holds more tabs than fit its width; each entry brings its panel
+  // to the front (shown again if it was closed), in the column's tab order.
+  QMenu* analyses = menuBar()->addMenu(tr("&Analyses"));
+  analyses->menuAction()->setObjectName(QStringLiteral("analysesMenu"));
+  const std::vector<Panel*> viewPanels = {m_entropy, m_selectionPanel, m_routing, m_steering,
+                                          m_lens};
+  const std::vector<Panel*> benchPanels = {m_attribution, m_layerSkip, m_latent,
+                                           m_contrast,    m_knockout,  m_steerRead,
+                                           m_teacher,     m_flow,      m_patching};
+  for (const auto* group : {&viewPanels, &benchPanels}) {
+    analyses->addSection(group == &viewPanels ? tr("Views") : tr("Experiments"));
+    for (Panel* p : *group) {
+      QDockWidget* d = dock(p->panelId());
+      QAction* a = analyses->addAction(d->windowTitle(), this,
+                                       [this, id = p->panelId()] { raisePanels({id}); });
+      a->setObjectName(QStringLiteral("analysis_") + p->panelId());
+    }
+  }
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->menuAction()->setObjectName(QStringLiteral("helpMenu"));

@@ -271,6 +271,35 @@ class TstWindowBehaviour : public QObject {
     }
   }
 
+  // Analyses lists every panel of the right column (more than its tab bar shows at once) and each
+  // entry brings its panel to the front, shown again if the user had closed it.
+  void analysesMenuBringsEachPanelForward() {
+    ui::MainWindow w(nullptr, nullptr, 1);
+    w.resize(1024, 700);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QMenu* menu = nullptr;
+    for (QAction* top : w.menuBar()->actions())
+      if (top->objectName() == QLatin1String("analysesMenu")) menu = top->menu();
+    QVERIFY(menu);
+    QStringList ids;
+    for (QAction* a : menu->actions())
+      if (!a->isSeparator()) ids << a->objectName().mid(int(strlen("analysis_")));
+    const QStringList rightColumn = {"entropy",     "selection", "routing", "steering", "lens",
+                                     "attribution", "layerskip", "latent",  "contrast", "knockout",
+                                     "steerread",   "teacher",   "flow",    "patching"};
+    for (const QString& id : rightColumn) QVERIFY2(ids.contains(id), qPrintable(id));
+    QCOMPARE(ids.size(), rightColumn.size());
+    w.dock(QStringLiteral("patching"))->close();
+    for (QAction* a : menu->actions()) {
+      if (a->isSeparator()) continue;
+      const QString id = a->objectName().mid(int(strlen("analysis_")));
+      a->trigger();
+      QTRY_VERIFY2(w.frontPanels().contains(id), qPrintable(id + ": " + w.frontPanels().join(',')));
+      QVERIFY(w.dock(id)->isVisible());
+    }
+  }
+
   // Without the shared models folder the real-model demo is disabled and says what it needs.
   void disabledDemoSaysWhy() {
     const QByteArray shared = qgetenv("LAYERLENS_SHARED_DIR");
