@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -81,6 +83,23 @@ inline std::string textOf(const rt::Session& s, const std::vector<int32_t>& ids)
 
 inline void printJson(const nlohmann::json& j) {
   std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+// Writes the JSON document `produce` builds to path (--out). The file is opened first, so a bad
+// path fails before the analysis runs, and removed on any failure: no empty or partial file is
+// left behind.
+inline void writeJsonOut(const std::string& path, const std::function<nlohmann::json()>& produce) {
+  std::ofstream f(path);
+  if (!f) throw std::runtime_error("cannot write " + path);
+  try {
+    f << produce().dump(1) << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write " + path);
+  } catch (...) {
+    f.close();
+    std::filesystem::remove(path);
+    throw;
+  }
 }
 
 // One prompt per non-empty line.

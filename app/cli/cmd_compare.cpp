@@ -18,21 +18,13 @@ struct CompareOpts {
 };
 
 int compareCommand(const CompareOpts& o) {
-  std::ofstream f(o.out);  // opened first: a bad path fails before two model loads
-  if (!f) throw std::runtime_error("cannot write " + o.out);
-  try {
+  ana::writeJsonOut(o.out, [&] {
     auto student = ana::openSession(o.mp);
     rt::Session teacher;
     teacher.load(o.teacher, rt::parseBackend(o.mp.backend, o.mp.threads));
     const auto c = rt::ana::compareModels(*student, teacher, o.rq);
-    f << rt::ana::teacherComparisonJson(c, student->promptIds()).dump(1) << "\n";
-    f.close();
-    if (!f) throw std::runtime_error("cannot write " + o.out);
-  } catch (...) {
-    f.close();
-    std::filesystem::remove(o.out);  // no empty or partial file left behind
-    throw;
-  }
+    return rt::ana::teacherComparisonJson(c, student->promptIds());
+  });
   return 0;
 }
 

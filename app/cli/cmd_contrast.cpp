@@ -38,19 +38,11 @@ int contrastCommand(ContrastOpts o) {
   o.rq.neutral = promptsOf(o.neutral);
   if (!o.layers.empty()) o.rq.layers = rt::ana::parseContrastLayers(o.layers);
   o.rq.promoteMiddleOnly = !o.promoteAll;
-  std::ofstream f(o.out);  // opened first: a bad path fails before the passes
-  if (!f) throw std::runtime_error("cannot write " + o.out);
-  try {
+  ana::writeJsonOut(o.out, [&] {
     rt::Session s;
     s.load(o.model, rt::parseBackend(o.backend, o.threads));
-    f << rt::ana::expertContrastJson(rt::ana::expertContrast(s, o.rq)).dump(1) << "\n";
-    f.close();
-    if (!f) throw std::runtime_error("cannot write " + o.out);
-  } catch (...) {
-    f.close();
-    std::filesystem::remove(o.out);  // no empty or partial file left behind
-    throw;
-  }
+    return rt::ana::expertContrastJson(rt::ana::expertContrast(s, o.rq));
+  });
   return 0;
 }
 

@@ -33,20 +33,12 @@ int flowCommand(const FlowOpts& o) {
   rq.threshold = o.threshold;
   rq.position = o.position;
   rq.threads = o.mp.threads;  // --threads bounds the graph's host threads as well
-  std::ofstream f(o.out);     // opened first: a bad path fails before the analysis
-  if (!f) throw std::runtime_error("cannot write " + o.out);
-  try {
+  ana::writeJsonOut(o.out, [&] {
     auto s = ana::openSession(o.mp);
     auto tr = s->run();
     const rt::ana::FlowGraph g = rt::ana::flowGraph(s->engine(), *tr, rq);
-    f << rt::ana::flowJson(g, rt::ana::flowRoutes(g, rq.position), tr->ids).dump(1) << "\n";
-    f.close();
-    if (!f) throw std::runtime_error("cannot write " + o.out);
-  } catch (...) {
-    f.close();
-    std::filesystem::remove(o.out);  // no empty or partial file left behind
-    throw;
-  }
+    return rt::ana::flowJson(g, rt::ana::flowRoutes(g, rq.position), tr->ids);
+  });
   return 0;
 }
 

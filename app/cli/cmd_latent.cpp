@@ -30,14 +30,7 @@ int latentCommand(const LatentOpts& o) {
                             {"tokens_a", r.tokensA},
                             {"tokens_b", r.tokensB},
                             {"position", r.position}};
-  std::ofstream f(o.out);
-  if (!f) throw std::runtime_error("cannot write " + o.out);
-  f << j.dump(1) << "\n";
-  f.close();
-  if (!f) {
-    std::filesystem::remove(o.out);
-    throw std::runtime_error("cannot write " + o.out);
-  }
+  ana::writeJsonOut(o.out, [&] { return j; });
   return 0;
 }
 

@@ -20,19 +20,11 @@ int skipCommand(const SkipOpts& o) {
   rt::ana::LayerSkipRequest rq;
   rq.position = o.position;
   rq.part = rt::ana::parseSkipPart(o.sublayer);
-  std::ofstream f(o.out);  // opened first: a bad path fails before the L extra passes
-  if (!f) throw std::runtime_error("cannot write " + o.out);
-  try {
+  ana::writeJsonOut(o.out, [&] {
     auto s = ana::openSession(o.mp);
     auto tr = s->run();
-    f << rt::ana::layerSkipJson(rt::ana::layerSkip(*s, *tr, rq)).dump(1) << "\n";
-    f.close();
-    if (!f) throw std::runtime_error("cannot write " + o.out);
-  } catch (...) {
-    f.close();
-    std::filesystem::remove(o.out);  // no empty or partial file left behind
-    throw;
-  }
+    return rt::ana::layerSkipJson(rt::ana::layerSkip(*s, *tr, rq));
+  });
   return 0;
 }
 

@@ -64,22 +64,14 @@ int sweepCommand(const SweepOpts& o) {
   if (!o.alphas.empty()) rq.alphas = parseAlphas(o.alphas);
   rq.layerSweep = !o.noLayers;
   if (rq.fromPos < 0) throw std::invalid_argument("--from: the start index is negative");
-  std::ofstream f(o.out);  // opened first: a bad path fails before the passes
-  if (!f) throw std::runtime_error("cannot write " + o.out);
-  try {
+  ana::writeJsonOut(o.out, [&] {
     auto s = ana::openSession(o.mp);
     const auto& spec = s->model().spec;
     if (rq.layer < 0) rq.layer = rt::ana::defaultSteeringLayer(spec.nLayer);
     const std::vector<float> v = readVector(o.vector, rq.layer, spec.nEmbd);
     auto tr = s->run();
-    f << rt::ana::steeringSweepJson(rt::ana::steeringSweep(*s, *tr, v, rq)).dump(1) << "\n";
-    f.close();
-    if (!f) throw std::runtime_error("cannot write " + o.out);
-  } catch (...) {
-    f.close();
-    std::filesystem::remove(o.out);  // no empty or partial file left behind
-    throw;
-  }
+    return rt::ana::steeringSweepJson(rt::ana::steeringSweep(*s, *tr, v, rq));
+  });
   return 0;
 }
 
