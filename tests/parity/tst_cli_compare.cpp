@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "cli_process.h"
+#include "cli_test.h"
 #include "parity_common.h"
 #include "runtime/analysis/teacher.h"
 
@@ -15,16 +15,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace ll::rt;
-
-fs::path cli() {
-  const auto p = clitest::cliPath();
-  if (p.empty()) throw lltest::Skip{"layerlens-cli not built next to the tests"};
-  return p;
-}
-
-std::string runCli(const std::string& args, int* code) {
-  return clitest::runMerged(cli(), args, code);
-}
+using clitest::cli;
+using clitest::runCli;
 
 std::string model(const char* file) {
   return (lltest::sharedDir() / "models" / file).string();

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <fstream>
 
-#include "cli_process.h"
+#include "cli_test.h"
 #include "parity_common.h"
 #include "runtime/analysis/expert_contrast.h"
 
@@ -17,16 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace ll::rt;
-
-fs::path cli() {
-  const auto p = clitest::cliPath();
-  if (p.empty()) throw lltest::Skip{"layerlens-cli not built next to the tests"};
-  return p;
-}
-
-std::string runCli(const std::string& args, int* code) {
-  return clitest::runMerged(cli(), args, code);
-}
+using clitest::cli;
+using clitest::runCli;
 
 fs::path tmp(const std::string& name) {
   return fs::temp_directory_path() / ("tst_cli_contrast_" + std::to_string(getpid()) + "_" + name);

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "cli_process.h"
+#include "cli_test.h"
 #include "parity_common.h"
 #include "runtime/analysis/latent_language.h"
 
@@ -16,27 +16,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace ll::rt;
-
-fs::path cli() {
-  const auto p = clitest::cliPath();
-  if (p.empty()) throw lltest::Skip{"layerlens-cli not built next to the tests"};
-  return p;
-}
-
-std::string runCli(const std::string& args, int* code) {
-  return clitest::runMerged(cli(), args, code);
-}
+using clitest::cli;
+using clitest::joinIds;
+using clitest::runCli;
 
 std::vector<int32_t> parkIds() {
-  return parity::readJson(lltest::sharedDir() / "reference" / "stories260K" / "park" /
-                          "tokens.json")["ids"]
-      .get<std::vector<int32_t>>();
-}
-
-std::string joinIds(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t v : ids) s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
+  return clitest::parkIds("stories260K");
 }
 
 fs::path model() {

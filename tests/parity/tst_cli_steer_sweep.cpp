@@ -8,7 +8,7 @@
 #include <cmath>
 #include <fstream>
 
-#include "cli_process.h"
+#include "cli_test.h"
 #include "parity_common.h"
 #include "runtime/analysis/control_vector.h"
 #include "runtime/analysis/steering.h"
@@ -20,27 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace ll::rt;
-
-fs::path cli() {
-  const auto p = clitest::cliPath();
-  if (p.empty()) throw lltest::Skip{"layerlens-cli not built next to the tests"};
-  return p;
-}
-
-std::string runCli(const std::string& args, int* code) {
-  return clitest::runMerged(cli(), args, code);
-}
-
-std::vector<int32_t> parkIds(const std::string& ref) {
-  return parity::readJson(lltest::sharedDir() / "reference" / ref / "park" / "tokens.json")["ids"]
-      .get<std::vector<int32_t>>();
-}
-
-std::string joinIds(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t v : ids) s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
-}
+using clitest::cli;
+using clitest::joinIds;
+using clitest::parkIds;
+using clitest::runCli;
 
 bool near(double a, double b) {
   return std::fabs(a - b) <= 1e-5 * std::max(1.0, std::fabs(b));
