@@ -46,6 +46,19 @@ class TstExportActions : public QObject {
   ui::Snapshot m_snap;
   std::vector<float> m_steerVector;
 
+  // The CLI: this test lives in build/tests/export/, the CLI in build/app/ (empty: not built).
+  static std::filesystem::path cliExe() {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
+    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    return exe;
+  }
+  static nlohmann::json readJsonFile(const QString& path) {
+    std::ifstream f(path.toStdString());
+    return nlohmann::json::parse(f);
+  }
+
  private slots:
   void initTestCase() {
     QVERIFY(m_dir.isValid());
@@ -193,11 +206,7 @@ class TstExportActions : public QObject {
     QVERIFY2(ui::exportViewData(m_snap, "layerskip", npy, "demo.gguf", &err), qPrintable(err));
     const std::vector<int64_t> shape = {2, m_snap.nLayer};
     QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
-    // This test lives in build/tests/export/, the CLI in build/app/.
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
-    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    const std::filesystem::path exe = cliExe();
     if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
     std::string ids;
     for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
@@ -207,11 +216,7 @@ class TstExportActions : public QObject {
             " --threads 1 --out " + cli.toStdString() + " 2>&1",
         &rc);
     QVERIFY2(rc == 0, out.c_str());
-    auto read = [](const QString& path) {
-      std::ifstream f(path.toStdString());
-      return nlohmann::json::parse(f);
-    };
-    const nlohmann::json a = read(gui), b = read(cli);
+    const nlohmann::json a = readJsonFile(gui), b = readJsonFile(cli);
     QCOMPARE(a.dump(), b.dump());
     QCOMPARE(a["kl"].size(), size_t(m_snap.nLayer));
     ui::Snapshot none = m_snap;
@@ -232,10 +237,7 @@ class TstExportActions : public QObject {
     const auto arr = rt::readNpyF32(npy.toStdString());
     QCOMPARE(arr.shape, (std::vector<int64_t>{m_snap.nLayer, m_snap.nExpert}));
     QCOMPARE(arr.data, m_snap.contrast->delta);
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
-    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    const std::filesystem::path exe = cliExe();
     if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
     int rc = -1;
     const std::string out = clitest::runCapture(
@@ -244,11 +246,7 @@ class TstExportActions : public QObject {
             cli.toStdString() + " 2>&1",
         &rc);
     QVERIFY2(rc == 0, out.c_str());
-    auto read = [](const QString& path) {
-      std::ifstream f(path.toStdString());
-      return nlohmann::json::parse(f);
-    };
-    QCOMPARE(read(gui).dump(), read(cli).dump());
+    QCOMPARE(readJsonFile(gui).dump(), readJsonFile(cli).dump());
     ui::Snapshot none = m_snap;
     none.contrast.reset();
     QVERIFY(!ui::exportViewData(none, "contrast", gui, "demo.gguf", &err));
@@ -297,10 +295,7 @@ class TstExportActions : public QObject {
     QCOMPARE(double(a.data[1]), double(float(m_snap.steerSweep->kl[1])));
     QCOMPARE(double(l.data[size_t(m_snap.nLayer)]),
              double(float(m_snap.steerSweep->layerEntropy[0])));
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
-    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    const std::filesystem::path exe = cliExe();
     if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
     const QString vec = m_dir.filePath("steer.npy");
     rt::writeNpy(vec.toStdString(), m_steerVector.data(), {int64_t(m_steerVector.size())});
@@ -313,11 +308,7 @@ class TstExportActions : public QObject {
             " 2>&1",
         &rc);
     QVERIFY2(rc == 0, out.c_str());
-    auto read = [](const QString& path) {
-      std::ifstream f(path.toStdString());
-      return nlohmann::json::parse(f);
-    };
-    QCOMPARE(read(gui).dump(), read(cli).dump());
+    QCOMPARE(readJsonFile(gui).dump(), readJsonFile(cli).dump());
     ui::Snapshot none = m_snap;
     none.steerSweep.reset();
     QVERIFY(!ui::exportViewData(none, "steerlayer", gui, "demo.gguf", &err));
@@ -335,10 +326,7 @@ class TstExportActions : public QObject {
     QVERIFY2(ui::exportViewData(m_snap, "teacher", npy, "demo.gguf", &err), qPrintable(err));
     const std::vector<int64_t> shape = {2, m_snap.nTokens};
     QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
-    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    const std::filesystem::path exe = cliExe();
     if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
     std::string ids;
     for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
@@ -349,11 +337,7 @@ class TstExportActions : public QObject {
                                 " --threads 1 --out " + cli.toStdString() + " 2>&1",
                             &rc);
     QVERIFY2(rc == 0, out.c_str());
-    auto read = [](const QString& path) {
-      std::ifstream f(path.toStdString());
-      return nlohmann::json::parse(f);
-    };
-    QCOMPARE(read(gui).dump(), read(cli).dump());
+    QCOMPARE(readJsonFile(gui).dump(), readJsonFile(cli).dump());
     ui::Snapshot none = m_snap;
     none.teacher.reset();
     QVERIFY(!ui::exportViewData(none, "teacher", gui, "demo.gguf", &err));
@@ -370,10 +354,7 @@ class TstExportActions : public QObject {
     QVERIFY2(ui::exportViewData(m_snap, "flow", npy, "demo.gguf", &err), qPrintable(err));
     const std::vector<int64_t> shape = {2 * m_snap.nLayer + 1, m_snap.token + 1};
     QCOMPARE(rt::readNpyF32(npy.toStdString()).shape, shape);
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
-    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    const std::filesystem::path exe = cliExe();
     if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
     std::string ids;
     for (int32_t id : m_snap.trace->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
@@ -384,11 +365,7 @@ class TstExportActions : public QObject {
                                 " --threads 1 --out " + cli.toStdString() + " 2>&1",
                             &rc);
     QVERIFY2(rc == 0, out.c_str());
-    auto read = [](const QString& path) {
-      std::ifstream f(path.toStdString());
-      return nlohmann::json::parse(f);
-    };
-    const nlohmann::json a = read(gui), b = read(cli);
+    const nlohmann::json a = readJsonFile(gui), b = readJsonFile(cli);
     QCOMPARE(a["edges"].size(), b["edges"].size());
     QCOMPARE(a["nodes"].size(), b["nodes"].size());
     QCOMPARE(a["position"].get<int>(), b["position"].get<int>());
@@ -409,10 +386,7 @@ class TstExportActions : public QObject {
     QString err;
     const QString gui = m_dir.filePath("patch-gui.npy"), cli = m_dir.filePath("patch-cli.npy");
     QVERIFY2(ui::exportViewData(m_snap, "patching", gui, "demo.gguf", &err), qPrintable(err));
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto exe = self.parent_path().parent_path().parent_path() / "app" / "layerlens-cli";
-    if (ec || !std::filesystem::exists(exe)) exe = clitest::cliPath();
+    const std::filesystem::path exe = cliExe();
     if (exe.empty()) QSKIP("layerlens-cli not built next to the tests");
     auto join = [](const std::vector<int32_t>& v) {
       std::string t;
