@@ -272,6 +272,7 @@ void ExpertContrastPanel::clearData() {
   m_map->data()->clear();
   m_marks->data()->clear();
   m_plot->replot();
+  m_plot->setVisible(false);  // no axes or colour scale without a result
   m_summary->clear();
   m_warning->clear();
   m_status->setText(
@@ -345,6 +346,7 @@ void ExpertContrastPanel::showSnapshot(const SnapshotPtr& snapshot) {
   m_marks->setData(xs, ys);
   m_plot->xAxis->setRange(-0.5, E - 0.5);
   m_plot->yAxis->setRange(-0.5, L - 0.5);
+  m_plot->setVisible(true);
   m_plot->replot();
   const QString scope = r.request.layers == rt::ana::ContrastLayers::Middle
                             ? tr("layers %1").arg(intList(r.pickLayers))

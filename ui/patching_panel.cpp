@@ -257,6 +257,9 @@ void PatchingPanel::clearData() {
   m_ticks->setTokens({});
   m_plot->replot();
   m_headPlot->replot();
+  // No axes or colour scale without a result: an empty 0..5 frame would read as data.
+  m_plot->setVisible(false);
+  m_headPlot->setVisible(false);
   m_caption->clear();
   m_status->setText(tr("Tick Compute to patch every layer and token (one pass each)."));
 }
@@ -329,6 +332,7 @@ void PatchingPanel::showEffect(const Snapshot& s) {
   m_ticks->setTokens(s.tokens.mid(0, r.nTokens));
   m_plot->xAxis->setRange(-0.5, r.nTokens - 0.5);
   m_plot->yAxis->setRange(-0.5, r.nLayer - 0.5);
+  m_plot->setVisible(true);
   m_plot->replot();
 }
 
@@ -338,6 +342,7 @@ void PatchingPanel::showHeads(const Snapshot& s) {
   fillMap(m_headMap, r.headEffect, r.nLayer, r.nHead);
   m_headPlot->xAxis->setRange(-0.5, r.nHead - 0.5);
   m_headPlot->yAxis->setRange(-0.5, r.nLayer - 0.5);
+  m_headPlot->setVisible(true);
   m_headPlot->replot();
 }
 

@@ -97,6 +97,7 @@ class TstExpertContrastPanel : public QObject {
     QVERIFY(maxAbs > 0.01);  // the sets route differently: a real comparison
     QVERIFY(got.picked == r.picked);
     QCOMPARE(p->plot()->graph(0)->data()->size(), int(r.picked.size()));
+    QVERIFY(p->plot()->isVisibleTo(p));  // hidden until there is a result
     // Diverging and centred on 0.
     QCOMPARE(p->map()->dataRange().lower, -p->map()->dataRange().upper);
   }
@@ -258,6 +259,7 @@ class TstExpertContrastPanel : public QObject {
     int cellsAtLoad = -1;
     QVERIFY(load(m_dense, &cellsAtLoad));
     QCOMPARE(cellsAtLoad, 0);  // cleared at once on the model change
+    QVERIFY(!m_w->contrastPanel()->plot()->isVisibleTo(m_w->contrastPanel()));
     auto* p = m_w->contrastPanel();
     QVERIFY(!m_w->shownSnapshot()->contrast);
     QVERIFY(m_w->shownSnapshot()->contrastError.isEmpty());  // nothing was run

@@ -151,6 +151,8 @@ class TstPatchingPanel : public QObject {
     auto* p = m_w->patchingPanel();
     QVERIFY(!m_w->shownSnapshot()->patching);  // off by default: no extra passes
     QCOMPARE(p->effectMap()->data()->keySize(), 0);
+    QVERIFY(!p->effectPlot()->isVisibleTo(p));  // no empty axes or colour scale without a result
+    QVERIFY(!p->headPlot()->isVisibleTo(p));
     // Fits a narrow, short dock (a 1024x700 screen).
     QVERIFY2(p->minimumSizeHint().width() <= 330 && p->minimumSizeHint().height() <= 400,
              qPrintable(QStringLiteral("%1x%2")
@@ -173,6 +175,7 @@ class TstPatchingPanel : public QObject {
     disconnect(c1);
     disconnect(c2);
     QCOMPARE(order.last(), QStringLiteral("activation patching (complete)"));
+    QVERIFY(p->effectPlot()->isVisibleTo(p));
     QVERIFY(progressCalls > 0);
     compareWithRuntime(m_dense);
     const auto& r = *m_w->shownSnapshot()->patching;
