@@ -195,20 +195,24 @@ void AnalysisJob::fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, boo
       a = ana::answerDistilled(*m_aux, s.stageLayers, s.keptPerStage, s.state.selection.kvTrim, n,
                                tr.request.interventions);
     } else {
-      // As ana::answerReindexed: the full prompt's answer is the continuation's prefix (or is
-      // decoded on the generation session, whose cache holds the prompt), the kept tokens run
-      // re-indexed on the aux session.
-      const auto none = [](int) { return rt::Interventions{}; };
-      const bool sameIv = s.state.routerEdits.empty() && !s.state.knockout;
-      std::optional<std::vector<int32_t>> full;
-      if (sameIv) full = prefixOf(cont, contComplete, n);
-      a.full = full ? *full : greedy(*m_gen, tr.ids, iota(tr.ids.size()), none, n, alive);
+      // As ana::answerReindexed under the prompt run's interventions (router edits, knockout):
+      // the full prompt's answer is the continuation's prefix (it ran under the same ones) or is
+      // decoded on the generation session, whose cache holds the prompt; the kept tokens run
+      // re-indexed on the aux session, the interventions carried onto their new indices.
+      const rt::Interventions& iv = tr.request.interventions;
+      const std::optional<std::vector<int32_t>> full = prefixOf(cont, contComplete, n);
+      a.full = full ? *full
+                    : greedy(
+                          *m_gen, tr.ids, iota(tr.ids.size()), [&](int) { return iv; }, n, alive);
       check(alive);
       std::vector<int32_t> sub;
       for (int i : s.kept) sub.push_back(tr.ids.at(static_cast<size_t>(i)));
       for (const auto& w : ana::subsetWarnings(m.spec, s.kept, false))
         s.selectionWarnings << QString::fromStdString(w);
-      a.compressed = greedy(*m_aux, sub, iota(sub.size()), none, n, alive);
+      const rt::Interventions onKept =
+          ana::reindexedInterventions(iv, s.kept, static_cast<int>(tr.ids.size()));
+      a.compressed = greedy(
+          *m_aux, sub, iota(sub.size()), [&](int) { return onKept; }, n, alive);
     }
     s.answerFull = QString::fromUtf8(m.tokenizer->decode(a.full));
     s.answerKept = QString::fromUtf8(m.tokenizer->decode(a.compressed));

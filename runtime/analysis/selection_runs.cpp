@@ -130,13 +130,59 @@ Interventions distillInterventions(int T, const std::vector<int>& stageLayers,
   return iv;
 }
 
-Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens) {
+Interventions reindexedInterventions(const Interventions& iv, const std::vector<int>& kept, int T) {
+  const int n = static_cast<int>(kept.size());
+  // New index of sequence index i: its place among the kept tokens (-1: dropped); generated
+  // tokens (i >= T) follow the kept ones.
+  std::vector<int> at(static_cast<size_t>(std::max(T, 0)), -1);
+  for (int k = 0; k < n; ++k) {
+    if (kept[k] < 0 || kept[k] >= T || (k > 0 && kept[k] <= kept[k - 1]))
+      throw std::invalid_argument("kept indices must be ascending and inside the prompt");
+    at[static_cast<size_t>(kept[k])] = k;
+  }
+  const auto index = [&](int i) { return i >= T ? n + (i - T) : i < 0 ? i : at[size_t(i)]; };
+  // A start index (steering fromPos, knockout fromIndex): the first kept index at or after it.
+  const auto start = [&](int i) {
+    if (i < 0 || i >= T) return i < 0 ? i : n + (i - T);
+    return static_cast<int>(std::lower_bound(kept.begin(), kept.end(), i) - kept.begin());
+  };
+  const auto tokens = [&](const std::vector<int>& v) {
+    std::vector<int> out;
+    for (int i : v)
+      if (const int j = index(i); j >= 0) out.push_back(j);
+    return out;
+  };
+  const auto knockout = [&](Knockout k) {
+    k.from = tokens(k.from);
+    k.to = tokens(k.to);
+    if (k.fromIndex >= 0) k.fromIndex = start(k.fromIndex);
+    return k;
+  };
+  Interventions out;
+  out.router = iv.router;
+  out.skips = iv.skips;
+  for (Steering st : iv.steering) {
+    st.fromPos = start(st.fromPos);
+    out.steering.push_back(std::move(st));
+  }
+  if (iv.knockout) out.knockout = knockout(*iv.knockout);
+  for (const Knockout& k : iv.masks) out.masks.push_back(knockout(k));
+  for (Patch p : iv.patches)
+    if (const int j = index(p.index); j >= 0) {
+      p.index = j;
+      out.patches.push_back(std::move(p));
+    }
+  return out;
+}
+
+Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens,
+                        const Interventions& base) {
   const auto& ids = s.promptIds();
   Answers a;
   std::vector<int32_t> pos;
   for (size_t i = 0; i < ids.size(); ++i) pos.push_back(static_cast<int32_t>(i));
   a.full = greedy(
-      s, ids, pos, [](int) { return Interventions{}; }, maxTokens);
+      s, ids, pos, [&](int) { return base; }, maxTokens);
   std::vector<int32_t> sub, subPos;
   for (int i : kept) {
     if (i < 0 || i >= static_cast<int>(ids.size()))
@@ -144,8 +190,9 @@ Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens)
     sub.push_back(ids[i]);
     subPos.push_back(static_cast<int32_t>(subPos.size()));
   }
+  const Interventions onKept = reindexedInterventions(base, kept, static_cast<int>(ids.size()));
   a.compressed = greedy(
-      s, sub, subPos, [](int) { return Interventions{}; }, maxTokens);
+      s, sub, subPos, [&](int) { return onKept; }, maxTokens);
   return a;
 }
 

@@ -57,8 +57,17 @@ struct Answers {
   std::vector<int32_t> full;
   std::vector<int32_t> compressed;
 };
-// Greedy continuations of the Session's prompt and of the kept tokens re-indexed (GemFilter).
-Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens);
+// Interventions of a T-token prompt carried onto its kept tokens re-indexed 0..n-1 (kept ascending,
+// in [0, T)): router edits and skips as they are; steering starts, knockout token sets and
+// fromIndex, and patch indices mapped to the kept tokens' new indices (dropped tokens leave the
+// sets; a patch on a dropped token is dropped); an index >= T (a generated token) moves to
+// n + (index - T). Per-head eviction refers to the full prompt's keys and is not carried.
+Interventions reindexedInterventions(const Interventions& iv, const std::vector<int>& kept, int T);
+// Greedy continuations of the Session's prompt and of the kept tokens re-indexed (GemFilter),
+// the full prompt under base (the prompt run's interventions), the kept tokens under
+// reindexedInterventions(base).
+Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens,
+                        const Interventions& base = {});
 // Greedy continuations of the full prompt and of the PromptDistill continuation (see above), both
 // under base (the prompt run's interventions; the continuation adds the stages' masks to them).
 Answers answerDistilled(Session& s, const std::vector<int>& stageLayers,

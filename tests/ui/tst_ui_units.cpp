@@ -430,6 +430,50 @@ class TstUiUnits : public QObject {
              qPrintable(decode(plain.full) + " | " + decode(a.full) + " || " +
                         decode(plain.compressed) + " | " + decode(a.compressed)));
   }
+
+  // GemFilter's two answers follow the prompt run's router edits and knockout too: the full one
+  // under them, the kept tokens' under them carried onto their new indices
+  // (ana::answerReindexed), as the runtime gives them; without them the answers differ.
+  void gemFilterAnswersFollowTheInterventions() {
+    const QString dense = model();
+    if (dense.isEmpty()) QSKIP("stories260K.gguf not found: set LAYERLENS_SHARED_DIR");
+    const QString path = QString(dense).replace(QStringLiteral("stories260K.gguf"),
+                                                QStringLiteral("stories260K-moe4.gguf"));
+    ui::SessionController c(2);
+    QVERIFY(load(c, path));
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little dog named Max who liked to run in the park";
+    st.selection.method = ui::SelectMethod::GemFilter;
+    st.selection.layer = 1;
+    st.selection.k = 9;
+    for (int l = 0; l < 5; ++l)  // every layer routes to experts 2 and 3 only
+      for (int e : {0, 1}) st.routerEdits.push_back({l, e, rt::RouterEditKind::Ban, 0.0f});
+    rt::Session ref;
+    ref.load(path.toStdString());
+    ref.setPrompt(st.prompt);
+    const int T = static_cast<int>(ref.promptIds().size());
+    rt::Knockout ko{{T - 1}, {}, 1, 4, T - 1};  // the last token and the answer see only themselves
+    for (int i = 0; i + 1 < T; ++i) ko.to.push_back(i);
+    st.knockout = ko;
+    c.analyze(st);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.busy() && c.latest() && c.latest()->complete, 30000);
+    const ui::SnapshotPtr s = c.latest();
+    QVERIFY2(s->selectionError.isEmpty(), qPrintable(s->selectionError));
+    QVERIFY(!s->kept.empty() && int(s->kept.size()) < T);
+    const rt::Interventions iv = s->trace->request.interventions;
+    QVERIFY(iv.router == st.routerEdits && iv.knockout == st.knockout);
+    const int n = st.selection.answerTokens;
+    const auto a = rt::ana::answerReindexed(ref, s->kept, n, iv);
+    const auto decode = [&](const std::vector<int32_t>& ids) {
+      return QString::fromStdString(ref.model().tokenizer->decode(ids));
+    };
+    QCOMPARE(s->answerFull, decode(a.full));
+    QCOMPARE(s->answerKept, decode(a.compressed));
+    const auto plain = rt::ana::answerReindexed(ref, s->kept, n);
+    QVERIFY2(plain.full != a.full && plain.compressed != a.compressed,
+             qPrintable(decode(plain.full) + " | " + decode(a.full) + " || " +
+                        decode(plain.compressed) + " | " + decode(a.compressed)));
+  }
 };
 
 QTEST_MAIN(TstUiUnits)

@@ -125,4 +125,37 @@ LL_TEST(controlVectorGarbage) {
   std::filesystem::remove_all(dir);
 }
 
+// A prompt's interventions carried onto its kept tokens re-indexed (the GemFilter / SnapKV / H2O
+// answers): sets and starts follow the kept tokens' new places, dropped tokens leave them.
+LL_TEST(interventionsOnKeptTokens) {
+  Interventions iv;
+  iv.router.push_back({1, 2, RouterEditKind::Ban, 0.0f});
+  iv.skips.push_back({0, SkipPart::Mlp});
+  iv.steering.push_back({1, 2.0f, 4, {1.0f, 2.0f}});
+  iv.knockout = Knockout{{5, 9, 12}, {0, 2, 3}, 1, 3, 7};
+  iv.masks.push_back(Knockout{{9}, {4}, 0, 2, -1});
+  iv.patches.push_back({PatchSite::Resid, 1, 3, 0, false, {0.5f}});
+  iv.patches.push_back({PatchSite::Resid, 1, 6, 0, false, {0.5f}});
+  const std::vector<int> kept = {0, 3, 4, 9};
+  const Interventions r = reindexedInterventions(iv, kept, 10);
+  QVERIFY(r.router == iv.router && r.skips == iv.skips);
+  QCOMPARE(r.steering.size(), size_t(1));
+  QCOMPARE(r.steering[0].fromPos, 2);  // index 4 is the third kept token
+  QVERIFY(r.knockout);
+  // 5 is dropped, 9 -> 3, generated 12 -> 4 + (12 - 10); 2 is dropped, 0 -> 0, 3 -> 1.
+  QCOMPARE(r.knockout->from, (std::vector<int>{3, 6}));
+  QCOMPARE(r.knockout->to, (std::vector<int>{0, 1}));
+  QCOMPARE(r.knockout->fromIndex, 3);  // the first kept token at or after 7 is 9, now 3
+  QCOMPARE(r.knockout->layerBegin, 1);
+  QCOMPARE(r.knockout->layerEnd, 3);
+  QCOMPARE(r.masks.size(), size_t(1));
+  QCOMPARE(r.masks[0].from, (std::vector<int>{3}));
+  QCOMPARE(r.masks[0].to, (std::vector<int>{2}));
+  QCOMPARE(r.masks[0].fromIndex, -1);
+  QCOMPARE(r.patches.size(), size_t(1));  // the patch on the dropped token 6 goes
+  QCOMPARE(r.patches[0].index, 1);
+  QVERIFY(throwsWith([&] { reindexedInterventions(iv, {3, 0}, 10); }, "ascending"));
+  QVERIFY(throwsWith([&] { reindexedInterventions(iv, {0, 10}, 10); }, "inside the prompt"));
+}
+
 LL_TEST_MAIN("tst_analysis_inputs")
