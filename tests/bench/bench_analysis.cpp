@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "fixture_writer.h"
 #include "lltest.h"
 #include "runtime/analysis/lens.h"
@@ -61,36 +62,15 @@ double median(int reps, F&& f, double* cpu = nullptr) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, tokens = 512, layers = 22;
-  std::string type = "Q8_0";
-  fs::path out = "/tmp/layerlens-bench";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--threads")
-      threads = std::atoi(argv[i + 1]);
-    else if (a == "--tokens")
-      tokens = std::atoi(argv[i + 1]);
-    else if (a == "--layers")
-      layers = std::atoi(argv[i + 1]);
-    else if (a == "--type")
-      type = argv[i + 1];
-    else if (a == "--out")
-      out = argv[i + 1];
-  }
+  const bench::Args args = bench::parseArgs(argc, argv, 512, 22);
+  const int threads = args.threads, tokens = args.tokens, layers = args.layers;
+  const std::string type = args.type;
   const fs::path shared = lltest::sharedDir();
   if (shared.empty()) {
     std::fprintf(stderr, "bench_analysis: LAYERLENS_SHARED_DIR (for the tokenizer) not found\n");
     return 1;
   }
-  fs::create_directories(out);
-  const fs::path file =
-      out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
-  if (!fs::exists(file)) {
-    auto t0 = Clock::now();
-    lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
-                                 shared / "models/llama-gqa-f16.gguf");
-    std::printf("wrote %s in %.1f s\n", file.c_str(), seconds(t0));
-  }
+  const fs::path file = bench::tinyLlamaShapedModel(args.out, type, layers, shared);
   std::printf(
       "bench_analysis: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d) %s, T = %d, %d threads\n",
       layers, kEmbd, kHead, kHeadKv, kFf, kVocab, type.c_str(), tokens, threads);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "fixture_writer.h"
 #include "lltest.h"
 #include "runtime/analysis/flow_routes.h"
@@ -45,39 +46,18 @@ Timed timed(F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, tokens = 2000, layers = 22;
-  double threshold = ll::rt::ana::FlowRequest{}.threshold;
-  std::string type = "Q8_0";
-  fs::path out = "/tmp/layerlens-bench";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--threads")
-      threads = std::atoi(argv[i + 1]);
-    else if (a == "--tokens")
-      tokens = std::atoi(argv[i + 1]);
-    else if (a == "--layers")
-      layers = std::atoi(argv[i + 1]);
-    else if (a == "--type")
-      type = argv[i + 1];
-    else if (a == "--out")
-      out = argv[i + 1];
-    else if (a == "--threshold")
-      threshold = std::atof(argv[i + 1]);
-  }
+  const bench::Args args = bench::parseArgs(argc, argv, 2000, 22);
+  const int threads = args.threads, tokens = args.tokens, layers = args.layers;
+  const std::string type = args.type;
+  const double threshold = args.extra.count("--threshold")
+                               ? std::atof(args.extra.at("--threshold").c_str())
+                               : ll::rt::ana::FlowRequest{}.threshold;
   const fs::path shared = lltest::sharedDir();
   if (shared.empty()) {
     std::fprintf(stderr, "bench_flow: LAYERLENS_SHARED_DIR (for the tokenizer) not found\n");
     return 1;
   }
-  fs::create_directories(out);
-  const fs::path file =
-      out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
-  if (!fs::exists(file)) {
-    auto t0 = Clock::now();
-    lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
-                                 shared / "models/llama-gqa-f16.gguf");
-    std::printf("wrote %s in %.1f s\n", file.c_str(), seconds(t0));
-  }
+  const fs::path file = bench::tinyLlamaShapedModel(args.out, type, layers, shared);
   using Shape = lltest::TinyLlamaShape;
   std::printf(
       "bench_flow: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d) %s, T = %d, %d threads, "

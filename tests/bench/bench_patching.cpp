@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "fixture_writer.h"
 #include "lltest.h"
 #include "runtime/analysis/patching.h"
@@ -34,34 +35,16 @@ double seconds(Clock::time_point a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, tokens = 128, layers = 4;
-  std::string type = "Q8_0";
-  fs::path out = "/tmp/layerlens-bench";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--threads")
-      threads = std::atoi(argv[i + 1]);
-    else if (a == "--tokens")
-      tokens = std::atoi(argv[i + 1]);
-    else if (a == "--layers")
-      layers = std::atoi(argv[i + 1]);
-    else if (a == "--type")
-      type = argv[i + 1];
-    else if (a == "--out")
-      out = argv[i + 1];
-  }
+  const bench::Args args = bench::parseArgs(argc, argv, 128, 4);
+  const int threads = args.threads, tokens = args.tokens, layers = args.layers;
+  const std::string type = args.type;
   const fs::path shared = lltest::sharedDir();
   if (shared.empty() || tokens < 2 || layers < 1) {
     std::fprintf(stderr,
                  "bench_patching: needs LAYERLENS_SHARED_DIR, --tokens >= 2, --layers >= 1\n");
     return 1;
   }
-  fs::create_directories(out);
-  const fs::path file =
-      out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
-  if (!fs::exists(file))
-    lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
-                                 shared / "models/llama-gqa-f16.gguf");
+  const fs::path file = bench::tinyLlamaShapedModel(args.out, type, layers, shared);
   std::printf("bench_patching: TinyLlama-1.1B shape with %d layers, %s, T = %d, %d threads\n",
               layers, type.c_str(), tokens, threads);
   ll::rt::Session s;
