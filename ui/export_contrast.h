@@ -1,6 +1,7 @@
-// Export of the Expert contrast panel's result: a figure (Δ per layer x expert, diverging colormap
-// centred on 0, the picked experts marked) and its data (.json = `layerlens-cli contrast`'s
-// document, .npy = Δ [nLayer, nExpert]).
+// Data export of the Expert contrast panel's result: a figure (Δ per layer x expert, diverging
+// colormap centred on 0, the picked experts marked) and its data (.json = `layerlens-cli
+// contrast`'s document, .npy = Δ [nLayer, nExpert]). The figure is built by
+// visualizers/figure/analysis_figures (shared with the CLI's --figure).
 #pragma once
 
 #include <QString>
@@ -10,8 +11,6 @@
 
 namespace ll::ui {
 
-// Throws std::invalid_argument when the snapshot has no expert contrast.
-vis::FigureSpec contrastFigure(const Snapshot& s, const QString& caption);
 // .json or .npy by the path's suffix; throws std::invalid_argument / std::runtime_error.
 void writeContrastData(const Snapshot& s, const QString& path);
 

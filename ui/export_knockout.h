@@ -1,6 +1,7 @@
-// Export of the Knockout effect panel's readout: a figure (the relative change of the answer's
+// Data export of the Knockout effect panel's readout: a figure (the relative change of the answer's
 // probability per sweep window, or the single effect without the sweep) and its data (.json =
 // rt::ana::knockoutReadoutJson, .npy = the figure's [1, n] row).
+// The figure is built by visualizers/figure/analysis_figures (shared with the CLI's --figure).
 #pragma once
 
 #include <QString>
@@ -10,8 +11,6 @@
 
 namespace ll::ui {
 
-// Throws std::invalid_argument when the snapshot has no knockout readout.
-vis::FigureSpec knockoutFigure(const Snapshot& s, const QString& caption);
 // .json or .npy by the path's suffix; throws std::invalid_argument / std::runtime_error.
 void writeKnockoutData(const Snapshot& s, const QString& path);
 

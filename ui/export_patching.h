@@ -1,5 +1,6 @@
-// Export of the Patching panel's result: a figure (the layer x token map of the normalised effect)
-// and its data (.npy [n_layer, T], what `layerlens-cli patch --out` writes).
+// Data export of the Patching panel's result: a figure (the layer x token map of the normalised
+// effect) and its data (.npy [n_layer, T], what `layerlens-cli patch --out` writes). The figure is
+// built by visualizers/figure/analysis_figures (shared with the CLI's --figure).
 #pragma once
 
 #include <QString>
@@ -9,10 +10,8 @@
 
 namespace ll::ui {
 
-// Throws std::invalid_argument when the snapshot has no patching result.
-vis::FigureSpec patchingFigure(const Snapshot& s, const QString& caption);
-// What the figure shows, for its caption: component, direction, metric and the runs' values.
-QString patchingCaption(const Snapshot& s);
+// How the corrupted run was made, for the caption: the corrupted prompt or the noised span.
+QString patchingCorruption(const Snapshot& s);
 // .npy only; throws std::invalid_argument / std::runtime_error.
 void writePatchingData(const Snapshot& s, const QString& path);
 

@@ -1,6 +1,7 @@
-// Export of the Steering readouts panel's result: two figures (the alpha sweep: KL and entropy per
-// alpha with the top-1 token in each cell; the layer sweep: the same per steered layer) and their
-// data (.json = `layerlens-cli steer-sweep`'s document, .npy = the figure's matrix).
+// Data export of the Steering readouts panel's result: two figures (the alpha sweep: KL and entropy
+// per alpha with the top-1 token in each cell; the layer sweep: the same per steered layer) and
+// their data (.json = `layerlens-cli steer-sweep`'s document, .npy = the figure's matrix). The
+// figure is built by visualizers/figure/analysis_figures (shared with the CLI's --figure).
 #pragma once
 
 #include <QString>
@@ -10,11 +11,6 @@
 
 namespace ll::ui {
 
-// view "steeralpha" or "steerlayer"; throws std::invalid_argument when the snapshot has no
-// steering-readouts result (or no layer sweep for "steerlayer").
-vis::FigureSpec steerSweepFigure(const Snapshot& s, const QString& view, const QString& caption);
-// What the figure's caption says of the run: the token, layer, alpha and start.
-QString steerSweepCaption(const Snapshot& s);
 // .json or .npy by the path's suffix; throws std::invalid_argument / std::runtime_error.
 void writeSteerSweepData(const Snapshot& s, const QString& view, const QString& path);
 

@@ -12,10 +12,12 @@
 #include "runtime/api/npy_io.h"
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
+#include "ui/analysis_labels.h"
 #include "ui/attribution_export.h"
 #include "ui/export_contrast.h"
 #include "ui/export_flow.h"
 #include "ui/export_knockout.h"
+#include "ui/export_latent.h"
 #include "ui/export_layer_skip.h"
 #include "ui/export_patching.h"
 #include "ui/export_steer_sweep.h"
@@ -46,11 +48,8 @@ rt::Interventions interventionsOf(const Snapshot& s) {
 }
 
 QString captionOf(const Snapshot& s, const QString& modelName, const QString& what) {
-  const std::string iv = rt::describeInterventions(interventionsOf(s));
-  return "LayerLens · model " + modelName +
-         " · prompt sha256:" + QString::fromStdString(rt::promptHash(s.state.prompt)) + " (" +
-         QString::number(s.nTokens) + " tokens) · " + what +
-         (iv.empty() ? QString() : " · " + QString::fromStdString(iv));
+  return vis::figureCaption(modelName.toStdString(), s.state.prompt, s.nTokens,
+                            rt::describeInterventions(interventionsOf(s)), what);
 }
 
 // A token selection as exported (JSON, CSV, sessions): the layer it ran at (the shared
@@ -125,12 +124,67 @@ void lensFigure(const Snapshot& s, const QString& modelName, vis::FigureSpec& f)
                             (g->mid ? " · rows after attention" : ""));
 }
 
+// Throws std::invalid_argument naming the view when the snapshot has no result for it.
+template <class T>
+const T& resultOf(const std::shared_ptr<const T>& r, const QString& view) {
+  if (!r) noData(view);
+  return *r;
+}
+
+bool isExperimentView(const QString& view) {
+  return view == "layerskip" || view == "latent" || view == "contrast" || view == "knockout" ||
+         view == "steeralpha" || view == "steerlayer" || view == "teacher" || view == "flow" ||
+         view == "patching";
+}
+
+// The experiment panels' figures: the builders the CLI's --figure uses, with the snapshot's labels
+// and a caption naming the model, the prompt and the interventions.
+vis::FigureSpec experimentFigure(const Snapshot& s, const QString& view, const QString& modelName) {
+  const vis::AnalysisLabels l = analysisLabels(s, view);
+  vis::FigureSpec f;
+  QString what;
+  if (view == "layerskip") {
+    const auto& r = resultOf(s.layerSkip, view);
+    f = vis::layerSkipFigure(r, l);
+    what = "layer skip at token " + QString::number(r.position);
+  } else if (view == "latent") {
+    const auto& r = resultOf(s.latent, view);
+    f = vis::latentFigure(r, l);
+    what = vis::latentCaption(r);
+  } else if (view == "contrast") {
+    f = vis::contrastFigure(resultOf(s.contrast, view));
+    f.caption = vis::contrastCaption(modelName.toStdString(), *s.contrast);
+    return f;
+  } else if (view == "knockout") {
+    f = vis::knockoutFigure(resultOf(s.knockoutEffect, view), l);
+    what = "knockout effect";
+  } else if (view == "steeralpha" || view == "steerlayer") {
+    const auto& r = resultOf(s.steerSweep, view);
+    f = vis::steerSweepFigure(r, view == "steerlayer", l);
+    what = vis::steerSweepCaption(r);
+  } else if (view == "teacher") {
+    if (!s.trace) noData(view);
+    f = vis::teacherFigure(resultOf(s.teacher, view), l);
+    what = "student vs teacher " + s.teacherName;
+  } else if (view == "flow") {
+    const auto& g = resultOf(s.flow, view);
+    f = vis::flowFigure(g, s.token, l);
+    what = vis::flowCaption(g, s.token);
+  } else if (view == "patching") {
+    const auto& r = resultOf(s.patching, view);
+    f = vis::patchingFigure(r, l);
+    what = vis::patchingCaption(r, l, patchingCorruption(s));
+  }
+  f.caption = captionOf(s, modelName, what);
+  return f;
+}
+
 }  // namespace
 
 QStringList exportViews() {
-  return {"attention",   "headgrid",  "lens",     "routing",  "selection",
-          "attribution", "layerskip", "contrast", "knockout", "steeralpha",
-          "steerlayer",  "teacher",   "flow",     "patching"};
+  return {"attention",   "headgrid",   "lens",    "routing",  "selection",
+          "attribution", "layerskip",  "latent",  "contrast", "knockout",
+          "steeralpha",  "steerlayer", "teacher", "flow",     "patching"};
 }
 
 QStringList dataViews() {
@@ -139,8 +193,9 @@ QStringList dataViews() {
 }
 
 bool jsonView(const QString& view) {
-  return view == "attribution" || view == "layerskip" || view == "contrast" || view == "knockout" ||
-         view == "steeralpha" || view == "steerlayer" || view == "teacher" || view == "flow";
+  return view == "attribution" || view == "layerskip" || view == "latent" || view == "contrast" ||
+         view == "knockout" || view == "steeralpha" || view == "steerlayer" || view == "teacher" ||
+         view == "flow";
 }
 
 bool needsFullExport(const QString& view, const QString& path) {
@@ -237,8 +292,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     lensFigure(s, modelName, f);
   } else if (view == "attribution") {
     if (!s.attribution) noData(view);
-    attributionFigure(s, f);
-    f.caption = captionOf(s, modelName, attributionCaption(*s.attribution));
+    f = vis::attributionFigure(*s.attribution, analysisLabels(s, view));
+    f.caption = captionOf(s, modelName, vis::attributionCaption(*s.attribution));
   } else if (view == "routing") {
     const int E = s.nExpert;
     if (E <= 0 || s.routing.size() != size_t(s.nLayer) * T * E) noData(view);
@@ -255,26 +310,8 @@ vis::FigureSpec figureFromSnapshot(const Snapshot& s, const QString& view,
     f.yTitle = "token";
     f.colorbarTitle = "router probability";
     f.caption = captionOf(s, modelName, "layer " + QString::number(s.layer) + " · router");
-  } else if (view == "layerskip") {
-    const auto& r = s.layerSkip;
-    f = layerSkipFigure(
-        s, captionOf(s, modelName,
-                     r ? "layer skip at token " + QString::number(r->position) : QString()));
-  } else if (view == "contrast") {
-    f = contrastFigure(s, captionOf(s, modelName, "expert contrast"));
-  } else if (view == "knockout") {
-    f = knockoutFigure(s, captionOf(s, modelName, "knockout effect"));
-  } else if (view == "steeralpha" || view == "steerlayer") {
-    f = steerSweepFigure(s, view, captionOf(s, modelName, steerSweepCaption(s)));
-  } else if (view == "teacher") {
-    f = teacherFigure(s, captionOf(s, modelName, "student vs teacher " + s.teacherName));
-  } else if (view == "flow") {
-    f = flowFigure(s, captionOf(s, modelName,
-                                s.flow ? "flow routes to token " + QString::number(s.token) +
-                                             " · threshold " + QString::number(s.flow->threshold)
-                                       : QString()));
-  } else if (view == "patching") {
-    f = patchingFigure(s, captionOf(s, modelName, patchingCaption(s)));
+  } else if (isExperimentView(view)) {
+    f = experimentFigure(s, view, modelName);
   } else if (view == "selection") {
     if (s.scores.size() != size_t(T) || T == 0) noData(view);
     f.matrix = {1, T, s.scores};
@@ -331,7 +368,11 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       return true;
     }
     if (view == "layerskip") {  // .json: the document `layerlens-cli skip` writes
-      writeLayerSkipData(s, path, QString());
+      writeLayerSkipData(s, path);
+      return true;
+    }
+    if (view == "latent") {  // .json: the document `layerlens-cli latent` writes
+      writeLatentData(s, path);
       return true;
     }
     if (view == "contrast") {  // .json: the document `layerlens-cli contrast` writes
@@ -351,7 +392,7 @@ bool exportViewData(const Snapshot& s, const QString& view, const QString& path,
       return true;
     }
     if (view == "flow") {  // .json: the document `layerlens-cli flow` writes
-      writeFlowData(s, path, QString());
+      writeFlowData(s, path);
       return true;
     }
     if (suffix != "npy")

@@ -2,6 +2,7 @@
 // (minus --other) at --position (default: the last) into the embedding, per-layer attention and
 // MLP terms, per-head terms and the constant terms; writes the JSON of attributionJson to --out.
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/attribution.h"
 
 namespace ll::cli {
@@ -11,9 +12,11 @@ struct AttributeOpts {
   ana::ModelPrompt mp;
   std::string out;
   int target = -1, other = -1, position = -1;
+  fig::FigureOut figure;
 };
 
 int attributeCommand(const AttributeOpts& o) {
+  fig::checkFigureOut(o.figure);
   auto s = ana::openSession(o.mp);  // --ids are used as given (no BOS)
   const int T = static_cast<int>(s->promptIds().size());
   if (T == 0) throw std::invalid_argument("the prompt has no tokens");
@@ -26,6 +29,10 @@ int attributeCommand(const AttributeOpts& o) {
   if (!f) throw std::runtime_error("cannot write " + o.out);
   f << rt::ana::attributionJson(a) << "\n";
   if (!f.flush()) throw std::runtime_error("cannot write " + o.out);
+  fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
+  in.target = a.target;
+  in.other = a.other;
+  fig::writeFigure(o.figure, in, &a);
   return 0;
 }
 
@@ -38,6 +45,7 @@ RegisterCommand reg{
        sub.add_option("--other", o->other, "token id subtracted: logit(target) - logit(other)");
        sub.add_option("--position", o->position, "sequence index (default: the last)");
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure", "the layer x head terms");
        return [o] { return attributeCommand(*o); };
      }}};
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/teacher.h"
 
 namespace ll::cli {
@@ -15,14 +16,19 @@ struct CompareOpts {
   ana::ModelPrompt mp;  // the student and the prompt
   std::string teacher, out;
   rt::ana::TeacherRequest rq;
+  fig::FigureOut figure;
 };
 
 int compareCommand(const CompareOpts& o) {
+  fig::checkFigureOut(o.figure);
   ana::writeJsonOut(o.out, [&] {
     auto student = ana::openSession(o.mp);
     rt::Session teacher;
     teacher.load(o.teacher, rt::parseBackend(o.mp.backend, o.mp.threads));
     const auto c = rt::ana::compareModels(*student, teacher, o.rq);
+    fig::FigureInput in = fig::figureInput(*student, o.mp.model, o.mp.text, o.mp.ids);
+    in.teacher = o.teacher;
+    fig::writeFigure(o.figure, in, &c);
     return rt::ana::teacherComparisonJson(c, student->promptIds());
   });
   return 0;
@@ -40,6 +46,7 @@ RegisterCommand reg{
        sub.add_option("--entropy-threshold", o->rq.entropyThreshold, rt::ana::kTeacherEntropyHelp);
        sub.add_option("--jsd-threshold", o->rq.jsdThreshold, rt::ana::kTeacherJsdHelp);
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure", "entropy and JSD per token");
        return [o] { return compareCommand(*o); };
      }}};
 

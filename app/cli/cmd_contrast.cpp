@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/expert_contrast.h"
 
 namespace ll::cli {
@@ -17,6 +18,7 @@ struct ContrastOpts {
   std::vector<std::string> task, neutral;
   rt::ana::ExpertContrastRequest rq;
   bool promoteAll = false;
+  fig::FigureOut figure;
 };
 
 // Each argument is a file of prompts (one per line) when such a file exists, else a prompt.
@@ -38,10 +40,16 @@ int contrastCommand(ContrastOpts o) {
   o.rq.neutral = promptsOf(o.neutral);
   if (!o.layers.empty()) o.rq.layers = rt::ana::parseContrastLayers(o.layers);
   o.rq.promoteMiddleOnly = !o.promoteAll;
+  fig::checkFigureOut(o.figure);
   ana::writeJsonOut(o.out, [&] {
     rt::Session s;
     s.load(o.model, rt::parseBackend(o.backend, o.threads));
-    return rt::ana::expertContrastJson(rt::ana::expertContrast(s, o.rq));
+    const auto r = rt::ana::expertContrast(s, o.rq);
+    fig::FigureInput in;  // the caption names the prompt sets (vis::contrastCaption)
+    in.session = &s;
+    in.model = o.model;
+    fig::writeFigure(o.figure, in, &r);
+    return rt::ana::expertContrastJson(r);
   });
   return 0;
 }
@@ -63,6 +71,7 @@ RegisterCommand reg{
        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->backend, "cpu or cuda");
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure", "the layer x expert differences");
        return [o] { return contrastCommand(*o); };
      }}};
 

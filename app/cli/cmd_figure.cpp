@@ -1,7 +1,8 @@
 // `layerlens-cli figure MODEL --text T --view attention|headgrid|lens|routing|selection
 // [--layer L --head H --method M --k K] --out FILE.{png,svg,pdf} [--scale S]`: a publication
 // figure of one view (title, token axes, colour bar, caption with model, prompt hash, layer/head
-// and method). GUI builds only: it renders through Qt and the offscreen Vulkan path.
+// and method). GUI builds only: it renders through Qt and the offscreen Vulkan path. The experiment
+// analyses draw theirs through their own commands' --figure (figure_out.h).
 #include <QGuiApplication>
 #include <cstdio>
 #include <cstdlib>
@@ -77,7 +78,10 @@ const RegisterCommand kFigure{Command{
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<FigureOpts>();
       ana::addModelPrompt(sub, o->mp);
-      sub.add_option("--view", o->req.view, "attention, headgrid, lens, routing or selection")
+      sub.add_option("--view", o->req.view,
+                     "attention, headgrid, lens, routing or selection (the experiments write their "
+                     "figures with --figure: attribute, skip, latent, contrast, knockout, "
+                     "steer-sweep, compare, flow, patch)")
           ->capture_default_str();
       sub.add_option(
           "--layer", o->req.layer,

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/flow_routes.h"
 
 namespace ll::cli {
@@ -26,6 +27,7 @@ struct FlowOpts {
   std::string out;
   double threshold = rt::ana::FlowRequest{}.threshold;
   int position = rt::ana::FlowRequest{}.position;
+  fig::FigureOut figure;
 };
 
 int flowCommand(const FlowOpts& o) {
@@ -33,10 +35,14 @@ int flowCommand(const FlowOpts& o) {
   rq.threshold = o.threshold;
   rq.position = o.position;
   rq.threads = o.mp.threads;  // --threads bounds the graph's host threads as well
+  fig::checkFigureOut(o.figure);
   ana::writeJsonOut(o.out, [&] {
     auto s = ana::openSession(o.mp);
     auto tr = s->run();
     const rt::ana::FlowGraph g = rt::ana::flowGraph(s->engine(), *tr, rq);
+    fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
+    in.position = rq.position;
+    fig::writeFigure(o.figure, in, &g);
     return rt::ana::flowJson(g, rt::ana::flowRoutes(g, rq.position), tr->ids);
   });
   return 0;
@@ -51,6 +57,8 @@ RegisterCommand reg{
        sub.add_option("--threshold", o->threshold, rt::ana::kFlowThresholdHelp);
        sub.add_option("--position", o->position, rt::ana::kFlowPositionHelp);
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure",
+                            "the route flow per node (levels x tokens)");
        return [o] { return flowCommand(*o); };
      }}};
 

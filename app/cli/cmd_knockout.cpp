@@ -6,6 +6,7 @@
 // layer in turn (rt::ana::knockoutReadout: window, sweep, sweep_p_new, sweep_layers), as the GUI's
 // Knockout effect panel draws it.
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/knockout.h"
 #include "runtime/analysis/method_limits.h"
 
@@ -17,9 +18,11 @@ struct KnockOpts {
   std::string from = "last", to = "all-but-last";
   int layer = -1, window = rt::ana::KnockoutReadoutRequest{}.window, answer = -1;
   bool sweep = false;
+  fig::FigureOut figure;
 };
 
 int knockoutCommand(const KnockOpts& o) {
+  fig::checkFigureOut(o.figure);
   auto s = ana::openSession(o.mp);
   const int T = static_cast<int>(s->promptIds().size()), L = s->model().spec.nLayer;
   const int layer = o.layer >= 0 ? o.layer : L / 2;
@@ -34,16 +37,23 @@ int knockoutCommand(const KnockOpts& o) {
   j["p_new"] = r.pNew;
   j["relative_change_percent"] = r.relativeChange;
   j["warnings"] = rt::ana::knockoutWarnings(s->model().spec, from, to, r.layerBegin, r.layerEnd);
+  // The readout the GUI's Knockout effect panel draws: the effect, and the sweep when asked.
+  rt::ana::KnockoutReadout rr;
+  rr.effect = r;
+  rr.window = o.window;
   if (o.sweep) {
     rt::ana::KnockoutReadoutRequest rq;
     rq.window = o.window;
     rq.sweep = true;
     rq.answer = r.answer;
-    const auto rr = rt::ana::knockoutReadout(*s, s->promptIds(), {},
-                                             rt::Knockout{from, to, r.layerBegin, r.layerEnd}, rq);
+    rr = rt::ana::knockoutReadout(*s, s->promptIds(), {},
+                                  rt::Knockout{from, to, r.layerBegin, r.layerEnd}, rq);
     const nlohmann::json sj = rt::ana::knockoutReadoutJson(rr);
     for (const char* key : {"window", "sweep", "sweep_p_new", "sweep_layers"}) j[key] = sj[key];
   }
+  fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
+  in.interventions.knockout = rt::Knockout{from, to, r.layerBegin, r.layerEnd};
+  fig::writeFigure(o.figure, in, &rr);
   ana::printJson(j);
   return 0;
 }
@@ -60,6 +70,8 @@ RegisterCommand reg{{"knockout", "attention knockout between token groups (JSON 
                        sub.add_flag("--sweep", o->sweep,
                                     "also the same knockout in the window centred on each layer "
                                     "(one pass per layer)");
+                       fig::addFigureOption(sub, o->figure, "--figure",
+                                            "the relative change (per layer with --sweep)");
                        return [o] { return knockoutCommand(*o); };
                      }}};
 

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/latent_language.h"
 
 namespace ll::cli {
@@ -14,23 +15,25 @@ struct LatentOpts {
   ana::ModelPrompt mp;
   std::string out;
   rt::ana::LatentLanguageRequest rq;
+  fig::FigureOut figure;
 };
 
 int latentCommand(const LatentOpts& o) {
   // Checked before the model loads, so a typo costs no run.
   if (o.rq.wordA.empty() || o.rq.wordB.empty())
     throw std::invalid_argument("--word-a and --word-b must not be empty");
+  fig::checkFigureOut(o.figure);
   auto s = ana::openSession(o.mp);
   if (!s->model().tokenizer) throw std::runtime_error("the model has no tokenizer");
   auto tr = s->run();
   const auto r = rt::ana::latentLanguage(s->engine(), *tr, *s->model().tokenizer, o.rq);
-  const nlohmann::json j = {{"layers", r.nLayer},
-                            {"a", r.a},
-                            {"b", r.b},
-                            {"tokens_a", r.tokensA},
-                            {"tokens_b", r.tokensB},
-                            {"position", r.position}};
-  ana::writeJsonOut(o.out, [&] { return j; });
+  ana::writeJsonOut(o.out, [&] {
+    fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
+    in.wordA = o.rq.wordA;
+    in.wordB = o.rq.wordB;
+    fig::writeFigure(o.figure, in, &r);
+    return rt::ana::latentLanguageJson(r);
+  });
   return 0;
 }
 
@@ -47,6 +50,7 @@ RegisterCommand reg{
            ->required();
        sub.add_option("--position", o->rq.position, rt::ana::LatentLanguageRequest::kHelpPosition);
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure", "both words' mass per layer");
        return [o] { return latentCommand(*o); };
      }}};
 

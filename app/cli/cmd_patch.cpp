@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/patching.h"
 #include "runtime/api/npy_io.h"
 
@@ -16,6 +17,7 @@ struct PatchOpts {
   std::string clean, cleanIds, corrupt, corruptIds, noise, out, heads;
   std::string metric = "logit-diff", component = "resid", direction = "denoise";
   int32_t target = rt::ana::PatchingRequest{}.target, other = rt::ana::PatchingRequest{}.other;
+  fig::FigureOut figure;
 };
 
 // The output's folder must exist before the sweep runs (no file is written on any error).
@@ -66,6 +68,7 @@ int patchCommand(const PatchOpts& o) {
   if (!o.noise.empty()) std::tie(rq.noiseBegin, rq.noiseEnd) = parseSpan(o.noise);
   checkWritable(o.out, "--out");
   if (rq.heads) checkWritable(o.heads, "--heads");
+  fig::checkFigureOut(o.figure);
 
   auto s = std::make_unique<rt::Session>();
   s->load(o.mp.model, rt::parseBackend(o.mp.backend, o.mp.threads));
@@ -73,8 +76,26 @@ int patchCommand(const PatchOpts& o) {
   const auto corrupt = corrupted ? promptIds(*s, o, o.corrupt, o.corruptIds, "--corrupt-ids")
                                  : std::vector<int32_t>{};
   const rt::ana::PatchingResult r = rt::ana::activationPatching(*s, clean, corrupt, rq);
-  rt::writeNpy(o.out, r.effect.data(), {r.nLayer, r.nTokens});
-  if (rq.heads) rt::writeNpy(o.heads, r.headEffect.data(), {r.nLayer, r.nHead});
+  try {
+    rt::writeNpy(o.out, r.effect.data(), {r.nLayer, r.nTokens});
+    if (rq.heads) rt::writeNpy(o.heads, r.headEffect.data(), {r.nLayer, r.nHead});
+    fig::FigureInput in;
+    in.session = s.get();
+    in.ids = clean;
+    in.model = o.mp.model;
+    in.prompt = o.cleanIds.empty() ? o.clean : "ids:" + o.cleanIds;
+    in.corruption = !o.noise.empty()
+                        ? "noise on tokens " + std::to_string(rq.noiseBegin) + "-" +
+                              std::to_string(rq.noiseEnd - 1)
+                        : "corrupted prompt \"" +
+                              (o.corruptIds.empty() ? o.corrupt : "ids:" + o.corruptIds) + "\"";
+    fig::writeFigure(o.figure, in, &r);
+  } catch (...) {  // no partial output: the arrays go with a failed figure
+    std::error_code ec;
+    std::filesystem::remove(o.out, ec);
+    if (rq.heads) std::filesystem::remove(o.heads, ec);
+    throw;
+  }
   nlohmann::json j;
   j["target"] = r.request.target;
   j["other"] = r.request.other;
@@ -120,6 +141,7 @@ RegisterCommand reg{
        sub.add_option("--heads", o->heads,
                       "also write the per-head grid at the last position, float32 [n_layer, "
                       "n_head] .npy");
+       fig::addFigureOption(sub, o->figure, "--figure", "the layer x token effect");
        sub.add_option("--threads", o->mp.threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->mp.backend, "cpu or cuda");
        auto* b = sub.add_flag("--bos", o->mp.bos, "add BOS to prompt texts");

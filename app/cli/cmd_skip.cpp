@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/layer_skip.h"
 
 namespace ll::cli {
@@ -14,16 +15,20 @@ struct SkipOpts {
   ana::ModelPrompt mp;
   std::string out, sublayer = "layer";
   int position = rt::ana::LayerSkipRequest{}.position;
+  fig::FigureOut figure;
 };
 
 int skipCommand(const SkipOpts& o) {
   rt::ana::LayerSkipRequest rq;
   rq.position = o.position;
   rq.part = rt::ana::parseSkipPart(o.sublayer);
+  fig::checkFigureOut(o.figure);
   ana::writeJsonOut(o.out, [&] {
     auto s = ana::openSession(o.mp);
     auto tr = s->run();
-    return rt::ana::layerSkipJson(rt::ana::layerSkip(*s, *tr, rq));
+    const auto r = rt::ana::layerSkip(*s, *tr, rq);
+    fig::writeFigure(o.figure, fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids), &r);
+    return rt::ana::layerSkipJson(r);
   });
   return 0;
 }
@@ -37,6 +42,7 @@ RegisterCommand reg{
        sub.add_option("--sublayer", o->sublayer, rt::ana::kSkipPartHelp)
            ->check(CLI::IsMember({"layer", "attn", "mlp"}));
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure", "KL per skipped layer");
        return [o] { return skipCommand(*o); };
      }}};
 

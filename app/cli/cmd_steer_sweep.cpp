@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cmd_analysis_common.h"
+#include "figure_out.h"
 #include "runtime/analysis/control_vector.h"
 #include "runtime/analysis/steering.h"
 #include "runtime/analysis/steering_sweep.h"
@@ -21,6 +22,7 @@ struct SweepOpts {
   std::string vector, out, alphas;
   bool noLayers = false;
   rt::ana::SteeringSweepRequest rq;
+  fig::FigureOut figure, layerFigure;
 };
 
 std::vector<float> parseAlphas(const std::string& s) {
@@ -64,13 +66,24 @@ int sweepCommand(const SweepOpts& o) {
   if (!o.alphas.empty()) rq.alphas = parseAlphas(o.alphas);
   rq.layerSweep = !o.noLayers;
   if (rq.fromPos < 0) throw std::invalid_argument("--from: the start index is negative");
+  fig::checkFigureOut(o.figure);
+  fig::checkFigureOut(o.layerFigure, "--layer-figure");
+  if (!o.layerFigure.path.empty() && o.noLayers)
+    throw std::invalid_argument("--layer-figure needs the layer sweep (drop --no-layer-sweep)");
   ana::writeJsonOut(o.out, [&] {
     auto s = ana::openSession(o.mp);
     const auto& spec = s->model().spec;
     if (rq.layer < 0) rq.layer = rt::ana::defaultSteeringLayer(spec.nLayer);
     const std::vector<float> v = readVector(o.vector, rq.layer, spec.nEmbd);
     auto tr = s->run();
-    return rt::ana::steeringSweepJson(rt::ana::steeringSweep(*s, *tr, v, rq));
+    const auto r = rt::ana::steeringSweep(*s, *tr, v, rq);
+    fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
+    fig::writeFigure(o.figure, in, &r);
+    in.layerSweep = true;
+    fig::FigureOut layer = o.layerFigure;
+    layer.scale = o.figure.scale;  // one --figure-scale for both
+    fig::writeFigure(layer, in, &r);
+    return rt::ana::steeringSweepJson(r);
   });
   return 0;
 }
@@ -93,6 +106,8 @@ RegisterCommand reg{
        sub.add_option("--alphas", o->alphas, rt::ana::kSweepAlphasHelp);
        sub.add_flag("--no-layer-sweep", o->noLayers, rt::ana::kSweepNoLayersHelp);
        sub.add_option("--out", o->out, "JSON file to write")->required();
+       fig::addFigureOption(sub, o->figure, "--figure", "the alpha sweep");
+       fig::addFigureOption(sub, o->layerFigure, "--layer-figure", "the layer sweep");
        return [o] { return sweepCommand(*o); };
      }}};
 

@@ -92,4 +92,13 @@ LatentLanguageResult latentLanguage(Engine& engine, const Trace& tr, const Token
   return latentLanguage(proj, tr, tok, req);
 }
 
+nlohmann::json latentLanguageJson(const LatentLanguageResult& r) {
+  return {{"layers", r.nLayer},
+          {"a", r.a},
+          {"b", r.b},
+          {"tokens_a", r.tokensA},
+          {"tokens_b", r.tokensB},
+          {"position", r.position}};
+}
+
 }  // namespace ll::rt::ana

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,9 @@ LatentLanguageResult latentLanguage(LensProjector& projector, const Trace& tr, c
                                     const LatentLanguageRequest& req);
 LatentLanguageResult latentLanguage(Engine& engine, const Trace& tr, const Tokenizer& tok,
                                     const LatentLanguageRequest& req);
+
+// The document `layerlens-cli latent` writes and File > Export data saves: {"layers": L,
+// "a": [L + 1], "b": [L + 1], "tokens_a", "tokens_b", "position"}.
+nlohmann::json latentLanguageJson(const LatentLanguageResult& r);
 
 }  // namespace ll::rt::ana

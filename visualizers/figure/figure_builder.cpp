@@ -36,12 +36,8 @@ QStringList tokenLabels(const Trace& tr) {
 }
 
 QString caption(const FigureRequest& req, const Trace& tr, const QString& what) {
-  QString c = "LayerLens · model " + QString::fromStdString(req.modelName) +
-              " · prompt sha256:" + QString::fromStdString(rt::promptHash(req.prompt)) + " (" +
-              QString::number(tr.nTokens) + " tokens) · " + what;
-  const std::string iv = rt::describeInterventions(req.interventions, req.subset);
-  if (!iv.empty()) c += " · " + QString::fromStdString(iv);
-  return c;
+  return figureCaption(req.modelName, req.prompt, tr.nTokens,
+                       rt::describeInterventions(req.interventions, req.subset), what);
 }
 
 FigureSpec attention(rt::Session& s, const Trace& tr, const FigureRequest& req) {
@@ -288,6 +284,15 @@ FigureSpec selection(rt::Session& s, const Trace& tr, const FigureRequest& req) 
 }
 
 }  // namespace
+
+QString figureCaption(const std::string& modelName, const std::string& prompt, int nTokens,
+                      const std::string& interventions, const QString& what) {
+  QString c = "LayerLens · model " + QString::fromStdString(modelName) +
+              " · prompt sha256:" + QString::fromStdString(rt::promptHash(prompt)) + " (" +
+              QString::number(nTokens) + " tokens) · " + what;
+  if (!interventions.empty()) c += " · " + QString::fromStdString(interventions);
+  return c;
+}
 
 FigureSpec buildFigure(rt::Session& session, const Trace& trace, const FigureRequest& req) {
   if (!trace.captured) throw std::invalid_argument("figure: the run has no captured layers");

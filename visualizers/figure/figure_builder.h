@@ -34,6 +34,11 @@ struct FigureRequest {
   Colormap colormap = Colormap::Viridis;
 };
 
+// Every figure's caption: "LayerLens · model NAME · prompt sha256:HASH (T tokens) · WHAT" and the
+// interventions (rt::describeInterventions) when there are any.
+QString figureCaption(const std::string& modelName, const std::string& prompt, int nTokens,
+                      const std::string& interventions, const QString& what);
+
 // Throws std::invalid_argument for a bad view, layer, head or method (message names the range).
 // The head grid covers the full prompt length: past 4096 cells a side its tiles are mean-pooled.
 FigureSpec buildFigure(rt::Session& session, const rt::Trace& trace, const FigureRequest& req);
