@@ -159,6 +159,24 @@ rt::CaptureOptions fromProto(const pb::CaptureOptions& in) {
   return c;
 }
 
+pb::AddBos toProto(int addBos) {
+  return addBos < 0 ? pb::BOS_DEFAULT : addBos == 0 ? pb::BOS_NO : pb::BOS_YES;
+}
+
+int fromProto(pb::AddBos addBos) {
+  switch (addBos) {
+    case pb::BOS_DEFAULT:
+      return -1;
+    case pb::BOS_YES:
+      return 1;
+    case pb::BOS_NO:
+      return 0;
+    default:
+      break;
+  }
+  throw std::invalid_argument("add_bos: unknown value " + std::to_string(int(addBos)));
+}
+
 void toProto(const rt::SamplingOptions& s, pb::Sampling* out) {
   out->set_greedy(s.greedy);
   out->set_temperature(s.temperature);

@@ -20,6 +20,9 @@ void toProto(const rt::TokenSubset& s, pb::TokenSubset* out);
 rt::TokenSubset fromProto(const pb::TokenSubset& in);
 void toProto(const rt::CaptureOptions& c, pb::CaptureOptions* out);
 rt::CaptureOptions fromProto(const pb::CaptureOptions& in);
+// Session::setPrompt's addBos (-1 default, 0 no, 1 yes) and back (throws on unknown values).
+pb::AddBos toProto(int addBos);
+int fromProto(pb::AddBos addBos);
 void toProto(const rt::SamplingOptions& s, pb::Sampling* out);
 rt::SamplingOptions fromProto(const pb::Sampling& in);
 

@@ -182,7 +182,7 @@ rt::Encoding RemoteSession::tokenize(const std::string& text, int addBos, bool p
   pb::TokenizeRequest req;
   req.set_session_id(m_impl->sessionId);
   req.set_text(text);
-  req.set_add_bos(addBos);
+  req.set_add_bos(toProto(addBos));
   req.set_parse_special(parseSpecial);
   pb::TokenizeReply rep;
   grpc::ClientContext ctx;
@@ -212,7 +212,7 @@ std::vector<int32_t> RemoteSession::setPrompt(const std::string& text, int addBo
   pb::SetPromptRequest req;
   req.set_session_id(m_impl->sessionId);
   req.set_text(text);
-  req.set_add_bos(addBos);
+  req.set_add_bos(toProto(addBos));
   pb::PromptReply rep;
   grpc::ClientContext ctx;
   m_impl->prepare(ctx);
@@ -225,7 +225,6 @@ std::vector<int32_t> RemoteSession::setPromptIds(const std::vector<int32_t>& ids
   pb::SetPromptRequest req;
   req.set_session_id(m_impl->sessionId);
   req.mutable_ids()->mutable_ids()->Assign(ids.begin(), ids.end());
-  req.set_add_bos(-1);
   pb::PromptReply rep;
   grpc::ClientContext ctx;
   m_impl->prepare(ctx);

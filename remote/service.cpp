@@ -164,9 +164,8 @@ grpc::Status Service::Tokenize(grpc::ServerContext* ctx, const pb::TokenizeReque
     SessionUse s(m_sessions.find(req->session_id()));
     const rt::Model& m = s->session.model();
     if (!m.tokenizer) throw std::invalid_argument("the model has no tokenizer");
-    if (req->add_bos() < -1 || req->add_bos() > 1)
-      throw std::invalid_argument("add_bos must be -1, 0 or 1");
-    const rt::Encoding e = m.tokenizer->encode(req->text(), req->add_bos(), req->parse_special());
+    const rt::Encoding e =
+        m.tokenizer->encode(req->text(), fromProto(req->add_bos()), req->parse_special());
     out->mutable_ids()->Assign(e.ids.begin(), e.ids.end());
     for (const auto& p : e.pieces) out->add_pieces(p);
     for (const auto& [b, en] : e.spans) {
@@ -193,8 +192,7 @@ grpc::Status Service::SetPrompt(grpc::ServerContext* ctx, const pb::SetPromptReq
   return guarded([&] {
     authorize(ctx);
     SessionUse s(m_sessions.find(req->session_id()));
-    if (req->add_bos() < -1 || req->add_bos() > 1)
-      throw std::invalid_argument("add_bos must be -1, 0 or 1");
+    const int addBos = fromProto(req->add_bos());
     if (req->has_ids()) checkIds(req->ids().ids(), s->session.model().spec.nVocab, "prompt ids");
     const uint64_t mine = ++s->epoch;
     std::lock_guard<std::mutex> lock(s->mutex);
@@ -203,7 +201,7 @@ grpc::Status Service::SetPrompt(grpc::ServerContext* ctx, const pb::SetPromptReq
     if (req->has_ids())
       s->session.setPromptIds({req->ids().ids().begin(), req->ids().ids().end()});
     else
-      s->session.setPrompt(req->text(), req->add_bos());
+      s->session.setPrompt(req->text(), addBos);
     const auto& ids = s->session.promptIds();
     out->mutable_ids()->Assign(ids.begin(), ids.end());
   });
