@@ -69,15 +69,15 @@ struct RemoteSession::Impl {
   void needSession() const {
     if (sessionId.empty()) throw std::logic_error("RemoteSession: open a model first");
   }
-  // Rows [0, rows) of a field, read in slices under the server's message limit.
+  // Rows [first, rows) of a field, read in slices under the server's message limit.
   void read(const RemoteTrace& tr, pb::TraceField field, int layer, int rows, int cols,
-            std::vector<float>* values, std::vector<int32_t>* ints) {
+            std::vector<float>* values, std::vector<int32_t>* ints, int first = 0) {
     values->clear();
     if (ints) ints->clear();
     const int64_t budget = std::max<int64_t>(info.maxMessageBytes - kReplyOverheadBytes, 4);
     const int step = static_cast<int>(
         std::clamp<int64_t>(budget / std::max<int64_t>(int64_t(cols) * 4, 1), 1, 1 << 30));
-    for (int r0 = 0; r0 < rows; r0 += step) {
+    for (int r0 = first; r0 < rows; r0 += step) {
       pb::TraceReadRequest req;
       req.set_session_id(sessionId);
       req.set_trace_id(tr.id);
@@ -305,6 +305,13 @@ void RemoteSession::fetch(const RemoteTrace& rtr, unsigned parts) {
       L.headOut = read(pb::FIELD_HEAD_OUT, l, T, qd);
     }
   }
+}
+
+std::vector<float> RemoteSession::logitRows(const RemoteTrace& tr, int r0, int r1) {
+  m_impl->needSession();
+  std::vector<float> v;
+  m_impl->read(tr, pb::FIELD_LOGITS, 0, r1, tr.trace->nVocab, &v, nullptr, r0);
+  return v;
 }
 
 std::vector<float> RemoteSession::attentionMap(const RemoteTrace& tr, int layer, int head,

@@ -70,6 +70,9 @@ class RemoteSession {
   // this session from another thread (RemoteError with the CANCELLED code).
   RemoteTrace run(const rt::RunRequest& req = {}, const rt::RunProgress& progress = {});
   void fetch(const RemoteTrace& tr, unsigned parts);
+  // Rows [r0, r1) of the logits only ([r1 - r0, nVocab]): what a view of a few tokens needs,
+  // without shipping the whole [T, nVocab] array.
+  std::vector<float> logitRows(const RemoteTrace& tr, int r0, int r1);
   // [T, T] as rt::Session::attentionMap (rows before rowBegin are zeros), read in bounded slices.
   std::vector<float> attentionMap(const RemoteTrace& tr, int layer, int head, int rowBegin = 0);
   rt::ana::LensResult lens(const RemoteTrace& tr, const rt::ana::LensOptions& opt);

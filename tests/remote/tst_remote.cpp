@@ -161,6 +161,9 @@ LL_TEST(apiRemoteEqualsLocalWithInterventions) {
   QCOMPARE(b.ids, a.ids);
   QCOMPARE(b.pieces, a.pieces);
   QVERIFY(b.logits == a.logits.host());
+  const size_t V = size_t(a.nVocab);
+  QVERIFY(r.logitRows(rtr, 3, 5) ==
+          std::vector<float>(a.logits.begin() + 3 * V, a.logits.begin() + 5 * V));
   QVERIFY(b.embd == a.embd.host());
   QVERIFY(b.finalNormRows(0, a.nTokens) == a.finalNormRows(0, a.nTokens));
   for (int layer = 0; layer < a.nLayer; ++layer) {
