@@ -11,7 +11,7 @@ pkgs=(
   libvulkan-dev glslc glslang-tools spirv-tools vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
   xvfb xauth x11-utils imagemagick
   clang libclang-rt-14-dev
-  libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc openssl
 )
 
 SUDO=""

@@ -444,6 +444,40 @@ LL_TEST(tokenRequiredAndChecked) {
   fs::remove(tok);
 }
 
+// TLS: a self-signed certificate for 127.0.0.1 made here with openssl; the client checks the server
+// against it (--tls-ca) and a plaintext client is refused.
+LL_TEST(tlsWithCertificate) {
+  int code = -1;
+  run("openssl version", &code);
+  if (code != 0) QSKIP("openssl not installed (needed to make a test certificate)");
+  const fs::path dir = fs::temp_directory_path() / ("ll-remote-tls-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  std::string out =
+      run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+          "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+              key + " -out " + cert,
+          &code);
+  QVERIFY2(code == 0, out);
+  ServerProcess srv(cli(), {"--models", models().string(), "--tls-cert", cert, "--tls-key", key});
+  const std::string c = cli().string() + " info stories260K.gguf --server " + srv.address();
+  out = run(c + " --tls-ca " + cert, &code);
+  QVERIFY2(code == 0 && out.find("\"architecture\"") != std::string::npos, out);
+  ll::remote::ClientOptions plain = client(srv);
+  plain.timeoutMs = 5000;
+  ll::remote::RemoteSession r(plain);
+  bool refused = false;
+  try {
+    r.open("stories260K.gguf");
+  } catch (const ll::remote::RemoteError&) {
+    refused = true;
+  }
+  QVERIFY(refused);
+  srv.stop();
+  fs::remove_all(dir);
+}
+
 // The long request: greedy generation of thousands of tokens on a model with a 4096 context.
 pb::GenerateRequest longGeneration(const std::string& id) {
   pb::GenerateRequest req;
