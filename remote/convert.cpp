@@ -41,7 +41,7 @@ rt::Knockout fromProto(const pb::Knockout& in) {
   k.to = vec<int>(in.to());
   k.layerBegin = in.layer_begin();
   k.layerEnd = in.layer_end();
-  k.fromIndex = in.from_index();
+  k.fromIndex = in.has_from_index() ? in.from_index() : -1;
   return k;
 }
 
@@ -94,7 +94,8 @@ rt::Interventions fromProto(const pb::Interventions& in) {
   checkCount(in.patches_size(), "patches");
   rt::Interventions iv;
   for (const auto& p : in.steering())
-    iv.steering.push_back({p.layer(), p.alpha(), p.from_pos(), vec<float>(p.vector())});
+    iv.steering.push_back(
+        {p.layer(), p.has_alpha() ? p.alpha() : 1.0f, p.from_pos(), vec<float>(p.vector())});
   for (const auto& p : in.router()) {
     if (!pb::RouterEditKind_IsValid(p.kind()))
       throw std::invalid_argument("router edit: unknown kind " + std::to_string(p.kind()));
@@ -140,7 +141,7 @@ void toProto(const rt::TokenSubset& s, pb::TokenSubset* out) {
 rt::TokenSubset fromProto(const pb::TokenSubset& in) {
   if (in.indices_size() > kMaxPromptTokens)
     throw std::invalid_argument("token subset: longer than the longest prompt");
-  return {vec<int>(in.indices()), in.keep_positions()};
+  return {vec<int>(in.indices()), in.has_keep_positions() ? in.keep_positions() : true};
 }
 
 void toProto(const rt::CaptureOptions& c, pb::CaptureOptions* out) {
@@ -152,9 +153,9 @@ void toProto(const rt::CaptureOptions& c, pb::CaptureOptions* out) {
 
 rt::CaptureOptions fromProto(const pb::CaptureOptions& in) {
   rt::CaptureOptions c;
-  c.enabled = in.enabled();
-  c.allLogits = in.all_logits();
-  c.lastLayer = in.last_layer();
+  if (in.has_enabled()) c.enabled = in.enabled();
+  if (in.has_all_logits()) c.allLogits = in.all_logits();
+  if (in.has_last_layer()) c.lastLayer = in.last_layer();
   c.components = in.components();
   return c;
 }
@@ -187,10 +188,10 @@ void toProto(const rt::SamplingOptions& s, pb::Sampling* out) {
 
 rt::SamplingOptions fromProto(const pb::Sampling& in) {
   rt::SamplingOptions s;
-  s.greedy = in.greedy();
-  s.temperature = in.temperature();
+  if (in.has_greedy()) s.greedy = in.greedy();
+  if (in.has_temperature()) s.temperature = in.temperature();
   s.topK = in.top_k();
-  s.topP = in.top_p();
+  if (in.has_top_p()) s.topP = in.top_p();
   s.seed = in.seed();
   return s;
 }

@@ -10,6 +10,7 @@ LL_TEST(remoteTests) {
 }
 #else
 
+#include <algorithm>
 #include <functional>
 
 #include "remote_test.h"
@@ -47,9 +48,7 @@ LL_TEST(badIndicesAndSizesRefused) {
     raw.prepare(ctx);
     pb::RunRequest req;
     req.set_session_id(id);
-    req.mutable_capture()->set_enabled(true);
-    req.mutable_capture()->set_all_logits(true);
-    req.mutable_capture()->set_last_layer(-1);
+    req.mutable_capture();  // present but empty: the runtime's defaults (full capture)
     edit(req);
     auto reader = raw.stub->Run(&ctx, req);
     pb::RunEvent ev;
@@ -125,6 +124,19 @@ LL_TEST(badIndicesAndSizesRefused) {
   {
     const auto st = read(pb::FIELD_RESID, 4, 0, 5);
     QVERIFY2(st.ok(), st.error_message());
+    // The last layer was run (an empty CaptureOptions is not an early exit at layer 0).
+    grpc::ClientContext ctx;
+    raw.prepare(ctx);
+    pb::TraceReadRequest req;
+    req.set_session_id(id);
+    req.set_trace_id(traceId);
+    req.set_field(pb::FIELD_LOGITS);
+    req.set_row_begin(4);
+    req.set_row_end(5);
+    pb::TraceReadReply rep;
+    QVERIFY(raw.stub->ReadTrace(&ctx, req, &rep).ok());
+    QCOMPARE(rep.rows(), 1);
+    QVERIFY(std::any_of(rep.values().begin(), rep.values().end(), [](float v) { return v != 0; }));
   }
   expectInvalid(read(pb::FIELD_RESID, 5, 0, 5), "layer 5");
   expectInvalid(read(pb::FIELD_RESID, -1, 0, 5), "layer -1");
