@@ -12,6 +12,7 @@ pkgs=(
   xvfb xauth x11-utils imagemagick
   clang libclang-rt-14-dev
   dpkg-dev
+  libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc openssl
 )
 
 SUDO=""

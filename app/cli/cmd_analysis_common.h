@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_session.h"
 #include "command.h"
 #include "runtime/api/session.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -61,6 +62,19 @@ inline std::vector<int32_t> parseIdList(const std::string& s, const char* flag) 
 inline std::unique_ptr<rt::Session> openSession(const ModelPrompt& mp, bool allowNoPrompt = false) {
   auto s = std::make_unique<rt::Session>();
   s->load(mp.model, rt::parseBackend(mp.backend, mp.threads));
+  if (!mp.ids.empty())
+    s->setPromptIds(parseIdList(mp.ids, "--ids"));
+  else if (!mp.text.empty())
+    s->setPrompt(mp.text, mp.bos ? 1 : (mp.noBos ? 0 : -1));
+  else if (!allowNoPrompt)
+    throw std::invalid_argument("give --text or --ids");
+  return s;
+}
+
+// openSession's counterpart for the remote-capable commands: here or on target's server.
+inline std::unique_ptr<CliSession> openPrompted(const ModelPrompt& mp, const ServerTarget& target,
+                                                bool allowNoPrompt = false) {
+  auto s = openCliSession(mp.model, mp.backend, mp.threads, target);
   if (!mp.ids.empty())
     s->setPromptIds(parseIdList(mp.ids, "--ids"));
   else if (!mp.text.empty())

@@ -17,6 +17,7 @@ struct AttnOpts {
   int induction = 0, query = -1;
   uint64_t seed = 0;
   float alpha = 0.8f;
+  ServerTarget target;
 };
 
 std::vector<std::vector<float>> rowsOf(const std::vector<float>& v, int n) {
@@ -26,29 +27,30 @@ std::vector<std::vector<float>> rowsOf(const std::vector<float>& v, int n) {
 }
 
 int attentionCommand(const AttnOpts& o) {
-  auto s = ana::openSession(o.mp, o.induction > 0);
+  auto s = ana::openPrompted(o.mp, o.target, o.induction > 0);
   nlohmann::json j;
   if (o.induction > 0) {
-    const auto& m = s->model();
-    const int32_t bos = m.tokenizer ? m.tokenizer->bos() : 1;
-    const int32_t lo = std::min<int32_t>(3, m.spec.nVocab - 1);
-    s->setPromptIds(rt::ana::inductionPrompt(bos, o.induction, lo, m.spec.nVocab, o.seed));
+    const int32_t bos = s->hasTokenizer() ? s->bos() : 1;
+    const int nVocab = s->spec().nVocab;
+    const int32_t lo = std::min<int32_t>(3, nVocab - 1);
+    s->setPromptIds(rt::ana::inductionPrompt(bos, o.induction, lo, nVocab, o.seed));
   }
-  auto tr = s->run();
+  // What the statistics below read: entropy, the maps' Q/K, the residuals for depth usage.
+  using namespace remote;
+  auto tr = s->run({}, kPartEmbd | kPartResid | kPartQK | kPartAttnStats);
   const int H = tr->nHead, T = tr->nTokens;
   j["n_tokens"] = T;
   if (o.induction > 0) {
     j["induction_n"] = o.induction;
     j["induction_score"] = rowsOf(rt::ana::inductionScores(*tr, o.induction), H);
-    j["warnings"] = rt::ana::inductionWarnings(s->model().spec, o.induction);
+    j["warnings"] = rt::ana::inductionWarnings(s->spec(), o.induction);
   }
   j["mean_entropy"] = rowsOf(rt::ana::meanHeadEntropy(*tr, false), H);
   j["mean_entropy_normalized"] = rowsOf(rt::ana::meanHeadEntropy(*tr, true), H);
   const int q = o.query >= 0 ? o.query : T - 1;
   std::vector<std::vector<float>> rows;
   for (int l = 0; l < tr->nLayer; ++l)
-    rows.push_back(
-        rt::ana::queryRow(rt::ana::attnRows(*tr, l, q), T, H, q, -1));
+    rows.push_back(rt::ana::queryRow(rt::ana::attnRows(*tr, l, q), T, H, q, -1));
   j["query"] = q;
   j["query_row_mean_over_heads"] = rows;
   auto u = rt::ana::depthUsage(*tr, o.alpha);
@@ -72,6 +74,7 @@ RegisterCommand reg{{"attention",
                        sub.add_option("--seed", o->seed, "seed of the random x");
                        sub.add_option("--query", o->query, "query row (default: last token)");
                        sub.add_option("--alpha", o->alpha, "depth usage threshold factor");
+                       addServerOptions(sub, o->target);
                        return [o] { return attentionCommand(*o); };
                      }}};
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "cli_session.h"
 #include "command.h"
 #include "runtime/api/intervention_args.h"
 #include "runtime/api/session.h"
@@ -20,12 +21,12 @@ struct GenOpts {
   float temp = 0.8f, topP = 1.0f;
   uint64_t seed = 0;
   rt::InterventionArgs iv;
+  ServerTarget target;
 };
 
 int generateCommand(const GenOpts& o) {
-  rt::Session session;
-  session.load(o.model, rt::parseBackend(o.backend, o.threads));
-  session.setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
+  auto session = openCliSession(o.model, o.backend, o.threads, o.target);
+  session->setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
   rt::GenerateRequest req;
   req.maxTokens = o.n;
   req.stopAtEos = o.stopEos;
@@ -34,9 +35,9 @@ int generateCommand(const GenOpts& o) {
   req.sampling.topK = o.topK;
   req.sampling.topP = o.topP;
   req.sampling.seed = o.seed;
-  req.interventions = rt::buildInterventions(o.iv, session.model().spec);
+  req.interventions = rt::buildInterventions(o.iv, session->spec());
   std::fwrite(o.text.data(), 1, o.text.size(), stdout);
-  session.generate(req, [](int32_t, const std::string& piece) {
+  session->generate(req, [](int32_t, const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     return true;
@@ -65,6 +66,7 @@ RegisterCommand reg{
        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");
        b->excludes(nb);
        addInterventionFlags(sub, o->iv);
+       addServerOptions(sub, o->target);
        return [o] {
          if (o->n < 0) throw std::invalid_argument("--n must be >= 0");
          return generateCommand(*o);

@@ -17,16 +17,17 @@ struct LensOpts {
   std::string dump;
   bool noFinalNorm = false;
   int token = -1, topK = 5, forks = 5;
+  ServerTarget target;
 };
 
 int lensCommand(const LensOpts& o) {
-  auto s = ana::openSession(o.mp);
-  auto tr = s->run();
+  auto s = ana::openPrompted(o.mp, o.target);
+  auto tr = s->run({}, remote::kPartLogits);
   rt::ana::LensOptions lo;
   lo.finalNorm = !o.noFinalNorm;
   lo.target = o.token;
   lo.topK = o.topK;
-  auto r = rt::ana::logitLens(s->engine(), *tr, lo);
+  auto r = s->lens(*tr, lo);
   const int T = tr->nTokens, R = r.nRows;
   nlohmann::json j;
   j["n_tokens"] = T;
@@ -41,8 +42,7 @@ int lensCommand(const LensOpts& o) {
   for (const auto& f : rt::ana::forkTokens(*tr, o.forks)) {
     nlohmann::json alt = nlohmann::json::array();
     for (size_t i = 0; i < f.topIds.size(); ++i)
-      alt.push_back(
-          {{"id", f.topIds[i]}, {"piece", ana::pieceOf(*s, f.topIds[i])}, {"p", f.topProbs[i]}});
+      alt.push_back({{"id", f.topIds[i]}, {"piece", s->piece(f.topIds[i])}, {"p", f.topProbs[i]}});
     forks.push_back({{"index", f.index}, {"entropy", f.entropy}, {"top", alt}});
   }
   j["forks"] = forks;
@@ -69,6 +69,7 @@ RegisterCommand reg{{"lens", "logit lens per layer and token (entropy, top-1, ra
                        sub.add_option("--token", o->token, "token id whose rank is reported");
                        sub.add_option("--topk", o->topK, "top-k per layer and token");
                        sub.add_option("--forks", o->forks, "fork tokens to list");
+                       addServerOptions(sub, o->target);
                        return [o] { return lensCommand(*o); };
                      }}};
 

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cli_session.h"
 #include "cmd_analysis_common.h"
 #include "command.h"
 #include "runtime/api/intervention_args.h"
@@ -22,6 +23,7 @@ struct RunOpts {
   int threads = 0;
   bool bos = false, noBos = false;
   rt::InterventionArgs iv;
+  ServerTarget target;
 };
 
 std::string hex(const std::string& s) {
@@ -35,27 +37,28 @@ std::string hex(const std::string& s) {
 }
 
 int runCommand(const RunOpts& o) {
-  rt::Session session;
-  session.load(o.model, rt::parseBackend(o.backend, o.threads));
+  auto session = openCliSession(o.model, o.backend, o.threads, o.target);
   if (!o.ids.empty()) {
-    session.setPromptIds(ana::parseIdList(o.ids, "--ids"));
+    session->setPromptIds(ana::parseIdList(o.ids, "--ids"));
   } else {
-    session.setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
+    session->setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
   }
   rt::RunRequest req;
-  req.interventions = rt::buildInterventions(o.iv, session.model().spec);
-  auto tr = session.run(req);
+  req.interventions = rt::buildInterventions(o.iv, session->spec());
+  using namespace remote;  // TracePart
+  auto tr = session->run(
+      req,
+      o.dump.empty() ? 0u : kPartLogits | kPartEmbd | kPartFinalNorm | kPartResid | kPartRouting);
   const int T = tr->nTokens, d = tr->nEmbd, H = tr->nHead;
   std::printf("%s: %d tokens, %d layers, backend %s\n", o.model.c_str(), T, tr->nLayer,
-              session.backendName().c_str());
+              session->backendName().c_str());
   if (o.dump.empty()) return 0;
   namespace fs = std::filesystem;
   fs::path dir(o.dump);
   fs::create_directories(dir);
   nlohmann::json tj;
   tj["prompt"] = o.text;
-  tj["add_bos"] = !tr->ids.empty() && session.model().tokenizer &&
-                  tr->ids[0] == session.model().tokenizer->bos();
+  tj["add_bos"] = !tr->ids.empty() && session->hasTokenizer() && tr->ids[0] == session->bos();
   tj["n_tokens"] = T;
   tj["ids"] = tr->ids;
   nlohmann::json pieces = nlohmann::json::array(), hexes = nlohmann::json::array();
@@ -77,7 +80,7 @@ int runCommand(const RunOpts& o) {
   for (int l = 0; l < tr->nLayer; ++l) {
     const std::string ls = std::to_string(l);
     for (int h = 0; h < H; ++h) {
-      auto m = session.attentionMap(*tr, l, h);
+      auto m = session->attentionMap(*tr, l, h);
       std::copy(m.begin(), m.end(), attn.begin() + size_t(h) * T * T);
     }
     rt::writeNpy(dir / ("attn-" + ls + ".npy"), attn.data(), {H, T, T});
@@ -125,6 +128,7 @@ RegisterCommand reg{{"run", "run a prompt and dump logits, attention, residuals 
                        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");
                        b->excludes(nb);
                        addInterventionFlags(sub, o->iv);
+                       addServerOptions(sub, o->target);
                        return [o] {
                          if (o->text.empty() && o->ids.empty())
                            throw std::invalid_argument("run: give --text or --ids");

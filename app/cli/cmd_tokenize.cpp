@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_session.h"
 #include "command.h"
 #include "runtime/formats/gguf.h"
 #include "runtime/formats/mapped_file.h"
@@ -21,6 +22,7 @@ struct TokenizeOpts {
   std::string model;
   std::string text;
   bool bos = false, noBos = false, parseSpecial = false;
+  ServerTarget target;
 };
 
 bool hasGgufMagic(const fs::path& p) {
@@ -51,9 +53,11 @@ int runTokenize(const TokenizeOpts& o) {
     std::fprintf(stderr, "layerlens-cli tokenize: --bos and --no-bos exclude each other\n");
     return 2;
   }
-  const auto tok = loadTokenizer(o.model);
   const int addBos = o.bos ? 1 : o.noBos ? 0 : -1;
-  const rt::Encoding e = tok->encode(o.text, addBos, o.parseSpecial);
+  const rt::Encoding e =
+      o.target.remote()
+          ? openRemoteSession(o.model, "cpu", 0, o.target)->tokenize(o.text, addBos, o.parseSpecial)
+          : loadTokenizer(o.model)->encode(o.text, addBos, o.parseSpecial);
   nlohmann::ordered_json j;
   j["ids"] = e.ids;
   j["pieces"] = e.pieces;
@@ -77,6 +81,7 @@ const RegisterCommand kTokenize{Command{
       sub.add_flag("--no-bos", o->noBos, "no BOS/EOS (default: the vocabulary's own setting)");
       sub.add_flag("--parse-special", o->parseSpecial,
                    "match control-token text such as <s> in TEXT as those tokens");
+      addServerOptions(sub, o->target);
       return [o] { return runTokenize(*o); };
     }}};
 

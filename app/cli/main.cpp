@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
 
 #include "command.h"
 
@@ -21,7 +22,23 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     auto run = std::make_shared<std::function<int()>>();
     *run = c.setup(*sub);
-    sub->callback([run, &action] { action = *run; });
+    // Commands that cannot run on a server yet refuse --server instead of running locally.
+    auto server = std::make_shared<std::string>();
+    if (!sub->get_option_no_throw("--server"))
+      sub->add_option("--server", *server, "not supported by this command yet")->group("");
+    sub->callback([run, server, name = c.name, &action] {
+      if (server->empty()) {
+        action = *run;
+        return;
+      }
+      action = [name] {
+        std::fprintf(stderr,
+                     "layerlens-cli %s: --server is not supported by this command yet "
+                     "(remote-capable: info, tokenize, run, generate, lens, attention)\n",
+                     name.c_str());
+        return 2;
+      };
+    });
   }
   try {
     app.parse(argc, argv);

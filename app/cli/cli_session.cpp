@@ -1,0 +1,83 @@
+// The local CliSession (an rt::Session in this process) and the --server options.
+#include "cli_session.h"
+
+#include <stdexcept>
+
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace ll::cli {
+
+void addServerOptions(CLI::App& sub, ServerTarget& t) {
+  auto* server = sub.add_option("--server", t.server,
+                                "run on a LayerLens server (HOST:PORT); the model path is then "
+                                "relative to the server's --models folder");
+  sub.add_option("--token-file", t.tokenFile, "file holding the server's shared token")
+      ->needs(server);
+  sub.add_option("--tls-ca", t.tlsCa, "CA certificate (PEM) to check a TLS server against")
+      ->needs(server);
+}
+
+namespace {
+
+class LocalSession final : public CliSession {
+ public:
+  LocalSession(const std::string& model, const std::string& backend, int threads) {
+    m_s.load(model, rt::parseBackend(backend, threads));
+  }
+  const rt::ModelSpec& spec() const override { return m_s.model().spec; }
+  std::string backendName() const override { return m_s.backendName(); }
+  bool hasTokenizer() const override { return m_s.model().tokenizer != nullptr; }
+  int32_t bos() const override { return hasTokenizer() ? m_s.model().tokenizer->bos() : -1; }
+  void setPrompt(const std::string& text, int addBos) override { m_s.setPrompt(text, addBos); }
+  void setPromptIds(const std::vector<int32_t>& ids) override { m_s.setPromptIds(ids); }
+  std::shared_ptr<const rt::Trace> run(const rt::RunRequest& req, unsigned) override {
+    return m_s.run(req);
+  }
+  std::vector<float> attentionMap(const rt::Trace& tr, int layer, int head) override {
+    return m_s.attentionMap(tr, layer, head);
+  }
+  rt::ana::LensResult lens(const rt::Trace& tr, const rt::ana::LensOptions& opt) override {
+    return rt::ana::logitLens(m_s.engine(), tr, opt);
+  }
+  std::string piece(int32_t id) override {
+    return hasTokenizer() ? m_s.model().tokenizer->piece(id) : std::to_string(id);
+  }
+  rt::Encoding tokenize(const std::string& text, int addBos, bool parseSpecial) override {
+    if (!hasTokenizer()) throw std::runtime_error("the model has no tokenizer");
+    return m_s.model().tokenizer->encode(text, addBos, parseSpecial);
+  }
+  rt::Generation generate(const rt::GenerateRequest& req,
+                          const rt::TokenCallback& onToken) override {
+    return m_s.generate(req, onToken);
+  }
+  std::string infoJson() const override {
+    throw std::logic_error("local info reads the model file itself");
+  }
+
+ private:
+  rt::Session m_s;
+};
+
+}  // namespace
+
+std::unique_ptr<CliSession> openLocalSession(const std::string& model, const std::string& backend,
+                                             int threads) {
+  return std::make_unique<LocalSession>(model, backend, threads);
+}
+
+std::unique_ptr<CliSession> openCliSession(const std::string& model, const std::string& backend,
+                                           int threads, const ServerTarget& target) {
+  if (target.remote()) return openRemoteSession(model, backend, threads, target);
+  return openLocalSession(model, backend, threads);
+}
+
+#ifndef LAYERLENS_HAVE_REMOTE
+std::unique_ptr<CliSession> openRemoteSession(const std::string&, const std::string&, int,
+                                              const ServerTarget&) {
+  throw std::runtime_error(
+      "--server: this layerlens-cli was built without gRPC (install libgrpc++-dev and "
+      "protobuf-compiler-grpc and rebuild)");
+}
+#endif
+
+}  // namespace ll::cli
