@@ -42,10 +42,6 @@ void siluMul(float* g, const float* u, int64_t len) {
   }
 }
 
-int64_t f32PanelRows(int64_t rows) {
-  return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
-}
-
 // Panels of weight rows dequantized into per-thread scratch. Few activation rows (generation):
 // small panels that stay in L1/L2, effectively dot products. Many rows: panels of up to 256
 // rows amortise the dequantization over n and let Eigen's GEMM block well (measured on Zen 4:
@@ -60,6 +56,10 @@ int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
 }
 
 }  // namespace
+
+int64_t f32PanelRows(int64_t rows) {
+  return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
+}
 
 void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
   for (int64_t r = 0; r < count; ++r)
