@@ -11,6 +11,8 @@ pkgs=(
   libvulkan-dev glslc glslang-tools spirv-tools vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
   xvfb xauth x11-utils imagemagick
   clang libclang-rt-14-dev
+  # the CPU backend's f32 GEMM (oneDNN; OpenBLAS the next choice); bench_gemm also measures BLIS
+  libopenblas-dev libopenblas0-pthread libopenblas0-openmp libblis-dev libdnnl-dev
 )
 
 SUDO=""
