@@ -4,10 +4,8 @@
 #include "kernels/cpu/cpu_sgemm.h"
 
 #include <Eigen/Core>
-#include <algorithm>
 #include <mutex>
 #include <stdexcept>
-#include <vector>
 
 #if defined(LL_BLAS_OPENBLAS)
 #include <cblas.h>
@@ -44,6 +42,16 @@ void singleThreadLibrary() {
 #endif
 }
 
+// Products the library computes; Eigen takes the rest. From bench_gemm and a per-call timing of
+// oneDNN 2.6 on Zen 5 (tests/bench/RESULTS.md): one row is Eigen's GEMV, faster than every library;
+// below 32 rows, and on panels narrower than 64 weight rows below 256, oneDNN's per-call cost
+// (packing) makes it slower than Eigen. The choice depends on the shapes only, so results stay
+// bit-identical across thread counts; calls of 16 rows or more give a row the same value
+// whatever the row count (tst_cpu_sgemm).
+bool libraryProduct(int n, int64_t rows) {
+  return (n >= 32 && rows >= 64) || n >= 256;
+}
+
 void eigenSgemmNT(int n, int64_t rows, int64_t cols, const float* x, const float* w, float* y,
                   int64_t ldy) {
   using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -53,14 +61,9 @@ void eigenSgemmNT(int n, int64_t rows, int64_t cols, const float* x, const float
 }
 
 #if defined(LL_BLAS_DNNL)
-// oneDNN 2.6 computes a row of a product with 16 or more rows the same whatever the row count and
-// the row's position (tst_cpu_sgemm checks it); below 16 rows it takes a small-M kernel that sums
-// in another order.
-constexpr int kDnnlMinRows = 16;
-
-void dnnlSgemmNT(int n, int64_t rows, int64_t cols, const float* x, int64_t ldx, const float* w,
-                 float* y, int64_t ldy) {
-  if (dnnl_sgemm('N', 'T', n, rows, cols, 1.0f, x, ldx, w, cols, 0.0f, y, ldy) != dnnl_success)
+void dnnlSgemmNT(int n, int64_t rows, int64_t cols, const float* x, const float* w, float* y,
+                 int64_t ldy) {
+  if (dnnl_sgemm('N', 'T', n, rows, cols, 1.0f, x, cols, w, cols, 0.0f, y, ldy) != dnnl_success)
     throw std::runtime_error("cpu backend: oneDNN sgemm failed (" + std::to_string(n) + "x" +
                              std::to_string(rows) + "x" + std::to_string(cols) + ")");
 }
@@ -71,9 +74,7 @@ void dnnlSgemmNT(int n, int64_t rows, int64_t cols, const float* x, int64_t ldx,
 void sgemmNT(int n, int64_t rows, int64_t cols, const float* x, const float* w, float* y,
              int64_t ldy) {
   if (n <= 0 || rows <= 0) return;
-  // One activation row: Eigen's GEMV beats every library's sgemm on this product (bench_gemm,
-  // tests/bench/RESULTS.md: 10-25% at n = 1), and decoding runs it once per weight per token.
-  if (n == 1) {
+  if (!libraryProduct(n, rows)) {
     eigenSgemmNT(n, rows, cols, x, w, y, ldy);
     return;
   }
@@ -87,19 +88,7 @@ void sgemmNT(int n, int64_t rows, int64_t cols, const float* x, const float* w, 
   bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, n, rows, cols, &one, const_cast<float*>(x), cols,
             1, const_cast<float*>(w), 1, cols, &zero, y, ldy, 1);
 #elif defined(LL_BLAS_DNNL)
-  if (n >= kDnnlMinRows) {
-    dnnlSgemmNT(n, rows, cols, x, cols, w, y, ldy);
-    return;
-  }
-  // Fewer rows take another kernel: pad with zero rows so every row is computed as in a long
-  // prompt (prefix reuse and recomputed rows then match the stored ones bit for bit).
-  thread_local std::vector<float> xPad, yPad;
-  xPad.assign(size_t(kDnnlMinRows) * cols, 0.0f);
-  yPad.resize(size_t(kDnnlMinRows) * rows);
-  std::copy(x, x + size_t(n) * cols, xPad.begin());
-  dnnlSgemmNT(kDnnlMinRows, rows, cols, xPad.data(), cols, w, yPad.data(), rows);
-  for (int i = 0; i < n; ++i)
-    std::copy_n(yPad.data() + size_t(i) * rows, rows, y + size_t(i) * ldy);
+  dnnlSgemmNT(n, rows, cols, x, w, y, ldy);
 #else
   eigenSgemmNT(n, rows, cols, x, w, y, ldy);
 #endif

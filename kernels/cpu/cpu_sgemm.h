@@ -8,8 +8,8 @@
 namespace ll::kern {
 
 // y[n, rows] (row stride ldy) = x[n, cols] * w[rows, cols]^T, all row-major, computed in the
-// calling thread only (the library's own threading is forced off). n == 1 takes Eigen's GEMV,
-// faster than the libraries' sgemm there.
+// calling thread only (the library's own threading is forced off). Small products (one row, few
+// rows, narrow panels) take Eigen, faster than the library there.
 void sgemmNT(int n, int64_t rows, int64_t cols, const float* x, const float* w, float* y,
              int64_t ldy);
 
