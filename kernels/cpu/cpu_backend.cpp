@@ -11,6 +11,7 @@
 #include "kernels/backends.h"
 #include "kernels/cpu/cpu_attention.h"
 #include "kernels/cpu/cpu_matmul.h"
+#include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/cpu/cpu_weight.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/weight_check.h"
@@ -37,15 +38,17 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads) : m_pool(threads) {}
 
-  std::string name() const override { return "cpu"; }
+  // The f32 GEMM library in the name: it is what the window and the CLI show of the backend.
+  std::string name() const override { return "cpu (" + sgemmLibrary() + ")"; }
   bool hostMemory() const override { return true; }
   std::unique_ptr<Backend> sibling() const override {
     return std::make_unique<CpuBackend>(m_pool.size());
   }
   std::string deviceDescription() const override {
-    return "CPU, " + std::to_string(m_pool.size()) + " threads, Eigen " +
-           std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-           std::to_string(EIGEN_MINOR_VERSION) + " (" + Eigen::SimdInstructionSetsInUse() + ")";
+    return "CPU, " + std::to_string(m_pool.size()) + " threads, f32 GEMM " + sgemmLibrary() +
+           ", Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
+           std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION) + " (" +
+           Eigen::SimdInstructionSetsInUse() + ")";
   }
 
   void* alloc(size_t bytes) override {

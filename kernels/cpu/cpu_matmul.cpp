@@ -8,18 +8,16 @@
 
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_gemv.h"
+#include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/cpu/scratch.h"
 
 namespace ll::kern {
 namespace {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMat>;
-using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
-
 // Output columns (weight rows) are split into panels whose boundaries depend only on the shapes,
-// never on the thread count: Eigen sums a panel's edge columns in another order than its body,
-// so thread-count-dependent panels made results differ (~1e-6 relative) between pool sizes.
+// never on the thread count: a GEMM sums a panel's edge columns in another order than its body,
+// so thread-count-dependent panels made results differ (~1e-6 relative) between pool sizes. Each
+// panel is one single-threaded sgemmNT call (the build's BLAS library or Eigen).
 // About rows / kPanelSplit rows per panel: two or more panels per thread for up to 8 threads.
 constexpr int64_t kPanelSplit = 16;
 
@@ -42,13 +40,9 @@ void siluMul(float* g, const float* u, int64_t len) {
   }
 }
 
-int64_t f32PanelRows(int64_t rows) {
-  return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
-}
-
 // Panels of weight rows dequantized into per-thread scratch. Few activation rows (generation):
 // small panels that stay in L1/L2, effectively dot products. Many rows: panels of up to 256
-// rows amortise the dequantization over n and let Eigen's GEMM block well (measured on Zen 4:
+// rows amortise the dequantization over n and let the GEMM block well (measured on Zen 4:
 // 64-128 rows lose ~10% to repacking x, 512 rows fall out of L2); about rows / kPanelSplit.
 int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
   int64_t panel = 16;
@@ -61,6 +55,10 @@ int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
 
 }  // namespace
 
+int64_t f32PanelRows(int64_t rows) {
+  return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
+}
+
 void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
   for (int64_t r = 0; r < count; ++r)
     cpuDequantizeRow(w.type, w.rowPtr(r0 + r), dst + size_t(r) * w.cols, w.cols);
@@ -69,16 +67,14 @@ void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
 void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n) {
   if (n <= 0) return;
   const int64_t rows = w.rows, cols = w.cols;
-  ConstMap X(x, n, cols);
-  OutMap Y(y, n, rows, Eigen::OuterStride<>(rows));
 
   if (w.type == QType::F32) {
     // Weight used in place.
-    ConstMap W(reinterpret_cast<const float*>(w.data), rows, cols);
+    const float* W = reinterpret_cast<const float*>(w.data);
     const int64_t panel = f32PanelRows(rows);
     pool.run((rows + panel - 1) / panel, [&](int64_t p, int) {
       const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
-      Y.middleCols(r0, pr).noalias() = X * W.middleRows(r0, pr).transpose();
+      sgemmNT(n, pr, cols, x, W + size_t(r0) * cols, y + r0, rows);
     });
     return;
   }
@@ -102,8 +98,7 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
     const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
     float* buf = threadScratch(size_t(pr) * cols);
     dequantizeRows(w, r0, pr, buf);
-    ConstMap P(buf, pr, cols);
-    Y.middleCols(r0, pr).noalias() = X * P.transpose();
+    sgemmNT(n, pr, cols, x, buf, y + r0, rows);
   });
 }
 
@@ -119,7 +114,6 @@ void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, floa
     for (int i = 0; i < n; ++i) siluMul(gate + size_t(i) * rows, u + size_t(i) * rows, rows);
     return;
   }
-  ConstMap X(x, n, cols);
   const bool f32 = up.type == QType::F32;
   const int64_t panel = f32 ? f32PanelRows(rows) : quantPanelRows(rows, cols, n);
   const int64_t nPanels = (rows + panel - 1) / panel;
@@ -134,8 +128,7 @@ void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, floa
       wp = buf;
     }
     float* prod = threadScratch(size_t(n) * stride, 1);
-    Eigen::Map<RowMat, 0, Eigen::OuterStride<>> U(prod, n, pr, Eigen::OuterStride<>(stride));
-    U.noalias() = X * ConstMap(wp, pr, cols).transpose();
+    sgemmNT(n, pr, cols, x, wp, prod, int64_t(stride));
     for (int i = 0; i < n; ++i)
       siluMul(gate + size_t(i) * rows + r0, prod + size_t(i) * stride, pr);
   });

@@ -7,6 +7,10 @@
 
 namespace ll::kern {
 
+// Width (weight rows) of the panels an F32 weight is split into: depends only on the shapes, never
+// on the thread count, so results are bit-identical across pool sizes.
+int64_t f32PanelRows(int64_t rows);
+
 // y[n, w.rows] = x[n, w.cols] * w^T
 void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n);
 
