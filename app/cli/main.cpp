@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "command.h"
+#include "runtime/dist/launch_env.h"
 
 namespace ll::cli {
 std::vector<Command>& commands() {
@@ -17,16 +18,29 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("layerlens-cli ") + LAYERLENS_VERSION);
   app.require_subcommand(1);
   std::function<int()> action;
+  std::string chosen;
   for (auto& c : ll::cli::commands()) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     auto run = std::make_shared<std::function<int()>>();
     *run = c.setup(*sub);
-    sub->callback([run, &action] { action = *run; });
+    sub->callback([run, &action, &chosen, name = c.name] {
+      action = *run;
+      chosen = name;
+    });
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  // Under `mpirun -np N` (N > 1) only `run` splits its layers over the ranks; any other command
+  // would run N times side by side.
+  if (action && chosen != "run" && ll::rt::dist::launchedWithSeveralRanks()) {
+    std::fprintf(stderr,
+                 "layerlens-cli: error: only `run` is split across MPI ranks; start `%s` as one "
+                 "process\n",
+                 chosen.c_str());
+    return 1;
   }
   try {
     return action ? action() : 0;
