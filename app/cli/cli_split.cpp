@@ -2,6 +2,7 @@
 // several ranks is refused with a message.
 #include "cli_split.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "runtime/dist/launch_env.h"
@@ -51,6 +52,13 @@ class MpiSplitRun : public SplitRun {
   void attach(rt::Session& s) override {
     m_driver = std::make_unique<rt::dist::PipelineDriver>(m_transport, s.engine(), m_opt);
     rt::dist::PipelineDriver* d = m_driver.get();
+    // On stderr: stdout stays what one process prints.
+    std::string plan;
+    for (const auto& st : d->stages())
+      plan += (plan.empty() ? "" : " | ") + std::to_string(st.first) +
+              (st.last - st.first > 1 ? "-" + std::to_string(st.last - 1) : "");
+    std::fprintf(stderr, "layerlens-cli: layers split over %zu ranks: %s\n", d->stages().size(),
+                 plan.c_str());
     s.setPassRunner([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
                         const rt::RunRequest& req, const std::function<void(rt::Trace&)>& annotate) {
       return d->run(ids, pos, req.interventions, req.capture, annotate);
