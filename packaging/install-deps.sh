@@ -11,6 +11,7 @@ pkgs=(
   libvulkan-dev glslc glslang-tools spirv-tools vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
   xvfb xauth x11-utils imagemagick
   clang libclang-rt-14-dev
+  libopenmpi-dev openmpi-bin
 )
 
 SUDO=""

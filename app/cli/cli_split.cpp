@@ -60,7 +60,8 @@ class MpiSplitRun : public SplitRun {
     std::fprintf(stderr, "layerlens-cli: layers split over %zu ranks: %s\n", d->stages().size(),
                  plan.c_str());
     s.setPassRunner([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
-                        const rt::RunRequest& req, const std::function<void(rt::Trace&)>& annotate) {
+                        const rt::RunRequest& req,
+                        const std::function<void(rt::Trace&)>& annotate) {
       return d->run(ids, pos, req.interventions, req.capture, annotate);
     });
   }

@@ -68,8 +68,8 @@ class Session {
   // Replaces the engine for run(): a pipeline over several processes (runtime/dist) takes the
   // tokens, positions and request the engine would, with the annotation run() applies to traces.
   using PassRunner = std::function<std::shared_ptr<const Trace>(
-      const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
-      const RunRequest& req, const std::function<void(Trace&)>& annotate)>;
+      const std::vector<int32_t>& ids, const std::vector<int32_t>& positions, const RunRequest& req,
+      const std::function<void(Trace&)>& annotate)>;
   void setPassRunner(PassRunner runner) { m_runner = std::move(runner); }
   // Probabilities [T, T] of one head (head < 0: mean over heads) recomputed from the trace's Q/K.
   // rowBegin > 0: only query rows [rowBegin, T) are computed (earlier rows are zeros), for a

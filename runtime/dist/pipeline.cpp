@@ -84,15 +84,27 @@ int PipelineDriver::ownerOf(int l) const {
 }
 
 void PipelineDriver::command(int rank, const std::vector<char>& bytes) {
-  m_t.send(rank, kTagCommand, bytes.data(), bytes.size(), m_opt.timeoutS, "a command");
+  sendTo(rank, kTagCommand, bytes.data(), bytes.size(), "a command");
+}
+
+void PipelineDriver::sendTo(int rank, int tag, const void* data, size_t bytes,
+                            const std::string& what) {
+  try {
+    m_t.send(rank, tag, data, bytes, m_opt.timeoutS, what);
+  } catch (const TransportError& e) {
+    throw TransportError(rankText(rank) + e.what());
+  }
+}
+
+std::string PipelineDriver::rankText(int rank) const {
+  return "rank " + std::to_string(rank) + " (" + layersText(m_stages[size_t(rank)]) + "): ";
 }
 
 std::vector<char> PipelineDriver::reply(int rank, int tag, const std::string& what) {
   try {
     return m_t.recv(rank, tag, tag == kTagReply ? kMaxReply : kMaxData, m_opt.timeoutS, what);
   } catch (const TransportError& e) {
-    throw TransportError("rank " + std::to_string(rank) + " (" +
-                         layersText(m_stages[size_t(rank)]) + "): " + e.what());
+    throw TransportError(rankText(rank) + e.what());
   }
 }
 
@@ -122,7 +134,8 @@ std::shared_ptr<const Trace> PipelineDriver::run(const std::vector<int32_t>& ids
     ownError = e.what();
     out.clear();  // an empty message tells the next rank this pass failed upstream
   }
-  m_t.send(1, kTagActivations, out.data(), out.size() * sizeof(float), m_opt.timeoutS,
+  if (N > 1)
+    sendTo(1, kTagActivations, out.data(), out.size() * sizeof(float),
            "the residual after " + layersText(m_stages[0]));
   std::string firstError;
   for (int r = 1; r < N; ++r) {
@@ -130,8 +143,7 @@ std::shared_ptr<const Trace> PipelineDriver::run(const std::vector<int32_t>& ids
     WireReader rd(b);
     const bool ok = rd.get<uint8_t>() != 0;
     const std::string msg = rd.getString();
-    if (!ok && firstError.empty())
-      firstError = "rank " + std::to_string(r) + " (" + layersText(m_stages[size_t(r)]) + "): " + msg;
+    if (!ok && firstError.empty()) firstError = rankText(r) + msg;
   }
   if (!ownError.empty()) throw std::runtime_error(ownError);
   if (!firstError.empty()) throw std::runtime_error(firstError);
@@ -158,7 +170,8 @@ void PipelineDriver::fetchLayer(int l) {
   command(owner, w.bytes());
   const std::vector<char> b = reply(owner, kTagData, "layer " + std::to_string(l) + " not sent");
   WireReader rd(b);
-  if (!rd.get<uint8_t>()) throw std::runtime_error("rank " + std::to_string(owner) + ": " + rd.getString());
+  if (!rd.get<uint8_t>())
+    throw std::runtime_error("rank " + std::to_string(owner) + ": " + rd.getString());
   LayerTrace L = readLayer(rd);
   TraceTensor<float> input = readTensor(rd);
   const size_t rows = size_t(m_trace->nTokens) * m_trace->nEmbd;
@@ -174,12 +187,18 @@ void PipelineDriver::fetchLayer(int l) {
 void PipelineDriver::fetchHead() {
   if (!m_trace) throw std::logic_error("pipeline: no pass to fetch the logits from");
   const int last = m_t.size() - 1;
+  if (last == 0) {  // one rank: the head ran here
+    m_trace->logits = m_stageTrace->logits;
+    m_trace->finalNorm = m_stageTrace->finalNorm;
+    return;
+  }
   WireWriter w;
   w.put<uint8_t>(static_cast<uint8_t>(Cmd::FetchHead));
   command(last, w.bytes());
   const std::vector<char> b = reply(last, kTagData, "logits not sent");
   WireReader rd(b);
-  if (!rd.get<uint8_t>()) throw std::runtime_error("rank " + std::to_string(last) + ": " + rd.getString());
+  if (!rd.get<uint8_t>())
+    throw std::runtime_error("rank " + std::to_string(last) + ": " + rd.getString());
   TraceTensor<float> logits = readTensor(rd);
   TraceTensor<float> finalNorm = readTensor(rd);
   const size_t rows = m_trace->allLogits ? size_t(m_trace->nTokens) : 1;
@@ -212,9 +231,8 @@ std::shared_ptr<const Trace> serveRun(Transport& t, Engine& engine, const Pipeli
   std::string error;
   try {
     const StageRequest req = readRequest(rd);
-    const size_t expected =
-        (req.ids.size() - size_t(std::max(0, req.reuse))) * size_t(engine.spec().nEmbd) *
-        sizeof(float);
+    const size_t expected = (req.ids.size() - size_t(std::max(0, req.reuse))) *
+                            size_t(engine.spec().nEmbd) * sizeof(float);
     const std::vector<char> in =
         t.recv(rank - 1, kTagActivations, expected, opt.timeoutS,
                "the residual after " + layersText(stages[size_t(rank - 1)]) + " from rank " +

@@ -53,6 +53,8 @@ class PipelineDriver {
  private:
   int ownerOf(int l) const;
   void command(int rank, const std::vector<char>& bytes);
+  void sendTo(int rank, int tag, const void* data, size_t bytes, const std::string& what);
+  std::string rankText(int rank) const;  // "rank 2 (layers 3-4): "
   std::vector<char> reply(int rank, int tag, const std::string& what);
 
   Transport& m_t;

@@ -179,9 +179,13 @@ StageRequest readRequest(WireReader& r) {
   return q;
 }
 
-void writeTensor(WireWriter& w, const TraceTensor<float>& t) { w.putFloats(t.data(), t.size()); }
+void writeTensor(WireWriter& w, const TraceTensor<float>& t) {
+  w.putFloats(t.data(), t.size());
+}
 
-TraceTensor<float> readTensor(WireReader& r) { return TraceTensor<float>(r.getVec<float>()); }
+TraceTensor<float> readTensor(WireReader& r) {
+  return TraceTensor<float>(r.getVec<float>());
+}
 
 void writeLayer(WireWriter& w, const LayerTrace& L) {
   for (const TraceTensor<float>* t :

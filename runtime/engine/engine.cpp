@@ -321,8 +321,7 @@ int Engine::reusablePrefix(const std::vector<int32_t>& ids, const std::vector<in
 
 std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
                                              const std::vector<int32_t>& positions,
-                                             const Interventions& iv,
-                                             const CaptureOptions& capture,
+                                             const Interventions& iv, const CaptureOptions& capture,
                                              const EngineProgress& progress, bool publish,
                                              const std::function<void(Trace&)>& annotate,
                                              const StageIO* io) {
@@ -342,8 +341,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
   const bool lastStage = m_last == s.nLayer;
 
   // Early exit (capture.lastLayer >= 0): only layers [0, nRun) run. A stage runs [m_first, m_last).
-  const int nRun =
-      capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : m_last;
+  const int nRun = capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : m_last;
   const bool early = nRun < s.nLayer && lastStage;
   // The previous trace's buffers are reused when only the cache refers to it (and to them) and
   // this pass replaces it.

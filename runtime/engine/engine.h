@@ -157,7 +157,7 @@ class Engine {
   bool m_deviceCaptures = false;
   std::shared_ptr<ModelWeights> m_weights;
   std::vector<LayerAttention> m_layerAttn;  // the spec's per-layer attention semantics
-  int m_first = 0, m_last = 0;               // layers this engine runs: [m_first, m_last)
+  int m_first = 0, m_last = 0;              // layers this engine runs: [m_first, m_last)
   std::unique_ptr<Scratch> m_scratch;
   std::shared_ptr<const Model> m_modelOwner;
   // Recomputes queries for this engine's traces that store only their tail (host captures).

@@ -42,8 +42,8 @@ std::string readAll(const fs::path& p) {
 }
 
 fs::path tempDir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() /
-                     ("ll_mpi_" + std::to_string(getpid()) + "_" + name);
+  const fs::path d =
+      fs::temp_directory_path() / ("ll_mpi_" + std::to_string(getpid()) + "_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -56,7 +56,8 @@ void compareSplit(const std::string& model, int np, const std::string& extra) {
   const fs::path base = tempDir("one"), split = tempDir("split");
   const std::string args = "run " + m.string() +
                            " --text 'Once upon a time, a little girl went to the park' "
-                           "--threads 1 " + extra + " --dump ";
+                           "--threads 1 " +
+                           extra + " --dump ";
   int c1 = -1, c2 = -1;
   const std::string one = clitest::runCli(args + base.string(), &c1);
   QVERIFY2(c1 == 0, one);
@@ -65,8 +66,8 @@ void compareSplit(const std::string& model, int np, const std::string& extra) {
     throw lltest::Skip{"layerlens-cli was built without MPI (LAYERLENS_MPI, libopenmpi-dev)"};
   QVERIFY2(c2 == 0, many);
   // The ranks really split the layers (N copies of a whole pass would write the same files).
-  const std::string plan = np == 2 ? "layers split over 2 ranks: 0-1 | 2-4"
-                                   : "layers split over 3 ranks: 0 | 1-2 | 3-4";
+  const std::string plan =
+      np == 2 ? "layers split over 2 ranks: 0-1 | 2-4" : "layers split over 3 ranks: 0 | 1-2 | 3-4";
   QVERIFY2(many.find(plan) != std::string::npos, many);
   const std::string summary = one.substr(0, one.find('\n') + 1);  // "MODEL: T tokens, L layers..."
   QVERIFY2(many.find(summary) != std::string::npos, many);
@@ -74,9 +75,9 @@ void compareSplit(const std::string& model, int np, const std::string& extra) {
   for (const auto& e : fs::directory_iterator(base)) {
     const fs::path other = split / e.path().filename();
     QVERIFY2(fs::exists(other), "missing from the split run: " + e.path().filename().string());
-    QVERIFY2(readAll(e.path()) == readAll(other),
-             model + " -np " + std::to_string(np) + " " + extra + ": " +
-                 e.path().filename().string() + " differs from one process");
+    QVERIFY2(readAll(e.path()) == readAll(other), model + " -np " + std::to_string(np) + " " +
+                                                      extra + ": " + e.path().filename().string() +
+                                                      " differs from one process");
     ++files;
   }
   QCOMPARE(files, static_cast<int>(std::distance(fs::directory_iterator(split), {})));
@@ -105,7 +106,8 @@ LL_TEST(denseSteeredAtAStageBoundary) {
   // stories260K has 5 layers: -np 2 splits 0-1 | 2-4, -np 3 0 | 1-2 | 3-4; steering layer 1 and 2
   // act on either side of a boundary.
   const std::string v = steerFile(64);
-  compareSplit("stories260K.gguf", 2, "--steer " + v + " --steer-layer 1 --steer-alpha 4 --steer-from 3");
+  compareSplit("stories260K.gguf", 2,
+               "--steer " + v + " --steer-layer 1 --steer-alpha 4 --steer-from 3");
   compareSplit("stories260K.gguf", 3, "--steer " + v + " --steer-layer 2 --steer-alpha 4");
 }
 
@@ -121,10 +123,12 @@ LL_TEST(hungRankReportedByRankZero) {
   const fs::path m = lltest::sharedDir() / "models" / "stories260K.gguf";
   int code = -1;
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string out = runMpi(3, "run " + m.string() + " --text 'Once upon a time' --rank-timeout 3", &code,
-                                 "LAYERLENS_TEST_RANK_FAULT=hang:1 ");
+  const std::string out =
+      runMpi(3, "run " + m.string() + " --text 'Once upon a time' --rank-timeout 3", &code,
+             "LAYERLENS_TEST_RANK_FAULT=hang:1 ");
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (out.find("built without MPI") != std::string::npos) throw lltest::Skip{"no MPI in this build"};
+  if (out.find("built without MPI") != std::string::npos)
+    throw lltest::Skip{"no MPI in this build"};
   QVERIFY2(code != 0 && code != 124, out);  // 124: the test's own timeout, i.e. a hang
   QVERIFY2(out.find("rank 0: error: rank 1 (layers 1-2)") != std::string::npos, out);
   QVERIFY2(out.find("died or hangs") != std::string::npos, out);
@@ -137,10 +141,12 @@ LL_TEST(killedRankEndsTheJob) {
   const fs::path m = lltest::sharedDir() / "models" / "stories260K.gguf";
   int code = -1;
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string out = runMpi(3, "run " + m.string() + " --text 'Once upon a time' --rank-timeout 5", &code,
-                                 "LAYERLENS_TEST_RANK_FAULT=kill:2 ");
+  const std::string out =
+      runMpi(3, "run " + m.string() + " --text 'Once upon a time' --rank-timeout 5", &code,
+             "LAYERLENS_TEST_RANK_FAULT=kill:2 ");
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (out.find("built without MPI") != std::string::npos) throw lltest::Skip{"no MPI in this build"};
+  if (out.find("built without MPI") != std::string::npos)
+    throw lltest::Skip{"no MPI in this build"};
   QVERIFY2(code != 0 && code != 124, out);
   QVERIFY2(out.find("rank 2") != std::string::npos, out);
   QVERIFY2(s < 60, "took " + std::to_string(s) + " s");
@@ -151,7 +157,8 @@ LL_TEST(onlyRunIsSplit) {
   const fs::path m = lltest::sharedDir() / "models" / "stories260K.gguf";
   int code = -1;
   const std::string out = runMpi(2, "info " + m.string(), &code);
-  if (out.find("built without MPI") != std::string::npos) throw lltest::Skip{"no MPI in this build"};
+  if (out.find("built without MPI") != std::string::npos)
+    throw lltest::Skip{"no MPI in this build"};
   QVERIFY2(code != 0, out);
   QVERIFY2(out.find("only `run` is split across MPI ranks") != std::string::npos, out);
 }

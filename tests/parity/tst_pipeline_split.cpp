@@ -64,8 +64,8 @@ class ThreadTransport : public Transport {
 };
 
 void same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
-  QVERIFY2(a.size() == b.size(), what + ": sizes " + std::to_string(a.size()) + " vs " +
-                                     std::to_string(b.size()));
+  QVERIFY2(a.size() == b.size(),
+           what + ": sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size()));
   for (size_t i = 0; i < a.size(); ++i)
     if (!(a[i] == b[i]) && !(std::isnan(a[i]) && std::isnan(b[i])))
       QFAIL(what + ": differs at " + std::to_string(i) + " (" + std::to_string(a[i]) + " vs " +
@@ -144,15 +144,19 @@ std::vector<std::pair<std::vector<int32_t>, RunRequest>> scenario(const ModelSpe
   return r;
 }
 
-void splitEqualsWhole(const std::string& modelFile, int nRanks) {
+// deviceCaptures: every engine keeps its captures in backend buffers (a GPU's storage, forced on
+// the CPU), so stage traces are read back lazily before they travel.
+void splitEqualsWhole(const std::string& modelFile, int nRanks, bool deviceCaptures = false) {
   LL_REQUIRE_SHARED();
   auto model = std::shared_ptr<const Model>(loadModel(lltest::sharedDir() / "models" / modelFile));
   Session whole;
   whole.attach(model, parity::testBackend());
+  if (deviceCaptures) whole.engine().setDeviceCaptures(true);
   std::vector<std::unique_ptr<Session>> ranks;
   for (int r = 0; r < nRanks; ++r) {
     ranks.push_back(std::make_unique<Session>());
     ranks.back()->attach(model, parity::testBackend());
+    if (deviceCaptures) ranks.back()->engine().setDeviceCaptures(true);
   }
   Hub hub;
   std::vector<std::unique_ptr<ThreadTransport>> ts;
@@ -162,13 +166,14 @@ void splitEqualsWhole(const std::string& modelFile, int nRanks) {
   // jthreads: joined after the driver's destructor stopped them, also when a check throws.
   std::vector<std::jthread> workers;
   for (int r = 1; r < nRanks; ++r)
-    workers.emplace_back([&, r] { servePipeline(*ts[size_t(r)], ranks[size_t(r)]->engine(), opt); });
+    workers.emplace_back(
+        [&, r] { servePipeline(*ts[size_t(r)], ranks[size_t(r)]->engine(), opt); });
   {
     PipelineDriver driver(*ts[0], ranks[0]->engine(), opt);
     int step = 0, reused = 0;
     for (const auto& [ids, req] : scenario(model->spec)) {
-      const std::string what = modelFile + " -np " + std::to_string(nRanks) + " step " +
-                               std::to_string(step++);
+      const std::string what =
+          modelFile + " -np " + std::to_string(nRanks) + " step " + std::to_string(step++);
       auto got = driver.run(ids, positionsOf(ids), req.interventions, req.capture);
       driver.fetchHead();
       for (int l = 0; l < model->spec.nLayer; ++l) driver.fetchLayer(l);
@@ -182,10 +187,22 @@ void splitEqualsWhole(const std::string& modelFile, int nRanks) {
 
 }  // namespace
 
-LL_TEST(denseTwoRanks) { splitEqualsWhole("stories260K.gguf", 2); }
-LL_TEST(denseThreeRanks) { splitEqualsWhole("stories260K.gguf", 3); }
-LL_TEST(moeTwoRanks) { splitEqualsWhole("stories260K-moe4.gguf", 2); }
-LL_TEST(moeFiveRanks) { splitEqualsWhole("stories260K-moe4.gguf", 5); }
+LL_TEST(denseTwoRanks) {
+  splitEqualsWhole("stories260K.gguf", 2);
+}
+LL_TEST(denseThreeRanks) {
+  splitEqualsWhole("stories260K.gguf", 3);
+}
+LL_TEST(moeTwoRanks) {
+  splitEqualsWhole("stories260K-moe4.gguf", 2);
+}
+LL_TEST(moeFiveRanks) {
+  splitEqualsWhole("stories260K-moe4.gguf", 5);
+}
+LL_TEST(deviceCaptures) {
+  splitEqualsWhole("stories260K.gguf", 3, true);
+  splitEqualsWhole("stories260K-moe4.gguf", 2, true);
+}
 
 // Stages are balanced by layer count and cover every layer once.
 LL_TEST(splitPlan) {
