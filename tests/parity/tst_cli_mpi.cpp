@@ -109,6 +109,7 @@ LL_TEST(denseSteeredAtAStageBoundary) {
   compareSplit("stories260K.gguf", 2,
                "--steer " + v + " --steer-layer 1 --steer-alpha 4 --steer-from 3");
   compareSplit("stories260K.gguf", 3, "--steer " + v + " --steer-layer 2 --steer-alpha 4");
+  fs::remove_all(fs::path(v).parent_path());
 }
 
 LL_TEST(moeRoutingAndRouterEdits) {
