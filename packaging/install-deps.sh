@@ -15,6 +15,7 @@ pkgs=(
   libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc openssl
   # the CPU backend's f32 GEMM (oneDNN; OpenBLAS the next choice); bench_gemm also measures BLIS
   libopenblas-dev libopenblas0-pthread libopenblas0-openmp libblis-dev libdnnl-dev
+  libopenmpi-dev openmpi-bin
 )
 
 SUDO=""

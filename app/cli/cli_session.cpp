@@ -53,6 +53,7 @@ class LocalSession final : public CliSession {
   std::string infoJson() const override {
     throw std::logic_error("local info reads the model file itself");
   }
+  rt::Session* local() override { return &m_s; }
 
  private:
   rt::Session m_s;

@@ -43,6 +43,8 @@ class CliSession {
   // `layerlens-cli info`'s document for the model (remote sessions only; local info reads the
   // file itself).
   virtual std::string infoJson() const = 0;
+  // The session in this process (null for a remote one): `mpirun` splits its engine's layers.
+  virtual rt::Session* local() { return nullptr; }
 };
 
 // The model on the server named by target (relative to its --models folder) or loaded here.

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "cli_session.h"
+#include "cli_split.h"
 #include "cmd_analysis_common.h"
 #include "command.h"
 #include "runtime/api/intervention_args.h"
@@ -21,6 +22,7 @@ namespace {
 struct RunOpts {
   std::string model, text, ids, dump, backend = "cpu";
   int threads = 0;
+  double rankTimeout = 60.0;
   bool bos = false, noBos = false;
   rt::InterventionArgs iv;
   ServerTarget target;
@@ -36,8 +38,16 @@ std::string hex(const std::string& s) {
   return h;
 }
 
-int runCommand(const RunOpts& o) {
+// split: the ranks of `mpirun -np N` (null in one process).
+int runPass(const RunOpts& o, SplitRun* split) {
+  if (split && o.target.remote())
+    throw std::invalid_argument("run: --server cannot be combined with mpirun's ranks");
   auto session = openCliSession(o.model, o.backend, o.threads, o.target);
+  if (split) {
+    rt::Session& local = *session->local();  // a local session: --server was refused above
+    if (!split->isDriver()) return split->serve(local);
+    split->attach(local);
+  }
   if (!o.ids.empty()) {
     session->setPromptIds(ana::parseIdList(o.ids, "--ids"));
   } else {
@@ -49,6 +59,7 @@ int runCommand(const RunOpts& o) {
   auto tr = session->run(
       req,
       o.dump.empty() ? 0u : kPartLogits | kPartEmbd | kPartFinalNorm | kPartResid | kPartRouting);
+  if (split) split->fetchHead();
   const int T = tr->nTokens, d = tr->nEmbd, H = tr->nHead;
   std::printf("%s: %d tokens, %d layers, backend %s\n", o.model.c_str(), T, tr->nLayer,
               session->backendName().c_str());
@@ -75,10 +86,12 @@ int runCommand(const RunOpts& o) {
   }
   rt::writeNpy(dir / "logits.npy", tr->logits.data(), {T, tr->nVocab});
   rt::writeNpy(dir / "embd.npy", tr->embd.data(), {T, d});
+  if (split) split->fetchLayer(tr->nLayer - 1);  // the final norm is recomputed from it on the CPU
   rt::writeNpy(dir / "final_norm.npy", tr->finalNormRows(0, T).data(), {T, d});
   std::vector<float> attn(size_t(H) * T * T);
   for (int l = 0; l < tr->nLayer; ++l) {
     const std::string ls = std::to_string(l);
+    if (split) split->fetchLayer(l);
     for (int h = 0; h < H; ++h) {
       auto m = session->attentionMap(*tr, l, h);
       std::copy(m.begin(), m.end(), attn.begin() + size_t(h) * T * T);
@@ -95,6 +108,17 @@ int runCommand(const RunOpts& o) {
   }
   std::printf("wrote %s\n", dir.string().c_str());
   return 0;
+}
+
+int runCommand(const RunOpts& o) {
+  auto split = SplitRun::start(o.rankTimeout);
+  if (!split) return runPass(o, nullptr);
+  try {
+    return runPass(o, split.get());
+  } catch (const std::exception& e) {
+    split->fail(e.what());  // ends every rank: none is left waiting for this one
+  }
+  return 1;  // not reached: fail() does not return
 }
 
 }  // namespace
@@ -124,6 +148,9 @@ RegisterCommand reg{{"run", "run a prompt and dump logits, attention, residuals 
                        sub.add_option("--dump", o->dump, "folder to write .npy/.json into");
                        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
                        sub.add_option("--backend", o->backend, "cpu or cuda");
+                       sub.add_option("--rank-timeout", o->rankTimeout,
+                                      "under mpirun: seconds to wait for another rank before "
+                                      "reporting it dead or hung (default 60)");
                        auto* b = sub.add_flag("--bos", o->bos, "add BOS");
                        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");
                        b->excludes(nb);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "command.h"
+#include "runtime/dist/launch_env.h"
 
 namespace ll::cli {
 std::vector<Command>& commands() {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("layerlens-cli ") + LAYERLENS_VERSION);
   app.require_subcommand(1);
   std::function<int()> action;
+  std::string chosen;
   for (auto& c : ll::cli::commands()) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     auto run = std::make_shared<std::function<int()>>();
@@ -26,7 +28,8 @@ int main(int argc, char** argv) {
     auto server = std::make_shared<std::string>();
     if (!sub->get_option_no_throw("--server"))
       sub->add_option("--server", *server, "not supported by this command yet")->group("");
-    sub->callback([run, server, name = c.name, &action] {
+    sub->callback([run, server, name = c.name, &action, &chosen] {
+      chosen = name;
       if (server->empty()) {
         action = *run;
         return;
@@ -44,6 +47,15 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  // Under `mpirun -np N` (N > 1) only `run` splits its layers over the ranks; any other command
+  // would run N times side by side.
+  if (action && chosen != "run" && ll::rt::dist::launchedWithSeveralRanks()) {
+    std::fprintf(stderr,
+                 "layerlens-cli: error: only `run` is split across MPI ranks; start `%s` as one "
+                 "process\n",
+                 chosen.c_str());
+    return 1;
   }
   try {
     return action ? action() : 0;

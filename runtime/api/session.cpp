@@ -171,7 +171,7 @@ void Session::selectInputs(const std::optional<TokenSubset>& subset, std::vector
 std::shared_ptr<const Trace> Session::run(const RunRequest& req, const RunProgress& progress) {
   std::vector<int32_t> ids, pos, idx;
   selectInputs(req.subset, ids, pos, idx);
-  return engine().run(ids, pos, req.interventions, req.capture, progress, true, [&](Trace& out) {
+  auto annotate = [&](Trace& out) {
     out.promptIndex = idx;
     out.request.subset = req.subset;
     for (int32_t i : idx) {
@@ -179,7 +179,9 @@ std::shared_ptr<const Trace> Session::run(const RunRequest& req, const RunProgre
       out.spans.push_back(i < static_cast<int32_t>(m_spans.size()) ? m_spans[i]
                                                                    : std::pair<int, int>{-1, -1});
     }
-  });
+  };
+  if (m_runner) return m_runner(ids, pos, req, annotate);
+  return engine().run(ids, pos, req.interventions, req.capture, progress, true, annotate);
 }
 
 std::vector<float> Session::attentionMap(const Trace& tr, int layer, int head, int rowBegin) {

@@ -26,6 +26,7 @@ Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern:
   m_k.resize(model.spec.nLayer);
   m_v.resize(model.spec.nLayer);
   const ModelSpec& s = model.spec;
+  m_last = s.nLayer;
   m_layerAttn.resize(size_t(s.nLayer));
   for (int l = 0; l < s.nLayer; ++l) {
     LayerAttention& la = m_layerAttn[size_t(l)];
@@ -54,7 +55,7 @@ void Engine::ensureCapacity(int rows, bool exact) {
   if (s.nCtx > 0) cap = std::min(cap, std::max(rows, s.nCtx));
   const size_t kvd = size_t(s.nHeadKv) * s.headDim;
   const size_t keep = m_cacheIds.size();
-  for (int l = 0; l < s.nLayer; ++l) {
+  for (int l = m_first; l < m_last; ++l) {
     kern::Buffer k(m_backend, size_t(cap) * kvd * 4), v(m_backend, size_t(cap) * kvd * 4);
     if (keep > 0) {
       m_backend.copy(k.get(), m_k[l].get(), keep * kvd * 4);
@@ -234,11 +235,16 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
                                          const Interventions& iv, const CaptureOptions& capture,
                                          const EngineProgress& progress, bool publish,
                                          const std::function<void(Trace&)>& annotate) {
-  validate(ids, positions, iv);
+  if (m_first != 0 || m_last != m_model.spec.nLayer)
+    throw std::logic_error("engine: a pipeline stage runs through runStage()");
+  return runPass(ids, positions, iv, capture, progress, publish, annotate, nullptr);
+}
+
+int Engine::reusablePrefix(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                           const Interventions& iv, const CaptureOptions& capture,
+                           const Trace** oldOut) {
   const ModelSpec& s = m_model.spec;
   const int T = static_cast<int>(ids.size());
-  ensureCapacity(T);
-
   // How much of the cache survives.
   int common = 0;
   const int limit = std::min<int>(T, cachedRows());
@@ -269,11 +275,34 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
       p = 0;
     }
   }
-  p = std::max(0, std::min(p, T - 1));  // the last row is always recomputed (its stats and logits)
+  *oldOut = old;
+  return std::max(0, std::min(p, T - 1));  // the last row is always recomputed (stats, logits)
+}
 
-  // Early exit (capture.lastLayer >= 0): only layers [0, nRun) run.
-  const int nRun = capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : s.nLayer;
-  const bool early = nRun < s.nLayer;
+std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
+                                             const std::vector<int32_t>& positions,
+                                             const Interventions& iv, const CaptureOptions& capture,
+                                             const EngineProgress& progress, bool publish,
+                                             const std::function<void(Trace&)>& annotate,
+                                             const StageIO* io) {
+  validate(ids, positions, iv);
+  const ModelSpec& s = m_model.spec;
+  const int T = static_cast<int>(ids.size());
+  ensureCapacity(T);
+  const Trace* old = nullptr;
+  int p = reusablePrefix(ids, positions, iv, capture, &old);
+  if (io) {  // every stage must keep the same rows: the pipeline decided once
+    if (io->reuse < 0 || io->reuse > p)
+      throw std::logic_error("pipeline stage: asked to reuse " + std::to_string(io->reuse) +
+                             " rows, this stage's cache holds " + std::to_string(p));
+    p = io->reuse;
+  }
+  const bool hostRecompute = capture.enabled && !m_deviceCaptures && m_recompute;
+  const bool lastStage = m_last == s.nLayer;
+
+  // Early exit (capture.lastLayer >= 0): only layers [0, nRun) run. A stage runs [m_first, m_last).
+  const int nRun = capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : m_last;
+  const bool early = nRun < s.nLayer && lastStage;
   // The previous trace's buffers are reused when only the cache refers to it (and to them) and
   // this pass replaces it.
   std::shared_ptr<Trace> recycled;
@@ -329,16 +358,20 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
     if (from) copyCapture(dst, *from, size_t(p) * width);
   };
   Trace* src = recycled ? recycled.get() : const_cast<Trace*>(old);  // only moved from if recycled
-  setup(tr->logits, capture.allLogits && old ? &src->logits : nullptr, V, capture.allLogits ? T : 1,
-        0);
+  if (lastStage)
+    setup(tr->logits, capture.allLogits && old ? &src->logits : nullptr, V,
+          capture.allLogits ? T : 1, 0);
   // Layer inputs (embd, resid) keep the old rows past T too: the old queries of those rows may
   // have to be projected again for the column sums.
   if (capture.enabled) {
-    setup(tr->embd, old ? &src->embd : nullptr, d, T, To);
-    if (!tr->recompute)  // CPU traces recompute the final norm from the last resid on request
-      setup(tr->finalNorm, old ? &src->finalNorm : nullptr, d, T, 0);
+    if (m_first == 0) setup(tr->embd, old ? &src->embd : nullptr, d, T, To);
     tr->layers.resize(s.nLayer);
-    for (int l = 0; l < s.nLayer; ++l) {
+    if (m_first > 0)  // a later stage's input, kept as the previous layer's resid
+      setup(tr->layers[m_first - 1].resid, old ? &src->layers[m_first - 1].resid : nullptr, d, T,
+            To);
+    if (!tr->recompute && lastStage)  // CPU traces recompute the final norm on request
+      setup(tr->finalNorm, old ? &src->finalNorm : nullptr, d, T, 0);
+    for (int l = m_first; l < m_last; ++l) {
       LayerTrace& L = tr->layers[l];
       LayerTrace* O = old ? &src->layers[l] : nullptr;
       setup(L.resid, O ? &O->resid : nullptr, d, T, To);
@@ -398,12 +431,14 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   ps.old = old;
   ps.inPlace = recycled != nullptr;
   ps.nRun = nRun;
+  ps.first = m_first;
+  ps.input = io ? io->input : nullptr;
   preparePass(ps);
 
-  for (int l = 0; l < nRun; ++l) {
+  for (int l = m_first; l < nRun; ++l) {
     attentionBlock(l, ps);
     ffnBlock(l, ps);
-    if (progress && !progress(l + 1, nRun)) throw Cancelled();
+    if (progress && !progress(l + 1 - m_first, nRun - m_first)) throw Cancelled();
   }
   if (early) {
     // The later layers' KV rows past the reused prefix were not written: the cache keeps only
@@ -429,12 +464,21 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
     if (annotate) annotate(*tr);
     return tr;
   }
-  finishPass(ps);
+  if (lastStage) {
+    finishPass(ps);
+  } else {  // the residual leaving this stage, for the next one
+    io->output->resize(size_t(ps.n) * d);
+    m_backend.download(io->output->data(), ps.x, io->output->size() * sizeof(float));
+  }
   if (capture.enabled && To > T) {  // recycled tensors kept the old rows past T for column sums
-    tr->embd.resize(size_t(T) * d);
+    // (a stage holds only its own layers: the others stay empty)
+    auto shrink = [](TraceTensor<float>& t, size_t count) {
+      if (!t.empty()) t.resize(count);
+    };
+    shrink(tr->embd, size_t(T) * d);
     for (LayerTrace& L : tr->layers) {
-      L.resid.resize(size_t(T) * d);
-      L.k.resize(size_t(T) * kvd);
+      shrink(L.resid, size_t(T) * d);
+      shrink(L.k, size_t(T) * kvd);
     }
   }
   if (annotate) annotate(*tr);

@@ -18,6 +18,14 @@
 // tensor to the host on first host access). Logits are written by the LM head straight into the
 // trace. With host captures a trace stores the queries of its last Trace::kQueryTailRows rows only;
 // earlier rows are projected again from the stored layer input when asked (Trace::queries).
+//
+// Pipeline stage (runtime/dist): setLayerRange(first, last) makes the engine run layers
+// [first, last) only, with a KV cache for those layers. runStage() then starts from the residual
+// stream entering `first` (the previous stage's output; the first stage embeds the tokens) and
+// ends with the residual leaving `last - 1` (the last stage runs the final norm and LM head
+// instead). The stage's trace holds its own layers, plus its input as layers[first - 1].resid
+// (queries of `first` are projected again from it). Every layer runs the same code as in a whole
+// pass, so a chain of stages gives the whole pass's values bit for bit.
 #pragma once
 
 #include <atomic>
@@ -59,6 +67,27 @@ class Engine {
                                    const EngineProgress& progress = {}, bool publish = true,
                                    const std::function<void(Trace&)>& annotate = {});
 
+  // One pipeline stage's pass: `reuse` leading rows are taken from the cache (the pipeline's
+  // single decision, at most plannedReuse()); `input` is the residual entering firstLayer() for
+  // rows [reuse, T) (host, [T - reuse, nEmbd]; ignored by the first stage); a stage that is not
+  // the last writes the residual leaving its last layer to `output` (same shape).
+  struct StageIO {
+    int reuse = 0;
+    const float* input = nullptr;
+    std::vector<float>* output = nullptr;
+  };
+  std::shared_ptr<const Trace> runStage(const std::vector<int32_t>& ids,
+                                        const std::vector<int32_t>& positions,
+                                        const Interventions& iv, const CaptureOptions& capture,
+                                        const StageIO& io, const EngineProgress& progress = {});
+  // The number of leading rows run() would take from the cache for this request.
+  int plannedReuse(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                   const Interventions& iv, const CaptureOptions& capture);
+  // Layers [first, last) only (a pipeline stage); clears the cache.
+  void setLayerRange(int first, int last);
+  int firstLayer() const { return m_first; }
+  int lastLayer() const { return m_last; }
+
   void resetCache();
   // Sizes the KV cache for `rows` tokens now (generation knows its final length: growing by
   // doubling would briefly hold two caches, one of them twice the size needed).
@@ -81,6 +110,15 @@ class Engine {
  private:
   struct Scratch;
   struct Pass;
+  std::shared_ptr<const Trace> runPass(const std::vector<int32_t>& ids,
+                                       const std::vector<int32_t>& positions,
+                                       const Interventions& iv, const CaptureOptions& capture,
+                                       const EngineProgress& progress, bool publish,
+                                       const std::function<void(Trace&)>& annotate,
+                                       const StageIO* io);
+  // The reusable prefix and the previous trace that supplies its captured rows (or nullptr).
+  int reusablePrefix(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                     const Interventions& iv, const CaptureOptions& capture, const Trace** old);
   void ensureCapacity(int rows, bool exact = false);
   void validate(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
                 const Interventions& iv) const;
@@ -119,6 +157,7 @@ class Engine {
   bool m_deviceCaptures = false;
   std::shared_ptr<ModelWeights> m_weights;
   std::vector<LayerAttention> m_layerAttn;  // the spec's per-layer attention semantics
+  int m_first = 0, m_last = 0;              // layers this engine runs: [m_first, m_last)
   std::unique_ptr<Scratch> m_scratch;
   std::shared_ptr<const Model> m_modelOwner;
   // Recomputes queries for this engine's traces that store only their tail (host captures).

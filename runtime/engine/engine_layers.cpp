@@ -70,6 +70,14 @@ void Engine::preparePass(Pass& ps) {
       m_backend.upload(ps.steer + i * d, ps.iv->steering[i].vector.data(), size_t(d) * 4);
   }
 
+  if (ps.first > 0) {  // a later pipeline stage starts from the previous stage's residual
+    m_backend.upload(ps.x, ps.input, size_t(n) * d * sizeof(float));
+    if (ps.cap.enabled) {
+      oldColSums(ps.first, ps);  // before the capture overwrites the old input rows (in place)
+      captureRows(ps.tr->layers[ps.first - 1].resid, size_t(ps.p) * d, ps.x, size_t(n) * d);
+    }
+    return;
+  }
   // Embeddings
   m_backend.getRows(*m_weights->tokenEmbd, ps.ids->data() + ps.p, n, ps.x);
   applyPatches(ps, PatchSite::Embedding, 0, ps.x, d);

@@ -1,0 +1,75 @@
+// Layer-split (pipeline) execution of one model over the ranks of a Transport: rank r runs the
+// contiguous layers splitLayers() gives it with an Engine of its own (its own KV cache), the
+// residual stream [n, nEmbd] passes from rank r to r + 1, rank 0 owns the tokenizer and the
+// embeddings and the last rank the final norm and LM head. Rank 0 decides the prefix reuse once
+// and sends it with the request, so every stage keeps the same rows. Interventions travel whole
+// and act where the layer they name runs. Captures stay on the rank that made them; rank 0
+// fetches a layer's (or the logits) on request into the trace it returned.
+//
+// Every wait has a deadline: a rank that died or hangs turns into an error on rank 0 naming it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/api/trace.h"
+#include "runtime/dist/stage_plan.h"
+#include "runtime/dist/transport.h"
+#include "runtime/dist/wire.h"
+#include "runtime/engine/engine.h"
+
+namespace ll::rt::dist {
+
+// Message tags.
+enum Tag : int { kTagCommand = 1, kTagActivations = 2, kTagReply = 3, kTagData = 4 };
+
+struct PipelineOptions {
+  double timeoutS = 60.0;  // longest wait for any other rank's message during a pass or fetch
+};
+
+// Rank 0: runs stage 0 and drives the others.
+class PipelineDriver {
+ public:
+  // engine: rank 0's engine, switched to stage 0's layers.
+  PipelineDriver(Transport& t, Engine& engine, PipelineOptions opt = {});
+  ~PipelineDriver();
+  const std::vector<StageRange>& stages() const { return m_stages; }
+
+  // One pass over every stage. The returned trace holds rank 0's metadata and embeddings; its
+  // layers and logits are empty until fetchLayer / fetchHead fill them.
+  std::shared_ptr<const Trace> run(const std::vector<int32_t>& ids,
+                                   const std::vector<int32_t>& positions, const Interventions& iv,
+                                   const CaptureOptions& capture,
+                                   const std::function<void(Trace&)>& annotate = {});
+  // Brings layer l's captures (and its input, the previous layer's resid) into the last trace.
+  void fetchLayer(int l);
+  // Brings the logits and the final norm from the last rank into the last trace.
+  void fetchHead();
+  // Tells every other rank to stop serving (their serve() returns).
+  void shutdown();
+
+ private:
+  int ownerOf(int l) const;
+  void command(int rank, const std::vector<char>& bytes);
+  void sendTo(int rank, int tag, const void* data, size_t bytes, const std::string& what);
+  std::string rankText(int rank) const;  // "rank 2 (layers 3-4): "
+  std::vector<char> reply(int rank, int tag, const std::string& what);
+
+  Transport& m_t;
+  Engine& m_engine;
+  PipelineOptions m_opt;
+  std::vector<StageRange> m_stages;
+  std::shared_ptr<const Trace> m_stageTrace;  // rank 0's own pass
+  std::shared_ptr<Trace> m_trace;             // the assembled trace given out
+  std::vector<char> m_fetched;                // per layer: its captures are in m_trace
+  bool m_down = false;
+};
+
+// Ranks > 0: serve the driver's commands until it shuts down. beforeRun (optional) is called
+// when a run command arrives (fault-injection tests).
+int servePipeline(Transport& t, Engine& engine, PipelineOptions opt = {},
+                  const std::function<void()>& beforeRun = {});
+
+}  // namespace ll::rt::dist

@@ -1,0 +1,50 @@
+// Engine: the pipeline-stage entry points (runtime/dist): the layer range, a stage's pass and the
+// reuse decision the pipeline makes once for all stages. The pass itself is Engine::runPass.
+#include <stdexcept>
+#include <string>
+
+#include "runtime/engine/engine.h"
+
+namespace ll::rt {
+
+void Engine::setLayerRange(int first, int last) {
+  const int L = m_model.spec.nLayer;
+  if (first < 0 || last > L || first >= last)
+    throw std::invalid_argument("layer range [" + std::to_string(first) + ", " +
+                                std::to_string(last) + ") is not within the model's " +
+                                std::to_string(L) + " layers");
+  resetCache();
+  m_first = first;
+  m_last = last;
+  // The next pass allocates the cache for the new range only.
+  for (int l = 0; l < L; ++l) {
+    m_k[l] = kern::Buffer();
+    m_v[l] = kern::Buffer();
+  }
+  m_capacity = 0;
+}
+
+std::shared_ptr<const Trace> Engine::runStage(const std::vector<int32_t>& ids,
+                                              const std::vector<int32_t>& positions,
+                                              const Interventions& iv,
+                                              const CaptureOptions& capture, const StageIO& io,
+                                              const EngineProgress& progress) {
+  if (capture.lastLayer >= 0)
+    throw std::invalid_argument("a pipeline stage runs every layer of its range (no early exit)");
+  if (m_first > 0 && !io.input)
+    throw std::invalid_argument("pipeline stage: no input residual for layer " +
+                                std::to_string(m_first));
+  if (m_last < m_model.spec.nLayer && !io.output)
+    throw std::invalid_argument("pipeline stage: nowhere to put the residual after layer " +
+                                std::to_string(m_last - 1));
+  return runPass(ids, positions, iv, capture, progress, true, {}, &io);
+}
+
+int Engine::plannedReuse(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+                         const Interventions& iv, const CaptureOptions& capture) {
+  validate(ids, positions, iv);
+  const Trace* old = nullptr;
+  return reusablePrefix(ids, positions, iv, capture, &old);
+}
+
+}  // namespace ll::rt

@@ -1,0 +1,312 @@
+// Pipeline split in one process (runtime/dist without MPI): ranks are threads joined by an
+// in-memory Transport, each with its own Engine over a layer range. Every result equals a whole
+// pass bit for bit: logits, embeddings, final norm, residuals, Q/K, attention statistics and
+// maps, MoE routing, under steering, knockout, router edits, layer skips and patches (each acting
+// on the rank that owns its layer), and across prompt edits with prefix reuse (one decision for
+// all stages). Also: the engine's stage API alone, malformed pipeline messages, a silent rank.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "parity_common.h"
+#include "runtime/dist/pipeline.h"
+#include "runtime/engine/engine.h"
+
+namespace {
+
+using namespace ll::rt;
+using namespace ll::rt::dist;
+
+// Mailboxes keyed by (from, to, tag); a receive waits on a condition variable with the deadline.
+class Hub {
+ public:
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::tuple<int, int, int>, std::deque<std::vector<char>>> boxes;
+};
+
+class ThreadTransport : public Transport {
+ public:
+  ThreadTransport(Hub& hub, int rank, int size) : m_hub(hub), m_rank(rank), m_size(size) {}
+  int rank() const override { return m_rank; }
+  int size() const override { return m_size; }
+  void send(int to, int tag, const void* data, size_t bytes, double, const std::string&) override {
+    std::lock_guard<std::mutex> lock(m_hub.mu);
+    const char* p = static_cast<const char*>(data);
+    m_hub.boxes[{m_rank, to, tag}].emplace_back(p, p + bytes);
+    m_hub.cv.notify_all();
+  }
+  std::vector<char> recv(int from, int tag, size_t maxBytes, double timeoutS,
+                         const std::string& what) override {
+    std::unique_lock<std::mutex> lock(m_hub.mu);
+    auto& box = m_hub.boxes[{from, m_rank, tag}];
+    const auto ready = [&] { return !box.empty(); };
+    if (timeoutS > 0) {
+      if (!m_hub.cv.wait_for(lock, std::chrono::duration<double>(timeoutS), ready))
+        throw TransportError("nothing from rank " + std::to_string(from) + " (" + what +
+                             "; it died or hangs)");
+    } else {
+      m_hub.cv.wait(lock, ready);
+    }
+    std::vector<char> m = std::move(box.front());
+    box.pop_front();
+    if (m.size() > maxBytes) throw TransportError("message too long for " + what);
+    return m;
+  }
+  void abort(const std::string& why) override { throw std::runtime_error("abort: " + why); }
+
+ private:
+  Hub& m_hub;
+  int m_rank, m_size;
+};
+
+void same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  QVERIFY2(a.size() == b.size(),
+           what + ": sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size()));
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(a[i] == b[i]) && !(std::isnan(a[i]) && std::isnan(b[i])))
+      QFAIL(what + ": differs at " + std::to_string(i) + " (" + std::to_string(a[i]) + " vs " +
+            std::to_string(b[i]) + ")");
+}
+
+// got: the pipeline's trace with every layer and the logits fetched.
+void compareExact(Session& maps, const Trace& got, const Trace& want, const std::string& what) {
+  QCOMPARE(got.nTokens, want.nTokens);
+  QCOMPARE(got.reusedRows, want.reusedRows);
+  same(got.logits, want.logits, what + " logits");
+  same(got.embd, want.embd, what + " embd");
+  same(got.finalNormRows(0, got.nTokens), want.finalNormRows(0, want.nTokens),
+       what + " final norm");
+  for (int l = 0; l < want.nLayer; ++l) {
+    const LayerTrace &a = got.layers[size_t(l)], &b = want.layers[size_t(l)];
+    const std::string ls = what + " layer " + std::to_string(l) + " ";
+    same(a.resid, b.resid, ls + "resid");
+    same(a.residMid, b.residMid, ls + "residMid");
+    same(a.k, b.k, ls + "k");
+    same(got.queries(l, 0, got.nTokens), want.queries(l, 0, want.nTokens), ls + "queries");
+    same(a.entropy, b.entropy, ls + "entropy");
+    same(a.lastRow, b.lastRow, ls + "lastRow");
+    same(a.colSum, b.colSum, ls + "colSum");
+    same(a.routerLogits, b.routerLogits, ls + "router logits");
+    same(a.routerProbs, b.routerProbs, ls + "router probs");
+    same(a.expertWeights, b.expertWeights, ls + "expert weights");
+    QVERIFY2(a.experts == b.experts, ls + "experts");
+    same(maps.attentionMap(got, l, -1), maps.attentionMap(want, l, -1), ls + "attention map");
+  }
+}
+
+std::vector<int32_t> positionsOf(const std::vector<int32_t>& ids) {
+  std::vector<int32_t> p(ids.size());
+  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int32_t>(i);
+  return p;
+}
+
+// A request sequence for one model: interventions of every kind, then prompt edits.
+std::vector<std::pair<std::vector<int32_t>, RunRequest>> scenario(const ModelSpec& s) {
+  std::vector<int32_t> ids = {1};
+  for (int i = 0; i < 23; ++i) ids.push_back(static_cast<int32_t>((37 * i + 11) % s.nVocab));
+  std::vector<float> v(size_t(s.nEmbd)), pv(size_t(s.nEmbd)), hv(size_t(s.headDim));
+  for (int i = 0; i < s.nEmbd; ++i) {
+    v[size_t(i)] = std::sin(0.37f * i);
+    pv[size_t(i)] = std::cos(0.11f * i);
+  }
+  for (int i = 0; i < s.headDim; ++i) hv[size_t(i)] = 0.25f * std::sin(0.5f * i);
+  std::vector<std::pair<std::vector<int32_t>, RunRequest>> r;
+  RunRequest q;
+  r.push_back({ids, q});
+  q.interventions.steering.push_back({1, 3.0f, 6, v});
+  q.interventions.steering.push_back({s.nLayer - 2, -2.0f, 0, pv});
+  r.push_back({ids, q});
+  q.interventions.knockout = Knockout{{15, 16, 17}, {2, 3, 4}, 0, s.nLayer};
+  r.push_back({ids, q});
+  if (s.nExpert > 0) {
+    q.interventions.router.push_back({1, 0, RouterEditKind::Ban, 0});
+    q.interventions.router.push_back({s.nLayer - 1, 2, RouterEditKind::Force, 0});
+    q.interventions.router.push_back({2, 1, RouterEditKind::Bias, 1.5f});
+    r.push_back({ids, q});
+  }
+  q.interventions.skips.push_back({2, SkipPart::Mlp});
+  q.interventions.patches.push_back({PatchSite::Embedding, 0, 5, 0, true, pv});
+  q.interventions.patches.push_back({PatchSite::Resid, 1, 9, 0, false, v});
+  q.interventions.patches.push_back({PatchSite::Head, 3, 12, 1, false, hv});
+  r.push_back({ids, q});
+  // Prompt edits under the same interventions: the stages reuse the unchanged prefix.
+  ids[20] = 42;
+  r.push_back({ids, q});
+  ids.push_back(7);
+  ids.push_back(8);
+  r.push_back({ids, q});
+  ids.resize(19);
+  r.push_back({ids, q});
+  return r;
+}
+
+// deviceCaptures: every engine keeps its captures in backend buffers (a GPU's storage, forced on
+// the CPU), so stage traces are read back lazily before they travel.
+void splitEqualsWhole(const std::string& modelFile, int nRanks, bool deviceCaptures = false) {
+  LL_REQUIRE_SHARED();
+  auto model = std::shared_ptr<const Model>(loadModel(lltest::sharedDir() / "models" / modelFile));
+  Session whole;
+  whole.attach(model, parity::testBackend());
+  if (deviceCaptures) whole.engine().setDeviceCaptures(true);
+  std::vector<std::unique_ptr<Session>> ranks;
+  for (int r = 0; r < nRanks; ++r) {
+    ranks.push_back(std::make_unique<Session>());
+    ranks.back()->attach(model, parity::testBackend());
+    if (deviceCaptures) ranks.back()->engine().setDeviceCaptures(true);
+  }
+  Hub hub;
+  std::vector<std::unique_ptr<ThreadTransport>> ts;
+  for (int r = 0; r < nRanks; ++r) ts.push_back(std::make_unique<ThreadTransport>(hub, r, nRanks));
+  PipelineOptions opt;
+  opt.timeoutS = 60;
+  // jthreads: joined after the driver's destructor stopped them, also when a check throws.
+  std::vector<std::jthread> workers;
+  for (int r = 1; r < nRanks; ++r)
+    workers.emplace_back(
+        [&, r] { servePipeline(*ts[size_t(r)], ranks[size_t(r)]->engine(), opt); });
+  {
+    PipelineDriver driver(*ts[0], ranks[0]->engine(), opt);
+    int step = 0, reused = 0;
+    for (const auto& [ids, req] : scenario(model->spec)) {
+      const std::string what =
+          modelFile + " -np " + std::to_string(nRanks) + " step " + std::to_string(step++);
+      auto got = driver.run(ids, positionsOf(ids), req.interventions, req.capture);
+      driver.fetchHead();
+      for (int l = 0; l < model->spec.nLayer; ++l) driver.fetchLayer(l);
+      auto want = whole.engine().run(ids, positionsOf(ids), req.interventions, req.capture);
+      reused += got->reusedRows;
+      compareExact(*ranks[0], *got, *want, what);
+    }
+    QVERIFY2(reused > 20, "prefix reuse did not happen");  // the edits kept long prefixes
+  }  // the driver's destructor stops the workers
+}
+
+}  // namespace
+
+LL_TEST(denseTwoRanks) {
+  splitEqualsWhole("stories260K.gguf", 2);
+}
+LL_TEST(denseThreeRanks) {
+  splitEqualsWhole("stories260K.gguf", 3);
+}
+LL_TEST(moeTwoRanks) {
+  splitEqualsWhole("stories260K-moe4.gguf", 2);
+}
+LL_TEST(moeFiveRanks) {
+  splitEqualsWhole("stories260K-moe4.gguf", 5);
+}
+LL_TEST(deviceCaptures) {
+  splitEqualsWhole("stories260K.gguf", 3, true);
+  splitEqualsWhole("stories260K-moe4.gguf", 2, true);
+}
+
+// Stages are balanced by layer count and cover every layer once.
+LL_TEST(splitPlan) {
+  const auto s = splitLayers(22, 4);
+  QCOMPARE(s.size(), size_t(4));
+  QCOMPARE(s[0].first, 0);
+  QCOMPARE(s[3].last, 22);
+  for (size_t i = 0; i < s.size(); ++i) {
+    QVERIFY(s[i].last - s[i].first == 5 || s[i].last - s[i].first == 6);
+    if (i) QCOMPARE(s[i].first, s[i - 1].last);
+  }
+  bool threw = false;
+  try {
+    splitLayers(3, 4);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+}
+
+// A stage asked to reuse more rows than its cache holds refuses instead of computing garbage.
+LL_TEST(stageRefusesReuseItCannotHonour) {
+  LL_REQUIRE_SHARED();
+  auto model =
+      std::shared_ptr<const Model>(loadModel(lltest::sharedDir() / "models" / "stories260K.gguf"));
+  Session s;
+  s.attach(model, parity::testBackend());
+  Engine& e = s.engine();
+  e.setLayerRange(0, 2);
+  const std::vector<int32_t> ids = {1, 5, 6, 7};
+  std::vector<float> out;
+  bool threw = false;
+  try {
+    e.runStage(ids, positionsOf(ids), {}, {}, {2, nullptr, &out});
+  } catch (const std::logic_error&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+  e.runStage(ids, positionsOf(ids), {}, {}, {0, nullptr, &out});
+  QCOMPARE(out.size(), size_t(4 * model->spec.nEmbd));
+  QCOMPARE(e.plannedReuse(ids, positionsOf(ids), {}, {}), 3);
+}
+
+// Truncated or inconsistent messages are errors, never reads past the buffer.
+LL_TEST(malformedMessages) {
+  StageRequest q;
+  q.ids = {1, 2, 3};
+  q.positions = {0, 1, 2};
+  q.interventions.steering.push_back({1, 2.0f, 0, {1.0f, 2.0f}});
+  q.interventions.knockout = Knockout{{1}, {0}, 0, 2};
+  q.interventions.patches.push_back({PatchSite::Head, 1, 2, 0, true, {0.5f}});
+  WireWriter w;
+  writeRequest(w, q);
+  const std::vector<char> full = w.bytes();
+  {
+    WireReader r(full);
+    const StageRequest back = readRequest(r);
+    QVERIFY(back.interventions == q.interventions);
+    QVERIFY(back.ids == q.ids);
+  }
+  for (size_t cut = 0; cut < full.size(); ++cut) {
+    bool threw = false;
+    try {
+      WireReader r(full.data(), cut);
+      readRequest(r);
+    } catch (const std::runtime_error&) {
+      threw = true;
+    }
+    QVERIFY2(threw, "a message cut at " + std::to_string(cut) + " bytes was accepted");
+  }
+  std::vector<char> huge = full;
+  const uint64_t n = uint64_t(1) << 60;  // the ids' count
+  std::memcpy(huge.data(), &n, sizeof n);
+  bool threw = false;
+  try {
+    WireReader r(huge);
+    readRequest(r);
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+}
+
+// A rank that never answers: the driver's run fails with an error naming it after the deadline.
+LL_TEST(silentRankTimesOut) {
+  LL_REQUIRE_SHARED();
+  auto model =
+      std::shared_ptr<const Model>(loadModel(lltest::sharedDir() / "models" / "stories260K.gguf"));
+  Session s;
+  s.attach(model, parity::testBackend());
+  Hub hub;
+  ThreadTransport t0(hub, 0, 2);
+  PipelineOptions opt;
+  opt.timeoutS = 0.5;
+  PipelineDriver driver(t0, s.engine(), opt);
+  const std::vector<int32_t> ids = {1, 5, 6, 7};
+  std::string msg;
+  try {
+    driver.run(ids, positionsOf(ids), {}, {});
+  } catch (const TransportError& e) {
+    msg = e.what();
+  }
+  QVERIFY2(msg.find("rank 1 (layers 2-4)") != std::string::npos, msg);
+  QVERIFY2(msg.find("died or hangs") != std::string::npos, msg);
+}
+
+LL_TEST_MAIN("tst_pipeline_split")
