@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_gemv.h"
+#include "kernels/cpu/fast_matmul.h"
 #include "kernels/cpu/scratch.h"
 
 namespace ll::kern {
@@ -22,6 +23,8 @@ using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 // so thread-count-dependent panels made results differ (~1e-6 relative) between pool sizes.
 // About rows / kPanelSplit rows per panel: two or more panels per thread for up to 8 threads.
 constexpr int64_t kPanelSplit = 16;
+
+}  // namespace
 
 // g = silu(g) * u through aligned blocks padded to whole SIMD packets, so every element takes
 // Eigen's vector exp whatever its address or the segment's length: the fused op then gives the same
@@ -41,6 +44,8 @@ void siluMul(float* g, const float* u, int64_t len) {
     std::memcpy(g + b, gb, size_t(m) * sizeof(float));
   }
 }
+
+namespace {
 
 int64_t f32PanelRows(int64_t rows) {
   return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);
@@ -66,8 +71,10 @@ void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
     cpuDequantizeRow(w.type, w.rowPtr(r0 + r), dst + size_t(r) * w.cols, w.cols);
 }
 
-void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n) {
+void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n,
+               const CpuFeatures* fast) {
   if (n <= 0) return;
+  if (fast && fastMatmul(pool, *fast, w, x, y, n)) return;
   const int64_t rows = w.rows, cols = w.cols;
   ConstMap X(x, n, cols);
   OutMap Y(y, n, rows, Eigen::OuterStride<>(rows));
@@ -107,8 +114,10 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   });
 }
 
-void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n) {
+void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n,
+                     const CpuFeatures* fast) {
   if (n <= 0) return;
+  if (fast && fastMatmulSwiglu(pool, *fast, up, x, gate, n)) return;
   const int64_t rows = up.rows, cols = up.cols;
   if (n <= 8) {
     // Generation: the product is small; the plain matmul keeps its fused dequantize-and-dot path.
