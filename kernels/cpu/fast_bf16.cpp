@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_transpose.h"
 #include "kernels/quant.h"
 
 // Compiled for AVX-512 with BF16 whatever the build's -march: the caller checks the CPU first.
@@ -88,11 +90,51 @@ LL_BF16_TARGET void bf16Rows(const uint32_t* act, int n, int64_t pairs, const ui
     bf16Tile<R, NS>(a, pairs, strips, stripStride, yi, ldy, cols); \
     break;
     LL_TAIL(1)
-    LL_TAIL(2) LL_TAIL(3) LL_TAIL(4) LL_TAIL(5) LL_TAIL(6) LL_TAIL(7) LL_TAIL(8) LL_TAIL(9)
-        LL_TAIL(10) LL_TAIL(11)
+    LL_TAIL(2)
+    LL_TAIL(3) LL_TAIL(4) LL_TAIL(5) LL_TAIL(6) LL_TAIL(7) LL_TAIL(8) LL_TAIL(9) LL_TAIL(10)
+        LL_TAIL(11)
 #undef LL_TAIL
             default : break;
   }
+}
+
+// 16 weight rows (valid of them) into one strip: 16 pairs of each row are loaded (and converted
+// F16 -> bf16), transposed in registers and stored as 16 strip columns; the last pairs
+// (cols % 32) go one by one.
+LL_BF16_TARGET void bf16PackStrip(const CpuWeight& w, int64_t r0, int valid, uint32_t* strip) {
+  const int64_t pairs = bf16Pairs(w.cols), groups = w.cols / 32;
+  const bool f16 = w.type == QType::F16;
+  __m512i r[kStrip];
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int j = 0; j < kStrip; ++j) {
+      if (j >= valid) {
+        r[j] = _mm512_setzero_si512();
+        continue;
+      }
+      const __m512i v = _mm512_loadu_si512(w.rowPtr(r0 + j) + g * 64);
+      // vcvtne2ps2bf16 puts its second operand's 16 values in the low half: k order is kept.
+      r[j] = f16 ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1)),
+                                                _mm512_cvtph_ps(_mm512_castsi512_si256(v)))
+                 : v;
+    }
+    transpose16x16(r);
+    for (int c = 0; c < kStrip; ++c) _mm512_storeu_si512(strip + (g * kStrip + c) * kStrip, r[c]);
+  }
+  for (int64_t p = groups * kStrip; p < pairs; ++p)
+    for (int j = 0; j < kStrip; ++j) {
+      uint32_t v = 0;
+      if (j < valid) {
+        const uint8_t* row = w.rowPtr(r0 + j);
+        uint16_t h[2] = {0, 0};
+        std::memcpy(h, row + 4 * p, 2 * p + 1 < w.cols ? 4 : 2);
+        if (f16) {
+          h[0] = toBf16(fp16ToFp32(h[0]));
+          h[1] = 2 * p + 1 < w.cols ? toBf16(fp16ToFp32(h[1])) : 0;
+        }
+        v = uint32_t(h[0]) | uint32_t(h[1]) << 16;
+      }
+      strip[p * kStrip + j] = v;
+    }
 }
 
 }  // namespace
@@ -103,23 +145,15 @@ void bf16Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, uint3
     toBf16Pairs(x + size_t(r) * cols, cols, out + size_t(r) * pairs);
 }
 
-void bf16PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst) {
+void bf16PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst) {
   const int64_t pairs = bf16Pairs(w.cols), strips = stripsFor(count);
-  thread_local std::vector<float> f32;
-  thread_local std::vector<uint32_t> rowPairs;
-  f32.resize(size_t(w.cols));
-  rowPairs.resize(size_t(pairs));
+  std::vector<float> f32(size_t(w.cols));
+  std::vector<uint32_t> rowPairs(static_cast<size_t>(pairs));
   std::memset(dst, 0, size_t(strips) * size_t(pairs) * kStrip * sizeof(uint32_t));
   for (int64_t r = 0; r < count; ++r) {
     if (w.type == QType::BF16) {
-      // Already bf16: only subnormals change (to zero, as the dot product reads them).
-      const uint8_t* src = w.rowPtr(r0 + r);
-      for (int64_t p = 0; p < pairs; ++p) {
-        uint16_t lo = 0, hi = 0;
-        std::memcpy(&lo, src + 4 * p, 2);
-        if (2 * p + 1 < w.cols) std::memcpy(&hi, src + 4 * p + 2, 2);
-        rowPairs[size_t(p)] = uint32_t(toBf16(fromBf16(lo))) | uint32_t(toBf16(fromBf16(hi))) << 16;
-      }
+      rowPairs.back() = 0;
+      std::memcpy(rowPairs.data(), w.rowPtr(r0 + r), size_t(w.cols) * 2);
     } else {
       cpuDequantizeRow(w.type, w.rowPtr(r0 + r), f32.data(), w.cols);
       toBf16Pairs(f32.data(), w.cols, rowPairs.data());
@@ -128,6 +162,16 @@ void bf16PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst)
     const int64_t lane = r % kStrip;
     for (int64_t p = 0; p < pairs; ++p) strip[p * kStrip + lane] = rowPairs[size_t(p)];
   }
+}
+
+void bf16PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst) {
+  // Gather offsets are 32-bit: rows further apart than that (never in practice) go the slow way.
+  if (w.rowBytes * kStrip > size_t(INT32_MAX) || (w.type != QType::F16 && w.type != QType::BF16))
+    return bf16PackPanelScalar(w, r0, count, dst);
+  const int64_t pairs = bf16Pairs(w.cols);
+  for (int64_t s = 0; s * kStrip < count; ++s)
+    bf16PackStrip(w, r0 + s * kStrip, int(std::min<int64_t>(kStrip, count - s * kStrip)),
+                  dst + size_t(s) * size_t(pairs) * kStrip);
 }
 
 LL_BF16_TARGET void bf16PanelAvx512(const uint32_t* act, int n, int64_t pairs,
@@ -143,6 +187,7 @@ LL_BF16_TARGET void bf16PanelAvx512(const uint32_t* act, int n, int64_t pairs,
 void bf16PanelScalar(const uint32_t* act, int n, int64_t pairs, const uint32_t* panel,
                      int64_t count, float* y, int64_t ldy) {
   auto ftz = [](float v) { return std::fabs(v) < FLT_MIN ? std::copysign(0.0f, v) : v; };
+  auto in = [&](uint16_t h) { return ftz(fromBf16(h)); };  // subnormal inputs read as zero
   for (int i = 0; i < n; ++i)
     for (int64_t j = 0; j < count; ++j) {
       const uint32_t* w = panel + size_t(j / kStrip) * size_t(pairs) * kStrip + j % kStrip;
@@ -150,8 +195,8 @@ void bf16PanelScalar(const uint32_t* act, int n, int64_t pairs, const uint32_t* 
       for (int64_t p = 0; p < pairs; ++p) {
         const uint32_t a = act[size_t(i) * pairs + p], b = w[p * kStrip];
         // bf16 x bf16 is exact in f32: only the two additions round.
-        acc = ftz(acc + fromBf16(uint16_t(a >> 16)) * fromBf16(uint16_t(b >> 16)));
-        acc = ftz(acc + fromBf16(uint16_t(a)) * fromBf16(uint16_t(b)));
+        acc = ftz(acc + in(uint16_t(a >> 16)) * in(uint16_t(b >> 16)));
+        acc = ftz(acc + in(uint16_t(a)) * in(uint16_t(b)));
       }
       y[size_t(i) * ldy + j] = acc;
     }

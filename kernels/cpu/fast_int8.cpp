@@ -4,10 +4,12 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_transpose.h"
 #include "kernels/quant.h"
 
 // Compiled for AVX-512 with VNNI whatever the build's -march: the caller checks the CPU first.
@@ -37,6 +39,10 @@ float weightBlock(QType type, const uint8_t* row, int64_t b, int8_t* q) {
     q[j + 16] = int8_t((blk[2 + j] >> 4) - 8);
   }
   return halfAt(blk);
+}
+
+float weightScale(QType type, const uint8_t* row, int64_t b) {
+  return halfAt(row + size_t(b) * (type == QType::Q8_0 ? 34 : 18));
 }
 
 template <int MR, int NS>
@@ -118,10 +124,53 @@ LL_VNNI_TARGET void int8Rows(const Int8Act& a, int n, int64_t blocks, const uint
     int8Tile<R, NS>(ai, blocks, strips, stripBytes, yi, ldy, cols); \
     break;
     LL_TAIL(1)
-    LL_TAIL(2) LL_TAIL(3) LL_TAIL(4) LL_TAIL(5) LL_TAIL(6) LL_TAIL(7)
+    LL_TAIL(2)
+    LL_TAIL(3) LL_TAIL(4) LL_TAIL(5) LL_TAIL(6) LL_TAIL(7)
 #undef LL_TAIL
         default : break;
   }
+}
+
+// One row's quants of block b as 32 bytes q + 128 (u8), the 16 bytes past them untouched.
+LL_VNNI_TARGET __m256i blockBytes(QType type, const uint8_t* row, int64_t b) {
+  if (type == QType::Q8_0)
+    return _mm256_xor_si256(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + size_t(b) * 34 + 2)),
+        _mm256_set1_epi8(char(0x80)));
+  // Q4_0: k 0..15 are the low nibbles of the 16 bytes, k 16..31 the high ones; q - 8 + 128.
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + size_t(b) * 18 + 2));
+  const __m128i lowMask = _mm_set1_epi8(0x0f);
+  const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, lowMask)),
+                                            _mm_and_si128(_mm_srli_epi16(v, 4), lowMask), 1);
+  return _mm256_add_epi8(q, _mm256_set1_epi8(120));
+}
+
+// 16 weight rows (valid of them) into one strip: two blocks of each row (16 quads) are loaded,
+// transposed in registers and stored as 16 strip columns; an odd last block fills half.
+LL_VNNI_TARGET void int8PackStrip(const CpuWeight& w, int64_t r0, int valid, uint8_t* st) {
+  const int64_t blocks = w.cols / kQBlock;
+  const __m512i pad = _mm512_set1_epi8(char(128));  // weight 0, for rows past valid
+  float* scales = reinterpret_cast<float*>(st + size_t(blocks) * kQBlock * kStrip);
+  __m512i r[kStrip];
+  for (int64_t b = 0; b < blocks; b += 2) {
+    const bool pair = b + 1 < blocks;
+    for (int j = 0; j < kStrip; ++j) {
+      if (j >= valid) {
+        r[j] = pad;
+        continue;
+      }
+      const uint8_t* row = w.rowPtr(r0 + j);
+      const __m256i lo = blockBytes(w.type, row, b);
+      r[j] = _mm512_inserti64x4(_mm512_castsi256_si512(lo),
+                                pair ? blockBytes(w.type, row, b + 1) : lo, 1);
+    }
+    transpose16x16(r);
+    for (int c = 0; c < (pair ? kStrip : kQuads); ++c)
+      _mm512_storeu_si512(st + size_t(b * kQuads + c) * 64, r[c]);
+  }
+  for (int j = 0; j < kStrip; ++j)
+    for (int64_t b = 0; b < blocks; ++b)
+      scales[b * kStrip + j] = j < valid ? weightScale(w.type, w.rowPtr(r0 + j), b) : 0.0f;
 }
 
 }  // namespace
@@ -147,7 +196,7 @@ void int8Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, const
     }
 }
 
-void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) {
+void int8PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) {
   const int64_t blocks = w.cols / kQBlock, strips = stripsFor(count);
   const size_t stripBytes = int8StripBytes(blocks);
   // Padding rows: bytes 128 (weight 0) and scale 0.
@@ -170,6 +219,15 @@ void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) 
       }
     }
   }
+}
+
+void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) {
+  // Gather offsets are 32-bit: rows further apart than that (never in practice) go the slow way.
+  if (w.rowBytes * kStrip > size_t(INT32_MAX)) return int8PackPanelScalar(w, r0, count, dst);
+  const size_t stripBytes = int8StripBytes(w.cols / kQBlock);
+  for (int64_t s = 0; s * kStrip < count; ++s)
+    int8PackStrip(w, r0 + s * kStrip, int(std::min<int64_t>(kStrip, count - s * kStrip)),
+                  dst + size_t(s) * stripBytes);
 }
 
 LL_VNNI_TARGET void int8PanelAvx512(const Int8Act& a, int n, int64_t blocks, const uint8_t* panel,

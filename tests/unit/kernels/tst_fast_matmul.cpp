@@ -78,7 +78,8 @@ void requireFeatures(bool bf16) {
           f.describe() + "): the fallback test covers it");
 }
 
-// vdpbf16ps panel kernel == the scalar reference, bit for bit, on F16 and BF16 weights.
+// vdpbf16ps panel kernel == the scalar reference, bit for bit, on F16 and BF16 weights; so are
+// the packed panels.
 LL_TEST(bf16KernelMatchesScalar) {
   requireFeatures(true);
   const uint64_t seed = lltest::ops::freshSeed();
@@ -93,6 +94,14 @@ LL_TEST(bf16KernelMatchesScalar) {
       fast::bf16Activations(x.data(), s.cols, 0, s.n, act.data());
       std::vector<uint32_t> panel(size_t(fast::stripsFor(s.rows)) * pairs * fast::kStrip);
       fast::bf16PackPanel(tw.w, 0, s.rows, panel.data());
+      // The gathering packer writes the scalar packer's bits, from any first row.
+      for (int64_t r0 : {int64_t(0), s.rows / 3}) {
+        const int64_t count = s.rows - r0, words = fast::stripsFor(count) * pairs * fast::kStrip;
+        std::vector<uint32_t> a(size_t(words), 1u), b(size_t(words), 2u);
+        fast::bf16PackPanel(tw.w, r0, count, a.data());
+        fast::bf16PackPanelScalar(tw.w, r0, count, b.data());
+        QVERIFY2(a == b, shapeTag(t, s) + ": packed panels differ from row " + std::to_string(r0));
+      }
       // ldy past rows: the kernel must write only its count columns.
       const int64_t ldy = s.rows + 3;
       std::vector<float> simd(size_t(s.n) * ldy, -7.0f), ref(size_t(s.n) * ldy, -7.0f);
@@ -104,7 +113,8 @@ LL_TEST(bf16KernelMatchesScalar) {
     }
 }
 
-// vpdpbusd panel kernel == the scalar reference, bit for bit, on Q8_0 and Q4_0 weights.
+// vpdpbusd panel kernel == the scalar reference, bit for bit, on Q8_0 and Q4_0 weights; so are
+// the packed panels.
 LL_TEST(int8KernelMatchesScalar) {
   requireFeatures(false);
   const uint64_t seed = lltest::ops::freshSeed();
@@ -123,6 +133,14 @@ LL_TEST(int8KernelMatchesScalar) {
       fast::int8Activations(x.data(), s.cols, 0, s.n, a);
       std::vector<uint8_t> panel(size_t(fast::stripsFor(s.rows)) * fast::int8StripBytes(blocks));
       fast::int8PackPanel(tw.w, 0, s.rows, panel.data());
+      for (int64_t r0 : {int64_t(0), s.rows / 3}) {
+        const int64_t count = s.rows - r0;
+        const size_t bytes = size_t(fast::stripsFor(count)) * fast::int8StripBytes(blocks);
+        std::vector<uint8_t> a(bytes, 1), b(bytes, 2);
+        fast::int8PackPanel(tw.w, r0, count, a.data());
+        fast::int8PackPanelScalar(tw.w, r0, count, b.data());
+        QVERIFY2(a == b, shapeTag(t, s) + ": packed panels differ from row " + std::to_string(r0));
+      }
       const int64_t ldy = s.rows + 5;
       std::vector<float> simd(size_t(s.n) * ldy, -7.0f), ref(size_t(s.n) * ldy, -7.0f);
       fast::int8PanelAvx512(a, s.n, blocks, panel.data(), s.rows, simd.data(), ldy);
