@@ -12,7 +12,7 @@ namespace ll::cli {
 namespace {
 
 struct ContrastOpts {
-  std::string model, backend = "cpu", out, layers;
+  std::string model, backend = "cpu", cpuMath, out, layers;
   int threads = 0;
   std::vector<std::string> task, neutral;
   rt::ana::ExpertContrastRequest rq;
@@ -40,7 +40,7 @@ int contrastCommand(ContrastOpts o) {
   o.rq.promoteMiddleOnly = !o.promoteAll;
   ana::writeJsonOut(o.out, [&] {
     rt::Session s;
-    s.load(o.model, rt::parseBackend(o.backend, o.threads));
+    s.load(o.model, rt::parseBackend(o.backend, o.threads, o.cpuMath));
     return rt::ana::expertContrastJson(rt::ana::expertContrast(s, o.rq));
   });
   return 0;
@@ -62,6 +62,7 @@ RegisterCommand reg{
        sub.add_flag("--promote-all-layers", o->promoteAll, rt::ana::kContrastPromoteHelp);
        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->backend, "cpu or cuda");
+       addCpuMathOption(sub, o->cpuMath);
        sub.add_option("--out", o->out, "JSON file to write")->required();
        return [o] { return contrastCommand(*o); };
      }}};

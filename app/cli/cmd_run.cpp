@@ -18,7 +18,7 @@ namespace ll::cli {
 namespace {
 
 struct RunOpts {
-  std::string model, text, ids, dump, backend = "cpu";
+  std::string model, text, ids, dump, backend = "cpu", cpuMath;
   int threads = 0;
   bool bos = false, noBos = false;
   rt::InterventionArgs iv;
@@ -36,7 +36,7 @@ std::string hex(const std::string& s) {
 
 int runCommand(const RunOpts& o) {
   rt::Session session;
-  session.load(o.model, rt::parseBackend(o.backend, o.threads));
+  session.load(o.model, rt::parseBackend(o.backend, o.threads, o.cpuMath));
   if (!o.ids.empty()) {
     session.setPromptIds(ana::parseIdList(o.ids, "--ids"));
   } else {
@@ -121,6 +121,7 @@ RegisterCommand reg{{"run", "run a prompt and dump logits, attention, residuals 
                        sub.add_option("--dump", o->dump, "folder to write .npy/.json into");
                        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
                        sub.add_option("--backend", o->backend, "cpu or cuda");
+                       addCpuMathOption(sub, o->cpuMath);
                        auto* b = sub.add_flag("--bos", o->bos, "add BOS");
                        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");
                        b->excludes(nb);
