@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cfloat>
-#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -91,10 +90,11 @@ LL_BF16_TARGET void bf16Rows(const uint32_t* act, int n, int64_t pairs, const ui
     break;
     LL_TAIL(1)
     LL_TAIL(2)
-    LL_TAIL(3) LL_TAIL(4) LL_TAIL(5) LL_TAIL(6) LL_TAIL(7) LL_TAIL(8) LL_TAIL(9) LL_TAIL(10)
-        LL_TAIL(11)
+    LL_TAIL(3)
+    LL_TAIL(4)
+    LL_TAIL(5) LL_TAIL(6) LL_TAIL(7) LL_TAIL(8) LL_TAIL(9) LL_TAIL(10) LL_TAIL(11)
 #undef LL_TAIL
-            default : break;
+        default : break;
   }
 }
 
@@ -165,9 +165,7 @@ void bf16PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint32_t
 }
 
 void bf16PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst) {
-  // Gather offsets are 32-bit: rows further apart than that (never in practice) go the slow way.
-  if (w.rowBytes * kStrip > size_t(INT32_MAX) || (w.type != QType::F16 && w.type != QType::BF16))
-    return bf16PackPanelScalar(w, r0, count, dst);
+  if (w.type != QType::F16 && w.type != QType::BF16) return bf16PackPanelScalar(w, r0, count, dst);
   const int64_t pairs = bf16Pairs(w.cols);
   for (int64_t s = 0; s * kStrip < count; ++s)
     bf16PackStrip(w, r0 + s * kStrip, int(std::min<int64_t>(kStrip, count - s * kStrip)),

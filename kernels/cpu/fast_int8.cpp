@@ -4,7 +4,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <cstring>
 
@@ -125,7 +124,9 @@ LL_VNNI_TARGET void int8Rows(const Int8Act& a, int n, int64_t blocks, const uint
     break;
     LL_TAIL(1)
     LL_TAIL(2)
-    LL_TAIL(3) LL_TAIL(4) LL_TAIL(5) LL_TAIL(6) LL_TAIL(7)
+    LL_TAIL(3)
+    LL_TAIL(4)
+    LL_TAIL(5) LL_TAIL(6) LL_TAIL(7)
 #undef LL_TAIL
         default : break;
   }
@@ -222,8 +223,6 @@ void int8PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint8_t*
 }
 
 void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) {
-  // Gather offsets are 32-bit: rows further apart than that (never in practice) go the slow way.
-  if (w.rowBytes * kStrip > size_t(INT32_MAX)) return int8PackPanelScalar(w, r0, count, dst);
   const size_t stripBytes = int8StripBytes(w.cols / kQBlock);
   for (int64_t s = 0; s * kStrip < count; ++s)
     int8PackStrip(w, r0 + s * kStrip, int(std::min<int64_t>(kStrip, count - s * kStrip)),

@@ -34,7 +34,8 @@ void bf16Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, uint3
 // Weight rows [r0, r0 + count) as stripsFor(count) strips of bf16Pairs(cols) * kStrip uint32:
 // entry [p][j] holds row j's pair p. Rows past count are zero. F16 loses 3 mantissa bits
 // (10 -> 7) on the way to bf16 (round to nearest even); BF16 bits are taken as they are.
-// AVX-512 (16-row gathers, vcvtph2ps + vcvtne2ps2bf16) and the scalar reference; same bits.
+// AVX-512 (16-row register transposes, vcvtph2ps + vcvtne2ps2bf16) and the scalar reference;
+// same bits.
 void bf16PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst);
 void bf16PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst);
 // y[i * ldy + j] = sum_p act_i[p] . panel_j[p] for i < n, j < count (f32 accumulation).
@@ -65,7 +66,7 @@ void int8Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, const
 inline size_t int8StripBytes(int64_t blocks) {
   return size_t(blocks) * (kQBlock * kStrip + kStrip * sizeof(float));
 }
-// AVX-512 (16-row gathers) and the scalar reference; same bytes.
+// AVX-512 (16-row register transposes) and the scalar reference; same bytes.
 void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst);
 void int8PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst);
 // y[i * ldy + j] = sum_b (d_x d_w) * (int sum_b q_x q_w) for i < n, j < count.

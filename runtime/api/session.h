@@ -26,7 +26,7 @@ struct BackendChoice {
   int threads = 0;           // cpu: <= 0 means hardware concurrency
   // The CPU backend's math (kern::CpuMath): "precise", "fast", or empty for LAYERLENS_CPU_MATH
   // (default precise). Also applies when "cuda" falls back to the CPU.
-  std::string cpuMath;
+  std::string cpuMath = {};  // "= {}": {"cpu", 2} stays free of -Wmissing-field-initializers
 };
 
 // (layersDone, nLayer) -> false to cancel (the call throws Cancelled).
