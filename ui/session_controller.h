@@ -88,7 +88,7 @@ class SessionController : public QObject {
     ViewState state;
     Task task;
     std::function<void(const QString&)> done;
-    QString cpuMath;  // Load: the CPU math asked for when the load was requested
+    QString cpuMath = {};  // Load: the CPU math asked for when the load was requested
   };
   void workerLoop();
   void runJob(const Job& job);
