@@ -17,6 +17,7 @@
 
 class QDockWidget;
 class QLabel;
+class QMenu;
 
 class QMimeData;
 class QPlainTextEdit;
@@ -156,6 +157,7 @@ class MainWindow : public QMainWindow {
   void connectInputs();
   void connectController();
   void buildMenus();
+  void buildCpuMathMenu(QMenu* view);
   void showAbout();
   // Help > Guided demos: opens the Demos menu (installed by installDemoMenu) in the menu bar.
   void showDemosMenu();

@@ -7,8 +7,10 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QStatusBar>
 
 #include "ui/attribution_panel.h"
+#include "ui/cpu_math_setting.h"
 #include "ui/entropy_panel.h"
 #include "ui/expert_contrast_panel.h"
 #include "ui/flow_panel.h"
@@ -87,6 +89,8 @@ void MainWindow::buildMenus() {
   dark->setObjectName(QStringLiteral("themeDark"));
   connect(light, &QAction::triggered, this, [this] { setTheme(Theme::Light); });
   connect(dark, &QAction::triggered, this, [this] { setTheme(Theme::Dark); });
+  view->addSeparator();
+  buildCpuMathMenu(view);
 
   // Analyses: the right column holds more tabs than fit its width; each entry brings its panel
   // to the front (shown again if it was closed), in the column's tab order.
@@ -122,6 +126,37 @@ void MainWindow::buildMenus() {
   QAction* about = help->addAction(tr("&About LayerLens..."), this, &MainWindow::showAbout);
   about->setObjectName(QStringLiteral("helpAbout"));
   about->setMenuRole(QAction::AboutRole);
+}
+
+// View > CPU math: precise (f32 products, the parity bar) or fast (bf16/int8 dot products),
+// saved like the theme and applied when the next model loads; the model panel and About name
+// the backend (and so the mode) of the loaded model.
+void MainWindow::buildCpuMathMenu(QMenu* view) {
+  QMenu* math = view->addMenu(tr("CPU &math"));
+  math->menuAction()->setObjectName(QStringLiteral("cpuMathMenu"));
+  auto* group = new QActionGroup(this);
+  QAction* precise = math->addAction(tr("Precise (f32 products; default)"));
+  QAction* fast = math->addAction(tr("Fast (bf16 / int8 dot products on AVX-512 CPUs)"));
+  precise->setObjectName(QStringLiteral("cpuMathPrecise"));
+  fast->setObjectName(QStringLiteral("cpuMathFast"));
+  const QString setting = savedCpuMath();
+  m_controller->setCpuMath(setting);
+  for (QAction* a : {precise, fast}) {
+    a->setCheckable(true);
+    group->addAction(a);
+    const QString mode = a == fast ? QStringLiteral("fast") : QStringLiteral("precise");
+    a->setChecked(effectiveCpuMath(setting) == mode);
+    connect(a, &QAction::triggered, this, [this, mode] {
+      saveCpuMath(mode);
+      m_controller->setCpuMath(mode);
+      statusBar()->showMessage(
+          m_controller->hasModel()
+              ? tr("CPU math: %1 from the next model load (the loaded model runs on %2)")
+                    .arg(mode, m_backend)
+              : tr("CPU math: %1 from the next model load").arg(mode),
+          8000);
+    });
+  }
 }
 
 void MainWindow::showDemosMenu() {

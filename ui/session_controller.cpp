@@ -50,7 +50,7 @@ void SessionController::setBusy(int delta) {
 }
 
 void SessionController::loadModel(const QString& path) {
-  Job job{Tag::Load, ++m_loadGeneration, path, {}, {}, {}};
+  Job job{Tag::Load, ++m_loadGeneration, path, {}, {}, {}, m_cpuMath};
   size_t replaced = 0;
   {
     std::lock_guard lock(m_mutex);
@@ -115,6 +115,7 @@ void SessionController::runJob(const Job& job) {
     try {
       rt::BackendChoice backend;
       backend.threads = m_threads;
+      backend.cpuMath = job.cpuMath.toStdString();
       ModelInfo info = m_job->load(job.path.toStdString(), backend, progress);
       post([info](SessionController* c) {
         c->m_hasModel = true;

@@ -50,6 +50,11 @@ class SessionController : public QObject {
   // would only flicker in the status bar).
   void setProgressAfterMs(int ms) { m_progressAfterMs = ms; }
 
+  // The CPU backend's math for the loads requested from now on: "precise", "fast" or "" (the
+  // LAYERLENS_CPU_MATH environment variable). The loaded model keeps its backend.
+  void setCpuMath(const QString& mode) { m_cpuMath = mode; }
+  const QString& cpuMath() const { return m_cpuMath; }
+
   bool hasModel() const { return m_hasModel; }
   const ModelInfo& modelInfo() const { return m_info; }
   bool busy() const { return m_busy > 0; }
@@ -83,6 +88,7 @@ class SessionController : public QObject {
     ViewState state;
     Task task;
     std::function<void(const QString&)> done;
+    QString cpuMath = {};  // Load: the CPU math asked for when the load was requested
   };
   void workerLoop();
   void runJob(const Job& job);
@@ -92,6 +98,7 @@ class SessionController : public QObject {
 
   std::unique_ptr<AnalysisJob> m_job;  // worker thread only
   int m_threads = 0;
+  QString m_cpuMath;  // UI thread; copied into each load job
   QThread* m_thread = nullptr;
   std::mutex m_mutex;
   std::condition_variable m_wake;

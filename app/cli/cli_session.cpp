@@ -21,8 +21,9 @@ namespace {
 
 class LocalSession final : public CliSession {
  public:
-  LocalSession(const std::string& model, const std::string& backend, int threads) {
-    m_s.load(model, rt::parseBackend(backend, threads));
+  LocalSession(const std::string& model, const std::string& backend, int threads,
+               const std::string& cpuMath) {
+    m_s.load(model, rt::parseBackend(backend, threads, cpuMath));
   }
   const rt::ModelSpec& spec() const override { return m_s.model().spec; }
   std::string backendName() const override { return m_s.backendName(); }
@@ -62,14 +63,22 @@ class LocalSession final : public CliSession {
 }  // namespace
 
 std::unique_ptr<CliSession> openLocalSession(const std::string& model, const std::string& backend,
-                                             int threads) {
-  return std::make_unique<LocalSession>(model, backend, threads);
+                                             int threads, const std::string& cpuMath) {
+  return std::make_unique<LocalSession>(model, backend, threads, cpuMath);
 }
 
 std::unique_ptr<CliSession> openCliSession(const std::string& model, const std::string& backend,
-                                           int threads, const ServerTarget& target) {
-  if (target.remote()) return openRemoteSession(model, backend, threads, target);
-  return openLocalSession(model, backend, threads);
+                                           int threads, const ServerTarget& target,
+                                           const std::string& cpuMath) {
+  if (target.remote()) {
+    // The server's backend is the server's: its math mode is set where it runs.
+    if (!cpuMath.empty())
+      throw std::invalid_argument(
+          "--cpu-math cannot be combined with --server (the server's "
+          "LAYERLENS_CPU_MATH applies)");
+    return openRemoteSession(model, backend, threads, target);
+  }
+  return openLocalSession(model, backend, threads, cpuMath);
 }
 
 #ifndef LAYERLENS_HAVE_REMOTE

@@ -22,7 +22,7 @@
 namespace ll::cli::ana {
 
 struct ModelPrompt {
-  std::string model, text, ids, backend = "cpu";
+  std::string model, text, ids, backend = "cpu", cpuMath;
   int threads = 0;
   bool bos = false, noBos = false;
 };
@@ -34,6 +34,7 @@ inline void addModelPrompt(CLI::App& sub, ModelPrompt& mp) {
   text->excludes(ids);
   sub.add_option("--threads", mp.threads, "CPU threads (default: all)");
   sub.add_option("--backend", mp.backend, "cpu or cuda");
+  addCpuMathOption(sub, mp.cpuMath);
   auto* b = sub.add_flag("--bos", mp.bos, "add BOS");
   auto* nb = sub.add_flag("--no-bos", mp.noBos, "do not add BOS");
   b->excludes(nb);
@@ -61,7 +62,7 @@ inline std::vector<int32_t> parseIdList(const std::string& s, const char* flag) 
 // Loads the model; sets the prompt when one was given (required unless allowNoPrompt).
 inline std::unique_ptr<rt::Session> openSession(const ModelPrompt& mp, bool allowNoPrompt = false) {
   auto s = std::make_unique<rt::Session>();
-  s->load(mp.model, rt::parseBackend(mp.backend, mp.threads));
+  s->load(mp.model, rt::parseBackend(mp.backend, mp.threads, mp.cpuMath));
   if (!mp.ids.empty())
     s->setPromptIds(parseIdList(mp.ids, "--ids"));
   else if (!mp.text.empty())
@@ -74,7 +75,7 @@ inline std::unique_ptr<rt::Session> openSession(const ModelPrompt& mp, bool allo
 // openSession's counterpart for the remote-capable commands: here or on target's server.
 inline std::unique_ptr<CliSession> openPrompted(const ModelPrompt& mp, const ServerTarget& target,
                                                 bool allowNoPrompt = false) {
-  auto s = openCliSession(mp.model, mp.backend, mp.threads, target);
+  auto s = openCliSession(mp.model, mp.backend, mp.threads, target, mp.cpuMath);
   if (!mp.ids.empty())
     s->setPromptIds(parseIdList(mp.ids, "--ids"));
   else if (!mp.text.empty())

@@ -24,7 +24,7 @@ int compareCommand(const CompareOpts& o) {
   ana::writeJsonOut(o.out, [&] {
     auto student = ana::openSession(o.mp);
     rt::Session teacher;
-    teacher.load(o.teacher, rt::parseBackend(o.mp.backend, o.mp.threads));
+    teacher.load(o.teacher, rt::parseBackend(o.mp.backend, o.mp.threads, o.mp.cpuMath));
     const auto c = rt::ana::compareModels(*student, teacher, o.rq);
     fig::FigureInput in = fig::figureInput(*student, o.mp.model, o.mp.text, o.mp.ids);
     in.teacher = o.teacher;

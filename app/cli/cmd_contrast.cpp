@@ -13,7 +13,7 @@ namespace ll::cli {
 namespace {
 
 struct ContrastOpts {
-  std::string model, backend = "cpu", out, layers;
+  std::string model, backend = "cpu", cpuMath, out, layers;
   int threads = 0;
   std::vector<std::string> task, neutral;
   rt::ana::ExpertContrastRequest rq;
@@ -43,7 +43,7 @@ int contrastCommand(ContrastOpts o) {
   fig::checkFigureOut(o.figure);
   ana::writeJsonOut(o.out, [&] {
     rt::Session s;
-    s.load(o.model, rt::parseBackend(o.backend, o.threads));
+    s.load(o.model, rt::parseBackend(o.backend, o.threads, o.cpuMath));
     const auto r = rt::ana::expertContrast(s, o.rq);
     fig::FigureInput in;  // the caption names the prompt sets (vis::contrastCaption)
     in.session = &s;
@@ -70,6 +70,7 @@ RegisterCommand reg{
        sub.add_flag("--promote-all-layers", o->promoteAll, rt::ana::kContrastPromoteHelp);
        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->backend, "cpu or cuda");
+       addCpuMathOption(sub, o->cpuMath);
        sub.add_option("--out", o->out, "JSON file to write")->required();
        fig::addFigureOption(sub, o->figure, "--figure", "the layer x expert differences");
        return [o] { return contrastCommand(*o); };

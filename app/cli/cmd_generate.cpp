@@ -15,7 +15,7 @@ void addInterventionFlags(CLI::App& sub, rt::InterventionArgs& iv);  // cmd_run.
 namespace {
 
 struct GenOpts {
-  std::string model, text, backend = "cpu";
+  std::string model, text, backend = "cpu", cpuMath;
   int n = 32, threads = 0, topK = 0;
   bool greedy = false, bos = false, noBos = false, stopEos = true;
   float temp = 0.8f, topP = 1.0f;
@@ -25,7 +25,7 @@ struct GenOpts {
 };
 
 int generateCommand(const GenOpts& o) {
-  auto session = openCliSession(o.model, o.backend, o.threads, o.target);
+  auto session = openCliSession(o.model, o.backend, o.threads, o.target, o.cpuMath);
   session->setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
   rt::GenerateRequest req;
   req.maxTokens = o.n;
@@ -62,6 +62,7 @@ RegisterCommand reg{
        sub.add_flag("!--no-stop", o->stopEos, "do not stop at end-of-sequence");
        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->backend, "cpu or cuda");
+       addCpuMathOption(sub, o->cpuMath);
        auto* b = sub.add_flag("--bos", o->bos, "add BOS");
        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");
        b->excludes(nb);

@@ -71,7 +71,7 @@ int patchCommand(const PatchOpts& o) {
   fig::checkFigureOut(o.figure);
 
   auto s = std::make_unique<rt::Session>();
-  s->load(o.mp.model, rt::parseBackend(o.mp.backend, o.mp.threads));
+  s->load(o.mp.model, rt::parseBackend(o.mp.backend, o.mp.threads, o.mp.cpuMath));
   const auto clean = promptIds(*s, o, o.clean, o.cleanIds, "--clean-ids");
   const auto corrupt = corrupted ? promptIds(*s, o, o.corrupt, o.corruptIds, "--corrupt-ids")
                                  : std::vector<int32_t>{};
@@ -144,6 +144,7 @@ RegisterCommand reg{
        fig::addFigureOption(sub, o->figure, "--figure", "the layer x token effect");
        sub.add_option("--threads", o->mp.threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->mp.backend, "cpu or cuda");
+       addCpuMathOption(sub, o->mp.cpuMath);
        auto* b = sub.add_flag("--bos", o->mp.bos, "add BOS to prompt texts");
        sub.add_flag("--no-bos", o->mp.noBos, "do not add BOS to prompt texts")->excludes(b);
        return [o] { return patchCommand(*o); };

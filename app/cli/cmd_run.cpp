@@ -20,7 +20,7 @@ namespace ll::cli {
 namespace {
 
 struct RunOpts {
-  std::string model, text, ids, dump, backend = "cpu";
+  std::string model, text, ids, dump, backend = "cpu", cpuMath;
   int threads = 0;
   double rankTimeout = 60.0;
   bool bos = false, noBos = false;
@@ -42,7 +42,7 @@ std::string hex(const std::string& s) {
 int runPass(const RunOpts& o, SplitRun* split) {
   if (split && o.target.remote())
     throw std::invalid_argument("run: --server cannot be combined with mpirun's ranks");
-  auto session = openCliSession(o.model, o.backend, o.threads, o.target);
+  auto session = openCliSession(o.model, o.backend, o.threads, o.target, o.cpuMath);
   if (split) {
     rt::Session& local = *session->local();  // a local session: --server was refused above
     if (!split->isDriver()) return split->serve(local);
@@ -151,6 +151,7 @@ RegisterCommand reg{{"run", "run a prompt and dump logits, attention, residuals 
                        sub.add_option("--rank-timeout", o->rankTimeout,
                                       "under mpirun: seconds to wait for another rank before "
                                       "reporting it dead or hung (default 60)");
+                       addCpuMathOption(sub, o->cpuMath);
                        auto* b = sub.add_flag("--bos", o->bos, "add BOS");
                        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");
                        b->excludes(nb);

@@ -18,6 +18,15 @@ struct Command {
 
 std::vector<Command>& commands();
 
+// --cpu-math fast|precise beside --backend/--threads: the CPU backend's numerics (empty:
+// LAYERLENS_CPU_MATH, default precise).
+inline void addCpuMathOption(CLI::App& sub, std::string& cpuMath) {
+  sub.add_option("--cpu-math", cpuMath,
+                 "CPU math: precise (default; f32 products) or fast (bf16/int8 dot products "
+                 "for F16/BF16/Q8_0/Q4_0 weights on AVX-512 BF16/VNNI CPUs)")
+      ->check(CLI::IsMember({"precise", "fast"}));
+}
+
 struct RegisterCommand {
   explicit RegisterCommand(Command c) { commands().push_back(std::move(c)); }
 };

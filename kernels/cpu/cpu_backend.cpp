@@ -1,7 +1,8 @@
 // The CPU backend: host memory, Eigen for the dense work, a thread pool of our own for
-// parallelism (one pool per backend), weights kept in their file type.
+// parallelism (one pool per backend), weights kept in their file type; precise or fast math.
 #include <Eigen/Core>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -10,9 +11,11 @@
 
 #include "kernels/backends.h"
 #include "kernels/cpu/cpu_attention.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_matmul.h"
 #include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/cpu/cpu_weight.h"
+#include "kernels/cpu/fast_matmul.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/weight_check.h"
 #include "kernels/reference/reference_ops.h"
@@ -36,19 +39,36 @@ const CpuWeight& asCpu(const Weight& w) {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : m_pool(threads) {}
+  CpuBackend(int threads, CpuMath math)
+      : m_pool(threads),
+        m_math(math),
+        m_fast(math == CpuMath::Fast ? &detectedCpuFeatures() : nullptr) {}
 
-  // The f32 GEMM library in the name: it is what the window and the CLI show of the backend.
-  std::string name() const override { return "cpu (" + sgemmLibrary() + ")"; }
+  // The f32 GEMM library and the math mode in the name: what the window and the CLI show of the
+  // backend.
+  std::string name() const override {
+    if (!m_fast) return "cpu (" + sgemmLibrary() + ")";
+    const bool bf16 = fastMatmulCovers(QType::F16, *m_fast);
+    const bool int8 = fastMatmulCovers(QType::Q8_0, *m_fast);
+    if (!bf16 && !int8)
+      return "cpu (" + sgemmLibrary() +
+             "; fast math requested; this CPU lacks AVX512_BF16/VNNI: precise)";
+    std::string s = "cpu (" + sgemmLibrary() + "; fast math:";
+    if (bf16) s += " bf16 dots for F16/BF16";
+    if (bf16 && int8) s += ",";
+    if (int8) s += " int8 dots for Q8_0/Q4_0";
+    return s + ")";
+  }
   bool hostMemory() const override { return true; }
   std::unique_ptr<Backend> sibling() const override {
-    return std::make_unique<CpuBackend>(m_pool.size());
+    return std::make_unique<CpuBackend>(m_pool.size(), m_math);
   }
   std::string deviceDescription() const override {
     return "CPU, " + std::to_string(m_pool.size()) + " threads, f32 GEMM " + sgemmLibrary() +
            ", Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
            std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION) + " (" +
-           Eigen::SimdInstructionSetsInUse() + ")";
+           Eigen::SimdInstructionSetsInUse() + "), " + cpuMathName(m_math) +
+           " math, CPU features: " + detectedCpuFeatures().describe();
   }
 
   void* alloc(size_t bytes) override {
@@ -92,7 +112,7 @@ class CpuBackend final : public Backend {
   }
 
   void matmul(const Weight& w, const float* x, float* y, int n) override {
-    cpuMatmul(m_pool, asCpu(w), x, y, n);
+    cpuMatmul(m_pool, asCpu(w), x, y, n, m_fast);
   }
 
   void getRows(const Weight& w, const int32_t* ids, int n, float* out) override {
@@ -196,7 +216,7 @@ class CpuBackend final : public Backend {
     });
   }
   void matmulSwiglu(const Weight& up, const float* x, float* gate, int n) override {
-    cpuMatmulSwiglu(m_pool, asCpu(up), x, gate, n);
+    cpuMatmulSwiglu(m_pool, asCpu(up), x, gate, n, m_fast);
   }
   bool fusedSwiglu() const override { return true; }
   void gelu(float* x, size_t count) override {
@@ -292,12 +312,33 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool m_pool;
+  CpuMath m_math;
+  const CpuFeatures* m_fast;  // fast math: the CPU's features; null in precise math
 };
 
 }  // namespace
 
+CpuMath parseCpuMath(const std::string& value, const std::string& what) {
+  if (value == "precise") return CpuMath::Precise;
+  if (value == "fast") return CpuMath::Fast;
+  throw std::invalid_argument(what + " must be 'precise' or 'fast', not '" + value + "'");
+}
+
+CpuMath cpuMathFromEnv() {
+  const char* env = std::getenv("LAYERLENS_CPU_MATH");
+  return env && *env ? parseCpuMath(env, "LAYERLENS_CPU_MATH") : CpuMath::Precise;
+}
+
+const char* cpuMathName(CpuMath math) {
+  return math == CpuMath::Fast ? "fast" : "precise";
+}
+
 std::unique_ptr<Backend> makeCpuBackend(int threads) {
-  return std::make_unique<CpuBackend>(threads);
+  return makeCpuBackend(threads, cpuMathFromEnv());
+}
+
+std::unique_ptr<Backend> makeCpuBackend(int threads, CpuMath math) {
+  return std::make_unique<CpuBackend>(threads, math);
 }
 
 }  // namespace ll::kern

@@ -9,6 +9,7 @@
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_gemv.h"
 #include "kernels/cpu/cpu_sgemm.h"
+#include "kernels/cpu/fast_matmul.h"
 #include "kernels/cpu/scratch.h"
 
 namespace ll::kern {
@@ -20,6 +21,8 @@ namespace {
 // panel is one single-threaded sgemmNT call (the build's BLAS library or Eigen).
 // About rows / kPanelSplit rows per panel: two or more panels per thread for up to 8 threads.
 constexpr int64_t kPanelSplit = 16;
+
+}  // namespace
 
 // g = silu(g) * u through aligned blocks padded to whole SIMD packets, so every element takes
 // Eigen's vector exp whatever its address or the segment's length: the fused op then gives the same
@@ -64,8 +67,10 @@ void dequantizeRows(const CpuWeight& w, int64_t r0, int64_t count, float* dst) {
     cpuDequantizeRow(w.type, w.rowPtr(r0 + r), dst + size_t(r) * w.cols, w.cols);
 }
 
-void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n) {
+void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n,
+               const CpuFeatures* fast) {
   if (n <= 0) return;
+  if (fast && fastMatmul(pool, *fast, w, x, y, n)) return;
   const int64_t rows = w.rows, cols = w.cols;
 
   if (w.type == QType::F32) {
@@ -102,8 +107,10 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   });
 }
 
-void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n) {
+void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n,
+                     const CpuFeatures* fast) {
   if (n <= 0) return;
+  if (fast && fastMatmulSwiglu(pool, *fast, up, x, gate, n)) return;
   const int64_t rows = up.rows, cols = up.cols;
   if (n <= 8) {
     // Generation: the product is small; the plain matmul keeps its fused dequantize-and-dot path.

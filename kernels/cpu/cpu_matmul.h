@@ -2,6 +2,7 @@
 // are used in place; other types are dequantized panel by panel into per-thread scratch.
 #pragma once
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_weight.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -11,11 +12,17 @@ namespace ll::kern {
 // on the thread count, so results are bit-identical across pool sizes.
 int64_t f32PanelRows(int64_t rows);
 
-// y[n, w.rows] = x[n, w.cols] * w^T
-void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n);
+// y[n, w.rows] = x[n, w.cols] * w^T. fast: the fast math mode's CPU features (fast_matmul.h),
+// null for precise math; types the fast mode does not cover take the precise path.
+void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n,
+               const CpuFeatures* fast = nullptr);
 
 // gate[n, up.rows] = silu(gate) * (x * up^T), panel by panel: the [n, up.rows] product lives only
 // in per-thread panel scratch (a SwiGLU FFN's largest buffer on long prompts).
-void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n);
+void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, float* gate, int n,
+                     const CpuFeatures* fast = nullptr);
+
+// g[i] = silu(g[i]) * u[i], the same value for an element wherever it lies (see the .cpp).
+void siluMul(float* g, const float* u, int64_t len);
 
 }  // namespace ll::kern

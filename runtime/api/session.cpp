@@ -14,10 +14,21 @@
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace ll::rt {
+namespace {
 
-BackendChoice parseBackend(const std::string& name, int threads) {
+std::unique_ptr<kern::Backend> makeCpu(const BackendChoice& b) {
+  const kern::CpuMath math =
+      b.cpuMath.empty() ? kern::cpuMathFromEnv() : kern::parseCpuMath(b.cpuMath, "cpu math");
+  return kern::makeCpuBackend(b.threads, math);
+}
+
+}  // namespace
+
+BackendChoice parseBackend(const std::string& name, int threads, const std::string& cpuMath) {
   BackendChoice c;
   c.threads = threads;
+  if (!cpuMath.empty()) kern::parseCpuMath(cpuMath, "--cpu-math");
+  c.cpuMath = cpuMath;
   if (name == "cpu" || name == "cuda" || name == "reference") {
     c.name = name;
     return c;
@@ -62,7 +73,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
       m_backend.reset();
     }
   }
-  if (!m_backend) m_backend = kern::makeCpuBackend(backend.threads);
+  if (!m_backend) m_backend = makeCpu(backend);
   m_model = std::move(model);
   try {
     m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
@@ -73,7 +84,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
     m_backendNote = std::string("loading onto ") + m_backend->name() + " failed (" + e.what() +
                     "); using the CPU backend";
     m_engine.reset();
-    m_backend = kern::makeCpuBackend(backend.threads);
+    m_backend = makeCpu(backend);
     m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
     m_engine->setModelOwner(m_model);
   }

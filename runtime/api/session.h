@@ -24,6 +24,9 @@ class Engine;
 struct BackendChoice {
   std::string name = "cpu";  // "cpu", "cuda" (falls back to cpu with a note), "reference"
   int threads = 0;           // cpu: <= 0 means hardware concurrency
+  // The CPU backend's math (kern::CpuMath): "precise", "fast", or empty for LAYERLENS_CPU_MATH
+  // (default precise). Also applies when "cuda" falls back to the CPU.
+  std::string cpuMath = {};  // "= {}": {"cpu", 2} stays free of -Wmissing-field-initializers
 };
 
 // (layersDone, nLayer) -> false to cancel (the call throws Cancelled).
@@ -97,6 +100,7 @@ class Session {
 };
 
 // Parses "cpu", "cpu:4", "cuda", "reference" style names into a choice (throws on unknown names).
-BackendChoice parseBackend(const std::string& name, int threads);
+// cpuMath: "precise", "fast" or empty (LAYERLENS_CPU_MATH); throws on other values.
+BackendChoice parseBackend(const std::string& name, int threads, const std::string& cpuMath = {});
 
 }  // namespace ll::rt

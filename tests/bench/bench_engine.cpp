@@ -1,12 +1,14 @@
 // Engine benchmark on a TinyLlama-1.1B-shaped model with random weights (22 layers, d 2048,
 // 32 heads / 4 KV heads, FFN 5632, vocab 32000) written as F16 and Q8_0 GGUFs to /tmp with our own
 // GGUF writer (tokenizer metadata copied from shared/models/llama-gqa-f16.gguf). Prints the f32
-// GEMM rate of the engine's library (kern::sgemmLibrary) and of Eigen, then prefill tokens/s with
-// full capture and with capture off, the update time after changing the last word (prefix reuse),
-// and peak RSS against file size + KV cache. Not part of ctest.
+// GEMM rate of the engine's library (kern::sgemmLibrary) and of Eigen, then prefill
+// tokens/s with full capture and with capture off, the update time after changing the last word
+// (prefix reuse), and peak RSS against file size + KV cache, for each weight type in each CPU math
+// mode (precise, and fast: bf16 / int8 dot products), then a summary beside llama.cpp's pp451.
+// Not part of ctest.
 //
-// usage: bench_engine [--threads N] [--tokens T] [--types F16,Q8_0] [--layers L] [--repeat R]
-// [--out DIR] Times are the best of R runs (the machine may be shared).
+// usage: bench_engine [--threads N] [--tokens T] [--types F16,Q8_0] [--math precise,fast]
+// [--layers L] [--repeat R] [--out DIR] Times are the best of R runs (the machine may be shared).
 // Peak RSS is measured per model: the high-water mark (VmHWM) is reset before each model by writing
 // "5" to /proc/self/clear_refs, and read after that model's prefill + update + decode sequence.
 // Two client behaviours are measured: (a) the client drops its trace before the update (CLI,
@@ -126,12 +128,176 @@ size_t traceBytes(const ll::rt::Trace& t) {
   return t.bytes();
 }
 
+struct Summary {
+  std::string type, math;
+  double fullTokS = 0, overhead = 0, keystroke = 0;
+};
+
+// One weight type in one CPU math mode: load, prefill with and without capture, last-word update,
+// decode, peak RSS.
+Summary benchModel(const fs::path& shared, const fs::path& out, const std::string& type,
+                   const std::string& math, int threads, int tokens, int layers, int repeat,
+                   double gemmRate) {
+  const std::string tag = type + " " + math;
+  const fs::path file =
+      out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
+  if (!fs::exists(file)) {
+    auto t0 = Clock::now();
+    // The writer renames a finished temporary file into place: no half-written model is reused.
+    lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
+                                 shared / "models/llama-gqa-f16.gguf");
+    std::printf("[%s] wrote %s in %.1f s\n", tag.c_str(), file.c_str(), seconds(t0));
+  }
+  const double fileMiB = fs::file_size(file) / 1048576.0;
+  if (!resetPeakRss() || procStatusMiB("VmHWM") > procStatusMiB("VmRSS") + 1.0) {
+    std::fprintf(stderr,
+                 "bench_engine: cannot reset VmHWM via /proc/self/clear_refs; run one "
+                 "type per process (--types Q8_0) for a per-model peak\n");
+  }
+  std::printf("[%s] RSS before load %.0f MiB\n", tag.c_str(), procStatusMiB("VmRSS"));
+  ll::rt::Session s;
+  auto t0 = Clock::now();
+  s.load(file, {"cpu", threads, math});
+  std::printf("[%s] load %.2f s, file %.0f MiB, backend %s\n", tag.c_str(), seconds(t0), fileMiB,
+              s.backendName().c_str());
+  std::mt19937 rng(5);
+  std::vector<int32_t> ids = {1};
+  while (static_cast<int>(ids.size()) < tokens)
+    ids.push_back(3 + static_cast<int32_t>(rng() % (kVocab - 3)));
+  s.setPromptIds(ids);
+
+  auto timeRun = [&](const ll::rt::RunRequest& r) {
+    double best = 1e30;
+    for (int k = 0; k < repeat; ++k) {
+      s.resetCache();
+      auto t = Clock::now();
+      auto tr = s.run(r);
+      best = std::min(best, seconds(t));
+    }
+    return best;
+  };
+  ll::rt::RunRequest full, off, offAll;
+  off.capture = {false, false};
+  offAll.capture = {false, true};
+  // warm-up: pages the mmapped weights in
+  {
+    std::vector<int32_t> few(ids.begin(), ids.begin() + 16);
+    s.setPromptIds(few);
+    s.run(off);
+    s.setPromptIds(ids);
+  }
+  const double rssWarm = procStatusMiB("VmRSS");
+  const double tOff = timeRun(off);
+  const double hwmOff = procStatusMiB("VmHWM");
+  const double tOffAll = timeRun(offAll);
+  const double tFull = timeRun(full);
+  std::printf(
+      "[%s] RSS after a 16-token warm-up %.0f MiB; peak after the capture-off prefill %.0f "
+      "MiB, after the full-capture prefill %.0f MiB\n",
+      tag.c_str(), rssWarm, hwmOff, procStatusMiB("VmHWM"));
+  std::printf("[%s] prefill capture off (last logits)  %7.2f s  %7.1f tok/s\n", tag.c_str(), tOff,
+              tokens / tOff);
+  std::printf("[%s] prefill capture off (all logits)   %7.2f s  %7.1f tok/s\n", tag.c_str(),
+              tOffAll, tokens / tOffAll);
+  std::printf("[%s] prefill full capture               %7.2f s  %7.1f tok/s\n", tag.c_str(), tFull,
+              tokens / tFull);
+  const double rateOff = prefillFlops(layers, tokens, 1) / tOff / 1e9;
+  const double rateFull = prefillFlops(layers, tokens, tokens) / tFull / 1e9;
+  std::printf(
+      "[%s] prefill rate: %.1f GFLOP/s capture off, %.1f GFLOP/s full capture = %.0f%% / %.0f%% "
+      "of "
+      "the f32 GEMM rate %.1f GFLOP/s (target >= 60%%)\n",
+      tag.c_str(), rateOff, rateFull, 100.0 * rateOff / gemmRate, 100.0 * rateFull / gemmRate,
+      gemmRate);
+  std::printf(
+      "[%s] capture overhead: %.1f%% vs capture off (last logits), %.1f%% vs off with all logits "
+      "(target < 15%%)\n",
+      tag.c_str(), 100.0 * (tFull - tOff) / tOff, 100.0 * (tFull - tOffAll) / tOffAll);
+  // Change the last word (the last two tokens) and update with full capture. (a): the client
+  // dropped the previous trace (the session holds the only reference).
+  double tUpd = 1e30;
+  int recomputed = 0, reused = 0;
+  size_t trBytes = 0;
+  for (int k = 0; k < repeat; ++k) {
+    s.setPromptIds(ids);
+    s.resetCache();
+    s.run(full);
+    auto edited = ids;
+    edited[tokens - 2] = 1000 + k;
+    edited[tokens - 1] = 2000 + k;
+    s.setPromptIds(edited);
+    auto t = Clock::now();
+    auto tr = s.run(full);
+    tUpd = std::min(tUpd, seconds(t));
+    recomputed = tr->nTokens - tr->reusedRows;
+    reused = tr->reusedRows;
+    trBytes = traceBytes(*tr);
+  }
+  std::printf(
+      "[%s] last-word update (%d rows recomputed, %d reused) %.3f s = %.1f%% of a full prefill "
+      "(target < 10%%)\n",
+      tag.c_str(), recomputed, reused, tUpd, 100.0 * tUpd / tFull);
+  // Decode speed for reference.
+  ll::rt::GenerateRequest g;
+  g.maxTokens = 8;
+  g.stopAtEos = false;
+  auto t = Clock::now();
+  s.generate(g);
+  std::printf("[%s] decode %.2f tok/s (8 tokens after a %d-token prompt)\n", tag.c_str(),
+              8 / seconds(t), tokens);
+  const double peakA = procStatusMiB("VmHWM");
+  // (b): the client keeps the previous trace while the update runs.
+  resetPeakRss();
+  double tUpdB = 0;
+  {
+    s.setPromptIds(ids);
+    auto kept = s.run(full);
+    auto edited = ids;
+    edited[tokens - 2] = 3000;
+    edited[tokens - 1] = 4000;
+    s.setPromptIds(edited);
+    auto t1 = Clock::now();
+    auto tr = s.run(full);
+    tUpdB = seconds(t1);
+  }
+  const double peakB = procStatusMiB("VmHWM");
+  const double kvMiB = 2.0 * layers * tokens * (kEmbd / kHead * kHeadKv) * 4 / 1048576.0;
+  const double budget = 1.25 * (fileMiB + kvMiB);
+  std::printf(
+      "[%s] file %.0f MiB + KV cache %.0f MiB = %.0f MiB; budget +25%% = %.0f MiB; trace "
+      "of %d tokens %.0f MiB\n",
+      tag.c_str(), fileMiB, kvMiB, fileMiB + kvMiB, budget, tokens, trBytes / 1048576.0);
+  std::printf("[%s] peak RSS (a) client drops its trace before the update: %.0f MiB (%s)\n",
+              tag.c_str(), peakA, peakA < budget ? "met" : "MISSED");
+  std::printf(
+      "[%s] peak RSS (b) client keeps its trace during the update:  %.0f MiB (%s; update "
+      "%.3f s)\n",
+      tag.c_str(), peakB, peakB < budget ? "met" : "MISSED", tUpdB);
+  return {type, math, tokens / tFull, (tFull - tOff) / tOff, tUpd / tFull};
+}
+
+// The issue's comparison: llama.cpp's llama-bench pp451 on the same files and machine (issue 19:
+// 114-115 tok/s F16, 89-93 tok/s Q8_0; 2 threads, Zen 5).
+void printSummary(const std::vector<Summary>& rows, int tokens, int threads) {
+  std::printf(
+      "\nsummary (%d tokens, %d threads; llama.cpp pp451 from issue 19: F16 114.5, Q8_0 91 "
+      "tok/s)\n",
+      tokens, threads);
+  std::printf("  %-5s %-8s %12s %14s %18s %12s\n", "type", "math", "full tok/s", "x llama.cpp",
+              "capture overhead", "keystroke");
+  for (const Summary& r : rows) {
+    const double llama = r.type == "F16" ? 114.5 : 91.0;
+    std::printf("  %-5s %-8s %12.1f %13.2fx %17.1f%% %11.1f%%\n", r.type.c_str(), r.math.c_str(),
+                r.fullTokS, r.fullTokS / llama, 100.0 * r.overhead, 100.0 * r.keystroke);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   int threads = 2, tokens = 512, layers = 22, repeat = 1;
-  std::string types = "F16,Q8_0";
+  std::string types = "F16,Q8_0", maths = "precise,fast";
   fs::path out = "/tmp/layerlens-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -145,6 +311,8 @@ int main(int argc, char** argv) {
       repeat = std::max(1, std::atoi(argv[i + 1]));
     else if (a == "--types")
       types = argv[i + 1];
+    else if (a == "--math")
+      maths = argv[i + 1];
     else if (a == "--out")
       out = argv[i + 1];
   }
@@ -167,142 +335,13 @@ int main(int argc, char** argv) {
       "machine f32 GEMM rate (%d threads, %dx%dx%d): %.1f GFLOP/s with the engine's %s, %.1f "
       "GFLOP/s with Eigen\n",
       threads, tokens, kFf, kEmbd, gemmRate, ll::kern::sgemmLibrary().c_str(), eigenRate);
-  for (const std::string type : {"F16", "Q8_0"}) {
-    if (types.find(type) == std::string::npos) continue;
-    const fs::path file =
-        out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
-    if (!fs::exists(file)) {
-      auto t0 = Clock::now();
-      // The writer renames a finished temporary file into place: no half-written model is reused.
-      lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
-                                   shared / "models/llama-gqa-f16.gguf");
-      std::printf("[%s] wrote %s in %.1f s\n", type.c_str(), file.c_str(), seconds(t0));
+  std::vector<Summary> summary;
+  for (const std::string type : {"F16", "Q8_0"})
+    for (const std::string math : {"precise", "fast"}) {
+      if (types.find(type) == std::string::npos || maths.find(math) == std::string::npos) continue;
+      summary.push_back(
+          benchModel(shared, out, type, math, threads, tokens, layers, repeat, gemmRate));
     }
-    const double fileMiB = fs::file_size(file) / 1048576.0;
-    if (!resetPeakRss() || procStatusMiB("VmHWM") > procStatusMiB("VmRSS") + 1.0) {
-      std::fprintf(stderr,
-                   "bench_engine: cannot reset VmHWM via /proc/self/clear_refs; run one "
-                   "type per process (--types Q8_0) for a per-model peak\n");
-    }
-    std::printf("[%s] RSS before load %.0f MiB\n", type.c_str(), procStatusMiB("VmRSS"));
-    ll::rt::Session s;
-    auto t0 = Clock::now();
-    s.load(file, {"cpu", threads});
-    std::printf("[%s] load %.2f s, file %.0f MiB, backend %s\n", type.c_str(), seconds(t0), fileMiB,
-                s.backendName().c_str());
-    std::mt19937 rng(5);
-    std::vector<int32_t> ids = {1};
-    while (static_cast<int>(ids.size()) < tokens)
-      ids.push_back(3 + static_cast<int32_t>(rng() % (kVocab - 3)));
-    s.setPromptIds(ids);
-
-    auto timeRun = [&](const ll::rt::RunRequest& r) {
-      double best = 1e30;
-      for (int k = 0; k < repeat; ++k) {
-        s.resetCache();
-        auto t = Clock::now();
-        auto tr = s.run(r);
-        best = std::min(best, seconds(t));
-      }
-      return best;
-    };
-    ll::rt::RunRequest full, off, offAll;
-    off.capture = {false, false};
-    offAll.capture = {false, true};
-    // warm-up: pages the mmapped weights in
-    {
-      std::vector<int32_t> few(ids.begin(), ids.begin() + 16);
-      s.setPromptIds(few);
-      s.run(off);
-      s.setPromptIds(ids);
-    }
-    const double rssWarm = procStatusMiB("VmRSS");
-    const double tOff = timeRun(off);
-    const double hwmOff = procStatusMiB("VmHWM");
-    const double tOffAll = timeRun(offAll);
-    const double tFull = timeRun(full);
-    std::printf(
-        "[%s] RSS after a 16-token warm-up %.0f MiB; peak after the capture-off prefill %.0f "
-        "MiB, after the full-capture prefill %.0f MiB\n",
-        type.c_str(), rssWarm, hwmOff, procStatusMiB("VmHWM"));
-    std::printf("[%s] prefill capture off (last logits)  %7.2f s  %7.1f tok/s\n", type.c_str(),
-                tOff, tokens / tOff);
-    std::printf("[%s] prefill capture off (all logits)   %7.2f s  %7.1f tok/s\n", type.c_str(),
-                tOffAll, tokens / tOffAll);
-    std::printf("[%s] prefill full capture               %7.2f s  %7.1f tok/s\n", type.c_str(),
-                tFull, tokens / tFull);
-    const double rateOff = prefillFlops(layers, tokens, 1) / tOff / 1e9;
-    const double rateFull = prefillFlops(layers, tokens, tokens) / tFull / 1e9;
-    std::printf(
-        "[%s] prefill rate: %.1f GFLOP/s capture off, %.1f GFLOP/s full capture = %.0f%% / %.0f%% "
-        "of "
-        "the f32 GEMM rate %.1f GFLOP/s (target >= 60%%)\n",
-        type.c_str(), rateOff, rateFull, 100.0 * rateOff / gemmRate, 100.0 * rateFull / gemmRate,
-        gemmRate);
-    std::printf(
-        "[%s] capture overhead: %.1f%% vs capture off (last logits), %.1f%% vs off with all logits "
-        "(target < 15%%)\n",
-        type.c_str(), 100.0 * (tFull - tOff) / tOff, 100.0 * (tFull - tOffAll) / tOffAll);
-    // Change the last word (the last two tokens) and update with full capture. (a): the client
-    // dropped the previous trace (the session holds the only reference).
-    double tUpd = 1e30;
-    int recomputed = 0, reused = 0;
-    size_t trBytes = 0;
-    for (int k = 0; k < repeat; ++k) {
-      s.setPromptIds(ids);
-      s.resetCache();
-      s.run(full);
-      auto edited = ids;
-      edited[tokens - 2] = 1000 + k;
-      edited[tokens - 1] = 2000 + k;
-      s.setPromptIds(edited);
-      auto t = Clock::now();
-      auto tr = s.run(full);
-      tUpd = std::min(tUpd, seconds(t));
-      recomputed = tr->nTokens - tr->reusedRows;
-      reused = tr->reusedRows;
-      trBytes = traceBytes(*tr);
-    }
-    std::printf(
-        "[%s] last-word update (%d rows recomputed, %d reused) %.3f s = %.1f%% of a full prefill "
-        "(target < 10%%)\n",
-        type.c_str(), recomputed, reused, tUpd, 100.0 * tUpd / tFull);
-    // Decode speed for reference.
-    ll::rt::GenerateRequest g;
-    g.maxTokens = 8;
-    g.stopAtEos = false;
-    auto t = Clock::now();
-    s.generate(g);
-    std::printf("[%s] decode %.2f tok/s (8 tokens after a %d-token prompt)\n", type.c_str(),
-                8 / seconds(t), tokens);
-    const double peakA = procStatusMiB("VmHWM");
-    // (b): the client keeps the previous trace while the update runs.
-    resetPeakRss();
-    double tUpdB = 0;
-    {
-      s.setPromptIds(ids);
-      auto kept = s.run(full);
-      auto edited = ids;
-      edited[tokens - 2] = 3000;
-      edited[tokens - 1] = 4000;
-      s.setPromptIds(edited);
-      auto t1 = Clock::now();
-      auto tr = s.run(full);
-      tUpdB = seconds(t1);
-    }
-    const double peakB = procStatusMiB("VmHWM");
-    const double kvMiB = 2.0 * layers * tokens * (kEmbd / kHead * kHeadKv) * 4 / 1048576.0;
-    const double budget = 1.25 * (fileMiB + kvMiB);
-    std::printf(
-        "[%s] file %.0f MiB + KV cache %.0f MiB = %.0f MiB; budget +25%% = %.0f MiB; trace "
-        "of %d tokens %.0f MiB\n",
-        type.c_str(), fileMiB, kvMiB, fileMiB + kvMiB, budget, tokens, trBytes / 1048576.0);
-    std::printf("[%s] peak RSS (a) client drops its trace before the update: %.0f MiB (%s)\n",
-                type.c_str(), peakA, peakA < budget ? "met" : "MISSED");
-    std::printf(
-        "[%s] peak RSS (b) client keeps its trace during the update:  %.0f MiB (%s; update "
-        "%.3f s)\n",
-        type.c_str(), peakB, peakB < budget ? "met" : "MISSED", tUpdB);
-  }
+  printSummary(summary, tokens, threads);
   return 0;
 }

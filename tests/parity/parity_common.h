@@ -29,6 +29,7 @@ inline ll::rt::BackendChoice testBackend() {
   ll::rt::BackendChoice c;
   c.name = name;
   c.threads = 2;
+  c.cpuMath = "precise";  // parity is the precise mode's bar, whatever LAYERLENS_CPU_MATH says
   if (const char* t = std::getenv("LAYERLENS_TEST_THREADS"); t && *t) c.threads = std::atoi(t);
   if (name == "cuda") {
     std::string why;

@@ -19,6 +19,7 @@
 #include <QPlainTextEdit>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QStatusBar>
 #include <QTableWidget>
 #include <QTest>
 #include <QUrl>
@@ -139,6 +140,42 @@ class TstWindowBehaviour : public QObject {
     QDockWidget* guide = openDemo(again);
     QVERIFY(guide);
     QCOMPARE(again.dockWidgetArea(guide), Qt::LeftDockWidgetArea);
+  }
+
+  // View > CPU math: the choice is saved, applies from the next load on (the loaded model keeps
+  // its backend, whose name says the mode), and the next window starts with it.
+  void cpuMathSettingAppliesToTheNextLoad() {
+    qunsetenv("LAYERLENS_CPU_MATH");
+    auto loadDemo = [](ui::MainWindow& w) {
+      QSignalSpy loaded(w.controller(), &ui::SessionController::modelLoaded);
+      for (QAction* top : w.menuBar()->actions())
+        if (top->menu() && plain(top->text()) == QLatin1String("Demos"))
+          top->menu()->actions().constFirst()->trigger();
+      return loaded.wait(30000);
+    };
+    {
+      ui::MainWindow w(nullptr, nullptr, 1);
+      ui::installDemoMenu(&w, false);
+      w.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&w));
+      QAction* precise = namedAction(&w, "cpuMathPrecise");
+      QAction* fast = namedAction(&w, "cpuMathFast");
+      QVERIFY(precise && fast);
+      QVERIFY(precise->isChecked() && !fast->isChecked());
+      QVERIFY(loadDemo(w));
+      QCOMPARE(w.controller()->modelInfo().backend, QStringLiteral("cpu"));
+      fast->trigger();
+      QCOMPARE(QSettings().value(QStringLiteral("cpuMath")).toString(), QStringLiteral("fast"));
+      QCOMPARE(w.controller()->modelInfo().backend, QStringLiteral("cpu"));
+      QVERIFY2(w.statusBar()->currentMessage().contains(QLatin1String("fast from the next")),
+               qPrintable(w.statusBar()->currentMessage()));
+      QVERIFY(loadDemo(w));
+      const QString backend = w.controller()->modelInfo().backend;
+      QVERIFY2(backend.startsWith(QLatin1String("cpu (fast math")), qPrintable(backend));
+    }
+    ui::MainWindow again(nullptr, nullptr, 1);
+    QVERIFY(namedAction(&again, "cpuMathFast")->isChecked());
+    QCOMPARE(again.controller()->cpuMath(), QStringLiteral("fast"));
   }
 
   void tabLeavesThePromptEditor() {

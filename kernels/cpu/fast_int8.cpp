@@ -1,0 +1,265 @@
+// Fast math mode, Q8_0/Q4_0 weights: activations quantized per 32-block to int8, int8 dot
+// products (AVX512_VNNI vpdpbusd) with f32 accumulation of the block scales, register-tiled over
+// activation rows and weight strips, plus the scalar reference.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_transpose.h"
+#include "kernels/quant.h"
+
+// Compiled for AVX-512 with VNNI whatever the build's -march: the caller checks the CPU first.
+#define LL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+namespace ll::kern::fast {
+namespace {
+
+constexpr int kQuads = kQBlock / 4;  // vpdpbusd steps per block
+
+float halfAt(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return fp16ToFp32(h);
+}
+
+// One weight row's block b as 32 int8 values and its scale.
+float weightBlock(QType type, const uint8_t* row, int64_t b, int8_t* q) {
+  if (type == QType::Q8_0) {
+    const uint8_t* blk = row + size_t(b) * 34;
+    std::memcpy(q, blk + 2, kQBlock);
+    return halfAt(blk);
+  }
+  const uint8_t* blk = row + size_t(b) * 18;  // Q4_0: low nibbles are k 0..15, high 16..31
+  for (int j = 0; j < 16; ++j) {
+    q[j] = int8_t((blk[2 + j] & 0x0f) - 8);
+    q[j + 16] = int8_t((blk[2 + j] >> 4) - 8);
+  }
+  return halfAt(blk);
+}
+
+float weightScale(QType type, const uint8_t* row, int64_t b) {
+  return halfAt(row + size_t(b) * (type == QType::Q8_0 ? 34 : 18));
+}
+
+template <int MR, int NS>
+LL_VNNI_TARGET void int8Tile(const Int8Act& a, int64_t blocks, const uint8_t* strips,
+                             size_t stripBytes, float* y, int64_t ldy, int64_t cols) {
+  const int64_t qStride = blocks * kQBlock;
+  const uint8_t* scaleBase[NS];
+#pragma GCC unroll 4
+  for (int s = 0; s < NS; ++s)
+    scaleBase[s] = strips + s * stripBytes + size_t(blocks) * kQBlock * kStrip;
+  __m512 facc[MR][NS];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int s = 0; s < NS; ++s) facc[i][s] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i acc[MR][NS];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512i init = _mm512_set1_epi32(-a.corr[i * blocks + b]);
+#pragma GCC unroll 4
+      for (int s = 0; s < NS; ++s) acc[i][s] = init;
+    }
+    const int8_t* xq = a.q + b * kQBlock;
+#pragma GCC unroll 8
+    for (int q = 0; q < kQuads; ++q) {
+      __m512i w[NS];
+#pragma GCC unroll 4
+      for (int s = 0; s < NS; ++s)
+        w[s] = _mm512_loadu_si512(strips + s * stripBytes + (b * kQuads + q) * 64);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        int32_t quad;
+        std::memcpy(&quad, xq + i * qStride + q * 4, 4);
+        const __m512i x = _mm512_set1_epi32(quad);
+#pragma GCC unroll 4
+        for (int s = 0; s < NS; ++s) acc[i][s] = _mm512_dpbusd_epi32(acc[i][s], w[s], x);
+      }
+    }
+    __m512 sw[NS];
+#pragma GCC unroll 4
+    for (int s = 0; s < NS; ++s)
+      sw[s] = _mm512_loadu_ps(reinterpret_cast<const float*>(scaleBase[s]) + b * kStrip);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 sx = _mm512_set1_ps(a.scale[i * blocks + b]);
+#pragma GCC unroll 4
+      for (int s = 0; s < NS; ++s)
+        facc[i][s] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][s]), _mm512_mul_ps(sx, sw[s]), facc[i][s]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int s = 0; s < NS; ++s) {
+    const int64_t valid = std::min<int64_t>(kStrip, cols - s * kStrip);
+    const __mmask16 m = __mmask16((1u << valid) - 1u);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(y + i * ldy + s * kStrip, m, facc[i][s]);
+  }
+}
+
+template <int NS>
+LL_VNNI_TARGET void int8Rows(const Int8Act& a, int n, int64_t blocks, const uint8_t* strips,
+                             size_t stripBytes, float* y, int64_t ldy, int64_t cols) {
+  constexpr int kMR = NS == 2 ? 4 : 8;
+  auto at = [&](int i) {
+    return Int8Act{a.q + size_t(i) * blocks * kQBlock, a.scale + size_t(i) * blocks,
+                   a.corr + size_t(i) * blocks};
+  };
+  int i = 0;
+  for (; i + kMR <= n; i += kMR)
+    int8Tile<kMR, NS>(at(i), blocks, strips, stripBytes, y + i * ldy, ldy, cols);
+  const Int8Act ai = at(i);
+  float* yi = y + i * ldy;
+  // The remainder takes a smaller tile: each lane's arithmetic is the same whatever the tile.
+  switch (n - i) {
+#define LL_TAIL(R)                                                  \
+  case R:                                                           \
+    int8Tile<R, NS>(ai, blocks, strips, stripBytes, yi, ldy, cols); \
+    break;
+    LL_TAIL(1)
+    LL_TAIL(2)
+    LL_TAIL(3)
+    LL_TAIL(4)
+    LL_TAIL(5) LL_TAIL(6) LL_TAIL(7)
+#undef LL_TAIL
+        default : break;
+  }
+}
+
+// One row's quants of block b as 32 bytes q + 128 (u8), the 16 bytes past them untouched.
+LL_VNNI_TARGET __m256i blockBytes(QType type, const uint8_t* row, int64_t b) {
+  if (type == QType::Q8_0)
+    return _mm256_xor_si256(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + size_t(b) * 34 + 2)),
+        _mm256_set1_epi8(char(0x80)));
+  // Q4_0: k 0..15 are the low nibbles of the 16 bytes, k 16..31 the high ones; q - 8 + 128.
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + size_t(b) * 18 + 2));
+  const __m128i lowMask = _mm_set1_epi8(0x0f);
+  const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, lowMask)),
+                                            _mm_and_si128(_mm_srli_epi16(v, 4), lowMask), 1);
+  return _mm256_add_epi8(q, _mm256_set1_epi8(120));
+}
+
+// 16 weight rows (valid of them) into one strip: two blocks of each row (16 quads) are loaded,
+// transposed in registers and stored as 16 strip columns; an odd last block fills half.
+LL_VNNI_TARGET void int8PackStrip(const CpuWeight& w, int64_t r0, int valid, uint8_t* st) {
+  const int64_t blocks = w.cols / kQBlock;
+  const __m512i pad = _mm512_set1_epi8(char(128));  // weight 0, for rows past valid
+  float* scales = reinterpret_cast<float*>(st + size_t(blocks) * kQBlock * kStrip);
+  __m512i r[kStrip];
+  for (int64_t b = 0; b < blocks; b += 2) {
+    const bool pair = b + 1 < blocks;
+    for (int j = 0; j < kStrip; ++j) {
+      if (j >= valid) {
+        r[j] = pad;
+        continue;
+      }
+      const uint8_t* row = w.rowPtr(r0 + j);
+      const __m256i lo = blockBytes(w.type, row, b);
+      r[j] = _mm512_inserti64x4(_mm512_castsi256_si512(lo),
+                                pair ? blockBytes(w.type, row, b + 1) : lo, 1);
+    }
+    transpose16x16(r);
+    for (int c = 0; c < (pair ? kStrip : kQuads); ++c)
+      _mm512_storeu_si512(st + size_t(b * kQuads + c) * 64, r[c]);
+  }
+  for (int j = 0; j < kStrip; ++j)
+    for (int64_t b = 0; b < blocks; ++b)
+      scales[b * kStrip + j] = j < valid ? weightScale(w.type, w.rowPtr(r0 + j), b) : 0.0f;
+}
+
+}  // namespace
+
+void int8Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, const Int8Act& a) {
+  const int64_t blocks = cols / kQBlock;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* v = x + size_t(r) * cols + b * kQBlock;
+      float amax = 0.0f;
+      for (int j = 0; j < kQBlock; ++j) amax = std::max(amax, std::fabs(v[j]));
+      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      int8_t* q = a.q + size_t(r) * cols + b * kQBlock;
+      int32_t sum = 0;
+      for (int j = 0; j < kQBlock; ++j) {
+        // std::nearbyint rounds half to even; |v * id| <= 127 (+ rounding) is clamped.
+        const float t = std::clamp(std::nearbyint(v[j] * id), -127.0f, 127.0f);
+        q[j] = int8_t(t);
+        sum += q[j];
+      }
+      a.scale[size_t(r) * blocks + b] = d;
+      a.corr[size_t(r) * blocks + b] = 128 * sum;
+    }
+}
+
+void int8PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) {
+  const int64_t blocks = w.cols / kQBlock, strips = stripsFor(count);
+  const size_t stripBytes = int8StripBytes(blocks);
+  // Padding rows: bytes 128 (weight 0) and scale 0.
+  for (int64_t s = 0; s < strips; ++s) {
+    uint8_t* st = dst + size_t(s) * stripBytes;
+    std::memset(st, 128, size_t(blocks) * kQBlock * kStrip);
+    std::memset(st + size_t(blocks) * kQBlock * kStrip, 0, size_t(blocks) * kStrip * 4);
+  }
+  int8_t q[kQBlock];
+  for (int64_t r = 0; r < count; ++r) {
+    uint8_t* st = dst + size_t(r / kStrip) * stripBytes;
+    float* scales = reinterpret_cast<float*>(st + size_t(blocks) * kQBlock * kStrip);
+    const int64_t lane = r % kStrip;
+    const uint8_t* row = w.rowPtr(r0 + r);
+    for (int64_t b = 0; b < blocks; ++b) {
+      scales[b * kStrip + lane] = weightBlock(w.type, row, b, q);
+      for (int qd = 0; qd < kQuads; ++qd) {
+        uint8_t* o = st + size_t(b * kQuads + qd) * 64 + lane * 4;
+        for (int t = 0; t < 4; ++t) o[t] = uint8_t(int(q[qd * 4 + t]) + 128);
+      }
+    }
+  }
+}
+
+void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst) {
+  const size_t stripBytes = int8StripBytes(w.cols / kQBlock);
+  for (int64_t s = 0; s * kStrip < count; ++s)
+    int8PackStrip(w, r0 + s * kStrip, int(std::min<int64_t>(kStrip, count - s * kStrip)),
+                  dst + size_t(s) * stripBytes);
+}
+
+LL_VNNI_TARGET void int8PanelAvx512(const Int8Act& a, int n, int64_t blocks, const uint8_t* panel,
+                                    int64_t count, float* y, int64_t ldy) {
+  const int64_t strips = stripsFor(count);
+  const size_t stride = int8StripBytes(blocks);
+  int64_t s = 0;
+  for (; s + 2 <= strips; s += 2)
+    int8Rows<2>(a, n, blocks, panel + s * stride, stride, y + s * kStrip, ldy, count - s * kStrip);
+  if (s < strips)
+    int8Rows<1>(a, n, blocks, panel + s * stride, stride, y + s * kStrip, ldy, count - s * kStrip);
+}
+
+void int8PanelScalar(const Int8Act& a, int n, int64_t blocks, const uint8_t* panel, int64_t count,
+                     float* y, int64_t ldy) {
+  const size_t stride = int8StripBytes(blocks);
+  for (int i = 0; i < n; ++i)
+    for (int64_t j = 0; j < count; ++j) {
+      const uint8_t* st = panel + size_t(j / kStrip) * stride;
+      const float* scales = reinterpret_cast<const float*>(st + size_t(blocks) * kQBlock * kStrip);
+      const int64_t lane = j % kStrip;
+      float acc = 0.0f;
+      for (int64_t b = 0; b < blocks; ++b) {
+        int32_t sum = -a.corr[size_t(i) * blocks + b];
+        for (int k = 0; k < kQBlock; ++k) {
+          const int wq = st[size_t(b * kQuads + k / 4) * 64 + lane * 4 + k % 4];  // w + 128
+          sum += int(a.q[size_t(i) * blocks * kQBlock + b * kQBlock + k]) * wq;
+        }
+        acc =
+            std::fma(float(sum), a.scale[size_t(i) * blocks + b] * scales[b * kStrip + lane], acc);
+      }
+      y[size_t(i) * ldy + j] = acc;
+    }
+}
+
+}  // namespace ll::kern::fast

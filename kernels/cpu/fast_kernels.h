@@ -1,0 +1,78 @@
+// The fast math mode's kernel pieces, shared by fast_matmul.cpp and the op tests: activation
+// and weight-panel packing, the AVX-512 panel kernels and their plain scalar references.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/cpu_weight.h"
+
+namespace ll::kern::fast {
+
+// Weight rows per strip: one 512-bit register of f32 lanes, one lane per weight row (output
+// column). Each output keeps its own lane and sums k in one fixed order, so a result does not
+// depend on the tile, panel, thread count or the number of activation rows.
+constexpr int kStrip = 16;
+
+inline int64_t stripsFor(int64_t rows) {
+  return (rows + kStrip - 1) / kStrip;
+}
+
+// ---- bf16: F16 / BF16 weights, vdpbf16ps ----
+
+// f32 -> bf16, round to nearest even; subnormals become signed zero (vdpbf16ps treats bf16
+// subnormal inputs as zero anyway), NaN stays a quiet NaN.
+uint16_t toBf16(float f);
+float fromBf16(uint16_t h);
+
+// k pairs per activation row: bf16 (x[2p], x[2p+1]) packed in one uint32, low half the even k.
+inline int64_t bf16Pairs(int64_t cols) {
+  return (cols + 1) / 2;
+}
+// Rows [r0, r1) of x ([.., cols] f32) to bf16 pairs: out row r at out + r * bf16Pairs(cols).
+void bf16Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, uint32_t* out);
+// Weight rows [r0, r0 + count) as stripsFor(count) strips of bf16Pairs(cols) * kStrip uint32:
+// entry [p][j] holds row j's pair p. Rows past count are zero. F16 loses 3 mantissa bits
+// (10 -> 7) on the way to bf16 (round to nearest even); BF16 bits are taken as they are.
+// AVX-512 (16-row register transposes, vcvtph2ps + vcvtne2ps2bf16) and the scalar reference;
+// same bits.
+void bf16PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst);
+void bf16PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint32_t* dst);
+// y[i * ldy + j] = sum_p act_i[p] . panel_j[p] for i < n, j < count (f32 accumulation).
+void bf16PanelAvx512(const uint32_t* act, int n, int64_t pairs, const uint32_t* panel,
+                     int64_t count, float* y, int64_t ldy);
+// The same sums in scalar code, in the order vdpbf16ps adds them (odd k, then even k, per pair;
+// subnormal inputs read as zero and results flushed to zero below FLT_MIN, as the instruction
+// does).
+void bf16PanelScalar(const uint32_t* act, int n, int64_t pairs, const uint32_t* panel,
+                     int64_t count, float* y, int64_t ldy);
+
+// ---- int8: Q8_0 / Q4_0 weights, vpdpbusd ----
+
+constexpr int kQBlock = 32;
+// Activations quantized per 32-block: q = round(x / d) in [-127, 127], d = max|x| / 127 (f32),
+// and corr = 128 * sum(q), which removes the +128 offset the weights carry (below).
+struct Int8Act {
+  int8_t* q = nullptr;      // [n][blocks * 32]
+  float* scale = nullptr;   // [n][blocks]
+  int32_t* corr = nullptr;  // [n][blocks]
+};
+void int8Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, const Int8Act& a);
+// vpdpbusd multiplies unsigned by signed bytes. Rather than the sign trick (|w| and x * sign(w),
+// per weight/activation pair), weights are stored as w + 128 (0..255, exact for all of -128..127)
+// and 128 * sum(q) per activation block is subtracted once: sum q (w + 128) - 128 sum q = sum q w.
+// Strip layout: blocks * 512 bytes (for each of 8 k-quads, 16 lanes x 4 bytes), then
+// blocks * 16 f32 scales (the weight blocks' d).
+inline size_t int8StripBytes(int64_t blocks) {
+  return size_t(blocks) * (kQBlock * kStrip + kStrip * sizeof(float));
+}
+// AVX-512 (16-row register transposes) and the scalar reference; same bytes.
+void int8PackPanel(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst);
+void int8PackPanelScalar(const CpuWeight& w, int64_t r0, int64_t count, uint8_t* dst);
+// y[i * ldy + j] = sum_b (d_x d_w) * (int sum_b q_x q_w) for i < n, j < count.
+void int8PanelAvx512(const Int8Act& a, int n, int64_t blocks, const uint8_t* panel, int64_t count,
+                     float* y, int64_t ldy);
+void int8PanelScalar(const Int8Act& a, int n, int64_t blocks, const uint8_t* panel, int64_t count,
+                     float* y, int64_t ldy);
+
+}  // namespace ll::kern::fast

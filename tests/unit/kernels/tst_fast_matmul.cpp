@@ -1,0 +1,316 @@
+// The CPU backend's fast math mode (kernels/cpu/fast_*): each AVX-512 panel kernel against its
+// scalar reference (bit for bit), the fast matmul against the precise f32 matmul within stated
+// bounds, independence of thread count and batch size, the fallback when a CPU feature is
+// missing, and LAYERLENS_CPU_MATH parsing. Random shapes with ragged edges, fresh seed per run.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backend_checks.h"
+#include "backend_checks_util.h"
+#include "kernels/backends.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_matmul.h"
+#include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_matmul.h"
+#include "kernels/quant.h"
+#include "lltest.h"
+
+using namespace ll::kern;
+using lltest::ops::Rng;
+
+namespace {
+
+// A weight over random file bytes of the type (sane scales), as the backend would load it.
+struct TestWeight {
+  std::vector<uint8_t> bytes;
+  CpuWeight w;
+  TestWeight(uint64_t seed, QType type, int64_t rows, int64_t cols) {
+    bytes = lltest::ops::randomWeightBytes(seed, type, rows, cols);
+    w.type = type;
+    w.rows = rows;
+    w.cols = cols;
+    w.rowBytes = rowBytes(type, cols);
+    w.data = bytes.data();
+    w.name = "test";
+  }
+};
+
+struct Shape {
+  int n;
+  int64_t rows, cols;
+};
+
+// Ragged on every axis: n not a multiple of the row tiles, rows not of 16 or of the panels,
+// odd cols for the bf16 pairs.
+std::vector<Shape> shapes(Rng& rng, bool blocks32) {
+  std::vector<Shape> s = {{1, 16, 64}, {13, 33, 96}, {29, 70, 160}, {8, 17, 32}};
+  for (int i = 0; i < 4; ++i) {
+    const int64_t cols = blocks32 ? 32 * rng.intIn(1, 12) : rng.intIn(1, 300);
+    s.push_back({rng.intIn(1, 40), rng.intIn(1, 150), cols});
+  }
+  return s;
+}
+
+std::string shapeTag(QType t, const Shape& s) {
+  return std::string(qtypeName(t)) + " n=" + std::to_string(s.n) +
+         " rows=" + std::to_string(s.rows) + " cols=" + std::to_string(s.cols);
+}
+
+// Largest |a - b| over max(1, |b|): relative for large values, absolute near zero.
+double maxRelDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(double(a[i]) - b[i]) / std::max(1.0, std::fabs(double(b[i])));
+    if (!(d <= m)) m = std::isnan(d) ? INFINITY : d;
+  }
+  return m;
+}
+
+void requireFeatures(bool bf16) {
+  const CpuFeatures& f = detectedCpuFeatures();
+  if (bf16 ? !f.bf16Kernels() : !f.int8Kernels())
+    QSKIP(std::string("this CPU lacks ") + (bf16 ? "AVX512_BF16" : "AVX512_VNNI") + " (has " +
+          f.describe() + "): the fallback test covers it");
+}
+
+// vdpbf16ps panel kernel == the scalar reference, bit for bit, on F16 and BF16 weights; so are
+// the packed panels.
+LL_TEST(bf16KernelMatchesScalar) {
+  requireFeatures(true);
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (QType t : {QType::F16, QType::BF16})
+    for (const Shape& s : shapes(rng, false)) {
+      TestWeight tw(rng.gen()(), t, s.rows, s.cols);
+      const auto x = rng.normals(size_t(s.n) * s.cols);
+      const int64_t pairs = fast::bf16Pairs(s.cols);
+      std::vector<uint32_t> act(size_t(s.n) * pairs);
+      fast::bf16Activations(x.data(), s.cols, 0, s.n, act.data());
+      std::vector<uint32_t> panel(size_t(fast::stripsFor(s.rows)) * pairs * fast::kStrip);
+      fast::bf16PackPanel(tw.w, 0, s.rows, panel.data());
+      // The gathering packer writes the scalar packer's bits, from any first row.
+      for (int64_t r0 : {int64_t(0), s.rows / 3}) {
+        const int64_t count = s.rows - r0, words = fast::stripsFor(count) * pairs * fast::kStrip;
+        std::vector<uint32_t> a(size_t(words), 1u), b(size_t(words), 2u);
+        fast::bf16PackPanel(tw.w, r0, count, a.data());
+        fast::bf16PackPanelScalar(tw.w, r0, count, b.data());
+        QVERIFY2(a == b, shapeTag(t, s) + ": packed panels differ from row " + std::to_string(r0));
+      }
+      // ldy past rows: the kernel must write only its count columns.
+      const int64_t ldy = s.rows + 3;
+      std::vector<float> simd(size_t(s.n) * ldy, -7.0f), ref(size_t(s.n) * ldy, -7.0f);
+      fast::bf16PanelAvx512(act.data(), s.n, pairs, panel.data(), s.rows, simd.data(), ldy);
+      fast::bf16PanelScalar(act.data(), s.n, pairs, panel.data(), s.rows, ref.data(), ldy);
+      QVERIFY2(std::memcmp(simd.data(), ref.data(), simd.size() * 4) == 0,
+               shapeTag(t, s) + ": differs from the scalar reference by " +
+                   std::to_string(maxRelDiff(simd, ref)));
+    }
+}
+
+// vpdpbusd panel kernel == the scalar reference, bit for bit, on Q8_0 and Q4_0 weights; so are
+// the packed panels.
+LL_TEST(int8KernelMatchesScalar) {
+  requireFeatures(false);
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (QType t : {QType::Q8_0, QType::Q4_0})
+    for (const Shape& s : shapes(rng, true)) {
+      TestWeight tw(rng.gen()(), t, s.rows, s.cols);
+      auto x = rng.normals(size_t(s.n) * s.cols);
+      if (s.n > 1) std::fill(x.begin(), x.begin() + 32, 0.0f);  // an all-zero block: scale 0
+      const int64_t blocks = s.cols / fast::kQBlock;
+      std::vector<int8_t> q(size_t(s.n) * s.cols);
+      std::vector<float> sc(size_t(s.n) * blocks);
+      std::vector<int32_t> corr(size_t(s.n) * blocks);
+      const fast::Int8Act a{q.data(), sc.data(), corr.data()};
+      fast::int8Activations(x.data(), s.cols, 0, s.n, a);
+      std::vector<uint8_t> panel(size_t(fast::stripsFor(s.rows)) * fast::int8StripBytes(blocks));
+      fast::int8PackPanel(tw.w, 0, s.rows, panel.data());
+      for (int64_t r0 : {int64_t(0), s.rows / 3}) {
+        const int64_t count = s.rows - r0;
+        const size_t bytes = size_t(fast::stripsFor(count)) * fast::int8StripBytes(blocks);
+        std::vector<uint8_t> a(bytes, 1), b(bytes, 2);
+        fast::int8PackPanel(tw.w, r0, count, a.data());
+        fast::int8PackPanelScalar(tw.w, r0, count, b.data());
+        QVERIFY2(a == b, shapeTag(t, s) + ": packed panels differ from row " + std::to_string(r0));
+      }
+      const int64_t ldy = s.rows + 5;
+      std::vector<float> simd(size_t(s.n) * ldy, -7.0f), ref(size_t(s.n) * ldy, -7.0f);
+      fast::int8PanelAvx512(a, s.n, blocks, panel.data(), s.rows, simd.data(), ldy);
+      fast::int8PanelScalar(a, s.n, blocks, panel.data(), s.rows, ref.data(), ldy);
+      QVERIFY2(std::memcmp(simd.data(), ref.data(), simd.size() * 4) == 0,
+               shapeTag(t, s) + ": differs from the scalar reference by " +
+                   std::to_string(maxRelDiff(simd, ref)));
+    }
+}
+
+// Worst-case bound on |fast - precise| for each output, from the inputs (double precision):
+// bf16 rounds x and w to 8 significant bits (relative error <= 2^-8 each), so each product is off
+// by at most (2^-7 + 2^-16)|x w|; int8 rounds each activation to within d/2 = max|x_block| / 254
+// (weights are exact), so the error is at most sum_b d_b/2 sum_k |w_k|. Both sides also round
+// their f32 sums: at most (cols + 32) 2^-23 sum |x w| more.
+std::vector<double> errorBounds(const CpuWeight& w, const std::vector<float>& x, int n) {
+  const int64_t rows = w.rows, cols = w.cols;
+  const bool bf16 = w.type == QType::F16 || w.type == QType::BF16;
+  std::vector<float> wr(static_cast<size_t>(cols));
+  std::vector<double> bound(size_t(n) * rows);
+  for (int64_t j = 0; j < rows; ++j) {
+    dequantizeRows(w, j, 1, wr.data());
+    for (int i = 0; i < n; ++i) {
+      const float* xi = x.data() + size_t(i) * cols;
+      double absDot = 0, quant = 0;
+      for (int64_t k = 0; k < cols; ++k) absDot += std::fabs(double(xi[k]) * wr[size_t(k)]);
+      if (!bf16)
+        for (int64_t b = 0; b < cols / 32; ++b) {
+          double amax = 0, wAbs = 0;
+          for (int k = 0; k < 32; ++k) {
+            amax = std::max(amax, std::fabs(double(xi[b * 32 + k])));
+            wAbs += std::fabs(double(wr[size_t(b * 32 + k)]));
+          }
+          quant += amax / 254.0 * wAbs * 1.0001;
+        }
+      const double accumulate = double(cols + 32) * 0x1p-23 * absDot;
+      bound[size_t(i) * rows + j] = (bf16 ? (0x1p-7 + 0x1p-16) * absDot : quant) + accumulate;
+    }
+  }
+  return bound;
+}
+
+}  // namespace
+
+// The fast matmul against the precise f32 matmul of the same weights, output by output within
+// errorBounds; prints the largest error as a fraction of its bound.
+LL_TEST(fastMatchesPreciseWithinBounds) {
+  const CpuFeatures& f = detectedCpuFeatures();
+  if (!f.bf16Kernels() && !f.int8Kernels()) QSKIP("no AVX512_BF16 or VNNI: nothing fast to check");
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  ThreadPool pool(3);
+  for (QType t : {QType::F16, QType::BF16, QType::Q8_0, QType::Q4_0}) {
+    if (!fastMatmulCovers(t, f)) continue;
+    const bool bf16 = t == QType::F16 || t == QType::BF16;
+    double worst = 0, worstAbs = 0;
+    for (const Shape& s : shapes(rng, !bf16)) {
+      TestWeight tw(rng.gen()(), t, s.rows, s.cols);
+      const auto x = rng.normals(size_t(s.n) * s.cols);
+      std::vector<float> fastY(size_t(s.n) * s.rows), precise(fastY.size());
+      cpuMatmul(pool, tw.w, x.data(), fastY.data(), s.n, &f);
+      cpuMatmul(pool, tw.w, x.data(), precise.data(), s.n);
+      const std::vector<double> bound = errorBounds(tw.w, x, s.n);
+      for (size_t e = 0; e < bound.size(); ++e) {
+        const double d = std::fabs(double(fastY[e]) - precise[e]);
+        worstAbs = std::max(worstAbs, d);
+        if (bound[e] > 0) worst = std::max(worst, d / bound[e]);
+        QVERIFY2(d <= bound[e], shapeTag(t, s) + ": output " + std::to_string(e) + " off by " +
+                                    std::to_string(d) + ", bound " + std::to_string(bound[e]));
+      }
+    }
+    std::printf("INFO   : %s fast vs precise: max |diff| %.3g, at most %.2f of the bound\n",
+                std::string(qtypeName(t)).c_str(), worstAbs, worst);
+  }
+}
+
+// Results do not depend on the thread count, nor on how many rows came in one call (a row alone
+// equals the same row inside a batch: prefix reuse and generation rely on it); the fused SwiGLU
+// equals the fast matmul followed by siluMul.
+LL_TEST(fastIsDeterministicAcrossThreadsAndBatches) {
+  const CpuFeatures& f = detectedCpuFeatures();
+  if (!f.bf16Kernels() && !f.int8Kernels()) QSKIP("no AVX512_BF16 or VNNI: nothing fast to check");
+  Rng rng(lltest::ops::freshSeed());
+  ThreadPool one(1), three(3);
+  for (QType t : {QType::F16, QType::Q8_0, QType::Q4_0}) {
+    if (!fastMatmulCovers(t, f)) continue;
+    const int n = 37;
+    const int64_t rows = 300, cols = 256;
+    TestWeight tw(rng.gen()(), t, rows, cols);
+    const auto x = rng.normals(size_t(n) * cols);
+    std::vector<float> y1(size_t(n) * rows), y3(y1.size()), row(static_cast<size_t>(rows));
+    cpuMatmul(one, tw.w, x.data(), y1.data(), n, &f);
+    cpuMatmul(three, tw.w, x.data(), y3.data(), n, &f);
+    QVERIFY2(std::memcmp(y1.data(), y3.data(), y1.size() * 4) == 0,
+             std::string(qtypeName(t)) + ": 1 vs 3 threads");
+    for (int i : {0, 17, n - 1}) {
+      cpuMatmul(three, tw.w, x.data() + size_t(i) * cols, row.data(), 1, &f);
+      QVERIFY2(std::memcmp(row.data(), y1.data() + size_t(i) * rows, row.size() * 4) == 0,
+               std::string(qtypeName(t)) + ": row " + std::to_string(i) + " alone vs in a batch");
+    }
+    auto gate = rng.normals(size_t(n) * rows);
+    std::vector<float> fused = gate;
+    cpuMatmulSwiglu(three, tw.w, x.data(), fused.data(), n, &f);
+    for (int i = 0; i < n; ++i)
+      siluMul(gate.data() + size_t(i) * rows, y1.data() + size_t(i) * rows, rows);
+    QVERIFY2(std::memcmp(fused.data(), gate.data(), gate.size() * 4) == 0,
+             std::string(qtypeName(t)) + ": fused SwiGLU vs matmul + siluMul");
+  }
+}
+
+// A CPU reported without AVX512_BF16 / VNNI (or a type without a fast kernel) takes the precise
+// path: the same bits as precise math, and the backend's name says so.
+LL_TEST(missingFeatureFallsBackToPrecise) {
+  Rng rng(lltest::ops::freshSeed());
+  CpuFeatures noBf16 = detectedCpuFeatures(), noVnni = detectedCpuFeatures();
+  noBf16.avx512bf16 = false;
+  noVnni.avx512vnni = false;
+  QVERIFY(!fastMatmulCovers(QType::F16, noBf16));
+  QVERIFY(!fastMatmulCovers(QType::Q8_0, noVnni));
+  QVERIFY(!fastMatmulCovers(QType::Q6_K, detectedCpuFeatures()));
+  QVERIFY(!fastMatmulCovers(QType::F32, detectedCpuFeatures()));
+  ThreadPool pool(2);
+  const struct {
+    QType type;
+    const CpuFeatures* features;
+  } cases[] = {{QType::F16, &noBf16},
+               {QType::BF16, &noBf16},
+               {QType::Q8_0, &noVnni},
+               {QType::Q4_0, &noVnni},
+               {QType::Q6_K, &detectedCpuFeatures()}};
+  for (const auto& c : cases) {
+    const int n = 11;
+    const int64_t rows = 40, cols = 256;
+    TestWeight tw(rng.gen()(), c.type, rows, cols);
+    const auto x = rng.normals(size_t(n) * cols);
+    std::vector<float> y(size_t(n) * rows), precise(y.size());
+    QVERIFY(!fastMatmul(pool, *c.features, tw.w, x.data(), y.data(), n));
+    cpuMatmul(pool, tw.w, x.data(), y.data(), n, c.features);
+    cpuMatmul(pool, tw.w, x.data(), precise.data(), n);
+    QVERIFY2(std::memcmp(y.data(), precise.data(), y.size() * 4) == 0,
+             std::string(qtypeName(c.type)) + ": fallback differs from precise");
+  }
+  QCOMPARE(makeCpuBackend(1, CpuMath::Precise)->name(), std::string("cpu"));
+  const std::string fastName = makeCpuBackend(1, CpuMath::Fast)->name();
+  std::printf("INFO   : fast backend: %s\n", fastName.c_str());
+  QVERIFY2(fastName.rfind("cpu (fast math", 0) == 0, fastName);
+}
+
+// LAYERLENS_CPU_MATH: unset/empty is precise, a bad value is an error naming the variable.
+LL_TEST(cpuMathEnvironment) {
+  QVERIFY(parseCpuMath("fast") == CpuMath::Fast);
+  QVERIFY(parseCpuMath("precise") == CpuMath::Precise);
+  unsetenv("LAYERLENS_CPU_MATH");
+  QVERIFY(cpuMathFromEnv() == CpuMath::Precise);
+  QCOMPARE(makeCpuBackend(1)->name(), std::string("cpu"));
+  setenv("LAYERLENS_CPU_MATH", "fast", 1);
+  QVERIFY(cpuMathFromEnv() == CpuMath::Fast);
+  QVERIFY(makeCpuBackend(1)->name() != "cpu");
+  setenv("LAYERLENS_CPU_MATH", "fastest", 1);
+  std::string err;
+  try {
+    makeCpuBackend(1);
+  } catch (const std::invalid_argument& e) {
+    err = e.what();
+  }
+  unsetenv("LAYERLENS_CPU_MATH");
+  QVERIFY2(err.find("LAYERLENS_CPU_MATH") != std::string::npos &&
+               err.find("'fastest'") != std::string::npos,
+           "error: '" + err + "'");
+}
+
+LL_TEST_MAIN("tst_fast_matmul")
