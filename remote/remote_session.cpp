@@ -393,4 +393,38 @@ rt::Generation RemoteSession::generate(const rt::GenerateRequest& r,
   return g;
 }
 
+std::string RemoteSession::analyze(const std::string& name, const std::string& requestJson,
+                                   const rt::Interventions& interventions,
+                                   const rt::RunProgress& progress) {
+  m_impl->needSession();
+  pb::AnalyzeRequest req;
+  req.set_session_id(m_impl->sessionId);
+  req.set_name(name);
+  req.set_request_json(requestJson);
+  toProto(interventions, req.mutable_interventions());
+  grpc::ClientContext ctx;
+  m_impl->prepare(ctx);
+  auto reader = m_impl->stub->Analyze(&ctx, req);
+  pb::AnalyzeEvent ev;
+  std::string doc;
+  bool done = false, stopped = false;
+  while (reader->Read(&ev)) {
+    if (ev.has_progress()) {
+      if (progress && !stopped && !progress(ev.progress().layers_done(), ev.progress().n_layer())) {
+        ctx.TryCancel();
+        stopped = true;
+      }
+    } else if (ev.has_done()) {
+      doc = ev.done().result_json();
+      done = true;
+    }
+  }
+  const grpc::Status st = reader->Finish();
+  if (stopped) throw rt::Cancelled();
+  m_impl->check(st);
+  if (!done)
+    throw RemoteError(int(grpc::StatusCode::INTERNAL), "the analysis ended without a document");
+  return doc;
+}
+
 }  // namespace ll::remote

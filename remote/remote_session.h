@@ -77,6 +77,11 @@ class RemoteSession {
   std::vector<float> attentionMap(const RemoteTrace& tr, int layer, int head, int rowBegin = 0);
   rt::ana::LensResult lens(const RemoteTrace& tr, const rt::ana::LensOptions& opt);
   rt::Generation generate(const rt::GenerateRequest& req, const rt::TokenCallback& onToken = {});
+  // The document of a named analysis on the session's prompt (runtime/analysis/analysis_call.h):
+  // requestJson holds its fields. progress as in run(); a newer request on the session cancels it.
+  std::string analyze(const std::string& name, const std::string& requestJson,
+                      const rt::Interventions& interventions = {},
+                      const rt::RunProgress& progress = {});
 
  private:
   struct Impl;

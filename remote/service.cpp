@@ -7,6 +7,7 @@
 #include "remote/convert.h"
 #include "remote/limits.h"
 #include "remote/trace_read.h"
+#include "runtime/analysis/analysis_call.h"
 #include "runtime/api/model_info.h"
 #include "runtime/engine/engine.h"
 #include "runtime/formats/mapped_file.h"
@@ -90,6 +91,25 @@ struct Liveness {
                           : "cancelled: superseded by a newer request on the session");
   }
 };
+
+// An Analyze request's fields: bounded in size and depth before nlohmann parses them (a deeply
+// nested document is refused as it is read, not after it was built).
+nlohmann::json analyzeRequestJson(const std::string& text) {
+  if (int64_t(text.size()) > kMaxAnalyzeRequestBytes)
+    throw std::invalid_argument("request_json: " + std::to_string(text.size()) +
+                                " bytes, at most " + std::to_string(kMaxAnalyzeRequestBytes));
+  const auto depthLimit = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > kMaxAnalyzeRequestDepth)
+      throw std::invalid_argument("request_json: nested deeper than " +
+                                  std::to_string(kMaxAnalyzeRequestDepth) + " levels");
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text.empty() ? std::string("{}") : text, depthLimit);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("request_json: not JSON: ") + e.what());
+  }
+}
 
 }  // namespace
 
@@ -339,6 +359,46 @@ grpc::Status Service::Generate(grpc::ServerContext* ctx, const pb::GenerateReque
     if (!live()) live.cancelled();
     pb::GenerateEvent ev;
     ev.mutable_done()->set_stopped_at_eos(g.stoppedAtEos);
+    out->Write(ev);
+  });
+}
+
+grpc::Status Service::Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest* req,
+                              grpc::ServerWriter<pb::AnalyzeEvent>* out) {
+  return guarded([&] {
+    authorize(ctx);
+    SessionUse s(m_sessions.find(req->session_id()));
+    // Checked before the request cancels the running one: a malformed request changes nothing.
+    const rt::ana::AnalysisRequest ar =
+        rt::ana::parseAnalysisRequest(req->name(), analyzeRequestJson(req->request_json()));
+    rt::RunRequest base;
+    base.interventions = fromProto(req->interventions());
+    const uint64_t mine = ++s->epoch;
+    std::lock_guard<std::mutex> lock(s->mutex);
+    const Liveness live{*s, mine, ctx};
+    if (!live()) live.cancelled();
+    rt::ana::AnalysisOutput res;
+    try {
+      res = rt::ana::runAnalysis(s->session, ar, base, [&](int done, int n) {
+        if (!live()) return false;
+        pb::AnalyzeEvent ev;
+        ev.mutable_progress()->set_layers_done(done);
+        ev.mutable_progress()->set_n_layer(n);
+        out->Write(ev);
+        return true;
+      });
+    } catch (const rt::Cancelled&) {
+      live.cancelled();
+    }
+    if (!live()) live.cancelled();
+    const int64_t bytes = int64_t(res.document.size()) + kReplyOverheadBytes;
+    if (bytes > m_maxMessageBytes)
+      throw StatusError(StatusError::Code::ResourceExhausted,
+                        std::string("the ") + req->name() + " document is " +
+                            std::to_string(bytes) + " bytes, over the message limit of " +
+                            std::to_string(m_maxMessageBytes));
+    pb::AnalyzeEvent ev;
+    ev.mutable_done()->set_result_json(res.document);
     out->Write(ev);
   });
 }

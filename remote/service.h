@@ -39,6 +39,8 @@ class Service final : public pb::LayerLens::Service {
                     pb::LensReply* out) override;
   grpc::Status Generate(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
                         grpc::ServerWriter<pb::GenerateEvent>* out) override;
+  grpc::Status Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest* req,
+                       grpc::ServerWriter<pb::AnalyzeEvent>* out) override;
 
   SessionRegistry& sessions() { return m_sessions; }
 

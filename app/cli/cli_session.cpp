@@ -51,6 +51,9 @@ class LocalSession final : public CliSession {
                           const rt::TokenCallback& onToken) override {
     return m_s.generate(req, onToken);
   }
+  std::string analyze(const rt::ana::AnalysisRequest& req) override {
+    return rt::ana::runAnalysis(m_s, req).document;
+  }
   std::string infoJson() const override {
     throw std::logic_error("local info reads the model file itself");
   }

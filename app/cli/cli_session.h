@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "remote/trace_parts.h"
+#include "runtime/analysis/analysis_call.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/session.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -40,6 +41,9 @@ class CliSession {
   virtual rt::Encoding tokenize(const std::string& text, int addBos, bool parseSpecial) = 0;
   virtual rt::Generation generate(const rt::GenerateRequest& req,
                                   const rt::TokenCallback& onToken) = 0;
+  // rt::ana::runAnalysis's document for req on the prompt (interventions none), here or on the
+  // server's session.
+  virtual std::string analyze(const rt::ana::AnalysisRequest& req) = 0;
   // `layerlens-cli info`'s document for the model (remote sessions only; local info reads the
   // file itself).
   virtual std::string infoJson() const = 0;

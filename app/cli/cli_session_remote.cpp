@@ -48,6 +48,9 @@ class RemoteCliSession final : public CliSession {
                           const rt::TokenCallback& onToken) override {
     return m_r.generate(req, onToken);
   }
+  std::string analyze(const rt::ana::AnalysisRequest& req) override {
+    return m_r.analyze(rt::ana::analysisName(req), rt::ana::analysisRequestJson(req).dump());
+  }
   std::string infoJson() const override { return m_r.info().infoJson; }
 
  private:

@@ -117,6 +117,22 @@ inline void writeJsonOut(const std::string& path, const std::function<nlohmann::
   }
 }
 
+// writeJsonOut for a document that is already text (written as is, then a newline): the same
+// bytes whether it was built here or on a server.
+inline void writeTextOut(const std::string& path, const std::function<std::string()>& produce) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot write " + path);
+  try {
+    f << produce() << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write " + path);
+  } catch (...) {
+    f.close();
+    std::filesystem::remove(path);
+    throw;
+  }
+}
+
 // One prompt per non-empty line.
 inline std::vector<std::string> readLines(const std::string& path) {
   std::ifstream f(path);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/flow_routes.h"
@@ -24,6 +25,7 @@ constexpr const char* kFlowJsonHelp =
 
 struct FlowOpts {
   ana::ModelPrompt mp;
+  ServerTarget server;
   std::string out;
   double threshold = rt::ana::FlowRequest{}.threshold;
   int position = rt::ana::FlowRequest{}.position;
@@ -35,15 +37,15 @@ int flowCommand(const FlowOpts& o) {
   rq.threshold = o.threshold;
   rq.position = o.position;
   rq.threads = o.mp.threads;  // --threads bounds the graph's host threads as well
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
-  ana::writeJsonOut(o.out, [&] {
-    auto s = ana::openSession(o.mp);
-    auto tr = s->run();
-    const rt::ana::FlowGraph g = rt::ana::flowGraph(s->engine(), *tr, rq);
-    fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
-    in.position = rq.position;
-    fig::writeFigure(o.figure, in, &g);
-    return rt::ana::flowJson(g, rt::ana::flowRoutes(g, rq.position), tr->ids);
+  ana::writeTextOut(o.out, [&] {
+    return ana::runAnalysisHereOrThere(
+        o.mp, o.server, rq, [&](const rt::Session& s, const rt::ana::AnalysisOutput& out) {
+          fig::FigureInput in = fig::figureInput(s, o.mp.model, o.mp.text, o.mp.ids);
+          in.position = rq.position;
+          fig::writeFigure(o.figure, in, &std::get<rt::ana::FlowGraph>(out.result));
+        });
   });
   return 0;
 }
@@ -54,6 +56,7 @@ RegisterCommand reg{
        auto o = std::make_shared<FlowOpts>();
        sub.footer(kFlowJsonHelp);
        ana::addModelPrompt(sub, o->mp);
+       addServerOptions(sub, o->server);
        sub.add_option("--threshold", o->threshold, rt::ana::kFlowThresholdHelp);
        sub.add_option("--position", o->position, rt::ana::kFlowPositionHelp);
        sub.add_option("--out", o->out, "JSON file to write")->required();

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/latent_language.h"
@@ -13,6 +14,7 @@ namespace {
 
 struct LatentOpts {
   ana::ModelPrompt mp;
+  ServerTarget server;
   std::string out;
   rt::ana::LatentLanguageRequest rq;
   fig::FigureOut figure;
@@ -22,17 +24,16 @@ int latentCommand(const LatentOpts& o) {
   // Checked before the model loads, so a typo costs no run.
   if (o.rq.wordA.empty() || o.rq.wordB.empty())
     throw std::invalid_argument("--word-a and --word-b must not be empty");
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
-  auto s = ana::openSession(o.mp);
-  if (!s->model().tokenizer) throw std::runtime_error("the model has no tokenizer");
-  auto tr = s->run();
-  const auto r = rt::ana::latentLanguage(s->engine(), *tr, *s->model().tokenizer, o.rq);
-  ana::writeJsonOut(o.out, [&] {
-    fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
-    in.wordA = o.rq.wordA;
-    in.wordB = o.rq.wordB;
-    fig::writeFigure(o.figure, in, &r);
-    return rt::ana::latentLanguageJson(r);
+  ana::writeTextOut(o.out, [&] {
+    return ana::runAnalysisHereOrThere(
+        o.mp, o.server, o.rq, [&](const rt::Session& s, const rt::ana::AnalysisOutput& out) {
+          fig::FigureInput in = fig::figureInput(s, o.mp.model, o.mp.text, o.mp.ids);
+          in.wordA = o.rq.wordA;
+          in.wordB = o.rq.wordB;
+          fig::writeFigure(o.figure, in, &std::get<rt::ana::LatentLanguageResult>(out.result));
+        });
   });
   return 0;
 }
@@ -44,6 +45,7 @@ RegisterCommand reg{
      [](CLI::App& sub) -> std::function<int()> {
        auto o = std::make_shared<LatentOpts>();
        ana::addModelPrompt(sub, o->mp);
+       addServerOptions(sub, o->server);
        sub.add_option("--word-a", o->rq.wordA, rt::ana::LatentLanguageRequest::kHelpWords)
            ->required();
        sub.add_option("--word-b", o->rq.wordB, "The second answer word (see --word-a).")

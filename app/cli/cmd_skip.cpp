@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/layer_skip.h"
@@ -13,6 +14,7 @@ namespace {
 
 struct SkipOpts {
   ana::ModelPrompt mp;
+  ServerTarget server;
   std::string out, sublayer = "layer";
   int position = rt::ana::LayerSkipRequest{}.position;
   fig::FigureOut figure;
@@ -22,13 +24,14 @@ int skipCommand(const SkipOpts& o) {
   rt::ana::LayerSkipRequest rq;
   rq.position = o.position;
   rq.part = rt::ana::parseSkipPart(o.sublayer);
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
-  ana::writeJsonOut(o.out, [&] {
-    auto s = ana::openSession(o.mp);
-    auto tr = s->run();
-    const auto r = rt::ana::layerSkip(*s, *tr, rq);
-    fig::writeFigure(o.figure, fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids), &r);
-    return rt::ana::layerSkipJson(r);
+  ana::writeTextOut(o.out, [&] {
+    return ana::runAnalysisHereOrThere(
+        o.mp, o.server, rq, [&](const rt::Session& s, const rt::ana::AnalysisOutput& out) {
+          fig::writeFigure(o.figure, fig::figureInput(s, o.mp.model, o.mp.text, o.mp.ids),
+                           &std::get<rt::ana::LayerSkipResult>(out.result));
+        });
   });
   return 0;
 }
@@ -38,6 +41,7 @@ RegisterCommand reg{
      [](CLI::App& sub) -> std::function<int()> {
        auto o = std::make_shared<SkipOpts>();
        ana::addModelPrompt(sub, o->mp);
+       addServerOptions(sub, o->server);
        sub.add_option("--position", o->position, rt::ana::kSkipPositionHelp);
        sub.add_option("--sublayer", o->sublayer, rt::ana::kSkipPartHelp)
            ->check(CLI::IsMember({"layer", "attn", "mlp"}));

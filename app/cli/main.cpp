@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
       action = [name] {
         std::fprintf(stderr,
                      "layerlens-cli %s: --server is not supported by this command yet "
-                     "(remote-capable: info, tokenize, run, generate, lens, attention)\n",
+                     "(remote-capable: info, tokenize, run, generate, lens, attention, select, "
+                     "attribute, skip, latent, flow)\n",
                      name.c_str());
         return 2;
       };

@@ -198,6 +198,75 @@ LL_TEST(badIndicesAndSizesRefused) {
   QVERIFY(raw.open("stories260K.gguf", nullptr).ok());
 }
 
+// Analyze requests: an unknown analysis, unknown fields, wrong types, values out of range, text
+// that is not JSON, nesting and sizes past the bounds are INVALID_ARGUMENT naming them; values the
+// analysis checks against the model fail as they do locally; the session still serves after it.
+LL_TEST(badAnalyzeRequestsRefused) {
+  ServerProcess srv(cli(), {"--models", models().string()});
+  Raw raw(srv.address());
+  std::string id;
+  QVERIFY(raw.open("stories260K.gguf", &id).ok());
+  {
+    grpc::ClientContext ctx;
+    raw.prepare(ctx);
+    pb::SetPromptRequest req;
+    req.set_session_id(id);
+    req.set_text("Once upon a time, there was a little girl");
+    pb::PromptReply rep;
+    QVERIFY(raw.stub->SetPrompt(&ctx, req, &rep).ok());
+  }
+  std::string document;
+  auto analyze = [&](const std::string& name, const std::string& json) {
+    grpc::ClientContext ctx;
+    raw.prepare(ctx);
+    pb::AnalyzeRequest req;
+    req.set_session_id(id);
+    req.set_name(name);
+    req.set_request_json(json);
+    auto reader = raw.stub->Analyze(&ctx, req);
+    pb::AnalyzeEvent ev;
+    document.clear();
+    while (reader->Read(&ev))
+      if (ev.has_done()) document = ev.done().result_json();
+    return reader->Finish();
+  };
+  expectInvalid(analyze("bogus", "{}"), "unknown analysis 'bogus'");
+  expectInvalid(analyze("select", R"({"kk": 3})"), "unknown field 'kk'");
+  expectInvalid(analyze("select", R"({"k": "four"})"), "field 'k' must be an integer");
+  expectInvalid(analyze("select", R"({"method": "magic"})"), "unknown selection method 'magic'");
+  expectInvalid(analyze("select", R"({"method": "snapkv", "layer": 99})"), "layer 99");
+  expectInvalid(analyze("select", R"({"answer": 100000000})"), "field 'answer'");
+  expectInvalid(analyze("select", R"({"k": 99999999999})"), "field 'k'");
+  expectInvalid(analyze("select", R"({"max_pool": 1})"), "field 'max_pool' must be true or false");
+  expectInvalid(analyze("select", "[1, 2]"), "must be a JSON object");
+  expectInvalid(analyze("select", "{\"k\": "), "not JSON");
+  expectInvalid(analyze("skip", R"({"sublayer": "ffn"})"), "ffn");
+  expectInvalid(analyze("attribute", R"({"target": 999999})"), "target token 999999");
+  expectInvalid(analyze("attribute", R"({"target": 3, "position": 500})"), "--position 500");
+  expectInvalid(analyze("latent", R"({"word_a": "", "word_b": "dog"})"), "word_a");
+  expectInvalid(analyze("flow", R"({"threshold": 1.5})"), "threshold");
+  expectInvalid(analyze("flow", R"({"threads": -4})"), "field 'threads'");
+  expectInvalid(analyze("flow", R"({"position": 1000})"), "1000");
+  expectInvalid(analyze("skip", std::string(100000, '[')), "request_json");
+  expectInvalid(analyze("skip", R"({"position": [[[[[1]]]]]})"), "nested deeper");
+  expectInvalid(analyze("skip", "{\"position\": " + std::string(70000, '1') + "}"),
+                "request_json: 70014 bytes");
+  // Still serving, on the same session: a good request gives the document.
+  QVERIFY(analyze("skip", R"({"position": -1})").ok());
+  QVERIFY2(document.find("\"kl\"") != std::string::npos, document);
+  // The CLI names the server's message and fails as the local command does.
+  int code = -1;
+  const std::string out = run(cli().string() +
+                                  " select stories260K.gguf --text 'Once upon a time' --method "
+                                  "snapkv --layer 99 --server " +
+                                  srv.address(),
+                              &code);
+  QCOMPARE(code, 1);
+  QVERIFY2(out.find("invalid argument") != std::string::npos &&
+               out.find("layer 99") != std::string::npos,
+           out);
+}
+
 LL_TEST(pathsOutsideModelsRefused) {
   const fs::path dir = fs::temp_directory_path() / ("ll-remote-models-" + std::to_string(getpid()));
   fs::remove_all(dir);

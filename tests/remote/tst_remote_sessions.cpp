@@ -89,11 +89,75 @@ LL_TEST(cliRemoteEqualsLocalMoe) {
 LL_TEST(unsupportedCommandsRefuseServer) {
   int code = -1;
   const std::string out =
-      run(cli().string() + " select " + (models() / "stories260K.gguf").string() +
-              " --text hi --server 127.0.0.1:1",
+      run(cli().string() + " knockout " + (models() / "stories260K.gguf").string() +
+              " --text hi --from 0 --to 1 --server 127.0.0.1:1",
           &code);
   QCOMPARE(code, 2);
   QVERIFY2(out.find("--server is not supported") != std::string::npos, out);
+}
+
+// The analysis commands (the Analyze call): stdout, stderr and the --out document of each, run
+// locally and on the server, byte for byte; select with every method, with --answer.
+void analysisParity(const std::string& model) {
+  ServerProcess srv(cli(), {"--models", models().string()});
+  const std::string prompt =
+      " --text 'Once upon a time, there was a little girl named Lily. She loved to play outside'";
+  const std::string m = model + prompt;
+  sameOutput(srv, "select " + m + " --method gemfilter --k 6 --sweep --answer 8");
+  sameOutput(srv, "select " + m + " --method snapkv --k 8 --layer 2 --answer 8");
+  sameOutput(srv, "select " + m + " --method snapkv --k 4 --max-pool");
+  sameOutput(srv, "select " + m + " --method h2o --k 8 --recent 3 --answer 8");
+  sameOutput(srv,
+             "select " + m + " --method promptdistill --stages 1:10,3:6 --kv-trim 1 --answer 8");
+  const fs::path tmp = fs::temp_directory_path() / ("ll-remote-ana-" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  const std::string withOut[] = {
+      "attribute " + m + " --target 42 --other 7",
+      "attribute " + m + " --target 42 --position 5",
+      "skip " + m,
+      "skip " + m + " --sublayer attn --position 4",
+      "latent " + m + " --word-a cat --word-b dog",
+      "flow " + m + " --threshold 0.1",
+      "flow " + m + " --position 6 --threshold 0",
+  };
+  for (const auto& args : withOut) {
+    const fs::path local = tmp / "local.json", remote = tmp / "remote.json";
+    fs::remove(local);
+    fs::remove(remote);
+    sameOutput(srv, args + " --out " + local.string());
+    // sameOutput wrote the remote run's document to the same path: run it again elsewhere.
+    fs::rename(local, remote);
+    int code = -1;
+    const std::string out = run("cd " + models().string() + " && " + cli().string() + " " + args +
+                                    " --out " + local.string(),
+                                &code);
+    QVERIFY2(code == 0, out);
+    const std::string a = readFile(local), b = readFile(remote);
+    QVERIFY2(a.size() > 20, args);
+    QVERIFY2(a == b, args + "\nlocal:\n" + a.substr(0, 400) + "\nremote:\n" + b.substr(0, 400));
+  }
+  fs::remove_all(tmp);
+}
+
+LL_TEST(analysesRemoteEqualLocalDense) {
+  analysisParity("stories260K.gguf");
+}
+LL_TEST(analysesRemoteEqualLocalMoe) {
+  analysisParity("stories260K-moe4.gguf");
+}
+
+// A figure needs the result object, which a remote run leaves on the server: refused up front,
+// with no output file.
+LL_TEST(figureWithServerRefused) {
+  const fs::path out = fs::temp_directory_path() / ("ll-remote-fig-" + std::to_string(getpid()));
+  int code = -1;
+  const std::string msg =
+      run(cli().string() + " skip stories260K.gguf --text hi --out " + (out / "s.json").string() +
+              " --figure " + (out / "s.png").string() + " --server 127.0.0.1:1",
+          &code);
+  QCOMPARE(code, 1);
+  QVERIFY2(msg.find("--figure cannot be used with --server") != std::string::npos, msg);
+  QVERIFY(!fs::exists(out / "s.json"));
 }
 
 // RemoteSession reads (every trace array, maps, lens, generation) equal rt::Session's, with
@@ -207,6 +271,57 @@ LL_TEST(newerRequestCancelsRunningOne) {
   QVERIFY2(st.error_message().find("superseded") != std::string::npos, st.error_message());
   QVERIFY2(tokens < 4000, std::to_string(tokens));
   QVERIFY2(s < 20, std::to_string(s));
+}
+
+// A newer request cancels a running analysis as it cancels a run: the layer-skip sweep (one pass
+// per layer on a long prompt) stops with CANCELLED, the newer run is answered.
+LL_TEST(newerRequestCancelsAnalysis) {
+  ServerProcess srv(cli(), {"--models", models().string()});
+  Raw raw(srv.address());
+  std::string id;
+  QVERIFY(raw.open("llama-gqa-f16.gguf", &id).ok());
+  {
+    grpc::ClientContext ctx;
+    raw.prepare(ctx);
+    pb::SetPromptRequest req;
+    req.set_session_id(id);
+    std::string text;
+    for (int i = 0; i < 60; ++i) text += "Once upon a time there was a girl who liked to play. ";
+    req.set_text(text);
+    pb::PromptReply rep;
+    QVERIFY(raw.stub->SetPrompt(&ctx, req, &rep).ok());
+    QVERIFY(rep.ids_size() > 500);
+  }
+  grpc::ClientContext actx;
+  raw.prepare(actx, 300);
+  pb::AnalyzeRequest areq;
+  areq.set_session_id(id);
+  areq.set_name("skip");
+  areq.set_request_json(R"({"sublayer": "layer"})");
+  auto reader = raw.stub->Analyze(&actx, areq);
+  pb::AnalyzeEvent ev;
+  int progress = 0;
+  while (progress < 1 && reader->Read(&ev)) progress += ev.has_progress();
+  QCOMPARE(progress, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  grpc::ClientContext rctx;
+  raw.prepare(rctx, 120);
+  pb::RunRequest rr;
+  rr.set_session_id(id);
+  auto newer = raw.stub->Run(&rctx, rr);
+  bool done = false;
+  pb::RunEvent rev;
+  while (newer->Read(&rev)) done |= rev.has_done();
+  QVERIFY(newer->Finish().ok());
+  QVERIFY(done);
+  bool gotDocument = false;
+  while (reader->Read(&ev)) gotDocument |= ev.has_done();
+  const auto st = reader->Finish();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  QVERIFY2(st.error_code() == grpc::StatusCode::CANCELLED, st.error_message());
+  QVERIFY2(st.error_message().find("superseded") != std::string::npos, st.error_message());
+  QVERIFY(!gotDocument);
+  QVERIFY2(s < 60, std::to_string(s));
 }
 
 // Two clients at once: one generates at length while the other runs and reads; the second is not

@@ -1,0 +1,27 @@
+// Local or remote analysis runs for the CLI commands (analysis_target.h).
+#include "analysis_target.h"
+
+#include <stdexcept>
+
+namespace ll::cli::ana {
+
+std::string runAnalysisHereOrThere(const ModelPrompt& mp, const ServerTarget& target,
+                                   const rt::ana::AnalysisRequest& req,
+                                   const LocalResultFn& onLocal) {
+  if (target.remote()) return openPrompted(mp, target)->analyze(req);
+  auto s = openSession(mp);
+  const rt::ana::AnalysisOutput out = rt::ana::runAnalysis(*s, req);
+  if (onLocal) onLocal(*s, out);
+  return out.document;
+}
+
+void refuseFigureRemote(const ServerTarget& target, const std::string& figurePath,
+                        const char* flag) {
+  if (target.remote() && !figurePath.empty())
+    throw std::invalid_argument(std::string(flag) +
+                                " cannot be used with --server: the figure is drawn from the "
+                                "result, which stays on the server; run the command without "
+                                "--server to get the figure");
+}
+
+}  // namespace ll::cli::ana

@@ -1,0 +1,241 @@
+// Named analyses over JSON requests (analysis_call.h): the request fields checked one by one, the
+// base run, and the documents the CLI commands write.
+#include "runtime/analysis/analysis_call.h"
+
+#include <climits>
+#include <set>
+#include <stdexcept>
+
+#include "runtime/engine/engine.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace ll::rt::ana {
+namespace {
+
+// Reads the fields of one request object; every field is optional (absent: the request type's
+// default) and finish() refuses any field no reader asked for, so a typo is an error, not ignored.
+class Fields {
+ public:
+  Fields(const char* analysis, const nlohmann::json& j) : m_analysis(analysis), m_j(j) {
+    if (!j.is_object()) throw std::invalid_argument(prefix() + "the request must be a JSON object");
+  }
+  void get(const char* key, int& out, long long lo = INT_MIN, long long hi = INT_MAX) {
+    const auto* v = find(key);
+    if (!v) return;
+    if (!v->is_number_integer()) bad(key, "an integer");
+    const long long x = v->is_number_unsigned() && v->get<unsigned long long>() > LLONG_MAX
+                            ? LLONG_MAX
+                            : v->get<long long>();
+    if (x < lo || x > hi)
+      throw std::invalid_argument(prefix() + "field '" + key + "' " + std::to_string(x) +
+                                  " is out of range (" + std::to_string(lo) + ".." +
+                                  std::to_string(hi) + ")");
+    out = static_cast<int>(x);
+  }
+  void get(const char* key, double& out) {
+    const auto* v = find(key);
+    if (!v) return;
+    if (!v->is_number()) bad(key, "a number");
+    out = v->get<double>();
+  }
+  void get(const char* key, bool& out) {
+    const auto* v = find(key);
+    if (!v) return;
+    if (!v->is_boolean()) bad(key, "true or false");
+    out = v->get<bool>();
+  }
+  void get(const char* key, std::string& out) {
+    const auto* v = find(key);
+    if (!v) return;
+    if (!v->is_string()) bad(key, "a string");
+    out = v->get<std::string>();
+  }
+  void finish() const {
+    for (const auto& [k, v] : m_j.items())
+      if (!m_used.count(k)) throw std::invalid_argument(prefix() + "unknown field '" + k + "'");
+  }
+
+ private:
+  std::string prefix() const { return std::string(m_analysis) + ": "; }
+  const nlohmann::json* find(const char* key) {
+    m_used.insert(key);
+    auto it = m_j.find(key);
+    return it == m_j.end() ? nullptr : &*it;
+  }
+  [[noreturn]] void bad(const char* key, const char* what) const {
+    throw std::invalid_argument(prefix() + "field '" + key + "' must be " + what);
+  }
+  const char* m_analysis;
+  const nlohmann::json& m_j;
+  std::set<std::string> m_used;
+};
+
+SelectCall parseSelect(Fields& f) {
+  SelectCall c;
+  std::string method = selectionMethodKey(c.selection.method);
+  f.get("method", method);
+  const auto m = parseSelectionMethod(method);
+  if (!m)
+    throw std::invalid_argument("select: unknown selection method '" + method +
+                                "' (gemfilter, snapkv, h2o, promptdistill)");
+  c.selection.method = *m;
+  // Ranges are resolveSelection's (it names them when the request runs against the prompt).
+  for (const auto& p : selectionIntParams()) f.get(p.name, c.selection.*p.field);
+  f.get("max_pool", c.selection.maxPool);
+  f.get("stages", c.selection.stages);
+  f.get("answer", c.answer, 0, kMaxAnswerTokens);
+  f.get("sweep", c.sweep);
+  return c;
+}
+
+nlohmann::json selectJson(const SelectCall& c) {
+  nlohmann::json j = {{"method", selectionMethodKey(c.selection.method)},
+                      {"max_pool", c.selection.maxPool},
+                      {"stages", c.selection.stages},
+                      {"answer", c.answer},
+                      {"sweep", c.sweep}};
+  for (const auto& p : selectionIntParams()) j[p.name] = c.selection.*p.field;
+  return j;
+}
+
+// Throws Cancelled when progress says stop (between the stages of an analysis).
+void checkLive(const RunProgress& progress, int done, int n) {
+  if (progress && !progress(done, n)) throw Cancelled();
+}
+
+const Tokenizer& tokenizerOf(const Session& s) {
+  if (!s.model().tokenizer) throw std::invalid_argument("the model has no tokenizer");
+  return *s.model().tokenizer;
+}
+
+}  // namespace
+
+const char* analysisName(const AnalysisRequest& req) {
+  static constexpr const char* kNames[] = {"select", "attribute", "skip", "latent", "flow"};
+  return kNames[req.index()];
+}
+
+nlohmann::json analysisRequestJson(const AnalysisRequest& req) {
+  struct V {
+    nlohmann::json operator()(const SelectCall& c) const { return selectJson(c); }
+    nlohmann::json operator()(const AttributionRequest& r) const {
+      return {{"target", r.target}, {"other", r.other}, {"position", r.position}};
+    }
+    nlohmann::json operator()(const LayerSkipRequest& r) const {
+      return {{"position", r.position}, {"sublayer", skipPartName(r.part)}};
+    }
+    nlohmann::json operator()(const LatentLanguageRequest& r) const {
+      return {{"word_a", r.wordA}, {"word_b", r.wordB}, {"position", r.position}};
+    }
+    nlohmann::json operator()(const FlowRequest& r) const {
+      return {{"threshold", r.threshold},
+              {"position", r.position},
+              {"prune", r.prune},
+              {"threads", r.threads}};
+    }
+  };
+  return std::visit(V{}, req);
+}
+
+AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::json& request) {
+  constexpr int kMaxThreads = 1024;
+  AnalysisRequest out;
+  if (name == "select") {
+    Fields f("select", request);
+    out = parseSelect(f);
+    f.finish();
+  } else if (name == "attribute") {
+    Fields f("attribute", request);
+    AttributionRequest r;
+    f.get("target", r.target);
+    f.get("other", r.other);
+    f.get("position", r.position);
+    f.finish();
+    out = r;
+  } else if (name == "skip") {
+    Fields f("skip", request);
+    LayerSkipRequest r;
+    std::string part = skipPartName(r.part);
+    f.get("position", r.position);
+    f.get("sublayer", part);
+    r.part = parseSkipPart(part);
+    f.finish();
+    out = r;
+  } else if (name == "latent") {
+    Fields f("latent", request);
+    LatentLanguageRequest r;
+    f.get("word_a", r.wordA);
+    f.get("word_b", r.wordB);
+    f.get("position", r.position);
+    f.finish();
+    if (r.wordA.empty() || r.wordB.empty())
+      throw std::invalid_argument("latent: word_a and word_b must not be empty");
+    out = r;
+  } else if (name == "flow") {
+    Fields f("flow", request);
+    FlowRequest r;
+    f.get("threshold", r.threshold);
+    f.get("position", r.position);
+    f.get("prune", r.prune);
+    f.get("threads", r.threads, 0, kMaxThreads);
+    f.finish();
+    out = r;
+  } else {
+    throw std::invalid_argument("unknown analysis '" + name +
+                                "' (select, attribute, skip, latent, flow)");
+  }
+  return out;
+}
+
+AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
+                           const RunProgress& progress) {
+  AnalysisOutput out;
+  const int nLayer = s.model().spec.nLayer;
+  if (const auto* c = std::get_if<SelectCall>(&req)) {
+    // A base with interventions is always run, so the selection reads the intervened model.
+    std::shared_ptr<const Trace> tr;
+    if (selectNeedsTrace(*c) || !(base.interventions == Interventions{}) || base.subset)
+      tr = s.run(base, progress);
+    const nlohmann::json j = selectionDocument(s, tr.get(), *c);
+    out.document = j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return out;
+  }
+  if (const auto* r = std::get_if<AttributionRequest>(&req)) {
+    const int T = static_cast<int>(s.promptIds().size());
+    if (T == 0) throw std::invalid_argument("the prompt has no tokens");
+    if (r->position < -1 || r->position >= T)
+      throw std::invalid_argument("--position " + std::to_string(r->position) +
+                                  " is out of range (0.." + std::to_string(T - 1) + ")");
+    auto tr = s.run(base, progress);
+    checkLive(progress, nLayer, nLayer);
+    Attribution a = directLogitAttribution(s.engine(), *tr, *r);
+    out.document = attributionJson(a);
+    out.result = std::move(a);
+    return out;
+  }
+  if (const auto* r = std::get_if<LayerSkipRequest>(&req)) {
+    auto tr = s.run(base, progress);
+    LayerSkipResult res = layerSkip(s, *tr, *r, progress);
+    out.document = layerSkipJson(res).dump(1);
+    out.result = std::move(res);
+    return out;
+  }
+  if (const auto* r = std::get_if<LatentLanguageRequest>(&req)) {
+    const Tokenizer& tok = tokenizerOf(s);
+    auto tr = s.run(base, progress);
+    checkLive(progress, nLayer, nLayer);
+    LatentLanguageResult res = latentLanguage(s.engine(), *tr, tok, *r);
+    out.document = latentLanguageJson(res).dump(1);
+    out.result = std::move(res);
+    return out;
+  }
+  const auto& r = std::get<FlowRequest>(req);
+  auto tr = s.run(base, progress);
+  FlowGraph g = flowGraph(s.engine(), *tr, r, progress);
+  checkLive(progress, nLayer, nLayer);
+  out.document = flowJson(g, flowRoutes(g, r.position), tr->ids).dump(1);
+  out.result = std::move(g);
+  return out;
+}
+
+}  // namespace ll::rt::ana
