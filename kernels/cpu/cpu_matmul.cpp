@@ -43,6 +43,8 @@ void siluMul(float* g, const float* u, int64_t len) {
   }
 }
 
+namespace {
+
 // Panels of weight rows dequantized into per-thread scratch. Few activation rows (generation):
 // small panels that stay in L1/L2, effectively dot products. Many rows: panels of up to 256
 // rows amortise the dequantization over n and let the GEMM block well (measured on Zen 4:

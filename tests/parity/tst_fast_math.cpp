@@ -187,14 +187,16 @@ LL_TEST(cliCpuMath) {
       "run " + (shared / "models" / "quant" / "llama-quant-F16.gguf").string() + " --ids 1,5,9";
   int code = 0;
   std::string out = clitest::runCli(run + " --cpu-math fast", &code);
-  QVERIFY2(code == 0 && out.find("backend cpu (fast math") != std::string::npos, out);
+  QVERIFY2(code == 0 && out.find("; fast math:") != std::string::npos, out);
   out = clitest::runCli(run + " --cpu-math precise", &code);
-  QVERIFY2(code == 0 && out.find("backend cpu\n") != std::string::npos, out);
+  QVERIFY2(code == 0 && out.find("backend cpu") != std::string::npos &&
+               out.find("fast math") == std::string::npos,
+           out);
   out = clitest::runCli(run + " --cpu-math fastest", &code);
   QVERIFY2(code != 0 && out.find("--cpu-math") != std::string::npos, out);
   setenv("LAYERLENS_CPU_MATH", "fast", 1);
   out = clitest::runCli(run, &code);
-  QVERIFY2(code == 0 && out.find("backend cpu (fast math") != std::string::npos, out);
+  QVERIFY2(code == 0 && out.find("; fast math:") != std::string::npos, out);
   setenv("LAYERLENS_CPU_MATH", "quick", 1);
   out = clitest::runCli(run, &code);
   unsetenv("LAYERLENS_CPU_MATH");

@@ -163,15 +163,17 @@ class TstWindowBehaviour : public QObject {
       QVERIFY(precise && fast);
       QVERIFY(precise->isChecked() && !fast->isChecked());
       QVERIFY(loadDemo(w));
-      QCOMPARE(w.controller()->modelInfo().backend, QStringLiteral("cpu"));
+      QVERIFY(!w.controller()->modelInfo().backend.contains(QLatin1String("fast math")));
       fast->trigger();
       QCOMPARE(QSettings().value(QStringLiteral("cpuMath")).toString(), QStringLiteral("fast"));
-      QCOMPARE(w.controller()->modelInfo().backend, QStringLiteral("cpu"));
+      QVERIFY(!w.controller()->modelInfo().backend.contains(QLatin1String("fast math")));
       QVERIFY2(w.statusBar()->currentMessage().contains(QLatin1String("fast from the next")),
                qPrintable(w.statusBar()->currentMessage()));
       QVERIFY(loadDemo(w));
       const QString backend = w.controller()->modelInfo().backend;
-      QVERIFY2(backend.startsWith(QLatin1String("cpu (fast math")), qPrintable(backend));
+      QVERIFY2(backend.startsWith(QLatin1String("cpu (")) &&
+                   backend.contains(QLatin1String("; fast math:")),
+               qPrintable(backend));
     }
     ui::MainWindow again(nullptr, nullptr, 1);
     QVERIFY(namedAction(&again, "cpuMathFast")->isChecked());
