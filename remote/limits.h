@@ -19,8 +19,8 @@ constexpr int kMaxInterventionItems = 4096;  // steering, router edits, masks, s
 constexpr int kMaxLensTopK = 100;
 constexpr int kMaxThreads = 1024;
 constexpr int kMaxPathBytes = 4096;
-// An Analyze request's JSON: its size and how deeply it may nest (requests are flat objects).
-constexpr int64_t kMaxAnalyzeRequestBytes = 64 << 10;
+// How deeply an Analyze request's JSON may nest (requests are objects of values and value arrays);
+// its size is bounded by the message limit.
 constexpr int kMaxAnalyzeRequestDepth = 4;
 // Sessions untouched this long are closed when another one opens (a client that vanished).
 constexpr int64_t kSessionIdleSeconds = 30 * 60;

@@ -393,9 +393,37 @@ rt::Generation RemoteSession::generate(const rt::GenerateRequest& r,
   return g;
 }
 
+namespace {
+
+// The server's arrays, each checked against its shape (a reply that does not add up is an error).
+std::vector<rt::ana::OutputArray> analyzeArrays(const pb::AnalyzeDone& done) {
+  std::vector<rt::ana::OutputArray> out;
+  for (const auto& a : done.arrays()) {
+    rt::ana::OutputArray o;
+    o.name = a.name();
+    int64_t n = 1;
+    for (int64_t d : a.shape()) {
+      if (d < 0 || (d > 0 && n > INT64_MAX / d))
+        throw RemoteError(int(grpc::StatusCode::INTERNAL), "array " + o.name + ": bad shape");
+      n *= d;
+      o.shape.push_back(d);
+    }
+    if (n != a.values_size())
+      throw RemoteError(
+          int(grpc::StatusCode::INTERNAL),
+          "array " + o.name + ": " + std::to_string(a.values_size()) + " values for its shape");
+    o.data.assign(a.values().begin(), a.values().end());
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string RemoteSession::analyze(const std::string& name, const std::string& requestJson,
                                    const rt::Interventions& interventions,
-                                   const rt::RunProgress& progress) {
+                                   const rt::RunProgress& progress,
+                                   std::vector<rt::ana::OutputArray>* arrays) {
   m_impl->needSession();
   pb::AnalyzeRequest req;
   req.set_session_id(m_impl->sessionId);
@@ -416,6 +444,7 @@ std::string RemoteSession::analyze(const std::string& name, const std::string& r
       }
     } else if (ev.has_done()) {
       doc = ev.done().result_json();
+      if (arrays) *arrays = analyzeArrays(ev.done());
       done = true;
     }
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "remote/trace_parts.h"
+#include "runtime/analysis/analysis_call.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/api/session.h"
 #include "runtime/model/model_spec.h"
@@ -79,9 +80,11 @@ class RemoteSession {
   rt::Generation generate(const rt::GenerateRequest& req, const rt::TokenCallback& onToken = {});
   // The document of a named analysis on the session's prompt (runtime/analysis/analysis_call.h):
   // requestJson holds its fields. progress as in run(); a newer request on the session cancels it.
+  // arrays (when given) receives the arrays the command writes beside the document.
   std::string analyze(const std::string& name, const std::string& requestJson,
                       const rt::Interventions& interventions = {},
-                      const rt::RunProgress& progress = {});
+                      const rt::RunProgress& progress = {},
+                      std::vector<rt::ana::OutputArray>* arrays = nullptr);
 
  private:
   struct Impl;

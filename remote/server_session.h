@@ -24,7 +24,8 @@ struct StatusError : std::runtime_error {
 
 struct ServerSession {
   std::string id;
-  std::string modelPath;  // as the client named it
+  std::string modelPath;      // as the client named it
+  rt::BackendChoice backend;  // as opened: a second model the session opens (compare) uses it too
   // Held while `session` computes (runs, maps, lens, generation): one request at a time.
   std::mutex mutex;
   rt::Session session;

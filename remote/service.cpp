@@ -92,12 +92,13 @@ struct Liveness {
   }
 };
 
-// An Analyze request's fields: bounded in size and depth before nlohmann parses them (a deeply
-// nested document is refused as it is read, not after it was built).
-nlohmann::json analyzeRequestJson(const std::string& text) {
-  if (int64_t(text.size()) > kMaxAnalyzeRequestBytes)
+// An Analyze request's fields: bounded in size (the message limit: requests carry prompt sets and
+// steering vectors) and depth before nlohmann parses them (a deeply nested document is refused as
+// it is read, not after it was built).
+nlohmann::json analyzeRequestJson(const std::string& text, int64_t maxBytes) {
+  if (int64_t(text.size()) > maxBytes)
     throw std::invalid_argument("request_json: " + std::to_string(text.size()) +
-                                " bytes, at most " + std::to_string(kMaxAnalyzeRequestBytes));
+                                " bytes, at most " + std::to_string(maxBytes));
   const auto depthLimit = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
     if (depth > kMaxAnalyzeRequestDepth)
       throw std::invalid_argument("request_json: nested deeper than " +
@@ -140,6 +141,7 @@ grpc::Status Service::OpenSession(grpc::ServerContext* ctx, const pb::OpenSessio
     auto s = m_sessions.create();
     try {
       s->modelPath = req->model();
+      s->backend = choice;
       s->session.attach(model, choice);
     } catch (...) {
       m_sessions.close(s->id);
@@ -369,29 +371,40 @@ grpc::Status Service::Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest
     authorize(ctx);
     SessionUse s(m_sessions.find(req->session_id()));
     // Checked before the request cancels the running one: a malformed request changes nothing.
-    const rt::ana::AnalysisRequest ar =
-        rt::ana::parseAnalysisRequest(req->name(), analyzeRequestJson(req->request_json()));
+    const rt::ana::AnalysisRequest ar = rt::ana::parseAnalysisRequest(
+        req->name(),
+        analyzeRequestJson(req->request_json(), m_maxMessageBytes - kReplyOverheadBytes));
     rt::RunRequest base;
     base.interventions = fromProto(req->interventions());
     const uint64_t mine = ++s->epoch;
     std::lock_guard<std::mutex> lock(s->mutex);
     const Liveness live{*s, mine, ctx};
     if (!live()) live.cancelled();
+    // A second model (compare's teacher) comes from the --models folder, like the session's own.
+    rt::ana::AnalysisEnv env;
+    env.openModel = [&](rt::Session& other, const std::string& path) {
+      other.attach(m_models.get(path), s->backend);
+    };
     rt::ana::AnalysisOutput res;
     try {
-      res = rt::ana::runAnalysis(s->session, ar, base, [&](int done, int n) {
-        if (!live()) return false;
-        pb::AnalyzeEvent ev;
-        ev.mutable_progress()->set_layers_done(done);
-        ev.mutable_progress()->set_n_layer(n);
-        out->Write(ev);
-        return true;
-      });
+      res = rt::ana::runAnalysis(
+          s->session, ar, base,
+          [&](int done, int n) {
+            if (!live()) return false;
+            pb::AnalyzeEvent ev;
+            ev.mutable_progress()->set_layers_done(done);
+            ev.mutable_progress()->set_n_layer(n);
+            out->Write(ev);
+            return true;
+          },
+          env);
     } catch (const rt::Cancelled&) {
       live.cancelled();
     }
     if (!live()) live.cancelled();
-    const int64_t bytes = int64_t(res.document.size()) + kReplyOverheadBytes;
+    int64_t bytes = int64_t(res.document.size()) + kReplyOverheadBytes;
+    for (const auto& a : res.arrays)
+      bytes += int64_t(a.data.size()) * int64_t(sizeof(float)) + int64_t(a.name.size()) + 64;
     if (bytes > m_maxMessageBytes)
       throw StatusError(StatusError::Code::ResourceExhausted,
                         std::string("the ") + req->name() + " document is " +
@@ -399,6 +412,12 @@ grpc::Status Service::Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest
                             std::to_string(m_maxMessageBytes));
     pb::AnalyzeEvent ev;
     ev.mutable_done()->set_result_json(res.document);
+    for (const auto& a : res.arrays) {
+      auto* pa = ev.mutable_done()->add_arrays();
+      pa->set_name(a.name);
+      for (int64_t d : a.shape) pa->add_shape(d);
+      pa->mutable_values()->Add(a.data.begin(), a.data.end());
+    }
     out->Write(ev);
   });
 }

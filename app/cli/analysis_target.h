@@ -3,6 +3,7 @@
 // document, so its output is the same bytes either way.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -19,6 +20,12 @@ using LocalResultFn = std::function<void(const rt::Session&, const rt::ana::Anal
 std::string runAnalysisHereOrThere(const ModelPrompt& mp, const ServerTarget& target,
                                    const rt::ana::AnalysisRequest& req,
                                    const LocalResultFn& onLocal = {});
+
+// The array of an analysis's output by name (a server that left one out is an error), and its
+// float32 .npy file: the same bytes for a local or a remote run.
+const rt::ana::OutputArray& outputArray(const rt::ana::AnalysisOutput& out,
+                                        const std::string& name);
+void writeArray(const std::filesystem::path& path, const rt::ana::OutputArray& a);
 
 // Figures are drawn from the result object, which a remote run leaves on the server: --figure with
 // --server is refused before anything runs (run the command locally for the figure).

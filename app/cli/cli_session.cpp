@@ -22,8 +22,9 @@ namespace {
 class LocalSession final : public CliSession {
  public:
   LocalSession(const std::string& model, const std::string& backend, int threads,
-               const std::string& cpuMath) {
-    m_s.load(model, rt::parseBackend(backend, threads, cpuMath));
+               const std::string& cpuMath)
+      : m_choice(rt::parseBackend(backend, threads, cpuMath)) {
+    m_s.load(model, m_choice);
   }
   const rt::ModelSpec& spec() const override { return m_s.model().spec; }
   std::string backendName() const override { return m_s.backendName(); }
@@ -51,8 +52,15 @@ class LocalSession final : public CliSession {
                           const rt::TokenCallback& onToken) override {
     return m_s.generate(req, onToken);
   }
-  std::string analyze(const rt::ana::AnalysisRequest& req) override {
-    return rt::ana::runAnalysis(m_s, req).document;
+  rt::ana::AnalysisOutput analyze(const rt::ana::AnalysisRequest& req,
+                                  const rt::Interventions& interventions) override {
+    rt::RunRequest base;
+    base.interventions = interventions;
+    rt::ana::AnalysisEnv env;
+    env.openModel = [this](rt::Session& other, const std::string& path) {
+      other.load(path, m_choice);
+    };
+    return rt::ana::runAnalysis(m_s, req, base, {}, env);
   }
   std::string infoJson() const override {
     throw std::logic_error("local info reads the model file itself");
@@ -60,6 +68,7 @@ class LocalSession final : public CliSession {
   rt::Session* local() override { return &m_s; }
 
  private:
+  rt::BackendChoice m_choice;
   rt::Session m_s;
 };
 

@@ -41,9 +41,12 @@ class CliSession {
   virtual rt::Encoding tokenize(const std::string& text, int addBos, bool parseSpecial) = 0;
   virtual rt::Generation generate(const rt::GenerateRequest& req,
                                   const rt::TokenCallback& onToken) = 0;
-  // rt::ana::runAnalysis's document for req on the prompt (interventions none), here or on the
-  // server's session.
-  virtual std::string analyze(const rt::ana::AnalysisRequest& req) = 0;
+  // rt::ana::runAnalysis of req on the prompt under interventions (routing's; the others none),
+  // here or on the server's session: the document and its arrays, and here also the result object
+  // (figures). A second model the request names (compare's teacher) is a file here and a path in
+  // the server's --models folder there.
+  virtual rt::ana::AnalysisOutput analyze(const rt::ana::AnalysisRequest& req,
+                                          const rt::Interventions& interventions = {}) = 0;
   // `layerlens-cli info`'s document for the model (remote sessions only; local info reads the
   // file itself).
   virtual std::string infoJson() const = 0;

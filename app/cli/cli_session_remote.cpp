@@ -48,8 +48,12 @@ class RemoteCliSession final : public CliSession {
                           const rt::TokenCallback& onToken) override {
     return m_r.generate(req, onToken);
   }
-  std::string analyze(const rt::ana::AnalysisRequest& req) override {
-    return m_r.analyze(rt::ana::analysisName(req), rt::ana::analysisRequestJson(req).dump());
+  rt::ana::AnalysisOutput analyze(const rt::ana::AnalysisRequest& req,
+                                  const rt::Interventions& interventions) override {
+    rt::ana::AnalysisOutput out;
+    out.document = m_r.analyze(rt::ana::analysisName(req), rt::ana::analysisRequestJson(req).dump(),
+                               interventions, {}, &out.arrays);
+    return out;
   }
   std::string infoJson() const override { return m_r.info().infoJson; }
 

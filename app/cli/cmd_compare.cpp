@@ -1,10 +1,11 @@
 // `layerlens-cli compare STUDENT TEACHER`: per-token JSD(p_student || p_teacher) in bits, the
 // student's normalised entropy and the entropy x divergence quadrant of each position
 // (ALGORITHMS.md §7) as JSON; both models must share a vocabulary (checked, with the first
-// difference named).
+// difference named). With --server both models are the server's (paths in its --models folder).
 #include <filesystem>
 #include <fstream>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/teacher.h"
@@ -14,22 +15,27 @@ namespace {
 
 struct CompareOpts {
   ana::ModelPrompt mp;  // the student and the prompt
+  ServerTarget server;
   std::string teacher, out;
   rt::ana::TeacherRequest rq;
   fig::FigureOut figure;
 };
 
 int compareCommand(const CompareOpts& o) {
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
-  ana::writeJsonOut(o.out, [&] {
-    auto student = ana::openSession(o.mp);
-    rt::Session teacher;
-    teacher.load(o.teacher, rt::parseBackend(o.mp.backend, o.mp.threads, o.mp.cpuMath));
-    const auto c = rt::ana::compareModels(*student, teacher, o.rq);
-    fig::FigureInput in = fig::figureInput(*student, o.mp.model, o.mp.text, o.mp.ids);
-    in.teacher = o.teacher;
-    fig::writeFigure(o.figure, in, &c);
-    return rt::ana::teacherComparisonJson(c, student->promptIds());
+  rt::ana::CompareCall call;
+  call.teacher = o.teacher;
+  call.request = o.rq;
+  ana::writeTextOut(o.out, [&] {
+    auto student = ana::openPrompted(o.mp, o.server);
+    const rt::ana::AnalysisOutput out = student->analyze(call);
+    if (const rt::Session* ls = student->local()) {
+      fig::FigureInput in = fig::figureInput(*ls, o.mp.model, o.mp.text, o.mp.ids);
+      in.teacher = o.teacher;
+      fig::writeFigure(o.figure, in, &std::get<rt::ana::TeacherComparison>(out.result));
+    }
+    return out.document;
   });
   return 0;
 }
@@ -41,7 +47,10 @@ RegisterCommand reg{
      [](CLI::App& sub) -> std::function<int()> {
        auto o = std::make_shared<CompareOpts>();
        ana::addModelPrompt(sub, o->mp);
-       sub.add_option("teacher", o->teacher, "teacher model file or folder (same vocabulary)")
+       addServerOptions(sub, o->server);
+       sub.add_option("teacher", o->teacher,
+                      "teacher model file or folder (same vocabulary; with --server a path in the "
+                      "server's --models folder)")
            ->required();
        sub.add_option("--entropy-threshold", o->rq.entropyThreshold, rt::ana::kTeacherEntropyHelp);
        sub.add_option("--jsd-threshold", o->rq.jsdThreshold, rt::ana::kTeacherJsdHelp);

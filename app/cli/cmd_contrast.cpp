@@ -1,10 +1,11 @@
 // `layerlens-cli contrast`: expert contrast (ALGORITHMS.md §9). Routing frequency per layer and
 // expert on task prompts minus on neutral prompts, and the experts with Δ > τ, written as JSON
 // (delta [n_layer][n_expert], picked, the per-set frequencies): the document the GUI's Expert
-// contrast data export writes.
+// contrast data export writes. With --server the prompts are read here and the runs are there.
 #include <filesystem>
 #include <fstream>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/expert_contrast.h"
@@ -14,6 +15,7 @@ namespace {
 
 struct ContrastOpts {
   std::string model, backend = "cpu", cpuMath, out, layers;
+  ServerTarget server;
   int threads = 0;
   std::vector<std::string> task, neutral;
   rt::ana::ExpertContrastRequest rq;
@@ -36,20 +38,23 @@ std::vector<std::string> promptsOf(const std::vector<std::string>& args) {
 }
 
 int contrastCommand(ContrastOpts o) {
+  // Prompt files are read here and sent as prompts: a server never opens the client's files.
   o.rq.task = promptsOf(o.task);
   o.rq.neutral = promptsOf(o.neutral);
   if (!o.layers.empty()) o.rq.layers = rt::ana::parseContrastLayers(o.layers);
   o.rq.promoteMiddleOnly = !o.promoteAll;
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
-  ana::writeJsonOut(o.out, [&] {
-    rt::Session s;
-    s.load(o.model, rt::parseBackend(o.backend, o.threads, o.cpuMath));
-    const auto r = rt::ana::expertContrast(s, o.rq);
-    fig::FigureInput in;  // the caption names the prompt sets (vis::contrastCaption)
-    in.session = &s;
-    in.model = o.model;
-    fig::writeFigure(o.figure, in, &r);
-    return rt::ana::expertContrastJson(r);
+  ana::writeTextOut(o.out, [&] {
+    auto s = openCliSession(o.model, o.backend, o.threads, o.server, o.cpuMath);
+    const rt::ana::AnalysisOutput out = s->analyze(o.rq);
+    if (const rt::Session* ls = s->local()) {
+      fig::FigureInput in;  // the caption names the prompt sets (vis::contrastCaption)
+      in.session = ls;
+      in.model = o.model;
+      fig::writeFigure(o.figure, in, &std::get<rt::ana::ExpertContrastResult>(out.result));
+    }
+    return out.document;
   });
   return 0;
 }
@@ -71,6 +76,7 @@ RegisterCommand reg{
        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->backend, "cpu or cuda");
        addCpuMathOption(sub, o->cpuMath);
+       addServerOptions(sub, o->server);
        sub.add_option("--out", o->out, "JSON file to write")->required();
        fig::addFigureOption(sub, o->figure, "--figure", "the layer x expert differences");
        return [o] { return contrastCommand(*o); };

@@ -4,17 +4,18 @@
 // of the first answer token (the unablated argmax unless --answer ID); "warnings" counts the edges
 // a sliding window hides already. --sweep adds the same knockout in the window centred on each
 // layer in turn (rt::ana::knockoutReadout: window, sweep, sweep_p_new, sweep_layers), as the GUI's
-// Knockout effect panel draws it.
+// Knockout effect panel draws it. With --server it runs there (the named analysis "knockout").
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/knockout.h"
-#include "runtime/analysis/method_limits.h"
 
 namespace ll::cli {
 namespace {
 
 struct KnockOpts {
   ana::ModelPrompt mp;
+  ServerTarget server;
   std::string from = "last", to = "all-but-last";
   int layer = -1, window = rt::ana::KnockoutReadoutRequest{}.window, answer = -1;
   bool sweep = false;
@@ -22,39 +23,27 @@ struct KnockOpts {
 };
 
 int knockoutCommand(const KnockOpts& o) {
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
-  auto s = ana::openSession(o.mp);
-  const int T = static_cast<int>(s->promptIds().size()), L = s->model().spec.nLayer;
-  const int layer = o.layer >= 0 ? o.layer : L / 2;
-  auto from = rt::ana::parseSpan(o.from, T), to = rt::ana::parseSpan(o.to, T);
-  auto r = rt::ana::attentionKnockout(*s, from, to, layer, o.window, o.answer);
-  nlohmann::json j;
-  j["from"] = from;
-  j["to"] = to;
-  j["layers"] = {r.layerBegin, r.layerEnd};
-  j["answer"] = {{"id", r.answer}, {"piece", ana::pieceOf(*s, r.answer)}};
-  j["p_base"] = r.pBase;
-  j["p_new"] = r.pNew;
-  j["relative_change_percent"] = r.relativeChange;
-  j["warnings"] = rt::ana::knockoutWarnings(s->model().spec, from, to, r.layerBegin, r.layerEnd);
-  // The readout the GUI's Knockout effect panel draws: the effect, and the sweep when asked.
-  rt::ana::KnockoutReadout rr;
-  rr.effect = r;
-  rr.window = o.window;
-  if (o.sweep) {
-    rt::ana::KnockoutReadoutRequest rq;
-    rq.window = o.window;
-    rq.sweep = true;
-    rq.answer = r.answer;
-    rr = rt::ana::knockoutReadout(*s, s->promptIds(), {},
-                                  rt::Knockout{from, to, r.layerBegin, r.layerEnd}, rq);
-    const nlohmann::json sj = rt::ana::knockoutReadoutJson(rr);
-    for (const char* key : {"window", "sweep", "sweep_p_new", "sweep_layers"}) j[key] = sj[key];
+  rt::ana::KnockoutCall call;
+  call.from = o.from;
+  call.to = o.to;
+  call.layer = o.layer;
+  call.window = o.window;
+  call.answer = o.answer;
+  call.sweep = o.sweep;
+  auto s = ana::openPrompted(o.mp, o.server);
+  const rt::ana::AnalysisOutput out = s->analyze(call);
+  if (const rt::Session* ls = s->local()) {
+    const auto& rr = std::get<rt::ana::KnockoutReadout>(out.result);
+    const int T = static_cast<int>(ls->promptIds().size());
+    fig::FigureInput in = fig::figureInput(*ls, o.mp.model, o.mp.text, o.mp.ids);
+    in.interventions.knockout =
+        rt::Knockout{rt::ana::parseSpan(o.from, T), rt::ana::parseSpan(o.to, T),
+                     rr.effect.layerBegin, rr.effect.layerEnd};
+    fig::writeFigure(o.figure, in, &rr);
   }
-  fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
-  in.interventions.knockout = rt::Knockout{from, to, r.layerBegin, r.layerEnd};
-  fig::writeFigure(o.figure, in, &rr);
-  ana::printJson(j);
+  std::printf("%s\n", out.document.c_str());
   return 0;
 }
 
@@ -62,6 +51,7 @@ RegisterCommand reg{{"knockout", "attention knockout between token groups (JSON 
                      [](CLI::App& sub) -> std::function<int()> {
                        auto o = std::make_shared<KnockOpts>();
                        ana::addModelPrompt(sub, o->mp);
+                       addServerOptions(sub, o->server);
                        sub.add_option("--from", o->from, "query tokens (span)");
                        sub.add_option("--to", o->to, "key tokens they may not attend (span)");
                        sub.add_option("--layer", o->layer, "centre layer (default n_layer / 2)");

@@ -1,19 +1,21 @@
 // `layerlens-cli patch`: activation patching / causal tracing (ALGORITHMS.md §12). Writes the
 // normalised effect of patching one component at every (layer, position) as float32
-// [n_layer, T] .npy, optionally the per-head grid at the last position, and prints a summary.
+// [n_layer, T] .npy, optionally the per-head grid at the last position, and prints a summary; with
+// --server the sweep runs there (the named analysis "patch") and the arrays come back.
 #include <cstdio>
 #include <filesystem>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/patching.h"
-#include "runtime/api/npy_io.h"
 
 namespace ll::cli {
 namespace {
 
 struct PatchOpts {
   ana::ModelPrompt mp;  // model, backend, threads, BOS handling
+  ServerTarget server;
   std::string clean, cleanIds, corrupt, corruptIds, noise, out, heads;
   std::string metric = "logit-diff", component = "resid", direction = "denoise";
   int32_t target = rt::ana::PatchingRequest{}.target, other = rt::ana::PatchingRequest{}.other;
@@ -26,16 +28,6 @@ void checkWritable(const std::string& path, const char* flag) {
   const fs::path dir = fs::absolute(fs::path(path)).parent_path();
   if (fs::path(path).filename().empty() || !fs::is_directory(dir))
     throw std::invalid_argument(std::string(flag) + ": cannot write " + path);
-}
-
-std::vector<int32_t> promptIds(rt::Session& s, const PatchOpts& o, const std::string& text,
-                               const std::string& ids, const char* idsFlag) {
-  if (!ids.empty()) return ana::parseIdList(ids, idsFlag);
-  if (!s.model().tokenizer) throw std::runtime_error("the model has no tokenizer; pass ids");
-  const int bos = o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1);
-  auto t = s.model().tokenizer->encode(text, bos).ids;
-  if (t.empty()) throw std::invalid_argument("the prompt '" + text + "' gives no tokens");
-  return t;
 }
 
 // "B:E" -> [B, E).
@@ -53,7 +45,8 @@ std::pair<int, int> parseSpan(const std::string& s) {
 }
 
 int patchCommand(const PatchOpts& o) {
-  rt::ana::PatchingRequest rq;
+  rt::ana::PatchCall call;
+  rt::ana::PatchingRequest& rq = call.request;
   rq.metric = rt::ana::parsePatchMetric(o.metric);
   rq.component = rt::ana::parsePatchComponent(o.component);
   rq.direction = rt::ana::parsePatchDirection(o.direction);
@@ -66,49 +59,42 @@ int patchCommand(const PatchOpts& o) {
   if (corrupted == !o.noise.empty())
     throw std::invalid_argument("give one corruption: --corrupt, --corrupt-ids or --noise");
   if (!o.noise.empty()) std::tie(rq.noiseBegin, rq.noiseEnd) = parseSpan(o.noise);
+  call.clean = o.clean;
+  call.corrupt = o.corrupt;
+  if (!o.cleanIds.empty()) call.cleanIds = ana::parseIdList(o.cleanIds, "--clean-ids");
+  if (!o.corruptIds.empty()) call.corruptIds = ana::parseIdList(o.corruptIds, "--corrupt-ids");
+  call.addBos = o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1);
   checkWritable(o.out, "--out");
   if (rq.heads) checkWritable(o.heads, "--heads");
+  ana::refuseFigureRemote(o.server, o.figure.path);
   fig::checkFigureOut(o.figure);
 
-  auto s = std::make_unique<rt::Session>();
-  s->load(o.mp.model, rt::parseBackend(o.mp.backend, o.mp.threads, o.mp.cpuMath));
-  const auto clean = promptIds(*s, o, o.clean, o.cleanIds, "--clean-ids");
-  const auto corrupt = corrupted ? promptIds(*s, o, o.corrupt, o.corruptIds, "--corrupt-ids")
-                                 : std::vector<int32_t>{};
-  const rt::ana::PatchingResult r = rt::ana::activationPatching(*s, clean, corrupt, rq);
+  auto s = ana::openPrompted(o.mp, o.server, true);
+  const rt::ana::AnalysisOutput out = s->analyze(call);
   try {
-    rt::writeNpy(o.out, r.effect.data(), {r.nLayer, r.nTokens});
-    if (rq.heads) rt::writeNpy(o.heads, r.headEffect.data(), {r.nLayer, r.nHead});
-    fig::FigureInput in;
-    in.session = s.get();
-    in.ids = clean;
-    in.model = o.mp.model;
-    in.prompt = o.cleanIds.empty() ? o.clean : "ids:" + o.cleanIds;
-    in.corruption = !o.noise.empty()
-                        ? "noise on tokens " + std::to_string(rq.noiseBegin) + "-" +
-                              std::to_string(rq.noiseEnd - 1)
-                        : "corrupted prompt \"" +
-                              (o.corruptIds.empty() ? o.corrupt : "ids:" + o.corruptIds) + "\"";
-    fig::writeFigure(o.figure, in, &r);
+    ana::writeArray(o.out, ana::outputArray(out, "effect"));
+    if (rq.heads) ana::writeArray(o.heads, ana::outputArray(out, "heads"));
+    if (s->local()) {
+      const auto& r = std::get<rt::ana::PatchingResult>(out.result);
+      fig::FigureInput in;
+      in.session = s->local();
+      in.ids = r.clean;
+      in.model = o.mp.model;
+      in.prompt = o.cleanIds.empty() ? o.clean : "ids:" + o.cleanIds;
+      in.corruption = !o.noise.empty()
+                          ? "noise on tokens " + std::to_string(rq.noiseBegin) + "-" +
+                                std::to_string(rq.noiseEnd - 1)
+                          : "corrupted prompt \"" +
+                                (o.corruptIds.empty() ? o.corrupt : "ids:" + o.corruptIds) + "\"";
+      fig::writeFigure(o.figure, in, &r);
+    }
   } catch (...) {  // no partial output: the arrays go with a failed figure
     std::error_code ec;
     std::filesystem::remove(o.out, ec);
     if (rq.heads) std::filesystem::remove(o.heads, ec);
     throw;
   }
-  nlohmann::json j;
-  j["target"] = r.request.target;
-  j["other"] = r.request.other;
-  j["metric"] = rt::ana::patchMetricName(rq.metric);
-  j["component"] = rt::ana::patchComponentName(rq.component);
-  j["direction"] = rt::ana::patchDirectionName(rq.direction);
-  j["metric_clean"] = r.metricClean;
-  j["metric_corrupt"] = r.metricCorrupt;
-  j["first_diff"] = r.firstDiff;
-  j["n_layer"] = r.nLayer;
-  j["n_tokens"] = r.nTokens;
-  j["passes"] = r.passes;
-  ana::printJson(j);
+  std::printf("%s\n", out.document.c_str());
   return 0;
 }
 
@@ -145,6 +131,7 @@ RegisterCommand reg{
        sub.add_option("--threads", o->mp.threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->mp.backend, "cpu or cuda");
        addCpuMathOption(sub, o->mp.cpuMath);
+       addServerOptions(sub, o->server);
        auto* b = sub.add_flag("--bos", o->mp.bos, "add BOS to prompt texts");
        sub.add_flag("--no-bos", o->mp.noBos, "do not add BOS to prompt texts")->excludes(b);
        return [o] { return patchCommand(*o); };

@@ -5,14 +5,14 @@
 // (fraction of tokens choosing each expert). --compare-text T2 prints the per-layer JSD between the
 // two prompts' mean routing. --task FILE --neutral FILE picks experts with Δ = routing frequency
 // on task prompts − on neutral prompts > --tau (rt::ana::expertContrast, as `contrast`; middle
-// layers unless --all-layers). Prints JSON.
+// layers unless --all-layers). Prints JSON. With --server the runs are there (the named analysis
+// "routing", the flags' interventions sent with it) and the dump arrays come back.
 #include <filesystem>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
-#include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/api/intervention_args.h"
-#include "runtime/api/npy_io.h"
 
 namespace ll::cli {
 
@@ -22,6 +22,7 @@ namespace {
 
 struct RoutingOpts {
   ana::ModelPrompt mp;
+  ServerTarget server;
   std::string dump, compareText, task, neutral;
   float tau = rt::ana::ExpertContrastRequest{}.tau;  // the expert contrast's default
   bool allLayers = false;
@@ -43,69 +44,45 @@ std::pair<int, int> parseLE(const std::string& s) {
   }
 }
 
+// An array name the analysis gave is a file name in the --dump folder, never a path (a server's
+// reply cannot write outside the folder).
+std::filesystem::path dumpFile(const std::filesystem::path& dir, const std::string& name) {
+  const std::filesystem::path p(name);
+  if (name.empty() || p.filename() != p || name == "." || name == ".." || p.extension() != ".npy")
+    throw std::runtime_error("routing: the analysis returned an array named '" + name + "'");
+  return dir / p;
+}
+
 int routingCommand(const RoutingOpts& o) {
-  auto s = ana::openSession(o.mp);
-  const auto& spec = s->model().spec;
+  auto s = ana::openPrompted(o.mp, o.server);
+  const auto& spec = s->spec();
   if (spec.nExpert <= 0)
     throw std::invalid_argument("routing: " + o.mp.model + " is not a MoE model");
-  rt::RunRequest req;
-  req.interventions = rt::buildInterventions(o.iv, spec);
+  rt::Interventions iv = rt::buildInterventions(o.iv, spec);
   std::vector<std::pair<int, int>> prom;
   for (const auto& p : o.promote) prom.push_back(parseLE(p));
-  for (const auto& e : rt::ana::softPromotion(prom, o.lambda))
-    req.interventions.router.push_back(e);
-  auto tr = s->run(req);
-  const int T = tr->nTokens, E = tr->nExpert, L = tr->nLayer;
-  nlohmann::json j;
-  j["n_tokens"] = T;
-  j["n_expert"] = E;
-  j["n_expert_used"] = tr->nExpertUsed;
-  j["moe_layers"] = rt::ana::moeLayers(*tr);
-  auto load = rt::ana::expertLoad(*tr);
-  std::vector<std::vector<float>> loadRows;
-  for (int l = 0; l < L; ++l)
-    loadRows.emplace_back(load.begin() + size_t(l) * E, load.begin() + size_t(l + 1) * E);
-  j["load"] = loadRows;
-  auto ept = rt::ana::expertsPerToken(*tr, o.coverage);
-  std::vector<std::vector<int>> eptRows;
-  for (int l = 0; l < L; ++l)
-    eptRows.emplace_back(ept.begin() + size_t(l) * T, ept.begin() + size_t(l + 1) * T);
-  j["experts_per_token"] = eptRows;
-  j["coverage"] = o.coverage;
-  auto over = rt::ana::overForcedLayers(req.interventions.router, tr->nExpertUsed);
-  if (!over.empty()) j["warning_more_forced_than_k"] = over;
-  if (!o.compareText.empty()) {
-    auto other = ana::openSession(o.mp);
-    other->setPrompt(o.compareText, o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1));
-    j["jsd"] = rt::ana::routingJsd(*tr, *other->run(req));
-  }
+  for (const auto& e : rt::ana::softPromotion(prom, o.lambda)) iv.router.push_back(e);
+  rt::ana::RoutingCall call;
+  call.coverage = o.coverage;
+  call.compareText = o.compareText;
+  call.addBos = o.mp.bos ? 1 : (o.mp.noBos ? 0 : -1);
   if (!o.task.empty() || !o.neutral.empty()) {
     if (o.task.empty() || o.neutral.empty())
       throw std::invalid_argument("routing: the expert picker needs --task and --neutral");
-    // The expert contrast of `contrast` (one definition), in the middle layers by default here:
-    // the picks feed soft promotion (--promote).
-    rt::ana::ExpertContrastRequest rq;
-    rq.task = ana::readLines(o.task);
-    rq.neutral = ana::readLines(o.neutral);
-    rq.tau = o.tau;
-    rq.layers = o.allLayers ? rt::ana::ContrastLayers::All : rt::ana::ContrastLayers::Middle;
-    const auto c = rt::ana::expertContrast(*s, rq);
-    nlohmann::json picks = nlohmann::json::array();
-    for (auto [l, e] : c.picked)
-      picks.push_back({{"layer", l}, {"expert", e}, {"delta", c.at(l, e)}});
-    j["picker"] = {{"tau", o.tau}, {"layers", c.pickLayers}, {"experts", picks}};
+    // Read here, sent as prompts: a server never opens the client's files.
+    call.task = ana::readLines(o.task);
+    call.neutral = ana::readLines(o.neutral);
   }
+  call.tau = o.tau;
+  call.allLayers = o.allLayers;
+  call.dump = o.dump;
+  const rt::ana::AnalysisOutput out = s->analyze(call, iv);
   if (!o.dump.empty()) {
-    std::filesystem::path dir(o.dump);
+    const std::filesystem::path dir(o.dump);
     std::filesystem::create_directories(dir);
-    for (int l : rt::ana::moeLayers(*tr)) {
-      auto m = rt::ana::tokenExpertMatrix(*tr, l);
-      rt::writeNpy(dir / ("routing-" + std::to_string(l) + ".npy"), m.data(), {T, E});
-    }
-    rt::writeNpy(dir / "load.npy", load.data(), {L, E});
-    j["dump"] = dir.string();
+    for (const auto& a : out.arrays) ana::writeArray(dumpFile(dir, a.name), a);
   }
-  ana::printJson(j);
+  std::printf("%s\n", out.document.c_str());
   return 0;
 }
 
@@ -114,6 +91,7 @@ RegisterCommand reg{
      [](CLI::App& sub) -> std::function<int()> {
        auto o = std::make_shared<RoutingOpts>();
        ana::addModelPrompt(sub, o->mp);
+       addServerOptions(sub, o->server);
        sub.add_option("--dump", o->dump, "folder for routing-<l>.npy and load.npy");
        sub.add_option("--compare-text", o->compareText,
                       "second prompt: JSD per layer of the mean routing");

@@ -1,12 +1,14 @@
 // `layerlens-cli steer-sweep`: the steering readouts of ALGORITHMS.md §8 for one vector (.npy f32
 // [n_embd], or a llama.cpp control-vector .gguf's direction.<layer>): KL(p_alpha || p_0), entropy
 // and top-1 at one position as alpha sweeps, the same per steered layer at --alpha, and
-// alpha ||v|| / mean ||h_l|| per layer; the JSON the GUI's "steerread" data export writes.
+// alpha ||v|| / mean ||h_l|| per layer; the JSON the GUI's "steerread" data export writes. With
+// --server the vector is read here and the sweep runs there (the named analysis "steer-sweep").
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "analysis_target.h"
 #include "cmd_analysis_common.h"
 #include "figure_out.h"
 #include "runtime/analysis/control_vector.h"
@@ -19,6 +21,7 @@ namespace {
 
 struct SweepOpts {
   ana::ModelPrompt mp;
+  ServerTarget server;
   std::string vector, out, alphas;
   bool noLayers = false;
   rt::ana::SteeringSweepRequest rq;
@@ -62,28 +65,35 @@ std::vector<float> readVector(const std::string& path, int layer, int nEmbd) {
 }
 
 int sweepCommand(const SweepOpts& o) {
-  rt::ana::SteeringSweepRequest rq = o.rq;
+  rt::ana::SteerSweepCall call;
+  rt::ana::SteeringSweepRequest& rq = call.request;
+  rq = o.rq;
   if (!o.alphas.empty()) rq.alphas = parseAlphas(o.alphas);
   rq.layerSweep = !o.noLayers;
   if (rq.fromPos < 0) throw std::invalid_argument("--from: the start index is negative");
+  ana::refuseFigureRemote(o.server, o.figure.path);
+  ana::refuseFigureRemote(o.server, o.layerFigure.path, "--layer-figure");
   fig::checkFigureOut(o.figure);
   fig::checkFigureOut(o.layerFigure, "--layer-figure");
   if (!o.layerFigure.path.empty() && o.noLayers)
     throw std::invalid_argument("--layer-figure needs the layer sweep (drop --no-layer-sweep)");
-  ana::writeJsonOut(o.out, [&] {
-    auto s = ana::openSession(o.mp);
-    const auto& spec = s->model().spec;
+  ana::writeTextOut(o.out, [&] {
+    auto s = ana::openPrompted(o.mp, o.server);
+    const auto& spec = s->spec();
     if (rq.layer < 0) rq.layer = rt::ana::defaultSteeringLayer(spec.nLayer);
-    const std::vector<float> v = readVector(o.vector, rq.layer, spec.nEmbd);
-    auto tr = s->run();
-    const auto r = rt::ana::steeringSweep(*s, *tr, v, rq);
-    fig::FigureInput in = fig::figureInput(*s, o.mp.model, o.mp.text, o.mp.ids);
-    fig::writeFigure(o.figure, in, &r);
-    in.layerSweep = true;
-    fig::FigureOut layer = o.layerFigure;
-    layer.scale = o.figure.scale;  // one --figure-scale for both
-    fig::writeFigure(layer, in, &r);
-    return rt::ana::steeringSweepJson(r);
+    // Read here, sent with the request: a server never opens the client's file.
+    call.vector = readVector(o.vector, rq.layer, spec.nEmbd);
+    const rt::ana::AnalysisOutput out = s->analyze(call);
+    if (const rt::Session* ls = s->local()) {
+      const auto& r = std::get<rt::ana::SteeringSweepResult>(out.result);
+      fig::FigureInput in = fig::figureInput(*ls, o.mp.model, o.mp.text, o.mp.ids);
+      fig::writeFigure(o.figure, in, &r);
+      in.layerSweep = true;
+      fig::FigureOut layer = o.layerFigure;
+      layer.scale = o.figure.scale;  // one --figure-scale for both
+      fig::writeFigure(layer, in, &r);
+    }
+    return out.document;
   });
   return 0;
 }
@@ -95,6 +105,7 @@ RegisterCommand reg{
      [](CLI::App& sub) -> std::function<int()> {
        auto o = std::make_shared<SweepOpts>();
        ana::addModelPrompt(sub, o->mp);
+       addServerOptions(sub, o->server);
        sub.add_option("--vector", o->vector,
                       "steering vector: .npy f32 [n_embd] or a control-vector .gguf "
                       "(direction.<layer>)")

@@ -24,10 +24,11 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     auto run = std::make_shared<std::function<int()>>();
     *run = c.setup(*sub);
-    // Commands that cannot run on a server yet refuse --server instead of running locally.
+    // Commands that cannot run on a server (figure draws from a session in this process; serve and
+    // demo-model run no model) refuse --server instead of running locally.
     auto server = std::make_shared<std::string>();
     if (!sub->get_option_no_throw("--server"))
-      sub->add_option("--server", *server, "not supported by this command yet")->group("");
+      sub->add_option("--server", *server, "not supported by this command")->group("");
     sub->callback([run, server, name = c.name, &action, &chosen] {
       chosen = name;
       if (server->empty()) {
@@ -36,9 +37,10 @@ int main(int argc, char** argv) {
       }
       action = [name] {
         std::fprintf(stderr,
-                     "layerlens-cli %s: --server is not supported by this command yet "
+                     "layerlens-cli %s: --server is not supported by this command "
                      "(remote-capable: info, tokenize, run, generate, lens, attention, select, "
-                     "attribute, skip, latent, flow)\n",
+                     "attribute, skip, latent, flow, patch, knockout, steer-sweep, contrast, "
+                     "compare, routing, steer-vector)\n",
                      name.c_str());
         return 2;
       };

@@ -2,73 +2,16 @@
 // base run, and the documents the CLI commands write.
 #include "runtime/analysis/analysis_call.h"
 
-#include <climits>
-#include <set>
+#include <iterator>
 #include <stdexcept>
 
+#include "runtime/analysis/analysis_fields.h"
+#include "runtime/analysis/analysis_runs.h"
 #include "runtime/engine/engine.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace ll::rt::ana {
 namespace {
-
-// Reads the fields of one request object; every field is optional (absent: the request type's
-// default) and finish() refuses any field no reader asked for, so a typo is an error, not ignored.
-class Fields {
- public:
-  Fields(const char* analysis, const nlohmann::json& j) : m_analysis(analysis), m_j(j) {
-    if (!j.is_object()) throw std::invalid_argument(prefix() + "the request must be a JSON object");
-  }
-  void get(const char* key, int& out, long long lo = INT_MIN, long long hi = INT_MAX) {
-    const auto* v = find(key);
-    if (!v) return;
-    if (!v->is_number_integer()) bad(key, "an integer");
-    const long long x = v->is_number_unsigned() && v->get<unsigned long long>() > LLONG_MAX
-                            ? LLONG_MAX
-                            : v->get<long long>();
-    if (x < lo || x > hi)
-      throw std::invalid_argument(prefix() + "field '" + key + "' " + std::to_string(x) +
-                                  " is out of range (" + std::to_string(lo) + ".." +
-                                  std::to_string(hi) + ")");
-    out = static_cast<int>(x);
-  }
-  void get(const char* key, double& out) {
-    const auto* v = find(key);
-    if (!v) return;
-    if (!v->is_number()) bad(key, "a number");
-    out = v->get<double>();
-  }
-  void get(const char* key, bool& out) {
-    const auto* v = find(key);
-    if (!v) return;
-    if (!v->is_boolean()) bad(key, "true or false");
-    out = v->get<bool>();
-  }
-  void get(const char* key, std::string& out) {
-    const auto* v = find(key);
-    if (!v) return;
-    if (!v->is_string()) bad(key, "a string");
-    out = v->get<std::string>();
-  }
-  void finish() const {
-    for (const auto& [k, v] : m_j.items())
-      if (!m_used.count(k)) throw std::invalid_argument(prefix() + "unknown field '" + k + "'");
-  }
-
- private:
-  std::string prefix() const { return std::string(m_analysis) + ": "; }
-  const nlohmann::json* find(const char* key) {
-    m_used.insert(key);
-    auto it = m_j.find(key);
-    return it == m_j.end() ? nullptr : &*it;
-  }
-  [[noreturn]] void bad(const char* key, const char* what) const {
-    throw std::invalid_argument(prefix() + "field '" + key + "' must be " + what);
-  }
-  const char* m_analysis;
-  const nlohmann::json& m_j;
-  std::set<std::string> m_used;
-};
 
 SelectCall parseSelect(Fields& f) {
   SelectCall c;
@@ -111,7 +54,10 @@ const Tokenizer& tokenizerOf(const Session& s) {
 }  // namespace
 
 const char* analysisName(const AnalysisRequest& req) {
-  static constexpr const char* kNames[] = {"select", "attribute", "skip", "latent", "flow"};
+  static constexpr const char* kNames[] = {"select",   "attribute", "skip",     "latent",
+                                           "flow",     "patch",     "knockout", "steer-sweep",
+                                           "contrast", "compare",   "routing",  "steer-vector"};
+  static_assert(std::size(kNames) == std::variant_size_v<AnalysisRequest>);
   return kNames[req.index()];
 }
 
@@ -133,6 +79,13 @@ nlohmann::json analysisRequestJson(const AnalysisRequest& req) {
               {"prune", r.prune},
               {"threads", r.threads}};
     }
+    nlohmann::json operator()(const PatchCall& c) const { return patchCallJson(c); }
+    nlohmann::json operator()(const KnockoutCall& c) const { return knockoutCallJson(c); }
+    nlohmann::json operator()(const SteerSweepCall& c) const { return steerSweepCallJson(c); }
+    nlohmann::json operator()(const ExpertContrastRequest& c) const { return contrastCallJson(c); }
+    nlohmann::json operator()(const CompareCall& c) const { return compareCallJson(c); }
+    nlohmann::json operator()(const RoutingCall& c) const { return routingCallJson(c); }
+    nlohmann::json operator()(const SteerVectorCall& c) const { return steerVectorCallJson(c); }
   };
   return std::visit(V{}, req);
 }
@@ -180,15 +133,32 @@ AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::js
     f.get("threads", r.threads, 0, kMaxThreads);
     f.finish();
     out = r;
+  } else if (name == "patch") {
+    out = parsePatchCall(request);
+  } else if (name == "knockout") {
+    out = parseKnockoutCall(request);
+  } else if (name == "steer-sweep") {
+    out = parseSteerSweepCall(request);
+  } else if (name == "contrast") {
+    out = parseContrastCall(request);
+  } else if (name == "compare") {
+    out = parseCompareCall(request);
+  } else if (name == "routing") {
+    out = parseRoutingCall(request);
+  } else if (name == "steer-vector") {
+    out = parseSteerVectorCall(request);
   } else {
     throw std::invalid_argument("unknown analysis '" + name +
-                                "' (select, attribute, skip, latent, flow)");
+                                "' (select, attribute, skip, latent, flow, patch, knockout, "
+                                "steer-sweep, contrast, compare, routing, steer-vector)");
   }
   return out;
 }
 
 AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
-                           const RunProgress& progress) {
+                           const RunProgress& progress, const AnalysisEnv& env) {
+  if (req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses)
+    return runCommandAnalysis(s, req, base, progress, env);
   AnalysisOutput out;
   const int nLayer = s.model().spec.nLayer;
   if (const auto* c = std::get_if<SelectCall>(&req)) {

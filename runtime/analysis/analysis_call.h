@@ -3,11 +3,16 @@
 // it ran. Requests are the runtime's own request types; their JSON form is checked field by field.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <variant>
+#include <vector>
 
+#include "runtime/analysis/analysis_requests.h"
 #include "runtime/analysis/attribution.h"
+#include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/flow_routes.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
@@ -16,10 +21,13 @@
 
 namespace ll::rt::ana {
 
-using AnalysisRequest = std::variant<SelectCall, AttributionRequest, LayerSkipRequest,
-                                     LatentLanguageRequest, FlowRequest>;
+using AnalysisRequest =
+    std::variant<SelectCall, AttributionRequest, LayerSkipRequest, LatentLanguageRequest,
+                 FlowRequest, PatchCall, KnockoutCall, SteerSweepCall, ExpertContrastRequest,
+                 CompareCall, RoutingCall, SteerVectorCall>;
 
-// The CLI command's name: "select", "attribute", "skip", "latent", "flow".
+// The CLI command's name: "select", "attribute", "skip", "latent", "flow", "patch", "knockout",
+// "steer-sweep", "contrast", "compare", "routing", "steer-vector".
 const char* analysisName(const AnalysisRequest& req);
 // Every field of the request (the inverse of parseAnalysisRequest).
 nlohmann::json analysisRequestJson(const AnalysisRequest& req);
@@ -28,18 +36,38 @@ nlohmann::json analysisRequestJson(const AnalysisRequest& req);
 // positions, are checked when it runs, with the same messages as in process).
 AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::json& request);
 
+// A float32 array a command writes beside its document (patch's .npy files, routing's dump,
+// steer-vector's vector): name is the file name the command gives it.
+struct OutputArray {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
 struct AnalysisOutput {
-  // What the command writes, without the final newline: select prints it, the others write --out.
+  // What the command writes, without the final newline: select, patch, knockout, routing and
+  // steer-vector print it, the others write --out.
   std::string document;
-  // The result itself, for figures (monostate for select).
-  std::variant<std::monostate, Attribution, LayerSkipResult, LatentLanguageResult, FlowGraph>
+  std::vector<OutputArray> arrays;
+  // The result itself, for figures (monostate for select, routing and steer-vector).
+  std::variant<std::monostate, Attribution, LayerSkipResult, LatentLanguageResult, FlowGraph,
+               PatchingResult, KnockoutReadout, SteeringSweepResult, ExpertContrastResult,
+               TeacherComparison>
       result;
 };
 
+// Where the analysis runs: how it opens a second model (compare's teacher) by the path the request
+// names. The CLI loads the file; a server resolves it inside its --models folder.
+struct AnalysisEnv {
+  std::function<void(Session& teacher, const std::string& path)> openModel;
+};
+
 // Runs req on the session's prompt. base: the interventions (and subset) of the trace the analysis
-// reads. progress (layersDone, nLayer) -> false cancels (throws Cancelled); it is called by the
-// base run and by the analyses that report progress (skip, flow) and between their stages.
+// reads (routing's run; the other analyses of a command without intervention flags refuse them).
+// progress (done, total) -> false cancels (throws Cancelled); it is called by the base run and by
+// the analyses that report progress (skip, flow, patch, knockout --sweep, steer-sweep, contrast)
+// and between their stages.
 AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base = {},
-                           const RunProgress& progress = {});
+                           const RunProgress& progress = {}, const AnalysisEnv& env = {});
 
 }  // namespace ll::rt::ana

@@ -83,4 +83,30 @@ inline void expectInvalid(const grpc::Status& st, const std::string& names) {
   QVERIFY2(st.error_message().find(names) != std::string::npos, st.error_message());
 }
 
+// Every file of two folders (and their subfolders), byte for byte.
+inline void sameFolders(const fs::path& a, const fs::path& b) {
+  size_t n = 0, m = 0;
+  for (const auto& e : fs::recursive_directory_iterator(a)) {
+    if (!e.is_regular_file()) continue;
+    const auto other = b / fs::relative(e.path(), a);
+    QVERIFY2(fs::is_regular_file(other), other.string());
+    QVERIFY2(readFile(e.path()) == readFile(other), e.path().filename().string());
+    ++n;
+  }
+  for (const auto& e : fs::recursive_directory_iterator(b)) m += e.is_regular_file() ? 1 : 0;
+  QCOMPARE(n, m);
+  QVERIFY(n > 0);
+}
+
+// `args` run locally (in the models folder, so paths print alike) and with --server: same output.
+inline void sameOutput(const ServerProcess& srv, const std::string& args) {
+  int lc = -1, rc = -1;
+  const std::string c = cli().string();
+  const std::string local = run("cd " + models().string() + " && " + c + " " + args, &lc);
+  const std::string remote = run(c + " " + args + " --server " + srv.address(), &rc);
+  QVERIFY2(lc == 0, local);
+  QCOMPARE(rc, 0);
+  QVERIFY2(local == remote, args + "\nlocal:\n" + local + "\nremote:\n" + remote);
+}
+
 }  // namespace remotetest
