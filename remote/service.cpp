@@ -113,8 +113,12 @@ nlohmann::json analyzeRequestJson(const std::string& text) {
 
 }  // namespace
 
-Service::Service(ModelStore& models, std::string token, int64_t maxMessageBytes)
-    : m_models(models), m_token(std::move(token)), m_maxMessageBytes(maxMessageBytes) {}
+Service::Service(ModelStore& models, std::string token, int64_t maxMessageBytes,
+                 SessionAttach attach)
+    : m_models(models),
+      m_token(std::move(token)),
+      m_maxMessageBytes(maxMessageBytes),
+      m_attach(std::move(attach)) {}
 
 void Service::authorize(grpc::ServerContext* ctx) const {
   if (m_token.empty()) return;
@@ -141,6 +145,7 @@ grpc::Status Service::OpenSession(grpc::ServerContext* ctx, const pb::OpenSessio
     try {
       s->modelPath = req->model();
       s->session.attach(model, choice);
+      if (m_attach) s->attached = m_attach(*s, req->model(), choice);
     } catch (...) {
       m_sessions.close(s->id);
       throw;
