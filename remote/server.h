@@ -4,12 +4,20 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "remote/limits.h"
+#include "runtime/api/session.h"
 
 namespace ll::remote {
+
+struct ServerSession;
+// Called when a client opens a session, after its model is attached (model: the client's path);
+// what it returns lives as long as the session. Throwing refuses the session.
+using SessionAttach = std::function<std::shared_ptr<void>(
+    ServerSession& s, const std::string& model, const rt::BackendChoice& backend)>;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:7433";  // HOST:PORT; port 0 picks a free one
@@ -17,6 +25,7 @@ struct ServerOptions {
   std::string token;                  // shared secret ("" = none: loopback only)
   std::string tlsCertPem, tlsKeyPem;  // both or neither
   int64_t maxMessageBytes = kDefaultMaxMessageBytes;
+  SessionAttach attachSession;  // optional
 };
 
 // "HOST:PORT" split (IPv6 hosts in brackets); throws std::invalid_argument naming the problem.

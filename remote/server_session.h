@@ -29,6 +29,9 @@ struct ServerSession {
   // Held while `session` computes (runs, maps, lens, generation): one request at a time.
   std::mutex mutex;
   rt::Session session;
+  // What the server's SessionAttach hook tied to this session (`mpirun ... serve`: the session's
+  // stages on the other ranks); released before `session`.
+  std::shared_ptr<void> attached;
   // Bumped by each Run, Generate and SetPrompt; a request whose epoch is no longer current stops.
   std::atomic<uint64_t> epoch{0};
   std::atomic<int64_t> lastUsed{0};  // steady-clock seconds

@@ -114,8 +114,12 @@ nlohmann::json analyzeRequestJson(const std::string& text, int64_t maxBytes) {
 
 }  // namespace
 
-Service::Service(ModelStore& models, std::string token, int64_t maxMessageBytes)
-    : m_models(models), m_token(std::move(token)), m_maxMessageBytes(maxMessageBytes) {}
+Service::Service(ModelStore& models, std::string token, int64_t maxMessageBytes,
+                 SessionAttach attach)
+    : m_models(models),
+      m_token(std::move(token)),
+      m_maxMessageBytes(maxMessageBytes),
+      m_attach(std::move(attach)) {}
 
 void Service::authorize(grpc::ServerContext* ctx) const {
   if (m_token.empty()) return;
@@ -143,6 +147,7 @@ grpc::Status Service::OpenSession(grpc::ServerContext* ctx, const pb::OpenSessio
       s->modelPath = req->model();
       s->backend = choice;
       s->session.attach(model, choice);
+      if (m_attach) s->attached = m_attach(*s, req->model(), choice);
     } catch (...) {
       m_sessions.close(s->id);
       throw;

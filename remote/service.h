@@ -8,6 +8,7 @@
 
 #include "layerlens.grpc.pb.h"
 #include "remote/model_store.h"
+#include "remote/server.h"
 #include "remote/server_session.h"
 
 namespace ll::remote {
@@ -17,7 +18,9 @@ namespace pb = ::layerlens::remote::v1;
 class Service final : public pb::LayerLens::Service {
  public:
   // token: the shared secret every call must carry ("" = none, loopback only).
-  Service(ModelStore& models, std::string token, int64_t maxMessageBytes);
+  // attach (optional): called for each opened session (ServerOptions::attachSession).
+  Service(ModelStore& models, std::string token, int64_t maxMessageBytes,
+          SessionAttach attach = {});
 
   grpc::Status OpenSession(grpc::ServerContext* ctx, const pb::OpenSessionRequest* req,
                            pb::OpenSessionReply* out) override;
@@ -50,6 +53,7 @@ class Service final : public pb::LayerLens::Service {
   ModelStore& m_models;
   std::string m_token;
   int64_t m_maxMessageBytes;
+  SessionAttach m_attach;
   SessionRegistry m_sessions;
 };
 

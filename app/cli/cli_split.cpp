@@ -1,5 +1,5 @@
-// The run command's split over MPI ranks (see cli_split.h). Built without MPI, a launch with
-// several ranks is refused with a message.
+// The run, generate and serve commands' split over MPI ranks (see cli_split.h). Built without
+// MPI, a launch with several ranks is refused with a message.
 #include "cli_split.h"
 
 #include <cstdio>
@@ -10,6 +10,7 @@
 #ifdef LAYERLENS_HAVE_MPI
 #include <csignal>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "runtime/dist/pipeline.h"
@@ -39,6 +40,27 @@ std::function<void()> faultHook(int rank) {
   return {};
 }
 
+// What every serve session's runner shares on rank 0: the one lock around the transport (one
+// command in flight at a time, MPI is used from one thread at a time) and the pipeline's state.
+struct SharedPipe {
+  std::mutex mutex;
+  std::string broken;  // why the pipeline is down ("" while it is up)
+  std::function<void(const std::string&)> onBroken;
+  rt::dist::SessionId nextSession = 1;
+
+  void check() const {
+    if (!broken.empty())
+      throw std::runtime_error("the pipeline over the MPI ranks is down (" + broken +
+                               "); restart the server");
+  }
+  // Under the lock: a rank did not answer in time (or the transport failed).
+  void breakWith(const std::string& why) {
+    if (!broken.empty()) return;
+    broken = why;
+    if (onBroken) onBroken(why);
+  }
+};
+
 class MpiSplitRun : public SplitRun {
  public:
   explicit MpiSplitRun(double timeoutS) : m_transport(nullptr, nullptr) {
@@ -53,26 +75,99 @@ class MpiSplitRun : public SplitRun {
     m_driver = std::make_unique<rt::dist::PipelineDriver>(m_transport, s.engine(), m_opt);
     rt::dist::PipelineDriver* d = m_driver.get();
     // On stderr: stdout stays what one process prints.
-    std::string plan;
-    for (const auto& st : d->stages())
-      plan += (plan.empty() ? "" : " | ") + std::to_string(st.first) +
-              (st.last - st.first > 1 ? "-" + std::to_string(st.last - 1) : "");
-    std::fprintf(stderr, "layerlens-cli: layers split over %zu ranks: %s\n", d->stages().size(),
-                 plan.c_str());
-    s.setPassRunner([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
-                        const rt::RunRequest& req,
-                        const std::function<void(rt::Trace&)>& annotate) {
-      return d->run(ids, pos, req.interventions, req.capture, annotate);
+    printPlan(d->stages());
+    s.engine().setPipeline([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
+                               const rt::Interventions& iv, const rt::CaptureOptions& capture,
+                               const rt::EngineProgress&, bool publish,
+                               const std::function<void(rt::Trace&)>& annotate) {
+      auto tr = d->run(ids, pos, iv, capture, annotate, publish);
+      // Generation's steps (unpublished) need the logits; `run` fetches what it writes itself.
+      if (!publish) d->fetchHead();
+      return tr;
     });
   }
   void fetchLayer(int l) override { m_driver->fetchLayer(l); }
   void fetchHead() override { m_driver->fetchHead(); }
   [[noreturn]] void fail(const std::string& why) override { m_transport.abort("error: " + why); }
 
+  int serveSessions(const EngineOpener& open, int maxSessions) override {
+    rt::dist::ServeHooks hooks;
+    hooks.beforeRun = faultHook(m_transport.rank());
+    hooks.openEngine = open;
+    hooks.maxSessions = maxSessions;
+    return rt::dist::servePipeline(m_transport, nullptr, m_opt, hooks);
+  }
+
+  std::shared_ptr<void> attachSession(rt::Session& s, const std::string& openSpec) override {
+    std::shared_ptr<SharedPipe> pipe = m_pipe;
+    std::shared_ptr<rt::dist::PipelineDriver> d;
+    {
+      std::lock_guard<std::mutex> lock(pipe->mutex);
+      pipe->check();
+      try {
+        d = std::make_shared<rt::dist::PipelineDriver>(m_transport, s.engine(), m_opt,
+                                                       pipe->nextSession++, openSpec);
+      } catch (const rt::dist::TransportError& e) {
+        pipe->breakWith(e.what());
+        throw;
+      }
+      if (!m_planShown) printPlan(d->stages());
+      m_planShown = true;
+    }
+    rt::dist::PipelineDriver* raw = d.get();
+    rt::Engine* engine = &s.engine();
+    engine->setPipeline([pipe, raw](const std::vector<int32_t>& ids,
+                                    const std::vector<int32_t>& pos, const rt::Interventions& iv,
+                                    const rt::CaptureOptions& capture, const rt::EngineProgress&,
+                                    bool publish, const std::function<void(rt::Trace&)>& annotate) {
+      std::lock_guard<std::mutex> lock(pipe->mutex);
+      pipe->check();
+      try {
+        auto tr = raw->run(ids, pos, iv, capture, annotate, publish);
+        raw->fetchAll();
+        return tr;
+      } catch (const rt::dist::TransportError& e) {
+        pipe->breakWith(e.what());
+        throw;
+      }
+    });
+    // Closing sends one small message per rank (under the lock: one command at a time); a
+    // pipeline that is down is not asked (its ranks may be gone).
+    return std::shared_ptr<void>(nullptr, [pipe, d, engine](void*) mutable {
+      engine->setPipeline({});  // the session outlives this handle (ServerSession::attached)
+      std::lock_guard<std::mutex> lock(pipe->mutex);
+      if (!pipe->broken.empty()) d->abandon();
+      d.reset();
+    });
+  }
+  void onBroken(std::function<void(const std::string&)> f) override {
+    std::lock_guard<std::mutex> lock(m_pipe->mutex);
+    m_pipe->onBroken = std::move(f);
+  }
+  std::string broken() const override {
+    std::lock_guard<std::mutex> lock(m_pipe->mutex);
+    return m_pipe->broken;
+  }
+  void stopServing() override {
+    std::lock_guard<std::mutex> lock(m_pipe->mutex);
+    rt::dist::stopServing(m_transport, m_opt);
+  }
+
  private:
+  static void printPlan(const std::vector<rt::dist::StageRange>& stages) {
+    std::string plan;
+    for (const auto& st : stages)
+      plan += (plan.empty() ? "" : " | ") + std::to_string(st.first) +
+              (st.last - st.first > 1 ? "-" + std::to_string(st.last - 1) : "");
+    std::fprintf(stderr, "layerlens-cli: layers split over %zu ranks: %s\n", stages.size(),
+                 plan.c_str());
+  }
+
   rt::dist::MpiTransport m_transport;
   rt::dist::PipelineOptions m_opt;
   std::unique_ptr<rt::dist::PipelineDriver> m_driver;
+  std::shared_ptr<SharedPipe> m_pipe = std::make_shared<SharedPipe>();
+  bool m_planShown = false;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "cli_session.h"
+#include "cli_split.h"
 #include "command.h"
 #include "runtime/api/intervention_args.h"
 #include "runtime/api/session.h"
@@ -17,6 +18,7 @@ namespace {
 struct GenOpts {
   std::string model, text, backend = "cpu", cpuMath;
   int n = 32, threads = 0, topK = 0;
+  double rankTimeout = 60.0;
   bool greedy = false, bos = false, noBos = false, stopEos = true;
   float temp = 0.8f, topP = 1.0f;
   uint64_t seed = 0;
@@ -24,8 +26,17 @@ struct GenOpts {
   ServerTarget target;
 };
 
-int generateCommand(const GenOpts& o) {
+// split: the ranks of `mpirun -np N` (null in one process); each decode step is a one-row pass
+// over the stages, each with its KV cache.
+int generate(const GenOpts& o, SplitRun* split) {
+  if (split && o.target.remote())
+    throw std::invalid_argument("generate: --server cannot be combined with mpirun's ranks");
   auto session = openCliSession(o.model, o.backend, o.threads, o.target, o.cpuMath);
+  if (split) {
+    rt::Session& local = *session->local();  // a local session: --server was refused above
+    if (!split->isDriver()) return split->serve(local);
+    split->attach(local);
+  }
   session->setPrompt(o.text, o.bos ? 1 : (o.noBos ? 0 : -1));
   rt::GenerateRequest req;
   req.maxTokens = o.n;
@@ -46,6 +57,17 @@ int generateCommand(const GenOpts& o) {
   return 0;
 }
 
+int generateCommand(const GenOpts& o) {
+  auto split = SplitRun::start(o.rankTimeout);
+  if (!split) return generate(o, nullptr);
+  try {
+    return generate(o, split.get());
+  } catch (const std::exception& e) {
+    split->fail(e.what());  // ends every rank: none is left waiting for this one
+  }
+  return 1;  // not reached: fail() does not return
+}
+
 RegisterCommand reg{
     {"generate", "continue a prompt (greedy or sampled), with interventions",
      [](CLI::App& sub) -> std::function<int()> {
@@ -62,6 +84,9 @@ RegisterCommand reg{
        sub.add_flag("!--no-stop", o->stopEos, "do not stop at end-of-sequence");
        sub.add_option("--threads", o->threads, "CPU threads (default: all)");
        sub.add_option("--backend", o->backend, "cpu or cuda");
+       sub.add_option("--rank-timeout", o->rankTimeout,
+                      "under mpirun: seconds to wait for another rank before reporting it dead "
+                      "or hung (default 60)");
        addCpuMathOption(sub, o->cpuMath);
        auto* b = sub.add_flag("--bos", o->bos, "add BOS");
        auto* nb = sub.add_flag("--no-bos", o->noBos, "do not add BOS");

@@ -51,12 +51,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  // Under `mpirun -np N` (N > 1) only `run` splits its layers over the ranks; any other command
-  // would run N times side by side.
-  if (action && chosen != "run" && ll::rt::dist::launchedWithSeveralRanks()) {
+  // Under `mpirun -np N` (N > 1) `run`, `generate` and `serve` split the layers over the ranks;
+  // any other command would run N times side by side.
+  const bool splits = chosen == "run" || chosen == "generate" || chosen == "serve";
+  if (action && !splits && ll::rt::dist::launchedWithSeveralRanks()) {
     std::fprintf(stderr,
-                 "layerlens-cli: error: only `run` is split across MPI ranks; start `%s` as one "
-                 "process\n",
+                 "layerlens-cli: error: only `run`, `generate` and `serve` are split across MPI "
+                 "ranks; start `%s` as one process\n",
                  chosen.c_str());
     return 1;
   }

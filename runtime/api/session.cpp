@@ -191,7 +191,6 @@ std::shared_ptr<const Trace> Session::run(const RunRequest& req, const RunProgre
                                                                    : std::pair<int, int>{-1, -1});
     }
   };
-  if (m_runner) return m_runner(ids, pos, req, annotate);
   return engine().run(ids, pos, req.interventions, req.capture, progress, true, annotate);
 }
 

@@ -67,13 +67,9 @@ class Session {
   void setPromptIds(const std::vector<int32_t>& ids);
   const std::vector<int32_t>& promptIds() const { return m_ids; }
 
+  // A pipeline over several processes (runtime/dist) takes every pass from the engine
+  // (Engine::setPipeline): run(), generate() and the analyses go through it alike.
   std::shared_ptr<const Trace> run(const RunRequest& req = {}, const RunProgress& progress = {});
-  // Replaces the engine for run(): a pipeline over several processes (runtime/dist) takes the
-  // tokens, positions and request the engine would, with the annotation run() applies to traces.
-  using PassRunner = std::function<std::shared_ptr<const Trace>(
-      const std::vector<int32_t>& ids, const std::vector<int32_t>& positions, const RunRequest& req,
-      const std::function<void(Trace&)>& annotate)>;
-  void setPassRunner(PassRunner runner) { m_runner = std::move(runner); }
   // Probabilities [T, T] of one head (head < 0: mean over heads) recomputed from the trace's Q/K.
   // rowBegin > 0: only query rows [rowBegin, T) are computed (earlier rows are zeros), for a
   // caller that kept them from a previous map (a row depends only on the tokens up to it).
@@ -91,7 +87,6 @@ class Session {
   std::shared_ptr<const Model> m_model;
   std::shared_ptr<kern::Backend> m_backend;  // shared with traces holding backend buffers
   std::unique_ptr<Engine> m_engine;
-  PassRunner m_runner;
   std::string m_backendNote;
   std::string m_text;
   std::vector<int32_t> m_ids;

@@ -163,6 +163,7 @@ void writeRequest(WireWriter& w, const StageRequest& r) {
   w.put<int32_t>(r.capture.lastLayer);
   w.put<uint8_t>(r.capture.components);
   w.put<int32_t>(r.reuse);
+  w.put<uint8_t>(r.publish);
 }
 
 StageRequest readRequest(WireReader& r) {
@@ -175,6 +176,7 @@ StageRequest readRequest(WireReader& r) {
   q.capture.lastLayer = r.get<int32_t>();
   q.capture.components = r.get<uint8_t>() != 0;
   q.reuse = r.get<int32_t>();
+  q.publish = r.get<uint8_t>() != 0;
   if (!r.done()) throw std::runtime_error("pipeline message: run request has trailing bytes");
   return q;
 }

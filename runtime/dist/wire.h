@@ -81,7 +81,8 @@ struct StageRequest {
   std::vector<int32_t> ids, positions;
   Interventions interventions;
   CaptureOptions capture;
-  int reuse = 0;  // leading rows every stage takes from its cache
+  int reuse = 0;        // leading rows every stage takes from its cache
+  bool publish = true;  // Engine::run's publish: false for generation's passes
 };
 
 void writeRequest(WireWriter& w, const StageRequest& r);

@@ -41,7 +41,9 @@ std::string seconds(double s) {
 MpiTransport::MpiTransport(int* argc, char*** argv) {
   int inited = 0;
   MPI_Initialized(&inited);
-  if (!inited) MPI_Init(argc, argv);
+  // `serve` drives the pipeline from its client threads, one at a time (under a lock).
+  int provided = 0;
+  if (!inited) MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &m_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &m_size);
 }

@@ -235,6 +235,7 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
                                          const Interventions& iv, const CaptureOptions& capture,
                                          const EngineProgress& progress, bool publish,
                                          const std::function<void(Trace&)>& annotate) {
+  if (m_pipeline) return m_pipeline(ids, positions, iv, capture, progress, publish, annotate);
   if (m_first != 0 || m_last != m_model.spec.nLayer)
     throw std::logic_error("engine: a pipeline stage runs through runStage()");
   return runPass(ids, positions, iv, capture, progress, publish, annotate, nullptr);

@@ -66,15 +66,26 @@ class Engine {
                                    const CaptureOptions& capture,
                                    const EngineProgress& progress = {}, bool publish = true,
                                    const std::function<void(Trace&)>& annotate = {});
+  // A pipeline over several processes (runtime/dist) that run() hands every pass to once this
+  // engine is its first stage, with run()'s arguments, so whatever runs passes on the engine
+  // (sessions, generation, the analyses) runs them over the stages. The trace it returns carries
+  // the logits and captures the caller reads. Unset (empty): run() computes here.
+  using PipelineRun = std::function<std::shared_ptr<const Trace>(
+      const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
+      const Interventions& iv, const CaptureOptions& capture, const EngineProgress& progress,
+      bool publish, const std::function<void(Trace&)>& annotate)>;
+  void setPipeline(PipelineRun run) { m_pipeline = std::move(run); }
 
   // One pipeline stage's pass: `reuse` leading rows are taken from the cache (the pipeline's
   // single decision, at most plannedReuse()); `input` is the residual entering firstLayer() for
   // rows [reuse, T) (host, [T - reuse, nEmbd]; ignored by the first stage); a stage that is not
-  // the last writes the residual leaving its last layer to `output` (same shape).
+  // the last writes the residual leaving its last layer to `output` (same shape). publish: as
+  // run()'s (false: generation's passes keep the trace kept for reuse, as in one process).
   struct StageIO {
     int reuse = 0;
     const float* input = nullptr;
     std::vector<float>* output = nullptr;
+    bool publish = true;
   };
   std::shared_ptr<const Trace> runStage(const std::vector<int32_t>& ids,
                                         const std::vector<int32_t>& positions,
@@ -158,6 +169,7 @@ class Engine {
   std::shared_ptr<ModelWeights> m_weights;
   std::vector<LayerAttention> m_layerAttn;  // the spec's per-layer attention semantics
   int m_first = 0, m_last = 0;              // layers this engine runs: [m_first, m_last)
+  PipelineRun m_pipeline;
   std::unique_ptr<Scratch> m_scratch;
   std::shared_ptr<const Model> m_modelOwner;
   // Recomputes queries for this engine's traces that store only their tail (host captures).

@@ -37,7 +37,7 @@ std::shared_ptr<const Trace> Engine::runStage(const std::vector<int32_t>& ids,
   if (m_last < m_model.spec.nLayer && !io.output)
     throw std::invalid_argument("pipeline stage: nowhere to put the residual after layer " +
                                 std::to_string(m_last - 1));
-  return runPass(ids, positions, iv, capture, progress, true, {}, &io);
+  return runPass(ids, positions, iv, capture, progress, io.publish, {}, &io);
 }
 
 int Engine::plannedReuse(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,

@@ -1,9 +1,10 @@
 // `mpirun -np N layerlens-cli run` (layers split over N ranks, runtime/dist) against one process:
 // every file of --dump (logits, attention maps, residuals, embeddings, final norm, MoE routing)
 // and the printed lines must be byte-identical, plain and under steering and router edits, on
-// stories260K and stories260K-moe4 at -np 2 and 3. A rank that hangs or is killed mid-run ends
-// the job with an error naming it, within the deadline, instead of hanging. Skips with a message
-// when mpirun or the CLI's MPI support is absent.
+// stories260K and stories260K-moe4 at -np 2 and 3; so must `generate`'s continuation (greedy and
+// seeded sampling, steering, router edits). A rank that hangs or is killed mid-run ends the job
+// with an error naming it, within the deadline, instead of hanging. Skips with a message when
+// mpirun or the CLI's MPI support is absent. (`serve` over ranks: tests/remote/tst_remote_mpi.)
 #include <unistd.h>
 
 #include <chrono>
@@ -86,6 +87,41 @@ void compareSplit(const std::string& model, int np, const std::string& extra) {
   fs::remove_all(split);
 }
 
+// A command's stdout; its stderr in *err (the split's plan goes there, stdout stays one
+// process's).
+std::string stdoutOf(const std::string& cmd, int* code, std::string* err) {
+  const fs::path dir = tempDir("stderr");
+  int rc = -1;
+  const std::string out = clitest::runCapture(cmd + " 2>" + (dir / "err.txt").string(), &rc);
+  *code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  *err = readAll(dir / "err.txt");
+  fs::remove_all(dir);
+  return out;
+}
+
+// `generate` in one process and over np ranks: the same continuation, byte for byte.
+void compareGenerate(const std::string& model, int np, const std::string& extra) {
+  LL_REQUIRE_SHARED();
+  const fs::path m = lltest::sharedDir() / "models" / model;
+  const std::string args = "generate " + m.string() +
+                           " --text 'Once upon a time, a little girl' --threads 1 --n 24 "
+                           "--no-stop " +
+                           extra;
+  int c1 = -1, c2 = -1;
+  std::string e1, e2;
+  const std::string one = stdoutOf(clitest::cli().string() + " " + args, &c1, &e1);
+  QVERIFY2(c1 == 0, one + e1);
+  const std::string many = stdoutOf(mpirun(np) + clitest::cli().string() + " " + args, &c2, &e2);
+  if (e2.find("built without MPI") != std::string::npos)
+    throw lltest::Skip{"layerlens-cli was built without MPI (LAYERLENS_MPI, libopenmpi-dev)"};
+  QVERIFY2(c2 == 0, many + e2);
+  const std::string plan = "layers split over " + std::to_string(np) + " ranks";
+  QVERIFY2(e2.find(plan) != std::string::npos, e2);
+  QVERIFY2(one.size() > 40, one);  // the prompt and 24 tokens
+  QVERIFY2(one == many, model + " -np " + std::to_string(np) + " " + extra + "\none process:\n" +
+                            one + "\nsplit:\n" + many);
+}
+
 // A steering vector file (f32 [n_embd]) for --steer.
 std::string steerFile(int nEmbd) {
   const fs::path p = tempDir("steer") / "v.npy";
@@ -116,6 +152,21 @@ LL_TEST(moeRoutingAndRouterEdits) {
   compareSplit("stories260K-moe4.gguf", 2, "");
   compareSplit("stories260K-moe4.gguf", 3,
                "--ban-expert 1:0 --force-expert 3:2 --bias-expert 4:1:1.5");
+}
+
+LL_TEST(generateDense) {
+  compareGenerate("stories260K.gguf", 2, "--greedy");
+  compareGenerate("stories260K.gguf", 3, "--seed 7 --temp 0.9 --top-k 20 --top-p 0.95");
+  const std::string v = steerFile(64);
+  compareGenerate("stories260K.gguf", 3,
+                  "--greedy --steer " + v + " --steer-layer 1 --steer-alpha 4 --steer-from 3");
+  compareGenerate("stories260K.gguf", 2, "--seed 11 --steer " + v + " --steer-layer 2");
+  fs::remove_all(fs::path(v).parent_path());
+}
+
+LL_TEST(generateMoeWithRouterEdits) {
+  compareGenerate("stories260K-moe4.gguf", 2, "--seed 3 --ban-expert 1:0 --force-expert 3:2");
+  compareGenerate("stories260K-moe4.gguf", 3, "--greedy --bias-expert 4:1:1.5");
 }
 
 // rank 1 stops answering mid-run: rank 0 gives up after --rank-timeout and ends the job.
@@ -153,7 +204,7 @@ LL_TEST(killedRankEndsTheJob) {
   QVERIFY2(s < 60, "took " + std::to_string(s) + " s");
 }
 
-LL_TEST(onlyRunIsSplit) {
+LL_TEST(otherCommandsAreNotSplit) {
   LL_REQUIRE_SHARED();
   const fs::path m = lltest::sharedDir() / "models" / "stories260K.gguf";
   int code = -1;
@@ -161,7 +212,9 @@ LL_TEST(onlyRunIsSplit) {
   if (out.find("built without MPI") != std::string::npos)
     throw lltest::Skip{"no MPI in this build"};
   QVERIFY2(code != 0, out);
-  QVERIFY2(out.find("only `run` is split across MPI ranks") != std::string::npos, out);
+  QVERIFY2(out.find("only `run`, `generate` and `serve` are split across MPI ranks") !=
+               std::string::npos,
+           out);
 }
 
 LL_TEST_MAIN("tst_cli_mpi")

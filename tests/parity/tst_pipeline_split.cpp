@@ -4,64 +4,19 @@
 // maps, MoE routing, under steering, knockout, router edits, layer skips and patches (each acting
 // on the rank that owns its layer), and across prompt edits with prefix reuse (one decision for
 // all stages). Also: the engine's stage API alone, malformed pipeline messages, a silent rank.
-#include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <map>
-#include <mutex>
 #include <thread>
 
 #include "parity_common.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/engine/engine.h"
+#include "thread_transport.h"
 
 namespace {
 
 using namespace ll::rt;
 using namespace ll::rt::dist;
-
-// Mailboxes keyed by (from, to, tag); a receive waits on a condition variable with the deadline.
-class Hub {
- public:
-  std::mutex mu;
-  std::condition_variable cv;
-  std::map<std::tuple<int, int, int>, std::deque<std::vector<char>>> boxes;
-};
-
-class ThreadTransport : public Transport {
- public:
-  ThreadTransport(Hub& hub, int rank, int size) : m_hub(hub), m_rank(rank), m_size(size) {}
-  int rank() const override { return m_rank; }
-  int size() const override { return m_size; }
-  void send(int to, int tag, const void* data, size_t bytes, double, const std::string&) override {
-    std::lock_guard<std::mutex> lock(m_hub.mu);
-    const char* p = static_cast<const char*>(data);
-    m_hub.boxes[{m_rank, to, tag}].emplace_back(p, p + bytes);
-    m_hub.cv.notify_all();
-  }
-  std::vector<char> recv(int from, int tag, size_t maxBytes, double timeoutS,
-                         const std::string& what) override {
-    std::unique_lock<std::mutex> lock(m_hub.mu);
-    auto& box = m_hub.boxes[{from, m_rank, tag}];
-    const auto ready = [&] { return !box.empty(); };
-    if (timeoutS > 0) {
-      if (!m_hub.cv.wait_for(lock, std::chrono::duration<double>(timeoutS), ready))
-        throw TransportError("nothing from rank " + std::to_string(from) + " (" + what +
-                             "; it died or hangs)");
-    } else {
-      m_hub.cv.wait(lock, ready);
-    }
-    std::vector<char> m = std::move(box.front());
-    box.pop_front();
-    if (m.size() > maxBytes) throw TransportError("message too long for " + what);
-    return m;
-  }
-  void abort(const std::string& why) override { throw std::runtime_error("abort: " + why); }
-
- private:
-  Hub& m_hub;
-  int m_rank, m_size;
-};
+using pipetest::Hub;
+using pipetest::ThreadTransport;
 
 void same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
   QVERIFY2(a.size() == b.size(),

@@ -1,5 +1,6 @@
-// A real `layerlens-cli serve` for the remote tests: started on 127.0.0.1:0, its address read from
-// the `listening on HOST:PORT` line, stopped (or killed) when the test is done.
+// A real `layerlens-cli serve` for the remote tests: started on 127.0.0.1:0 (directly or under a
+// launcher such as mpirun), its address read from the `listening on HOST:PORT` line, stopped (or
+// killed) when the test is done.
 #pragma once
 
 #include <fcntl.h>
@@ -19,9 +20,12 @@ namespace remotetest {
 
 class ServerProcess {
  public:
-  // args after `serve` (e.g. --models DIR); throws lltest::Failure when no address comes.
-  ServerProcess(const std::filesystem::path& cli, std::vector<std::string> args) {
+  // args after `serve` (e.g. --models DIR); launcher: the program and arguments that start the
+  // CLI (e.g. env ... mpirun -np 2), empty: none. Throws lltest::Failure when no address comes.
+  ServerProcess(const std::filesystem::path& cli, std::vector<std::string> args,
+                const std::vector<std::string>& launcher = {}) {
     args.insert(args.begin(), {cli.string(), "serve", "--listen", "127.0.0.1:0"});
+    args.insert(args.begin(), launcher.begin(), launcher.end());
     int out[2];
     if (pipe(out) != 0) throw lltest::Failure{"pipe failed"};
     m_pid = fork();
@@ -32,7 +36,7 @@ class ServerProcess {
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      execv(argv[0], argv.data());
+      execvp(argv[0], argv.data());
       _exit(127);
     }
     close(out[1]);
@@ -44,6 +48,23 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   const std::string& address() const { return m_address; }
+  // Waits up to `seconds` for the server to end by itself; its exit status (-1: still running,
+  // then it is killed).
+  int waitExit(double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (m_pid > 0 && std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        m_pid = -1;
+        close(m_out);
+        m_out = -1;
+        return status;
+      }
+      usleep(50000);
+    }
+    stop(SIGKILL);
+    return -1;
+  }
   void kill() { stop(SIGKILL); }
   void stop(int sig = SIGTERM) {
     if (m_pid <= 0) return;

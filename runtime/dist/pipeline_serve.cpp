@@ -1,0 +1,168 @@
+// Layer-split execution over a Transport: the serve loop of ranks > 0. It keeps one stage per
+// session (its engine with its KV cache and prefix, its stage plan and its last pass, whose
+// captures rank 0 fetches), session 0 being the engine it was given.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+
+#include "runtime/dist/pipeline.h"
+#include "runtime/dist/pipeline_commands.h"
+
+namespace ll::rt::dist {
+
+using namespace detail;
+
+namespace {
+
+// One session's stage on this rank.
+struct Stage {
+  std::shared_ptr<Engine> engine;
+  std::vector<StageRange> stages;
+  std::shared_ptr<const Trace> trace;  // the last pass, for fetches
+};
+
+// One run command on rank `rank`: the input residual from the previous rank, the stage's pass,
+// its output to the next rank (an empty message when this pass failed), the status to rank 0.
+// st: the session's stage (null: unknown session; the chain still passes an empty message on).
+void serveRun(Transport& t, const PipelineOptions& opt, Stage* st, const std::string& unknown,
+              WireReader& rd) {
+  const int rank = t.rank(), N = t.size();
+  const bool lastStage = rank == N - 1;
+  std::vector<float> out;
+  std::string error;
+  const std::string prev = "rank " + std::to_string(rank - 1);
+  try {
+    const StageRequest req = readRequest(rd);
+    if (!st) {
+      // The upstream rank's message still comes (it knows nothing of this rank's sessions).
+      t.recv(rank - 1, kTagActivations, kMaxData, opt.timeoutS, "the residual from " + prev);
+      throw std::runtime_error(unknown);
+    }
+    Engine& engine = *st->engine;
+    const std::vector<StageRange>& stages = st->stages;
+    const size_t expected = (req.ids.size() - size_t(std::max(0, req.reuse))) *
+                            size_t(engine.spec().nEmbd) * sizeof(float);
+    const std::vector<char> in =
+        t.recv(rank - 1, kTagActivations, expected, opt.timeoutS,
+               "the residual after " + layersText(stages[size_t(rank - 1)]) + " from " + prev);
+    if (in.empty()) throw std::runtime_error(prev + " failed before its output");
+    if (in.size() != expected)
+      throw std::runtime_error(prev + " sent " + std::to_string(in.size()) +
+                               " bytes of residual, expected " + std::to_string(expected));
+    std::vector<float> input(in.size() / sizeof(float));
+    std::memcpy(input.data(), in.data(), in.size());
+    st->trace.reset();  // lets the engine build the new trace in the old one's buffers
+    st->trace = engine.runStage(req.ids, req.positions, req.interventions, req.capture,
+                                {req.reuse, input.data(), lastStage ? nullptr : &out, req.publish});
+  } catch (const std::exception& e) {
+    error = e.what();
+    out.clear();
+  }
+  if (!lastStage)
+    t.send(rank + 1, kTagActivations, out.data(), out.size() * sizeof(float), opt.timeoutS,
+           "the residual after this rank's layers");
+  const std::vector<char> s = status(error.empty(), error);
+  t.send(0, kTagReply, s.data(), s.size(), opt.timeoutS, "the status of a pass");
+}
+
+std::vector<char> layerReply(const Stage* st, int rank, int l) {
+  const Trace* tr = st ? st->trace.get() : nullptr;
+  if (!tr || !tr->captured) return status(false, "no captured pass to fetch from");
+  const StageRange& mine = st->stages[size_t(rank)];
+  if (l < mine.first || l >= mine.last)
+    return status(false, "layer " + std::to_string(l) + " is not on this rank");
+  WireWriter w;
+  w.put<uint8_t>(1);
+  writeLayer(w, tr->layers[size_t(l)]);
+  writeTensor(w, l > 0 ? tr->layers[size_t(l - 1)].resid : TraceTensor<float>());
+  return std::move(w.bytes());
+}
+
+std::vector<char> headReply(const Stage* st, bool lastStage) {
+  const Trace* tr = st ? st->trace.get() : nullptr;
+  if (!tr || !lastStage) return status(false, "no pass with logits on this rank");
+  WireWriter w;
+  w.put<uint8_t>(1);
+  writeTensor(w, tr->logits);
+  writeTensor(w, tr->finalNorm);
+  return std::move(w.bytes());
+}
+
+// Opens a session's stage; the error text when it cannot.
+std::string openStage(Transport& t, const ServeHooks& hooks, std::map<SessionId, Stage>& sessions,
+                      SessionId id, WireReader& rd) {
+  try {
+    const std::string spec = rd.getString();
+    if (!hooks.openEngine) return "this rank serves no sessions";
+    if (sessions.count(id)) return "session " + std::to_string(id) + " is already open";
+    const size_t open = sessions.size() - sessions.count(0);
+    if (open >= size_t(std::max(0, hooks.maxSessions)))
+      return "this rank holds " + std::to_string(open) + " sessions, the most it keeps";
+    Stage st;
+    st.engine = hooks.openEngine(spec);
+    if (!st.engine) return "no engine for the session";
+    st.stages = planStages(t, *st.engine);
+    sessions[id] = std::move(st);
+    return {};
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+int servePipeline(Transport& t, Engine* engine, PipelineOptions opt, const ServeHooks& hooks) {
+  if (t.rank() == 0) throw std::logic_error("rank 0 drives the pipeline");
+  const bool lastStage = t.rank() == t.size() - 1;
+  std::map<SessionId, Stage> sessions;
+  if (engine) {
+    Stage& s0 = sessions[0];
+    s0.engine = std::shared_ptr<Engine>(engine, [](Engine*) {});  // the caller's
+    s0.stages = planStages(t, *engine);
+  }
+  for (;;) {
+    // Rank 0 may spend long between commands (writing files, waiting for clients): no deadline
+    // here; if it dies the MPI launcher ends this rank.
+    const std::vector<char> b = t.recv(0, kTagCommand, kMaxCommand, 0.0, "a command");
+    WireReader rd(b);
+    const auto cmd = static_cast<Cmd>(rd.get<uint8_t>());
+    const SessionId id = rd.get<uint64_t>();
+    if (cmd == Cmd::Quit) return 0;
+    auto it = sessions.find(id);
+    Stage* st = it == sessions.end() ? nullptr : &it->second;
+    const std::string unknown = "session " + std::to_string(id) + " is not open on this rank";
+    if (cmd == Cmd::Close) {
+      if (st && id != 0) sessions.erase(it);  // its engine, KV cache and captures go
+      continue;
+    }
+    if (cmd == Cmd::Run) {
+      if (hooks.beforeRun) hooks.beforeRun();
+      serveRun(t, opt, st, unknown, rd);
+      continue;
+    }
+    std::vector<char> r;
+    if (cmd == Cmd::Open) {
+      const std::string error = openStage(t, hooks, sessions, id, rd);
+      r = status(error.empty(), error);
+      t.send(0, kTagReply, r.data(), r.size(), opt.timeoutS, "the answer to opening a session");
+      continue;
+    }
+    if (cmd == Cmd::FetchLayer)
+      r = st ? layerReply(st, t.rank(), rd.get<int32_t>()) : status(false, unknown);
+    else if (cmd == Cmd::FetchHead)
+      r = st ? headReply(st, lastStage) : status(false, unknown);
+    else
+      r = status(false, "unknown command " + std::to_string(int(cmd)));
+    t.send(0, kTagData, r.data(), r.size(), opt.timeoutS, "fetched captures");
+  }
+}
+
+int servePipeline(Transport& t, Engine& engine, PipelineOptions opt,
+                  const std::function<void()>& beforeRun) {
+  ServeHooks hooks;
+  hooks.beforeRun = beforeRun;
+  return servePipeline(t, &engine, opt, hooks);
+}
+
+}  // namespace ll::rt::dist

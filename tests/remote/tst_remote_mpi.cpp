@@ -1,0 +1,208 @@
+// `mpirun -np N layerlens-cli serve`: rank 0 serves the clients and every session's passes run
+// over the ranks' stages. Its answers to `--server` clients (run --dump, generate, lens,
+// attention, an analysis) equal a local run byte for byte at -np 2 and 3, dense and MoE; two
+// clients with different prompts interleaved each get their own session's results; a rank that
+// hangs gives the client an error naming it and the job ends; a rank killed gives the client a
+// clear error promptly, never a hang. Skips without gRPC, without mpirun or without MPI in the
+// CLI.
+#include "lltest.h"
+
+#ifndef LAYERLENS_HAVE_REMOTE
+LL_TEST(remoteMpiTests) {
+  QSKIP("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)");
+}
+#else
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "remote_test.h"
+#include "runtime/api/session.h"
+
+namespace {
+
+using namespace remotetest;
+
+// mpirun as tst_cli_mpi starts it: oversubscribed, shared memory and loopback only, as root when
+// the tests run as root; env: extra VAR=VALUE settings for every rank.
+std::vector<std::string> mpirun(int np, const std::vector<std::string>& env = {}) {
+  int rc = -1;
+  const std::string where = clitest::runCapture("command -v mpirun 2>/dev/null", &rc);
+  if (rc != 0 || where.empty()) QSKIP("mpirun not found (Debian: openmpi-bin)");
+  std::vector<std::string> l = {"env", "OMPI_MCA_btl=self,vader",
+                                "OMPI_MCA_btl_vader_single_copy_mechanism=none",
+                                "OMPI_MCA_rmaps_base_oversubscribe=1"};
+  l.insert(l.end(), env.begin(), env.end());
+  l.insert(l.end(), {"mpirun", "--oversubscribe"});
+  if (getuid() == 0) l.push_back("--allow-run-as-root");
+  l.insert(l.end(), {"-np", std::to_string(np)});
+  return l;
+}
+
+// Without MPI in the CLI every rank refuses at start (and no address would come): skip, with why.
+void requireMpiCli() {
+  std::string cmd;
+  for (const auto& a : mpirun(2)) cmd += a + " ";
+  int code = -1;
+  const std::string out =
+      run("timeout 60 " + cmd + cli().string() + " generate /nonexistent.gguf --text x", &code);
+  if (out.find("built without MPI") != std::string::npos)
+    QSKIP("layerlens-cli was built without MPI (LAYERLENS_MPI, libopenmpi-dev)");
+}
+
+std::unique_ptr<ServerProcess> mpiServer(int np, const std::vector<std::string>& extra = {},
+                                         const std::vector<std::string>& env = {}) {
+  requireMpiCli();
+  std::vector<std::string> args = {"--models", models().string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<ServerProcess>(cli(), args, mpirun(np, env));
+}
+
+// `args` run locally in one process (in the models folder, so paths print alike) and against
+// the split server: the same stdout and stderr.
+void sameOutput(const ServerProcess& srv, const std::string& args) {
+  int lc = -1, rc = -1;
+  const std::string c = cli().string();
+  const std::string local = run("cd " + models().string() + " && " + c + " " + args, &lc);
+  const std::string remote = run(c + " " + args + " --server " + srv.address(), &rc);
+  QVERIFY2(lc == 0, local);
+  QVERIFY2(rc == 0, remote);
+  QVERIFY2(local == remote, args + "\nlocal:\n" + local + "\nsplit server:\n" + remote);
+}
+
+void sameFolders(const fs::path& a, const fs::path& b) {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(a)) {
+    const auto other = b / e.path().filename();
+    QVERIFY2(fs::exists(other), other.string());
+    QVERIFY2(readFile(e.path()) == readFile(other), e.path().filename().string() + " differs");
+    ++n;
+  }
+  QCOMPARE(n, size_t(std::distance(fs::directory_iterator(b), fs::directory_iterator())));
+  QVERIFY(n > 10);
+}
+
+// A --dump of `args` locally and from the split server, file by file.
+void sameDump(const ServerProcess& srv, const std::string& args) {
+  const fs::path tmp = fs::temp_directory_path() / ("ll-rmpi-" + std::to_string(getpid()));
+  fs::remove_all(tmp);
+  int code = -1;
+  const std::string c = cli().string();
+  std::string out = run(
+      "cd " + models().string() + " && " + c + " " + args + " --dump " + (tmp / "local").string(),
+      &code);
+  QVERIFY2(code == 0, out);
+  out = run(c + " " + args + " --dump " + (tmp / "remote").string() + " --server " + srv.address(),
+            &code);
+  QVERIFY2(code == 0, out);
+  sameFolders(tmp / "local", tmp / "remote");
+  fs::remove_all(tmp);
+}
+
+void splitServerParity(const std::string& model, int np, const std::string& edits) {
+  auto srv = mpiServer(np);
+  const std::string prompt = " --threads 1 --text 'Once upon a time, there was a little'";
+  const std::string m = model + prompt;
+  sameDump(*srv, "run " + m + edits);
+  sameOutput(*srv, "generate " + m + edits + " --greedy --n 24");
+  sameOutput(*srv, "generate " + m + " --seed 7 --temp 0.9 --top-k 20 --n 24");
+  sameOutput(*srv, "lens " + m + " --token 42");
+  sameOutput(*srv, "attention " + m);
+  sameOutput(*srv, "attention " + model + " --threads 1 --induction 12 --seed 3");
+  sameOutput(*srv, "select " + m + " --method snapkv --k 4 --answer 4");
+}
+
+}  // namespace
+
+LL_TEST(splitServerEqualsLocalDense) {
+  splitServerParity("stories260K.gguf", 2, "");
+  splitServerParity("stories260K.gguf", 3, "");
+}
+
+LL_TEST(splitServerEqualsLocalMoe) {
+  splitServerParity("stories260K-moe4.gguf", 2, " --ban-expert 1:2 --bias-expert 4:1:2.5");
+}
+
+// Two clients take turns on the ranks with different prompts (each session keeps its own KV
+// cache and prefix on every rank): each gets what a local session gives.
+LL_TEST(twoClientsInterleaved) {
+  auto srv = mpiServer(2);
+  std::string errors[2];
+  auto client = [&](int who) {
+    try {
+      ll::remote::RemoteSession r(remotetest::client(*srv));
+      r.open("stories260K.gguf", "cpu", 1);
+      ll::rt::Session l;
+      l.load(models() / "stories260K.gguf", ll::rt::BackendChoice{"cpu", 1});
+      std::string text = who ? "The sun was hot and the sky was" : "Tom had a dog named";
+      for (int step = 0; step < 6; ++step) {
+        text += who ? " blue" : " Max";  // a growing prompt: prefix reuse on every stage
+        r.setPrompt(text);
+        l.setPrompt(text);
+        auto rt = r.run();
+        r.fetch(rt, ll::remote::kPartLogits | ll::remote::kPartResid);
+        auto lt = l.run();
+        if (!(rt.trace->logits == lt->logits.host()) ||
+            !(rt.trace->layers[4].resid == lt->layers[4].resid.host()) ||
+            !(rt.trace->layers[1].resid == lt->layers[1].resid.host()))
+          throw std::runtime_error("client " + std::to_string(who) + " step " +
+                                   std::to_string(step) + " differs from a local session");
+        ll::rt::GenerateRequest g;
+        g.maxTokens = 6;
+        g.stopAtEos = false;
+        if (r.generate(g).ids != l.generate(g).ids)
+          throw std::runtime_error("client " + std::to_string(who) + " generation differs");
+      }
+    } catch (const std::exception& e) {
+      errors[who] = e.what();
+    }
+  };
+  std::thread a(client, 0), b(client, 1);
+  a.join();
+  b.join();
+  QVERIFY2(errors[0].empty(), errors[0]);
+  QVERIFY2(errors[1].empty(), errors[1]);
+}
+
+// Rank 1 stops answering: the client's run fails with an error naming it after --rank-timeout,
+// and the server ends the job instead of waiting on the broken pipeline.
+LL_TEST(hungRankGivesClientANamedError) {
+  auto srv = mpiServer(3, {"--rank-timeout", "3"}, {"LAYERLENS_TEST_RANK_FAULT=hang:1"});
+  int code = -1;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string out =
+      run("timeout 60 " + cli().string() +
+              " run stories260K.gguf --text 'Once upon a time' --server " + srv->address(),
+          &code);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  QVERIFY2(code != 0 && code != 124, out);
+  // Rank 0 notices while sending to it or while waiting for its result, whichever comes first.
+  QVERIFY2(out.find("internal error: rank 1 (layers 1-2): ") != std::string::npos, out);
+  QVERIFY2(out.find("within 3 s") != std::string::npos, out);
+  QVERIFY2(out.find("died or hangs") != std::string::npos, out);
+  QVERIFY2(s < 30, "took " + std::to_string(s) + " s");
+  const int status = srv->waitExit(30);
+  QVERIFY2(status != -1, "the server did not end after the pipeline broke");
+}
+
+// Rank 1 is killed when the first pass reaches it: the client gets an error promptly (Open MPI
+// ends the job when a rank dies), and the server is gone.
+LL_TEST(killedRankGivesClientAnError) {
+  auto srv = mpiServer(2, {"--rank-timeout", "5"}, {"LAYERLENS_TEST_RANK_FAULT=kill:1"});
+  int code = -1;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string out =
+      run("timeout 60 " + cli().string() +
+              " run stories260K.gguf --text 'Once upon a time' --server " + srv->address(),
+          &code);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  QVERIFY2(code != 0 && code != 124, out);
+  QVERIFY2(out.find("error") != std::string::npos, out);
+  QVERIFY2(s < 30, "took " + std::to_string(s) + " s");
+  QVERIFY2(srv->waitExit(30) != -1, "the server did not end after a rank died");
+}
+
+#endif
+
+LL_TEST_MAIN("tst_remote_mpi")
