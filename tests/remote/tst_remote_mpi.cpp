@@ -59,30 +59,6 @@ std::unique_ptr<ServerProcess> mpiServer(int np, const std::vector<std::string>&
   return std::make_unique<ServerProcess>(cli(), args, mpirun(np, env));
 }
 
-// `args` run locally in one process (in the models folder, so paths print alike) and against
-// the split server: the same stdout and stderr.
-void sameOutput(const ServerProcess& srv, const std::string& args) {
-  int lc = -1, rc = -1;
-  const std::string c = cli().string();
-  const std::string local = run("cd " + models().string() + " && " + c + " " + args, &lc);
-  const std::string remote = run(c + " " + args + " --server " + srv.address(), &rc);
-  QVERIFY2(lc == 0, local);
-  QVERIFY2(rc == 0, remote);
-  QVERIFY2(local == remote, args + "\nlocal:\n" + local + "\nsplit server:\n" + remote);
-}
-
-void sameFolders(const fs::path& a, const fs::path& b) {
-  size_t n = 0;
-  for (const auto& e : fs::directory_iterator(a)) {
-    const auto other = b / e.path().filename();
-    QVERIFY2(fs::exists(other), other.string());
-    QVERIFY2(readFile(e.path()) == readFile(other), e.path().filename().string() + " differs");
-    ++n;
-  }
-  QCOMPARE(n, size_t(std::distance(fs::directory_iterator(b), fs::directory_iterator())));
-  QVERIFY(n > 10);
-}
-
 // A --dump of `args` locally and from the split server, file by file.
 void sameDump(const ServerProcess& srv, const std::string& args) {
   const fs::path tmp = fs::temp_directory_path() / ("ll-rmpi-" + std::to_string(getpid()));
@@ -97,6 +73,8 @@ void sameDump(const ServerProcess& srv, const std::string& args) {
             &code);
   QVERIFY2(code == 0, out);
   sameFolders(tmp / "local", tmp / "remote");
+  // A dump has one file per captured array: a handful would mean the split run captured little.
+  QVERIFY(std::distance(fs::directory_iterator(tmp / "local"), fs::directory_iterator()) > 10);
   fs::remove_all(tmp);
 }
 
