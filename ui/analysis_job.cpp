@@ -16,6 +16,7 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "ui/head_grid_rows.h"
 #include "ui/prompt_text.h"
+#include "ui/snapshot_fill.h"
 #include "visualizers/qt/token_label.h"
 
 #include <algorithm>
@@ -194,11 +195,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     });
     m_lastText = tp.text;
     m_lastIv = iv;
-    const rt::Trace& t = *m_lastTrace;
-    const int keep = std::clamp(t.reusedRows, 0, static_cast<int>(m_lastEntropy.size()));
-    m_lastEntropy.resize(static_cast<size_t>(t.nTokens));
-    for (int r = keep; r < t.nTokens; ++r)
-      m_lastEntropy[r] = ana::rowStats(t.logitsRow(r), t.nVocab, 0).entropy;
+    updateOutputEntropy(m_lastEntropy, *m_lastTrace);
   }
   clock.mark("forward pass");
   const rt::Trace& tr = *m_lastTrace;
@@ -216,60 +213,18 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   s.token = st.token < 0 || st.token >= T ? T - 1 : st.token;
 
   // Attention map of the selected layer / head (the sum is nHead x the mean).
-  {
-    auto mat = std::make_shared<vis::HeatmapMatrix>();
-    mat->rows = mat->cols = T;
-    if (s.layer < static_cast<int>(tr.layerAttn.size()))
-      mat->maskWindow = tr.layerAttn[size_t(s.layer)].window;
-    // Rows the previous keystroke computed for this layer, head and interventions are kept; only
-    // the rows past the shared prefix (their queries are the trace's stored last rows) are new.
-    const AttentionMapCache& c = m_attnCache;
-    int keep = 0;
-    if (c.trace && c.map && c.layer == s.layer && c.head == s.head && c.iv == iv &&
-        c.trace->nLayer == tr.nLayer && c.map->cols == c.trace->nTokens)
-      keep = std::clamp(commonRows(*c.trace, tr), 0, T - 1);
-    mat->values = m_session->attentionMap(tr, s.layer, s.head >= 0 ? s.head : -1, keep);
-    if (s.head == -2)
-      for (size_t i = size_t(keep) * T; i < mat->values.size(); ++i)
-        mat->values[i] *= static_cast<float>(tr.nHead);
-    const size_t To = static_cast<size_t>(c.trace ? c.trace->nTokens : 0);
-    for (int i = 0; i < keep; ++i)  // causal: row i has keys 0..i only
-      std::copy_n(c.map->values.begin() + static_cast<ptrdiff_t>(i * To), i + 1,
-                  mat->values.begin() + static_cast<ptrdiff_t>(size_t(i) * T));
-    s.queryRow.assign(mat->values.begin() + static_cast<ptrdiff_t>(s.token) * T,
-                      mat->values.begin() + static_cast<ptrdiff_t>(s.token + 1) * T);
-    m_attnCache = {m_lastTrace, iv, s.layer, s.head, mat};
-    s.attention = std::move(mat);
-  }
-  if (st.knockout) {
-    std::vector<int> from = st.knockout->from;
-    if (st.knockout->fromIndex >= 0)
-      for (int i = st.knockout->fromIndex; i < T; ++i) from.push_back(i);
-    for (const auto& w : ana::knockoutWarnings(m.spec, from, st.knockout->to,
-                                               st.knockout->layerBegin, st.knockout->layerEnd))
-      s.knockoutWarning = QString::fromStdString(w);
-  }
+  fillAttention(s, m_lastTrace, iv, m_attnCache, [&](int layer, int head, int rowBegin) {
+    return m_session->attentionMap(tr, layer, head, rowBegin);
+  });
+  fillKnockoutWarning(s, m.spec, st, T);
   clock.mark("attention map");
   check(alive);
 
   // Logit lens of the selected token and the rank of the followed token across layers.
-  {
-    int32_t target = st.rankTarget;
-    if (target < 0 || target >= tr.nVocab) {
-      const float* row = tr.logitsRow(s.token);
-      target = static_cast<int32_t>(std::max_element(row, row + tr.nVocab) - row);
-    }
-    ana::LensOptions opt;
-    opt.tokens = {s.token};
-    opt.target = target;
-    opt.mid = false;
-    opt.topK = 1;
-    const ana::LensResult lens = ana::logitLens(*m_projector, tr, opt);
-    s.lensEntropy = lens.entropy;
-    s.lensRank = lens.rank;
-    s.rankToken = target;
-    s.rankTokenText = vis::tokenLabel(m.tokenizer->piece(target));
-  }
+  fillTokenLens(
+      s, tr, st.rankTarget,
+      [&](const ana::LensOptions& opt) { return ana::logitLens(*m_projector, tr, opt); },
+      [&](int32_t id) { return m.tokenizer->piece(id); });
   s.outputEntropy = m_lastEntropy;
   clock.mark("logit lens");
   check(alive);
@@ -302,55 +257,16 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   check(alive);
 
   // Top-k next tokens after the last prompt token.
-  {
-    const float* row = tr.logitsRow(T - 1);
-    const float mx = *std::max_element(row, row + tr.nVocab);
-    double z = 0.0;
-    for (int i = 0; i < tr.nVocab; ++i) z += std::exp(double(row[i]) - mx);
-    std::vector<int> idx(static_cast<size_t>(tr.nVocab));
-    std::iota(idx.begin(), idx.end(), 0);
-    const int k = std::clamp(st.topK, 1, tr.nVocab);
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                      [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
-    for (int i = 0; i < k; ++i)
-      s.topNext.emplace_back(vis::tokenLabel(m.tokenizer->piece(idx[i])),
-                             static_cast<float>(std::exp(double(row[idx[i]]) - mx) / z));
-  }
+  fillTopNext(s, tr, st.topK, [&](int32_t id) { return m.tokenizer->piece(id); });
 
   clock.mark("top-k");
   // Routing [L, T, E] and expert load.
-  if (tr.nExpert > 0) {
-    const int E = tr.nExpert;
-    s.routing.assign(static_cast<size_t>(tr.nLayer) * T * E, 0.0f);
-    for (int l = 0; l < tr.nLayer; ++l) {
-      const auto& p = tr.layers[l].routerProbs;
-      if (p.size() == static_cast<size_t>(T) * E)
-        std::copy(p.begin(), p.end(), s.routing.begin() + static_cast<ptrdiff_t>(l) * T * E);
-    }
-    s.load = ana::expertLoad(tr);
-    const auto over = ana::overForcedLayers(st.routerEdits, tr.nExpertUsed);
-    if (!over.empty()) {
-      QStringList ls;
-      for (int l : over) ls << QString::number(l);
-      s.routingWarning = QStringLiteral(
-                             "More experts forced than the model uses per token in "
-                             "layer(s) %1: the output may derail.")
-                             .arg(ls.join(QStringLiteral(", ")));
-    }
-  }
+  fillRouting(s, tr, st.routerEdits);
   check(alive);
 
   clock.mark("routing");
-  // Head grid on the last G tokens, G bounded so the host computation stays small; rows the
-  // previous keystroke computed are reused (same queries and keys under prefix reuse).
-  {
-    const double perToken = double(tr.nLayer) * tr.nHead * T * tr.headDim;
-    int G = std::min({T, kGridTokens, static_cast<int>(1e8 / std::max(1.0, perToken))});
-    G = std::max(G, std::min(T, 4));
-    s.headGrid = headGridRows(tr, G, &m_grid, iv);
-    s.gridTokens = G;
-    m_grid = {m_lastTrace, iv, G, s.headGrid};
-  }
+  // Head grid on the last G tokens.
+  fillHeadGrid(s, m_lastTrace, iv, m_grid);
   clock.mark("head grid");
   check(alive);
   try {
@@ -396,41 +312,14 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
 
 void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const rt::Trace& tr = *s.trace;
-  // The request every front end runs (selection_request.h): its defaults, k clamped to 1..T (the
-  // panel clamps its slider as well), SnapKV's window and H2O's recent tokens derived from k.
-  const ana::SelectionRequest req = selectionRequest(s.state.selection, s.layer);
   // PromptDistill re-runs the prompt with its stages' masks on the aux session; the other methods
   // read the trace.
-  if (req.method == SelectMethod::PromptDistill) m_aux->setPromptIds(tr.ids);
-  const ana::SelectionOutcome out = ana::runSelection(*m_aux, &tr, req);
-  check(alive);
-  s.selectionK = out.params.k;
-  s.selectionParams = out.params.record();
-  s.kept = out.kept();
-  s.scores = out.tokenScores;
-  s.selectionReason = QString::fromStdString(out.reason);
-  for (const auto& w : out.warnings) s.selectionWarnings << QString::fromStdString(w);
-  if (req.method == SelectMethod::PromptDistill) {
-    s.keptPerStage = out.distill.keptPerStage;
-    for (const auto& st : out.params.stages) s.stageLayers.push_back(st.layer);
-  }
-  // The overlap table: the three single-layer methods with the same parameters at the same layer.
-  const auto keptBy = [&](SelectMethod m) {
-    if (m == req.method) return out.kept();
-    ana::SelectionRequest other = req;
-    other.method = m;
-    other.layer = out.params.layer;
-    return ana::runSelection(*m_aux, &tr, other).selection.kept;
-  };
-  const std::vector<int> gem = keptBy(SelectMethod::GemFilter);
-  const std::vector<int> snap = keptBy(SelectMethod::SnapKv);
-  const std::vector<int> h2o = keptBy(SelectMethod::H2O);
-  s.overlap = {{QStringLiteral("GemFilter / SnapKV"), ana::jaccard(gem, snap)},
-               {QStringLiteral("GemFilter / H2O"), ana::jaccard(gem, h2o)},
-               {QStringLiteral("SnapKV / H2O"), ana::jaccard(snap, h2o)}};
-  if (req.method == SelectMethod::PromptDistill)
-    s.overlap.emplace_back(QStringLiteral("PromptDistill / GemFilter"), ana::jaccard(s.kept, gem));
-  s.scores.resize(static_cast<size_t>(tr.nTokens), 0.0f);
+  fillSelection(s, [&](const ana::SelectionRequest& req) {
+    if (req.method == SelectMethod::PromptDistill) m_aux->setPromptIds(tr.ids);
+    const ana::SelectionOutcome out = ana::runSelection(*m_aux, &tr, req);
+    check(alive);
+    return out;
+  });
 }
 
 std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int layer) {

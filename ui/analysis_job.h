@@ -1,12 +1,15 @@
-// The worker side of the SessionController: owns the Session (and the per-model caches: lens
+// The worker side of the SessionController on a model in this process (the local AnalysisSource):
+// owns the Session (and the per-model caches: lens
 // projector, steering vectors) and turns a ViewState into Snapshots. Runs only on the worker
 // thread; `alive` is polled between layers and stages so stale work stops early (throws
 // rt::Cancelled).
 #pragma once
 
+#include "ui/analysis_source.h"
 #include "ui/attribution_step.h"
 #include "ui/head_grid_rows.h"
 #include "ui/lens_grid.h"
+#include "ui/snapshot_fill.h"
 #include "ui/view_state.h"
 
 #include <functional>
@@ -24,38 +27,31 @@ class LensProjector;
 
 namespace ll::ui {
 
-class AnalysisJob {
+class AnalysisJob : public AnalysisSource {
  public:
-  using Alive = std::function<bool()>;
-  static constexpr int kGridTokens = 96;  // head grid: at most the last 96 tokens
+  static constexpr int kGridTokens = ui::kGridTokens;
 
   AnalysisJob();
-  ~AnalysisJob();
+  ~AnalysisJob() override;
 
   // Loads into a fresh Session; on failure the current one stays (throws with the reason).
   ModelInfo load(const std::string& path, const rt::BackendChoice& backend,
                  const std::function<bool(float, const std::string&)>& progress);
-  bool loaded() const;
+  bool loaded() const override;
   rt::Session& session() { return *m_session; }
   // For work outside the keystroke path (exports): never the prompt's session.
-  rt::Session& taskSession() { return *m_aux; }
-
-  using LayerProgress = std::function<void(int layersDone, int nLayer)>;
-  using Deliver = std::function<void(std::shared_ptr<const Snapshot>)>;
-  // Progress of a streamed stage that runs many passes (activation patching): passes done of
-  // total.
-  using StageProgress = std::function<void(StreamedOutput what, int done, int total)>;
+  rt::Session* taskSession() override { return m_aux.get(); }
 
   // Every analysis panel's data from one forward pass (prefix reuse): attention map, head grid,
   // lens, entropy, routing, selection scores, top-k. onLayer hears the pass's progress.
   std::shared_ptr<Snapshot> core(const ViewState& state, uint64_t generation, const Alive& alive,
-                                 const LayerProgress& onLayer = {});
+                                 const LayerProgress& onLayer = {}) override;
   // Then the generation-based outputs, each handed to deliver as soon as it is there (a copy of the
   // previous snapshot with it filled in; the last one complete): the continuation, the answer
   // from the kept tokens, the steered and unsteered continuations. Every decode step polls alive
   // between layers, so a newer request cancels them at once. (analysis_stream.cpp)
   void stream(const Snapshot& core, const Alive& alive, const Deliver& deliver,
-              const StageProgress& progress = {});
+              const StageProgress& progress = {}) override;
 
  private:
   void runSelection(Snapshot& s, const Alive& alive);
@@ -120,13 +116,7 @@ class AnalysisJob {
   LensGridCache m_lensGrid;       // the last logit-lens grid, kept while trace and settings are
   HeadGridCache m_grid;           // the last head grid: its rows are kept while the prefix is
   AttributionStep m_attribution;  // the Attribution panel's terms, kept while trace and request are
-  // The last attention map and what it was computed from: its rows are kept while the prefix is.
-  struct AttentionMapCache {
-    std::shared_ptr<const rt::Trace> trace;
-    rt::Interventions iv;
-    int layer = -1, head = -3;  // head as in the view state (-2 sum, -1 mean)
-    std::shared_ptr<const vis::HeatmapMatrix> map;
-  } m_attnCache;
+  AttentionMapCache m_attnCache;  // the last attention map: its rows are kept while the prefix is
   struct LayerSkipCache {
     std::shared_ptr<const rt::Trace> trace;
     rt::SkipPart part = rt::SkipPart::Layer;

@@ -37,6 +37,13 @@ int LensGrid::rowOf(int layer, bool midRow) const {
 
 LensGrid computeLensGrid(rt::ana::LensProjector& projector, const rt::Trace& tr,
                          const LensGridCache::Piece& piece, const LensGridSettings& st, int token) {
+  return computeLensGrid(
+      [&](const rt::ana::LensOptions& opt) { return rt::ana::logitLens(projector, tr, opt); }, tr,
+      piece, st, token);
+}
+
+LensGrid computeLensGrid(const LensGridCache::Lens& lens, const rt::Trace& tr,
+                         const LensGridCache::Piece& piece, const LensGridSettings& st, int token) {
   LensGrid g;
   g.finalNorm = st.finalNorm;
   g.mid = st.mid;
@@ -57,7 +64,7 @@ LensGrid computeLensGrid(rt::ana::LensProjector& projector, const rt::Trace& tr,
   opt.topK = LensGrid::kTopK;
   opt.tokens.resize(size_t(g.cols));
   std::iota(opt.tokens.begin(), opt.tokens.end(), g.first);
-  const rt::ana::LensResult r = rt::ana::logitLens(projector, tr, opt);
+  const rt::ana::LensResult r = lens(opt);
   const int K = r.topK, C = g.cols;
   g.topK = K;
 
@@ -96,13 +103,23 @@ std::shared_ptr<const LensGrid> LensGridCache::get(rt::ana::LensProjector& proje
                                                    const std::shared_ptr<const rt::Trace>& trace,
                                                    const Piece& piece, const LensGridSettings& st,
                                                    int token) {
+  const rt::Trace* tr = trace.get();
+  return get(
+      [&](const rt::ana::LensOptions& opt) { return rt::ana::logitLens(projector, *tr, opt); },
+      trace, piece, st, token);
+}
+
+std::shared_ptr<const LensGrid> LensGridCache::get(const Lens& lens,
+                                                   const std::shared_ptr<const rt::Trace>& trace,
+                                                   const Piece& piece, const LensGridSettings& st,
+                                                   int token) {
   if (!trace) return std::make_shared<const LensGrid>();
   // The same run and projection: only the window can differ (a new selected token's page).
   if (m_grid && m_trace == trace && m_finalNorm == st.finalNorm && m_mid == st.mid) {
     const LensWindow w = lensWindow(trace->nTokens, token, st.first, m_grid->maxColumns);
     if (w.first == m_grid->first && w.cols == m_grid->cols) return m_grid;
   }
-  m_grid = std::make_shared<const LensGrid>(computeLensGrid(projector, *trace, piece, st, token));
+  m_grid = std::make_shared<const LensGrid>(computeLensGrid(lens, *trace, piece, st, token));
   m_trace = trace;
   m_finalNorm = st.finalNorm;
   m_mid = st.mid;

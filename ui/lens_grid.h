@@ -16,7 +16,9 @@ namespace ll::rt {
 struct Trace;
 namespace ana {
 class LensProjector;
-}
+struct LensOptions;
+struct LensResult;
+}  // namespace ana
 }  // namespace ll::rt
 
 namespace ll::ui {
@@ -84,10 +86,18 @@ struct LensGrid {
 
 // Worker side (AnalysisJob): the grid of the last trace and settings, reused while neither
 // changes (a click or a hover-driven selection does not project again).
+// The lens itself is a function of its options, so one code path serves a local trace (the
+// projector) and a trace on a server (its Lens call).
 class LensGridCache {
  public:
   using Piece = std::function<std::string(int32_t)>;
+  using Lens = std::function<rt::ana::LensResult(const rt::ana::LensOptions&)>;
   std::shared_ptr<const LensGrid> get(rt::ana::LensProjector& projector,
+                                      const std::shared_ptr<const rt::Trace>& trace,
+                                      const Piece& piece, const LensGridSettings& settings,
+                                      int token);
+  // lens computes the lens of `trace` for the options.
+  std::shared_ptr<const LensGrid> get(const Lens& lens,
                                       const std::shared_ptr<const rt::Trace>& trace,
                                       const Piece& piece, const LensGridSettings& settings,
                                       int token);
@@ -101,6 +111,10 @@ class LensGridCache {
 
 // The grid of `trace` for the settings (the window around `token`), projected through the LM head.
 LensGrid computeLensGrid(rt::ana::LensProjector& projector, const rt::Trace& trace,
+                         const LensGridCache::Piece& piece, const LensGridSettings& settings,
+                         int token);
+// The same through a lens function (the trace supplies the shapes only).
+LensGrid computeLensGrid(const LensGridCache::Lens& lens, const rt::Trace& trace,
                          const LensGridCache::Piece& piece, const LensGridSettings& settings,
                          int token);
 

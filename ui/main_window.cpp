@@ -2,6 +2,7 @@
 
 #include "ui/attention_panel.h"
 #include "ui/attribution_panel.h"
+#include "ui/connect_dialog.h"
 #include "ui/entropy_panel.h"
 #include "ui/expert_contrast_panel.h"
 #include "ui/export_actions.h"
@@ -158,6 +159,23 @@ void MainWindow::openModel(const QString& path) {
   statusBar()->showMessage(tr("Loading %1...").arg(path));
   m_controller->loadModel(path);
   emit modelRequested(path);
+}
+
+void MainWindow::connectToServer(const RemoteTarget& target) {
+  m_model->setLoading(remoteLabel(target));
+  statusBar()->showMessage(tr("Connecting to %1...").arg(target.address()));
+  saveRemoteTarget(target);
+  m_controller->connectRemote(target);
+}
+
+void MainWindow::showConnectDialog() {
+  ConnectDialog dialog(this);
+  dialog.setTarget(savedRemoteTarget());
+  if (dialog.exec() == QDialog::Accepted) connectToServer(dialog.target());
+}
+
+QString MainWindow::analysisErrorText() const {
+  return m_analysisError && !m_analysisError->isHidden() ? m_analysisError->text() : QString();
 }
 
 void MainWindow::setPrompt(const QString& text) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "runtime/api/session_file.h"
+#include "ui/remote_job.h"
 #include "ui/theme.h"
 #include "ui/view_state.h"
 
@@ -64,6 +65,14 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   void openModel(const QString& path);
+  // Attaches to a model on a `layerlens-cli serve` server (File > Connect to server, --connect);
+  // the current model stays until the server has opened this one. File > Open returns to local.
+  void connectToServer(const RemoteTarget& target);
+  // File > Connect to server...: the dialog, filled with the last target; Connect connects.
+  void showConnectDialog();
+  // The status bar's persistent notice of a failed analysis (a lost server): the panels keep the
+  // last result, marked stale by it; "" when the last run succeeded.
+  QString analysisErrorText() const;
   // What a drop on the window does: opens the first local file or folder (false: none).
   bool openDropped(const QMimeData* mime);
   void setPrompt(const QString& text);
@@ -208,6 +217,7 @@ class MainWindow : public QMainWindow {
   bool m_defaultSizesPending = false;  // no saved layout: the first show sizes the docks
   QLabel* m_device = nullptr;
   QLabel* m_busyLabel = nullptr;
+  QLabel* m_analysisError = nullptr;  // "the panels show the last result" after a failed run
   QProgressBar* m_busy = nullptr;
   QTimer* m_debounce = nullptr;
   Theme m_theme = Theme::Light;

@@ -37,6 +37,9 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open model..."), QKeySequence::Open, m_model, &ModelPanel::chooseFile);
   file->addAction(tr("Open &Hugging Face folder..."), m_model, &ModelPanel::chooseFolder);
+  // A model on a `layerlens-cli serve` server: the panels show its results as a local model's.
+  file->addAction(tr("&Connect to server..."), this, &MainWindow::showConnectDialog)
+      ->setObjectName(QStringLiteral("connectToServer"));
   // A second model on the same vocabulary, compared token by token in the Teacher panel.
   file->addAction(tr("Compare with &teacher model..."), this, [this] {
     dock(m_teacher->panelId())->raise();

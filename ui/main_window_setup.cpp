@@ -109,6 +109,12 @@ void MainWindow::buildStatusBar(QVulkanInstance* instance) {
   m_busy->setRange(0, 0);
   m_busy->setMaximumWidth(120);
   m_busy->setVisible(false);
+  m_analysisError = new QLabel(this);
+  m_analysisError->setObjectName(QStringLiteral("analysisError"));
+  m_analysisError->setWordWrap(true);
+  m_analysisError->setStyleSheet(QStringLiteral("color: #c0392b;"));  // as the model panel's errors
+  m_analysisError->setVisible(false);
+  statusBar()->addPermanentWidget(m_analysisError, 1);
   statusBar()->addPermanentWidget(m_busyLabel);
   statusBar()->addPermanentWidget(m_busy);
   statusBar()->addPermanentWidget(m_device);
@@ -164,8 +170,16 @@ void MainWindow::connectController() {
     applyPendingSession();
     if (m_loadError) m_loadError->close();  // the failure it names no longer applies
     m_backend = info.backend;
-    setWindowTitle(tr("%1 — LayerLens").arg(QFileInfo(info.path).fileName()));
-    statusBar()->showMessage(tr("Loaded %1").arg(info.path), 5000);
+    m_analysisError->setVisible(false);
+    m_analysisError->clear();
+    if (info.server.isEmpty()) {
+      setWindowTitle(tr("%1 — LayerLens").arg(QFileInfo(info.path).fileName()));
+      statusBar()->showMessage(tr("Loaded %1").arg(info.path), 5000);
+    } else {
+      setWindowTitle(
+          tr("%1 on %2 (remote) — LayerLens").arg(QFileInfo(info.path).fileName(), info.server));
+      statusBar()->showMessage(tr("Opened %1 on the server %2").arg(info.path, info.server), 5000);
+    }
     requestAnalysis(true);
   });
   connect(m_controller, &SessionController::loadFailed, this,
@@ -181,8 +195,11 @@ void MainWindow::connectController() {
                     : tr("Could not open %1").arg(path),
                 8000);
           });
-  connect(m_controller, &SessionController::snapshotReady, this,
-          [this](const SnapshotPtr& s) { showSnapshot(s, false); });
+  connect(m_controller, &SessionController::snapshotReady, this, [this](const SnapshotPtr& s) {
+    m_analysisError->setVisible(false);
+    m_analysisError->clear();
+    showSnapshot(s, false);
+  });
   connect(m_controller, &SessionController::snapshotStreamed, this,
           [this](const SnapshotPtr& s) { showStreamed(s); });
   connect(m_controller, &SessionController::analysisProgress, this, [this](int done, int total) {
@@ -198,6 +215,14 @@ void MainWindow::connectController() {
           });
   connect(m_controller, &SessionController::analysisFailed, this, [this](const QString& e) {
     statusBar()->showMessage(tr("Analysis failed: %1").arg(e), 8000);
+    // Stays until a run succeeds: the panels keep the last result, which no longer follows the
+    // prompt (a lost server says so in e).
+    if (m_shown)
+      m_analysisError->setText(
+          tr("Analysis failed: %1 — the panels show the last result (stale).").arg(e));
+    else
+      m_analysisError->setText(tr("Analysis failed: %1").arg(e));
+    m_analysisError->setVisible(true);
   });
   connect(m_controller, &SessionController::busyChanged, this, [this](bool busy) {
     m_busy->setVisible(busy);

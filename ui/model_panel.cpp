@@ -155,6 +155,7 @@ void ModelPanel::modelChanged(const ModelInfo& m) {
                      "<tr><td>Size</td><td>%14 MiB</td></tr>"
                      "<tr><td>Chat template</td><td>%15</td></tr>"
                      "<tr><td>Backend</td><td>%16</td></tr>"
+                     "%18"
                      "</table>")
                       .arg(m.name.toHtmlEscaped(), m.arch.toHtmlEscaped(), m.format)
                       .arg(m.nLayer)
@@ -170,8 +171,13 @@ void ModelPanel::modelChanged(const ModelInfo& m) {
                       .arg(mib, 0, 'f', 1)
                       .arg(chat.toHtmlEscaped(), m.backend.toHtmlEscaped())
                       .arg(m.attentionFeatures.isEmpty() ? tr("full causal")
-                                                         : m.attentionFeatures.toHtmlEscaped()));
-  addRecent(m.path);
+                                                         : m.attentionFeatures.toHtmlEscaped())
+                      .arg(m.server.isEmpty()
+                               ? QString()
+                               : tr("<tr><td>Server</td><td>%1 (remote model: %2)</td></tr>")
+                                     .arg(m.server.toHtmlEscaped(), m.path.toHtmlEscaped())));
+  // A server's path is no file here: File > Open recent lists local models only.
+  if (m.server.isEmpty()) addRecent(m.path);
 }
 
 }  // namespace ll::ui

@@ -61,6 +61,18 @@ void SessionController::loadModel(const QString& path) {
   m_wake.notify_one();
 }
 
+void SessionController::connectRemote(const RemoteTarget& target) {
+  Job job{Tag::Load, ++m_loadGeneration, remoteLabel(target), {}, {}, {}, m_cpuMath, target};
+  size_t replaced = 0;
+  {
+    std::lock_guard lock(m_mutex);
+    replaced = std::erase_if(m_queue, [](const Job& j) { return j.tag == Tag::Load; });
+    m_queue.push_front(job);  // a load goes before analyses of the old model
+  }
+  if (!replaced) setBusy(+1);
+  m_wake.notify_one();
+}
+
 void SessionController::analyze(const ViewState& state) {
   Job job{Tag::Analyze, ++m_generation, {}, state, {}, {}};
   bool replaced = false;
@@ -102,36 +114,54 @@ void SessionController::workerLoop() {
   }
 }
 
-void SessionController::runJob(const Job& job) {
-  if (job.tag == Tag::Load) {
-    const uint64_t gen = job.generation;
-    auto progress = [this, gen](float f, const std::string& phase) {
-      const QString p = QString::fromStdString(phase);
-      post([gen, f, p](SessionController* c) {
-        if (gen == c->m_loadGeneration.load()) emit c->loadProgress(f, p);
-      });
-      return gen == m_loadGeneration.load() && !m_stop;
-    };
-    try {
+void SessionController::runLoad(const Job& job) {
+  const uint64_t gen = job.generation;
+  auto progress = [this, gen](float f, const std::string& phase) {
+    const QString p = QString::fromStdString(phase);
+    post([gen, f, p](SessionController* c) {
+      if (gen == c->m_loadGeneration.load()) emit c->loadProgress(f, p);
+    });
+    return gen == m_loadGeneration.load() && !m_stop;
+  };
+  try {
+    ModelInfo info;
+    if (job.remote) {
+      // The current model (local or remote) is dropped only once the server opened this one.
+      std::unique_ptr<AnalysisSource> source = ui::connectRemote(*job.remote, &info);
+      if (gen != m_loadGeneration.load() || m_stop) return;  // a newer load replaced it
+      m_job = std::move(source);
+    } else {
       rt::BackendChoice backend;
       backend.threads = m_threads;
       backend.cpuMath = job.cpuMath.toStdString();
-      ModelInfo info = m_job->load(job.path.toStdString(), backend, progress);
-      post([info](SessionController* c) {
-        c->m_hasModel = true;
-        c->m_info = info;
-        c->m_latest.reset();
-        emit c->modelLoaded(info);
-      });
-    } catch (const rt::LoadCancelled&) {
-      // A newer load replaced this one (or the window is closing): nothing to report.
-    } catch (const std::exception& e) {
-      const QString msg = QString::fromUtf8(e.what());
-      const QString path = job.path;
-      post([gen, path, msg](SessionController* c) {
-        if (gen == c->m_loadGeneration.load()) emit c->loadFailed(path, msg);
-      });
+      if (auto* local = dynamic_cast<AnalysisJob*>(m_job.get())) {
+        info = local->load(job.path.toStdString(), backend, progress);
+      } else {  // back from a server: the remote model stays until this one has loaded
+        auto fresh = std::make_unique<AnalysisJob>();
+        info = fresh->load(job.path.toStdString(), backend, progress);
+        m_job = std::move(fresh);
+      }
     }
+    post([info](SessionController* c) {
+      c->m_hasModel = true;
+      c->m_info = info;
+      c->m_latest.reset();
+      emit c->modelLoaded(info);
+    });
+  } catch (const rt::LoadCancelled&) {
+    // A newer load replaced this one (or the window is closing): nothing to report.
+  } catch (const std::exception& e) {
+    const QString msg = QString::fromUtf8(e.what());
+    const QString path = job.path;
+    post([gen, path, msg](SessionController* c) {
+      if (gen == c->m_loadGeneration.load()) emit c->loadFailed(path, msg);
+    });
+  }
+}
+
+void SessionController::runJob(const Job& job) {
+  if (job.tag == Tag::Load) {
+    runLoad(job);
     return;
   }
 
@@ -139,7 +169,9 @@ void SessionController::runJob(const Job& job) {
     QString error;
     try {
       if (!m_job->loaded()) throw std::runtime_error("no model loaded");
-      job.task(m_job->taskSession());
+      rt::Session* session = m_job->taskSession();
+      if (!session) throw std::runtime_error(m_job->taskRefusal().toStdString());
+      job.task(*session);
     } catch (const std::exception& e) {
       error = QString::fromUtf8(e.what());
     }

@@ -4,6 +4,7 @@
 // back as immutable snapshots through queued calls guarded by QPointer; stale ones are dropped.
 #pragma once
 
+#include "ui/remote_job.h"
 #include "ui/view_state.h"
 
 #include <QObject>
@@ -15,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 class QThread;
 
@@ -24,7 +26,7 @@ class Session;
 
 namespace ll::ui {
 
-class AnalysisJob;
+class AnalysisSource;
 
 class SessionController : public QObject {
   Q_OBJECT
@@ -38,10 +40,15 @@ class SessionController : public QObject {
 
   // Replaces any queued load; the current model stays until the new one has loaded.
   void loadModel(const QString& path);
+  // Attaches to a model on a `layerlens-cli serve` server: like loadModel (it replaces a queued
+  // load, and the current model, local or remote, stays until the server has opened the new one;
+  // a failure arrives as loadFailed with the reason). Analyses then run on the server.
+  void connectRemote(const RemoteTarget& target);
   // Replaces any queued analysis and cancels the running one (the generation moves on).
   void analyze(const ViewState& state);
 
-  // Runs task on the worker thread with a session on the loaded model (not the prompt's own, so
+  // Runs task on the worker thread with a session on the loaded model (refused with the reason on
+  // a remote model, whose sessions are on the server) (not the prompt's own, so
   // the next keystroke keeps its prefix), after the jobs queued before it; for exports that need
   // the runtime (full logit lens, every head's map). done gets "" or the error, on the UI thread.
   void runTask(Task task, std::function<void(const QString& error)> done);
@@ -89,6 +96,7 @@ class SessionController : public QObject {
     Task task;
     std::function<void(const QString&)> done;
     QString cpuMath = {};  // Load: the CPU math asked for when the load was requested
+    std::optional<RemoteTarget> remote = {};  // Load: a server's model instead of path
   };
   void workerLoop();
   void runJob(const Job& job);
@@ -96,7 +104,8 @@ class SessionController : public QObject {
   void post(std::function<void(SessionController*)> fn);
   void setBusy(int delta);
 
-  std::unique_ptr<AnalysisJob> m_job;  // worker thread only
+  void runLoad(const Job& job);
+  std::unique_ptr<AnalysisSource> m_job;  // worker thread only: local (AnalysisJob) or remote
   int m_threads = 0;
   QString m_cpuMath;  // UI thread; copied into each load job
   QThread* m_thread = nullptr;

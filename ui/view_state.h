@@ -176,6 +176,9 @@ struct ModelInfo {
   QString chatFormat;    // detected template family, "" when none / unknown
   bool hasTemplate = false;
   QString backend;
+  // "HOST:PORT" when the model runs on a `layerlens-cli serve` server (path is then its path
+  // there, relative to the server's --models folder); "" for a model in this process.
+  QString server;
   std::vector<float> induction;  // [nLayer, nHead] on a repeated random sequence; NaN: undefined
   int inductionN = 0;
   QString inductionNote;      // why some layers have no induction score (sliding window)

@@ -1,9 +1,11 @@
 // `layerlens`: the GUI entry point (wiring only). --help / --version are answered before any
 // QApplication exists, so they work without a display.
 //   layerlens [MODEL_FILE_OR_HF_FOLDER] [--prompt TEXT] [--threads N] [Qt options]
+//   layerlens --connect HOST:PORT --model PATH [--token-file F] [--tls-ca F] (a server's model)
 #include "ui/demo_menu.h"
 #include "ui/export_actions.h"
 #include "ui/main_window.h"
+#include "ui/remote_job.h"
 
 #include <QApplication>
 #include <QVulkanInstance>
@@ -24,6 +26,10 @@ void printHelp() {
       "Options:\n"
       "  --prompt TEXT   start with this prompt\n"
       "  --threads N     CPU backend threads (default: all cores)\n"
+      "  --connect HOST:PORT  attach to a `layerlens-cli serve` server (File > Connect to server)\n"
+      "  --model PATH    with --connect: the model on the server, under its --models folder\n"
+      "  --token-file F  with --connect: the server's shared secret\n"
+      "  --tls-ca F      with --connect: TLS, the server's certificate checked against this CA\n"
       "  -h, --help      show this help and exit\n"
       "  -v, --version   show the version and exit\n\n"
       "Environment: QT_QPA_PLATFORM selects the window system (xcb, wayland);\n"
@@ -33,6 +39,7 @@ void printHelp() {
 
 struct Args {
   QString model;
+  QString connect, remoteModel, tokenFile, tlsCa;
   QString prompt;
   bool hasPrompt = false;
   int threads = 0;
@@ -60,13 +67,23 @@ int main(int argc, char** argv) {
   const QStringList list = QApplication::arguments();
   for (int i = 1; i < list.size(); ++i) {
     const QString& a = list[i];
-    if (a == QLatin1String("--prompt") || a == QLatin1String("--threads")) {
+    static const QStringList kValued = {"--prompt", "--threads",    "--connect",
+                                        "--model",  "--token-file", "--tls-ca"};
+    if (kValued.contains(a)) {
       if (i + 1 >= list.size()) {
         std::fprintf(stderr, "layerlens: %s needs a value\n", qPrintable(a));
         return 2;
       }
       const QString value = list[++i];
-      if (a == QLatin1String("--prompt")) {
+      if (a == QLatin1String("--connect")) {
+        args.connect = value;
+      } else if (a == QLatin1String("--model")) {
+        args.remoteModel = value;
+      } else if (a == QLatin1String("--token-file")) {
+        args.tokenFile = value;
+      } else if (a == QLatin1String("--tls-ca")) {
+        args.tlsCa = value;
+      } else if (a == QLatin1String("--prompt")) {
         args.prompt = value;
         args.hasPrompt = true;
       } else {
@@ -92,6 +109,33 @@ int main(int argc, char** argv) {
     }
   }
 
+  ll::ui::RemoteTarget remote;
+  if (!args.connect.isEmpty()) {
+    const qsizetype colon = args.connect.lastIndexOf(QLatin1Char(':'));
+    bool ok = false;
+    remote.port = colon > 0 ? args.connect.mid(colon + 1).toInt(&ok) : 0;
+    if (!ok || remote.port < 1 || remote.port > 65535) {
+      std::fprintf(stderr, "layerlens: --connect wants HOST:PORT, got '%s'\n",
+                   qPrintable(args.connect));
+      return 2;
+    }
+    remote.host = args.connect.left(colon);
+    if (remote.host.startsWith(QLatin1Char('[')) && remote.host.endsWith(QLatin1Char(']')))
+      remote.host = remote.host.mid(1, remote.host.size() - 2);  // [IPv6]
+    remote.model = args.remoteModel;
+    remote.tokenFile = args.tokenFile;
+    remote.caFile = args.tlsCa;
+    if (remote.model.isEmpty() || !args.model.isEmpty()) {
+      std::fprintf(stderr,
+                   "layerlens: --connect needs --model PATH (the model on the server) "
+                   "and no local model\n");
+      return 2;
+    }
+  } else if (!args.remoteModel.isEmpty() || !args.tokenFile.isEmpty() || !args.tlsCa.isEmpty()) {
+    std::fprintf(stderr, "layerlens: --model, --token-file and --tls-ca go with --connect\n");
+    return 2;
+  }
+
   QVulkanInstance vulkan;
   vulkan.setApiVersion(QVersionNumber(1, 0));
   if (!vulkan.create())
@@ -101,9 +145,11 @@ int main(int argc, char** argv) {
   ll::ui::MainWindow window(vulkan.isValid() ? &vulkan : nullptr, nullptr, args.threads);
   if (args.hasPrompt) window.setPrompt(args.prompt);
   if (!args.model.isEmpty()) window.openModel(args.model);
+  if (!args.connect.isEmpty()) window.connectToServer(remote);
+  const bool noModel = args.model.isEmpty() && args.connect.isEmpty();
   ll::ui::installExportActions(&window);
   // Without a model the app opens the built-in demo model on its first guided demo.
-  ll::ui::installDemoMenu(&window, args.model.isEmpty(), args.hasPrompt);
+  ll::ui::installDemoMenu(&window, noModel, args.hasPrompt);
   window.show();
   return app.exec();
 }

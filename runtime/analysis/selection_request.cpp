@@ -158,8 +158,52 @@ std::map<std::string, std::string> SelectionParams::record() const {
   return m;
 }
 
+SelectionOutcome runSelectionOnTrace(const ModelSpec& spec, const Trace& tr,
+                                     const SelectionRequest& req) {
+  const int T = tr.nTokens;
+  SelectionOutcome o;
+  o.params = resolveSelection(req, T, spec.nLayer);
+  const SelectionParams& p = o.params;
+  const auto warn = [&](SelectionMethod m, int layer, int obs = 1) {
+    const auto w = selectionWarnings(spec, m, layer, T, obs);
+    o.warnings.insert(o.warnings.end(), w.begin(), w.end());
+  };
+  switch (p.method) {
+    case SelectionMethod::GemFilter:
+      warn(p.method, p.layer);
+      o.selection = gemFilter(qkView(tr, p.layer, T - 1), p.k, p.kernel);
+      o.tokenScores = o.selection.scores;
+      break;
+    case SelectionMethod::SnapKv:
+      warn(p.method, p.layer, p.window);
+      o.selection = snapKv(attnRows(tr, p.layer, T - p.window), T, tr.nHead, p.capacity, p.window,
+                           p.kernel, p.maxPool);
+      o.tokenScores = meanOverHeads(o.selection.scoresPerHead, T);
+      o.reason = snapKvKeepReason(o.selection, p.k, T, p.capacity, p.window);
+      break;
+    case SelectionMethod::H2O:
+      warn(p.method, p.layer);
+      o.selection =
+          h2o(tr.layers[static_cast<size_t>(p.layer)].colSum, T, tr.nHead, p.heavy, p.recent);
+      o.tokenScores = meanOverHeads(o.selection.scoresPerHead, T);
+      o.reason = h2oKeepReason(o.selection, p.k, T, p.heavy, p.recent);
+      break;
+    case SelectionMethod::PromptDistill:
+      throw std::invalid_argument("PromptDistill re-runs the prompt: it needs a session");
+  }
+  o.tokenScores.resize(static_cast<size_t>(T), 0.0f);
+  return o;
+}
+
 SelectionOutcome runSelection(Session& s, const Trace* tr, const SelectionRequest& req) {
   const ModelSpec& spec = s.model().spec;
+  // The methods that read a trace: a pass of the prompt where none is given.
+  if (req.method == SelectionMethod::SnapKv || req.method == SelectionMethod::H2O) {
+    std::shared_ptr<const Trace> owned;
+    if (!tr) tr = (owned = s.run()).get();
+    return runSelectionOnTrace(spec, *tr, req);
+  }
+  if (req.method == SelectionMethod::GemFilter && tr) return runSelectionOnTrace(spec, *tr, req);
   const int T = tr ? tr->nTokens : static_cast<int>(s.promptIds().size());
   SelectionOutcome o;
   o.params = resolveSelection(req, T, spec.nLayer);
@@ -168,45 +212,22 @@ SelectionOutcome runSelection(Session& s, const Trace* tr, const SelectionReques
     const auto w = selectionWarnings(spec, m, layer, T, obs);
     o.warnings.insert(o.warnings.end(), w.begin(), w.end());
   };
-  std::shared_ptr<const Trace> owned;
-  const auto trace = [&]() -> const Trace& {
-    if (!tr) tr = (owned = s.run()).get();
-    return *tr;
-  };
-  switch (p.method) {
-    case SelectionMethod::GemFilter:
-      warn(p.method, p.layer);
-      // Without a trace: a pass that stops after the selection layer (§2.1).
-      o.selection = tr ? gemFilter(qkView(*tr, p.layer, T - 1), p.k, p.kernel)
-                       : gemFilterSelect(s, p.layer, p.k, p.kernel);
-      o.tokenScores = o.selection.scores;
-      break;
-    case SelectionMethod::SnapKv:
-      warn(p.method, p.layer, p.window);
-      o.selection = snapKv(attnRows(trace(), p.layer, T - p.window), T, tr->nHead, p.capacity,
-                           p.window, p.kernel, p.maxPool);
-      o.tokenScores = meanOverHeads(o.selection.scoresPerHead, T);
-      o.reason = snapKvKeepReason(o.selection, p.k, T, p.capacity, p.window);
-      break;
-    case SelectionMethod::H2O:
-      warn(p.method, p.layer);
-      o.selection =
-          h2o(trace().layers[static_cast<size_t>(p.layer)].colSum, T, tr->nHead, p.heavy, p.recent);
-      o.tokenScores = meanOverHeads(o.selection.scoresPerHead, T);
-      o.reason = h2oKeepReason(o.selection, p.k, T, p.heavy, p.recent);
-      break;
-    case SelectionMethod::PromptDistill:
-      for (const auto& st : p.stages) warn(p.method, st.layer);
-      // Under the trace's interventions, as the other methods read them from the trace.
-      o.distill = promptDistill(s, p.stages, p.kernel, -1,
-                                tr ? tr->request.interventions : Interventions{});
-      o.selection.kept = o.distill.keptPerStage.back();
-      o.selection.scores = o.distill.scoresPerStage.back();
-      // Stage 1 scores every prompt position; later stages only their candidates.
-      if (!o.distill.scoresPerStage.empty()) o.tokenScores = o.distill.scoresPerStage.front();
-      // The kept set is the last stage's top k (plus the last token): that stage's k is the k.
-      o.reason = promptDistillKeepReason(p.stages, o.distill.keptPerStage, p.stages.back().k);
-      break;
+  if (p.method == SelectionMethod::GemFilter) {
+    warn(p.method, p.layer);
+    // Without a trace: a pass that stops after the selection layer (§2.1).
+    o.selection = gemFilterSelect(s, p.layer, p.k, p.kernel);
+    o.tokenScores = o.selection.scores;
+  } else {
+    for (const auto& st : p.stages) warn(p.method, st.layer);
+    // Under the trace's interventions, as the other methods read them from the trace.
+    o.distill =
+        promptDistill(s, p.stages, p.kernel, -1, tr ? tr->request.interventions : Interventions{});
+    o.selection.kept = o.distill.keptPerStage.back();
+    o.selection.scores = o.distill.scoresPerStage.back();
+    // Stage 1 scores every prompt position; later stages only their candidates.
+    if (!o.distill.scoresPerStage.empty()) o.tokenScores = o.distill.scoresPerStage.front();
+    // The kept set is the last stage's top k (plus the last token): that stage's k is the k.
+    o.reason = promptDistillKeepReason(p.stages, o.distill.keptPerStage, p.stages.back().k);
   }
   o.tokenScores.resize(static_cast<size_t>(T), 0.0f);
   return o;

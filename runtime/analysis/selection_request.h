@@ -96,5 +96,11 @@ struct SelectionOutcome {
 // `s` under tr's interventions (its later stages need the earlier stages' masks); with tr ==
 // nullptr the trace is s.run(), except for GemFilter, which stops after its layer (§2.1).
 SelectionOutcome runSelection(Session& s, const Trace* tr, const SelectionRequest& req);
+// The methods that only read a trace (GemFilter, SnapKV, H2O; not PromptDistill, which throws
+// std::invalid_argument) on the trace `tr` of a model of this shape: what runSelection computes
+// for them, without a Session (a remote trace's fetched parts: GemFilter reads the queries and
+// keys, SnapKV the queries and keys, H2O the attention column sums).
+SelectionOutcome runSelectionOnTrace(const ModelSpec& spec, const Trace& tr,
+                                     const SelectionRequest& req);
 
 }  // namespace ll::rt::ana

@@ -1,0 +1,216 @@
+// RemoteAnalysisJob's keystroke path: the prompt run on the server with prefix reuse, the fetch of
+// what the panels read, the Snapshot filled as AnalysisJob fills it, and the continuation streamed
+// from the server's generation.
+#ifdef LAYERLENS_HAVE_REMOTE
+#include "runtime/analysis/steering.h"
+#include "runtime/engine/engine.h"
+#include "ui/prompt_text.h"
+#include "ui/remote_analysis_job.h"
+#include "visualizers/qt/token_label.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+namespace ll::ui {
+
+namespace ana = rt::ana;
+
+namespace {
+
+void check(const AnalysisSource::Alive& alive) {
+  if (alive && !alive()) throw rt::Cancelled();
+}
+
+// A failed call as the window shows it: which server, and that the connection is gone when it is.
+[[noreturn]] void rethrow(const remote::RemoteError& e, const QString& where) {
+  constexpr int kUnavailable = 14, kDeadline = 4;  // grpc::StatusCode
+  const QString what = remoteReason(e, where);
+  if (e.code == kUnavailable)
+    throw std::runtime_error(
+        QStringLiteral("Lost the connection to the server %1 (%2). The panels show the last "
+                       "result; connect again with File > Connect to server.")
+            .arg(where, what)
+            .toStdString());
+  if (e.code == kDeadline)
+    throw std::runtime_error(QStringLiteral("The server %1 did not answer in time (%2).")
+                                 .arg(where, what)
+                                 .toStdString());
+  throw std::runtime_error(QStringLiteral("The server %1: %2").arg(where, what).toStdString());
+}
+
+}  // namespace
+
+void RemoteAnalysisJob::runPrompt(const std::string& text, const rt::Interventions& iv,
+                                  const Alive& alive, const LayerProgress& onLayer) {
+  if (m_lastTrace && text == m_lastText && iv == m_lastIv) return;
+  // The logit rows the server reused are the previous complete run's; after a cancelled or
+  // failed run nothing is known to be reused here, so every row is read.
+  const std::shared_ptr<const rt::Trace> prev = m_lastTrace;
+  m_lastTrace.reset();
+  if (!prev || !(iv == m_lastIv)) m_lastEntropy.clear();
+  m_session->setPrompt(text);
+  rt::RunRequest req;
+  req.interventions = iv;
+  remote::RemoteTrace rtr = m_session->run(req, [&](int done, int n) {
+    if (onLayer) onLayer(done, n);
+    return !alive || alive();
+  });
+  check(alive);
+  rt::Trace& t = *rtr.trace;
+  const int T = t.nTokens, V = t.nVocab;
+  const int rows = t.allLogits ? T : 1;
+  int keep = 0;
+  if (prev && prev->allLogits && t.allLogits && iv == m_lastIv &&
+      prev->logits.size() >= size_t(prev->nTokens) * V)
+    keep = std::clamp(t.reusedRows, 0, std::min(prev->nTokens, rows - 1));
+  std::vector<float> logits(size_t(rows) * V);
+  if (keep > 0) std::copy_n(prev->logits.begin(), size_t(keep) * V, logits.begin());
+  const std::vector<float> fresh = m_session->logitRows(rtr, keep, rows);
+  if (fresh.size() != size_t(rows - keep) * V)
+    throw std::runtime_error("the server sent logit rows of the wrong shape");
+  std::copy(fresh.begin(), fresh.end(), logits.begin() + ptrdiff_t(keep) * V);
+  t.logits = std::move(logits);
+  check(alive);
+  // What the head grid and token selection read (queries, keys, attention column sums) and the
+  // routing of a MoE model.
+  if (t.captured)
+    m_session->fetch(rtr, remote::kPartQK | remote::kPartAttnStats |
+                              (t.nExpert > 0 ? unsigned(remote::kPartRouting) : 0u));
+  check(alive);
+  if (keep == 0) m_lastEntropy.clear();
+  m_last = rtr;
+  m_lastTrace = rtr.trace;
+  m_lastText = text;
+  m_lastIv = iv;
+  updateOutputEntropy(m_lastEntropy, *m_lastTrace);
+}
+
+std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t generation,
+                                                  const Alive& alive,
+                                                  const LayerProgress& onLayer) {
+  if (!loaded()) throw std::runtime_error("no model loaded");
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto snap = std::make_shared<Snapshot>();
+    Snapshot& s = *snap;
+    s.generation = generation;
+    s.state = st;
+    // The server's info names no template family: prompts run as typed (userOffset 0).
+    s.runText = st.prompt;
+    s.userOffset = 0;
+    s.nLayer = m_spec.nLayer;
+    s.nHead = m_spec.nHead;
+    s.nExpert = m_spec.nExpert;
+    const rt::Encoding enc = m_session->tokenize(st.prompt, -1, false);
+    if (enc.ids.empty()) return snap;  // nothing to run: the panels show an empty prompt
+
+    rt::Interventions iv;
+    iv.router = st.routerEdits;
+    iv.knockout = st.knockout;
+    runPrompt(st.prompt, iv, alive, onLayer);
+    const rt::Trace& tr = *m_lastTrace;
+    s.trace = m_lastTrace;
+    s.reusedRows = tr.reusedRows;
+    const int T = tr.nTokens;
+    s.nTokens = T;
+    for (const auto& p : enc.pieces) s.tokens << vis::tokenLabel(p);
+    while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
+    s.charSpans = byteSpansToChars(st.prompt, 0, enc.spans);
+    s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
+    s.layer = std::clamp(st.layer, 0, tr.nLayer - 1);
+    s.head = std::clamp(st.head, -2, tr.nHead - 1);
+    s.token = st.token < 0 || st.token >= T ? T - 1 : st.token;
+
+    fillAttention(s, m_lastTrace, iv, m_attnCache, [&](int layer, int head, int rowBegin) {
+      return m_session->attentionMap(m_last, layer, head, rowBegin);
+    });
+    fillKnockoutWarning(s, m_spec, st, T);
+    check(alive);
+    const auto lens = [&](const ana::LensOptions& opt) { return m_session->lens(m_last, opt); };
+    const auto pieceOf = [&](int32_t id) { return piece(id); };
+    fillTokenLens(s, tr, st.rankTarget, lens, pieceOf);
+    s.outputEntropy = m_lastEntropy;
+    check(alive);
+    s.lensGrid = m_lensGrid.get(lens, m_lastTrace, pieceOf, st.lensGrid, s.token);
+    check(alive);
+    fillTopNext(s, tr, st.topK, pieceOf);
+    fillRouting(s, tr, st.routerEdits);
+    fillHeadGrid(s, m_lastTrace, iv, m_grid);
+    check(alive);
+    try {
+      if (st.selection.method == SelectMethod::PromptDistill)
+        throw std::runtime_error(
+            "PromptDistill is not available on a remote session (it re-runs the prompt with its "
+            "stages' masks in this process); GemFilter, SnapKV and H2O are");
+      fillSelection(s, [&](const ana::SelectionRequest& req) {
+        return ana::runSelectionOnTrace(m_spec, tr, req);
+      });
+    } catch (const std::exception& e) {
+      s.selectionError = QString::fromUtf8(e.what());
+    }
+    s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
+                                         : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
+    fillUnavailable(s);
+    s.computeMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return snap;
+  } catch (const remote::RemoteError& e) {
+    rethrow(e, m_target.address());
+  }
+}
+
+void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver,
+                               const StageProgress&) {
+  auto cur = std::make_shared<Snapshot>(core);
+  if (!cur->trace) {
+    cur->complete = true;
+    deliver(cur);
+    return;
+  }
+  const auto stage = [&](StreamedOutput what, bool last,
+                         const std::function<void(Snapshot&)>& fill) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto next = std::make_shared<Snapshot>(*cur);
+    fill(*next);
+    check(alive);
+    next->streamed = what;
+    next->complete = last;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    next->stageMs.emplace_back(outputName(what), ms);
+    next->computeMs += ms;
+    cur = next;
+    deliver(cur);
+  };
+  try {
+    // The model's own continuation (with the routing edits and knockout in force), on its own
+    // server session so the prompt session keeps its prefix.
+    stage(StreamedOutput::Continuation, false, [&](Snapshot& s) {
+      rt::GenerateRequest g;
+      g.maxTokens = std::max(0, s.state.outputTokens);
+      g.interventions.router = s.state.routerEdits;
+      g.interventions.knockout = s.state.knockout;
+      m_gen->setPromptIds(s.trace->ids);
+      const rt::Generation gen =
+          m_gen->generate(g, [&](int32_t, const std::string&) { return !alive || alive(); });
+      check(alive);
+      s.continuation = QString::fromUtf8(gen.text);
+      s.hasContinuation = true;
+    });
+    stage(StreamedOutput::Answers, true, [&](Snapshot& s) {
+      s.hasAnswers = true;
+      if (!s.selectionError.isEmpty() || s.kept.empty()) return;
+      const QString na = QStringLiteral(
+          "Not available on a remote session (the answers from the kept tokens run in this "
+          "process).");
+      s.answerFull = na;
+      s.answerKept = na;
+    });
+  } catch (const remote::RemoteError& e) {
+    rethrow(e, m_target.address());
+  }
+}
+
+}  // namespace ll::ui
+#endif
