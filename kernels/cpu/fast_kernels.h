@@ -76,8 +76,11 @@ struct Int8Act {
   int32_t* corr = nullptr;  // [n][groups]
   float* xsum = nullptr;    // [n][groups], only for layouts with mins
 };
+// AVX-512 (the caller checks the CPU) and the scalar reference; the same results.
 void int8Activations(const float* x, int64_t cols, int64_t r0, int64_t r1, const Int8Act& a,
                      int group = kQBlock);
+void int8ActivationsScalar(const float* x, int64_t cols, int64_t r0, int64_t r1, const Int8Act& a,
+                           int group = kQBlock);
 // vpdpbusd multiplies unsigned by signed bytes. Rather than the sign trick (|w| and x * sign(w),
 // per weight/activation pair), weights are stored as w + 128 (0..255, exact for all of -128..127)
 // and 128 * sum(q) per activation group is subtracted once: sum q (w + 128) - 128 sum q = sum q w.

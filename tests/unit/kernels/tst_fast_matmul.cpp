@@ -182,6 +182,38 @@ LL_TEST(int8KernelMatchesScalar) {
     }
 }
 
+// The AVX-512 activation quantization == the scalar reference (bytes, scales, corrections and x
+// sums), per 32-block and per 16-group, with all-zero blocks and exact .5 ties for the rounding.
+LL_TEST(int8ActivationsMatchScalar) {
+  requireFeatures(false);
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (int group : {32, 16})
+    for (int trial = 0; trial < 6; ++trial) {
+      const int n = rng.intIn(1, 20);
+      const int64_t cols = 32 * rng.intIn(1, 40), blocks = cols / 32, groups = cols / group;
+      auto x = rng.normals(size_t(n) * cols);
+      std::fill(x.begin(), x.begin() + 32, 0.0f);
+      // A block of max 127 with half-integers: every value a rounding tie.
+      for (int j = 0; j < 32 && cols >= 64; ++j) x[size_t(32 + j)] = j == 0 ? 127.0f : j - 15.5f;
+      std::vector<int8_t> q1(size_t(n) * cols), q2(q1.size());
+      std::vector<float> s1(size_t(n) * blocks), s2(s1.size()), x1(size_t(n) * groups),
+          x2(x1.size());
+      std::vector<int32_t> c1(size_t(n) * groups), c2(c1.size());
+      fast::int8Activations(x.data(), cols, 0, n, {q1.data(), s1.data(), c1.data(), x1.data()},
+                            group);
+      fast::int8ActivationsScalar(x.data(), cols, 0, n,
+                                  {q2.data(), s2.data(), c2.data(), x2.data()}, group);
+      const std::string tag = "group " + std::to_string(group) + " n=" + std::to_string(n) +
+                              " cols=" + std::to_string(cols);
+      QVERIFY2(q1 == q2, tag + ": quantized bytes differ");
+      QVERIFY2(std::memcmp(s1.data(), s2.data(), s1.size() * 4) == 0, tag + ": scales differ");
+      QVERIFY2(c1 == c2, tag + ": corrections differ");
+      QVERIFY2(std::memcmp(x1.data(), x2.data(), x1.size() * 4) == 0, tag + ": x sums differ");
+    }
+}
+
 // The direct kernel for few activation rows (no packed panel) == the panel kernel, bit for bit,
 // on every type with an int8 form, from any first row, with ragged strips and block counts.
 LL_TEST(int8DirectMatchesPanel) {
@@ -207,6 +239,32 @@ LL_TEST(int8DirectMatchesPanel) {
                shapeTag(t, s) + ": direct differs from the panel kernel by " +
                    std::to_string(maxRelDiff(direct, packed)));
     }
+}
+
+// The strip decoder converts Q8_0 / Q4_0 scales in hardware: the same f32 as fp16ToFp32 (what
+// the scalar packer uses) for every half that is not a NaN, including subnormals and infinities.
+LL_TEST(int8StripScalesEveryHalf) {
+  requireFeatures(false);
+  for (QType t : {QType::Q8_0, QType::Q4_0}) {
+    const int64_t rows = 65536, cols = 32;
+    TestWeight tw(1, t, rows, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint16_t h = uint16_t(r);
+      std::memcpy(tw.bytes.data() + size_t(r) * tw.w.rowBytes, &h, 2);
+    }
+    std::vector<uint8_t> q(size_t(fast::kStrip) * cols);
+    std::vector<float> scales(fast::kStrip), mins(fast::kStrip);
+    for (int64_t r0 = 0; r0 < rows; r0 += fast::kStrip) {
+      fast::int8StripRows(tw.w, r0, fast::kStrip, q.data(), scales.data(), mins.data());
+      for (int j = 0; j < fast::kStrip; ++j) {
+        const float ref = fp16ToFp32(uint16_t(r0 + j));
+        if (std::isnan(ref)) continue;
+        QVERIFY2(std::memcmp(&ref, &scales[size_t(j)], 4) == 0,
+                 std::string(qtypeName(t)) + ": half " + std::to_string(r0 + j) + " gives " +
+                     std::to_string(scales[size_t(j)]) + ", fp16ToFp32 " + std::to_string(ref));
+      }
+    }
+  }
 }
 
 // The int8 form is exact: d_g * q + m_g (f32 multiply, then add) is dequantizeRow's value, bit
