@@ -12,8 +12,9 @@ namespace ll::kern {
 std::unique_ptr<Backend> makeReferenceBackend();
 // The CPU backend's numerics. Precise (the default and the parity bar): f32 products of the
 // dequantized weights. Fast: bf16 dot products for F16/BF16 weights and int8 dot products with
-// per-block quantized activations for Q8_0/Q4_0 weights, f32 accumulation, where the CPU has
-// AVX512_BF16 / AVX512_VNNI (other types and CPUs keep the precise kernels).
+// per-block quantized activations for the quantized weight types (Q4_0..Q8_0, K-quants, IQ4_NL,
+// IQ4_XS, MXFP4), f32 accumulation, where the CPU has AVX512_BF16 / AVX512_VNNI (F32 weights and
+// other CPUs keep the precise kernels).
 enum class CpuMath { Precise, Fast };
 
 // "precise" or "fast"; throws std::invalid_argument naming `what` on anything else.

@@ -50,17 +50,6 @@ inline float h2f(const uint8_t* p) {
   return fp16ToFp32(ld16(p));
 }
 
-// ggml get_scale_min_k4: 6-bit scale and min j (0..7) from the packed 12-byte array.
-inline void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
-  if (j < 4) {
-    d = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4);
-  }
-}
-
 void deqQ4_0(const uint8_t* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, b += 18, y += kQK) {
     const float d = h2f(b);
@@ -158,21 +147,12 @@ void deqQ2_K(const uint8_t* b, float* y, int64_t nb) {
 
 // block_q3_K: hmask[32], qs[64], scales[12], d
 void deqQ3_K(const uint8_t* b, float* y, int64_t nb) {
-  constexpr uint32_t kmask1 = 0x03030303;
-  constexpr uint32_t kmask2 = 0x0f0f0f0f;
   for (int64_t i = 0; i < nb; ++i, b += 110) {
     const uint8_t* hm = b;
     const uint8_t* q = b + 32;
     const float dAll = h2f(b + 108);
-    uint32_t aux[4];
-    std::memcpy(aux, b + 96, 12);
-    const uint32_t tmp = aux[2];
-    aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
-    aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
-    aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
-    aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
     int8_t scales[16];
-    std::memcpy(scales, aux, 16);
+    unpackQ3KScales(b + 96, scales);
     int is = 0;
     uint8_t m = 1;
     for (int n = 0; n < kQKK; n += 128) {
@@ -334,6 +314,29 @@ std::string_view qtypeName(QType type) {
 size_t rowBytes(QType type, int64_t n) {
   const QTypeInfo t = qtypeInfo(type);
   return static_cast<size_t>(n / t.blockSize) * static_cast<size_t>(t.typeSize);
+}
+
+void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
+  if (j < 4) {
+    d = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4);
+  }
+}
+
+void unpackQ3KScales(const uint8_t* packed, int8_t* scales) {
+  constexpr uint32_t kmask1 = 0x03030303;
+  constexpr uint32_t kmask2 = 0x0f0f0f0f;
+  uint32_t aux[4];
+  std::memcpy(aux, packed, 12);
+  const uint32_t tmp = aux[2];
+  aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+  aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+  aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+  aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+  std::memcpy(scales, aux, 16);
 }
 
 float fp16ToFp32(uint16_t h) {

@@ -57,6 +57,12 @@ float bf16ToFp32(uint16_t h);
 // 2^-128 and 2^-127 (no NaN for 255). The same bits as ggml's GGML_E8M0_TO_FP32_HALF.
 float e8m0ToFp32Half(uint8_t e);
 
+// Q4_K / Q5_K: the 6-bit scale d and min m of sub-block j (0..7) from the block's packed 12-byte
+// array (ggml's get_scale_min_k4).
+void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m);
+// Q3_K: the sixteen 6-bit sub-block scales (still biased by 32) from the block's packed 12 bytes.
+void unpackQ3KScales(const uint8_t* packed, int8_t* scales);
+
 // The 4-bit non-linear codebooks, indexed by a nibble: IQ4_NL / IQ4_XS levels (ggml's
 // kvalues_iq4nl) and the e2m1 values of MXFP4 times two (ggml's kvalues_mxfp4).
 inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,

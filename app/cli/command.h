@@ -22,8 +22,8 @@ std::vector<Command>& commands();
 // LAYERLENS_CPU_MATH, default precise).
 inline void addCpuMathOption(CLI::App& sub, std::string& cpuMath) {
   sub.add_option("--cpu-math", cpuMath,
-                 "CPU math: precise (default; f32 products) or fast (bf16/int8 dot products "
-                 "for F16/BF16/Q8_0/Q4_0 weights on AVX-512 BF16/VNNI CPUs)")
+                 "CPU math: precise (default; f32 products) or fast (bf16 dot products for "
+                 "F16/BF16, int8 for quantized weights on AVX-512 BF16/VNNI CPUs)")
       ->check(CLI::IsMember({"precise", "fast"}));
 }
 

@@ -56,7 +56,7 @@ class CpuBackend final : public Backend {
     std::string s = "cpu (" + sgemmLibrary() + "; fast math:";
     if (bf16) s += " bf16 dots for F16/BF16";
     if (bf16 && int8) s += ",";
-    if (int8) s += " int8 dots for Q8_0/Q4_0";
+    if (int8) s += " int8 dots for quantized types";
     return s + ")";
   }
   bool hostMemory() const override { return true; }

@@ -11,7 +11,7 @@ struct CpuFeatures {
   bool avx512bf16 = false;  // vdpbf16ps: bf16 pair dot products, f32 accumulation
   bool avx512vnni = false;  // vpdpbusd: u8 x s8 quad dot products, i32 accumulation
 
-  // The bf16 kernels (F16/BF16 weights) and the int8 kernels (Q8_0, Q4_0 weights).
+  // The bf16 kernels (F16/BF16 weights) and the int8 kernels (the quantized weight types).
   bool bf16Kernels() const { return avx512f && avx512bw && avx512vl && avx512bf16; }
   bool int8Kernels() const { return avx512f && avx512bw && avx512vl && avx512vnni; }
   // e.g. "avx512f avx512bw avx512vl avx512_bf16 avx512_vnni" (the ones present).

@@ -21,11 +21,8 @@ Kind kindFor(QType type, const CpuFeatures& f) {
     case QType::F16:
     case QType::BF16:
       return f.bf16Kernels() ? Kind::Bf16 : Kind::None;
-    case QType::Q8_0:
-    case QType::Q4_0:
-      return f.int8Kernels() ? Kind::Int8 : Kind::None;
     default:
-      return Kind::None;
+      return hasInt8Form(type) && f.int8Kernels() ? Kind::Int8 : Kind::None;
   }
 }
 
@@ -41,31 +38,39 @@ int64_t panelRows(Kind kind, int64_t cols) {
 // Activations in the kernels' form, converted by rows over the pool (rows are independent).
 struct Prepared {
   Kind kind = Kind::None;
+  Int8Layout layout;
   std::vector<uint32_t> pairs;  // bf16
   std::vector<int8_t> q;        // int8
   std::vector<float> scale;
   std::vector<int32_t> corr;
-  Int8Act act() { return {q.data(), scale.data(), corr.data()}; }
+  std::vector<float> xsum;
+  Int8Act act() {
+    return {q.data(), scale.data(), corr.data(), layout.mins ? xsum.data() : nullptr};
+  }
 };
 
-void prepare(ThreadPool& pool, Kind kind, const float* x, int n, int64_t cols, Prepared& p) {
+void prepare(ThreadPool& pool, Kind kind, QType type, const float* x, int n, int64_t cols,
+             Prepared& p) {
   p.kind = kind;
   if (kind == Kind::Bf16)
     p.pairs.resize(size_t(n) * bf16Pairs(cols));
   else {
-    const int64_t blocks = cols / kQBlock;
+    p.layout = int8Layout(type);
+    const int64_t blocks = cols / kQBlock, groups = blocks * (kQBlock / p.layout.group);
     p.q.resize(size_t(n) * cols);
     p.scale.resize(size_t(n) * blocks);
-    p.corr.resize(size_t(n) * blocks);
+    p.corr.resize(size_t(n) * groups);
+    if (p.layout.mins) p.xsum.resize(size_t(n) * groups);
   }
   constexpr int64_t kRowsPerTask = 16;
   const Int8Act a = kind == Kind::Int8 ? p.act() : Int8Act{};
+  const int group = p.layout.group;
   uint32_t* pairs = p.pairs.data();
   auto rows = [&](int64_t r0, int64_t r1) {
     if (kind == Kind::Bf16)
       bf16Activations(x, cols, r0, r1, pairs);
     else
-      int8Activations(x, cols, r0, r1, a);
+      int8Activations(x, cols, r0, r1, a, group);
   };
   if (n <= kRowsPerTask) {
     rows(0, n);
@@ -76,18 +81,26 @@ void prepare(ThreadPool& pool, Kind kind, const float* x, int n, int64_t cols, P
   });
 }
 
-size_t packedFloats(Kind kind, int64_t panel, int64_t cols) {
+size_t packedFloats(Kind kind, Int8Layout layout, int64_t panel, int64_t cols) {
   const size_t strips = size_t(stripsFor(panel));
   const size_t bytes = kind == Kind::Bf16 ? strips * bf16Pairs(cols) * kStrip * 4
-                                          : strips * int8StripBytes(cols / kQBlock);
+                                          : strips * int8StripBytes(cols / kQBlock, layout);
   return (bytes + 3) / 4;
 }
+
+// Activation rows up to which the int8 products skip the packed panel (generation, the
+// last-word update): packing costs more than it saves there. Same bits either way.
+constexpr int kDirectRows = 4;
 
 // Packs weight rows [r0, r0 + pr) into this thread's slot-0 scratch and writes the product with
 // the prepared activations to out[i * ldo + j], j < pr.
 void panelProduct(Kind kind, Prepared& p, const CpuWeight& w, int n, int64_t r0, int64_t pr,
                   float* out, int64_t ldo) {
-  float* buf = threadScratch(packedFloats(kind, pr, w.cols));
+  if (kind == Kind::Int8 && n <= kDirectRows) {
+    int8DirectAvx512(w, p.act(), n, r0, pr, out, ldo);
+    return;
+  }
+  float* buf = threadScratch(packedFloats(kind, p.layout, pr, w.cols));
   if (kind == Kind::Bf16) {
     auto* panel = reinterpret_cast<uint32_t*>(buf);
     bf16PackPanel(w, r0, pr, panel);
@@ -95,7 +108,7 @@ void panelProduct(Kind kind, Prepared& p, const CpuWeight& w, int n, int64_t r0,
   } else {
     auto* panel = reinterpret_cast<uint8_t*>(buf);
     int8PackPanel(w, r0, pr, panel);
-    int8PanelAvx512(p.act(), n, w.cols / kQBlock, panel, pr, out, ldo);
+    int8PanelAvx512(p.act(), n, w.cols / kQBlock, panel, pr, out, ldo, p.layout);
   }
 }
 
@@ -117,7 +130,7 @@ bool fastMatmul(ThreadPool& pool, const CpuFeatures& features, const CpuWeight& 
   const Kind kind = kindFor(w.type, features);
   if (kind == Kind::None || n <= 0) return kind != Kind::None;
   Prepared& p = callerPrepared();
-  prepare(pool, kind, x, n, w.cols, p);
+  prepare(pool, kind, w.type, x, n, w.cols, p);
   const int64_t rows = w.rows, panel = panelRows(kind, w.cols);
   pool.run((rows + panel - 1) / panel, [&](int64_t t, int) {
     const int64_t r0 = t * panel;
@@ -131,7 +144,7 @@ bool fastMatmulSwiglu(ThreadPool& pool, const CpuFeatures& features, const CpuWe
   const Kind kind = kindFor(up.type, features);
   if (kind == Kind::None || n <= 0) return kind != Kind::None;
   Prepared& p = callerPrepared();
-  prepare(pool, kind, x, n, up.cols, p);
+  prepare(pool, kind, up.type, x, n, up.cols, p);
   const int64_t rows = up.rows, panel = panelRows(kind, up.cols);
   const size_t stride = alignedStride(size_t(panel));
   pool.run((rows + panel - 1) / panel, [&](int64_t t, int) {

@@ -1,6 +1,7 @@
 // The CPU backend's opt-in fast math mode (LAYERLENS_CPU_MATH=fast): bf16 dot products for F16/BF16
-// weights, int8 dot products with per-block quantized activations for Q8_0/Q4_0 weights, f32
-// accumulation. Other weight types, and CPUs without the instructions, use the precise path.
+// weights, int8 dot products with per-block quantized activations for Q8_0, Q4_0, Q4_1, Q5_0,
+// Q5_1, Q2_K..Q6_K, IQ4_NL, IQ4_XS and MXFP4 weights, f32 accumulation. F32 weights, and CPUs
+// without the instructions, use the precise path.
 #pragma once
 
 #include "kernels/cpu/cpu_features.h"

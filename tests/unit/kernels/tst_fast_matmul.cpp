@@ -1,5 +1,6 @@
 // The CPU backend's fast math mode (kernels/cpu/fast_*): each AVX-512 panel kernel against its
-// scalar reference (bit for bit), the fast matmul against the precise f32 matmul within stated
+// scalar reference (bit for bit) on every weight type it covers, the int8 forms against
+// dequantizeRow, the fast matmul against the precise f32 matmul within stated
 // bounds, independence of thread count and batch size, the fallback when a CPU feature is
 // missing, and LAYERLENS_CPU_MATH parsing. Random shapes with ragged edges, fresh seed per run.
 #include <cmath>
@@ -46,15 +47,47 @@ struct Shape {
 };
 
 // Ragged on every axis: n not a multiple of the row tiles, rows not of 16 or of the panels,
-// odd cols for the bf16 pairs.
-std::vector<Shape> shapes(Rng& rng, bool blocks32) {
-  std::vector<Shape> s = {{1, 16, 64}, {13, 33, 96}, {29, 70, 160}, {8, 17, 32}};
+// odd cols for the bf16 pairs, an odd number of 32-blocks for the int8 strips. block: the
+// weight type's block length (1, 32 or 256), which cols must be a multiple of.
+std::vector<Shape> shapes(Rng& rng, int block) {
+  std::vector<Shape> s;
+  if (block == 256)
+    s = {{1, 16, 256}, {13, 33, 512}, {29, 70, 768}, {8, 17, 256}};
+  else
+    s = {{1, 16, 64}, {13, 33, 96}, {29, 70, 160}, {8, 17, 32}};
   for (int i = 0; i < 4; ++i) {
-    const int64_t cols = blocks32 ? 32 * rng.intIn(1, 12) : rng.intIn(1, 300);
+    const int64_t cols = block == 1 ? rng.intIn(1, 300) : block * rng.intIn(1, 12 * 32 / block);
     s.push_back({rng.intIn(1, 40), rng.intIn(1, 150), cols});
   }
   return s;
 }
+
+// Every weight type with an int8 form, and its block length.
+const std::vector<QType> kInt8Types = {
+    QType::Q8_0, QType::Q4_0, QType::Q4_1, QType::Q5_0,   QType::Q5_1,   QType::Q2_K, QType::Q3_K,
+    QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::IQ4_NL, QType::IQ4_XS, QType::MXFP4};
+int blockOf(QType t) {
+  return qtypeInfo(t).blockSize;
+}
+
+// Activations in the int8 kernels' form for weights of type t (groups and x sums as the layout
+// needs), owning their storage.
+struct Int8Input {
+  std::vector<int8_t> q;
+  std::vector<float> scale, xsum;
+  std::vector<int32_t> corr;
+  fast::Int8Act act;
+  Int8Input(QType t, const std::vector<float>& x, int n, int64_t cols) {
+    const fast::Int8Layout l = fast::int8Layout(t);
+    const int64_t blocks = cols / fast::kQBlock, groups = blocks * (fast::kQBlock / l.group);
+    q.resize(size_t(n) * cols);
+    scale.resize(size_t(n) * blocks);
+    corr.resize(size_t(n) * groups);
+    xsum.resize(size_t(n) * groups);
+    act = {q.data(), scale.data(), corr.data(), l.mins ? xsum.data() : nullptr};
+    fast::int8Activations(x.data(), cols, 0, n, act, l.group);
+  }
+};
 
 std::string shapeTag(QType t, const Shape& s) {
   return std::string(qtypeName(t)) + " n=" + std::to_string(s.n) +
@@ -86,7 +119,7 @@ LL_TEST(bf16KernelMatchesScalar) {
   Rng rng(seed);
   std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
   for (QType t : {QType::F16, QType::BF16})
-    for (const Shape& s : shapes(rng, false)) {
+    for (const Shape& s : shapes(rng, 1)) {
       TestWeight tw(rng.gen()(), t, s.rows, s.cols);
       const auto x = rng.normals(size_t(s.n) * s.cols);
       const int64_t pairs = fast::bf16Pairs(s.cols);
@@ -113,29 +146,27 @@ LL_TEST(bf16KernelMatchesScalar) {
     }
 }
 
-// vpdpbusd panel kernel == the scalar reference, bit for bit, on Q8_0 and Q4_0 weights; so are
-// the packed panels.
+// vpdpbusd panel kernel == the scalar reference, bit for bit, on every type with an int8 form
+// (groups of 32 and of 16, with and without mins); so are the packed panels.
 LL_TEST(int8KernelMatchesScalar) {
   requireFeatures(false);
   const uint64_t seed = lltest::ops::freshSeed();
   Rng rng(seed);
   std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
-  for (QType t : {QType::Q8_0, QType::Q4_0})
-    for (const Shape& s : shapes(rng, true)) {
+  for (QType t : kInt8Types)
+    for (const Shape& s : shapes(rng, blockOf(t))) {
       TestWeight tw(rng.gen()(), t, s.rows, s.cols);
       auto x = rng.normals(size_t(s.n) * s.cols);
       if (s.n > 1) std::fill(x.begin(), x.begin() + 32, 0.0f);  // an all-zero block: scale 0
+      const Int8Input in(t, x, s.n, s.cols);
+      const fast::Int8Layout l = fast::int8Layout(t);
       const int64_t blocks = s.cols / fast::kQBlock;
-      std::vector<int8_t> q(size_t(s.n) * s.cols);
-      std::vector<float> sc(size_t(s.n) * blocks);
-      std::vector<int32_t> corr(size_t(s.n) * blocks);
-      const fast::Int8Act a{q.data(), sc.data(), corr.data()};
-      fast::int8Activations(x.data(), s.cols, 0, s.n, a);
-      std::vector<uint8_t> panel(size_t(fast::stripsFor(s.rows)) * fast::int8StripBytes(blocks));
+      const size_t stripBytes = fast::int8StripBytes(blocks, l);
+      std::vector<uint8_t> panel(size_t(fast::stripsFor(s.rows)) * stripBytes);
       fast::int8PackPanel(tw.w, 0, s.rows, panel.data());
       for (int64_t r0 : {int64_t(0), s.rows / 3}) {
         const int64_t count = s.rows - r0;
-        const size_t bytes = size_t(fast::stripsFor(count)) * fast::int8StripBytes(blocks);
+        const size_t bytes = size_t(fast::stripsFor(count)) * stripBytes;
         std::vector<uint8_t> a(bytes, 1), b(bytes, 2);
         fast::int8PackPanel(tw.w, r0, count, a.data());
         fast::int8PackPanelScalar(tw.w, r0, count, b.data());
@@ -143,36 +174,160 @@ LL_TEST(int8KernelMatchesScalar) {
       }
       const int64_t ldy = s.rows + 5;
       std::vector<float> simd(size_t(s.n) * ldy, -7.0f), ref(size_t(s.n) * ldy, -7.0f);
-      fast::int8PanelAvx512(a, s.n, blocks, panel.data(), s.rows, simd.data(), ldy);
-      fast::int8PanelScalar(a, s.n, blocks, panel.data(), s.rows, ref.data(), ldy);
+      fast::int8PanelAvx512(in.act, s.n, blocks, panel.data(), s.rows, simd.data(), ldy, l);
+      fast::int8PanelScalar(in.act, s.n, blocks, panel.data(), s.rows, ref.data(), ldy, l);
       QVERIFY2(std::memcmp(simd.data(), ref.data(), simd.size() * 4) == 0,
                shapeTag(t, s) + ": differs from the scalar reference by " +
                    std::to_string(maxRelDiff(simd, ref)));
     }
 }
 
+// The AVX-512 activation quantization == the scalar reference (bytes, scales, corrections and x
+// sums), per 32-block and per 16-group, with all-zero blocks and exact .5 ties for the rounding.
+LL_TEST(int8ActivationsMatchScalar) {
+  requireFeatures(false);
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (int group : {32, 16})
+    for (int trial = 0; trial < 6; ++trial) {
+      const int n = rng.intIn(1, 20);
+      const int64_t cols = 32 * rng.intIn(1, 40), blocks = cols / 32, groups = cols / group;
+      auto x = rng.normals(size_t(n) * cols);
+      std::fill(x.begin(), x.begin() + 32, 0.0f);
+      // A block of max 127 with half-integers: every value a rounding tie.
+      for (int j = 0; j < 32 && cols >= 64; ++j) x[size_t(32 + j)] = j == 0 ? 127.0f : j - 15.5f;
+      std::vector<int8_t> q1(size_t(n) * cols), q2(q1.size());
+      std::vector<float> s1(size_t(n) * blocks), s2(s1.size()), x1(size_t(n) * groups),
+          x2(x1.size());
+      std::vector<int32_t> c1(size_t(n) * groups), c2(c1.size());
+      fast::int8Activations(x.data(), cols, 0, n, {q1.data(), s1.data(), c1.data(), x1.data()},
+                            group);
+      fast::int8ActivationsScalar(x.data(), cols, 0, n,
+                                  {q2.data(), s2.data(), c2.data(), x2.data()}, group);
+      const std::string tag = "group " + std::to_string(group) + " n=" + std::to_string(n) +
+                              " cols=" + std::to_string(cols);
+      QVERIFY2(q1 == q2, tag + ": quantized bytes differ");
+      QVERIFY2(std::memcmp(s1.data(), s2.data(), s1.size() * 4) == 0, tag + ": scales differ");
+      QVERIFY2(c1 == c2, tag + ": corrections differ");
+      QVERIFY2(std::memcmp(x1.data(), x2.data(), x1.size() * 4) == 0, tag + ": x sums differ");
+    }
+}
+
+// The direct kernel for few activation rows (no packed panel) == the panel kernel, bit for bit,
+// on every type with an int8 form, from any first row, with ragged strips and block counts.
+LL_TEST(int8DirectMatchesPanel) {
+  requireFeatures(false);
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (QType t : kInt8Types)
+    for (Shape s : shapes(rng, blockOf(t))) {
+      s.n = 1 + s.n % 4;
+      TestWeight tw(rng.gen()(), t, s.rows, s.cols);
+      const auto x = rng.normals(size_t(s.n) * s.cols);
+      const Int8Input in(t, x, s.n, s.cols);
+      const fast::Int8Layout l = fast::int8Layout(t);
+      const int64_t blocks = s.cols / fast::kQBlock, r0 = s.rows / 4, count = s.rows - r0;
+      std::vector<uint8_t> panel(size_t(fast::stripsFor(count)) * fast::int8StripBytes(blocks, l));
+      fast::int8PackPanel(tw.w, r0, count, panel.data());
+      const int64_t ldy = count + 3;
+      std::vector<float> direct(size_t(s.n) * ldy, -7.0f), packed(direct.size(), -7.0f);
+      fast::int8DirectAvx512(tw.w, in.act, s.n, r0, count, direct.data(), ldy);
+      fast::int8PanelAvx512(in.act, s.n, blocks, panel.data(), count, packed.data(), ldy, l);
+      QVERIFY2(std::memcmp(direct.data(), packed.data(), direct.size() * 4) == 0,
+               shapeTag(t, s) + ": direct differs from the panel kernel by " +
+                   std::to_string(maxRelDiff(direct, packed)));
+    }
+}
+
+// The strip decoder converts Q8_0 / Q4_0 scales in hardware: the same f32 as fp16ToFp32 (what
+// the scalar packer uses) for every half that is not a NaN, including subnormals and infinities.
+LL_TEST(int8StripScalesEveryHalf) {
+  requireFeatures(false);
+  for (QType t : {QType::Q8_0, QType::Q4_0}) {
+    const int64_t rows = 65536, cols = 32;
+    TestWeight tw(1, t, rows, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint16_t h = uint16_t(r);
+      std::memcpy(tw.bytes.data() + size_t(r) * tw.w.rowBytes, &h, 2);
+    }
+    std::vector<uint8_t> q(size_t(fast::kStrip) * cols);
+    std::vector<float> scales(fast::kStrip), mins(fast::kStrip);
+    for (int64_t r0 = 0; r0 < rows; r0 += fast::kStrip) {
+      fast::int8StripRows(tw.w, r0, fast::kStrip, q.data(), scales.data(), mins.data());
+      for (int j = 0; j < fast::kStrip; ++j) {
+        const float ref = fp16ToFp32(uint16_t(r0 + j));
+        if (std::isnan(ref)) continue;
+        QVERIFY2(std::memcmp(&ref, &scales[size_t(j)], 4) == 0,
+                 std::string(qtypeName(t)) + ": half " + std::to_string(r0 + j) + " gives " +
+                     std::to_string(scales[size_t(j)]) + ", fp16ToFp32 " + std::to_string(ref));
+      }
+    }
+  }
+}
+
+// The int8 form is exact: d_g * q + m_g (f32 multiply, then add) is dequantizeRow's value, bit
+// for bit, for every weight of random blocks of each type.
+LL_TEST(int8FormIsExact) {
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (QType t : kInt8Types) {
+    const fast::Int8Layout l = fast::int8Layout(t);
+    const int64_t rows = 7, cols = 4 * 256, groups = cols / l.group;
+    TestWeight tw(rng.gen()(), t, rows, cols);
+    std::vector<uint8_t> q(static_cast<size_t>(cols));
+    std::vector<float> d(static_cast<size_t>(groups)), m(static_cast<size_t>(groups), 0.0f);
+    std::vector<float> ref(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      fast::int8DecodeRow(t, tw.w.rowPtr(r), cols, q.data(), d.data(), m.data());
+      dequantizeRow(t, tw.w.rowPtr(r), ref.data(), cols);
+      for (int64_t k = 0; k < cols; ++k) {
+        const int64_t g = k / l.group;
+        // volatile: a contracted multiply-add would round once instead of twice.
+        const volatile float prod = d[size_t(g)] * float(int(q[size_t(k)]) - 128);
+        const float v = l.mins ? prod + m[size_t(g)] : prod;
+        QVERIFY2(std::memcmp(&v, &ref[size_t(k)], 4) == 0,
+                 std::string(qtypeName(t)) + " row " + std::to_string(r) + " k " +
+                     std::to_string(k) + ": " + std::to_string(v) + " vs dequantized " +
+                     std::to_string(ref[size_t(k)]));
+      }
+    }
+  }
+  QVERIFY(!fast::hasInt8Form(QType::F32) && !fast::hasInt8Form(QType::F16));
+}
+
 // Worst-case bound on |fast - precise| for each output, from the inputs (double precision):
 // bf16 rounds x and w to 8 significant bits (relative error <= 2^-8 each), so each product is off
 // by at most (2^-7 + 2^-16)|x w|; int8 rounds each activation to within d/2 = max|x_block| / 254
-// (weights are exact), so the error is at most sum_b d_b/2 sum_k |w_k|. Both sides also round
-// their f32 sums: at most (cols + 32) 2^-23 sum |x w| more.
+// (weights are exact: w = d_g q + m_g), so the error is at most sum_b d_b/2 sum_k |w_k - m_g|
+// (the min term multiplies the unquantized x sum). Both sides also round their f32 sums: at most
+// (cols + 32) 2^-23 sum (|x w| + |x m_g|) more.
 std::vector<double> errorBounds(const CpuWeight& w, const std::vector<float>& x, int n) {
   const int64_t rows = w.rows, cols = w.cols;
   const bool bf16 = w.type == QType::F16 || w.type == QType::BF16;
-  std::vector<float> wr(static_cast<size_t>(cols));
+  const fast::Int8Layout l = bf16 ? fast::Int8Layout{} : fast::int8Layout(w.type);
+  std::vector<float> wr(static_cast<size_t>(cols)), d(static_cast<size_t>(cols / l.group)),
+      m(d.size(), 0.0f);
+  std::vector<uint8_t> q(static_cast<size_t>(cols));
   std::vector<double> bound(size_t(n) * rows);
   for (int64_t j = 0; j < rows; ++j) {
     dequantizeRows(w, j, 1, wr.data());
+    if (!bf16) fast::int8DecodeRow(w.type, w.rowPtr(j), cols, q.data(), d.data(), m.data());
+    auto minOf = [&](int64_t k) { return l.mins ? double(m[size_t(k / l.group)]) : 0.0; };
     for (int i = 0; i < n; ++i) {
       const float* xi = x.data() + size_t(i) * cols;
       double absDot = 0, quant = 0;
-      for (int64_t k = 0; k < cols; ++k) absDot += std::fabs(double(xi[k]) * wr[size_t(k)]);
+      for (int64_t k = 0; k < cols; ++k)
+        absDot +=
+            std::fabs(double(xi[k])) * (std::fabs(double(wr[size_t(k)])) + std::fabs(minOf(k)));
       if (!bf16)
         for (int64_t b = 0; b < cols / 32; ++b) {
           double amax = 0, wAbs = 0;
           for (int k = 0; k < 32; ++k) {
             amax = std::max(amax, std::fabs(double(xi[b * 32 + k])));
-            wAbs += std::fabs(double(wr[size_t(b * 32 + k)]));
+            wAbs += std::fabs(double(wr[size_t(b * 32 + k)]) - minOf(b * 32 + k));
           }
           quant += amax / 254.0 * wAbs * 1.0001;
         }
@@ -194,11 +349,12 @@ LL_TEST(fastMatchesPreciseWithinBounds) {
   Rng rng(seed);
   std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
   ThreadPool pool(3);
-  for (QType t : {QType::F16, QType::BF16, QType::Q8_0, QType::Q4_0}) {
+  std::vector<QType> types = {QType::F16, QType::BF16};
+  types.insert(types.end(), kInt8Types.begin(), kInt8Types.end());
+  for (QType t : types) {
     if (!fastMatmulCovers(t, f)) continue;
-    const bool bf16 = t == QType::F16 || t == QType::BF16;
     double worst = 0, worstAbs = 0;
-    for (const Shape& s : shapes(rng, !bf16)) {
+    for (const Shape& s : shapes(rng, blockOf(t))) {
       TestWeight tw(rng.gen()(), t, s.rows, s.cols);
       const auto x = rng.normals(size_t(s.n) * s.cols);
       std::vector<float> fastY(size_t(s.n) * s.rows), precise(fastY.size());
@@ -226,7 +382,8 @@ LL_TEST(fastIsDeterministicAcrossThreadsAndBatches) {
   if (!f.bf16Kernels() && !f.int8Kernels()) QSKIP("no AVX512_BF16 or VNNI: nothing fast to check");
   Rng rng(lltest::ops::freshSeed());
   ThreadPool one(1), three(3);
-  for (QType t : {QType::F16, QType::Q8_0, QType::Q4_0}) {
+  for (QType t :
+       {QType::F16, QType::Q8_0, QType::Q4_0, QType::Q5_1, QType::Q4_K, QType::Q6_K, QType::Q2_K}) {
     if (!fastMatmulCovers(t, f)) continue;
     const int n = 37;
     const int64_t rows = 300, cols = 256;
@@ -261,17 +418,16 @@ LL_TEST(missingFeatureFallsBackToPrecise) {
   noVnni.avx512vnni = false;
   QVERIFY(!fastMatmulCovers(QType::F16, noBf16));
   QVERIFY(!fastMatmulCovers(QType::Q8_0, noVnni));
-  QVERIFY(!fastMatmulCovers(QType::Q6_K, detectedCpuFeatures()));
+  for (QType t : kInt8Types) QVERIFY(!fastMatmulCovers(t, noVnni));
   QVERIFY(!fastMatmulCovers(QType::F32, detectedCpuFeatures()));
   ThreadPool pool(2);
   const struct {
     QType type;
     const CpuFeatures* features;
-  } cases[] = {{QType::F16, &noBf16},
-               {QType::BF16, &noBf16},
-               {QType::Q8_0, &noVnni},
-               {QType::Q4_0, &noVnni},
-               {QType::Q6_K, &detectedCpuFeatures()}};
+  } cases[] = {{QType::F16, &noBf16},    {QType::BF16, &noBf16},
+               {QType::Q8_0, &noVnni},   {QType::Q4_0, &noVnni},
+               {QType::Q6_K, &noVnni},   {QType::Q2_K, &noVnni},
+               {QType::IQ4_XS, &noVnni}, {QType::F32, &detectedCpuFeatures()}};
   for (const auto& c : cases) {
     const int n = 11;
     const int64_t rows = 40, cols = 256;
