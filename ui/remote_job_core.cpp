@@ -24,18 +24,25 @@ void check(const AnalysisSource::Alive& alive) {
 
 // A failed call as the window shows it: which server, and that the connection is gone when it is.
 [[noreturn]] void rethrow(const remote::RemoteError& e, const QString& where) {
-  constexpr int kUnavailable = 14, kDeadline = 4;  // grpc::StatusCode
+  constexpr int kCancelled = 1, kUnavailable = 14, kDeadline = 4;  // grpc::StatusCode
   const QString what = remoteReason(e, where);
   if (e.code == kUnavailable)
     throw std::runtime_error(
-        QStringLiteral("Lost the connection to the server %1 (%2). The panels show the last "
-                       "result; connect again with File > Connect to server.")
+        QStringLiteral("Lost the connection to the server %1 (%2); connect again with File > "
+                       "Connect to server.")
             .arg(where, what)
             .toStdString());
   if (e.code == kDeadline)
     throw std::runtime_error(QStringLiteral("The server %1 did not answer in time (%2).")
                                  .arg(where, what)
                                  .toStdString());
+  // Our own newer request never gets here (the worker runs one call at a time and a superseded
+  // job stops on alive()): a call the server cancelled is one it dropped, usually on shutdown.
+  if (e.code == kCancelled)
+    throw std::runtime_error(
+        QStringLiteral("The server %1 cancelled the call (%2); it may be shutting down.")
+            .arg(where, what)
+            .toStdString());
   throw std::runtime_error(QStringLiteral("The server %1: %2").arg(where, what).toStdString());
 }
 
