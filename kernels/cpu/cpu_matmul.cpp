@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_gemv.h"
+#include "kernels/cpu/cpu_panel_gemm.h"
 #include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/cpu/fast_matmul.h"
 #include "kernels/cpu/scratch.h"
@@ -58,6 +59,31 @@ int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
   return std::max<int64_t>(4, std::min<int64_t>(panel, (int64_t(1) << 20) / cols));  // <= 4 MiB
 }
 
+// From this many activation rows an AVX-512 CPU computes products with the panel GEMM
+// (cpu_panel_gemm.h); fewer rows take Eigen or the fused GEMV, where packing each weight panel
+// would cost more than the product. The choice depends on n only, so a row's value is the same
+// in every call of kPanelGemmMinRows rows or more.
+constexpr int kPanelGemmMinRows = 32;
+
+bool usePanelGemm(int n) {
+  return n >= kPanelGemmMinRows && panelGemmAvailable();
+}
+
+// Weight rows per panel GEMM task: whole 32-row strips, about rows / kPanelSplit.
+int64_t panelGemmRows(int64_t rows) {
+  const int64_t perPanel = (rows + kPanelSplit - 1) / kPanelSplit;
+  return std::clamp<int64_t>((perPanel + kPanelTileCols - 1) / kPanelTileCols * kPanelTileCols,
+                             kPanelTileCols, 256);
+}
+
+// x packed for panelGemm once per product, in the calling thread's slot-2 scratch, the row
+// blocks split over the pool.
+const float* packedActivations(ThreadPool& pool, const float* x, int n, int64_t cols) {
+  float* xp = threadScratch(packedRowsFloats(n, cols), 2);
+  pool.run(packedRowBlocks(n), [&](int64_t b, int) { packRows(n, cols, x, xp, b, b + 1); });
+  return xp;
+}
+
 }  // namespace
 
 int64_t f32PanelRows(int64_t rows) {
@@ -74,6 +100,16 @@ void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, i
   if (n <= 0) return;
   if (fast && fastMatmul(pool, *fast, w, x, y, n)) return;
   const int64_t rows = w.rows, cols = w.cols;
+
+  if (usePanelGemm(n)) {
+    const float* xp = packedActivations(pool, x, n, cols);
+    const int64_t panel = panelGemmRows(rows);
+    pool.run((rows + panel - 1) / panel, [&](int64_t p, int) {
+      const int64_t r0 = p * panel;
+      panelGemm(xp, n, w, r0, std::min(panel, rows - r0), y + r0, rows);
+    });
+    return;
+  }
 
   if (w.type == QType::F32) {
     // Weight used in place.
@@ -121,6 +157,19 @@ void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, floa
     float* u = threadScratch(size_t(n) * rows, 1);
     cpuMatmul(pool, up, x, u, n);
     for (int i = 0; i < n; ++i) siluMul(gate + size_t(i) * rows, u + size_t(i) * rows, rows);
+    return;
+  }
+  if (usePanelGemm(n)) {
+    const float* xp = packedActivations(pool, x, n, cols);
+    const int64_t panel = panelGemmRows(rows);
+    const size_t stride = alignedStride(size_t(panel));
+    pool.run((rows + panel - 1) / panel, [&](int64_t p, int) {
+      const int64_t r0 = p * panel, pr = std::min(panel, rows - r0);
+      float* prod = threadScratch(size_t(n) * stride, 1);
+      panelGemm(xp, n, up, r0, pr, prod, int64_t(stride));
+      for (int i = 0; i < n; ++i)
+        siluMul(gate + size_t(i) * rows + r0, prod + size_t(i) * stride, pr);
+    });
     return;
   }
   const bool f32 = up.type == QType::F32;

@@ -10,7 +10,8 @@
 namespace ll::kern {
 
 // A buffer of at least `floats` floats, owned by the calling thread, reused across calls (the
-// previous contents are not kept when it grows). Slot separates buffers used at the same time.
+// previous contents are not kept when it grows). Slot (0-2) separates buffers used at the same
+// time: pool tasks use 0 and 1, the thread that starts a batch 2 for what its tasks share.
 inline float* threadScratch(size_t floats, int slot = 0) {
   struct Del {
     void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
@@ -19,7 +20,7 @@ inline float* threadScratch(size_t floats, int slot = 0) {
     std::unique_ptr<float, Del> p;
     size_t cap = 0;
   };
-  thread_local Buf bufs[2];
+  thread_local Buf bufs[3];
   Buf& b = bufs[slot];
   if (b.cap < floats) {
     const size_t cap = (floats + 15) / 16 * 16;

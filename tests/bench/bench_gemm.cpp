@@ -1,6 +1,6 @@
 // sgemm benchmark on the engine's shapes: y[n, rows] = x[n, cols] * W^T (row-major, as
-// kernels/cpu/cpu_matmul.cpp computes it) with Eigen, OpenBLAS (pthread and OpenMP builds), BLIS
-// and oneDNN, at 1 and 2 threads. Not part of ctest.
+// kernels/cpu/cpu_matmul.cpp computes it) with the engine's own product (cpuMatmul), Eigen,
+// OpenBLAS (pthread and OpenMP builds), BLIS and oneDNN, at 1 and 2 threads. Not part of ctest.
 //
 // Every library but Eigen is dlopen'ed by path, so one run measures both OpenBLAS variants side by
 // side (each library is loaded RTLD_LOCAL | RTLD_DEEPBIND: its own symbols win inside it) and the
@@ -9,7 +9,8 @@
 // = the engine's way: our ThreadPool of T threads over panels of weight rows (ll::kern::
 // f32PanelRows), the library forced to 1 thread inside each panel.
 //
-// usage: bench_gemm [--libs eigen,openblas-pthread,openblas-openmp,blis,dnnl] [--threads 1,2]
+// usage: bench_gemm [--libs engine,eigen,openblas-pthread,openblas-openmp,blis,dnnl] [--threads
+// 1,2]
 //                   [--ns 1,8,32,128,512] [--min-time 0.3] [--modes lib,panels] [--panel ROWS]
 // Each figure is printed on wall time and on process CPU time / threads (the machine is shared).
 
@@ -30,6 +31,8 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_matmul.h"
+#include "kernels/cpu/cpu_panel_gemm.h"
+#include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/cpu/thread_pool.h"
 
 using Clock = std::chrono::steady_clock;
@@ -56,6 +59,7 @@ struct Library {
   // Sets the library's internal thread count for calls made from the calling thread.
   std::function<void(int)> setThreads;
   bool threaded = false;  // "lib" mode at more than one thread is meaningful
+  bool engine = false;    // the engine's own cpuMatmul: one mode, on the bench's pool
 };
 
 using OmpSetNumThreads = void (*)(int);
@@ -88,6 +92,20 @@ Library eigenLibrary() {
     Y.noalias() = ConstMap(x, n, cols) * ConstMap(w, rows, cols).transpose();
   };
   lib.setThreads = [](int) {};  // built without OpenMP: always one thread
+  return lib;
+}
+
+// The engine's f32 product as the CPU backend runs it (kern::cpuMatmul on an F32 weight: the panel
+// GEMM of cpu_panel_gemm.h on AVX-512 from 32 rows, else the build's library in panels).
+Library engineLibrary() {
+  Library lib;
+  lib.name = "engine";
+  lib.detail = ll::kern::panelGemmAvailable()
+                   ? "kern::cpuMatmul: LayerLens AVX-512 panel GEMM from 32 rows, " +
+                         ll::kern::sgemmLibrary() + " / Eigen below"
+                   : "kern::cpuMatmul: " + ll::kern::sgemmLibrary() + " (no AVX-512F)";
+  lib.setThreads = [](int) {};
+  lib.engine = true;
   return lib;
 }
 
@@ -265,8 +283,8 @@ struct Result {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::string libsArg = "eigen,openblas-pthread,openblas-openmp,blis,dnnl", threadsArg = "1,2",
-              nsArg = "1,8,32,128,512";
+  std::string libsArg = "engine,eigen,openblas-pthread,openblas-openmp,blis,dnnl",
+              threadsArg = "1,2", nsArg = "1,8,32,128,512";
   double minTime = 0.3;
   std::string modesArg = "lib,panels";
   int64_t panelRows = 0;  // panel width in weight rows; 0: the engine's f32PanelRows
@@ -295,6 +313,8 @@ int main(int argc, char** argv) {
     bool ok = true;
     if (name == "eigen")
       lib = eigenLibrary();
+    else if (name == "engine")
+      lib = engineLibrary();
     else if (name == "openblas-pthread" || name == "openblas-openmp")
       ok = openblasLibrary(name.substr(9), lib);
     else if (name == "blis")
@@ -338,8 +358,19 @@ int main(int argc, char** argv) {
           for (const std::string& modeName : splitList(modesArg)) {
             const char* mode = modeName.c_str();
             const bool panels = modeName == "panels";
-            if (!panels && threads > 1 && !lib.threaded) continue;
+            if (!panels && threads > 1 && !lib.threaded && !lib.engine) continue;
+            if (lib.engine && panels) continue;  // the engine makes its own panels
             auto once = [&] {
+              if (lib.engine) {
+                ll::kern::CpuWeight weight;
+                weight.type = ll::kern::QType::F32;
+                weight.rows = s.rows;
+                weight.cols = s.cols;
+                weight.rowBytes = size_t(s.cols) * sizeof(float);
+                weight.data = reinterpret_cast<const uint8_t*>(w.data());
+                ll::kern::cpuMatmul(pool, weight, x.data(), y.data(), n);
+                return;
+              }
               if (!panels) {
                 lib.setThreads(threads);
                 lib.gemm(n, s.rows, s.cols, x.data(), w.data(), y.data(), s.rows);

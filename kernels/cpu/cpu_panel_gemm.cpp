@@ -1,0 +1,251 @@
+// The precise AVX-512 f32 GEMM (cpu_panel_gemm.h) and its scalar reference. Per block of
+// kPanelDepth columns the panel's weight rows are dequantized 32 at a time into an L1-sized buffer
+// and transposed into the kernel's layout ([kc][32]: one k step is two aligned loads), then every
+// 12-row block of packed activations runs against every 32-row strip.
+#include "kernels/cpu/cpu_panel_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "kernels/cpu/cpu_dequant.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/quant.h"
+
+// GCC 12 bug 105593: false "__Y is used uninitialized" inside avx512fintrin.h (fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#define LL_PANEL_TARGET __attribute__((target("avx512f")))
+
+namespace ll::kern {
+namespace {
+
+constexpr int kMr = kPanelTileRows, kNr = kPanelTileCols, kKc = kPanelDepth;
+
+// 64-byte aligned per-thread buffers of this unit (the backend's threadScratch slots are taken by
+// the callers of panelGemm).
+float* localScratch(size_t floats, int slot) {
+  struct Del {
+    void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+  };
+  struct Buf {
+    std::unique_ptr<float, Del> p;
+    size_t cap = 0;
+  };
+  thread_local Buf bufs[2];
+  Buf& b = bufs[slot];
+  if (b.cap < floats) {
+    const size_t cap = (floats + 15) / 16 * 16;
+    b.p.reset(static_cast<float*>(::operator new(cap * sizeof(float), std::align_val_t(64))));
+    b.cap = cap;
+  }
+  return b.p.get();
+}
+
+// Columns [k0, k0 + kc) of weight rows [r, r + count) as f32, row-major with row stride kKc.
+void dequantizeBlock(const CpuWeight& w, int64_t r, int count, int64_t k0, int kc, float* dst) {
+  const size_t offset = rowBytes(w.type, k0);  // k0 is a multiple of every block size
+  for (int j = 0; j < count; ++j)
+    cpuDequantizeRow(w.type, w.rowPtr(r + j) + offset, dst + size_t(j) * kKc, kc);
+}
+
+LL_PANEL_TARGET inline __m512 lo(__m512 a, __m512 b) {
+  return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+LL_PANEL_TARGET inline __m512 hi(__m512 a, __m512 b) {
+  return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+
+// dst[k * dstStride + j] = src[j * srcStride + k] for a 16 x 16 block.
+LL_PANEL_TARGET void transpose16(const float* src, int64_t srcStride, float* dst,
+                                 int64_t dstStride) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * srcStride);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = lo(t[i], t[i + 2]);
+    r[i + 1] = hi(t[i], t[i + 2]);
+    r[i + 2] = lo(t[i + 1], t[i + 3]);
+    r[i + 3] = hi(t[i + 1], t[i + 3]);
+  }
+  // Each r[4q + c] now holds, per 128-bit lane L, rows 4q..4q+3 of column 4L + c.
+  for (int q = 0; q < 2; ++q)
+    for (int c = 0; c < 4; ++c) {
+      t[8 * q + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0x88);
+      t[8 * q + 4 + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0xdd);
+    }
+  for (int c = 0; c < 8; ++c) {
+    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dstStride, r[i]);
+}
+
+// Rows [r0, r0 + count) x columns [k0, k0 + kc) of w into strips [ceil(count / 32)][kc][32],
+// rows past count zero.
+LL_PANEL_TARGET void packWeights(const CpuWeight& w, int64_t r0, int64_t count, int64_t k0, int kc,
+                                 float* bp) {
+  float* tmp = localScratch(size_t(kNr) * kKc, 1);
+  const int kc16 = kc / 16 * 16;
+  for (int64_t s = 0; s < count; s += kNr) {
+    const int rowsHere = int(std::min<int64_t>(kNr, count - s));
+    float* strip = bp + size_t(s) * kc;
+    const float* src;
+    int64_t srcStride;
+    if (w.type == QType::F32 && rowsHere == kNr) {
+      src = reinterpret_cast<const float*>(w.rowPtr(r0 + s)) + k0;
+      srcStride = int64_t(w.rowBytes / sizeof(float));
+    } else {
+      if (w.type == QType::F32) {
+        for (int j = 0; j < rowsHere; ++j)
+          std::memcpy(tmp + size_t(j) * kKc,
+                      reinterpret_cast<const float*>(w.rowPtr(r0 + s + j)) + k0,
+                      size_t(kc) * sizeof(float));
+      } else {
+        dequantizeBlock(w, r0 + s, rowsHere, k0, kc, tmp);
+      }
+      for (int j = rowsHere; j < kNr; ++j) std::memset(tmp + size_t(j) * kKc, 0, kKc * 4);
+      src = tmp;
+      srcStride = kKc;
+    }
+    for (int k = 0; k < kc16; k += 16)
+      for (int h = 0; h < kNr; h += 16)
+        transpose16(src + h * srcStride + k, srcStride, strip + size_t(k) * kNr + h, kNr);
+    for (int k = kc16; k < kc; ++k)
+      for (int j = 0; j < kNr; ++j) strip[size_t(k) * kNr + j] = src[j * srcStride + k];
+  }
+}
+
+// c[i, 0 .. cols) (+)= sum over k of a[k][i] * b[k][0 .. 32) for i < M: one FMA chain per output.
+template <int M>
+LL_PANEL_TARGET void tile(int kc, const float* __restrict a, const float* __restrict b, float* c,
+                          int64_t ldc, int cols, bool accumulate) {
+  __m512 acc0[M], acc1[M];
+  for (int i = 0; i < M; ++i) {
+    acc0[i] = _mm512_setzero_ps();
+    acc1[i] = _mm512_setzero_ps();
+  }
+  for (int k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (int i = 0; i < M; ++i) {
+      const __m512 x = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(x, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(x, b1, acc1[i]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+  const __mmask16 m0 = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32   ? __mmask16(0xffff)
+                       : cols <= 16 ? __mmask16(0)
+                                    : __mmask16((1u << (cols - 16)) - 1);
+  for (int i = 0; i < M; ++i) {
+    float* ci = c + i * ldc;
+    if (accumulate) {
+      acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(m0, ci));
+      acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(m1, ci + 16));
+    }
+    _mm512_mask_storeu_ps(ci, m0, acc0[i]);
+    _mm512_mask_storeu_ps(ci + 16, m1, acc1[i]);
+  }
+}
+
+using TileFn = void (*)(int, const float*, const float*, float*, int64_t, int, bool);
+
+template <int... Ms>
+constexpr auto tileTable(std::integer_sequence<int, Ms...>) {
+  return std::array<TileFn, sizeof...(Ms)>{&tile<Ms + 1>...};
+}
+constexpr auto kTiles = tileTable(std::make_integer_sequence<int, kMr>{});
+
+}  // namespace
+
+bool panelGemmAvailable() {
+  static const bool ok = detectedCpuFeatures().avx512f;
+  return ok;
+}
+
+size_t packedRowsFloats(int n, int64_t cols) {
+  return size_t(packedRowBlocks(n)) * kMr * size_t(cols);
+}
+
+LL_PANEL_TARGET void packRows(int n, int64_t cols, const float* x, float* xp, int64_t b0,
+                              int64_t b1) {
+  alignas(64) float zeros[16] = {}, block[16 * 16];
+  const int64_t cols16 = cols / 16 * 16;
+  for (int64_t b = b0; b < b1; ++b) {
+    float* dst = xp + size_t(b) * kMr * cols;
+    const int rowsHere = int(std::min<int64_t>(kMr, n - b * kMr));
+    const float* src = x + size_t(b) * kMr * cols;
+    // 16 columns of the block's rows at a time through a 16 x 16 transpose (rows 12-15 and the
+    // rows past n are zeros); the ragged last columns one by one.
+    for (int64_t k = 0; k < cols16; k += 16) {
+      alignas(64) float rows[16 * 16];
+      for (int i = 0; i < 16; ++i)
+        std::memcpy(rows + i * 16, i < rowsHere ? src + size_t(i) * cols + k : zeros,
+                    16 * sizeof(float));
+      transpose16(rows, 16, block, 16);
+      for (int j = 0; j < 16; ++j)
+        std::memcpy(dst + size_t(k + j) * kMr, block + j * 16, kMr * sizeof(float));
+    }
+    for (int64_t k = cols16; k < cols; ++k)
+      for (int i = 0; i < kMr; ++i)
+        dst[size_t(k) * kMr + i] = i < rowsHere ? src[size_t(i) * cols + k] : 0.0f;
+  }
+}
+
+void panelGemm(const float* xp, int n, const CpuWeight& w, int64_t r0, int64_t count, float* y,
+               int64_t ldy) {
+  if (!panelGemmAvailable()) throw std::logic_error("panelGemm: the CPU has no AVX-512F");
+  const int64_t cols = w.cols, strips = (count + kNr - 1) / kNr;
+  float* bp = localScratch(size_t(strips) * kNr * kKc, 0);
+  for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
+    const int kc = int(std::min<int64_t>(kKc, cols - k0));
+    packWeights(w, r0, count, k0, kc, bp);
+    for (int64_t b = 0; b < packedRowBlocks(n); ++b) {
+      const int m = int(std::min<int64_t>(kMr, n - b * kMr));
+      const float* a = xp + (size_t(b) * cols + k0) * kMr;
+      for (int64_t s = 0; s < strips; ++s)
+        kTiles[size_t(m - 1)](kc, a, bp + size_t(s) * kNr * kc, y + b * kMr * ldy + s * kNr, ldy,
+                              int(std::min<int64_t>(kNr, count - s * kNr)), k0 > 0);
+    }
+  }
+}
+
+void panelGemmReference(const float* x, int n, const CpuWeight& w, int64_t r0, int64_t count,
+                        float* y, int64_t ldy) {
+  const int64_t cols = w.cols;
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t j = 0; j < count; ++j) {
+    if (w.type == QType::F32)
+      std::memcpy(row.data(), w.rowPtr(r0 + j), size_t(cols) * sizeof(float));
+    else
+      dequantizeRow(w.type, w.rowPtr(r0 + j), row.data(), cols);
+    for (int i = 0; i < n; ++i) {
+      const float* xi = x + size_t(i) * cols;
+      float total = 0.0f;
+      for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
+        float acc = 0.0f;
+        for (int64_t k = k0; k < std::min<int64_t>(cols, k0 + kKc); ++k)
+          acc = std::fmaf(xi[k], row[size_t(k)], acc);
+        total = k0 == 0 ? acc : total + acc;
+      }
+      y[size_t(i) * ldy + j] = total;
+    }
+  }
+}
+
+}  // namespace ll::kern

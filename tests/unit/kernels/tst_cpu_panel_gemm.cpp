@@ -1,0 +1,153 @@
+// The precise AVX-512 panel GEMM (kernels/cpu/cpu_panel_gemm.h): bit-identical to its scalar
+// reference on odd shapes for f32, f16, Q8_0 and Q4_K weights, close to a double-precision
+// product, leaves the output's other columns alone, and gives a row the same bits whatever the
+// number of rows in the call (prefix reuse recomputes rows in short calls).
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_panel_gemm.h"
+#include "kernels/quant.h"
+#include "lltest.h"
+
+using namespace ll::kern;
+
+namespace {
+
+std::vector<float> randoms(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// A weight of `type` with values near vals (Q4_K: random nibbles and sub-block scales under
+// fixed super-block scales).
+CpuWeight makeWeight(QType type, int64_t rows, int64_t cols, const std::vector<float>& vals,
+                     std::vector<uint8_t>& bytes, uint32_t seed) {
+  CpuWeight w;
+  w.type = type;
+  w.rows = rows;
+  w.cols = cols;
+  w.rowBytes = rowBytes(type, cols);
+  bytes.assign(w.rowBytes * size_t(rows), 0);
+  std::mt19937 rng(seed);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* dst = bytes.data() + size_t(r) * w.rowBytes;
+    const float* src = vals.data() + size_t(r) * cols;
+    if (type == QType::F32) {
+      std::memcpy(dst, src, size_t(cols) * sizeof(float));
+    } else if (type == QType::F16) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const uint16_t h = fp32ToFp16(src[c]);
+        std::memcpy(dst + 2 * c, &h, 2);
+      }
+    } else if (type == QType::Q8_0) {
+      for (int64_t b = 0; b < cols / 32; ++b) {
+        const uint16_t d = fp32ToFp16(1.0f / 127.0f);
+        std::memcpy(dst + 34 * b, &d, 2);
+        for (int j = 0; j < 32; ++j)
+          dst[34 * b + 2 + j] = uint8_t(int8_t(std::lround(src[b * 32 + j] * 127.0f)));
+      }
+    } else {  // Q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins, 128 bytes of nibbles
+      for (int64_t b = 0; b < cols / 256; ++b) {
+        uint8_t* blk = dst + 144 * b;
+        const uint16_t d = fp32ToFp16(0.01f), dmin = fp32ToFp16(0.02f);
+        std::memcpy(blk, &d, 2);
+        std::memcpy(blk + 2, &dmin, 2);
+        for (int j = 4; j < 144; ++j) blk[j] = uint8_t(rng());
+      }
+    }
+  }
+  w.data = bytes.data();
+  return w;
+}
+
+}  // namespace
+
+// Every tail: n around the 12-row tile, weight rows around the 32-row strip, columns not a
+// multiple of 16 or of the 256-column block; output rows wider than the product.
+LL_TEST(kernelEqualsItsReference) {
+  if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
+  struct Case {
+    QType type;
+    int64_t cols;
+  };
+  for (const Case c : {Case{QType::F32, 7}, Case{QType::F32, 300}, Case{QType::F16, 528},
+                       Case{QType::Q8_0, 2048}, Case{QType::Q8_0, 96}, Case{QType::Q4_K, 512}}) {
+    for (const int64_t rows : {int64_t(1), int64_t(31), int64_t(33), int64_t(100)}) {
+      const auto vals = randoms(size_t(rows + 3) * c.cols, 2);
+      std::vector<uint8_t> bytes;
+      const CpuWeight w = makeWeight(c.type, rows + 3, c.cols, vals, bytes, 7);
+      for (const int n : {1, 5, 12, 13, 40}) {
+        const auto x = randoms(size_t(n) * c.cols, 3 + n);
+        std::vector<float> xp(packedRowsFloats(n, c.cols));
+        packRows(n, c.cols, x.data(), xp.data(), 0, packedRowBlocks(n));
+        const int64_t ldy = rows + 5;
+        std::vector<float> got(size_t(n) * ldy, -7.0f), want(size_t(n) * ldy, -7.0f);
+        panelGemm(xp.data(), n, w, 3, rows, got.data(), ldy);
+        panelGemmReference(x.data(), n, w, 3, rows, want.data(), ldy);
+        const std::string what = std::string(qtypeName(c.type)) + " cols " +
+                                 std::to_string(c.cols) + " rows " + std::to_string(rows) + " n " +
+                                 std::to_string(n);
+        QVERIFY2(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0,
+                 what + ": the kernel differs from its reference");
+        for (int i = 0; i < n; ++i)
+          for (int64_t j = rows; j < ldy; ++j)
+            QVERIFY2(got[size_t(i) * ldy + j] == -7.0f, what + ": wrote past the product");
+      }
+    }
+  }
+}
+
+LL_TEST(closeToDoubleProduct) {
+  if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
+  const int n = 29;
+  const int64_t rows = 70, cols = 1000;
+  const auto x = randoms(size_t(n) * cols, 11), vals = randoms(size_t(rows) * cols, 12);
+  std::vector<uint8_t> bytes;
+  const CpuWeight w = makeWeight(QType::F32, rows, cols, vals, bytes, 1);
+  std::vector<float> xp(packedRowsFloats(n, cols)), y(size_t(n) * rows);
+  packRows(n, cols, x.data(), xp.data(), 0, packedRowBlocks(n));
+  panelGemm(xp.data(), n, w, 0, rows, y.data(), rows);
+  for (int i = 0; i < n; ++i)
+    for (int64_t j = 0; j < rows; ++j) {
+      double ref = 0, mag = 0;
+      for (int64_t k = 0; k < cols; ++k) {
+        const double p = double(x[size_t(i) * cols + k]) * vals[size_t(j) * cols + k];
+        ref += p;
+        mag += std::fabs(p);
+      }
+      QVERIFY2(std::fabs(y[size_t(i) * rows + j] - ref) <= 1e-6 * mag,
+               std::to_string(y[size_t(i) * rows + j]) + " vs " + std::to_string(ref));
+    }
+}
+
+// Rows of a 64-row call equal the same rows computed in calls of 1..40 rows from any offset.
+LL_TEST(rowsIndependentOfTheRowCount) {
+  if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
+  const int64_t rows = 96, cols = 2048;
+  const int kFull = 64;
+  const auto x = randoms(size_t(kFull) * cols, 21), vals = randoms(size_t(rows) * cols, 22);
+  std::vector<uint8_t> bytes;
+  const CpuWeight w = makeWeight(QType::Q8_0, rows, cols, vals, bytes, 1);
+  std::vector<float> xp(packedRowsFloats(kFull, cols)), full(size_t(kFull) * rows), part;
+  packRows(kFull, cols, x.data(), xp.data(), 0, packedRowBlocks(kFull));
+  panelGemm(xp.data(), kFull, w, 0, rows, full.data(), rows);
+  for (const int n : {1, 2, 13, 32, 40})
+    for (const int off : {0, 5, kFull - n}) {
+      std::vector<float> sub(packedRowsFloats(n, cols));
+      packRows(n, cols, x.data() + size_t(off) * cols, sub.data(), 0, packedRowBlocks(n));
+      part.assign(size_t(n) * rows, 0.0f);
+      panelGemm(sub.data(), n, w, 0, rows, part.data(), rows);
+      QVERIFY2(std::memcmp(part.data(), full.data() + size_t(off) * rows,
+                           part.size() * sizeof(float)) == 0,
+               std::to_string(n) + " rows from row " + std::to_string(off) +
+                   " differ from the same rows in a call of 64");
+    }
+}
+
+LL_TEST_MAIN("tst_cpu_panel_gemm")
