@@ -13,6 +13,7 @@
 #include "kernels/cpu/cpu_attention.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_matmul.h"
+#include "kernels/cpu/cpu_panel_gemm.h"
 #include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/cpu/cpu_weight.h"
 #include "kernels/cpu/fast_matmul.h"
@@ -47,13 +48,13 @@ class CpuBackend final : public Backend {
   // The f32 GEMM library and the math mode in the name: what the window and the CLI show of the
   // backend.
   std::string name() const override {
-    if (!m_fast) return "cpu (" + sgemmLibrary() + ")";
+    if (!m_fast) return "cpu (" + cpuGemmName() + ")";
     const bool bf16 = fastMatmulCovers(QType::F16, *m_fast);
     const bool int8 = fastMatmulCovers(QType::Q8_0, *m_fast);
     if (!bf16 && !int8)
-      return "cpu (" + sgemmLibrary() +
+      return "cpu (" + cpuGemmName() +
              "; fast math requested; this CPU lacks AVX512_BF16/VNNI: precise)";
-    std::string s = "cpu (" + sgemmLibrary() + "; fast math:";
+    std::string s = "cpu (" + cpuGemmName() + "; fast math:";
     if (bf16) s += " bf16 dots for F16/BF16";
     if (bf16 && int8) s += ",";
     if (int8) s += " int8 dots for quantized types";

@@ -120,6 +120,16 @@ void q40(const uint8_t* b, float* y, int64_t nb) {
   }
 }
 
+// ggml dequantize_row_q8_0: y = q * d (the precise panel GEMM dequantizes every weight panel).
+void q80(const uint8_t* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, b += 34, y += 32) {
+    const float d = half(b);
+    int8_t qs[32];  // a local copy: stores to y can then not alias the bytes (vectorises)
+    std::memcpy(qs, b + 2, 32);
+    for (int j = 0; j < 32; ++j) y[j] = float(qs[j]) * d;
+  }
+}
+
 }  // namespace
 
 void cpuDequantizeRow(QType type, const void* src, float* dst, int64_t n) {
@@ -142,6 +152,9 @@ void cpuDequantizeRow(QType type, const void* src, float* dst, int64_t n) {
       break;
     case QType::Q4_0:
       q40(b, dst, n / 32);
+      break;
+    case QType::Q8_0:
+      q80(b, dst, n / 32);
       break;
     default:
       dequantizeRow(type, src, dst, n);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -18,6 +19,7 @@
 
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/quant.h"
 
 // GCC 12 bug 105593: false "__Y is used uninitialized" inside avx512fintrin.h (fixed in GCC 13).
@@ -174,8 +176,15 @@ constexpr auto kTiles = tileTable(std::make_integer_sequence<int, kMr>{});
 }  // namespace
 
 bool panelGemmAvailable() {
-  static const bool ok = detectedCpuFeatures().avx512f;
+  static const bool ok = [] {
+    const char* env = std::getenv("LAYERLENS_CPU_GEMM");
+    return detectedCpuFeatures().avx512f && !(env && std::string(env) == "library");
+  }();
   return ok;
+}
+
+std::string cpuGemmName() {
+  return panelGemmAvailable() ? "AVX-512 panel GEMM + " + sgemmLibrary() : sgemmLibrary();
 }
 
 size_t packedRowsFloats(int n, int64_t cols) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "kernels/cpu/cpu_weight.h"
 
@@ -17,8 +18,13 @@ inline constexpr int kPanelTileRows = 12;  // activation rows per register tile
 inline constexpr int kPanelTileCols = 32;  // weight rows per register tile (two zmm)
 inline constexpr int kPanelDepth = 256;    // columns per block: a multiple of every quant block
 
-// The CPU runs the kernel (AVX-512F; checked once at run time).
+// The CPU runs the kernel (AVX-512F; checked once at run time) and LAYERLENS_CPU_GEMM is not
+// "library" (which keeps every product on the build's BLAS library, for side-by-side timings).
 bool panelGemmAvailable();
+
+// What computes the CPU backend's precise f32 products, for its name: "AVX-512 panel GEMM +
+// oneDNN 2.6.3" (the library below 32 rows), or the library's name alone.
+std::string cpuGemmName();
 
 // Floats packRows writes for n rows of `cols` columns.
 size_t packedRowsFloats(int n, int64_t cols);

@@ -12,6 +12,7 @@
 
 #include "kernels/backends.h"
 #include "kernels/cpu/cpu_matmul.h"
+#include "kernels/cpu/cpu_panel_gemm.h"
 #include "kernels/cpu/cpu_sgemm.h"
 #include "kernels/quant.h"
 #include "lltest.h"
@@ -150,7 +151,10 @@ LL_TEST(backendNamesTheLibrary) {
   QVERIFY2(lib.rfind(LL_TEST_BLAS_PREFIX, 0) == 0,
            lib + " is not the library the build chose (" LL_TEST_BLAS_PREFIX ")");
   auto b = makeCpuBackend(2);
-  QCOMPARE(b->name(), "cpu (" + lib + ")");
+  QCOMPARE(b->name(), "cpu (" + cpuGemmName() + ")");
+  QVERIFY2(b->name().find(lib) != std::string::npos, b->name());
+  // On an AVX-512 CPU the engine's own panel GEMM computes products of 32 rows or more.
+  QCOMPARE(b->name().find("AVX-512 panel GEMM") != std::string::npos, panelGemmAvailable());
   QVERIFY2(b->deviceDescription().find(lib) != std::string::npos, b->deviceDescription());
 }
 
