@@ -64,7 +64,7 @@ struct RemoteSession::Impl {
     if (st.ok()) return;
     std::string msg = "server " + options.address + ": " + codeName(st.error_code());
     if (!st.error_message().empty()) msg += ": " + st.error_message();
-    throw RemoteError(static_cast<int>(st.error_code()), msg);
+    throw RemoteError(static_cast<int>(st.error_code()), msg, st.error_message());
   }
   void needSession() const {
     if (sessionId.empty()) throw std::logic_error("RemoteSession: open a model first");
@@ -207,6 +207,21 @@ std::vector<std::string> RemoteSession::pieces(const std::vector<int32_t>& ids) 
   return vec<std::string>(rep.pieces());
 }
 
+std::string RemoteSession::decode(const std::vector<int32_t>& ids) {
+  m_impl->needSession();
+  pb::PiecesRequest req;
+  req.set_session_id(m_impl->sessionId);
+  req.mutable_ids()->Assign(ids.begin(), ids.end());
+  req.set_decode(true);
+  pb::PiecesReply rep;
+  grpc::ClientContext ctx;
+  m_impl->prepare(ctx);
+  m_impl->check(m_impl->stub->Pieces(&ctx, req, &rep));
+  if (rep.pieces_size() != 1)
+    throw RemoteError(int(grpc::StatusCode::INTERNAL), "decode reply of the wrong shape");
+  return rep.pieces(0);
+}
+
 std::vector<int32_t> RemoteSession::setPrompt(const std::string& text, int addBos) {
   m_impl->needSession();
   pb::SetPromptRequest req;
@@ -311,6 +326,16 @@ std::vector<float> RemoteSession::logitRows(const RemoteTrace& tr, int r0, int r
   m_impl->needSession();
   std::vector<float> v;
   m_impl->read(tr, pb::FIELD_LOGITS, 0, r1, tr.trace->nVocab, &v, nullptr, r0);
+  return v;
+}
+
+std::vector<float> RemoteSession::residAfter(const RemoteTrace& tr, int layer) {
+  m_impl->needSession();
+  const rt::Trace& t = *tr.trace;
+  if (!t.captured) throw std::invalid_argument("the trace was run without capture");
+  if (layer < 0 || layer >= t.nLayer) throw std::invalid_argument("layer out of range");
+  std::vector<float> v;
+  m_impl->read(tr, pb::FIELD_RESID, layer, t.nTokens, t.nEmbd, &v, nullptr);
   return v;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "remote/trace_parts.h"
@@ -28,9 +29,13 @@ struct ClientOptions {
 };
 
 // A failed call: the gRPC status code (grpc::StatusCode's value) and the server's message.
+// reason: the server's message alone (what() adds the server and the status), e.g. an analysis's
+// refusal as it reads in process.
 struct RemoteError : std::runtime_error {
-  RemoteError(int c, const std::string& what) : std::runtime_error(what), code(c) {}
+  RemoteError(int c, const std::string& what, std::string why = {})
+      : std::runtime_error(what), code(c), reason(std::move(why)) {}
   int code;
+  std::string reason;
 };
 
 struct RemoteModelInfo {
@@ -64,6 +69,8 @@ class RemoteSession {
 
   rt::Encoding tokenize(const std::string& text, int addBos = -1, bool parseSpecial = false);
   std::vector<std::string> pieces(const std::vector<int32_t>& ids);
+  // The ids' text as the model's tokenizer decodes it (rt::Tokenizer::decode).
+  std::string decode(const std::vector<int32_t>& ids);
   std::vector<int32_t> setPrompt(const std::string& text, int addBos = -1);
   std::vector<int32_t> setPromptIds(const std::vector<int32_t>& ids);
 
@@ -74,6 +81,8 @@ class RemoteSession {
   // Rows [r0, r1) of the logits only ([r1 - r0, nVocab]): what a view of a few tokens needs,
   // without shipping the whole [T, nVocab] array.
   std::vector<float> logitRows(const RemoteTrace& tr, int r0, int r1);
+  // One layer's residual stream after the layer ([T, nEmbd]), without the other layers'.
+  std::vector<float> residAfter(const RemoteTrace& tr, int layer);
   // [T, T] as rt::Session::attentionMap (rows before rowBegin are zeros), read in bounded slices.
   std::vector<float> attentionMap(const RemoteTrace& tr, int layer, int head, int rowBegin = 0);
   rt::ana::LensResult lens(const RemoteTrace& tr, const rt::ana::LensOptions& opt);

@@ -210,6 +210,11 @@ grpc::Status Service::Pieces(grpc::ServerContext* ctx, const pb::PiecesRequest* 
     SessionUse s(m_sessions.find(req->session_id()));
     const rt::Model& m = s->session.model();
     checkIds(req->ids(), m.spec.nVocab, "ids");
+    if (req->decode()) {
+      if (!m.tokenizer) throw std::invalid_argument("the model has no tokenizer");
+      out->add_pieces(m.tokenizer->decode({req->ids().begin(), req->ids().end()}));
+      return;
+    }
     for (int32_t id : req->ids()) out->add_pieces(pieceOf(m, id));
   });
 }

@@ -17,6 +17,7 @@
 #include "ui/head_grid_rows.h"
 #include "ui/prompt_text.h"
 #include "ui/snapshot_fill.h"
+#include "ui/steering_inputs.h"
 #include "visualizers/qt/token_label.h"
 
 #include <algorithm>
@@ -323,33 +324,20 @@ void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
 }
 
 std::vector<float> AnalysisJob::steeringVector(const SteeringSettings& st, int layer) {
-  if (st.source == SteerSource::Saved) {
-    if (st.savedVector.size() != size_t(m_session->model().spec.nEmbd))
-      throw std::invalid_argument(
-          "the session's steering vector has " + std::to_string(st.savedVector.size()) +
-          " values; this model's width is " + std::to_string(m_session->model().spec.nEmbd));
-    return st.savedVector;
-  }
-  std::string key =
-      std::to_string(layer) + '|' + std::to_string(int(st.source)) + '|' + st.conceptWord;
-  for (const auto* list : {&st.baselines, &st.positive, &st.negative}) {
-    key += '#';
-    for (const auto& w : *list) key += w + '\x1f';
-  }
+  if (st.source == SteerSource::Saved)
+    return savedSteeringVector(st, m_session->model().spec.nEmbd);
+  const std::string key = steeringVectorKey(st, layer);
   if (auto it = m_steerCache.find(key); it != m_steerCache.end()) return it->second;
+  checkSteeringInputs(st);
   std::vector<float> v;
+  const std::string tmpl = kConceptTemplate;
   if (st.source == SteerSource::Concept) {
-    if (st.conceptWord.empty()) throw std::invalid_argument("enter a concept word");
-    if (st.baselines.empty()) throw std::invalid_argument("enter at least one baseline word");
-    const std::string tmpl = "Tell me about {word}";
     ana::ConceptInput in;
     in.word = ana::tokenize(*m_aux, ana::fillTemplate(tmpl, st.conceptWord));
     for (const auto& b : st.baselines)
       in.baselines.push_back(ana::tokenize(*m_aux, ana::fillTemplate(tmpl, b)));
     v = ana::conceptVector(*m_aux, layer, in);
   } else {
-    if (st.positive.empty() || st.negative.empty())
-      throw std::invalid_argument("enter at least one positive and one negative prompt");
     std::vector<std::vector<int32_t>> pos, neg;
     for (const auto& p : st.positive) pos.push_back(ana::tokenize(*m_aux, p));
     for (const auto& n : st.negative) neg.push_back(ana::tokenize(*m_aux, n));

@@ -3,6 +3,7 @@
 #include "runtime/analysis/attribution.h"
 #include "runtime/api/session.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "ui/token_resolve.h"
 #include "visualizers/qt/token_label.h"
 
 #include <algorithm>
@@ -22,7 +23,15 @@ std::string trimmed(const std::string& t) {
 
 int32_t resolveToken(const rt::Session& session, const std::string& text) {
   const rt::Tokenizer& tok = *session.model().tokenizer;
-  const int32_t V = session.model().spec.nVocab;
+  return resolveTokenIn(
+      text, session.model().spec.nVocab, [&](int32_t id) { return tok.piece(id); },
+      [&](const std::string& t) { return tok.encode(t, 0).ids; });
+}
+
+int32_t resolveTokenIn(const std::string& text, int32_t nVocab,
+                       const std::function<std::string(int32_t)>& piece,
+                       const std::function<std::vector<int32_t>(const std::string&)>& encode) {
+  const int32_t V = nVocab;
   const std::string t = trimmed(text);
   if (!t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     if (t.size() > 9 || std::stol(t) >= V)
@@ -34,11 +43,11 @@ int32_t resolveToken(const rt::Session& session, const std::string& text) {
   // The piece as typed, then with the leading space most word tokens carry.
   for (const std::string& want : {text, " " + text})
     for (int32_t id = 0; id < V; ++id)
-      if (tok.piece(id) == want) return id;
-  const rt::Encoding e = tok.encode(text, 0);
-  if (e.ids.size() == 1) return e.ids[0];
+      if (piece(id) == want) return id;
+  const std::vector<int32_t> ids = encode(text);
+  if (ids.size() == 1) return ids[0];
   throw std::invalid_argument("'" + text + "' is not one token (it encodes to " +
-                              std::to_string(e.ids.size()) + ")");
+                              std::to_string(ids.size()) + ")");
 }
 
 int32_t AttributionStep::resolved(const rt::Session& session, const std::string& text) {

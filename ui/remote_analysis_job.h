@@ -13,6 +13,7 @@
 #include "ui/remote_job.h"
 #include "ui/snapshot_fill.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,10 +48,57 @@ class RemoteAnalysisJob : public AnalysisSource {
   std::string piece(int32_t id) const;
   // The notices of the outputs a remote session cannot fill.
   void fillUnavailable(Snapshot& s) const;
+  // Activation patching: the server's "patch" analysis on m_aux under the prompt run's
+  // interventions, kept per trace and settings as AnalysisJob keeps it (remote_job_patching.cpp).
+  void runPatching(Snapshot& s, const Alive& alive, const StageProgress& progress);
+  bool patchingCached(const Snapshot& s) const;
+  void fillPatchingFromCache(Snapshot& s) const;
+  // Knockout effect: the server's "knockout" readout of the run's knockout on m_aux, kept per
+  // trace and readout request (remote_job_knockout.cpp).
+  void runKnockoutEffect(Snapshot& s, const Alive& alive);
+  bool knockoutEffectCached(const Snapshot& s) const;
+  // PromptDistill's selection: the server's "select" on m_aux holding the prompt's ids, under the
+  // run's interventions; the other methods read the fetched trace (remote_job_answers.cpp).
+  rt::ana::SelectionOutcome promptDistillSelection(const rt::ana::SelectionRequest& req,
+                                                   const rt::Trace& tr, const rt::Interventions& iv,
+                                                   const Alive& alive);
+  // The answers from the full prompt and from the kept tokens, decoded on the server as
+  // AnalysisJob::fillAnswers decodes them locally; cont: the continuation's ids (complete: it
+  // stopped at EOS). (remote_job_answers.cpp)
+  void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
+                   const Alive& alive);
+  // Greedy ids of n tokens after ids on r under iv (rt::Session::generate's greedy decode is
+  // ana::greedy's: argmax, lowest id on ties, EOS and the context end stop it); cancellable.
+  std::vector<int32_t> greedyIds(remote::RemoteSession& r, const std::vector<int32_t>& ids,
+                                 const rt::Interventions& iv, int n, const Alive& alive);
+  // Steering (remote_job_steering.cpp): the panel's vector (a saved one as is; a concept or
+  // contrastive one by the server's "steer-vector" on m_aux, cached per layer and inputs), its
+  // push ratio on the run, and the steered / unsteered continuations.
+  std::vector<float> steeringVector(const SteeringSettings& st, int layer, const Alive& alive);
+  void fillSteering(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
+                    const Alive& alive);
+  // Expert contrast: the server's "contrast" of the prompt sets on m_aux, kept while the sets are
+  // (τ and the layers pick again here) (remote_job_contrast.cpp).
+  void runContrast(Snapshot& s, const Alive& alive);
+  bool contrastCached(const Snapshot& s) const;
+  // A named analysis on m_aux, its document (and arrays when given): a request the server refuses
+  // throws std::invalid_argument with its reason, as the analysis throws in process; a lost
+  // connection stays a RemoteError, a cancelled call rt::Cancelled.
+  std::string analyzeAux(const std::string& name, const nlohmann::json& request,
+                         const rt::Interventions& iv, const Alive& alive,
+                         const std::function<void(int, int)>& onProgress = {},
+                         std::vector<rt::ana::OutputArray>* arrays = nullptr);
+  // A token typed as an id or a piece, as resolveToken reads it, over the server's vocabulary.
+  int32_t resolveTypedToken(const std::string& text);
 
   RemoteTarget m_target;
   std::unique_ptr<remote::RemoteSession> m_session;  // the prompt's runs only (prefix reuse)
   std::unique_ptr<remote::RemoteSession> m_gen;      // the continuation
+  // The analyses that run other token sequences (patching, knockout, ...), so m_session keeps its
+  // prefix and m_gen its continuation.
+  std::unique_ptr<remote::RemoteSession> m_aux;
+  // The steered continuation (its cache keeps the prompt's prefix, as AnalysisJob's m_steer).
+  std::unique_ptr<remote::RemoteSession> m_steer;
   ModelInfo m_info;
   rt::ModelSpec m_spec;
   std::vector<std::string> m_pieces;  // every token id's text, read once at connect
@@ -62,6 +110,24 @@ class RemoteAnalysisJob : public AnalysisSource {
   AttentionMapCache m_attnCache;
   LensGridCache m_lensGrid;
   HeadGridCache m_grid;
+  struct PatchingCache {
+    std::shared_ptr<const rt::Trace> trace;
+    PatchingSettings settings;
+    std::shared_ptr<const rt::ana::PatchingResult> result;
+    QString error, targetText, otherText;
+  } m_patchCache;
+  std::map<std::string, std::vector<float>> m_steerCache;
+  struct ContrastCache {
+    std::vector<std::string> task, neutral;
+    std::shared_ptr<const rt::ana::ExpertContrastResult> result;
+    QString error;  // the sets cannot be run (kept, so a keystroke does not retry them)
+  } m_contrastCache;
+  struct KnockoutCache {
+    std::shared_ptr<const rt::Trace> trace;
+    rt::ana::KnockoutReadoutRequest request;
+    std::shared_ptr<const rt::ana::KnockoutReadout> result;
+    QString error;
+  } m_knockoutCache;
 };
 
 }  // namespace ll::ui

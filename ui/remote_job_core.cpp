@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace ll::ui {
 
@@ -146,16 +148,22 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     fillHeadGrid(s, m_lastTrace, iv, m_grid);
     check(alive);
     try {
-      if (st.selection.method == SelectMethod::PromptDistill)
-        throw std::runtime_error(
-            "PromptDistill is not available on a remote session (it re-runs the prompt with its "
-            "stages' masks in this process); GemFilter, SnapKV and H2O are");
       fillSelection(s, [&](const ana::SelectionRequest& req) {
+        if (req.method == SelectMethod::PromptDistill)
+          return promptDistillSelection(req, tr, iv, alive);
         return ana::runSelectionOnTrace(m_spec, tr, req);
       });
+    } catch (const rt::Cancelled&) {
+      throw;
+    } catch (const remote::RemoteError&) {
+      throw;
     } catch (const std::exception& e) {
       s.selectionError = QString::fromUtf8(e.what());
     }
+    // Cached analyses fill in now; new server runs wait for the stream.
+    if (contrastWanted(st.contrast) && contrastCached(s)) runContrast(s, alive);
+    if (st.knockout && knockoutEffectCached(s)) runKnockoutEffect(s, alive);
+    if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);
     s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                          : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
     fillUnavailable(s);
@@ -168,7 +176,7 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
 }
 
 void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver& deliver,
-                               const StageProgress&) {
+                               const StageProgress& progress) {
   auto cur = std::make_shared<Snapshot>(core);
   if (!cur->trace) {
     cur->complete = true;
@@ -193,6 +201,8 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
   try {
     // The model's own continuation (with the routing edits and knockout in force), on its own
     // server session so the prompt session keeps its prefix.
+    std::vector<int32_t> cont;
+    bool contComplete = false;
     stage(StreamedOutput::Continuation, false, [&](Snapshot& s) {
       rt::GenerateRequest g;
       g.maxTokens = std::max(0, s.state.outputTokens);
@@ -204,16 +214,27 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
       check(alive);
       s.continuation = QString::fromUtf8(gen.text);
       s.hasContinuation = true;
+      cont = gen.ids;
+      contComplete = gen.stoppedAtEos;
     });
-    stage(StreamedOutput::Answers, true, [&](Snapshot& s) {
-      s.hasAnswers = true;
-      if (!s.selectionError.isEmpty() || s.kept.empty()) return;
-      const QString na = QStringLiteral(
-          "Not available on a remote session (the answers from the kept tokens run in this "
-          "process).");
-      s.answerFull = na;
-      s.answerKept = na;
-    });
+    // The analyses' stages after the answers, in AnalysisJob's order; the last completes.
+    std::vector<std::pair<StreamedOutput, std::function<void(Snapshot&)>>> tail;
+    if (core.state.steering.enabled)
+      tail.emplace_back(StreamedOutput::Steering,
+                        [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
+    if (contrastWanted(core.state.contrast) && !core.contrast && core.contrastError.isEmpty())
+      tail.emplace_back(StreamedOutput::ExpertContrast,
+                        [&](Snapshot& s) { runContrast(s, alive); });
+    if (core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty())
+      tail.emplace_back(StreamedOutput::KnockoutEffect,
+                        [&](Snapshot& s) { runKnockoutEffect(s, alive); });
+    if (core.state.patching.enabled && !patchingCached(core))
+      tail.emplace_back(StreamedOutput::Patching,
+                        [&](Snapshot& s) { runPatching(s, alive, progress); });
+    stage(StreamedOutput::Answers, tail.empty(),
+          [&](Snapshot& s) { fillAnswers(s, cont, contComplete, alive); });
+    for (size_t i = 0; i < tail.size(); ++i)
+      stage(tail[i].first, i + 1 == tail.size(), tail[i].second);
   } catch (const remote::RemoteError& e) {
     rethrow(e, m_target.address());
   }

@@ -162,11 +162,22 @@ AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequ
   AnalysisOutput out;
   const int nLayer = s.model().spec.nLayer;
   if (const auto* c = std::get_if<SelectCall>(&req)) {
-    // A base with interventions is always run, so the selection reads the intervened model.
+    // A base with interventions is always run, so the selection reads the intervened model;
+    // PromptDistill runs its own stages and reads only the interventions from the trace, so it
+    // gets them without a pass (the session's cache stays as the stages alone leave it, as in
+    // the GUI's own session, so a remote GUI's selection is the local one bit for bit).
     std::shared_ptr<const Trace> tr;
-    if (selectNeedsTrace(*c) || !(base.interventions == Interventions{}) || base.subset)
+    Trace carrier;
+    const bool distill = c->selection.method == SelectionMethod::PromptDistill && !base.subset;
+    if (distill && !(base.interventions == Interventions{})) {
+      carrier.nTokens = static_cast<int>(s.promptIds().size());
+      carrier.request = base;
+    } else if (selectNeedsTrace(*c) || !(base.interventions == Interventions{}) || base.subset) {
       tr = s.run(base, progress);
-    const nlohmann::json j = selectionDocument(s, tr.get(), *c);
+    }
+    const Trace* read =
+        tr ? tr.get() : (carrier.request.interventions == Interventions{} ? nullptr : &carrier);
+    const nlohmann::json j = selectionDocument(s, read, *c);
     out.document = j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
     return out;
   }

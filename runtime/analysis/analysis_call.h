@@ -63,7 +63,8 @@ struct AnalysisEnv {
 };
 
 // Runs req on the session's prompt. base: the interventions (and subset) of the trace the analysis
-// reads (routing's run; the other analyses of a command without intervention flags refuse them).
+// reads (routing's run, select's; the GUI's prompt-run interventions for patch's passes and
+// knockout's readout; the other analyses of a command without intervention flags refuse them).
 // progress (done, total) -> false cancels (throws Cancelled); it is called by the base run and by
 // the analyses that report progress (skip, flow, patch, knockout --sweep, steer-sweep, contrast)
 // and between their stages.

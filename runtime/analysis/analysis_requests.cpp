@@ -69,8 +69,8 @@ PatchCall parsePatchCall(const nlohmann::json& j) {
 }
 
 nlohmann::json knockoutCallJson(const KnockoutCall& c) {
-  return {{"from", c.from},     {"to", c.to},         {"layer", c.layer},
-          {"window", c.window}, {"answer", c.answer}, {"sweep", c.sweep}};
+  return {{"from", c.from},     {"to", c.to},       {"layer", c.layer},    {"window", c.window},
+          {"answer", c.answer}, {"sweep", c.sweep}, {"readout", c.readout}};
 }
 
 KnockoutCall parseKnockoutCall(const nlohmann::json& j) {
@@ -82,6 +82,7 @@ KnockoutCall parseKnockoutCall(const nlohmann::json& j) {
     f.get("window", c.window);
     f.get("answer", c.answer);
     f.get("sweep", c.sweep);
+    f.get("readout", c.readout);
   });
 }
 
@@ -163,10 +164,13 @@ RoutingCall parseRoutingCall(const nlohmann::json& j) {
 }
 
 nlohmann::json steerVectorCallJson(const SteerVectorCall& c) {
-  return {{"method", c.method},        {"layer", c.layer},       {"vector", c.vector},
-          {"concept", c.conceptWord},  {"template", c.tmpl},     {"baselines", c.baselines},
-          {"positive", c.positive},    {"negative", c.negative}, {"out", c.out},
-          {"readout", c.readoutAlpha}, {"from", c.from},         {"gen", c.gen}};
+  return {{"method", c.method},     {"layer", c.layer},
+          {"vector", c.vector},     {"concept", c.conceptWord},
+          {"template", c.tmpl},     {"baselines", c.baselines},
+          {"positive", c.positive}, {"negative", c.negative},
+          {"out", c.out},           {"readout", c.readoutAlpha},
+          {"from", c.from},         {"gen", c.gen},
+          {"push", c.push}};
 }
 
 SteerVectorCall parseSteerVectorCall(const nlohmann::json& j) {
@@ -186,6 +190,7 @@ SteerVectorCall parseSteerVectorCall(const nlohmann::json& j) {
     f.get("readout", c.readoutAlpha);
     f.get("from", c.from, 0, INT_MAX);
     f.get("gen", c.gen, 0, kMaxGenerated);
+    f.get("push", c.push);
   });
 }
 

@@ -23,7 +23,8 @@ inline constexpr size_t kMaxRequestTokens = 1 << 20;
 inline constexpr size_t kMaxRequestPrompts = 1 << 16;
 inline constexpr size_t kMaxRequestFloats = 1 << 20;
 
-// `patch`: the clean and corrupted prompts as text (tokenized on the model with addBos) or ids.
+// `patch`: the clean and corrupted prompts as text (tokenized on the model with addBos) or ids;
+// the analysis's interventions (the GUI's router edits and knockout) apply to every pass.
 struct PatchCall {
   PatchingRequest request;
   std::string clean, corrupt;
@@ -38,6 +39,9 @@ struct KnockoutCall {
   int window = KnockoutReadoutRequest{}.window;
   int32_t answer = -1;
   bool sweep = false;
+  // The GUI's readout: the knockout comes with the analysis's interventions (its layers as given,
+  // from/to/layer unused) and is measured under their other ones (router edits).
+  bool readout = false;
 };
 
 // `steer-sweep`: the vector read by the client (.npy or a control vector's layer).
@@ -76,6 +80,9 @@ struct SteerVectorCall {
   std::string out;
   float readoutAlpha = 0.0f;  // 0: no readout
   int from = 0, gen = 8;
+  // false: the vector only, no run of the prompt for push_ratio_alpha1 (the GUI computes the push
+  // ratio on its own run's trace, and a pass here would change the session's cache).
+  bool push = true;
 };
 
 nlohmann::json patchCallJson(const PatchCall& c);

@@ -5,7 +5,9 @@
 
 #include <stdexcept>
 
+#include "runtime/analysis/knockout_document.h"
 #include "runtime/analysis/method_limits.h"
+#include "runtime/analysis/patch_document.h"
 #include "runtime/analysis/steering.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -40,49 +42,55 @@ std::vector<int32_t> patchPrompt(const Session& s, const PatchCall& c, const std
   return t;
 }
 
-AnalysisOutput runPatch(Session& s, const PatchCall& c, const RunProgress& progress) {
+// base: the GUI's prompt-run interventions (router edits, knockout) in every pass; the command
+// sends none.
+AnalysisOutput runPatch(Session& s, const PatchCall& c, const RunRequest& base,
+                        const RunProgress& progress) {
+  if (base.subset) throw std::invalid_argument("patch takes no token subset");
   if (c.clean.empty() && c.cleanIds.empty())
     throw std::invalid_argument("patch: give the clean prompt (clean or clean_ids)");
   const bool corrupted = !c.corrupt.empty() || !c.corruptIds.empty();
   const auto clean = patchPrompt(s, c, c.clean, c.cleanIds);
   const auto corrupt =
       corrupted ? patchPrompt(s, c, c.corrupt, c.corruptIds) : std::vector<int32_t>{};
-  PatchingResult r = activationPatching(s, clean, corrupt, c.request, {}, progress);
-  const PatchingRequest& rq = c.request;
-  Json j;
-  j["target"] = r.request.target;
-  j["other"] = r.request.other;
-  j["metric"] = patchMetricName(rq.metric);
-  j["component"] = patchComponentName(rq.component);
-  j["direction"] = patchDirectionName(rq.direction);
-  j["metric_clean"] = r.metricClean;
-  j["metric_corrupt"] = r.metricCorrupt;
-  j["first_diff"] = r.firstDiff;
-  j["n_layer"] = r.nLayer;
-  j["n_tokens"] = r.nTokens;
-  j["passes"] = r.passes;
-  AnalysisOutput out;
-  out.document = printed(j);
-  out.arrays.push_back({"effect", {r.nLayer, r.nTokens}, r.effect});
-  if (rq.heads) out.arrays.push_back({"heads", {r.nLayer, r.nHead}, r.headEffect});
+  PatchingResult r = activationPatching(s, clean, corrupt, c.request, base.interventions, progress);
+  AnalysisOutput out = patchOutput(r);
   out.result = std::move(r);
   return out;
 }
 
-AnalysisOutput runKnockout(Session& s, const KnockoutCall& c, const RunProgress& progress) {
+Json knockoutDocument(const Session& s, const std::vector<int>& from, const std::vector<int>& to,
+                      const KnockoutResult& r, const KnockoutReadout* swept) {
+  return knockoutDocument(s.model().spec, from, to, r, pieceText(s, r.answer), swept);
+}
+
+// readout: the knockout the base interventions carry (the GUI's, its layers as given) measured
+// under the base's other interventions (router edits), as the GUI's Knockout effect panel does.
+AnalysisOutput runKnockoutReadout(Session& s, const KnockoutCall& c, const RunRequest& base,
+                                  const RunProgress& progress) {
+  if (base.subset) throw std::invalid_argument("knockout takes no token subset");
+  if (!base.interventions.knockout)
+    throw std::invalid_argument("knockout: readout needs the knockout in the interventions");
+  const Knockout& ko = *base.interventions.knockout;
+  KnockoutReadoutRequest rq;
+  rq.window = c.window;
+  rq.sweep = c.sweep;
+  rq.answer = c.answer;
+  KnockoutReadout rr = knockoutReadout(s, s.promptIds(), base.interventions, ko, rq, progress);
+  AnalysisOutput out;
+  out.document = printed(knockoutDocument(s, ko.from, ko.to, rr.effect, c.sweep ? &rr : nullptr));
+  out.result = std::move(rr);
+  return out;
+}
+
+AnalysisOutput runKnockout(Session& s, const KnockoutCall& c, const RunRequest& base,
+                           const RunProgress& progress) {
+  if (c.readout) return runKnockoutReadout(s, c, base, progress);
+  refuseBase(base, "knockout");
   const int T = static_cast<int>(s.promptIds().size()), L = s.model().spec.nLayer;
   const int layer = c.layer >= 0 ? c.layer : L / 2;
   const auto from = parseSpan(c.from, T), to = parseSpan(c.to, T);
   const KnockoutResult r = attentionKnockout(s, from, to, layer, c.window, c.answer);
-  Json j;
-  j["from"] = from;
-  j["to"] = to;
-  j["layers"] = {r.layerBegin, r.layerEnd};
-  j["answer"] = {{"id", r.answer}, {"piece", pieceText(s, r.answer)}};
-  j["p_base"] = r.pBase;
-  j["p_new"] = r.pNew;
-  j["relative_change_percent"] = r.relativeChange;
-  j["warnings"] = knockoutWarnings(s.model().spec, from, to, r.layerBegin, r.layerEnd);
   // The readout the GUI's Knockout effect panel draws: the effect, and the sweep when asked.
   KnockoutReadout rr;
   rr.effect = r;
@@ -94,11 +102,9 @@ AnalysisOutput runKnockout(Session& s, const KnockoutCall& c, const RunProgress&
     rq.answer = r.answer;
     rr = knockoutReadout(s, s.promptIds(), {}, Knockout{from, to, r.layerBegin, r.layerEnd}, rq,
                          progress);
-    const Json sj = knockoutReadoutJson(rr);
-    for (const char* key : {"window", "sweep", "sweep_p_new", "sweep_layers"}) j[key] = sj[key];
   }
   AnalysisOutput out;
-  out.document = printed(j);
+  out.document = printed(knockoutDocument(s, from, to, r, c.sweep ? &rr : nullptr));
   out.result = std::move(rr);
   return out;
 }
@@ -146,12 +152,13 @@ AnalysisOutput runCompare(Session& s, const CompareCall& c, const RunProgress& p
 AnalysisOutput runCommandAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
                                   const RunProgress& progress, const AnalysisEnv& env) {
   if (const auto* r = std::get_if<RoutingCall>(&req)) return runRouting(s, *r, base, progress);
+  // patch runs under the base's interventions; knockout's readout reads its knockout from them.
+  if (const auto* c = std::get_if<PatchCall>(&req)) return runPatch(s, *c, base, progress);
+  if (const auto* c = std::get_if<KnockoutCall>(&req)) return runKnockout(s, *c, base, progress);
   refuseBase(base, analysisName(req));
-  if (const auto* c = std::get_if<PatchCall>(&req)) return runPatch(s, *c, progress);
-  if (const auto* c = std::get_if<KnockoutCall>(&req)) return runKnockout(s, *c, progress);
   if (const auto* c = std::get_if<SteerSweepCall>(&req)) return runSteerSweep(s, *c, progress);
-  if (const auto* c = std::get_if<CompareCall>(&req)) return runCompare(s, *c, progress, env);
   if (const auto* c = std::get_if<SteerVectorCall>(&req)) return runSteerVector(s, *c, progress);
+  if (const auto* c = std::get_if<CompareCall>(&req)) return runCompare(s, *c, progress, env);
   const auto& c = std::get<ExpertContrastRequest>(req);
   ExpertContrastResult r = expertContrast(s, c, progress);
   AnalysisOutput out;

@@ -133,7 +133,7 @@ AnalysisOutput runSteerVector(Session& s, const SteerVectorCall& c, const RunPro
   j["layer"] = layer;
   j["norm"] = std::sqrt(n2);
   j["out"] = c.out;
-  if (!s.promptIds().empty())
+  if (c.push && !s.promptIds().empty())
     j["push_ratio_alpha1"] = pushRatio(*s.run({}, progress), layer, v, 1.0f);
   if (c.readoutAlpha != 0.0f) j["readout"] = steerReadout(s, c, layer, v);
   AnalysisOutput out;

@@ -27,18 +27,21 @@ nlohmann::json answerJson(const Session& s, const Answers& a) {
           {"kept", {{"ids", a.compressed}, {"text", textOf(s, a.compressed)}}}};
 }
 
-void promptDistillJson(nlohmann::json& j, Session& s, const SelectionOutcome& o, int answer) {
+// tr: the run whose interventions the stages ran under (the answer runs under them too), or null.
+void promptDistillJson(nlohmann::json& j, Session& s, const Trace* tr, const SelectionOutcome& o,
+                       int answer) {
   const SelectionParams& p = o.params;
   j["kept"] = o.kept();
   j["scores"] = o.selection.scores;
   j["kept_per_stage"] = o.distill.keptPerStage;
+  j["scores_per_stage"] = o.distill.scoresPerStage;
   j["survivors_per_layer"] = o.distill.survivorsPerLayer;
   j["kv_trim"] = p.kvTrim;
   if (answer > 0) {
     std::vector<int> layers;
     for (const auto& x : p.stages) layers.push_back(x.layer);
-    j["answer"] =
-        answerJson(s, answerDistilled(s, layers, o.distill.keptPerStage, p.kvTrim, answer));
+    j["answer"] = answerJson(s, answerDistilled(s, layers, o.distill.keptPerStage, p.kvTrim, answer,
+                                                tr ? tr->request.interventions : Interventions{}));
   }
 }
 
@@ -110,7 +113,7 @@ nlohmann::json selectionDocument(Session& s, const Trace* tr, const SelectCall& 
   j["k_used"] = p.method == M::PromptDistill ? p.stages.back().k : p.k;
   if (!out.reason.empty()) j["reason"] = out.reason;
   if (p.method == M::PromptDistill) {
-    promptDistillJson(j, s, out, call.answer);
+    promptDistillJson(j, s, tr, out, call.answer);
   } else if (p.method == M::GemFilter) {
     j["kept"] = out.kept();
     j["scores"] = out.selection.scores;

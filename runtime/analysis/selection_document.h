@@ -32,4 +32,12 @@ bool selectNeedsTrace(const SelectCall& call);
 // selection keeps); nullptr otherwise. "reason" is set when the method keeps more than k.
 nlohmann::json selectionDocument(Session& s, const Trace* tr, const SelectCall& call);
 
+// PromptDistill's outcome (kept set, first-stage token scores, kept set per stage, reason,
+// warnings; params resolved from req as the run resolves them) read back from a `select` document
+// a server sent for req on an nTokens prompt (selection_document_parse.cpp). Untrusted: every
+// field is checked against the prompt and the model; throws std::invalid_argument naming it.
+SelectionOutcome parsePromptDistillDocument(const std::string& document,
+                                            const SelectionRequest& req, int nTokens,
+                                            const ModelSpec& spec);
+
 }  // namespace ll::rt::ana

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "runtime/analysis/distill_answer.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/api/session.h"
 #include "runtime/engine/engine.h"
@@ -196,13 +197,19 @@ Answers answerReindexed(Session& s, const std::vector<int>& kept, int maxTokens,
   return a;
 }
 
+Interventions distilledInterventions(const Interventions& base, int T,
+                                     const std::vector<int>& stageLayers,
+                                     const std::vector<std::vector<int>>& keptPerStage, int kvTrim,
+                                     int nLayer) {
+  return withMasks(base, distillInterventions(T, stageLayers, keptPerStage, kvTrim, nLayer));
+}
+
 Answers answerDistilled(Session& s, const std::vector<int>& stageLayers,
                         const std::vector<std::vector<int>>& keptPerStage, int kvTrim,
                         int maxTokens, const Interventions& base) {
   const auto& ids = s.promptIds();
   const int T = static_cast<int>(ids.size()), L = s.model().spec.nLayer;
-  const Interventions iv =
-      withMasks(base, distillInterventions(T, stageLayers, keptPerStage, kvTrim, L));
+  const Interventions iv = distilledInterventions(base, T, stageLayers, keptPerStage, kvTrim, L);
   Answers a;
   std::vector<int32_t> pos;
   for (int i = 0; i < T; ++i) pos.push_back(i);

@@ -108,10 +108,13 @@ LL_TEST(badCommandAnalyzeRequestsRefused) {
   bad("steer-vector", R"({"gen": -1})", "field 'gen'", dense);
   bad("steer-vector", R"({"method": "concept", "concept": "cat"})", "--baseline", dense);
   bad("steer-vector", R"({"positive": ["a"], "negative": [["b"]]})", "field 'negative'", dense);
-  // Interventions go to routing only: the commands without intervention flags refuse them.
+  // Interventions go to routing, patch and knockout's readout (the GUI's); the others refuse them.
   ll::rt::Interventions iv;
   iv.router.push_back({1, 2, ll::rt::RouterEditKind::Ban, 0.0f});
   expectInvalid(analyzeOn(raw, moe, "knockout", "{}", nullptr, iv), "takes no interventions");
+  // The GUI's readout takes its knockout from the interventions: none there is refused.
+  expectInvalid(analyzeOn(raw, moe, "knockout", R"({"readout": true})", nullptr, iv),
+                "readout needs the knockout");
   std::string doc;
   QVERIFY(analyzeOn(raw, moe, "routing", "{}", &doc, iv).ok());
   QVERIFY2(doc.find("\"load\"") != std::string::npos, doc.c_str());
