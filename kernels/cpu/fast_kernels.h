@@ -107,9 +107,11 @@ void int8PanelScalar(const Int8Act& a, int n, int64_t blocks, const uint8_t* pan
                      float* y, int64_t ldy, Int8Layout l = {});
 // The same outputs as packing rows [r0, r0 + count) of w and running int8PanelAvx512 on them, bit
 // for bit, without the packed panel: for a few activation rows (generation, the last-word update)
-// where packing costs more than the products. Each row's 16-strip is decoded, multiplied quad by
-// quad (vpdpbusd) and its lane sums transposed into per-row group sums; the integer sums are
-// exact, and the f32 steps per output are the panel kernel's, in its order.
+// where packing costs more than the products. Each weight row is read once, in order: Q8_0, Q4_0,
+// Q4_K and Q6_K straight from their blocks in the file, the other types through one decoded row
+// (int8DecodeRow). Per 16 blocks, 8 vpdpbusd products are added lane by lane into 16 group sums
+// (exact integers), and per strip of 16 rows the panel kernel's f32 steps run per group in k
+// order, one lane per row. Any n (slices of 4 activation rows).
 void int8DirectAvx512(const CpuWeight& w, const Int8Act& a, int n, int64_t r0, int64_t count,
                       float* y, int64_t ldy);
 

@@ -241,6 +241,10 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
   return runPass(ids, positions, iv, capture, progress, publish, annotate, nullptr);
 }
 
+size_t Engine::scratchBytes() const {
+  return m_scratch->bytes();
+}
+
 int Engine::reusablePrefix(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
                            const Interventions& iv, const CaptureOptions& capture,
                            const Trace** oldOut) {
@@ -420,6 +424,14 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
     }
   }
 
+  // Scratch above kKeepScratchBytes goes back when the pass ends, however it ends (host memory
+  // only: a device's buffers are not what the process's resident set holds).
+  struct ScratchRelease {
+    Scratch* scratch;
+    ~ScratchRelease() {
+      if (scratch) scratch->releaseLarge(kKeepScratchBytes);
+    }
+  } release{m_backend.hostMemory() ? m_scratch.get() : nullptr};
   Pass ps(*m_scratch);
   ps.ids = &ids;
   ps.positions = &positions;

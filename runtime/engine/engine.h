@@ -106,6 +106,11 @@ class Engine {
   // Keeps the model alive as long as traces that can recompute their queries from it.
   void setModelOwner(std::shared_ptr<const Model> model) { m_modelOwner = std::move(model); }
   int cachedRows() const { return static_cast<int>(m_cacheIds.size()); }
+  // Bytes of the pass scratch kept between passes (tests, benchmarks). On a host-memory backend
+  // a pass leaves only buffers of at most kKeepScratchBytes: the ones a generation step needs
+  // (rows of d or ff floats) stay, a long prompt's go.
+  size_t scratchBytes() const;
+  static constexpr size_t kKeepScratchBytes = size_t(256) << 10;
   ModelWeights& weights() { return *m_weights; }
   std::shared_ptr<ModelWeights> sharedWeights() const { return m_weights; }
   const ModelSpec& spec() const { return m_model.spec; }

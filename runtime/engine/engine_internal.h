@@ -2,6 +2,7 @@
 // memory and the state of one pass.
 #pragma once
 
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +26,20 @@ struct Engine::Scratch {
   }
   int32_t* i32(const std::string& name, size_t count) {
     return static_cast<int32_t*>(get(name, count * 4));
+  }
+  size_t bytes() const {
+    size_t n = 0;
+    for (const auto& [name, b] : bufs) n += b.bytes();
+    return n;
+  }
+  // Frees the buffers above `keep` bytes. On the CPU a long prompt's pass leaves [T, ff] and
+  // [T, d] buffers (tens of MiB for a 1B model at 512 rows) that the passes after it (the
+  // last-word update, generation: a few rows) do not need, and host memory is what the trace
+  // competes with; the next long pass allocates them again (page faults: milliseconds against
+  // seconds of compute).
+  void releaseLarge(size_t keep) {
+    for (auto it = bufs.begin(); it != bufs.end();)
+      it = it->second.bytes() > keep ? bufs.erase(it) : std::next(it);
   }
 };
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "fixture_writer.h"
@@ -44,6 +45,15 @@ inline Args parseArgs(int argc, char** argv, int tokens, int layers) {
   return args;
 }
 
+// The ggml type id writeTinyLlamaShaped takes for a weight type name (F16, Q8_0, Q4_0, Q4_K,
+// Q6_K); -1 for others.
+inline int fixtureTypeId(const std::string& type) {
+  const std::map<std::string, int> ids = {
+      {"F16", 1}, {"Q8_0", 8}, {"Q4_0", 2}, {"Q4_K", 12}, {"Q6_K", 14}};
+  const auto it = ids.find(type);
+  return it == ids.end() ? -1 : it->second;
+}
+
 // out/tinyllama-shaped-TYPE-L<layers>.gguf, written first when missing (the writer renames a
 // finished temporary file into place, so no half-written model is reused); the tokenizer
 // metadata comes from ../shared's llama-gqa-f16.gguf.
@@ -54,8 +64,9 @@ inline std::filesystem::path tinyLlamaShapedModel(const std::filesystem::path& o
   const auto file = out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
   if (!std::filesystem::exists(file)) {
     const auto t0 = std::chrono::steady_clock::now();
-    lltest::writeTinyLlamaShaped(file, type == "F16" ? 1 : 8, layers,
-                                 shared / "models/llama-gqa-f16.gguf");
+    const int id = fixtureTypeId(type);
+    if (id < 0) throw std::invalid_argument("no TinyLlama-shaped fixture of type " + type);
+    lltest::writeTinyLlamaShaped(file, uint32_t(id), layers, shared / "models/llama-gqa-f16.gguf");
     std::printf("wrote %s in %.1f s\n", file.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }

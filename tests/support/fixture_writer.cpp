@@ -1,9 +1,11 @@
 #include "fixture_writer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 #include "kernels/quant.h"
 
@@ -44,6 +46,46 @@ std::vector<uint8_t> encodeQ8_0(const std::vector<float>& v) {
   return b;
 }
 
+std::vector<uint8_t> encodeRandomBlocks(uint32_t type, size_t n, uint64_t seed) {
+  // Per type: block bytes, elements, and the fp16 fields (offset, value) that bound |w| by about
+  // 0.06 (3 sigma of the other fixtures' weights): Q4_0 d (q - 8) with |q - 8| <= 8; Q4_K
+  // d sc q - dmin m with sc, q, m <= 63, 15, 63; Q6_K d sc (q - 32) with |sc| <= 128, |q - 32|
+  // <= 32.
+  struct Field {
+    int offset;
+    float value;
+  };
+  int bytes = 0, elems = 0;
+  std::vector<Field> fields;
+  switch (static_cast<ll::kern::QType>(type)) {
+    case ll::kern::QType::Q4_0:
+      bytes = 18, elems = 32, fields = {{0, 0.06f / 8}};
+      break;
+    case ll::kern::QType::Q4_K:
+      bytes = 144, elems = 256, fields = {{0, 0.06f / (63 * 15)}, {2, 0.03f / 63}};
+      break;
+    case ll::kern::QType::Q6_K:
+      bytes = 210, elems = 256, fields = {{208, 0.06f / (128 * 32)}};
+      break;
+    default:
+      throw std::runtime_error("encodeRandomBlocks: type " + std::to_string(type) +
+                               " is not Q4_0, Q4_K or Q6_K");
+  }
+  if (n % size_t(elems)) throw std::runtime_error("encodeRandomBlocks: partial block");
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> b(n / size_t(elems) * size_t(bytes));
+  for (size_t i = 0; i < b.size(); i += 8) {
+    const uint64_t r = rng();
+    std::memcpy(b.data() + i, &r, std::min<size_t>(8, b.size() - i));
+  }
+  for (size_t blk = 0; blk < b.size() / size_t(bytes); ++blk)
+    for (const Field& f : fields) {
+      const uint16_t h = ll::kern::fp32ToFp16(f.value);
+      std::memcpy(b.data() + blk * size_t(bytes) + size_t(f.offset), &h, 2);
+    }
+  return b;
+}
+
 std::vector<float> randomValues(size_t n, float sigma, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<float> v(n);
@@ -71,7 +113,14 @@ void writeTinyLlamaShaped(const std::filesystem::path& path, uint32_t type, int 
   w.addU32("llama.rope.dimension_count", S::kEmbd / S::kHead);
   w.addF32("llama.rope.freq_base", 10000.0f);
   w.addF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.addU32("general.file_type", type == 1 ? 1 : type == 8 ? 7 : 0);
+  // llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q8_0 7, Q4_K_M 15, Q6_K 18.
+  const uint32_t ftype = type == 1    ? 1
+                         : type == 2  ? 2
+                         : type == 8  ? 7
+                         : type == 12 ? 15
+                         : type == 14 ? 18
+                                      : 0;
+  w.addU32("general.file_type", ftype);
   w.copyMetadata(vocabFrom, "tokenizer.ggml.");
   uint64_t seed = 1000;
   auto encode = [type](const std::vector<float>& v) {
@@ -79,8 +128,12 @@ void writeTinyLlamaShaped(const std::filesystem::path& path, uint32_t type, int 
   };
   auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
     const uint64_t s = seed++;
-    w.addTensor(name, type, {cols, rows},
-                [=] { return encode(randomValues(size_t(cols) * rows, 0.02f, s)); });
+    if (type == 2 || type == 12 || type == 14)
+      w.addTensor(name, type, {cols, rows},
+                  [=] { return encodeRandomBlocks(type, size_t(cols) * rows, s); });
+    else
+      w.addTensor(name, type, {cols, rows},
+                  [=] { return encode(randomValues(size_t(cols) * rows, 0.02f, s)); });
   };
   auto vec = [&](const std::string& name, int64_t n) {
     w.addTensor(name, 0, {n}, [=] { return encodeF32(std::vector<float>(n, 1.0f)); });

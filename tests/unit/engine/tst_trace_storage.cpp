@@ -256,6 +256,35 @@ LL_TEST(identicalForAnyThreadCount) {
   }
 }
 
+// A long prompt's pass does not leave its [T, ff] / [T, d] scratch behind on the CPU: after it
+// only buffers of at most Engine::kKeepScratchBytes remain (what a generation step needs), the
+// steps after it keep a steady scratch, and a pass that allocates its buffers again gives the
+// same bits as the first.
+LL_TEST(longPassScratchIsReleased) {
+  LL_REQUIRE_SHARED();
+  Session s;
+  s.attach(model("quant/llama-quant-F32.gguf"), {"cpu", 2});
+  const ModelSpec& spec = s.model().spec;
+  const int T = 300;  // [T, d] = 300 KiB and [T, ff] = 900 KiB at d 256, ff 768
+  QVERIFY(size_t(T) * spec.nEmbd * 4 > Engine::kKeepScratchBytes);
+  s.setPromptIds(prompt(T, spec.nVocab, 4));
+  auto first = s.run();
+  const size_t afterLong = s.engine().scratchBytes();
+  std::printf("INFO   : scratch after a %d-row pass: %zu bytes\n", T, afterLong);
+  QVERIFY2(afterLong <= 4 * Engine::kKeepScratchBytes,
+           "scratch kept after the long pass: " + std::to_string(afterLong) + " bytes");
+  ll::rt::GenerateRequest g;
+  g.maxTokens = 3;
+  g.stopAtEos = false;
+  s.generate(g);
+  const size_t afterStep = s.engine().scratchBytes();
+  s.generate(g);
+  QCOMPARE(s.engine().scratchBytes(), afterStep);
+  s.resetCache();
+  auto again = s.run();
+  requireIdentical(*first, *again, "long pass after the scratch was released");
+}
+
 // Sessions attached with attachSharing use the donor's weights (one copy per backend) and keep
 // their own KV caches: interleaved runs on the donor and the sharer equal a session of their own,
 // and the sharer keeps working after the donor is gone.

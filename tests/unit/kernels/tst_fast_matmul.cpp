@@ -241,6 +241,46 @@ LL_TEST(int8DirectMatchesPanel) {
     }
 }
 
+// The direct kernel reads rows chunk by chunk (16 blocks: Q8_0, Q4_0, Q4_K and Q6_K straight from
+// the file bytes, the other types through a decoded row) and adds each chunk's lane sums in a
+// tree: rows of several whole chunks plus a ragged (odd) tail, more activation rows than it takes
+// at once (n > 4 goes in slices), and strips cut short, all bit for bit against the panel kernel.
+LL_TEST(int8DirectLongRowsMatchPanel) {
+  requireFeatures(false);
+  const uint64_t seed = lltest::ops::freshSeed();
+  Rng rng(seed);
+  std::printf("INFO   : seed %llu\n", static_cast<unsigned long long>(seed));
+  for (QType t : kInt8Types) {
+    const int64_t unit = blockOf(t);
+    // 32-blocks: one whole chunk, two chunks + 5 blocks, four chunks + 1; 256-blocks: 3 and 5
+    // super-blocks (24 and 40 blocks: whole chunks and a half chunk).
+    const std::vector<int64_t> colsList = unit == 256
+                                              ? std::vector<int64_t>{3 * 256, 5 * 256}
+                                              : std::vector<int64_t>{16 * 32, 37 * 32, 65 * 32};
+    for (int64_t cols : colsList) {
+      const int n = rng.intIn(1, 7);
+      const int64_t rows = rng.intIn(17, 60), r0 = rng.intIn(0, 5), count = rows - r0;
+      const Shape s{n, rows, cols};
+      TestWeight tw(rng.gen()(), t, rows, cols);
+      auto x = rng.normals(size_t(n) * cols);
+      std::fill(x.begin() + 64, x.begin() + 96, 0.0f);  // a block of zeros: activation scale 0
+      const Int8Input in(t, x, n, cols);
+      const fast::Int8Layout l = fast::int8Layout(t);
+      const int64_t blocks = cols / fast::kQBlock;
+      std::vector<uint8_t> panel(size_t(fast::stripsFor(count)) * fast::int8StripBytes(blocks, l));
+      fast::int8PackPanel(tw.w, r0, count, panel.data());
+      const int64_t ldy = count + 2;
+      std::vector<float> direct(size_t(n) * ldy, -7.0f), packed(direct.size(), -7.0f);
+      fast::int8DirectAvx512(tw.w, in.act, n, r0, count, direct.data(), ldy);
+      fast::int8PanelAvx512(in.act, n, blocks, panel.data(), count, packed.data(), ldy, l);
+      QVERIFY2(std::memcmp(direct.data(), packed.data(), direct.size() * 4) == 0,
+               shapeTag(t, s) + " r0=" + std::to_string(r0) +
+                   ": direct differs from the panel kernel by " +
+                   std::to_string(maxRelDiff(direct, packed)));
+    }
+  }
+}
+
 // The strip decoder converts Q8_0 / Q4_0 scales in hardware: the same f32 as fp16ToFp32 (what
 // the scalar packer uses) for every half that is not a NaN, including subnormals and infinities.
 LL_TEST(int8StripScalesEveryHalf) {
