@@ -7,15 +7,19 @@
 #pragma once
 
 #include "remote/remote_session.h"
+#include "runtime/analysis/analysis_call.h"
 #include "ui/analysis_source.h"
+#include "ui/attribution_step.h"
 #include "ui/head_grid_rows.h"
 #include "ui/lens_grid.h"
 #include "ui/remote_job.h"
 #include "ui/snapshot_fill.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ll::ui {
@@ -48,9 +52,29 @@ class RemoteAnalysisJob : public AnalysisSource {
   // The notices of the outputs a remote session cannot fill.
   void fillUnavailable(Snapshot& s) const;
 
+  // The analyses the server's Analyze runs on m_aux (remote_job_panels.cpp): attribution and the
+  // latent-language plot in core(), the layer skip and flow routes as stream stages (core() fills
+  // them only from their caches), as AnalysisJob does.
+  using Stages = std::vector<std::pair<StreamedOutput, std::function<void(Snapshot&)>>>;
+  void fillAnalyses(Snapshot& s, const Alive& alive);
+  void addAnalysisStages(const Snapshot& core, const Alive& alive, Stages& tail);
+  // The named analysis's document, run on m_aux over s.trace as the server holds it (m_last); the
+  // server's refusal of the request (invalid argument, a document over the message limit) is a
+  // std::invalid_argument with its message, what the panel shows.
+  nlohmann::json analyze(const rt::ana::AnalysisRequest& req, const Snapshot& s,
+                         const Alive& alive);
+  void fillAttribution(Snapshot& s, const Alive& alive);
+  void fillLatent(Snapshot& s, const Alive& alive);
+  bool layerSkipCached(const Snapshot& s) const;
+  void runLayerSkip(Snapshot& s, const Alive& alive);
+  bool flowCached(const Snapshot& s) const;
+  void runFlow(Snapshot& s, const Alive& alive);
+
   RemoteTarget m_target;
   std::unique_ptr<remote::RemoteSession> m_session;  // the prompt's runs only (prefix reuse)
   std::unique_ptr<remote::RemoteSession> m_gen;      // the continuation
+  // Analyses that run passes of their own (Analyze), so m_session keeps the prompt's prefix.
+  std::unique_ptr<remote::RemoteSession> m_aux;
   ModelInfo m_info;
   rt::ModelSpec m_spec;
   std::vector<std::string> m_pieces;  // every token id's text, read once at connect
@@ -62,6 +86,24 @@ class RemoteAnalysisJob : public AnalysisSource {
   AttentionMapCache m_attnCache;
   LensGridCache m_lensGrid;
   HeadGridCache m_grid;
+  AttributionStep m_attribution;  // kept while trace and request are
+  struct LatentCache {
+    std::shared_ptr<const rt::Trace> trace;
+    std::string wordA, wordB;
+    std::shared_ptr<const rt::ana::LatentLanguageResult> result;
+    QString error;
+  } m_latentCache;
+  struct LayerSkipCache {
+    std::shared_ptr<const rt::Trace> trace;
+    rt::SkipPart part = rt::SkipPart::Layer;
+    std::shared_ptr<const rt::ana::LayerSkipResult> result;
+    rt::ana::LayerSkipPositions positions;  // every position's values: another token re-reads
+  } m_skipCache;
+  struct FlowCache {
+    std::shared_ptr<const rt::Trace> trace;
+    double threshold = 0;
+    std::shared_ptr<const rt::ana::FlowGraph> graph;
+  } m_flowCache;
 };
 
 }  // namespace ll::ui

@@ -84,6 +84,8 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
     session->open(target.model.toStdString());
     auto gen = std::make_unique<remote::RemoteSession>(opt);
     gen->open(target.model.toStdString());
+    auto aux = std::make_unique<remote::RemoteSession>(opt);
+    aux->open(target.model.toStdString());
     const remote::RemoteModelInfo& ri = session->info();
     if (!ri.hasTokenizer) throw std::runtime_error("the model has no tokenizer");
     m_spec = ri.spec;
@@ -137,6 +139,7 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
         "Induction scores are not available on a remote session (they need a local pass).");
     m_session = std::move(session);
     m_gen = std::move(gen);
+    m_aux = std::move(aux);
   } catch (const remote::RemoteError& e) {
     throw std::runtime_error(
         QStringLiteral("the server %1 says: %2").arg(where, remoteReason(e, where)).toStdString());
@@ -165,18 +168,12 @@ void RemoteAnalysisJob::fillUnavailable(Snapshot& s) const {
   const auto na = [](const char* why) {
     return QStringLiteral("Not available on a remote session (%1).").arg(QLatin1String(why));
   };
-  if (st.attribution.enabled)
-    s.attributionError = na("direct logit attribution reads the model's weights in this process");
-  if (!st.latent.wordA.empty() && !st.latent.wordB.empty())
-    s.latentError = na("the latent-language plot projects through the model in this process");
-  if (st.layerSkip.enabled) s.layerSkipError = na("the layer-skip passes run in this process");
   if (contrastWanted(st.contrast))
     s.contrastError = na("the expert contrast runs its prompt sets in this process");
   if (st.knockout)
     s.knockoutEffectError = na("the knockout's effect is measured by passes in this process");
   if (st.steerRead.enabled) s.steerSweepError = na("the steering sweeps run in this process");
   if (!st.teacher.model.empty()) s.teacherError = na("the teacher model runs in this process");
-  if (st.flow.enabled) s.flowError = na("the flow graph reads the model's weights in this process");
   if (st.patching.enabled) s.patchingError = na("activation patching runs in this process");
   if (st.steering.enabled)
     s.steeringError = na("steering vectors are computed and applied in this process");

@@ -158,6 +158,7 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     }
     s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                          : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
+    fillAnalyses(s, alive);
     fillUnavailable(s);
     s.computeMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -205,7 +206,9 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
       s.continuation = QString::fromUtf8(gen.text);
       s.hasContinuation = true;
     });
-    stage(StreamedOutput::Answers, true, [&](Snapshot& s) {
+    Stages tail;  // the stages after the answers, in order; the last one completes the stream
+    addAnalysisStages(*cur, alive, tail);
+    stage(StreamedOutput::Answers, tail.empty(), [&](Snapshot& s) {
       s.hasAnswers = true;
       if (!s.selectionError.isEmpty() || s.kept.empty()) return;
       const QString na = QStringLiteral(
@@ -214,6 +217,8 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
       s.answerFull = na;
       s.answerKept = na;
     });
+    for (size_t i = 0; i < tail.size(); ++i)
+      stage(tail[i].first, i + 1 == tail.size(), tail[i].second);
   } catch (const remote::RemoteError& e) {
     rethrow(e, m_target.address());
   }

@@ -3,6 +3,7 @@
 // a knockout, a prompt edit with prefix reuse); File > Connect to server shows the remote model; a
 // server killed mid-run leaves the last panels marked stale with a clear error, and connecting
 // again works; a wrong token keeps the current model. Skips without gRPC or ../shared.
+#include "gui_remote_support.h"
 #include "ui/connect_dialog.h"
 #include "ui/main_window.h"
 #include "ui/model_panel.h"
@@ -28,71 +29,9 @@
 #include <memory>
 
 using namespace ll;
+using namespace guiremote;
 
 namespace {
-
-// A `layerlens-cli serve` on 127.0.0.1 with a free port, read from its `listening on` line.
-class Server {
- public:
-  ~Server() {
-    if (m_p.state() != QProcess::NotRunning) {
-      m_p.terminate();
-      if (!m_p.waitForFinished(5000)) kill();
-    }
-  }
-  bool start(const QString& models, const QStringList& extra = {}) {
-    m_p.setProgram(qEnvironmentVariable("LAYERLENS_CLI"));
-    m_p.setArguments(QStringList{"serve", "--listen", "127.0.0.1:0", "--models", models} + extra);
-    m_p.start();
-    if (!m_p.waitForStarted(10000)) return false;
-    QByteArray out;
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < 30000 && m_p.state() == QProcess::Running) {
-      m_p.waitForReadyRead(200);
-      out += m_p.readAllStandardOutput();
-      const qsizetype at = out.indexOf("listening on ");
-      const qsizetype end = at >= 0 ? out.indexOf('\n', at) : -1;
-      if (end > at) {
-        const QString address = QString::fromUtf8(out.mid(at + 13, end - at - 13)).trimmed();
-        const qsizetype colon = address.lastIndexOf(QLatin1Char(':'));
-        m_host = address.left(colon);
-        m_port = address.mid(colon + 1).toInt();
-        return m_port > 0;
-      }
-    }
-    return false;
-  }
-  ui::RemoteTarget target(const QString& model, const QString& tokenFile = {}) const {
-    ui::RemoteTarget t;
-    t.host = m_host;
-    t.port = m_port;
-    t.model = model;
-    t.tokenFile = tokenFile;
-    return t;
-  }
-  void kill() {
-    m_p.kill();  // SIGKILL: no goodbye to the clients
-    m_p.waitForFinished(5000);
-  }
-
- private:
-  QProcess m_p;
-  QString m_host;
-  int m_port = 0;
-};
-
-QString modelsDir() {
-  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
-  return dir.isEmpty() ? QString() : QString::fromLocal8Bit(dir) + QStringLiteral("/models");
-}
-
-// Bit for bit (NaN included): a std::vector or an rt::TraceTensor.
-template <class A>
-bool sameBits(const A& a, const A& b) {
-  return a.size() == b.size() &&
-         (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(*a.data())) == 0);
-}
 
 bool sameTop(const std::vector<std::pair<QString, float>>& a,
              const std::vector<std::pair<QString, float>>& b) {
@@ -110,30 +49,6 @@ bool sameOverlap(const std::vector<std::pair<QString, double>>& a,
     if (a[i].first != b[i].first || std::memcmp(&a[i].second, &b[i].second, sizeof(double)))
       return false;
   return true;
-}
-
-// The complete snapshot of `state` (analysisFailed: null).
-ui::SnapshotPtr settle(ui::SessionController& c, const ui::ViewState& state) {
-  QSignalSpy failed(&c, &ui::SessionController::analysisFailed);
-  c.analyze(state);
-  const uint64_t gen = c.generation();
-  QElapsedTimer t;
-  t.start();
-  while (t.elapsed() < 120000 && failed.isEmpty()) {
-    QTest::qWait(10);
-    const ui::SnapshotPtr s = c.latest();
-    if (s && s->generation == gen && s->complete && !c.busy()) return s;
-  }
-  if (!failed.isEmpty()) qWarning() << "analysis failed:" << failed.first().first().toString();
-  return nullptr;
-}
-
-bool waitLoaded(ui::SessionController& c, QSignalSpy& loaded, QSignalSpy& failed) {
-  QElapsedTimer t;
-  t.start();
-  while (t.elapsed() < 120000 && loaded.isEmpty() && failed.isEmpty()) QTest::qWait(20);
-  if (!failed.isEmpty()) qWarning() << "load failed:" << failed.first().at(1).toString();
-  return !loaded.isEmpty() && !c.busy();
 }
 
 // Every panel output a remote session fills, bit for bit.
@@ -206,19 +121,7 @@ class TestGuiRemote : public QObject {
 
  private:
   // Skips without the client, the CLI or the fixtures; the models folder otherwise.
-  QString setUp() {
-    if (!ui::remoteClientBuilt())
-      QTest::qSkip("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)", __FILE__,
-                   __LINE__);
-    else if (qEnvironmentVariable("LAYERLENS_CLI").isEmpty() ||
-             !QFile::exists(qEnvironmentVariable("LAYERLENS_CLI")))
-      QTest::qSkip("layerlens-cli not built", __FILE__, __LINE__);
-    else if (modelsDir().isEmpty() || !QFile::exists(modelsDir() + "/stories260K.gguf"))
-      QTest::qSkip("../shared/models not found", __FILE__, __LINE__);
-    else
-      return modelsDir();
-    return {};
-  }
+  QString setUp() { return modelsOrSkip(); }
 
   void parity(const QString& model, bool moe) {
     const QString models = setUp();
@@ -303,14 +206,9 @@ class TestGuiRemote : public QObject {
     QVERIFY(waitLoaded(remote, rl, rf));
     ui::ViewState st;
     st.prompt = "One day a cat";
-    st.layerSkip.enabled = true;
-    st.flow.enabled = true;
     st.selection.method = ui::SelectMethod::PromptDistill;
     const ui::SnapshotPtr s = settle(remote, st);
     QVERIFY(s);
-    QVERIFY(s->attributionError.contains("not available on a remote session", Qt::CaseInsensitive));
-    QVERIFY(s->layerSkipError.contains("not available on a remote session", Qt::CaseInsensitive));
-    QVERIFY(s->flowError.contains("not available on a remote session", Qt::CaseInsensitive));
     QVERIFY(s->selectionError.contains("not available on a remote session", Qt::CaseInsensitive));
     QString error = "unset";
     remote.runTask([](rt::Session&) {}, [&](const QString& e) { error = e; });

@@ -1,0 +1,122 @@
+// What the GUI's remote tests share (tst_gui_remote*.cpp): a real `layerlens-cli serve` on
+// loopback, the shared models folder, bit-for-bit comparison, and waiting for a SessionController
+// to load a model and to settle on a ViewState.
+#pragma once
+
+#include "ui/remote_job.h"
+#include "ui/session_controller.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <cstring>
+
+namespace guiremote {
+
+using namespace ll;
+
+// A `layerlens-cli serve` on 127.0.0.1 with a free port, read from its `listening on` line.
+class Server {
+ public:
+  ~Server() {
+    if (m_p.state() != QProcess::NotRunning) {
+      m_p.terminate();
+      if (!m_p.waitForFinished(5000)) kill();
+    }
+  }
+  bool start(const QString& models, const QStringList& extra = {}) {
+    m_p.setProgram(qEnvironmentVariable("LAYERLENS_CLI"));
+    m_p.setArguments(QStringList{"serve", "--listen", "127.0.0.1:0", "--models", models} + extra);
+    m_p.start();
+    if (!m_p.waitForStarted(10000)) return false;
+    QByteArray out;
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 30000 && m_p.state() == QProcess::Running) {
+      m_p.waitForReadyRead(200);
+      out += m_p.readAllStandardOutput();
+      const qsizetype at = out.indexOf("listening on ");
+      const qsizetype end = at >= 0 ? out.indexOf('\n', at) : -1;
+      if (end > at) {
+        const QString address = QString::fromUtf8(out.mid(at + 13, end - at - 13)).trimmed();
+        const qsizetype colon = address.lastIndexOf(QLatin1Char(':'));
+        m_host = address.left(colon);
+        m_port = address.mid(colon + 1).toInt();
+        return m_port > 0;
+      }
+    }
+    return false;
+  }
+  ui::RemoteTarget target(const QString& model, const QString& tokenFile = {}) const {
+    ui::RemoteTarget t;
+    t.host = m_host;
+    t.port = m_port;
+    t.model = model;
+    t.tokenFile = tokenFile;
+    return t;
+  }
+  void kill() {
+    m_p.kill();  // SIGKILL: no goodbye to the clients
+    m_p.waitForFinished(5000);
+  }
+
+ private:
+  QProcess m_p;
+  QString m_host;
+  int m_port = 0;
+};
+
+QString modelsDir() {
+  const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
+  return dir.isEmpty() ? QString() : QString::fromLocal8Bit(dir) + QStringLiteral("/models");
+}
+
+// Bit for bit (NaN included): a std::vector or an rt::TraceTensor.
+template <class A>
+bool sameBits(const A& a, const A& b) {
+  return a.size() == b.size() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(*a.data())) == 0);
+}
+
+// The complete snapshot of `state` (analysisFailed: null).
+ui::SnapshotPtr settle(ui::SessionController& c, const ui::ViewState& state) {
+  QSignalSpy failed(&c, &ui::SessionController::analysisFailed);
+  c.analyze(state);
+  const uint64_t gen = c.generation();
+  QElapsedTimer t;
+  t.start();
+  while (t.elapsed() < 120000 && failed.isEmpty()) {
+    QTest::qWait(10);
+    const ui::SnapshotPtr s = c.latest();
+    if (s && s->generation == gen && s->complete && !c.busy()) return s;
+  }
+  if (!failed.isEmpty()) qWarning() << "analysis failed:" << failed.first().first().toString();
+  return nullptr;
+}
+
+bool waitLoaded(ui::SessionController& c, QSignalSpy& loaded, QSignalSpy& failed) {
+  QElapsedTimer t;
+  t.start();
+  while (t.elapsed() < 120000 && loaded.isEmpty() && failed.isEmpty()) QTest::qWait(20);
+  if (!failed.isEmpty()) qWarning() << "load failed:" << failed.first().at(1).toString();
+  return !loaded.isEmpty() && !c.busy();
+}
+
+// The models folder; a skip (and "") without the remote client, the CLI or the fixtures.
+inline QString modelsOrSkip() {
+  if (!ui::remoteClientBuilt())
+    QTest::qSkip("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)", __FILE__, __LINE__);
+  else if (qEnvironmentVariable("LAYERLENS_CLI").isEmpty() ||
+           !QFile::exists(qEnvironmentVariable("LAYERLENS_CLI")))
+    QTest::qSkip("layerlens-cli not built", __FILE__, __LINE__);
+  else if (modelsDir().isEmpty() || !QFile::exists(modelsDir() + "/stories260K.gguf"))
+    QTest::qSkip("../shared/models not found", __FILE__, __LINE__);
+  else
+    return modelsDir();
+  return {};
+}
+
+}  // namespace guiremote

@@ -1,0 +1,184 @@
+// The analysis panels the server computes with its Analyze call (issue 17): direct logit
+// attribution, the latent-language plot, the layer skip and the flow routes of a remote
+// SessionController equal a local one's bit for bit on stories260K and stories260K-moe4, with a
+// knockout and an expert ban in force, with another selected token (the layer skip re-read from
+// its every-position values) and after a prompt edit. Skips without gRPC or ../shared.
+#include "gui_remote_support.h"
+#include "runtime/analysis/attribution.h"
+
+#include <QStandardPaths>
+#include <QTest>
+
+#include <cstring>
+
+using namespace ll;
+using namespace guiremote;
+
+namespace {
+
+template <class T>
+bool same(const T& a, const T& b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+void compareAttribution(const ui::Snapshot& l, const ui::Snapshot& r) {
+  QCOMPARE(r.attributionError, l.attributionError);
+  QCOMPARE(r.attributionTargetText, l.attributionTargetText);
+  QCOMPARE(r.attributionOtherText, l.attributionOtherText);
+  QCOMPARE(bool(r.attribution), bool(l.attribution));
+  if (!l.attribution) return;
+  const rt::ana::Attribution &a = *l.attribution, &b = *r.attribution;
+  QCOMPARE(b.nLayer, a.nLayer);
+  QCOMPARE(b.nHead, a.nHead);
+  QCOMPARE(b.position, a.position);
+  QCOMPARE(b.target, a.target);
+  QCOMPARE(b.other, a.other);
+  QVERIFY2(same(b.embed, a.embed) && same(b.bias, a.bias) && same(b.steering, a.steering),
+           "attribution constants");
+  QVERIFY2(same(b.logit, a.logit) && same(b.modelLogit, a.modelLogit), "attribution logit");
+  QCOMPARE(b.softcapped, a.softcapped);
+  QVERIFY2(sameBits(b.attn, a.attn) && sameBits(b.mlp, a.mlp), "attribution layers");
+  QVERIFY2(sameBits(b.heads, a.heads), "attribution heads");
+}
+
+void compareLatent(const ui::Snapshot& l, const ui::Snapshot& r) {
+  QCOMPARE(r.latentError, l.latentError);
+  QCOMPARE(r.latentTokensA, l.latentTokensA);
+  QCOMPARE(r.latentTokensB, l.latentTokensB);
+  QCOMPARE(bool(r.latent), bool(l.latent));
+  if (!l.latent) return;
+  QCOMPARE(r.latent->nLayer, l.latent->nLayer);
+  QCOMPARE(r.latent->position, l.latent->position);
+  QVERIFY(r.latent->tokensA == l.latent->tokensA && r.latent->tokensB == l.latent->tokensB);
+  QVERIFY2(sameBits(r.latent->a, l.latent->a) && sameBits(r.latent->b, l.latent->b),
+           "latent-language masses");
+}
+
+void compareLayerSkip(const ui::Snapshot& l, const ui::Snapshot& r) {
+  QCOMPARE(r.layerSkipError, l.layerSkipError);
+  QCOMPARE(bool(r.layerSkip), bool(l.layerSkip));
+  if (!l.layerSkip) return;
+  const rt::ana::LayerSkipResult &a = *l.layerSkip, &b = *r.layerSkip;
+  QCOMPARE(b.nLayer, a.nLayer);
+  QCOMPARE(b.nTokens, a.nTokens);
+  QCOMPARE(b.position, a.position);
+  QVERIFY(b.part == a.part);
+  QCOMPARE(b.top1, a.top1);
+  QVERIFY2(sameBits(b.kl, a.kl) && sameBits(b.klMean, a.klMean), "layer skip KL");
+  QVERIFY2(sameBits(b.klAll, a.klAll) && sameBits(b.top1SkipAll, a.top1SkipAll),
+           "layer skip every position");
+  QVERIFY2(sameBits(b.top1Skip, a.top1Skip) && sameBits(b.top1Changed, a.top1Changed),
+           "layer skip top-1");
+  QVERIFY2(sameBits(b.relUpdate, a.relUpdate) && sameBits(b.cosUpdate, a.cosUpdate) &&
+               sameBits(b.active, a.active),
+           "layer skip update measures");
+}
+
+void compareFlow(const ui::Snapshot& l, const ui::Snapshot& r) {
+  QCOMPARE(r.flowError, l.flowError);
+  QCOMPARE(bool(r.flow), bool(l.flow));
+  if (!l.flow) return;
+  const rt::ana::FlowGraph &a = *l.flow, &b = *r.flow;
+  QCOMPARE(b.nLayer, a.nLayer);
+  QCOMPARE(b.nTokens, a.nTokens);
+  QVERIFY(same(b.threshold, a.threshold));
+  QCOMPARE(b.pairsTotal, a.pairsTotal);
+  QCOMPARE(b.pairsEvaluated, a.pairsEvaluated);
+  QCOMPARE(b.edges.size(), a.edges.size());
+  for (size_t k = 0; k < a.edges.size(); ++k) {
+    const rt::ana::FlowEdge &x = a.edges[k], &y = b.edges[k];
+    QVERIFY2(x.layer == y.layer && x.kind == y.kind && x.src == y.src && x.dst == y.dst &&
+                 same(x.weight, y.weight),
+             qPrintable(QStringLiteral("flow edge %1").arg(k)));
+  }
+}
+
+// Loads modelFile locally and `model` from the server into the two controllers.
+bool loadBoth(ui::SessionController& local, ui::SessionController& remote, const Server& srv,
+              const QString& modelFile, const QString& model) {
+  QSignalSpy ll(&local, &ui::SessionController::modelLoaded);
+  QSignalSpy lf(&local, &ui::SessionController::loadFailed);
+  QSignalSpy rl(&remote, &ui::SessionController::modelLoaded);
+  QSignalSpy rf(&remote, &ui::SessionController::loadFailed);
+  local.loadModel(modelFile);
+  remote.connectRemote(srv.target(model));
+  return waitLoaded(local, ll, lf) && waitLoaded(remote, rl, rf);
+}
+
+}  // namespace
+
+class TestGuiRemotePanels : public QObject {
+  Q_OBJECT
+
+  void parity(const QString& model, bool moe) {
+    const QString models = modelsOrSkip();
+    if (models.isEmpty()) return;
+    Server srv;
+    QVERIFY(srv.start(models));
+    ui::SessionController local, remote;
+    QVERIFY(loadBoth(local, remote, srv, models + "/" + model, model));
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little girl named Lily";
+    st.outputTokens = 4;
+    st.attribution.enabled = true;
+    st.latent.wordA = "girl";
+    st.latent.wordB = "Lily";
+    st.layerSkip.enabled = true;
+    st.flow.enabled = true;
+    st.flow.threshold = 0.03;
+    const auto same = [&](const ui::ViewState& v) {
+      const ui::SnapshotPtr l = settle(local, v), r = settle(remote, v);
+      QVERIFY(l && r);
+      // What is compared is there (not two empty views).
+      QVERIFY2(l->attribution && l->latent && l->layerSkip && l->flow,
+               qPrintable(l->attributionError + l->latentError + l->layerSkipError + l->flowError));
+      QVERIFY(!l->flow->edges.empty());
+      QCOMPARE(r->token, l->token);
+      compareAttribution(*l, *r);
+      compareLatent(*l, *r);
+      compareLayerSkip(*l, *r);
+      compareFlow(*l, *r);
+    };
+    same(st);
+    if (QTest::currentTestFailed()) return;
+    // Another selected token: the attribution there, the layer skip re-read at it.
+    st.token = 3;
+    same(st);
+    if (QTest::currentTestFailed()) return;
+    // Interventions: a knockout of token 1 for the last queries, an expert ban on the MoE; a
+    // difference of two named tokens, the attention sublayer skipped, another threshold.
+    st.knockout = rt::Knockout{{}, {1}, 0, 2, 5};
+    if (moe) st.routerEdits = {{0, 1, rt::RouterEditKind::Ban, 0.0f}};
+    st.attribution.target = "little";  // the piece " little"
+    st.attribution.other = "265";      // " the", by id
+    st.layerSkip.part = rt::SkipPart::Attention;
+    st.flow.threshold = 0.1;
+    same(st);
+    if (QTest::currentTestFailed()) return;
+    // A prompt edit (prefix reuse on both sides), the last token selected again.
+    st.prompt += " who loved";
+    st.token = -1;
+    same(st);
+    if (QTest::currentTestFailed()) return;
+    // A word and a token the model cannot read: the same message on both sides.
+    st.latent.wordB = " ";
+    st.attribution.target = "not one token at all";
+    const ui::SnapshotPtr l = settle(local, st), r = settle(remote, st);
+    QVERIFY(l && r);
+    QVERIFY(!l->latentError.isEmpty() && !l->attributionError.isEmpty());
+    compareAttribution(*l, *r);
+    compareLatent(*l, *r);
+  }
+
+ private slots:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    if (!ui::remoteClientBuilt())
+      QSKIP("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)");
+  }
+  void panelsEqualLocalDense() { parity(QStringLiteral("stories260K.gguf"), false); }
+  void panelsEqualLocalMoe() { parity(QStringLiteral("stories260K-moe4.gguf"), true); }
+};
+
+QTEST_MAIN(TestGuiRemotePanels)
+#include "tst_gui_remote_panels.moc"
