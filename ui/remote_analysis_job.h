@@ -46,9 +46,15 @@ class RemoteAnalysisJob : public AnalysisSource {
  private:
   // Runs the prompt (or keeps the last run when neither text nor interventions changed) and
   // fetches what the panels read; the trace is complete before any snapshot holds it.
-  void runPrompt(const std::string& text, const rt::Interventions& iv, const Alive& alive,
-                 const LayerProgress& onLayer);
+  // ids: the templated prompt's tokens (special tokens parsed); null: the text as typed.
+  void runPrompt(const std::string& text, const std::vector<int32_t>* ids,
+                 const rt::Interventions& iv, const Alive& alive, const LayerProgress& onLayer);
   std::string piece(int32_t id) const;
+  // The model card's parts that come from the server's info document and a run there
+  // (remote_job_model_card.cpp): the chat-template family (a name this client knows, else none)
+  // and the induction scores, run on aux as AnalysisJob::load runs them.
+  static void fillModelCard(const nlohmann::json& infoJson, int32_t bos, const rt::ModelSpec& spec,
+                            remote::RemoteSession& aux, ModelInfo& info);
   // The notices of the outputs a remote session cannot fill.
   void fillUnavailable(Snapshot& s) const;
 

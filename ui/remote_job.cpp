@@ -120,7 +120,6 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
     in.nFfExpert = m_spec.nFfExpert;
     in.fileBytes = j.value("file_size", quint64(0));
     in.quantization = quantSummary(j.value("tensor_types", nlohmann::json()));
-    // The info document says whether a template is there, not which: prompts run as typed.
     in.hasTemplate = j.value("chat_template", false);
     in.backend = QStringLiteral("%1 on the server %2")
                      .arg(QString::fromStdString(ri.backend.empty() ? "cpu" : ri.backend), where);
@@ -135,8 +134,7 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
       if (spec.value("attention_sinks", false)) f << QStringLiteral("attention sinks");
     }
     in.attentionFeatures = f.join(QStringLiteral("; "));
-    in.inductionNote = QStringLiteral(
-        "Induction scores are not available on a remote session (they need a local pass).");
+    fillModelCard(j, ri.bos, m_spec, *aux, in);
     m_session = std::move(session);
     m_gen = std::move(gen);
     m_aux = std::move(aux);

@@ -2,11 +2,16 @@
 // attribution, the latent-language plot, the layer skip and the flow routes of a remote
 // SessionController equal a local one's bit for bit on stories260K and stories260K-moe4, with a
 // knockout and an expert ban in force, with another selected token (the layer skip re-read from
-// its every-position values) and after a prompt edit. Skips without gRPC or ../shared.
+// its every-position values) and after a prompt edit. The model card's induction scores and chat
+// template family equal the local ones, and a templated prompt runs as in process (on a copy of
+// stories260K given a chatml template: no fixture has one). Skips without gRPC or ../shared.
 #include "gui_remote_support.h"
 #include "runtime/analysis/attribution.h"
+#include "runtime/formats/gguf.h"
+#include "runtime/formats/gguf_writer.h"
 
 #include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cstring>
@@ -91,6 +96,20 @@ void compareFlow(const ui::Snapshot& l, const ui::Snapshot& r) {
                  same(x.weight, y.weight),
              qPrintable(QStringLiteral("flow edge %1").arg(k)));
   }
+}
+
+// stories260K with a chatml tokenizer.chat_template added (the fixtures have none).
+void writeTemplatedModel(const QString& from, const QString& to) {
+  const auto src = rt::GgufFile::open(from.toStdString());
+  rt::GgufWriter w;
+  w.copyMetadata(from.toStdString(), "");
+  w.addString("tokenizer.chat_template",
+              "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+              "{% endfor %}<|im_start|>assistant\n");
+  for (const auto& t : src->tensors())
+    w.addTensor(t.name, uint32_t(t.type), t.ne,
+                [p = t.data, n = t.nbytes] { return std::vector<uint8_t>(p, p + n); });
+  w.write(to.toStdString());
 }
 
 // Loads modelFile locally and `model` from the server into the two controllers.
@@ -178,6 +197,62 @@ class TestGuiRemotePanels : public QObject {
   }
   void panelsEqualLocalDense() { parity(QStringLiteral("stories260K.gguf"), false); }
   void panelsEqualLocalMoe() { parity(QStringLiteral("stories260K-moe4.gguf"), true); }
+
+  // The induction scores (NaN where a layer cannot see the stripe) and their note, bit for bit;
+  // gemma3-tiny has sliding-window layers.
+  void modelCardEqualsLocal() {
+    const QString models = modelsOrSkip();
+    if (models.isEmpty()) return;
+    Server srv;
+    QVERIFY(srv.start(models));
+    for (const QString model :
+         {QStringLiteral("stories260K-moe4.gguf"), QStringLiteral("gemma3-tiny.gguf")}) {
+      ui::SessionController local, remote;
+      QVERIFY(loadBoth(local, remote, srv, models + "/" + model, model));
+      const ui::ModelInfo &l = local.modelInfo(), &r = remote.modelInfo();
+      QVERIFY2(!l.induction.empty(), qPrintable(model));
+      QCOMPARE(r.inductionN, l.inductionN);
+      QVERIFY2(sameBits(r.induction, l.induction), qPrintable(model));
+      QCOMPARE(r.inductionNote, l.inductionNote);
+      QCOMPARE(r.hasTemplate, l.hasTemplate);
+      QCOMPARE(r.chatFormat, l.chatFormat);
+    }
+  }
+
+  // The chat template: the server's info names the family, and a templated prompt gives the same
+  // run text, tokens, spans, logits and continuation as in process.
+  void chatTemplateEqualsLocal() {
+    const QString models = modelsOrSkip();
+    if (models.isEmpty()) return;
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    writeTemplatedModel(models + "/stories260K.gguf", dir.filePath("chat.gguf"));
+    Server srv;
+    QVERIFY(srv.start(dir.path()));
+    ui::SessionController local, remote;
+    QVERIFY(loadBoth(local, remote, srv, dir.filePath("chat.gguf"), "chat.gguf"));
+    QCOMPARE(local.modelInfo().chatFormat, QStringLiteral("chatml"));
+    QCOMPARE(remote.modelInfo().chatFormat, local.modelInfo().chatFormat);
+    QVERIFY(remote.modelInfo().hasTemplate);
+    ui::ViewState st;
+    st.prompt = "Once upon a time";
+    st.outputTokens = 4;
+    st.chatTemplate = true;
+    for (const std::string edit : {"", " there was"}) {
+      st.prompt += edit;
+      const ui::SnapshotPtr l = settle(local, st), r = settle(remote, st);
+      QVERIFY(l && r && l->trace && r->trace);
+      QVERIFY2(l->runText.size() > st.prompt.size() && l->userOffset > 0, "the template applied");
+      QCOMPARE(r->runText, l->runText);
+      QCOMPARE(r->userOffset, l->userOffset);
+      QCOMPARE(r->tokens, l->tokens);
+      QVERIFY(r->charSpans == l->charSpans);
+      QVERIFY(r->trace->ids == l->trace->ids);
+      QVERIFY2(sameBits(r->trace->logits, l->trace->logits), "trace logits");
+      QCOMPARE(r->continuation, l->continuation);
+      compareAttribution(*l, *r);
+    }
+  }
 };
 
 QTEST_MAIN(TestGuiRemotePanels)
