@@ -302,6 +302,13 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   return snap;
 }
 
+AnalysisSource::ExportReads AnalysisJob::exportReads(const std::shared_ptr<const rt::Trace>& trace,
+                                                     bool) {
+  if (!trace) throw std::runtime_error("nothing to export yet");
+  rt::Session* session = m_aux.get();
+  return {trace, [session, trace](int l, int h) { return session->attentionMap(*trace, l, h); }};
+}
+
 void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {
   const rt::Trace& tr = *s.trace;
   // PromptDistill re-runs the prompt with its stages' masks on the aux session; the other methods

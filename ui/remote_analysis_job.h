@@ -42,6 +42,9 @@ class RemoteAnalysisJob : public AnalysisSource {
               const StageProgress& progress = {}) override;
   rt::Session* taskSession() override { return nullptr; }
   QString taskRefusal() const override;
+  // The maps from the server; with residuals, a copy of the trace with the residual stream read
+  // (the snapshots' copy stays as their panels read it). remote_job_exports.cpp
+  ExportReads exportReads(const std::shared_ptr<const rt::Trace>& trace, bool residuals) override;
 
  private:
   // Runs the prompt (or keeps the last run when neither text nor interventions changed) and

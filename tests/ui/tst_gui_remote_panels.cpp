@@ -4,11 +4,16 @@
 // knockout and an expert ban in force, with another selected token (the layer skip re-read from
 // its every-position values) and after a prompt edit. The model card's induction scores and chat
 // template family equal the local ones, and a templated prompt runs as in process (on a copy of
-// stories260K given a chatml template: no fixture has one). Skips without gRPC or ../shared.
+// stories260K given a chatml template: no fixture has one). The exports that read beyond a snapshot
+// (every head's map, the residual stream) write the same files from a server as in process. Skips
+// without gRPC or ../shared.
 #include "gui_remote_support.h"
 #include "runtime/analysis/attribution.h"
 #include "runtime/formats/gguf.h"
 #include "runtime/formats/gguf_writer.h"
+#include "ui/export_actions.h"
+#include "ui/main_window.h"
+#include "ui_wait.h"
 
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -110,6 +115,21 @@ void writeTemplatedModel(const QString& from, const QString& to) {
     w.addTensor(t.name, uint32_t(t.type), t.ne,
                 [p = t.data, n = t.nbytes] { return std::vector<uint8_t>(p, p + n); });
   w.write(to.toStdString());
+}
+
+// Runs exportFullView and waits for its result ("" on success).
+QString exportFull(ui::MainWindow* w, const QString& view, const QString& path) {
+  QString result = "pending", error;
+  if (!ui::exportFullView(
+          w, view, path, [&](const QString& e) { result = e; }, &error))
+    return "not started: " + error;
+  for (int t = 0; t < 120000 && result == "pending"; t += 10) QTest::qWait(10);
+  return result;
+}
+
+QByteArray fileBytes(const QString& path) {
+  QFile f(path);
+  return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
 // Loads modelFile locally and `model` from the server into the two controllers.
@@ -251,6 +271,44 @@ class TestGuiRemotePanels : public QObject {
       QVERIFY2(sameBits(r->trace->logits, l->trace->logits), "trace logits");
       QCOMPARE(r->continuation, l->continuation);
       compareAttribution(*l, *r);
+    }
+  }
+
+  // File > Export of the head grid (.npy [L, H, T, T] and the figure) and of the residual stream
+  // (one layer, every layer): the same bytes from a server as from the model in this process.
+  void fullExportsEqualLocal() {
+    const QString models = modelsOrSkip();
+    if (models.isEmpty()) return;
+    Server srv;
+    QVERIFY(srv.start(models));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ui::MainWindow local(nullptr), remote(nullptr);
+    for (ui::MainWindow* w : {&local, &remote}) {
+      w->setDebounceMs(0);
+      w->show();
+    }
+    QSignalSpy ll(local.controller(), &ui::SessionController::modelLoaded);
+    QSignalSpy rl(remote.controller(), &ui::SessionController::modelLoaded);
+    local.openModel(models + "/stories260K-moe4.gguf");
+    remote.connectToServer(srv.target("stories260K-moe4.gguf"));
+    QTRY_VERIFY_WITH_TIMEOUT(!ll.isEmpty() && !rl.isEmpty(), 60000);
+    const QString prompt = QStringLiteral("Once upon a time there was a little girl");
+    for (ui::MainWindow* w : {&local, &remote}) {
+      w->setPrompt(prompt);
+      QVERIFY(uitest::waitSettled(w, 60000, prompt));
+    }
+    const std::pair<QString, QString> exports[] = {{"headgrid", "grid.npy"},
+                                                   {"headgrid", "grid.png"},
+                                                   {"residual", "resid.npy"},
+                                                   {"residuals", "resids.npy"}};
+    for (const auto& [view, file] : exports) {
+      const QString l = dir.filePath("local-" + file), r = dir.filePath("remote-" + file);
+      QCOMPARE(exportFull(&local, view, l), QString());
+      QCOMPARE(exportFull(&remote, view, r), QString());
+      const QByteArray lb = fileBytes(l);
+      QVERIFY2(lb.size() > 1000, qPrintable(file));
+      QVERIFY2(fileBytes(r) == lb, qPrintable(view + " " + file));
     }
   }
 };
