@@ -268,6 +268,7 @@ RemoteTrace RemoteSession::run(const rt::RunRequest& r, const rt::RunProgress& p
       }
     } else if (ev.has_done()) {
       out.id = ev.done().trace_id();
+      out.session = m_impl->sessionId;
       out.trace = traceSkeleton(ev.done(), r);
     }
   }
@@ -448,13 +449,18 @@ std::vector<rt::ana::OutputArray> analyzeArrays(const pb::AnalyzeDone& done) {
 std::string RemoteSession::analyze(const std::string& name, const std::string& requestJson,
                                    const rt::Interventions& interventions,
                                    const rt::RunProgress& progress,
-                                   std::vector<rt::ana::OutputArray>* arrays) {
+                                   std::vector<rt::ana::OutputArray>* arrays,
+                                   const RemoteTrace* on) {
   m_impl->needSession();
   pb::AnalyzeRequest req;
   req.set_session_id(m_impl->sessionId);
   req.set_name(name);
   req.set_request_json(requestJson);
   toProto(interventions, req.mutable_interventions());
+  if (on) {
+    req.set_trace_session_id(on->session);
+    req.set_trace_id(on->id);
+  }
   grpc::ClientContext ctx;
   m_impl->prepare(ctx);
   auto reader = m_impl->stub->Analyze(&ctx, req);

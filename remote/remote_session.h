@@ -52,6 +52,7 @@ struct RemoteModelInfo {
 // fills the arrays asked for.
 struct RemoteTrace {
   int64_t id = 0;
+  std::string session;  // the server session that ran it
   std::shared_ptr<rt::Trace> trace;
 };
 
@@ -89,11 +90,14 @@ class RemoteSession {
   rt::Generation generate(const rt::GenerateRequest& req, const rt::TokenCallback& onToken = {});
   // The document of a named analysis on the session's prompt (runtime/analysis/analysis_call.h):
   // requestJson holds its fields. progress as in run(); a newer request on the session cancels it.
-  // arrays (when given) receives the arrays the command writes beside the document.
+  // arrays (when given) receives the arrays the command writes beside the document. on (when
+  // given): the trace attribute, skip, latent and flow read instead of running the prompt (a run of
+  // this or another session on the same model; interventions are then its own).
   std::string analyze(const std::string& name, const std::string& requestJson,
                       const rt::Interventions& interventions = {},
                       const rt::RunProgress& progress = {},
-                      std::vector<rt::ana::OutputArray>* arrays = nullptr);
+                      std::vector<rt::ana::OutputArray>* arrays = nullptr,
+                      const RemoteTrace* on = nullptr);
 
  private:
   struct Impl;

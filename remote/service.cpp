@@ -395,6 +395,13 @@ grpc::Status Service::Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest
     env.openModel = [&](rt::Session& other, const std::string& path) {
       other.attach(m_models.get(path), s->backend);
     };
+    if (!req->trace_session_id().empty()) {
+      // Another session's trace: only of the very model this session computes with.
+      const std::shared_ptr<ServerSession> owner = m_sessions.find(req->trace_session_id());
+      if (&owner->session.model() != &s->session.model())
+        throw std::invalid_argument("trace_session_id: a session on another model");
+      env.trace = owner->trace(req->trace_id());
+    }
     rt::ana::AnalysisOutput res;
     try {
       res = rt::ana::runAnalysis(

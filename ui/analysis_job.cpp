@@ -1,6 +1,7 @@
 #include "ui/analysis_job.h"
 
 #include "runtime/analysis/attention_stats.h"
+#include "runtime/analysis/induction_card.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/lens.h"
 #include "runtime/analysis/method_limits.h"
@@ -117,22 +118,13 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   steer->attachSharing(*s);  // one copy of the weights (matters on a GPU)
   // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
   // computed once here rather than per keystroke.
-  if (m.tokenizer && sp.nVocab > 8) {
-    int n = std::clamp(sp.nCtx > 0 ? sp.nCtx / 4 : 24, 4, 24);
-    // The stripe lies n - 1 tokens back: keep it inside a sliding window where one is that short.
-    if (sp.window > 0) n = std::min(n, std::max(4, sp.window));
-    int32_t bos = m.tokenizer->bos();
-    if (bos < 0) bos = 0;
-    const auto ids = ana::inductionPrompt(bos, n, std::min(3, sp.nVocab - 1), sp.nVocab);
-    const auto tr = ana::runIds(*aux, ids);
-    info.induction = ana::inductionScores(*tr, n);
-    info.inductionN = n;
-    for (int l = 0; l < sp.nLayer; ++l)
-      if (ana::inductionHidden(sp, l, n))
-        for (int h = 0; h < sp.nHead; ++h)
-          info.induction[size_t(l) * sp.nHead + h] = std::numeric_limits<float>::quiet_NaN();
-    for (const auto& w : ana::inductionWarnings(sp, n))
-      info.inductionNote = QString::fromStdString(w);
+  if (m.tokenizer) {
+    const ana::InductionCard card =
+        ana::inductionCard(sp, m.tokenizer->bos(),
+                           [&](const std::vector<int32_t>& ids) { return ana::runIds(*aux, ids); });
+    info.induction = card.scores;
+    info.inductionN = card.n;
+    info.inductionNote = QString::fromStdString(card.note);
   }
   m_session = std::move(s);
   m_gen = std::move(gen);
@@ -309,6 +301,13 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   s.computeMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return snap;
+}
+
+AnalysisSource::ExportReads AnalysisJob::exportReads(const std::shared_ptr<const rt::Trace>& trace,
+                                                     bool) {
+  if (!trace) throw std::runtime_error("nothing to export yet");
+  rt::Session* session = m_aux.get();
+  return {trace, [session, trace](int l, int h) { return session->attentionMap(*trace, l, h); }};
 }
 
 void AnalysisJob::runSelection(Snapshot& s, const Alive& alive) {

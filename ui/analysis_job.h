@@ -41,6 +41,8 @@ class AnalysisJob : public AnalysisSource {
   rt::Session& session() { return *m_session; }
   // For work outside the keystroke path (exports): never the prompt's session.
   rt::Session* taskSession() override { return m_aux.get(); }
+  // The trace as it is (it holds every capture) and the maps of the task session.
+  ExportReads exportReads(const std::shared_ptr<const rt::Trace>& trace, bool residuals) override;
 
   // Every analysis panel's data from one forward pass (prefix reuse): attention map, head grid,
   // lens, entropy, routing, selection scores, top-k. onLayer hears the pass's progress.

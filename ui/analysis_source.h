@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace ll::rt {
 class Session;
-}
+struct Trace;
+}  // namespace ll::rt
 
 namespace ll::ui {
 
@@ -26,6 +28,13 @@ class AnalysisSource {
   // Progress of a streamed stage that runs many passes (activation patching): passes done of
   // total.
   using StageProgress = std::function<void(StreamedOutput what, int done, int total)>;
+  // What an export that reads beyond a snapshot gets (the headgrid figure, the headgrid, residual
+  // and residuals .npy): the trace, with its residual stream when asked for, and any head's
+  // [T, T] attention map of it.
+  struct ExportReads {
+    std::shared_ptr<const rt::Trace> trace;
+    std::function<std::vector<float>(int layer, int head)> attentionMap;
+  };
 
   virtual ~AnalysisSource() = default;
 
@@ -42,6 +51,10 @@ class AnalysisSource {
   // runtime), never the prompt's session; nullptr where there is none (taskRefusal says why).
   virtual rt::Session* taskSession() = 0;
   virtual QString taskRefusal() const { return {}; }
+  // For an export of `trace` (a snapshot's), on the worker thread; throws with the reason when it
+  // cannot (a trace the source no longer holds).
+  virtual ExportReads exportReads(const std::shared_ptr<const rt::Trace>& trace,
+                                  bool residuals) = 0;
 };
 
 }  // namespace ll::ui

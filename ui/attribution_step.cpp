@@ -19,13 +19,20 @@ std::string trimmed(const std::string& t) {
   return t.substr(b, t.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+// The session's vocabulary (compute left empty: resolveToken does not need it).
+AttributionModel vocabularyOf(const rt::Session& session) {
+  const rt::Tokenizer& tok = *session.model().tokenizer;
+  AttributionModel m;
+  m.nVocab = session.model().spec.nVocab;
+  m.piece = [&tok](int32_t id) { return tok.piece(id); };
+  m.encode = [&tok](const std::string& text) { return tok.encode(text, 0).ids; };
+  return m;
+}
+
 }  // namespace
 
-int32_t resolveToken(const rt::Session& session, const std::string& text) {
-  const rt::Tokenizer& tok = *session.model().tokenizer;
-  return resolveTokenIn(
-      text, session.model().spec.nVocab, [&](int32_t id) { return tok.piece(id); },
-      [&](const std::string& t) { return tok.encode(t, 0).ids; });
+int32_t resolveToken(const AttributionModel& model, const std::string& text) {
+  return resolveTokenIn(text, model.nVocab, model.piece, model.encode);
 }
 
 int32_t resolveTokenIn(const std::string& text, int32_t nVocab,
@@ -50,17 +57,29 @@ int32_t resolveTokenIn(const std::string& text, int32_t nVocab,
                               std::to_string(ids.size()) + ")");
 }
 
-int32_t AttributionStep::resolved(const rt::Session& session, const std::string& text) {
+int32_t resolveToken(const rt::Session& session, const std::string& text) {
+  return resolveToken(vocabularyOf(session), text);
+}
+
+int32_t AttributionStep::resolved(const AttributionModel& model, const std::string& text) {
   // A text typed once is looked up once (a piece search walks the vocabulary).
   const auto it = m_ids.find(text);
   if (it != m_ids.end()) return it->second;
-  const int32_t id = resolveToken(session, text);
+  const int32_t id = resolveToken(model, text);
   if (m_ids.size() > 64) m_ids.clear();
   m_ids[text] = id;
   return id;
 }
 
 void AttributionStep::fill(Snapshot& s, rt::Session& session) {
+  AttributionModel m = vocabularyOf(session);
+  m.compute = [&session, &s](const rt::ana::AttributionRequest& req) {
+    return rt::ana::directLogitAttribution(session.engine(), *s.trace, req);
+  };
+  fill(s, m);
+}
+
+void AttributionStep::fill(Snapshot& s, const AttributionModel& model) {
   const AttributionSettings& st = s.state.attribution;
   if (!s.trace || s.nTokens == 0 || !st.enabled) return;
   const rt::Trace& tr = *s.trace;
@@ -70,21 +89,19 @@ void AttributionStep::fill(Snapshot& s, rt::Session& session) {
       const float* row = tr.logitsRow(s.token);
       a = static_cast<int32_t>(std::max_element(row, row + tr.nVocab) - row);
     } else {
-      a = resolved(session, st.target);
+      a = resolved(model, st.target);
     }
-    if (!trimmed(st.other).empty()) b = resolved(session, st.other);
+    if (!trimmed(st.other).empty()) b = resolved(model, st.other);
     if (!(m_result && m_trace == s.trace && m_position == s.token && m_a == a && m_b == b)) {
-      m_result = std::make_shared<const rt::ana::Attribution>(
-          rt::ana::directLogitAttribution(session.engine(), tr, {a, b, s.token}));
+      m_result = std::make_shared<const rt::ana::Attribution>(model.compute({a, b, s.token}));
       m_trace = s.trace;
       m_position = s.token;
       m_a = a;
       m_b = b;
     }
     s.attribution = m_result;
-    const rt::Tokenizer& tok = *session.model().tokenizer;
-    s.attributionTargetText = vis::tokenLabel(tok.piece(a));
-    if (b >= 0) s.attributionOtherText = vis::tokenLabel(tok.piece(b));
+    s.attributionTargetText = vis::tokenLabel(model.piece(a));
+    if (b >= 0) s.attributionOtherText = vis::tokenLabel(model.piece(b));
   } catch (const std::invalid_argument& e) {
     s.attributionError = QString::fromUtf8(e.what());
   }

@@ -13,6 +13,7 @@
 #include "runtime/api/selection_export.h"
 #include "runtime/api/session.h"
 #include "ui/analysis_labels.h"
+#include "ui/analysis_source.h"
 #include "ui/attribution_export.h"
 #include "ui/export_contrast.h"
 #include "ui/export_flow.h"
@@ -229,12 +230,16 @@ bool exportFullView(MainWindow* window, const QString& view, const QString& path
   std::shared_ptr<const rt::Trace> trace = s->trace;  // kept alive until the task has run
   auto spec = std::make_shared<vis::FigureSpec>();
   const bool npy = suffix == "npy";
-  window->controller()->runTask(
-      [trace, req, spec, npy, path](rt::Session& session) {
+  // Only what the trace and its attention maps give (headgrid, residual, residuals): the source
+  // serves them whether the model runs here or on a server.
+  const bool residuals = view == "residual" || view == "residuals";
+  window->controller()->runSourceTask(
+      [trace, req, spec, npy, path, residuals](AnalysisSource& source) {
+        const AnalysisSource::ExportReads reads = source.exportReads(trace, residuals);
         if (npy)
-          vis::exportViewNpy(session, *trace, req, path.toStdString());
+          vis::exportTraceNpy(*reads.trace, req, path.toStdString(), reads.attentionMap);
         else
-          *spec = vis::buildFigure(session, *trace, req);
+          *spec = vis::headGridFigure(*reads.trace, req, reads.attentionMap);
       },
       [spec, npy, path, done](const QString& taskError) {
         QString err = taskError;

@@ -1,20 +1,13 @@
 #include "ui/prompt_text.h"
 
+#include "runtime/tokenizer/chat_family.h"
+
 #include <algorithm>
 
 namespace ll::ui {
 
 QString chatFamily(const std::string& t) {
-  if (t.empty()) return {};
-  auto has = [&](const char* s) { return t.find(s) != std::string::npos; };
-  if (has("<|start_header_id|>")) return QStringLiteral("llama3");
-  if (has("<|start|>") && has("<|message|>")) return QStringLiteral("harmony");  // gpt-oss
-  if (has("<|im_start|>")) return QStringLiteral("chatml");
-  if (has("<start_of_turn>")) return QStringLiteral("gemma");
-  if (has("<|user|>") && has("<|end|>")) return QStringLiteral("phi3");
-  if (has("<|user|>")) return QStringLiteral("zephyr");
-  if (has("[INST]")) return QStringLiteral("llama2");
-  return {};
+  return QString::fromStdString(rt::chatTemplateFamily(t));
 }
 
 TemplatedPrompt applyChatTemplate(const QString& family, const std::string& prompt) {

@@ -11,7 +11,8 @@
 
 namespace ll::ui {
 
-// "chatml", "llama3", "llama2", "zephyr", "gemma", "phi3" or "" (unknown / none).
+// rt::chatTemplateFamily: "chatml", "llama3", "llama2", "zephyr", "gemma", "phi3", "harmony" or
+// "" (unknown / none).
 QString chatFamily(const std::string& chatTemplate);
 
 struct TemplatedPrompt {

@@ -7,7 +7,9 @@
 #pragma once
 
 #include "remote/remote_session.h"
+#include "runtime/analysis/analysis_call.h"
 #include "ui/analysis_source.h"
+#include "ui/attribution_step.h"
 #include "ui/head_grid_rows.h"
 #include "ui/lens_grid.h"
 #include "ui/remote_job.h"
@@ -17,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ll::ui {
@@ -39,13 +42,22 @@ class RemoteAnalysisJob : public AnalysisSource {
               const StageProgress& progress = {}) override;
   rt::Session* taskSession() override { return nullptr; }
   QString taskRefusal() const override;
+  // The maps from the server; with residuals, a copy of the trace with the residual stream read
+  // (the snapshots' copy stays as their panels read it). remote_job_exports.cpp
+  ExportReads exportReads(const std::shared_ptr<const rt::Trace>& trace, bool residuals) override;
 
  private:
   // Runs the prompt (or keeps the last run when neither text nor interventions changed) and
   // fetches what the panels read; the trace is complete before any snapshot holds it.
-  void runPrompt(const std::string& text, const rt::Interventions& iv, const Alive& alive,
-                 const LayerProgress& onLayer);
+  // ids: the templated prompt's tokens (special tokens parsed); null: the text as typed.
+  void runPrompt(const std::string& text, const std::vector<int32_t>* ids,
+                 const rt::Interventions& iv, const Alive& alive, const LayerProgress& onLayer);
   std::string piece(int32_t id) const;
+  // The model card's parts that come from the server's info document and a run there
+  // (remote_job_model_card.cpp): the chat-template family (a name this client knows, else none)
+  // and the induction scores, run on aux as AnalysisJob::load runs them.
+  static void fillModelCard(const nlohmann::json& infoJson, int32_t bos, const rt::ModelSpec& spec,
+                            remote::RemoteSession& aux, ModelInfo& info);
   // The notices of the outputs a remote session cannot fill.
   void fillUnavailable(Snapshot& s) const;
   // Activation patching: the server's "patch" analysis on m_aux under the prompt run's
@@ -91,6 +103,23 @@ class RemoteAnalysisJob : public AnalysisSource {
   // A token typed as an id or a piece, as resolveToken reads it, over the server's vocabulary.
   int32_t resolveTypedToken(const std::string& text);
 
+  // The analyses the server's Analyze runs on m_aux (remote_job_panels.cpp): attribution and the
+  // latent-language plot in core(), the layer skip and flow routes as stream stages (core() fills
+  // them only from their caches), as AnalysisJob does.
+  using Stages = std::vector<std::pair<StreamedOutput, std::function<void(Snapshot&)>>>;
+  void fillAnalyses(Snapshot& s, const Alive& alive);
+  // The named analysis's document, run on m_aux over s.trace as the server holds it (m_last); the
+  // server's refusal of the request (invalid argument, a document over the message limit) is a
+  // std::invalid_argument with its message, what the panel shows.
+  nlohmann::json analyze(const rt::ana::AnalysisRequest& req, const Snapshot& s,
+                         const Alive& alive);
+  void fillAttribution(Snapshot& s, const Alive& alive);
+  void fillLatent(Snapshot& s, const Alive& alive);
+  bool layerSkipCached(const Snapshot& s) const;
+  void runLayerSkip(Snapshot& s, const Alive& alive);
+  bool flowCached(const Snapshot& s) const;
+  void runFlow(Snapshot& s, const Alive& alive);
+
   RemoteTarget m_target;
   std::unique_ptr<remote::RemoteSession> m_session;  // the prompt's runs only (prefix reuse)
   std::unique_ptr<remote::RemoteSession> m_gen;      // the continuation
@@ -128,6 +157,24 @@ class RemoteAnalysisJob : public AnalysisSource {
     std::shared_ptr<const rt::ana::KnockoutReadout> result;
     QString error;
   } m_knockoutCache;
+  AttributionStep m_attribution;  // kept while trace and request are
+  struct LatentCache {
+    std::shared_ptr<const rt::Trace> trace;
+    std::string wordA, wordB;
+    std::shared_ptr<const rt::ana::LatentLanguageResult> result;
+    QString error;
+  } m_latentCache;
+  struct LayerSkipCache {
+    std::shared_ptr<const rt::Trace> trace;
+    rt::SkipPart part = rt::SkipPart::Layer;
+    std::shared_ptr<const rt::ana::LayerSkipResult> result;
+    rt::ana::LayerSkipPositions positions;  // every position's values: another token re-reads
+  } m_skipCache;
+  struct FlowCache {
+    std::shared_ptr<const rt::Trace> trace;
+    double threshold = 0;
+    std::shared_ptr<const rt::ana::FlowGraph> graph;
+  } m_flowCache;
 };
 
 }  // namespace ll::ui

@@ -122,7 +122,6 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
     in.nFfExpert = m_spec.nFfExpert;
     in.fileBytes = j.value("file_size", quint64(0));
     in.quantization = quantSummary(j.value("tensor_types", nlohmann::json()));
-    // The info document says whether a template is there, not which: prompts run as typed.
     in.hasTemplate = j.value("chat_template", false);
     in.backend = QStringLiteral("%1 on the server %2")
                      .arg(QString::fromStdString(ri.backend.empty() ? "cpu" : ri.backend), where);
@@ -137,8 +136,7 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
       if (spec.value("attention_sinks", false)) f << QStringLiteral("attention sinks");
     }
     in.attentionFeatures = f.join(QStringLiteral("; "));
-    in.inductionNote = QStringLiteral(
-        "Induction scores are not available on a remote session (they need a local pass).");
+    fillModelCard(j, ri.bos, m_spec, *aux, in);
     m_session = std::move(session);
     m_gen = std::move(gen);
     m_aux = std::move(aux);
@@ -171,18 +169,12 @@ void RemoteAnalysisJob::fillUnavailable(Snapshot& s) const {
   const auto na = [](const char* why) {
     return QStringLiteral("Not available on a remote session (%1).").arg(QLatin1String(why));
   };
-  if (st.attribution.enabled)
-    s.attributionError = na("direct logit attribution reads the model's weights in this process");
-  if (!st.latent.wordA.empty() && !st.latent.wordB.empty())
-    s.latentError = na("the latent-language plot projects through the model in this process");
-  if (st.layerSkip.enabled) s.layerSkipError = na("the layer-skip passes run in this process");
-  // Both read the prompt run's trace itself (the sweeps its residuals and last logits, the
-  // teacher's comparison every logit row against the teacher's run on a session of its own); an
-  // analysis on another server session would read a re-run, equal only within rounding.
+  // Both read the prompt run's trace and run passes of their own against it (the sweeps its
+  // residuals and last logits, the teacher every logit row against the teacher's run on a session
+  // of its own that keeps its prefix): not yet run on the server.
   if (st.steerRead.enabled)
     s.steerSweepError = na("the steering sweeps are compared with the prompt run in this process");
   if (!st.teacher.model.empty()) s.teacherError = na("the teacher model runs in this process");
-  if (st.flow.enabled) s.flowError = na("the flow graph reads the model's weights in this process");
 }
 
 #endif

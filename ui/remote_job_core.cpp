@@ -50,15 +50,19 @@ void check(const AnalysisSource::Alive& alive) {
 
 }  // namespace
 
-void RemoteAnalysisJob::runPrompt(const std::string& text, const rt::Interventions& iv,
-                                  const Alive& alive, const LayerProgress& onLayer) {
+void RemoteAnalysisJob::runPrompt(const std::string& text, const std::vector<int32_t>* ids,
+                                  const rt::Interventions& iv, const Alive& alive,
+                                  const LayerProgress& onLayer) {
   if (m_lastTrace && text == m_lastText && iv == m_lastIv) return;
   // The logit rows the server reused are the previous complete run's; after a cancelled or
   // failed run nothing is known to be reused here, so every row is read.
   const std::shared_ptr<const rt::Trace> prev = m_lastTrace;
   m_lastTrace.reset();
   if (!prev || !(iv == m_lastIv)) m_lastEntropy.clear();
-  m_session->setPrompt(text);
+  if (ids)
+    m_session->setPromptIds(*ids);  // templated: its special tokens parsed, as AnalysisJob does
+  else
+    m_session->setPrompt(text);
   rt::RunRequest req;
   req.interventions = iv;
   remote::RemoteTrace rtr = m_session->run(req, [&](int done, int n) {
@@ -105,19 +109,22 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     Snapshot& s = *snap;
     s.generation = generation;
     s.state = st;
-    // The server's info names no template family: prompts run as typed (userOffset 0).
-    s.runText = st.prompt;
-    s.userOffset = 0;
+    // The chat template as AnalysisJob writes it (the family from the server's info document).
+    const bool templ = st.chatTemplate && !m_info.chatFormat.isEmpty();
+    const TemplatedPrompt tp =
+        templ ? applyChatTemplate(m_info.chatFormat, st.prompt) : TemplatedPrompt{st.prompt, 0};
+    s.runText = tp.text;
+    s.userOffset = tp.userOffset;
     s.nLayer = m_spec.nLayer;
     s.nHead = m_spec.nHead;
     s.nExpert = m_spec.nExpert;
-    const rt::Encoding enc = m_session->tokenize(st.prompt, -1, false);
+    const rt::Encoding enc = m_session->tokenize(tp.text, -1, templ);
     if (enc.ids.empty()) return snap;  // nothing to run: the panels show an empty prompt
 
     rt::Interventions iv;
     iv.router = st.routerEdits;
     iv.knockout = st.knockout;
-    runPrompt(st.prompt, iv, alive, onLayer);
+    runPrompt(tp.text, templ ? &enc.ids : nullptr, iv, alive, onLayer);
     const rt::Trace& tr = *m_lastTrace;
     s.trace = m_lastTrace;
     s.reusedRows = tr.reusedRows;
@@ -125,7 +132,7 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     s.nTokens = T;
     for (const auto& p : enc.pieces) s.tokens << vis::tokenLabel(p);
     while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
-    s.charSpans = byteSpansToChars(st.prompt, 0, enc.spans);
+    s.charSpans = byteSpansToChars(st.prompt, tp.userOffset, enc.spans);
     s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
     s.layer = std::clamp(st.layer, 0, tr.nLayer - 1);
     s.head = std::clamp(st.head, -2, tr.nHead - 1);
@@ -166,6 +173,7 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);
     s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                          : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
+    fillAnalyses(s, alive);
     fillUnavailable(s);
     s.computeMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -217,17 +225,22 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
       cont = gen.ids;
       contComplete = gen.stoppedAtEos;
     });
-    // The analyses' stages after the answers, in AnalysisJob's order; the last completes.
-    std::vector<std::pair<StreamedOutput, std::function<void(Snapshot&)>>> tail;
+    // The analyses' stages after the answers, in AnalysisJob's order (m_aux then serves the same
+    // passes in the same order as the local helper session); the last completes the stream.
+    Stages tail;
     if (core.state.steering.enabled)
       tail.emplace_back(StreamedOutput::Steering,
                         [&](Snapshot& s) { fillSteering(s, cont, contComplete, alive); });
+    if (core.state.layerSkip.enabled && !core.layerSkip)
+      tail.emplace_back(StreamedOutput::LayerSkip, [&](Snapshot& s) { runLayerSkip(s, alive); });
     if (contrastWanted(core.state.contrast) && !core.contrast && core.contrastError.isEmpty())
       tail.emplace_back(StreamedOutput::ExpertContrast,
                         [&](Snapshot& s) { runContrast(s, alive); });
     if (core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty())
       tail.emplace_back(StreamedOutput::KnockoutEffect,
                         [&](Snapshot& s) { runKnockoutEffect(s, alive); });
+    if (core.state.flow.enabled && !core.flow && core.flowError.isEmpty())
+      tail.emplace_back(StreamedOutput::Flow, [&](Snapshot& s) { runFlow(s, alive); });
     if (core.state.patching.enabled && !patchingCached(core))
       tail.emplace_back(StreamedOutput::Patching,
                         [&](Snapshot& s) { runPatching(s, alive, progress); });

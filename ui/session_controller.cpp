@@ -99,6 +99,17 @@ void SessionController::runTask(Task task, std::function<void(const QString&)> d
   m_wake.notify_one();
 }
 
+void SessionController::runSourceTask(SourceTask task, std::function<void(const QString&)> done) {
+  Job job{Tag::Task, 0, {}, {}, {}, std::move(done)};
+  job.sourceTask = std::move(task);
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.push_back(std::move(job));
+  }
+  setBusy(+1);
+  m_wake.notify_one();
+}
+
 void SessionController::workerLoop() {
   for (;;) {
     Job job;
@@ -169,9 +180,13 @@ void SessionController::runJob(const Job& job) {
     QString error;
     try {
       if (!m_job->loaded()) throw std::runtime_error("no model loaded");
-      rt::Session* session = m_job->taskSession();
-      if (!session) throw std::runtime_error(m_job->taskRefusal().toStdString());
-      job.task(*session);
+      if (job.sourceTask) {
+        job.sourceTask(*m_job);
+      } else {
+        rt::Session* session = m_job->taskSession();
+        if (!session) throw std::runtime_error(m_job->taskRefusal().toStdString());
+        job.task(*session);
+      }
     } catch (const std::exception& e) {
       error = QString::fromUtf8(e.what());
     }

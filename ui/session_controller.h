@@ -33,6 +33,7 @@ class SessionController : public QObject {
  public:
   enum class Tag { Load, Analyze, Task };
   using Task = std::function<void(rt::Session&)>;
+  using SourceTask = std::function<void(AnalysisSource&)>;
 
   // threads: CPU backend threads (0: all cores).
   explicit SessionController(int threads = 0, QObject* parent = nullptr);
@@ -49,9 +50,12 @@ class SessionController : public QObject {
 
   // Runs task on the worker thread with a session on the loaded model (refused with the reason on
   // a remote model, whose sessions are on the server) (not the prompt's own, so
-  // the next keystroke keeps its prefix), after the jobs queued before it; for exports that need
-  // the runtime (full logit lens, every head's map). done gets "" or the error, on the UI thread.
+  // the next keystroke keeps its prefix), after the jobs queued before it; for work that needs the
+  // runtime itself. done gets "" or the error, on the UI thread.
   void runTask(Task task, std::function<void(const QString& error)> done);
+  // The same with the model's AnalysisSource itself, local or remote: the exports that read beyond
+  // a snapshot (every head's map, the residual stream) through AnalysisSource::exportReads.
+  void runSourceTask(SourceTask task, std::function<void(const QString& error)> done);
 
   // Per-layer progress is reported once a pass has run this long (default 150 ms: short passes
   // would only flicker in the status bar).
@@ -97,6 +101,7 @@ class SessionController : public QObject {
     std::function<void(const QString&)> done;
     QString cpuMath = {};  // Load: the CPU math asked for when the load was requested
     std::optional<RemoteTarget> remote = {};  // Load: a server's model instead of path
+    SourceTask sourceTask = {};               // Task: run with the source instead of a session
   };
   void workerLoop();
   void runJob(const Job& job);

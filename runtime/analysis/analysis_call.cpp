@@ -46,6 +46,18 @@ void checkLive(const RunProgress& progress, int done, int n) {
   if (progress && !progress(done, n)) throw Cancelled();
 }
 
+// The trace an analysis reads: the environment's, checked against the session's model, or a run
+// of the prompt under base.
+std::shared_ptr<const Trace> baseTrace(Session& s, const RunRequest& base,
+                                       const RunProgress& progress, const AnalysisEnv& env) {
+  if (!env.trace) return s.run(base, progress);
+  const ModelSpec& m = s.model().spec;
+  const Trace& t = *env.trace;
+  if (t.nLayer != m.nLayer || t.nEmbd != m.nEmbd || t.nVocab != m.nVocab || t.nHead != m.nHead)
+    throw std::invalid_argument("the given trace is not of this model");
+  return env.trace;
+}
+
 const Tokenizer& tokenizerOf(const Session& s) {
   if (!s.model().tokenizer) throw std::invalid_argument("the model has no tokenizer");
   return *s.model().tokenizer;
@@ -68,7 +80,9 @@ nlohmann::json analysisRequestJson(const AnalysisRequest& req) {
       return {{"target", r.target}, {"other", r.other}, {"position", r.position}};
     }
     nlohmann::json operator()(const LayerSkipRequest& r) const {
-      return {{"position", r.position}, {"sublayer", skipPartName(r.part)}};
+      return {{"position", r.position},
+              {"sublayer", skipPartName(r.part)},
+              {"all_positions", r.allPositions}};
     }
     nlohmann::json operator()(const LatentLanguageRequest& r) const {
       return {{"word_a", r.wordA}, {"word_b", r.wordB}, {"position", r.position}};
@@ -111,6 +125,7 @@ AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::js
     std::string part = skipPartName(r.part);
     f.get("position", r.position);
     f.get("sublayer", part);
+    f.get("all_positions", r.allPositions);
     r.part = parseSkipPart(part);
     f.finish();
     out = r;
@@ -157,6 +172,10 @@ AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::js
 
 AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
                            const RunProgress& progress, const AnalysisEnv& env) {
+  if (env.trace && (std::holds_alternative<SelectCall>(req) ||
+                    req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses))
+    throw std::invalid_argument(std::string(analysisName(req)) +
+                                ": runs its own passes and reads no given trace");
   if (req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses)
     return runCommandAnalysis(s, req, base, progress, env);
   AnalysisOutput out;
@@ -182,12 +201,12 @@ AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequ
     return out;
   }
   if (const auto* r = std::get_if<AttributionRequest>(&req)) {
-    const int T = static_cast<int>(s.promptIds().size());
+    const int T = env.trace ? env.trace->nTokens : static_cast<int>(s.promptIds().size());
     if (T == 0) throw std::invalid_argument("the prompt has no tokens");
     if (r->position < -1 || r->position >= T)
       throw std::invalid_argument("--position " + std::to_string(r->position) +
                                   " is out of range (0.." + std::to_string(T - 1) + ")");
-    auto tr = s.run(base, progress);
+    auto tr = baseTrace(s, base, progress, env);
     checkLive(progress, nLayer, nLayer);
     Attribution a = directLogitAttribution(s.engine(), *tr, *r);
     out.document = attributionJson(a);
@@ -195,15 +214,20 @@ AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequ
     return out;
   }
   if (const auto* r = std::get_if<LayerSkipRequest>(&req)) {
-    auto tr = s.run(base, progress);
+    auto tr = baseTrace(s, base, progress, env);
     LayerSkipResult res = layerSkip(s, *tr, *r, progress);
-    out.document = layerSkipJson(res).dump(1);
+    if (r->allPositions) {
+      const LayerSkipPositions all = layerSkipPositions(*tr);
+      out.document = layerSkipJson(res, &all).dump(1);
+    } else {
+      out.document = layerSkipJson(res).dump(1);
+    }
     out.result = std::move(res);
     return out;
   }
   if (const auto* r = std::get_if<LatentLanguageRequest>(&req)) {
     const Tokenizer& tok = tokenizerOf(s);
-    auto tr = s.run(base, progress);
+    auto tr = baseTrace(s, base, progress, env);
     checkLive(progress, nLayer, nLayer);
     LatentLanguageResult res = latentLanguage(s.engine(), *tr, tok, *r);
     out.document = latentLanguageJson(res).dump(1);
@@ -211,7 +235,7 @@ AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequ
     return out;
   }
   const auto& r = std::get<FlowRequest>(req);
-  auto tr = s.run(base, progress);
+  auto tr = baseTrace(s, base, progress, env);
   FlowGraph g = flowGraph(s.engine(), *tr, r, progress);
   checkLive(progress, nLayer, nLayer);
   out.document = flowJson(g, flowRoutes(g, r.position), tr->ids).dump(1);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,5 +54,10 @@ Attribution directLogitAttribution(Engine& engine, const Trace& tr, const Attrib
 // heads [nLayer][nHead], bias, logit, plus position, target, other (null when none), steering,
 // total, softcapped and model_logit.
 std::string attributionJson(const Attribution& a);
+// Its inverse (attribution_parse.cpp), for a document from a server: the shapes checked against
+// the model's nLayer / nHead, tokens against nVocab and the position against nTokens; throws
+// std::invalid_argument naming the field.
+Attribution parseAttributionJson(const nlohmann::json& j, int nLayer, int nHead, int nVocab,
+                                 int nTokens);
 
 }  // namespace ll::rt::ana

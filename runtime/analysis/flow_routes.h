@@ -95,5 +95,9 @@ FlowRoutes flowRoutes(const FlowGraph& g, int position);
 // The JSON written by `layerlens-cli flow` and the GUI's data export (fields in the README).
 nlohmann::json flowJson(const FlowGraph& g, const FlowRoutes& routes,
                         const std::vector<int32_t>& ids);
+// The graph of that document read back (flow_parse.cpp), for a document from a server: n_layer and
+// n_tokens must be the model's and the prompt's, tokens the prompt's ids, and every edge a kind
+// with its node ids, layer and tokens consistent. Throws std::invalid_argument naming the field.
+FlowGraph parseFlowJson(const nlohmann::json& j, int nLayer, const std::vector<int32_t>& ids);
 
 }  // namespace ll::rt::ana

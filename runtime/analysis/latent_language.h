@@ -56,5 +56,10 @@ LatentLanguageResult latentLanguage(Engine& engine, const Trace& tr, const Token
 // The document `layerlens-cli latent` writes and File > Export data saves: {"layers": L,
 // "a": [L + 1], "b": [L + 1], "tokens_a", "tokens_b", "position"}.
 nlohmann::json latentLanguageJson(const LatentLanguageResult& r);
+// Its inverse (latent_language_parse.cpp), for a document from a server: layers must be nLayer,
+// a and b hold nLayer + 1 values, the words' tokens (one or two each) lie in the vocabulary and
+// the position in the prompt. Throws std::invalid_argument naming the field.
+LatentLanguageResult parseLatentLanguageJson(const nlohmann::json& j, int nLayer, int nTokens,
+                                             int nVocab);
 
 }  // namespace ll::rt::ana

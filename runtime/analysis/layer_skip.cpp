@@ -55,27 +55,59 @@ double klFromLogits(const float* p, const float* q, int n) {
 }
 
 namespace {
-// ||Delta_l|| / ||h_{l-1}||, cos(Delta_l, h_{l-1}) and the active marking at row P.
+// ||Delta_l|| / ||h_{l-1}||, cos(Delta_l, h_{l-1}) and the active marking at row P, layer l.
+struct UpdateMeasures {
+  float rel = 0, cos = 0;
+  unsigned char active = 0;
+};
+UpdateMeasures updateMeasures(const Trace& base, const DepthUsage& u, int l, int P) {
+  const int T = base.nTokens, d = base.nEmbd;
+  const float* prev = (l == 0 ? base.embd.data() : base.layers[l - 1].resid.data()) + size_t(P) * d;
+  const float* cur = base.layers[l].resid.data() + size_t(P) * d;
+  double dot = 0, nd = 0, np = 0;
+  for (int i = 0; i < d; ++i) {
+    const double delta = double(cur[i]) - prev[i];
+    dot += delta * prev[i];
+    nd += delta * delta;
+    np += double(prev[i]) * prev[i];
+  }
+  UpdateMeasures m;
+  m.rel = u.relative[size_t(l) * T + P];
+  m.cos = nd > 0 && np > 0 ? float(dot / std::sqrt(nd * np)) : 0.0f;
+  m.active = u.active[size_t(l) * T + P];
+  return m;
+}
+
 void fillUpdateMeasures(const Trace& base, LayerSkipResult& r) {
-  const int L = base.nLayer, T = base.nTokens, d = base.nEmbd, P = r.position;
+  const int L = base.nLayer;
   const DepthUsage u = depthUsage(base);
   r.relUpdate.assign(size_t(L), 0.0f);
   r.cosUpdate.assign(size_t(L), 0.0f);
   r.active.assign(size_t(L), 0);
   for (int l = 0; l < L; ++l) {
-    const float* prev =
-        (l == 0 ? base.embd.data() : base.layers[l - 1].resid.data()) + size_t(P) * d;
-    const float* cur = base.layers[l].resid.data() + size_t(P) * d;
-    double dot = 0, nd = 0, np = 0;
-    for (int i = 0; i < d; ++i) {
-      const double delta = double(cur[i]) - prev[i];
-      dot += delta * prev[i];
-      nd += delta * delta;
-      np += double(prev[i]) * prev[i];
-    }
-    r.relUpdate[l] = u.relative[size_t(l) * T + P];
-    r.cosUpdate[l] = nd > 0 && np > 0 ? float(dot / std::sqrt(nd * np)) : 0.0f;
-    r.active[l] = u.active[size_t(l) * T + P];
+    const UpdateMeasures m = updateMeasures(base, u, l, r.position);
+    r.relUpdate[l] = m.rel;
+    r.cosUpdate[l] = m.cos;
+    r.active[l] = m.active;
+  }
+}
+
+void checkPosition(const LayerSkipResult& r, int position) {
+  if (position < 0 || position >= r.nTokens)
+    throw std::invalid_argument("layer skip: position " + std::to_string(position) +
+                                " is out of range (0.." + std::to_string(r.nTokens - 1) + ")");
+}
+
+// kl, top1Skip and top1Changed at r.position from the every-position arrays.
+void readSkipped(LayerSkipResult& r) {
+  const int L = r.nLayer, T = r.nTokens, P = r.position;
+  r.kl.resize(size_t(L));
+  r.top1Skip.resize(size_t(L));
+  r.top1Changed.resize(size_t(L));
+  for (int l = 0; l < L; ++l) {
+    r.kl[l] = r.klAll[size_t(l) * T + P];
+    r.top1Skip[l] = r.top1SkipAll[size_t(l) * T + P];
+    r.top1Changed[l] = r.top1Skip[l] != r.top1 ? 1 : 0;
   }
 }
 }  // namespace
@@ -84,20 +116,51 @@ void selectPosition(const Trace& base, LayerSkipResult& r, int position) {
   const int L = r.nLayer, T = r.nTokens;
   if (base.nTokens != T || base.nLayer != L || r.klAll.size() != size_t(L) * T)
     throw std::invalid_argument("layer skip: the result is not of this trace");
-  if (position < 0 || position >= T)
-    throw std::invalid_argument("layer skip: position " + std::to_string(position) +
-                                " is out of range (0.." + std::to_string(T - 1) + ")");
+  checkPosition(r, position);
   r.position = position;
   r.top1 = rowStats(base.logitsRow(position), base.nVocab, 1).topIds[0];
-  r.kl.resize(size_t(L));
-  r.top1Skip.resize(size_t(L));
-  r.top1Changed.resize(size_t(L));
-  for (int l = 0; l < L; ++l) {
-    r.kl[l] = r.klAll[size_t(l) * T + position];
-    r.top1Skip[l] = r.top1SkipAll[size_t(l) * T + position];
-    r.top1Changed[l] = r.top1Skip[l] != r.top1 ? 1 : 0;
-  }
+  readSkipped(r);
   fillUpdateMeasures(base, r);
+}
+
+LayerSkipPositions layerSkipPositions(const Trace& base) {
+  const int L = base.nLayer, T = base.nTokens;
+  LayerSkipPositions at;
+  const DepthUsage u = depthUsage(base);
+  at.top1.resize(size_t(T));
+  at.relUpdate.resize(size_t(L) * T);
+  at.cosUpdate.resize(size_t(L) * T);
+  at.active.resize(size_t(L) * T);
+  for (int t = 0; t < T; ++t) {
+    at.top1[t] = rowStats(base.logitsRow(t), base.nVocab, 1).topIds[0];
+    for (int l = 0; l < L; ++l) {
+      const UpdateMeasures m = updateMeasures(base, u, l, t);
+      at.relUpdate[size_t(l) * T + t] = m.rel;
+      at.cosUpdate[size_t(l) * T + t] = m.cos;
+      at.active[size_t(l) * T + t] = m.active;
+    }
+  }
+  return at;
+}
+
+void selectPosition(const LayerSkipPositions& at, LayerSkipResult& r, int position) {
+  const int L = r.nLayer, T = r.nTokens;
+  const size_t n = size_t(L) * T;
+  if (r.klAll.size() != n || r.top1SkipAll.size() != n || at.top1.size() != size_t(T) ||
+      at.relUpdate.size() != n || at.cosUpdate.size() != n || at.active.size() != n)
+    throw std::invalid_argument("layer skip: the result has no values for every position");
+  checkPosition(r, position);
+  r.position = position;
+  r.top1 = at.top1[size_t(position)];
+  readSkipped(r);
+  r.relUpdate.assign(size_t(L), 0.0f);
+  r.cosUpdate.assign(size_t(L), 0.0f);
+  r.active.assign(size_t(L), 0);
+  for (int l = 0; l < L; ++l) {
+    r.relUpdate[l] = at.relUpdate[size_t(l) * T + position];
+    r.cosUpdate[l] = at.cosUpdate[size_t(l) * T + position];
+    r.active[l] = at.active[size_t(l) * T + position];
+  }
 }
 
 LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest& req,
@@ -137,7 +200,7 @@ LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest&
   return r;
 }
 
-nlohmann::json layerSkipJson(const LayerSkipResult& r) {
+nlohmann::json layerSkipJson(const LayerSkipResult& r, const LayerSkipPositions* all) {
   nlohmann::json j;
   j["n_layer"] = r.nLayer;
   j["n_tokens"] = r.nTokens;
@@ -146,16 +209,35 @@ nlohmann::json layerSkipJson(const LayerSkipResult& r) {
   j["top1"] = r.top1;
   j["kl"] = r.kl;
   j["kl_mean"] = r.klMean;
-  auto bools = [](const std::vector<unsigned char>& v) {
+  auto bools = [](const unsigned char* v, size_t n) {
     nlohmann::json a = nlohmann::json::array();
-    for (unsigned char b : v) a.push_back(b != 0);
+    for (size_t i = 0; i < n; ++i) a.push_back(v[i] != 0);
     return a;
   };
-  j["top1_changed"] = bools(r.top1Changed);
+  j["top1_changed"] = bools(r.top1Changed.data(), r.top1Changed.size());
   j["top1_skip"] = r.top1Skip;
   j["rel_update"] = r.relUpdate;
   j["cos_update"] = r.cosUpdate;
-  j["active"] = bools(r.active);
+  j["active"] = bools(r.active.data(), r.active.size());
+  if (all) {
+    const size_t L = size_t(r.nLayer), T = size_t(r.nTokens);
+    // [nLayer][nTokens] rows of a row-major array.
+    const auto rows = [&](const auto& v) {
+      nlohmann::json a = nlohmann::json::array();
+      for (size_t l = 0; l < L; ++l)
+        a.push_back(
+            std::vector<std::decay_t<decltype(v[0])>>(v.begin() + l * T, v.begin() + (l + 1) * T));
+      return a;
+    };
+    j["kl_all"] = rows(r.klAll);
+    j["top1_skip_all"] = rows(r.top1SkipAll);
+    j["top1_all"] = all->top1;
+    j["rel_update_all"] = rows(all->relUpdate);
+    j["cos_update_all"] = rows(all->cosUpdate);
+    nlohmann::json active = nlohmann::json::array();
+    for (size_t l = 0; l < L; ++l) active.push_back(bools(all->active.data() + l * T, T));
+    j["active_all"] = std::move(active);
+  }
   return j;
 }
 

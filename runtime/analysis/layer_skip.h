@@ -23,6 +23,9 @@ namespace ll::rt::ana {
 struct LayerSkipRequest {
   int position = -1;
   SkipPart part = SkipPart::Layer;
+  // The document also carries every position's values (layerSkipPositions), so a reader moves the
+  // result to another position without the trace (the GUI on a server); off for the CLI.
+  bool allPositions = false;
 };
 inline constexpr const char* kSkipPositionHelp =
     "token index P whose next-token distribution is compared (negative counts from the end; "
@@ -71,8 +74,27 @@ LayerSkipResult layerSkip(Session& s, const Trace& base, const LayerSkipRequest&
 // active) at row P of the same base trace, without new passes. Throws when P is out of range.
 void selectPosition(const Trace& base, LayerSkipResult& r, int position);
 
+// What selectPosition re-reads from the base trace, for every position at once: top1 [nTokens],
+// relUpdate, cosUpdate and active [nLayer, nTokens].
+struct LayerSkipPositions {
+  std::vector<int32_t> top1;
+  std::vector<float> relUpdate, cosUpdate;
+  std::vector<unsigned char> active;
+};
+LayerSkipPositions layerSkipPositions(const Trace& base);
+// selectPosition from those values instead of the trace (the same numbers).
+void selectPosition(const LayerSkipPositions& at, LayerSkipResult& r, int position);
+
 // The JSON written by `layerlens-cli skip` and the GUI's data export: kl, kl_mean, top1_changed,
 // rel_update (the CLI contract) plus cos_update, active, top1, top1_skip, position, sublayer.
-nlohmann::json layerSkipJson(const LayerSkipResult& r);
+// With `all` also kl_all, top1_skip_all, rel_update_all, cos_update_all, active_all
+// ([nLayer][nTokens]) and top1_all ([nTokens]).
+nlohmann::json layerSkipJson(const LayerSkipResult& r, const LayerSkipPositions* all = nullptr);
+// Its inverse (layer_skip_parse.cpp), for a document from a server: shapes checked against the
+// model's nLayer and the prompt's nTokens, tokens against nVocab; *all (when given) receives the
+// every-position values, which the document must then hold. Throws std::invalid_argument naming
+// the field.
+LayerSkipResult parseLayerSkipJson(const nlohmann::json& j, int nLayer, int nTokens, int nVocab,
+                                   LayerSkipPositions* all = nullptr);
 
 }  // namespace ll::rt::ana

@@ -3,6 +3,7 @@
 #include "runtime/api/model_info.h"
 
 #include "runtime/formats/gguf.h"
+#include "runtime/tokenizer/chat_family.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace ll::rt {
@@ -111,6 +112,8 @@ nlohmann::ordered_json modelInfoJson(const Model& model, const std::string& disp
     j["tokenizer"] = t;
   }
   j["chat_template"] = !model.chatTemplate.empty();
+  // The family a client writes its prompts in (a remote GUI's chat template); "" when none.
+  j["chat_format"] = chatTemplateFamily(model.chatTemplate);
   return j;
 }
 

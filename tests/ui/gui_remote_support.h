@@ -1,5 +1,6 @@
-// Support for the GUI's remote tests (tst_gui_remote*.cpp): a `layerlens-cli serve` on loopback,
-// the fixtures' folder, bit-for-bit comparison and waiting for a controller's complete snapshot.
+// What the GUI's remote tests share (tst_gui_remote*.cpp): a real `layerlens-cli serve` on
+// loopback, the shared models folder, bit-for-bit comparison, and waiting for a SessionController
+// to load a model and to settle on a ViewState.
 #pragma once
 
 #include "ui/remote_job.h"
@@ -13,7 +14,9 @@
 
 #include <cstring>
 
-namespace {
+namespace guiremote {
+
+using namespace ll;
 
 // A `layerlens-cli serve` on 127.0.0.1 with a free port, read from its `listening on` line.
 class Server {
@@ -47,8 +50,8 @@ class Server {
     }
     return false;
   }
-  ll::ui::RemoteTarget target(const QString& model, const QString& tokenFile = {}) const {
-    ll::ui::RemoteTarget t;
+  ui::RemoteTarget target(const QString& model, const QString& tokenFile = {}) const {
+    ui::RemoteTarget t;
     t.host = m_host;
     t.port = m_port;
     t.model = model;
@@ -66,9 +69,6 @@ class Server {
   int m_port = 0;
 };
 
-// Why a remote GUI test cannot run here (no client, no CLI, no fixtures); empty when it can.
-QString remoteSkipReason();
-
 QString modelsDir() {
   const QByteArray dir = qgetenv("LAYERLENS_SHARED_DIR");
   return dir.isEmpty() ? QString() : QString::fromLocal8Bit(dir) + QStringLiteral("/models");
@@ -82,22 +82,22 @@ bool sameBits(const A& a, const A& b) {
 }
 
 // The complete snapshot of `state` (analysisFailed: null).
-ll::ui::SnapshotPtr settle(ll::ui::SessionController& c, const ll::ui::ViewState& state) {
-  QSignalSpy failed(&c, &ll::ui::SessionController::analysisFailed);
+ui::SnapshotPtr settle(ui::SessionController& c, const ui::ViewState& state) {
+  QSignalSpy failed(&c, &ui::SessionController::analysisFailed);
   c.analyze(state);
   const uint64_t gen = c.generation();
   QElapsedTimer t;
   t.start();
   while (t.elapsed() < 120000 && failed.isEmpty()) {
     QTest::qWait(10);
-    const ll::ui::SnapshotPtr s = c.latest();
+    const ui::SnapshotPtr s = c.latest();
     if (s && s->generation == gen && s->complete && !c.busy()) return s;
   }
   if (!failed.isEmpty()) qWarning() << "analysis failed:" << failed.first().first().toString();
   return nullptr;
 }
 
-bool waitLoaded(ll::ui::SessionController& c, QSignalSpy& loaded, QSignalSpy& failed) {
+bool waitLoaded(ui::SessionController& c, QSignalSpy& loaded, QSignalSpy& failed) {
   QElapsedTimer t;
   t.start();
   while (t.elapsed() < 120000 && loaded.isEmpty() && failed.isEmpty()) QTest::qWait(20);
@@ -105,8 +105,9 @@ bool waitLoaded(ll::ui::SessionController& c, QSignalSpy& loaded, QSignalSpy& fa
   return !loaded.isEmpty() && !c.busy();
 }
 
-QString remoteSkipReason() {
-  if (!ll::ui::remoteClientBuilt())
+// Why a remote GUI test cannot run here (no client, no CLI, no fixtures); empty when it can.
+inline QString remoteSkipReason() {
+  if (!ui::remoteClientBuilt())
     return QStringLiteral("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)");
   if (qEnvironmentVariable("LAYERLENS_CLI").isEmpty() ||
       !QFile::exists(qEnvironmentVariable("LAYERLENS_CLI")))
@@ -116,4 +117,12 @@ QString remoteSkipReason() {
   return {};
 }
 
-}  // namespace
+// The models folder; a skip (and "") without the remote client, the CLI or the fixtures.
+inline QString modelsOrSkip() {
+  const QString why = remoteSkipReason();
+  if (why.isEmpty()) return modelsDir();
+  QTest::qSkip(qPrintable(why), __FILE__, __LINE__);
+  return {};
+}
+
+}  // namespace guiremote

@@ -29,6 +29,7 @@
 #include <memory>
 
 using namespace ll;
+using namespace guiremote;
 
 namespace {
 
@@ -120,19 +121,7 @@ class TestGuiRemote : public QObject {
 
  private:
   // Skips without the client, the CLI or the fixtures; the models folder otherwise.
-  QString setUp() {
-    if (!ui::remoteClientBuilt())
-      QTest::qSkip("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)", __FILE__,
-                   __LINE__);
-    else if (qEnvironmentVariable("LAYERLENS_CLI").isEmpty() ||
-             !QFile::exists(qEnvironmentVariable("LAYERLENS_CLI")))
-      QTest::qSkip("layerlens-cli not built", __FILE__, __LINE__);
-    else if (modelsDir().isEmpty() || !QFile::exists(modelsDir() + "/stories260K.gguf"))
-      QTest::qSkip("../shared/models not found", __FILE__, __LINE__);
-    else
-      return modelsDir();
-    return {};
-  }
+  QString setUp() { return modelsOrSkip(); }
 
   void parity(const QString& model, bool moe) {
     const QString models = setUp();
@@ -217,13 +206,11 @@ class TestGuiRemote : public QObject {
     QVERIFY(waitLoaded(remote, rl, rf));
     ui::ViewState st;
     st.prompt = "One day a cat";
-    st.layerSkip.enabled = true;
-    st.flow.enabled = true;
+    st.teacher.model = "stories260K.gguf";
     const ui::SnapshotPtr s = settle(remote, st);
     QVERIFY(s);
-    QVERIFY(s->attributionError.contains("not available on a remote session", Qt::CaseInsensitive));
-    QVERIFY(s->layerSkipError.contains("not available on a remote session", Qt::CaseInsensitive));
-    QVERIFY(s->flowError.contains("not available on a remote session", Qt::CaseInsensitive));
+    QVERIFY2(s->teacherError.contains("not available on a remote session", Qt::CaseInsensitive),
+             qPrintable(s->teacherError));
     QString error = "unset";
     remote.runTask([](rt::Session&) {}, [&](const QString& e) { error = e; });
     QTRY_VERIFY_WITH_TIMEOUT(error != "unset", 30000);

@@ -69,7 +69,7 @@ FigureSpec attention(rt::Session& s, const Trace& tr, const FigureRequest& req) 
 // memory stays bounded at any length, and only one head's map is held at a time.
 constexpr int kMaxGridSide = 4096;
 
-FigureSpec headGrid(rt::Session& s, const Trace& tr, const FigureRequest& req) {
+FigureSpec headGrid(const AttentionMapFn& map, const Trace& tr, const FigureRequest& req) {
   const int T = tr.nTokens, L = tr.nLayer, H = tr.nHead;
   const int side = std::max(L, H);
   int f = 1, P = T;  // pool factor, cells per tile side
@@ -86,7 +86,9 @@ FigureSpec headGrid(rt::Session& s, const Trace& tr, const FigureRequest& req) {
   std::vector<int> count(size_t(P) * P);
   for (int l = 0; l < L; ++l)
     for (int h = 0; h < H; ++h) {
-      const auto m = s.attentionMap(tr, l, h);
+      const auto m = map(l, h);
+      if (m.size() != size_t(T) * T)
+        throw std::invalid_argument("figure: an attention map of the wrong size");
       std::fill(sum.begin(), sum.end(), 0.0);
       std::fill(count.begin(), count.end(), 0);
       for (int i = 0; i < T; ++i)
@@ -297,7 +299,9 @@ QString figureCaption(const std::string& modelName, const std::string& prompt, i
 FigureSpec buildFigure(rt::Session& session, const Trace& trace, const FigureRequest& req) {
   if (!trace.captured) throw std::invalid_argument("figure: the run has no captured layers");
   if (req.view == "attention") return attention(session, trace, req);
-  if (req.view == "headgrid") return headGrid(session, trace, req);
+  if (req.view == "headgrid")
+    return headGridFigure(trace, req,
+                          [&](int l, int h) { return session.attentionMap(trace, l, h); });
   if (req.view == "lens") return lens(session, trace, req);
   if (req.view == "routing") return routing(session, trace, req);
   if (req.view == "selection") return selection(session, trace, req);
@@ -331,8 +335,25 @@ rt::SelectionRecord selectionRecord(rt::Session& session, const Trace& trace,
   return rec;
 }
 
+FigureSpec headGridFigure(const Trace& trace, const FigureRequest& req, const AttentionMapFn& map) {
+  if (!trace.captured) throw std::invalid_argument("figure: the run has no captured layers");
+  return headGrid(map, trace, req);
+}
+
 std::vector<int64_t> exportViewNpy(rt::Session& session, const Trace& tr, const FigureRequest& req,
                                    const std::string& path) {
+  if (req.view == "residual" || req.view == "residuals" || req.view == "headgrid")
+    return exportTraceNpy(tr, req, path,
+                          [&](int l, int h) { return session.attentionMap(tr, l, h); });
+  const FigureSpec f = buildFigure(session, tr, req);
+  std::vector<int64_t> shape = {f.matrix.rows, f.matrix.cols};
+  if (req.view == "selection") shape = {f.matrix.cols};
+  rt::writeNpy(path, f.matrix.values.data(), shape);
+  return shape;
+}
+
+std::vector<int64_t> exportTraceNpy(const Trace& tr, const FigureRequest& req,
+                                    const std::string& path, const AttentionMapFn& map) {
   const int T = tr.nTokens;
   if (req.view == "residual") {
     const int layer = req.layer < 0 ? tr.nLayer - 1 : req.layer;
@@ -359,17 +380,16 @@ std::vector<int64_t> exportViewNpy(rt::Session& session, const Trace& tr, const 
     NpyStream out(path, shape);
     for (int l = 0; l < tr.nLayer; ++l)
       for (int h = 0; h < tr.nHead; ++h) {
-        const auto m = session.attentionMap(tr, l, h);
+        const auto m = map(l, h);
+        if (m.size() != size_t(T) * T)
+          throw std::invalid_argument("figure: an attention map of the wrong size");
         out.write(m.data(), m.size());
       }
     out.finish();
     return shape;
   }
-  const FigureSpec f = buildFigure(session, tr, req);
-  std::vector<int64_t> shape = {f.matrix.rows, f.matrix.cols};
-  if (req.view == "selection") shape = {f.matrix.cols};
-  rt::writeNpy(path, f.matrix.values.data(), shape);
-  return shape;
+  throw std::invalid_argument("figure: " + req.view +
+                              " needs the model (only headgrid, residual and residuals do not)");
 }
 
 }  // namespace ll::vis

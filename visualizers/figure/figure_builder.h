@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,17 @@ FigureSpec buildFigure(rt::Session& session, const rt::Trace& trace, const Figur
 // [nLayer,T,nEmbd] (after every layer). Returns the shape written.
 std::vector<int64_t> exportViewNpy(rt::Session& session, const rt::Trace& trace,
                                    const FigureRequest& req, const std::string& path);
+
+// One head's [T, T] attention map of the trace (rt::Session::attentionMap, or a server's): what the
+// head grid reads besides the trace.
+using AttentionMapFn = std::function<std::vector<float>(int layer, int head)>;
+// The views that need no session, only the trace and its maps: the headgrid figure, and the
+// headgrid, residual and residuals .npy (throws std::invalid_argument for any other view). A model
+// on a server exports them with its maps and a trace holding its residual stream.
+FigureSpec headGridFigure(const rt::Trace& trace, const FigureRequest& req,
+                          const AttentionMapFn& map);
+std::vector<int64_t> exportTraceNpy(const rt::Trace& trace, const FigureRequest& req,
+                                    const std::string& path, const AttentionMapFn& map);
 
 // The token selection the selection view runs: req.selection with req.method / req.layer applied.
 // Throws std::invalid_argument for an unknown method.

@@ -12,6 +12,7 @@
 #include <memory>
 
 using namespace ll;
+using namespace guiremote;
 
 class TestGuiRemotePanels : public QObject {
   Q_OBJECT
@@ -309,4 +310,4 @@ class TestGuiRemotePanels : public QObject {
 };
 
 QTEST_MAIN(TestGuiRemotePanels)
-#include "tst_gui_remote_panels.moc"
+#include "tst_gui_remote_experiments.moc"
