@@ -1,4 +1,4 @@
-// The panels' outputs compared bit for bit, local against remote (tst_gui_remote_panels.cpp):
+// The panels' outputs compared bit for bit, local against remote (tst_gui_remote_experiments.cpp):
 // every field the panels and their exports read, NaN included.
 #pragma once
 
@@ -9,6 +9,8 @@
 #include <cstring>
 
 namespace {
+
+using guiremote::sameBits;
 
 template <class T>
 bool sameValue(const T& a, const T& b) {
