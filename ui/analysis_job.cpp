@@ -117,11 +117,14 @@ ModelInfo AnalysisJob::load(const std::string& path, const rt::BackendChoice& ba
   auto steer = std::make_unique<rt::Session>();
   steer->attachSharing(*s);  // one copy of the weights (matters on a GPU)
   // Induction scores per head on [BOS, x, x] (ALGORITHMS.md §1): a property of the model, so
-  // computed once here rather than per keystroke.
+  // computed once here rather than per keystroke, on a throwaway session so the helper sessions
+  // start from an empty cache (as a remote job's do on the server, where the same holds).
   if (m.tokenizer) {
-    const ana::InductionCard card =
-        ana::inductionCard(sp, m.tokenizer->bos(),
-                           [&](const std::vector<int32_t>& ids) { return ana::runIds(*aux, ids); });
+    rt::Session probe;
+    probe.attachSharing(*s);
+    const ana::InductionCard card = ana::inductionCard(
+        sp, m.tokenizer->bos(),
+        [&](const std::vector<int32_t>& ids) { return ana::runIds(probe, ids); });
     info.induction = card.scores;
     info.inductionN = card.n;
     info.inductionNote = QString::fromStdString(card.note);

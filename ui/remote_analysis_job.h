@@ -55,7 +55,7 @@ class RemoteAnalysisJob : public AnalysisSource {
   std::string piece(int32_t id) const;
   // The model card's parts that come from the server's info document and a run there
   // (remote_job_model_card.cpp): the chat-template family (a name this client knows, else none)
-  // and the induction scores, run on aux as AnalysisJob::load runs them.
+  // and the induction scores, run on `aux` (a session of their own) as AnalysisJob::load runs them.
   static void fillModelCard(const nlohmann::json& infoJson, int32_t bos, const rt::ModelSpec& spec,
                             remote::RemoteSession& aux, ModelInfo& info);
   // The notices of the outputs a remote session cannot fill.

@@ -136,7 +136,14 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
       if (spec.value("attention_sinks", false)) f << QStringLiteral("attention sinks");
     }
     in.attentionFeatures = f.join(QStringLiteral("; "));
-    fillModelCard(j, ri.bos, m_spec, *aux, in);
+    {
+      // The induction prompt runs on a server session of its own, closed after, as the local job
+      // runs it on a throwaway session: the helper sessions start from the same empty cache on
+      // both sides, so their later passes agree bit for bit.
+      remote::RemoteSession probe(opt);
+      probe.open(target.model.toStdString());
+      fillModelCard(j, ri.bos, m_spec, probe, in);
+    }
     m_session = std::move(session);
     m_gen = std::move(gen);
     m_aux = std::move(aux);

@@ -146,7 +146,7 @@ bool loadBoth(ui::SessionController& local, ui::SessionController& remote, const
 
 }  // namespace
 
-class TestGuiRemotePanels : public QObject {
+class TestGuiRemoteAnalyses : public QObject {
   Q_OBJECT
 
   void parity(const QString& model, bool moe) {
@@ -313,5 +313,5 @@ class TestGuiRemotePanels : public QObject {
   }
 };
 
-QTEST_MAIN(TestGuiRemotePanels)
+QTEST_MAIN(TestGuiRemoteAnalyses)
 #include "tst_gui_remote_analyses.moc"

@@ -14,7 +14,7 @@
 using namespace ll;
 using namespace guiremote;
 
-class TestGuiRemotePanels : public QObject {
+class TestGuiRemoteExperiments : public QObject {
   Q_OBJECT
 
   std::unique_ptr<Server> m_srv;
@@ -309,5 +309,5 @@ class TestGuiRemotePanels : public QObject {
   void selectionMoe() { selectionParity(QStringLiteral("stories260K-moe4.gguf"), true); }
 };
 
-QTEST_MAIN(TestGuiRemotePanels)
+QTEST_MAIN(TestGuiRemoteExperiments)
 #include "tst_gui_remote_experiments.moc"
