@@ -1,6 +1,7 @@
 // RemoteAnalysisJob's model card parts beyond the info document's shape: the chat-template family
 // the prompts are written in and the induction scores, from one run of the induction prompt on a
-// server session of its own (its queries and keys fetched), as AnalysisJob::load computes them in process.
+// server session of its own (its queries and keys fetched), as AnalysisJob::load computes them in
+// process.
 #ifdef LAYERLENS_HAVE_REMOTE
 #include "runtime/analysis/induction_card.h"
 #include "runtime/tokenizer/chat_family.h"
