@@ -6,22 +6,14 @@
 #include "runtime/engine/engine.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "ui/analysis_job.h"
+#include "ui/steering_inputs.h"
 #include "visualizers/qt/token_label.h"
 
 namespace ll::ui {
 
-namespace {
-// The settings that shape the sweeps: the vector's source and inputs, layer, alpha and start.
-SteeringSettings sweepKey(SteeringSettings st) {
-  st.enabled = false;
-  st.genTokens = 0;
-  return st;
-}
-}  // namespace
-
 bool AnalysisJob::steerSweepCached(const Snapshot& s) const {
   const SteerSweepCache& c = m_sweepCache;
-  return c.result && c.trace == s.trace && c.steering == sweepKey(s.state.steering) &&
+  return c.result && c.trace == s.trace && c.steering == steerSweepKey(s.state.steering) &&
          c.layer == s.steerLayer && c.position == s.token &&
          c.layerSweep == s.state.steerRead.layerSweep;
 }
@@ -52,7 +44,7 @@ void AnalysisJob::runSteerSweep(Snapshot& s, const Alive& alive) {
       QStringList top1, layerTop1;
       for (int32_t id : r.top1) top1 << label(id);
       for (int32_t id : r.layerTop1) layerTop1 << label(id);
-      c = {s.trace,       sweepKey(st),
+      c = {s.trace,       steerSweepKey(st),
            s.steerLayer,  s.token,
            rq.layerSweep, std::make_shared<const rt::ana::SteeringSweepResult>(std::move(r)),
            baseTop1,      top1,

@@ -2,8 +2,8 @@
 // prompt; this side fetches only what the panels read (new logit rows, attention map rows past
 // the shared prefix, the lens of the selected token and of the grid's columns, queries / keys,
 // attention statistics and routing) into the trace's local copy and fills the Snapshot with the
-// code the local AnalysisJob uses (snapshot_fill.h), so both give the same bits. Outputs that need
-// a local session say "not available on a remote session". Only built with gRPC.
+// code the local AnalysisJob uses (snapshot_fill.h), so both give the same bits. The teacher, which
+// needs a local session, says "not available on a remote session". Only built with gRPC.
 #pragma once
 
 #include "remote/remote_session.h"
@@ -93,6 +93,10 @@ class RemoteAnalysisJob : public AnalysisSource {
   // (τ and the layers pick again here) (remote_job_contrast.cpp).
   void runContrast(Snapshot& s, const Alive& alive);
   bool contrastCached(const Snapshot& s) const;
+  // The steering readouts' sweeps: the server's "steer-sweep" on m_aux over the prompt session's
+  // trace, kept per trace and settings as AnalysisJob keeps them (remote_job_sweep.cpp).
+  void runSteerSweep(Snapshot& s, const Alive& alive);
+  bool steerSweepCached(const Snapshot& s) const;
   // A named analysis on m_aux, its document (and arrays when given): a request the server refuses
   // throws std::invalid_argument with its reason, as the analysis throws in process; a lost
   // connection stays a RemoteError, a cancelled call rt::Cancelled.
@@ -157,6 +161,15 @@ class RemoteAnalysisJob : public AnalysisSource {
     std::shared_ptr<const rt::ana::KnockoutReadout> result;
     QString error;
   } m_knockoutCache;
+  struct SteerSweepCache {
+    std::shared_ptr<const rt::Trace> trace;
+    SteeringSettings steering;  // steerSweepKey's: enabled and genTokens do not shape the sweeps
+    int layer = -1, position = -1;
+    bool layerSweep = true;
+    std::shared_ptr<const rt::ana::SteeringSweepResult> result;
+    QString baseTop1;
+    QStringList top1, layerTop1;
+  } m_sweepCache;
   AttributionStep m_attribution;  // kept while trace and request are
   struct LatentCache {
     std::shared_ptr<const rt::Trace> trace;

@@ -176,11 +176,8 @@ void RemoteAnalysisJob::fillUnavailable(Snapshot& s) const {
   const auto na = [](const char* why) {
     return QStringLiteral("Not available on a remote session (%1).").arg(QLatin1String(why));
   };
-  // Both read the prompt run's trace and run passes of their own against it (the sweeps its
-  // residuals and last logits, the teacher every logit row against the teacher's run on a session
-  // of its own that keeps its prefix): not yet run on the server.
-  if (st.steerRead.enabled)
-    s.steerSweepError = na("the steering sweeps are compared with the prompt run in this process");
+  // The teacher reads every logit row of the prompt run against the teacher's run on a session of
+  // its own that keeps its prefix: not yet run on the server.
   if (!st.teacher.model.empty()) s.teacherError = na("the teacher model runs in this process");
 }
 

@@ -173,6 +173,7 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);
     s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                          : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
+    if (st.steerRead.enabled && steerSweepCached(s)) runSteerSweep(s, alive);
     fillAnalyses(s, alive);
     fillUnavailable(s);
     s.computeMs =
@@ -239,6 +240,9 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
     if (core.state.knockout && !core.knockoutEffect && core.knockoutEffectError.isEmpty())
       tail.emplace_back(StreamedOutput::KnockoutEffect,
                         [&](Snapshot& s) { runKnockoutEffect(s, alive); });
+    if (core.state.steerRead.enabled && !core.steerSweep)
+      tail.emplace_back(StreamedOutput::SteeringReadouts,
+                        [&](Snapshot& s) { runSteerSweep(s, alive); });
     if (core.state.flow.enabled && !core.flow && core.flowError.isEmpty())
       tail.emplace_back(StreamedOutput::Flow, [&](Snapshot& s) { runFlow(s, alive); });
     if (core.state.patching.enabled && !patchingCached(core))

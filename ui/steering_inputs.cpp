@@ -32,4 +32,10 @@ std::string steeringVectorKey(const SteeringSettings& st, int layer) {
   return key;
 }
 
+SteeringSettings steerSweepKey(SteeringSettings st) {
+  st.enabled = false;
+  st.genTokens = 0;
+  return st;
+}
+
 }  // namespace ll::ui

@@ -1,6 +1,6 @@
 // The Steering panel's settings as the worker reads them, shared by the local and the remote job:
-// the inputs a vector needs (checked with the panel's messages) and the key a computed vector is
-// cached under.
+// the inputs a vector needs (checked with the panel's messages) and the keys a computed vector and
+// the readouts' sweeps are cached under.
 #pragma once
 
 #include "ui/view_state.h"
@@ -20,5 +20,8 @@ const std::vector<float>& savedSteeringVector(const SteeringSettings& st, int nE
 void checkSteeringInputs(const SteeringSettings& st);
 // What a computed vector depends on (its layer, source and inputs).
 std::string steeringVectorKey(const SteeringSettings& st, int layer);
+// The settings that shape the steering readouts' sweeps (the vector's source and inputs, layer,
+// alpha and start): enabled and genTokens cleared, so toggling the continuation keeps them.
+SteeringSettings steerSweepKey(SteeringSettings st);
 
 }  // namespace ll::ui

@@ -46,8 +46,13 @@ void checkLive(const RunProgress& progress, int done, int n) {
   if (progress && !progress(done, n)) throw Cancelled();
 }
 
-// The trace an analysis reads: the environment's, checked against the session's model, or a run
-// of the prompt under base.
+const Tokenizer& tokenizerOf(const Session& s) {
+  if (!s.model().tokenizer) throw std::invalid_argument("the model has no tokenizer");
+  return *s.model().tokenizer;
+}
+
+}  // namespace
+
 std::shared_ptr<const Trace> baseTrace(Session& s, const RunRequest& base,
                                        const RunProgress& progress, const AnalysisEnv& env) {
   if (!env.trace) return s.run(base, progress);
@@ -57,13 +62,6 @@ std::shared_ptr<const Trace> baseTrace(Session& s, const RunRequest& base,
     throw std::invalid_argument("the given trace is not of this model");
   return env.trace;
 }
-
-const Tokenizer& tokenizerOf(const Session& s) {
-  if (!s.model().tokenizer) throw std::invalid_argument("the model has no tokenizer");
-  return *s.model().tokenizer;
-}
-
-}  // namespace
 
 const char* analysisName(const AnalysisRequest& req) {
   static constexpr const char* kNames[] = {"select",   "attribute", "skip",     "latent",
@@ -172,8 +170,10 @@ AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::js
 
 AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
                            const RunProgress& progress, const AnalysisEnv& env) {
-  if (env.trace && (std::holds_alternative<SelectCall>(req) ||
-                    req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses))
+  // steer-sweep compares its passes with the trace's own logits and residuals: it reads one.
+  if (env.trace && !std::holds_alternative<SteerSweepCall>(req) &&
+      (std::holds_alternative<SelectCall>(req) ||
+       req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses))
     throw std::invalid_argument(std::string(analysisName(req)) +
                                 ": runs its own passes and reads no given trace");
   if (req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses)

@@ -61,10 +61,10 @@ struct AnalysisOutput {
 // names. The CLI loads the file; a server resolves it inside its --models folder.
 struct AnalysisEnv {
   std::function<void(Session& teacher, const std::string& path)> openModel;
-  // The trace attribute, skip, latent and flow read instead of a run of the session's prompt: an
-  // existing run of the same model (the GUI's prompt run on another server session, so the
-  // analysis reads the very values its panels show; its own interventions stand, base's are not
-  // used). Null: run the prompt under base. The other analyses refuse it.
+  // The trace attribute, skip, latent, flow and steer-sweep read instead of a run of the
+  // session's prompt: an existing run of the same model (the GUI's prompt run on another server
+  // session, so the analysis reads the very values its panels show; its own interventions stand,
+  // base's are not used). Null: run the prompt under base. The other analyses refuse it.
   std::shared_ptr<const Trace> trace;
 };
 

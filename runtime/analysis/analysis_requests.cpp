@@ -100,7 +100,7 @@ SteerSweepCall parseSteerSweepCall(const nlohmann::json& j) {
     f.get("alpha", r.alpha);
     f.get("from", r.fromPos, 0, INT_MAX);
     f.get("position", r.position);
-    f.get("alphas", r.alphas, size_t(4096));
+    f.get("alphas", r.alphas, kMaxSweepAlphas);
     f.get("layer_sweep", r.layerSweep);
     f.get("vector", c.vector, kMaxRequestFloats);
   });

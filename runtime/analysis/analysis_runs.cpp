@@ -117,12 +117,15 @@ void checkVector(const Session& s, const std::vector<float>& v, const char* name
                                 std::to_string(d));
 }
 
-AnalysisOutput runSteerSweep(Session& s, const SteerSweepCall& c, const RunProgress& progress) {
+// The unsteered run the sweeps compare with: env's trace (the GUI's prompt run, its own
+// interventions in every steered pass) or a plain run of the session's prompt (the command's).
+AnalysisOutput runSteerSweep(Session& s, const SteerSweepCall& c, const RunProgress& progress,
+                             const AnalysisEnv& env) {
   SteeringSweepRequest rq = c.request;
   if (rq.fromPos < 0) throw std::invalid_argument("--from: the start index is negative");
   if (rq.layer < 0) rq.layer = defaultSteeringLayer(s.model().spec.nLayer);
   checkVector(s, c.vector, "steer-sweep");
-  auto tr = s.run({}, progress);
+  auto tr = baseTrace(s, {}, progress, env);
   SteeringSweepResult r = steeringSweep(s, *tr, c.vector, rq, progress);
   AnalysisOutput out;
   out.document = steeringSweepJson(r).dump(1);
@@ -156,7 +159,7 @@ AnalysisOutput runCommandAnalysis(Session& s, const AnalysisRequest& req, const 
   if (const auto* c = std::get_if<PatchCall>(&req)) return runPatch(s, *c, base, progress);
   if (const auto* c = std::get_if<KnockoutCall>(&req)) return runKnockout(s, *c, base, progress);
   refuseBase(base, analysisName(req));
-  if (const auto* c = std::get_if<SteerSweepCall>(&req)) return runSteerSweep(s, *c, progress);
+  if (const auto* c = std::get_if<SteerSweepCall>(&req)) return runSteerSweep(s, *c, progress, env);
   if (const auto* c = std::get_if<SteerVectorCall>(&req)) return runSteerVector(s, *c, progress);
   if (const auto* c = std::get_if<CompareCall>(&req)) return runCompare(s, *c, progress, env);
   const auto& c = std::get<ExpertContrastRequest>(req);

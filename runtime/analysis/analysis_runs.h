@@ -10,6 +10,11 @@ namespace ll::rt::ana {
 // The command analyses are the last alternatives of AnalysisRequest.
 inline constexpr size_t kCommandAnalyses = 7;
 
+// The trace an analysis reads: env.trace, checked against the session's model, or a run of the
+// session's prompt under base (analysis_call.cpp).
+std::shared_ptr<const Trace> baseTrace(Session& s, const RunRequest& base,
+                                       const RunProgress& progress, const AnalysisEnv& env);
+
 AnalysisOutput runCommandAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
                                   const RunProgress& progress, const AnalysisEnv& env);
 // analysis_runs_vectors.cpp: routing (base: the run's interventions) and steer-vector.

@@ -77,7 +77,15 @@ SteeringSweepResult steeringSweep(Session& s, const Trace& base, const std::vect
                                   const SteeringSweepRequest& req = {},
                                   const SweepProgress& progress = {});
 
+// The most alpha values one sweep takes (a request's, and a document read back).
+inline constexpr size_t kMaxSweepAlphas = 4096;
+
 // The JSON written by `layerlens-cli steer-sweep` and the GUI's data export.
 nlohmann::json steeringSweepJson(const SteeringSweepResult& r);
+// steeringSweepJson read back (a server's steer-sweep document, untrusted;
+// steering_sweep_parse.cpp), every field checked against the model's and the prompt's shape:
+// std::invalid_argument names the field. reusedRows is not in the document (0).
+SteeringSweepResult parseSteeringSweepJson(const nlohmann::json& j, int nLayer, int nTokens,
+                                           int nVocab);
 
 }  // namespace ll::rt::ana

@@ -1,9 +1,10 @@
 // Analyze over a given trace (AnalyzeRequest.trace_session_id / trace_id, what the GUI's helper
 // session reads its prompt session's run with): the documents of attribute, latent, skip (with
-// every position's values) and flow equal runAnalysis in process over a trace with the same
-// history (a knockout in force, then a prompt edit that reuses the prefix), byte for byte; an
-// unknown session or trace, a trace of another model and an analysis that runs its own passes
-// are refused with an error naming the problem. Skips without gRPC.
+// every position's values), flow and steer-sweep equal runAnalysis in process over a trace with
+// the same history (a knockout in force, then a prompt edit that reuses the prefix), byte for
+// byte; an unknown session or trace, a trace of another model and an analysis that runs its own
+// passes (select, the other command analyses) are refused with an error naming the problem. Skips
+// without gRPC.
 #include "lltest.h"
 
 #ifndef LAYERLENS_HAVE_REMOTE
@@ -63,8 +64,17 @@ LL_TEST(analyzeReadsAnotherSessionsTrace) {
   latent.wordB = "Lily";
   rt::ana::FlowRequest flow;
   flow.threshold = 0.05;
+  // The steering sweeps at a middle token, from a later start, with the layer sweep: the steered
+  // passes keep the trace's knockout.
+  rt::ana::SteerSweepCall sweep;
+  for (int i = 0; i < local.model().spec.nEmbd; ++i)
+    sweep.vector.push_back(0.05f * float(i % 7) - 0.1f);
+  sweep.request.layer = 3;
+  sweep.request.alpha = 5.5f;
+  sweep.request.fromPos = 2;
+  sweep.request.position = 6;
   const rt::ana::AnalysisRequest requests[] = {rt::ana::AttributionRequest{265, 261, 4}, latent,
-                                               skip, flow};
+                                               skip, flow, sweep};
   // The helper session's own prompt is another text: the analyses read the given trace, not it.
   aux.setPrompt("Tom had a red ball");
   for (const auto& req : requests) {
@@ -110,6 +120,8 @@ LL_TEST(analyzeOnATraceRefusesBadReferences) {
   expectInvalid(analyze(auxId, "latent", tr.session, tr.id + 1000), "trace");
   expectInvalid(analyze(otherId, "latent", tr.session, tr.id), "another model");
   expectInvalid(analyze(auxId, "select", tr.session, tr.id), "reads no given trace");
+  for (const char* own : {"patch", "knockout", "contrast", "routing"})
+    expectInvalid(analyze(auxId, own, tr.session, tr.id), "reads no given trace");
 }
 
 #endif

@@ -10,7 +10,7 @@
 
 namespace {
 
-using guiremote::sameBits;
+using guiremote::sameBits;  // gui_remote_support.h's
 
 template <class T>
 bool sameValue(const T& a, const T& b) {
@@ -91,6 +91,35 @@ void compareSteering(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QVERIFY2(sameValue(r.pushRatio, l.pushRatio), "push ratio");
   QCOMPARE(r.steered, l.steered);
   QCOMPARE(r.unsteered, l.unsteered);
+}
+
+// The Steering readouts panel: the alpha and layer sweeps and their top-1 labels (every field of
+// the result but reusedRows, which no panel or export reads and the document does not carry).
+void compareSteerSweep(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+  QCOMPARE(r.steerSweepError, l.steerSweepError);
+  QCOMPARE(bool(r.steerSweep), bool(l.steerSweep));
+  QCOMPARE(r.steerSweepBaseTop1, l.steerSweepBaseTop1);
+  QCOMPARE(r.steerSweepTop1, l.steerSweepTop1);
+  QCOMPARE(r.steerSweepLayerTop1, l.steerSweepLayerTop1);
+  if (!l.steerSweep) return;
+  const ll::rt::ana::SteeringSweepResult &a = *l.steerSweep, &b = *r.steerSweep;
+  QCOMPARE(b.nLayer, a.nLayer);
+  QCOMPARE(b.nTokens, a.nTokens);
+  QCOMPARE(b.position, a.position);
+  QCOMPARE(b.layer, a.layer);
+  QCOMPARE(b.fromPos, a.fromPos);
+  QVERIFY2(sameValue(b.alpha, a.alpha), "alpha");
+  QCOMPARE(b.reaches, a.reaches);
+  QCOMPARE(b.top1Base, a.top1Base);
+  QVERIFY2(sameValue(b.entropyBase, a.entropyBase), "entropy_base");
+  QVERIFY2(sameBits(b.alphas, a.alphas), "alphas");
+  QVERIFY2(sameBits(b.kl, a.kl), "kl");
+  QVERIFY2(sameBits(b.entropy, a.entropy), "entropy");
+  QVERIFY(b.top1 == a.top1);
+  QVERIFY2(sameBits(b.layerKl, a.layerKl), "layer_kl");
+  QVERIFY2(sameBits(b.layerEntropy, a.layerEntropy), "layer_entropy");
+  QVERIFY(b.layerTop1 == a.layerTop1);
+  QVERIFY2(sameBits(b.pushRatio, a.pushRatio), "push_ratio");
 }
 
 void compareContrast(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {

@@ -1,10 +1,11 @@
 // The GUI's analysis panels on a remote session (issue 17) against a real `layerlens-cli serve` on
 // loopback: activation patching, the knockout effect, steering (vector, push ratio, the steered
-// and unsteered continuations), the expert contrast, PromptDistill and the answers from the kept
-// tokens, all run by the server, equal the local AnalysisJob's bit for bit (every field the panels
-// and their exports read) on stories260K and stories260K-moe4, with a router edit and a knockout
-// in force and after a prompt edit; a click that changes only the view re-reads the cached
-// result; the patching sweep reports its progress. Skips without gRPC, the CLI or ../shared.
+// and unsteered continuations), the steering readouts' alpha and layer sweeps, the expert contrast,
+// PromptDistill and the answers from the kept tokens, all run by the server, equal the local
+// AnalysisJob's bit for bit (every field the panels and their exports read) on stories260K and
+// stories260K-moe4, with a router edit and a knockout in force and after a prompt edit; a click
+// that changes only the view re-reads the cached result (another token runs the sweeps again, as
+// in process); the patching sweep reports its progress. Skips without gRPC, the CLI or ../shared.
 #include <QStandardPaths>
 #include "gui_remote_compare.h"
 #include "gui_remote_support.h"
@@ -255,6 +256,85 @@ class TestGuiRemoteExperiments : public QObject {
     check("no baselines");
   }
 
+  void steerSweepParity(const QString& model, bool moe) {
+    if (!open(model)) return;
+    ui::ViewState st;
+    st.prompt = "Once upon a time there was a little girl named Lily";
+    st.outputTokens = 4;
+    st.steering.enabled = true;
+    st.steering.source = ui::SteerSource::Saved;
+    for (int i = 0; i < m_local->modelInfo().nEmbd; ++i)
+      st.steering.savedVector.push_back(0.05f * float(i % 7) - 0.1f);
+    st.steering.genTokens = 3;
+    st.steerRead.enabled = true;
+    const auto check = [&](const char* what, bool expectResult) {
+      auto [l, r] = both(st);
+      QVERIFY2(l && r, what);
+      // What is compared is there (not two equal refusals), or is the refusal asked for.
+      QVERIFY2(bool(l->steerSweep) == expectResult, qPrintable(what + (": " + l->steerSweepError)));
+      if (expectResult) {
+        QVERIFY2(l->steerSweep->layerKl.empty() != st.steerRead.layerSweep, what);
+        bool moved = false;
+        for (double kl : l->steerSweep->kl) moved |= kl > 0;
+        QVERIFY2(moved, what);  // the steered passes changed the distribution
+      }
+      compareSteerSweep(*l, *r);
+      if (QTest::currentTestFailed()) qWarning() << "in:" << what;
+    };
+    check("saved", true);
+    if (QTest::currentTestFailed()) return;
+    // A click that changes only the view re-reads the cached sweeps; another token runs them again.
+    {
+      const ui::SnapshotPtr first = settle(*m_remote, st);
+      QVERIFY(first && first->steerSweep);
+      const auto kept = first->steerSweep;
+      st.layer = 1;
+      st.head = 2;
+      const ui::SnapshotPtr again = settle(*m_remote, st);
+      QVERIFY(again && again->steerSweep == kept);
+      st.token = 4;
+      const ui::SnapshotPtr moved = settle(*m_remote, st);
+      QVERIFY(moved && moved->steerSweep && moved->steerSweep != kept);
+      QCOMPARE(moved->steerSweep->position, 4);
+    }
+    check("another token", true);
+    if (QTest::currentTestFailed()) return;
+    // Without the layer sweep.
+    st.steerRead.layerSweep = false;
+    check("no layer sweep", true);
+    if (QTest::currentTestFailed()) return;
+    // Another layer, start and alpha, under interventions, with the layer sweep; the Steering
+    // panel's own stage off.
+    st.steerRead.layerSweep = true;
+    st.steering.enabled = false;
+    st.steering.layer = 1;
+    st.steering.fromPos = 2;
+    st.steering.alpha = -6.5f;
+    st.knockout = rt::Knockout{{}, {1}, 0, 2, 5};
+    if (moe) st.routerEdits = {{0, 1, rt::RouterEditKind::Ban, 0.0f}};
+    check("under interventions", true);
+    if (QTest::currentTestFailed()) return;
+    // After a prompt edit (its prefix reused on both sides), the last token.
+    st.prompt += " who loved";
+    st.token = -1;
+    st.steering.enabled = true;
+    check("after an edit", true);
+    if (QTest::currentTestFailed()) return;
+    st.steerRead.layerSweep = false;
+    check("after an edit, without the layer sweep", true);
+    if (QTest::currentTestFailed()) return;
+    // A refusal says the same (a saved vector of the wrong width).
+    st.steering.savedVector.pop_back();
+    check("wrong width", false);
+    if (QTest::currentTestFailed()) return;
+    // A vector the server computes (contrastive), read by the readouts alone.
+    st.steering.enabled = false;
+    st.steering.source = ui::SteerSource::Contrastive;
+    st.steering.positive = {"She was happy and glad", "joy and fun"};
+    st.steering.negative = {"She was sad and cried", "grief and pain"};
+    check("contrastive", true);
+  }
+
   void contrastParity(const QString& model, bool moe) {
     if (!open(model)) return;
     ui::ViewState st;
@@ -303,6 +383,8 @@ class TestGuiRemoteExperiments : public QObject {
   void knockoutMoe() { knockoutParity(QStringLiteral("stories260K-moe4.gguf"), true); }
   void steeringDense() { steeringParity(QStringLiteral("stories260K.gguf"), false); }
   void steeringMoe() { steeringParity(QStringLiteral("stories260K-moe4.gguf"), true); }
+  void steerSweepDense() { steerSweepParity(QStringLiteral("stories260K.gguf"), false); }
+  void steerSweepMoe() { steerSweepParity(QStringLiteral("stories260K-moe4.gguf"), true); }
   void contrastDense() { contrastParity(QStringLiteral("stories260K.gguf"), false); }
   void contrastMoe() { contrastParity(QStringLiteral("stories260K-moe4.gguf"), true); }
   void selectionDense() { selectionParity(QStringLiteral("stories260K.gguf"), false); }

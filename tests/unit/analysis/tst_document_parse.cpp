@@ -1,4 +1,5 @@
-// The result documents read back (attribution, layer skip, latent language, flow graph): what a
+// The result documents read back (attribution, layer skip, latent language, flow graph, steering
+// sweeps): what a
 // server's Analyze sends the GUI. A document written by the analysis of stories260K parses to the
 // result the analysis returned, bit for bit (doubles, floats and ids); the layer skip's every-
 // position values move the result as selectPosition on the trace does; hostile documents (wrong
@@ -13,6 +14,7 @@
 #include "runtime/analysis/flow_routes.h"
 #include "runtime/analysis/latent_language.h"
 #include "runtime/analysis/layer_skip.h"
+#include "runtime/analysis/steering_sweep.h"
 
 using namespace ll::rt;
 using namespace ll::rt::ana;
@@ -281,6 +283,114 @@ LL_TEST(flowDocumentRoundTrips) {
       doc, [](Json& j) { j["edges"][0]["weight"] = "x"; }, "'weight'", parse);
   refused(
       doc, [](Json& j) { j["edges"][0] = 3; }, "edges[0]", parse);
+}
+
+namespace {
+
+// A steering vector of the model's width with values of both signs (not a round number, so the
+// sweeps' doubles use all their bits).
+std::vector<float> testVector(int n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) v[size_t(i)] = 0.37f * float((i * 7) % 11) - 1.3f;
+  return v;
+}
+
+}  // namespace
+
+LL_TEST(steerSweepDocumentRoundTrips) {
+  LL_REQUIRE_SHARED();
+  auto s = stories();
+  const int T = int(s->promptIds().size()), L = s->model().spec.nLayer, V = s->model().spec.nVocab;
+  // Over a given trace (the GUI's prompt run, a knockout in force), as the server runs it.
+  RunRequest run;
+  run.interventions.knockout = Knockout{{}, {1}, 0, 2, 5};
+  AnalysisEnv env;
+  env.trace = s->run(run);
+  SteerSweepCall c;
+  c.vector = testVector(s->model().spec.nEmbd);
+  c.request.layer = 2;
+  c.request.alpha = -3.7f;
+  c.request.fromPos = 1;
+  c.request.position = 5;
+  auto aux = anatest::session("stories260K.gguf", "", "");
+  const AnalysisOutput out = runAnalysis(*aux, c, {}, {}, env);
+  const SteeringSweepResult& a = std::get<SteeringSweepResult>(out.result);
+  // The unsteered values are the given trace's (its knockout), not a plain run of aux's prompt.
+  auto fresh = anatest::session("stories260K.gguf", "", "");
+  const SteeringSweepResult direct = steeringSweep(*fresh, *env.trace, c.vector, c.request);
+  QCOMPARE(a.top1Base, direct.top1Base);
+  QVERIFY(sameBits(a.entropyBase, direct.entropyBase) && sameBits(a.pushRatio, direct.pushRatio));
+  QCOMPARE(int(a.layerKl.size()), L);
+
+  const Json doc = Json::parse(out.document);
+  const SteeringSweepResult b = parseSteeringSweepJson(doc, L, T, V);
+  QCOMPARE(b.nLayer, L);
+  QCOMPARE(b.nTokens, T);
+  QCOMPARE(b.position, 5);
+  QCOMPARE(b.layer, 2);
+  QCOMPARE(b.fromPos, 1);
+  QVERIFY(std::memcmp(&b.alpha, &a.alpha, sizeof(float)) == 0);
+  QVERIFY(b.reaches);
+  QCOMPARE(b.top1Base, a.top1Base);
+  QVERIFY(sameBits(b.entropyBase, a.entropyBase));
+  QVERIFY2(sameBits(b.alphas, a.alphas), "alphas");
+  QVERIFY2(sameBits(b.kl, a.kl) && sameBits(b.entropy, a.entropy), "kl / entropy");
+  QVERIFY2(sameBits(b.top1, a.top1), "top1");
+  QVERIFY2(sameBits(b.layerKl, a.layerKl) && sameBits(b.layerEntropy, a.layerEntropy), "layer_kl");
+  QVERIFY2(sameBits(b.layerTop1, a.layerTop1), "layer_top1");
+  QVERIFY2(sameBits(b.pushRatio, a.pushRatio), "push_ratio");
+  QVERIFY(steeringSweepJson(b) == doc);
+  // Without the layer sweep its arrays are empty; a position before the start does not reach.
+  c.request.layerSweep = false;
+  c.request.position = 1;
+  c.request.fromPos = 2;
+  const AnalysisOutput noLayers = runAnalysis(*aux, c, {}, {}, env);
+  const SteeringSweepResult n = parseSteeringSweepJson(Json::parse(noLayers.document), L, T, V);
+  QVERIFY(n.layerKl.empty() && n.layerEntropy.empty() && n.layerTop1.empty());
+  QVERIFY(!n.reaches);
+  QCOMPARE(int(n.pushRatio.size()), L);
+  QVERIFY(sameBits(n.kl, std::get<SteeringSweepResult>(noLayers.result).kl));
+
+  const auto parse = [&](const Json& j) { parseSteeringSweepJson(j, L, T, V); };
+  refused(
+      doc, [](Json& j) { j.erase("entropy"); }, "missing field 'entropy'", parse);
+  refused(
+      doc, [](Json& j) { j["n_layer"] = 99; }, "'n_layer'", parse);
+  refused(
+      doc, [](Json& j) { j["n_tokens"] = 1; }, "'n_tokens'", parse);
+  refused(
+      doc, [&](Json& j) { j["position"] = T; }, "'position'", parse);
+  refused(
+      doc, [&](Json& j) { j["layer"] = L; }, "'layer'", parse);
+  refused(
+      doc, [](Json& j) { j["from"] = -1; }, "'from'", parse);
+  refused(
+      doc, [](Json& j) { j["alpha"] = 1e300; }, "'alpha'", parse);
+  refused(
+      doc, [](Json& j) { j["reaches"] = false; }, "'reaches'", parse);
+  refused(
+      doc, [&](Json& j) { j["top1_base"] = V; }, "'top1_base'", parse);
+  refused(
+      doc, [](Json& j) { j["alphas"] = 2.0; }, "'alphas'", parse);
+  refused(
+      doc, [](Json& j) { j["alphas"] = std::vector<float>(kMaxSweepAlphas + 1, 1.0f); }, "'alphas'",
+      parse);
+  refused(
+      doc, [](Json& j) { j["kl"].erase(0); }, "'kl'", parse);
+  refused(
+      doc, [](Json& j) { j["entropy"][1] = "x"; }, "'entropy'", parse);
+  refused(
+      doc, [](Json& j) { j["top1"][0] = -1; }, "'top1'", parse);
+  refused(
+      doc, [](Json& j) { j["layer_kl"].erase(0); }, "'layer_kl'", parse);
+  refused(
+      doc, [](Json& j) { j["layer_kl"] = Json::array(); }, "'layer_entropy'", parse);
+  refused(
+      doc, [&](Json& j) { j["layer_top1"][0] = V; }, "'layer_top1'", parse);
+  refused(
+      doc, [](Json& j) { j["push_ratio"] = Json::array(); }, "'push_ratio'", parse);
+  refused(
+      doc, [](Json& j) { j = Json::array(); }, "not a JSON object", parse);
 }
 
 LL_TEST_MAIN("tst_document_parse")
