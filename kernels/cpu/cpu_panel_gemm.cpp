@@ -11,8 +11,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_sgemm.h"
+#include "kernels/cpu/scratch.h"
 #include "kernels/quant.h"
 
 // GCC 12 bug 105593: false "__Y is used uninitialized" inside avx512fintrin.h (fixed in GCC 13).
@@ -34,25 +33,8 @@ namespace {
 
 constexpr int kMr = kPanelTileRows, kNr = kPanelTileCols, kKc = kPanelDepth;
 
-// 64-byte aligned per-thread buffers of this unit (the backend's threadScratch slots are taken by
-// the callers of panelGemm).
-float* localScratch(size_t floats, int slot) {
-  struct Del {
-    void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
-  };
-  struct Buf {
-    std::unique_ptr<float, Del> p;
-    size_t cap = 0;
-  };
-  thread_local Buf bufs[2];
-  Buf& b = bufs[slot];
-  if (b.cap < floats) {
-    const size_t cap = (floats + 15) / 16 * 16;
-    b.p.reset(static_cast<float*>(::operator new(cap * sizeof(float), std::align_val_t(64))));
-    b.cap = cap;
-  }
-  return b.p.get();
-}
+// The unit's per-thread buffers: threadScratch slots its callers leave free (scratch.h).
+constexpr int kPackedSlot = 3, kRowsSlot = 4;
 
 // Columns [k0, k0 + kc) of weight rows [r, r + count) as f32, row-major with row stride kKc.
 void dequantizeBlock(const CpuWeight& w, int64_t r, int count, int64_t k0, int kc, float* dst) {
@@ -100,7 +82,7 @@ LL_PANEL_TARGET void transpose16(const float* src, int64_t srcStride, float* dst
 // rows past count zero.
 LL_PANEL_TARGET void packWeights(const CpuWeight& w, int64_t r0, int64_t count, int64_t k0, int kc,
                                  float* bp) {
-  float* tmp = localScratch(size_t(kNr) * kKc, 1);
+  float* tmp = threadScratch(size_t(kNr) * kKc, kRowsSlot);
   const int kc16 = kc / 16 * 16;
   for (int64_t s = 0; s < count; s += kNr) {
     const int rowsHere = int(std::min<int64_t>(kNr, count - s));
@@ -220,7 +202,7 @@ void panelGemm(const float* xp, int n, const CpuWeight& w, int64_t r0, int64_t c
                int64_t ldy) {
   if (!panelGemmAvailable()) throw std::logic_error("panelGemm: the CPU has no AVX-512F");
   const int64_t cols = w.cols, strips = (count + kNr - 1) / kNr;
-  float* bp = localScratch(size_t(strips) * kNr * kKc, 0);
+  float* bp = threadScratch(size_t(strips) * kNr * kKc, kPackedSlot);
   for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
     const int kc = int(std::min<int64_t>(kKc, cols - k0));
     packWeights(w, r0, count, k0, kc, bp);

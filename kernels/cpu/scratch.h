@@ -10,8 +10,9 @@
 namespace ll::kern {
 
 // A buffer of at least `floats` floats, owned by the calling thread, reused across calls (the
-// previous contents are not kept when it grows). Slot (0-2) separates buffers used at the same
-// time: pool tasks use 0 and 1, the thread that starts a batch 2 for what its tasks share.
+// previous contents are not kept when it grows). Slot (0-4) separates buffers used at the same
+// time: pool tasks use 0 and 1, the thread that starts a batch 2 for what its tasks share, and
+// the panel GEMM 3 and 4 inside a task (cpu_panel_gemm.cpp).
 inline float* threadScratch(size_t floats, int slot = 0) {
   struct Del {
     void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
@@ -20,7 +21,7 @@ inline float* threadScratch(size_t floats, int slot = 0) {
     std::unique_ptr<float, Del> p;
     size_t cap = 0;
   };
-  thread_local Buf bufs[3];
+  thread_local Buf bufs[5];
   Buf& b = bufs[slot];
   if (b.cap < floats) {
     const size_t cap = (floats + 15) / 16 * 16;
