@@ -5,6 +5,7 @@
 // rt::Cancelled).
 #pragma once
 
+#include "ui/analysis_caches.h"
 #include "ui/analysis_source.h"
 #include "ui/attribution_step.h"
 #include "ui/head_grid_rows.h"
@@ -124,26 +125,9 @@ class AnalysisJob : public AnalysisSource {
     rt::SkipPart part = rt::SkipPart::Layer;
     std::shared_ptr<const rt::ana::LayerSkipResult> result;
   } m_skipCache;
-  struct ContrastCache {
-    std::vector<std::string> task, neutral;
-    std::shared_ptr<const rt::ana::ExpertContrastResult> result;
-    QString error;  // the sets cannot be run (kept, so a keystroke does not retry them)
-  } m_contrastCache;
-  struct KnockoutCache {
-    std::shared_ptr<const rt::Trace> trace;
-    rt::ana::KnockoutReadoutRequest request;
-    std::shared_ptr<const rt::ana::KnockoutReadout> result;
-    QString error;
-  } m_knockoutCache;
-  struct SteerSweepCache {
-    std::shared_ptr<const rt::Trace> trace;
-    SteeringSettings steering;  // enabled and genTokens cleared: they do not shape the sweeps
-    int layer = -1, position = -1;
-    bool layerSweep = true;
-    std::shared_ptr<const rt::ana::SteeringSweepResult> result;
-    QString baseTop1;
-    QStringList top1, layerTop1;
-  } m_sweepCache;
+  ContrastCache m_contrastCache;
+  KnockoutCache m_knockoutCache;
+  SteerSweepCache m_sweepCache;
   std::unique_ptr<rt::BackendChoice> m_backend;  // the last load's, for the teacher
   std::unique_ptr<rt::Session> m_teacher;
   std::string m_teacherPath;
@@ -157,12 +141,7 @@ class AnalysisJob : public AnalysisSource {
     double threshold = 0;
     std::shared_ptr<const rt::ana::FlowGraph> graph;
   } m_flowCache;
-  struct PatchingCache {
-    std::shared_ptr<const rt::Trace> trace;
-    PatchingSettings settings;
-    std::shared_ptr<const rt::ana::PatchingResult> result;
-    QString error, targetText, otherText;
-  } m_patchCache;
+  PatchingCache m_patchCache;
 };
 
 }  // namespace ll::ui

@@ -8,6 +8,7 @@
 
 #include "remote/remote_session.h"
 #include "runtime/analysis/analysis_call.h"
+#include "ui/analysis_caches.h"
 #include "ui/analysis_source.h"
 #include "ui/attribution_step.h"
 #include "ui/head_grid_rows.h"
@@ -143,33 +144,11 @@ class RemoteAnalysisJob : public AnalysisSource {
   AttentionMapCache m_attnCache;
   LensGridCache m_lensGrid;
   HeadGridCache m_grid;
-  struct PatchingCache {
-    std::shared_ptr<const rt::Trace> trace;
-    PatchingSettings settings;
-    std::shared_ptr<const rt::ana::PatchingResult> result;
-    QString error, targetText, otherText;
-  } m_patchCache;
+  PatchingCache m_patchCache;
   std::map<std::string, std::vector<float>> m_steerCache;
-  struct ContrastCache {
-    std::vector<std::string> task, neutral;
-    std::shared_ptr<const rt::ana::ExpertContrastResult> result;
-    QString error;  // the sets cannot be run (kept, so a keystroke does not retry them)
-  } m_contrastCache;
-  struct KnockoutCache {
-    std::shared_ptr<const rt::Trace> trace;
-    rt::ana::KnockoutReadoutRequest request;
-    std::shared_ptr<const rt::ana::KnockoutReadout> result;
-    QString error;
-  } m_knockoutCache;
-  struct SteerSweepCache {
-    std::shared_ptr<const rt::Trace> trace;
-    SteeringSettings steering;  // steerSweepKey's: enabled and genTokens do not shape the sweeps
-    int layer = -1, position = -1;
-    bool layerSweep = true;
-    std::shared_ptr<const rt::ana::SteeringSweepResult> result;
-    QString baseTop1;
-    QStringList top1, layerTop1;
-  } m_sweepCache;
+  ContrastCache m_contrastCache;
+  KnockoutCache m_knockoutCache;
+  SteerSweepCache m_sweepCache;
   AttributionStep m_attribution;  // kept while trace and request are
   struct LatentCache {
     std::shared_ptr<const rt::Trace> trace;
