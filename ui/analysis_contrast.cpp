@@ -22,16 +22,10 @@ bool contrastWanted(const rt::ana::ExpertContrastRequest& request) {
   return anyPrompt(request.task) && anyPrompt(request.neutral);
 }
 
-bool AnalysisJob::contrastCached(const Snapshot& s) const {
-  const ContrastCache& c = m_contrastCache;
-  return (c.result || !c.error.isEmpty()) && c.task == s.state.contrast.task &&
-         c.neutral == s.state.contrast.neutral;
-}
-
 void AnalysisJob::runContrast(Snapshot& s, const Alive& alive) {
   const rt::ana::ExpertContrastRequest& rq = s.state.contrast;
   ContrastCache& c = m_contrastCache;
-  if (!contrastCached(s)) {
+  if (!c.answers(s)) {
     c = {};
     try {
       // On m_aux: the prompt session's KV cache keeps its prefix for the next keystroke.
@@ -44,21 +38,7 @@ void AnalysisJob::runContrast(Snapshot& s, const Alive& alive) {
       c = {rq.task, rq.neutral, nullptr, QString::fromUtf8(e.what())};
     }
   }
-  if (!c.result) {
-    s.contrastError = c.error;
-    return;
-  }
-  if (c.result->request == rq) {
-    s.contrast = c.result;
-    return;
-  }
-  try {
-    auto picked = std::make_shared<rt::ana::ExpertContrastResult>(*c.result);
-    rt::ana::applyPicks(*picked, rq);
-    s.contrast = std::move(picked);
-  } catch (const std::exception& e) {
-    s.contrastError = QString::fromUtf8(e.what());
-  }
+  c.fill(s);
 }
 
 }  // namespace ll::ui

@@ -8,15 +8,10 @@
 
 namespace ll::ui {
 
-bool AnalysisJob::flowCached(const Snapshot& s) const {
-  const FlowCache& c = m_flowCache;
-  return c.graph && c.trace == s.trace && c.threshold == s.state.flow.threshold;
-}
-
 void AnalysisJob::runFlow(Snapshot& s, const Alive& alive) {
   FlowCache& c = m_flowCache;
   try {
-    if (!flowCached(s)) {
+    if (!c.answers(s)) {
       c = {};
       rt::ana::FlowRequest rq;
       rq.threshold = s.state.flow.threshold;

@@ -173,9 +173,7 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   if (enc.ids.empty()) return snap;  // nothing to run: the panels show an empty prompt
   StageClock clock(s);
 
-  rt::Interventions iv;
-  iv.router = st.routerEdits;
-  iv.knockout = st.knockout;
+  rt::Interventions iv = panelInterventions(st);
   if (!m_lastTrace || tp.text != m_lastText || !(iv == m_lastIv)) {
     m_lastTrace.reset();
     if (!(iv == m_lastIv)) m_lastEntropy.clear();
@@ -195,18 +193,8 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
   }
   clock.mark("forward pass");
   const rt::Trace& tr = *m_lastTrace;
-  s.trace = m_lastTrace;
-  s.reusedRows = tr.reusedRows;
+  fillPromptView(s, m_lastTrace, enc, tp.userOffset);
   const int T = tr.nTokens;
-  s.nTokens = T;
-  for (const auto& p : enc.pieces) s.tokens << vis::tokenLabel(p);
-  while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
-  s.charSpans = byteSpansToChars(st.prompt, tp.userOffset, enc.spans);
-  s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
-
-  s.layer = std::clamp(st.layer, 0, tr.nLayer - 1);
-  s.head = std::clamp(st.head, -2, tr.nHead - 1);
-  s.token = st.token < 0 || st.token >= T ? T - 1 : st.token;
 
   // Attention map of the selected layer / head (the sum is nHead x the mean).
   fillAttention(s, m_lastTrace, iv, m_attnCache, [&](int layer, int head, int rowBegin) {
@@ -277,23 +265,24 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     runLayerSkip(s, alive);
     clock.mark("layer skip");
   }
-  if (contrastWanted(st.contrast) && contrastCached(s)) {  // new passes wait for the stream
+  if (contrastWanted(st.contrast) &&
+      m_contrastCache.answers(s)) {  // new passes wait for the stream
     runContrast(s, alive);
     clock.mark("expert contrast");
   }
-  if (st.knockout && knockoutEffectCached(s)) {  // new passes wait for the stream
+  if (st.knockout && m_knockoutCache.answers(s)) {  // new passes wait for the stream
     runKnockoutEffect(s, alive);
     clock.mark("knockout effect");
   }
-  if (st.flow.enabled && flowCached(s)) {  // a new graph waits for the stream
+  if (st.flow.enabled && m_flowCache.answers(s)) {  // a new graph waits for the stream
     runFlow(s, alive);
     clock.mark("flow routes");
   }
-  if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);  // new sweeps: stream
+  if (st.patching.enabled && m_patchCache.answers(s)) m_patchCache.fill(s);  // new sweeps: stream
   const SteeringSettings& steer = st.steering;
   s.steerLayer = steer.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                  : std::clamp(steer.layer, 0, tr.nLayer - 1);
-  if (st.steerRead.enabled && steerSweepCached(s)) {  // new passes wait for the stream
+  if (st.steerRead.enabled && m_sweepCache.answers(s)) {  // new passes wait for the stream
     runSteerSweep(s, alive);
     clock.mark("steering readouts");
   }

@@ -67,17 +67,14 @@ class AnalysisJob : public AnalysisSource {
   // sets are (τ and the layers only pick again); streamed last like the layer skip, core() fills
   // it only from the cache. (analysis_contrast.cpp)
   void runContrast(Snapshot& s, const Alive& alive);
-  bool contrastCached(const Snapshot& s) const;
   // Knockout effect (state.knockout): the run without and with the knockout (and the sweep) on
   // m_aux, kept while the trace and the readout request are; streamed last.
   // (analysis_knockout.cpp)
   void runKnockoutEffect(Snapshot& s, const Alive& alive);
-  bool knockoutEffectCached(const Snapshot& s) const;
   // Steering readouts (state.steerRead): the alpha and layer sweeps of the Steering panel's vector
   // on m_aux, kept while the trace, the vector's settings, layer, alpha, start and token are; run
   // as the stream's last stage, read in core() only from the cache. (analysis_steer_sweep.cpp)
   void runSteerSweep(Snapshot& s, const Alive& alive);
-  bool steerSweepCached(const Snapshot& s) const;
   // Teacher (state.teacher): the second model, loaded here once per path, over the trace's ids;
   // kept while trace and path are; the stream's last stage. (analysis_teacher.cpp)
   void runTeacher(Snapshot& s, const Alive& alive);
@@ -85,12 +82,9 @@ class AnalysisJob : public AnalysisSource {
   // Flow routes (state.flow): the graph of the whole prompt, kept while the trace and threshold
   // are; computed as the stream's last stage, filled by core() when cached. (analysis_flow.cpp)
   void runFlow(Snapshot& s, const Alive& alive);
-  bool flowCached(const Snapshot& s) const;
   // Activation patching (state.patching): the sweep on m_aux, kept while the trace and the
   // settings are; streamed last, core() fills it only from the cache. (analysis_patching.cpp)
   void runPatching(Snapshot& s, const Alive& alive, const StageProgress& progress);
-  bool patchingCached(const Snapshot& s) const;
-  void fillPatchingFromCache(Snapshot& s) const;
   std::vector<float> steeringVector(const SteeringSettings& st, int layer);
   void fillAnswers(Snapshot& s, const std::vector<int32_t>& cont, bool contComplete,
                    const Alive& alive);
@@ -136,11 +130,7 @@ class AnalysisJob : public AnalysisSource {
     std::string path;
     std::shared_ptr<const rt::ana::TeacherComparison> result;
   } m_teacherCache;
-  struct FlowCache {
-    std::shared_ptr<const rt::Trace> trace;
-    double threshold = 0;
-    std::shared_ptr<const rt::ana::FlowGraph> graph;
-  } m_flowCache;
+  FlowCache m_flowCache;
   PatchingCache m_patchCache;
 };
 

@@ -12,15 +12,9 @@
 
 namespace ll::ui {
 
-bool AnalysisJob::knockoutEffectCached(const Snapshot& s) const {
-  const KnockoutCache& c = m_knockoutCache;
-  return (c.result || !c.error.isEmpty()) && c.trace == s.trace &&
-         c.request == s.state.knockoutReadout;
-}
-
 void AnalysisJob::runKnockoutEffect(Snapshot& s, const Alive& alive) {
   KnockoutCache& c = m_knockoutCache;
-  if (!knockoutEffectCached(s)) {
+  if (!c.answers(s)) {
     c = {};
     const rt::Trace& tr = *s.trace;
     const rt::Interventions& iv = tr.request.interventions;
@@ -37,14 +31,10 @@ void AnalysisJob::runKnockoutEffect(Snapshot& s, const Alive& alive) {
       c = {s.trace, s.state.knockoutReadout, nullptr, QString::fromUtf8(e.what())};
     }
   }
-  if (!c.result) {
-    s.knockoutEffectError = c.error;
-    return;
-  }
-  s.knockoutEffect = c.result;
   const rt::Model& m = m_session->model();
-  const int32_t a = c.result->effect.answer;
-  s.knockoutAnswerText = m.tokenizer ? vis::tokenLabel(m.tokenizer->piece(a)) : QString::number(a);
+  c.fill(s, [&](int32_t id) {
+    return m.tokenizer ? vis::tokenLabel(m.tokenizer->piece(id)) : QString::number(id);
+  });
 }
 
 }  // namespace ll::ui

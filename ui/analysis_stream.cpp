@@ -110,9 +110,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
     return;
   }
   const rt::Trace& tr = *cur->trace;
-  rt::Interventions iv;
-  iv.router = core.state.routerEdits;
-  iv.knockout = core.state.knockout;
+  rt::Interventions iv = panelInterventions(core.state);
   const bool steering = core.state.steering.enabled;
   const bool skip = core.state.layerSkip.enabled && !core.layerSkip;
   const bool contrast =
@@ -122,7 +120,7 @@ void AnalysisJob::stream(const Snapshot& core, const Alive& alive, const Deliver
   const bool sweep = core.state.steerRead.enabled && !core.steerSweep;
   const bool teach = !core.state.teacher.model.empty() && !core.teacher;
   const bool flow = core.state.flow.enabled && !core.flow && core.flowError.isEmpty();
-  const bool patch = core.state.patching.enabled && !patchingCached(core);
+  const bool patch = core.state.patching.enabled && !m_patchCache.answers(core);
 
   // One stage: a copy of the last snapshot with this output filled in, handed out at once.
   auto stage = [&](StreamedOutput what, bool last, const std::function<void(Snapshot&)>& fill) {
@@ -231,9 +229,7 @@ void AnalysisJob::fillSteering(Snapshot& s, const std::vector<int32_t>& cont, bo
   const SteeringSettings& st = s.state.steering;
   s.steerLayer =
       st.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer) : std::clamp(st.layer, 0, tr.nLayer - 1);
-  rt::Interventions iv;
-  iv.router = s.state.routerEdits;
-  iv.knockout = s.state.knockout;
+  rt::Interventions iv = panelInterventions(s.state);
   try {
     const std::vector<float> v = steeringVector(st, s.steerLayer);
     check(alive);

@@ -35,9 +35,7 @@ namespace {
 // The interventions the snapshot's run used (router edits, knockout) and steering when it is on
 // (it shapes the steered continuation), for captions.
 rt::Interventions interventionsOf(const Snapshot& s) {
-  rt::Interventions iv;
-  iv.router = s.state.routerEdits;
-  iv.knockout = s.state.knockout;
+  rt::Interventions iv = panelInterventions(s.state);
   if (s.state.steering.enabled) {
     rt::Steering st;
     st.layer = s.steerLayer;

@@ -64,12 +64,9 @@ class RemoteAnalysisJob : public AnalysisSource {
   // Activation patching: the server's "patch" analysis on m_aux under the prompt run's
   // interventions, kept per trace and settings as AnalysisJob keeps it (remote_job_patching.cpp).
   void runPatching(Snapshot& s, const Alive& alive, const StageProgress& progress);
-  bool patchingCached(const Snapshot& s) const;
-  void fillPatchingFromCache(Snapshot& s) const;
   // Knockout effect: the server's "knockout" readout of the run's knockout on m_aux, kept per
   // trace and readout request (remote_job_knockout.cpp).
   void runKnockoutEffect(Snapshot& s, const Alive& alive);
-  bool knockoutEffectCached(const Snapshot& s) const;
   // PromptDistill's selection: the server's "select" on m_aux holding the prompt's ids, under the
   // run's interventions; the other methods read the fetched trace (remote_job_answers.cpp).
   rt::ana::SelectionOutcome promptDistillSelection(const rt::ana::SelectionRequest& req,
@@ -93,11 +90,9 @@ class RemoteAnalysisJob : public AnalysisSource {
   // Expert contrast: the server's "contrast" of the prompt sets on m_aux, kept while the sets are
   // (τ and the layers pick again here) (remote_job_contrast.cpp).
   void runContrast(Snapshot& s, const Alive& alive);
-  bool contrastCached(const Snapshot& s) const;
   // The steering readouts' sweeps: the server's "steer-sweep" on m_aux over the prompt session's
   // trace, kept per trace and settings as AnalysisJob keeps them (remote_job_sweep.cpp).
   void runSteerSweep(Snapshot& s, const Alive& alive);
-  bool steerSweepCached(const Snapshot& s) const;
   // A named analysis on m_aux, its document (and arrays when given): a request the server refuses
   // throws std::invalid_argument with its reason, as the analysis throws in process; a lost
   // connection stays a RemoteError, a cancelled call rt::Cancelled.
@@ -122,7 +117,6 @@ class RemoteAnalysisJob : public AnalysisSource {
   void fillLatent(Snapshot& s, const Alive& alive);
   bool layerSkipCached(const Snapshot& s) const;
   void runLayerSkip(Snapshot& s, const Alive& alive);
-  bool flowCached(const Snapshot& s) const;
   void runFlow(Snapshot& s, const Alive& alive);
 
   RemoteTarget m_target;
@@ -162,11 +156,7 @@ class RemoteAnalysisJob : public AnalysisSource {
     std::shared_ptr<const rt::ana::LayerSkipResult> result;
     rt::ana::LayerSkipPositions positions;  // every position's values: another token re-reads
   } m_skipCache;
-  struct FlowCache {
-    std::shared_ptr<const rt::Trace> trace;
-    double threshold = 0;
-    std::shared_ptr<const rt::ana::FlowGraph> graph;
-  } m_flowCache;
+  FlowCache m_flowCache;
 };
 
 }  // namespace ll::ui

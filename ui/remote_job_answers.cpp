@@ -20,9 +20,7 @@ namespace ana = rt::ana;
 namespace {
 
 rt::Interventions runInterventions(const ViewState& st) {
-  rt::Interventions iv;
-  iv.router = st.routerEdits;
-  iv.knockout = st.knockout;
+  rt::Interventions iv = panelInterventions(st);
   return iv;
 }
 

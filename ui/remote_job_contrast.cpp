@@ -8,16 +8,10 @@
 
 namespace ll::ui {
 
-bool RemoteAnalysisJob::contrastCached(const Snapshot& s) const {
-  const ContrastCache& c = m_contrastCache;
-  return (c.result || !c.error.isEmpty()) && c.task == s.state.contrast.task &&
-         c.neutral == s.state.contrast.neutral;
-}
-
 void RemoteAnalysisJob::runContrast(Snapshot& s, const Alive& alive) {
   const rt::ana::ExpertContrastRequest& rq = s.state.contrast;
   ContrastCache& c = m_contrastCache;
-  if (!contrastCached(s)) {
+  if (!c.answers(s)) {
     c = {};
     try {
       // No interventions: the frequencies the edits are chosen from.
@@ -34,21 +28,7 @@ void RemoteAnalysisJob::runContrast(Snapshot& s, const Alive& alive) {
       c = {rq.task, rq.neutral, nullptr, QString::fromUtf8(e.what())};
     }
   }
-  if (!c.result) {
-    s.contrastError = c.error;
-    return;
-  }
-  if (c.result->request == rq) {
-    s.contrast = c.result;
-    return;
-  }
-  try {
-    auto picked = std::make_shared<rt::ana::ExpertContrastResult>(*c.result);
-    rt::ana::applyPicks(*picked, rq);
-    s.contrast = std::move(picked);
-  } catch (const std::exception& e) {
-    s.contrastError = QString::fromUtf8(e.what());
-  }
+  c.fill(s);
 }
 
 }  // namespace ll::ui

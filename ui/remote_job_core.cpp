@@ -121,22 +121,11 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     const rt::Encoding enc = m_session->tokenize(tp.text, -1, templ);
     if (enc.ids.empty()) return snap;  // nothing to run: the panels show an empty prompt
 
-    rt::Interventions iv;
-    iv.router = st.routerEdits;
-    iv.knockout = st.knockout;
+    rt::Interventions iv = panelInterventions(st);
     runPrompt(tp.text, templ ? &enc.ids : nullptr, iv, alive, onLayer);
     const rt::Trace& tr = *m_lastTrace;
-    s.trace = m_lastTrace;
-    s.reusedRows = tr.reusedRows;
+    fillPromptView(s, m_lastTrace, enc, tp.userOffset);
     const int T = tr.nTokens;
-    s.nTokens = T;
-    for (const auto& p : enc.pieces) s.tokens << vis::tokenLabel(p);
-    while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
-    s.charSpans = byteSpansToChars(st.prompt, tp.userOffset, enc.spans);
-    s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
-    s.layer = std::clamp(st.layer, 0, tr.nLayer - 1);
-    s.head = std::clamp(st.head, -2, tr.nHead - 1);
-    s.token = st.token < 0 || st.token >= T ? T - 1 : st.token;
 
     fillAttention(s, m_lastTrace, iv, m_attnCache, [&](int layer, int head, int rowBegin) {
       return m_session->attentionMap(m_last, layer, head, rowBegin);
@@ -168,12 +157,12 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
       s.selectionError = QString::fromUtf8(e.what());
     }
     // Cached analyses fill in now; new server runs wait for the stream.
-    if (contrastWanted(st.contrast) && contrastCached(s)) runContrast(s, alive);
-    if (st.knockout && knockoutEffectCached(s)) runKnockoutEffect(s, alive);
-    if (st.patching.enabled && patchingCached(s)) fillPatchingFromCache(s);
+    if (contrastWanted(st.contrast) && m_contrastCache.answers(s)) runContrast(s, alive);
+    if (st.knockout && m_knockoutCache.answers(s)) runKnockoutEffect(s, alive);
+    if (st.patching.enabled && m_patchCache.answers(s)) m_patchCache.fill(s);
     s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                          : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
-    if (st.steerRead.enabled && steerSweepCached(s)) runSteerSweep(s, alive);
+    if (st.steerRead.enabled && m_sweepCache.answers(s)) runSteerSweep(s, alive);
     fillAnalyses(s, alive);
     fillUnavailable(s);
     s.computeMs =
@@ -245,7 +234,7 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
                         [&](Snapshot& s) { runSteerSweep(s, alive); });
     if (core.state.flow.enabled && !core.flow && core.flowError.isEmpty())
       tail.emplace_back(StreamedOutput::Flow, [&](Snapshot& s) { runFlow(s, alive); });
-    if (core.state.patching.enabled && !patchingCached(core))
+    if (core.state.patching.enabled && !m_patchCache.answers(core))
       tail.emplace_back(StreamedOutput::Patching,
                         [&](Snapshot& s) { runPatching(s, alive, progress); });
     stage(StreamedOutput::Answers, tail.empty(),

@@ -11,21 +11,13 @@
 
 namespace ll::ui {
 
-bool RemoteAnalysisJob::knockoutEffectCached(const Snapshot& s) const {
-  const KnockoutCache& c = m_knockoutCache;
-  return (c.result || !c.error.isEmpty()) && c.trace == s.trace &&
-         c.request == s.state.knockoutReadout;
-}
-
 void RemoteAnalysisJob::runKnockoutEffect(Snapshot& s, const Alive& alive) {
   KnockoutCache& c = m_knockoutCache;
-  if (!knockoutEffectCached(s)) {
+  if (!c.answers(s)) {
     c = {};
     const rt::ana::KnockoutReadoutRequest& rq = s.state.knockoutReadout;
     try {
-      rt::Interventions iv;
-      iv.router = s.state.routerEdits;
-      iv.knockout = s.state.knockout;
+      const rt::Interventions iv = panelInterventions(s.state);
       if (!iv.knockout) throw std::invalid_argument("the run has no knockout");
       rt::ana::KnockoutCall call;
       call.readout = true;
@@ -46,12 +38,7 @@ void RemoteAnalysisJob::runKnockoutEffect(Snapshot& s, const Alive& alive) {
       c = {s.trace, rq, nullptr, QString::fromUtf8(e.what())};
     }
   }
-  if (!c.result) {
-    s.knockoutEffectError = c.error;
-    return;
-  }
-  s.knockoutEffect = c.result;
-  s.knockoutAnswerText = vis::tokenLabel(piece(c.result->effect.answer));
+  c.fill(s, [&](int32_t id) { return vis::tokenLabel(piece(id)); });
 }
 
 }  // namespace ll::ui

@@ -76,7 +76,7 @@ void RemoteAnalysisJob::fillAnalyses(Snapshot& s, const Alive& alive) {
   fillAttribution(s, alive);
   check(alive);
   if (st.layerSkip.enabled && layerSkipCached(s)) runLayerSkip(s, alive);  // new passes: stream
-  if (st.flow.enabled && flowCached(s)) runFlow(s, alive);                 // a new graph: stream
+  if (st.flow.enabled && m_flowCache.answers(s)) runFlow(s, alive);        // a new graph: stream
 }
 
 void RemoteAnalysisJob::fillAttribution(Snapshot& s, const Alive& alive) {
@@ -156,15 +156,10 @@ void RemoteAnalysisJob::runLayerSkip(Snapshot& s, const Alive& alive) {
   }
 }
 
-bool RemoteAnalysisJob::flowCached(const Snapshot& s) const {
-  const FlowCache& c = m_flowCache;
-  return c.graph && c.trace == s.trace && c.threshold == s.state.flow.threshold;
-}
-
 void RemoteAnalysisJob::runFlow(Snapshot& s, const Alive& alive) {
   FlowCache& c = m_flowCache;
   try {
-    if (!flowCached(s)) {
+    if (!c.answers(s)) {
       c = {};
       rt::ana::FlowRequest rq;
       rq.threshold = s.state.flow.threshold;

@@ -12,57 +12,26 @@
 
 namespace ll::ui {
 
-bool RemoteAnalysisJob::patchingCached(const Snapshot& s) const {
-  const PatchingCache& c = m_patchCache;
-  return (c.result || !c.error.isEmpty()) && s.trace && c.trace == s.trace &&
-         c.settings == s.state.patching;
-}
-
-void RemoteAnalysisJob::fillPatchingFromCache(Snapshot& s) const {
-  const PatchingCache& c = m_patchCache;
-  s.patching = c.result;
-  s.patchingError = c.error;
-  s.patchingTargetText = c.targetText;
-  s.patchingOtherText = c.otherText;
-}
-
 void RemoteAnalysisJob::runPatching(Snapshot& s, const Alive& alive,
                                     const StageProgress& progress) {
   if (!s.trace) return;
-  const PatchingSettings& ps = s.state.patching;
   const rt::Trace& tr = *s.trace;
   PatchingCache c;
   c.trace = s.trace;
-  c.settings = ps;
+  c.settings = s.state.patching;
   try {
     rt::ana::PatchCall call;
-    rt::ana::PatchingRequest& rq = call.request;
-    rq.component = ps.component;
-    rq.metric = ps.metric;
-    rq.direction = ps.direction;
-    if (!ps.target.empty()) rq.target = resolveTypedToken(ps.target);
-    if (!ps.other.empty()) rq.other = resolveTypedToken(ps.other);
-    if (ps.noise) {
-      rq.noiseBegin = ps.noiseBegin;
-      rq.noiseEnd = ps.noiseEnd;
-    } else {
-      if (ps.corrupt.empty())
-        throw std::invalid_argument("type a corrupted prompt (or choose noise on a token span)");
-      // Tokenized as core() tokenizes the prompt (as typed), so equal lengths line up.
-      call.corruptIds = m_aux->tokenize(ps.corrupt, -1, false).ids;
-      if (call.corruptIds.size() != tr.ids.size())
-        throw std::invalid_argument(
-            "the corrupted prompt has " + std::to_string(call.corruptIds.size()) +
-            " tokens and the prompt " + std::to_string(tr.ids.size()) +
-            ": they must have the same number of tokens (edit a word for one of equal length)");
-    }
+    call.request =
+        patchingRequest(c.settings, [&](const std::string& t) { return resolveTypedToken(t); });
+    const rt::ana::PatchingRequest& rq = call.request;
+    call.corruptIds =
+        corruptedIds(s, m_info.chatFormat, [&](const std::string& text, bool special) {
+          return m_aux->tokenize(text, -1, special).ids;
+        });
     call.cleanIds = tr.ids;
-    rt::Interventions iv;
-    iv.router = s.state.routerEdits;
-    iv.knockout = s.state.knockout;
     std::vector<rt::ana::OutputArray> arrays;
     const std::string doc = analyzeAux(
-        "patch", rt::ana::analysisRequestJson(call), iv, alive,
+        "patch", rt::ana::analysisRequestJson(call), panelInterventions(s.state), alive,
         [&](int done, int n) {
           if (progress) progress(StreamedOutput::Patching, done, n);
         },
@@ -79,7 +48,7 @@ void RemoteAnalysisJob::runPatching(Snapshot& s, const Alive& alive,
     c.error = QString::fromUtf8(e.what());
   }
   m_patchCache = std::move(c);
-  fillPatchingFromCache(s);
+  m_patchCache.fill(s);
 }
 
 }  // namespace ll::ui

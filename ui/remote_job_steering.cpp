@@ -51,9 +51,7 @@ void RemoteAnalysisJob::fillSteering(Snapshot& s, const std::vector<int32_t>& co
   const SteeringSettings& st = s.state.steering;
   s.steerLayer =
       st.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer) : std::clamp(st.layer, 0, tr.nLayer - 1);
-  rt::Interventions iv;
-  iv.router = s.state.routerEdits;
-  iv.knockout = s.state.knockout;
+  rt::Interventions iv = panelInterventions(s.state);
   try {
     const std::vector<float> v = steeringVector(st, s.steerLayer, alive);
     if (alive && !alive()) throw rt::Cancelled();

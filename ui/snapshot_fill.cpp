@@ -5,6 +5,7 @@
 #include "runtime/analysis/routing_stats.h"
 #include "runtime/analysis/stats.h"
 #include "runtime/analysis/token_selection.h"
+#include "ui/prompt_text.h"
 #include "visualizers/qt/token_label.h"
 
 #include <algorithm>
@@ -61,6 +62,23 @@ void fillTokenLens(Snapshot& s, const rt::Trace& tr, int32_t rankTarget, const L
   s.lensRank = r.rank;
   s.rankToken = target;
   s.rankTokenText = vis::tokenLabel(piece(target));
+}
+
+void fillPromptView(Snapshot& s, const std::shared_ptr<const rt::Trace>& trace,
+                    const rt::Encoding& enc, int userOffset) {
+  const rt::Trace& tr = *trace;
+  const ViewState& st = s.state;
+  s.trace = trace;
+  s.reusedRows = tr.reusedRows;
+  const int T = tr.nTokens;
+  s.nTokens = T;
+  for (const auto& p : enc.pieces) s.tokens << vis::tokenLabel(p);
+  while (s.tokens.size() < T) s.tokens << QStringLiteral("?");
+  s.charSpans = byteSpansToChars(st.prompt, userOffset, enc.spans);
+  s.charSpans.resize(static_cast<size_t>(T), {-1, -1});
+  s.layer = std::clamp(st.layer, 0, tr.nLayer - 1);
+  s.head = std::clamp(st.head, -2, tr.nHead - 1);
+  s.token = st.token < 0 || st.token >= T ? T - 1 : st.token;
 }
 
 void updateOutputEntropy(std::vector<float>& entropy, const rt::Trace& t) {

@@ -8,6 +8,7 @@
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 #include "runtime/model/model_spec.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "ui/head_grid_rows.h"
 #include "ui/view_state.h"
 
@@ -33,6 +34,11 @@ struct AttentionMapCache {
 using AttentionMapFn = std::function<std::vector<float>(int layer, int head, int rowBegin)>;
 using PieceFn = std::function<std::string(int32_t)>;
 
+// s.trace and what the panels index by: the tokens' labels and their spans in the typed prompt
+// (enc: the run text's encoding; userOffset: where the typed prompt starts in it), and the
+// selected layer, head and token clamped to the trace.
+void fillPromptView(Snapshot& s, const std::shared_ptr<const rt::Trace>& trace,
+                    const rt::Encoding& enc, int userOffset);
 // s.attention and s.queryRow of the selected layer / head (s.layer, s.head, s.token resolved),
 // keeping the cached rows of the shared prefix; the cache then holds this map.
 void fillAttention(Snapshot& s, const std::shared_ptr<const rt::Trace>& trace,

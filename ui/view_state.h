@@ -164,6 +164,15 @@ struct ViewState {
   bool operator==(const ViewState&) const = default;
 };
 
+// The prompt run's interventions as the panels set them (router edits, knockout); steering and the
+// experiments' own edits are added by the stages that run them.
+inline rt::Interventions panelInterventions(const ViewState& st) {
+  rt::Interventions iv;
+  iv.router = st.routerEdits;
+  iv.knockout = st.knockout;
+  return iv;
+}
+
 struct ModelInfo {
   QString path;
   QString name;

@@ -13,11 +13,11 @@ namespace {
 using guiremote::sameBits;  // gui_remote_support.h's
 
 template <class T>
-bool sameValue(const T& a, const T& b) {
+inline bool sameValue(const T& a, const T& b) {
   return std::memcmp(&a, &b, sizeof(T)) == 0;
 }
 
-void comparePatching(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+inline void comparePatching(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.patchingError, l.patchingError);
   QCOMPARE(r.patchingTargetText, l.patchingTargetText);
   QCOMPARE(r.patchingOtherText, l.patchingOtherText);
@@ -40,7 +40,7 @@ void comparePatching(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(b.passes, a.passes);
 }
 
-void compareKnockout(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+inline void compareKnockout(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.knockoutEffectError, l.knockoutEffectError);
   QCOMPARE(r.knockoutAnswerText, l.knockoutAnswerText);
   QCOMPARE(bool(r.knockoutEffect), bool(l.knockoutEffect));
@@ -58,7 +58,7 @@ void compareKnockout(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QVERIFY(b.sweepLayers == a.sweepLayers);
 }
 
-bool sameOverlap(const std::vector<std::pair<QString, double>>& a,
+inline bool sameOverlap(const std::vector<std::pair<QString, double>>& a,
                  const std::vector<std::pair<QString, double>>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
@@ -67,7 +67,7 @@ bool sameOverlap(const std::vector<std::pair<QString, double>>& a,
 }
 
 // The Token selection panel and the answers beside it.
-void compareSelection(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+inline void compareSelection(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.selectionError, l.selectionError);
   QCOMPARE(r.kept, l.kept);
   QVERIFY2(sameBits(r.scores, l.scores), "selection scores");
@@ -84,7 +84,7 @@ void compareSelection(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
 }
 
 // The Steering panel: the vector's push ratio and the two continuations.
-void compareSteering(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+inline void compareSteering(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.steeringError, l.steeringError);
   QCOMPARE(r.hasSteering, l.hasSteering);
   QCOMPARE(r.steerLayer, l.steerLayer);
@@ -95,7 +95,7 @@ void compareSteering(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
 
 // The Steering readouts panel: the alpha and layer sweeps and their top-1 labels (every field of
 // the result but reusedRows, which no panel or export reads and the document does not carry).
-void compareSteerSweep(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+inline void compareSteerSweep(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.steerSweepError, l.steerSweepError);
   QCOMPARE(bool(r.steerSweep), bool(l.steerSweep));
   QCOMPARE(r.steerSweepBaseTop1, l.steerSweepBaseTop1);
@@ -122,7 +122,7 @@ void compareSteerSweep(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QVERIFY2(sameBits(b.pushRatio, a.pushRatio), "push_ratio");
 }
 
-void compareContrast(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
+inline void compareContrast(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.contrastError, l.contrastError);
   QCOMPARE(bool(r.contrast), bool(l.contrast));
   if (!l.contrast) return;

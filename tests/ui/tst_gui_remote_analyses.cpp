@@ -7,6 +7,7 @@
 // stories260K given a chatml template: no fixture has one). The exports that read beyond a snapshot
 // (every head's map, the residual stream) write the same files from a server as in process. Skips
 // without gRPC or ../shared.
+#include "gui_remote_compare.h"
 #include "gui_remote_support.h"
 #include "runtime/analysis/attribution.h"
 #include "runtime/formats/gguf.h"
@@ -272,6 +273,15 @@ class TestGuiRemoteAnalyses : public QObject {
       QCOMPARE(r->continuation, l->continuation);
       compareAttribution(*l, *r);
     }
+    // Patching tokenizes the corrupted prompt in the template as the prompt is (the remote job
+    // once tokenized it as typed, so the lengths never lined up).
+    st.prompt = "Once upon a time there was a little girl named Lily";
+    st.patching.enabled = true;
+    st.patching.corrupt = "Once upon a time there was a little boy named Lily";
+    const ui::SnapshotPtr l = settle(local, st), r = settle(remote, st);
+    QVERIFY(l && r);
+    QVERIFY2(l->patching, qPrintable(l->patchingError));
+    comparePatching(*l, *r);
   }
 
   // File > Export of the head grid (.npy [L, H, T, T] and the figure) and of the residual stream
