@@ -153,6 +153,14 @@ void RemoteSession::open(const std::string& model, const std::string& backend, i
   i.spec.nCtx = in.n_ctx();
   i.spec.window = in.window();
   i.spec.windowed.assign(in.windowed().begin(), in.windowed().end());
+  i.stageFirst.assign(in.stage_first().begin(), in.stage_first().end());
+  // Untrusted: a split of the layers starts at 0 and rises, one layer at least per stage.
+  for (size_t r = 0; r < i.stageFirst.size(); ++r)
+    if ((r == 0 && i.stageFirst[r] != 0) || (r > 0 && i.stageFirst[r] <= i.stageFirst[r - 1]) ||
+        i.stageFirst[r] >= i.spec.nLayer)
+      throw std::runtime_error("server " + m_impl->options.address +
+                               ": its stage_first is not a split of the model's " +
+                               std::to_string(i.spec.nLayer) + " layers");
   i.hasTokenizer = in.has_tokenizer();
   i.bos = in.bos();
   i.eos = in.eos();

@@ -46,6 +46,9 @@ struct RemoteModelInfo {
   bool hasTokenizer = false;
   int32_t bos = -1, eos = -1;
   int64_t maxMessageBytes = 0;
+  // A split server: the first layer of each rank's stage (ModelInfo.stage_first); empty: one
+  // process.
+  std::vector<int> stageFirst;
 };
 
 // A trace on the server: its id there and a local Trace with its shapes and token data; fetch()

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "runtime/api/session.h"
 
@@ -32,6 +33,8 @@ struct ServerSession {
   // What the server's SessionAttach hook tied to this session (`mpirun ... serve`: the session's
   // stages on the other ranks); released before `session`.
   std::shared_ptr<void> attached;
+  // The first layer of each rank's stage in that split (set by the hook), empty in one process.
+  std::vector<int> stageFirst;
   // Bumped by each Run, Generate and SetPrompt; a request whose epoch is no longer current stops.
   std::atomic<uint64_t> epoch{0};
   std::atomic<int64_t> lastUsed{0};  // steady-clock seconds

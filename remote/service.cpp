@@ -173,6 +173,7 @@ grpc::Status Service::OpenSession(grpc::ServerContext* ctx, const pb::OpenSessio
     info->set_max_message_bytes(m_maxMessageBytes);
     info->set_window(spec.window);
     for (bool w : spec.windowed) info->add_windowed(w);
+    for (int first : s->stageFirst) info->add_stage_first(first);
   });
 }
 

@@ -125,6 +125,18 @@ RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(targ
     in.hasTemplate = j.value("chat_template", false);
     in.backend = QStringLiteral("%1 on the server %2")
                      .arg(QString::fromStdString(ri.backend.empty() ? "cpu" : ri.backend), where);
+    if (!ri.stageFirst.empty()) {  // `mpirun -np N ... serve`: which process runs which layers
+      QStringList stages;
+      for (size_t r = 0; r < ri.stageFirst.size(); ++r) {
+        const int first = ri.stageFirst[r];
+        const int last = (r + 1 < ri.stageFirst.size() ? ri.stageFirst[r + 1] : m_spec.nLayer) - 1;
+        stages << (last > first ? QStringLiteral("%1-%2").arg(first).arg(last)
+                                : QString::number(first));
+      }
+      in.backend += QStringLiteral(", layers split over %1 processes (%2)")
+                        .arg(ri.stageFirst.size())
+                        .arg(stages.join(QStringLiteral(" | ")));
+    }
     QStringList f;
     const std::string wl = rt::ana::windowedLayersText(m_spec);
     if (!wl.empty()) f << QStringLiteral("sliding window on %1").arg(QString::fromStdString(wl));

@@ -98,7 +98,8 @@ class MpiSplitRun : public SplitRun {
     return rt::dist::servePipeline(m_transport, nullptr, m_opt, hooks);
   }
 
-  std::shared_ptr<void> attachSession(rt::Session& s, const std::string& openSpec) override {
+  std::shared_ptr<void> attachSession(rt::Session& s, const std::string& openSpec,
+                                      std::vector<rt::dist::StageRange>* stages) override {
     std::shared_ptr<SharedPipe> pipe = m_pipe;
     std::shared_ptr<rt::dist::PipelineDriver> d;
     {
@@ -113,6 +114,7 @@ class MpiSplitRun : public SplitRun {
       }
       if (!m_planShown) printPlan(d->stages());
       m_planShown = true;
+      if (stages) *stages = d->stages();
     }
     rt::dist::PipelineDriver* raw = d.get();
     rt::Engine* engine = &s.engine();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/api/session.h"
+#include "runtime/dist/stage_plan.h"
 
 namespace ll::cli {
 
@@ -41,7 +42,9 @@ class SplitRun {
   // captures and logits to rank 0 before it returns (the server's traces are immutable and read
   // from several threads). The handle closes the session
   // on the ranks when it goes. Throws (naming the rank) when a rank refuses the session.
-  virtual std::shared_ptr<void> attachSession(rt::Session& s, const std::string& openSpec) = 0;
+  // stages (optional): the layers each rank runs for this session.
+  virtual std::shared_ptr<void> attachSession(rt::Session& s, const std::string& openSpec,
+                                              std::vector<rt::dist::StageRange>* stages) = 0;
   // Rank 0: called once, from the thread whose pass found it, when a rank died or hangs; every
   // later pass is refused with that reason.
   virtual void onBroken(std::function<void(const std::string& why)> f) = 0;

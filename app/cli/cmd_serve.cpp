@@ -74,7 +74,10 @@ int serve(const ServeOpts& o, SplitRun* split) {
   if (split)
     so.attachSession = [split](remote::ServerSession& s, const std::string& model,
                                const rt::BackendChoice& b) {
-      return split->attachSession(s.session, openSpec(model, b));
+      std::vector<rt::dist::StageRange> stages;
+      auto handle = split->attachSession(s.session, openSpec(model, b), &stages);
+      for (const auto& st : stages) s.stageFirst.push_back(st.first);
+      return handle;
     };
   // Signals go to a thread that waits for them (blocked here before gRPC starts its threads, so
   // they inherit the mask): it shuts the server down cleanly instead of killing it mid-call.

@@ -10,9 +10,12 @@
 #include <QFile>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTest>
 
 #include <cstring>
+
+#include <unistd.h>
 
 namespace guiremote {
 
@@ -27,9 +30,18 @@ class Server {
       if (!m_p.waitForFinished(5000)) kill();
     }
   }
-  bool start(const QString& models, const QStringList& extra = {}) {
-    m_p.setProgram(qEnvironmentVariable("LAYERLENS_CLI"));
-    m_p.setArguments(QStringList{"serve", "--listen", "127.0.0.1:0", "--models", models} + extra);
+  // launcher: the program and arguments that start the CLI (mpirunLauncher), empty: none.
+  bool start(const QString& models, const QStringList& extra = {},
+             const QStringList& launcher = {}) {
+    const QStringList args =
+        QStringList{"serve", "--listen", "127.0.0.1:0", "--models", models} + extra;
+    if (launcher.isEmpty()) {
+      m_p.setProgram(qEnvironmentVariable("LAYERLENS_CLI"));
+      m_p.setArguments(args);
+    } else {
+      m_p.setProgram(launcher.first());
+      m_p.setArguments(launcher.mid(1) + QStringList{qEnvironmentVariable("LAYERLENS_CLI")} + args);
+    }
     m_p.start();
     if (!m_p.waitForStarted(10000)) return false;
     QByteArray out;
@@ -115,6 +127,37 @@ inline QString remoteSkipReason() {
   if (modelsDir().isEmpty() || !QFile::exists(modelsDir() + "/stories260K.gguf"))
     return QStringLiteral("../shared/models not found");
   return {};
+}
+
+// `mpirun -np N` as tests/remote/tst_remote_mpi starts it (oversubscribed, shared memory and
+// loopback only, as root when the tests run as root), so that Server::start runs a split server;
+// a skip (and an empty list) without mpirun or without MPI in the CLI.
+inline QStringList mpirunLauncher(int np) {
+  const QString mpirun = QStandardPaths::findExecutable(QStringLiteral("mpirun"));
+  if (mpirun.isEmpty()) {
+    QTest::qSkip("mpirun not found (Debian: openmpi-bin)", __FILE__, __LINE__);
+    return {};
+  }
+  QStringList l = {QStringLiteral("env"),
+                   QStringLiteral("OMPI_MCA_btl=self,vader"),
+                   QStringLiteral("OMPI_MCA_btl_vader_single_copy_mechanism=none"),
+                   QStringLiteral("OMPI_MCA_rmaps_base_oversubscribe=1"),
+                   mpirun,
+                   QStringLiteral("--oversubscribe")};
+  if (getuid() == 0) l << QStringLiteral("--allow-run-as-root");
+  l << QStringLiteral("-np") << QString::number(np);
+  // Without MPI every rank refuses at start: ask once, as tst_remote_mpi does.
+  QProcess probe;
+  probe.setProcessChannelMode(QProcess::MergedChannels);
+  probe.start(l.first(), l.mid(1) + QStringList{qEnvironmentVariable("LAYERLENS_CLI"), "generate",
+                                                "/nonexistent.gguf", "--text", "x"});
+  probe.waitForFinished(60000);
+  if (probe.readAll().contains("built without MPI")) {
+    QTest::qSkip("layerlens-cli was built without MPI (LAYERLENS_MPI, libopenmpi-dev)", __FILE__,
+                 __LINE__);
+    return {};
+  }
+  return l;
 }
 
 // The models folder; a skip (and "") without the remote client, the CLI or the fixtures.

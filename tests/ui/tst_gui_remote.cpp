@@ -123,11 +123,14 @@ class TestGuiRemote : public QObject {
   // Skips without the client, the CLI or the fixtures; the models folder otherwise.
   QString setUp() { return modelsOrSkip(); }
 
-  void parity(const QString& model, bool moe) {
+  // ranks > 1: the server splits the layers over `mpirun -np ranks` processes.
+  void parity(const QString& model, bool moe, int ranks = 1) {
     const QString models = setUp();
     if (models.isEmpty()) return;
+    const QStringList launcher = ranks > 1 ? mpirunLauncher(ranks) : QStringList();
+    if (ranks > 1 && launcher.isEmpty()) return;  // skipped
     Server srv;
-    QVERIFY(srv.start(models));
+    QVERIFY(srv.start(models, {}, launcher));
     ui::SessionController local, remote;
     {
       QSignalSpy ll(&local, &ui::SessionController::modelLoaded);
@@ -140,6 +143,10 @@ class TestGuiRemote : public QObject {
       QVERIFY(waitLoaded(remote, rl, rf));
     }
     QCOMPARE(remote.modelInfo().server, srv.target(model).address());
+    // The model card says where the layers run (and so that this is a split server).
+    QCOMPARE(remote.modelInfo().backend.contains(
+                 QStringLiteral("layers split over %1 processes").arg(ranks)),
+             ranks > 1);
     QCOMPARE(remote.modelInfo().nLayer, local.modelInfo().nLayer);
     QCOMPARE(remote.modelInfo().nExpert, local.modelInfo().nExpert);
 
@@ -192,6 +199,9 @@ class TestGuiRemote : public QObject {
   }
   void remoteEqualsLocalDense() { parity(QStringLiteral("stories260K.gguf"), false); }
   void remoteEqualsLocalMoe() { parity(QStringLiteral("stories260K-moe4.gguf"), true); }
+  // The server split over ranks (mpirun): the panels cannot tell either.
+  void splitServerEqualsLocalDense() { parity(QStringLiteral("stories260K.gguf"), false, 3); }
+  void splitServerEqualsLocalMoe() { parity(QStringLiteral("stories260K-moe4.gguf"), true, 2); }
 
   // What a remote session cannot compute says so; exports that run the runtime are refused.
   void unavailableOutputsSaySo() {

@@ -150,11 +150,14 @@ bool loadBoth(ui::SessionController& local, ui::SessionController& remote, const
 class TestGuiRemoteAnalyses : public QObject {
   Q_OBJECT
 
-  void parity(const QString& model, bool moe) {
+  // ranks > 1: the server splits the layers over `mpirun -np ranks` processes.
+  void parity(const QString& model, bool moe, int ranks = 1) {
     const QString models = modelsOrSkip();
     if (models.isEmpty()) return;
+    const QStringList launcher = ranks > 1 ? mpirunLauncher(ranks) : QStringList();
+    if (ranks > 1 && launcher.isEmpty()) return;  // skipped
     Server srv;
-    QVERIFY(srv.start(models));
+    QVERIFY(srv.start(models, {}, launcher));
     ui::SessionController local, remote;
     QVERIFY(loadBoth(local, remote, srv, models + "/" + model, model));
     ui::ViewState st;
@@ -218,6 +221,10 @@ class TestGuiRemoteAnalyses : public QObject {
   }
   void panelsEqualLocalDense() { parity(QStringLiteral("stories260K.gguf"), false); }
   void panelsEqualLocalMoe() { parity(QStringLiteral("stories260K-moe4.gguf"), true); }
+  void splitServerPanelsEqualLocalDense() { parity(QStringLiteral("stories260K.gguf"), false, 2); }
+  void splitServerPanelsEqualLocalMoe() {
+    parity(QStringLiteral("stories260K-moe4.gguf"), true, 3);
+  }
 
   // The induction scores (NaN where a layer cannot see the stripe) and their note, bit for bit;
   // gemma3-tiny has sliding-window layers.
