@@ -59,7 +59,7 @@ inline void compareKnockout(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r
 }
 
 inline bool sameOverlap(const std::vector<std::pair<QString, double>>& a,
-                 const std::vector<std::pair<QString, double>>& b) {
+                        const std::vector<std::pair<QString, double>>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
     if (a[i].first != b[i].first || !sameValue(a[i].second, b[i].second)) return false;

@@ -3,6 +3,7 @@
 // a knockout, a prompt edit with prefix reuse); File > Connect to server shows the remote model; a
 // server killed mid-run leaves the last panels marked stale with a clear error, and connecting
 // again works; a wrong token keeps the current model. Skips without gRPC or ../shared.
+#include "gui_remote_compare.h"
 #include "gui_remote_support.h"
 #include "ui/connect_dialog.h"
 #include "ui/main_window.h"
@@ -38,15 +39,6 @@ bool sameTop(const std::vector<std::pair<QString, float>>& a,
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
     if (a[i].first != b[i].first || std::memcmp(&a[i].second, &b[i].second, sizeof(float)))
-      return false;
-  return true;
-}
-
-bool sameOverlap(const std::vector<std::pair<QString, double>>& a,
-                 const std::vector<std::pair<QString, double>>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].first != b[i].first || std::memcmp(&a[i].second, &b[i].second, sizeof(double)))
       return false;
   return true;
 }
