@@ -20,6 +20,7 @@ class TestGuiRemoteExperiments : public QObject {
 
   std::unique_ptr<Server> m_srv;
   std::unique_ptr<ui::SessionController> m_local, m_remote;
+  int m_ranks = 1;  // > 1: the server is split over `mpirun -np m_ranks` processes
 
   // A local and a remote controller on the same fixture; false (skipped or failed) otherwise.
   bool open(const QString& model) {
@@ -28,8 +29,11 @@ class TestGuiRemoteExperiments : public QObject {
       QTest::qSkip(qPrintable(why), __FILE__, __LINE__);
       return false;
     }
+    const QStringList launcher = m_ranks > 1 ? mpirunLauncher(m_ranks) : QStringList();
+    if (m_ranks > 1 && launcher.isEmpty()) return false;  // skipped
+    m_remote.reset();                                     // the previous server's client first
     m_srv = std::make_unique<Server>();
-    if (!m_srv->start(modelsDir())) {
+    if (!m_srv->start(modelsDir(), {}, launcher)) {
       QTest::qFail("the server did not start", __FILE__, __LINE__);
       return false;
     }
@@ -373,6 +377,7 @@ class TestGuiRemoteExperiments : public QObject {
       QSKIP("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)");
   }
   void cleanup() {
+    m_ranks = 1;
     m_local.reset();
     m_remote.reset();
     m_srv.reset();
@@ -389,6 +394,21 @@ class TestGuiRemoteExperiments : public QObject {
   void contrastMoe() { contrastParity(QStringLiteral("stories260K-moe4.gguf"), true); }
   void selectionDense() { selectionParity(QStringLiteral("stories260K.gguf"), false); }
   void selectionMoe() { selectionParity(QStringLiteral("stories260K-moe4.gguf"), true); }
+  // Every experiment on a server split over two processes (mpirun): the helper sessions' passes
+  // go through the pipeline too.
+  void experimentsOnSplitServer() {
+    m_ranks = 2;
+    const QString moe = QStringLiteral("stories260K-moe4.gguf");
+    for (const auto& run :
+         std::initializer_list<void (TestGuiRemoteExperiments::*)(const QString&, bool)>{
+             &TestGuiRemoteExperiments::patchingParity, &TestGuiRemoteExperiments::knockoutParity,
+             &TestGuiRemoteExperiments::steeringParity, &TestGuiRemoteExperiments::steerSweepParity,
+             &TestGuiRemoteExperiments::contrastParity,
+             &TestGuiRemoteExperiments::selectionParity}) {
+      (this->*run)(moe, true);
+      if (QTest::currentTestFailed() || !m_srv) return;
+    }
+  }
 };
 
 QTEST_MAIN(TestGuiRemoteExperiments)
