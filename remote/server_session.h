@@ -32,6 +32,11 @@ struct ServerSession {
   // What the server's SessionAttach hook tied to this session (`mpirun ... serve`: the session's
   // stages on the other ranks); released before `session`.
   std::shared_ptr<void> attached;
+  // compare's teacher model (Analyze "compare"), kept across calls as the GUI's job keeps its
+  // teacher session: the next prompt reuses its prefix, so a remote GUI's teacher gives the local
+  // one's bits. A new path replaces it; guarded by `mutex`; released with the session.
+  std::unique_ptr<rt::Session> teacher;
+  std::string teacherPath;
   // Bumped by each Run, Generate and SetPrompt; a request whose epoch is no longer current stops.
   std::atomic<uint64_t> epoch{0};
   std::atomic<int64_t> lastUsed{0};  // steady-clock seconds
