@@ -5,6 +5,7 @@
 
 #include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/knockout.h"
+#include "runtime/analysis/lens.h"
 #include "runtime/analysis/patching.h"
 #include "runtime/analysis/steering_sweep.h"
 #include "runtime/api/trace.h"
@@ -51,6 +52,13 @@ struct SteerSweepCache {
   std::shared_ptr<const rt::ana::SteeringSweepResult> result;
   QString baseTop1;
   QStringList top1, layerTop1;
+};
+
+// The teacher comparison: per trace and teacher path.
+struct TeacherCache {
+  std::shared_ptr<const rt::Trace> trace;
+  std::string path;
+  std::shared_ptr<const rt::ana::TeacherComparison> result;
 };
 
 }  // namespace ll::ui

@@ -131,11 +131,7 @@ class AnalysisJob : public AnalysisSource {
   std::unique_ptr<rt::BackendChoice> m_backend;  // the last load's, for the teacher
   std::unique_ptr<rt::Session> m_teacher;
   std::string m_teacherPath;
-  struct TeacherCache {
-    std::shared_ptr<const rt::Trace> trace;
-    std::string path;
-    std::shared_ptr<const rt::ana::TeacherComparison> result;
-  } m_teacherCache;
+  TeacherCache m_teacherCache;
   struct FlowCache {
     std::shared_ptr<const rt::Trace> trace;
     double threshold = 0;
