@@ -454,6 +454,25 @@ std::vector<rt::ana::OutputArray> analyzeArrays(const pb::AnalyzeDone& done) {
 
 }  // namespace
 
+ModelListing RemoteSession::listModels(int64_t deadlineMs) {
+  grpc::ClientContext ctx;
+  m_impl->prepare(ctx);
+  if (deadlineMs > 0)
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadlineMs));
+  pb::ListModelsReply rep;
+  m_impl->check(m_impl->stub->ListModels(&ctx, pb::ListModelsRequest{}, &rep));
+  if (rep.models_size() > kMaxListedModels)
+    throw RemoteError(int(grpc::StatusCode::INTERNAL), "the server listed too many models");
+  ModelListing out;
+  out.truncated = rep.truncated();
+  for (const auto& m : rep.models()) {
+    if (m.path().empty() || m.path().size() > size_t(kMaxPathBytes))
+      throw RemoteError(int(grpc::StatusCode::INTERNAL), "the server listed a malformed path");
+    out.models.push_back({m.path(), m.format(), m.size_bytes(), m.arch()});
+  }
+  return out;
+}
+
 std::string RemoteSession::analyze(const std::string& name, const std::string& requestJson,
                                    const rt::Interventions& interventions,
                                    const rt::RunProgress& progress,

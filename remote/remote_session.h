@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "remote/model_list.h"
 #include "remote/trace_parts.h"
 #include "runtime/analysis/analysis_call.h"
 #include "runtime/analysis/lens.h"
@@ -70,6 +71,10 @@ class RemoteSession {
   void open(const std::string& model, const std::string& backend = "cpu", int threads = 0);
   void close();
   const RemoteModelInfo& info() const;
+  // The models the server may open (ListModels), before or after open(). deadlineMs > 0: this
+  // call's deadline instead of the options' (a dialog asks with a short one). A reply over the
+  // listing's bounds is refused (RemoteError).
+  ModelListing listModels(int64_t deadlineMs = 0);
 
   rt::Encoding tokenize(const std::string& text, int addBos = -1, bool parseSpecial = false);
   std::vector<std::string> pieces(const std::vector<int32_t>& ids);

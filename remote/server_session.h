@@ -35,6 +35,11 @@ struct ServerSession {
   std::shared_ptr<void> attached;
   // The first layer of each rank's stage in that split (set by the hook), empty in one process.
   std::vector<int> stageFirst;
+  // compare's teacher model (Analyze "compare"), kept across calls as the GUI's job keeps its
+  // teacher session: the next prompt reuses its prefix, so a remote GUI's teacher gives the local
+  // one's bits. A new path replaces it; guarded by `mutex`; released with the session.
+  std::unique_ptr<rt::Session> teacher;
+  std::string teacherPath;
   // Bumped by each Run, Generate and SetPrompt; a request whose epoch is no longer current stops.
   std::atomic<uint64_t> epoch{0};
   std::atomic<int64_t> lastUsed{0};  // steady-clock seconds

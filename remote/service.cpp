@@ -6,6 +6,7 @@
 
 #include "remote/convert.h"
 #include "remote/limits.h"
+#include "remote/model_list.h"
 #include "remote/trace_read.h"
 #include "runtime/analysis/analysis_call.h"
 #include "runtime/api/model_info.h"
@@ -396,6 +397,17 @@ grpc::Status Service::Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest
     env.openModel = [&](rt::Session& other, const std::string& path) {
       other.attach(m_models.get(path), s->backend);
     };
+    env.teacherSession = [&](const std::string& path) -> rt::Session& {
+      if (!s->teacher || s->teacherPath != path) {
+        s->teacher.reset();
+        s->teacherPath.clear();
+        auto t = std::make_unique<rt::Session>();
+        t->attach(m_models.get(path), s->backend);
+        s->teacher = std::move(t);
+        s->teacherPath = path;
+      }
+      return *s->teacher;
+    };
     if (!req->trace_session_id().empty()) {
       // Another session's trace: only of the very model this session computes with.
       const std::shared_ptr<ServerSession> owner = m_sessions.find(req->trace_session_id());
@@ -437,6 +449,22 @@ grpc::Status Service::Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest
       pa->mutable_values()->Add(a.data.begin(), a.data.end());
     }
     out->Write(ev);
+  });
+}
+
+grpc::Status Service::ListModels(grpc::ServerContext* ctx, const pb::ListModelsRequest*,
+                                 pb::ListModelsReply* out) {
+  return guarded([&] {
+    authorize(ctx);
+    const ModelListing list = listModels(m_models.root());
+    for (const ListedModel& m : list.models) {
+      auto* e = out->add_models();
+      e->set_path(m.path);
+      e->set_format(m.format);
+      e->set_size_bytes(m.bytes);
+      e->set_arch(m.arch);
+    }
+    out->set_truncated(list.truncated);
   });
 }
 

@@ -44,6 +44,8 @@ class Service final : public pb::LayerLens::Service {
                         grpc::ServerWriter<pb::GenerateEvent>* out) override;
   grpc::Status Analyze(grpc::ServerContext* ctx, const pb::AnalyzeRequest* req,
                        grpc::ServerWriter<pb::AnalyzeEvent>* out) override;
+  grpc::Status ListModels(grpc::ServerContext* ctx, const pb::ListModelsRequest* req,
+                          pb::ListModelsReply* out) override;
 
   SessionRegistry& sessions() { return m_sessions; }
 

@@ -84,6 +84,10 @@ void SteerSweepCache::fill(Snapshot& s) const {
   s.steerSweepLayerTop1 = layerTop1;
 }
 
+bool TeacherCache::answers(const Snapshot& s) const {
+  return result && trace == s.trace && path == s.state.teacher.model;
+}
+
 bool FlowCache::answers(const Snapshot& s) const {
   return graph && trace == s.trace && threshold == s.state.flow.threshold;
 }

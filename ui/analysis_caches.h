@@ -7,6 +7,7 @@
 #include "runtime/analysis/expert_contrast.h"
 #include "runtime/analysis/flow_routes.h"
 #include "runtime/analysis/knockout.h"
+#include "runtime/analysis/lens.h"
 #include "runtime/analysis/patching.h"
 #include "runtime/analysis/steering_sweep.h"
 #include "runtime/api/trace.h"
@@ -96,5 +97,14 @@ rt::ana::PatchingRequest patchingRequest(const PatchingSettings& ps,
 using EncodeFn = std::function<std::vector<int32_t>(const std::string& text, bool parseSpecial)>;
 std::vector<int32_t> corruptedIds(const Snapshot& s, const QString& chatFormat,
                                   const EncodeFn& encode);
+
+// The teacher comparison: per trace and teacher path.
+struct TeacherCache {
+  std::shared_ptr<const rt::Trace> trace;
+  std::string path;
+  std::shared_ptr<const rt::ana::TeacherComparison> result;
+
+  bool answers(const Snapshot& s) const;
+};
 
 }  // namespace ll::ui

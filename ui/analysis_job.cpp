@@ -286,7 +286,8 @@ std::shared_ptr<Snapshot> AnalysisJob::core(const ViewState& st, uint64_t genera
     runSteerSweep(s, alive);
     clock.mark("steering readouts");
   }
-  if (!st.teacher.model.empty() && teacherCached(s)) {  // a new teacher run waits for the stream
+  if (!st.teacher.model.empty() &&
+      m_teacherCache.answers(s)) {  // a new teacher run waits for the stream
     runTeacher(s, alive);
     clock.mark("teacher");
   }

@@ -78,7 +78,6 @@ class AnalysisJob : public AnalysisSource {
   // Teacher (state.teacher): the second model, loaded here once per path, over the trace's ids;
   // kept while trace and path are; the stream's last stage. (analysis_teacher.cpp)
   void runTeacher(Snapshot& s, const Alive& alive);
-  bool teacherCached(const Snapshot& s) const;
   // Flow routes (state.flow): the graph of the whole prompt, kept while the trace and threshold
   // are; computed as the stream's last stage, filled by core() when cached. (analysis_flow.cpp)
   void runFlow(Snapshot& s, const Alive& alive);
@@ -125,11 +124,7 @@ class AnalysisJob : public AnalysisSource {
   std::unique_ptr<rt::BackendChoice> m_backend;  // the last load's, for the teacher
   std::unique_ptr<rt::Session> m_teacher;
   std::string m_teacherPath;
-  struct TeacherCache {
-    std::shared_ptr<const rt::Trace> trace;
-    std::string path;
-    std::shared_ptr<const rt::ana::TeacherComparison> result;
-  } m_teacherCache;
+  TeacherCache m_teacherCache;
   FlowCache m_flowCache;
   PatchingCache m_patchCache;
 };

@@ -11,17 +11,12 @@
 
 namespace ll::ui {
 
-bool AnalysisJob::teacherCached(const Snapshot& s) const {
-  const TeacherCache& c = m_teacherCache;
-  return c.result && c.trace == s.trace && c.path == s.state.teacher.model;
-}
-
 void AnalysisJob::runTeacher(Snapshot& s, const Alive& alive) {
   TeacherCache& c = m_teacherCache;
   const std::string& path = s.state.teacher.model;
   s.teacherName = QFileInfo(QString::fromStdString(path)).fileName();
   try {
-    if (!teacherCached(s)) {
+    if (!c.answers(s)) {
       c = {};
       if (!m_teacher || m_teacherPath != path) {
         m_teacher.reset();

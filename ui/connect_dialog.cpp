@@ -1,6 +1,9 @@
 // File > Connect to server... (see connect_dialog.h).
 #include "ui/connect_dialog.h"
 
+#include "ui/server_models.h"
+
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -45,8 +48,22 @@ ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
   m_token->setPlaceholderText(tr("none (a loopback server without --token-file)"));
   m_ca = new QLineEdit(this);
   m_ca->setPlaceholderText(tr("none (no TLS)"));
-  m_model = new QLineEdit(this);
-  m_model->setPlaceholderText(tr("path under the server's --models folder"));
+  m_model = new QComboBox(this);
+  m_model->setEditable(true);
+  m_model->setInsertPolicy(QComboBox::NoInsert);
+  m_model->setMinimumContentsLength(32);
+  m_model->lineEdit()->setPlaceholderText(tr("path under the server's --models folder"));
+  m_list = new QPushButton(tr("&List"), this);
+  m_list->setToolTip(tr("Ask the server for the models under its --models folder"));
+  connect(m_list, &QPushButton::clicked, this, &ConnectDialog::listModels);
+  auto* modelRow = new QWidget(this);
+  auto* mh = new QHBoxLayout(modelRow);
+  mh->setContentsMargins(0, 0, 0, 0);
+  mh->addWidget(m_model, 1);
+  mh->addWidget(m_list);
+  m_listStatus = new QLabel(this);
+  m_listStatus->setWordWrap(true);
+  m_listStatus->setVisible(false);
   auto* form = new QFormLayout(this);
   auto* intro = new QLabel(
       tr("Attach to a server started with <tt>layerlens-cli serve --models DIR</tt>: the model "
@@ -58,7 +75,8 @@ ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
   form->addRow(tr("&Port"), m_port);
   form->addRow(tr("&Token file"), fileRow(this, m_token, tr("Token file")));
   form->addRow(tr("TLS &CA file"), fileRow(this, m_ca, tr("CA certificate (PEM)")));
-  form->addRow(tr("&Model on the server"), m_model);
+  form->addRow(tr("&Model on the server"), modelRow);
+  form->addRow(QString(), m_listStatus);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Connect"));
   connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -66,10 +84,11 @@ ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
   form->addRow(buttons);
   const auto update = [this, buttons] {
     buttons->button(QDialogButtonBox::Ok)
-        ->setEnabled(!m_host->text().trimmed().isEmpty() && !m_model->text().trimmed().isEmpty());
+        ->setEnabled(!m_host->text().trimmed().isEmpty() &&
+                     !m_model->currentText().trimmed().isEmpty());
   };
   connect(m_host, &QLineEdit::textChanged, this, update);
-  connect(m_model, &QLineEdit::textChanged, this, update);
+  connect(m_model, &QComboBox::currentTextChanged, this, update);
   setTarget(RemoteTarget{});
   update();
 }
@@ -80,7 +99,7 @@ RemoteTarget ConnectDialog::target() const {
   t.port = m_port->value();
   t.tokenFile = m_token->text().trimmed();
   t.caFile = m_ca->text().trimmed();
-  t.model = m_model->text().trimmed();
+  t.model = m_model->currentText().trimmed();
   return t;
 }
 
@@ -89,7 +108,26 @@ void ConnectDialog::setTarget(const RemoteTarget& t) {
   m_port->setValue(t.port);
   m_token->setText(t.tokenFile);
   m_ca->setText(t.caFile);
-  m_model->setText(t.model);
+  m_model->setEditText(t.model);
+}
+
+QLineEdit* ConnectDialog::modelEdit() const {
+  return m_model->lineEdit();
+}
+
+void ConnectDialog::listModels() {
+  const RemoteTarget t = target();
+  if (t.host.isEmpty()) return;
+  m_list->setEnabled(false);
+  m_listed = false;
+  m_listStatus->setVisible(true);
+  m_listStatus->setText(tr("Asking %1 for its models...").arg(t.address()));
+  listServerModels(t, this, [this](const ServerModels& models, const QString& error) {
+    m_listStatus->setText(fillServerModels(m_model, models, error));
+    m_list->setEnabled(true);
+    m_listed = true;
+    emit modelsListed();
+  });
 }
 
 RemoteTarget savedRemoteTarget() {

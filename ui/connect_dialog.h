@@ -1,13 +1,17 @@
 // File > Connect to server...: where a `layerlens-cli serve` server is (host, port, token file,
-// optional TLS CA file) and the model to open there (a path under its --models folder). The last
-// host, port and model are kept in QSettings.
+// optional TLS CA file) and the model to open there (a path under its --models folder, typed or
+// picked from the server's list, asked off the UI thread by the List button). The last host, port
+// and model are kept in QSettings.
 #pragma once
 
 #include "ui/remote_job.h"
 
 #include <QDialog>
 
+class QComboBox;
+class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSpinBox;
 
 namespace ll::ui {
@@ -24,14 +28,27 @@ class ConnectDialog : public QDialog {
   QSpinBox* portBox() const { return m_port; }
   QLineEdit* tokenEdit() const { return m_token; }
   QLineEdit* caEdit() const { return m_ca; }
-  QLineEdit* modelEdit() const { return m_model; }
+  QLineEdit* modelEdit() const;
+  QComboBox* modelCombo() const { return m_model; }
+  QPushButton* listButton() const { return m_list; }
+  QLabel* listStatus() const { return m_listStatus; }
+  // Asks the server typed above for its models (the List button); the combo and the status line
+  // fill when it answers (listed() then).
+  void listModels();
+  bool listed() const { return m_listed; }
+
+ signals:
+  void modelsListed();
 
  private:
   QLineEdit* m_host = nullptr;
   QSpinBox* m_port = nullptr;
   QLineEdit* m_token = nullptr;
   QLineEdit* m_ca = nullptr;
-  QLineEdit* m_model = nullptr;
+  QComboBox* m_model = nullptr;
+  QPushButton* m_list = nullptr;
+  QLabel* m_listStatus = nullptr;
+  bool m_listed = false;
 };
 
 // The last target connected to (host, port and model; the defaults before the first).

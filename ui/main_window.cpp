@@ -165,6 +165,7 @@ void MainWindow::connectToServer(const RemoteTarget& target) {
   m_model->setLoading(remoteLabel(target));
   statusBar()->showMessage(tr("Connecting to %1...").arg(target.address()));
   saveRemoteTarget(target);
+  m_remoteTarget = target;
   m_controller->connectRemote(target);
 }
 
@@ -243,7 +244,8 @@ void MainWindow::applyPendingSession() {
 
 rt::SessionState MainWindow::sessionDocument() const {
   const ViewState v = currentState();
-  rt::SessionState s = sessionFromViewState(v, m_controller->modelInfo().path.toStdString());
+  const ModelInfo& info = m_controller->modelInfo();
+  rt::SessionState s = sessionFromViewState(v, info.path.toStdString(), info.server.toStdString());
   // The token selection the panels show, when it was computed for this very request.
   if (m_shown && m_shown->state == v)
     s.selections = sessionFromSnapshot(*m_shown, m_controller->modelInfo().path).selections;

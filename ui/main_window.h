@@ -211,6 +211,9 @@ class MainWindow : public QMainWindow {
   KnockoutPanel* m_knockout = nullptr;
   SteeringReadoutsPanel* m_steerRead = nullptr;
   TeacherPanel* m_teacher = nullptr;
+  // The server last asked for (File > Connect to server): where a remote model's teacher is
+  // chosen once it has opened.
+  std::optional<RemoteTarget> m_remoteTarget;
   PatchingPanel* m_patching = nullptr;
   QList<Panel*> m_panels;
   QByteArray m_defaultLayout;          // saveState() of the layout the constructor builds

@@ -166,6 +166,8 @@ void MainWindow::connectController() {
     m_selection->setLimits(info.nLayer, info.nHead, 0);
     // Nothing of the previous model stays on screen, even where the new one has no data.
     for (Panel* p : m_panels) p->clearData();
+    // The teacher is chosen where the student runs (before a pending session sets its own).
+    m_teacher->setServer(info.server.isEmpty() ? std::nullopt : m_remoteTarget);
     for (Panel* p : m_panels) p->modelChanged(info);
     applyPendingSession();
     if (m_loadError) m_loadError->close();  // the failure it names no longer applies

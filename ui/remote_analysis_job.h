@@ -2,8 +2,8 @@
 // prompt; this side fetches only what the panels read (new logit rows, attention map rows past
 // the shared prefix, the lens of the selected token and of the grid's columns, queries / keys,
 // attention statistics and routing) into the trace's local copy and fills the Snapshot with the
-// code the local AnalysisJob uses (snapshot_fill.h), so both give the same bits. The teacher, which
-// needs a local session, says "not available on a remote session". Only built with gRPC.
+// code the local AnalysisJob uses (snapshot_fill.h), so both give the same bits. Only built with
+// gRPC.
 #pragma once
 
 #include "remote/remote_session.h"
@@ -59,8 +59,6 @@ class RemoteAnalysisJob : public AnalysisSource {
   // and the induction scores, run on `aux` (a session of their own) as AnalysisJob::load runs them.
   static void fillModelCard(const nlohmann::json& infoJson, int32_t bos, const rt::ModelSpec& spec,
                             remote::RemoteSession& aux, ModelInfo& info);
-  // The notices of the outputs a remote session cannot fill.
-  void fillUnavailable(Snapshot& s) const;
   // Activation patching: the server's "patch" analysis on m_aux under the prompt run's
   // interventions, kept per trace and settings as AnalysisJob keeps it (remote_job_patching.cpp).
   void runPatching(Snapshot& s, const Alive& alive, const StageProgress& progress);
@@ -93,13 +91,18 @@ class RemoteAnalysisJob : public AnalysisSource {
   // The steering readouts' sweeps: the server's "steer-sweep" on m_aux over the prompt session's
   // trace, kept per trace and settings as AnalysisJob keeps them (remote_job_sweep.cpp).
   void runSteerSweep(Snapshot& s, const Alive& alive);
+  // The teacher comparison: the server's "compare" on m_aux over the prompt session's trace, its
+  // teacher session kept there per path; cached per trace and path (remote_job_teacher.cpp).
+  void runTeacher(Snapshot& s, const Alive& alive);
   // A named analysis on m_aux, its document (and arrays when given): a request the server refuses
   // throws std::invalid_argument with its reason, as the analysis throws in process; a lost
-  // connection stays a RemoteError, a cancelled call rt::Cancelled.
+  // connection stays a RemoteError, a cancelled call rt::Cancelled. on: the trace it reads
+  // (null: it runs the m_aux prompt).
   std::string analyzeAux(const std::string& name, const nlohmann::json& request,
                          const rt::Interventions& iv, const Alive& alive,
                          const std::function<void(int, int)>& onProgress = {},
-                         std::vector<rt::ana::OutputArray>* arrays = nullptr);
+                         std::vector<rt::ana::OutputArray>* arrays = nullptr,
+                         const remote::RemoteTrace* on = nullptr);
   // A token typed as an id or a piece, as resolveToken reads it, over the server's vocabulary.
   int32_t resolveTypedToken(const std::string& text);
 
@@ -143,6 +146,7 @@ class RemoteAnalysisJob : public AnalysisSource {
   ContrastCache m_contrastCache;
   KnockoutCache m_knockoutCache;
   SteerSweepCache m_sweepCache;
+  TeacherCache m_teacherCache;
   AttributionStep m_attribution;  // kept while trace and request are
   struct LatentCache {
     std::shared_ptr<const rt::Trace> trace;

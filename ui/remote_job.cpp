@@ -1,5 +1,5 @@
-// RemoteAnalysisJob's connection, model info and the outputs it cannot fill; connectRemote (also
-// without gRPC, where it says the build has no client). The keystroke path: remote_job_core.cpp.
+// RemoteAnalysisJob's connection and model info; connectRemote (also without gRPC, where it says
+// the build has no client). The keystroke path: remote_job_core.cpp.
 #include "ui/remote_job.h"
 
 #ifdef LAYERLENS_HAVE_REMOTE
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <QFileInfo>
+#include <QLocale>
 #include <QStringList>
 
 #include <algorithm>
@@ -25,10 +26,16 @@ bool remoteClientBuilt() {
   return false;
 }
 
+constexpr const char* kNoClient =
+    "this build of LayerLens has no remote client (built without gRPC: libgrpc++-dev, "
+    "protobuf-compiler-grpc)";
+
 std::unique_ptr<AnalysisSource> connectRemote(const RemoteTarget&, ModelInfo*) {
-  throw std::runtime_error(
-      "this build of LayerLens has no remote client (built without gRPC: libgrpc++-dev, "
-      "protobuf-compiler-grpc)");
+  throw std::runtime_error(kNoClient);
+}
+
+ServerModels fetchServerModels(const RemoteTarget&, int) {
+  throw std::runtime_error(kNoClient);
 }
 
 #else
@@ -74,6 +81,37 @@ std::unique_ptr<AnalysisSource> connectRemote(const RemoteTarget& target, ModelI
   auto job = std::make_unique<RemoteAnalysisJob>(target);
   if (info) *info = job->info();
   return job;
+}
+
+ServerModels fetchServerModels(const RemoteTarget& target, int deadlineMs) {
+  const QString where = target.address();
+  try {
+    remote::RemoteSession server(clientOptions(target));
+    const remote::ModelListing list = server.listModels(deadlineMs);
+    ServerModels out;
+    out.truncated = list.truncated;
+    for (const remote::ListedModel& m : list.models) {
+      out.paths << QString::fromStdString(m.path);
+      const QString size = QLocale::system().formattedDataSize(m.bytes);
+      const QString kind = m.arch.empty()
+                               ? QString::fromStdString(m.format)
+                               : QStringLiteral("%1 (%2)").arg(QString::fromStdString(m.format),
+                                                               QString::fromStdString(m.arch));
+      out.details << QStringLiteral("%1, %2").arg(kind, size);
+    }
+    return out;
+  } catch (const remote::RemoteError& e) {
+    constexpr int kDeadline = 4, kUnavailable = 14;  // grpc::StatusCode
+    const bool silent = e.code == kDeadline || e.code == kUnavailable;
+    throw std::runtime_error((silent ? QStringLiteral("no answer from the server %1 (%2)")
+                                     : QStringLiteral("the server %1 says: %2"))
+                                 .arg(where, remoteReason(e, where))
+                                 .toStdString());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(QStringLiteral("cannot ask the server %1: %2")
+                                 .arg(where, QString::fromUtf8(e.what()))
+                                 .toStdString());
+  }
 }
 
 RemoteAnalysisJob::RemoteAnalysisJob(const RemoteTarget& target) : m_target(target) {
@@ -181,16 +219,6 @@ QString RemoteAnalysisJob::taskRefusal() const {
 
 std::string RemoteAnalysisJob::piece(int32_t id) const {
   return id >= 0 && size_t(id) < m_pieces.size() ? m_pieces[size_t(id)] : std::string();
-}
-
-void RemoteAnalysisJob::fillUnavailable(Snapshot& s) const {
-  const ViewState& st = s.state;
-  const auto na = [](const char* why) {
-    return QStringLiteral("Not available on a remote session (%1).").arg(QLatin1String(why));
-  };
-  // The teacher reads every logit row of the prompt run against the teacher's run on a session of
-  // its own that keeps its prefix: not yet run on the server.
-  if (!st.teacher.model.empty()) s.teacherError = na("the teacher model runs in this process");
 }
 
 #endif

@@ -7,6 +7,7 @@
 #include "ui/view_state.h"
 
 #include <QString>
+#include <QStringList>
 
 #include <memory>
 
@@ -38,5 +39,17 @@ inline QString remoteLabel(const RemoteTarget& t) {
   return QStringLiteral("%1 on %2").arg(t.model, t.address());
 }
 std::unique_ptr<AnalysisSource> connectRemote(const RemoteTarget& target, ModelInfo* info);
+
+// The models a server may open (its ListModels: .gguf files and safetensors folders under its
+// --models folder), as the choosers show them.
+struct ServerModels {
+  QStringList paths;    // relative to the server's --models folder
+  QStringList details;  // per path: "gguf, 1.2 MB" / "safetensors (llama), 1.0 MB"
+  bool truncated = false;
+};
+// Asks target's server (host, port, token and CA; target.model is not read) with a deadline of
+// deadlineMs; blocks, so the UI thread calls it through listServerModels (server_models.h).
+// Throws std::runtime_error naming the server (no answer, refused token, no gRPC in this build).
+ServerModels fetchServerModels(const RemoteTarget& target, int deadlineMs);
 
 }  // namespace ll::ui

@@ -12,7 +12,8 @@ namespace ll::ui {
 std::string RemoteAnalysisJob::analyzeAux(const std::string& name, const nlohmann::json& request,
                                           const rt::Interventions& iv, const Alive& alive,
                                           const std::function<void(int, int)>& onProgress,
-                                          std::vector<rt::ana::OutputArray>* arrays) {
+                                          std::vector<rt::ana::OutputArray>* arrays,
+                                          const remote::RemoteTrace* on) {
   // grpc::StatusCode: the analysis refused the request (a bad value, a teacher path the server's
   // --models folder lacks or may not open, a result over the message limit); the others (lost
   // connection, deadline, cancelled, unauthenticated) are the connection's.
@@ -25,7 +26,7 @@ std::string RemoteAnalysisJob::analyzeAux(const std::string& name, const nlohman
           if (onProgress) onProgress(done, n);
           return !alive || alive();
         },
-        arrays);
+        arrays, on);
   } catch (const remote::RemoteError& e) {
     if (e.code != kInvalidArgument && e.code != kNotFound && e.code != kPermissionDenied &&
         e.code != kExhausted && e.code != kFailedPrecondition)

@@ -163,8 +163,9 @@ std::shared_ptr<Snapshot> RemoteAnalysisJob::core(const ViewState& st, uint64_t 
     s.steerLayer = st.steering.layer < 0 ? ana::defaultSteeringLayer(tr.nLayer)
                                          : std::clamp(st.steering.layer, 0, tr.nLayer - 1);
     if (st.steerRead.enabled && m_sweepCache.answers(s)) runSteerSweep(s, alive);
+    // A new teacher run waits for the stream, as in AnalysisJob::core.
+    if (!st.teacher.model.empty() && m_teacherCache.answers(s)) runTeacher(s, alive);
     fillAnalyses(s, alive);
-    fillUnavailable(s);
     s.computeMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return snap;
@@ -216,7 +217,9 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
       contComplete = gen.stoppedAtEos;
     });
     // The analyses' stages after the answers, in AnalysisJob's order (m_aux then serves the same
-    // passes in the same order as the local helper session); the last completes the stream.
+    // passes in the same order as the local helper session; the teacher runs on a session of its
+    // own on m_aux's server session, as AnalysisJob's on m_teacher, and leaves m_aux's cache as
+    // it was); the last completes the stream.
     Stages tail;
     if (core.state.steering.enabled)
       tail.emplace_back(StreamedOutput::Steering,
@@ -232,6 +235,8 @@ void RemoteAnalysisJob::stream(const Snapshot& core, const Alive& alive, const D
     if (core.state.steerRead.enabled && !core.steerSweep)
       tail.emplace_back(StreamedOutput::SteeringReadouts,
                         [&](Snapshot& s) { runSteerSweep(s, alive); });
+    if (!core.state.teacher.model.empty() && !core.teacher)
+      tail.emplace_back(StreamedOutput::Teacher, [&](Snapshot& s) { runTeacher(s, alive); });
     if (core.state.flow.enabled && !core.flow && core.flowError.isEmpty())
       tail.emplace_back(StreamedOutput::Flow, [&](Snapshot& s) { runFlow(s, alive); });
     if (core.state.patching.enabled && !m_patchCache.answers(core))

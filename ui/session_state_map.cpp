@@ -105,7 +105,8 @@ std::optional<SelectMethod> parseSelectMethod(const std::string& name) {
   return rt::ana::parseSelectionMethod(name);
 }
 
-rt::SessionState sessionFromViewState(const ViewState& v, const std::string& modelPath) {
+rt::SessionState sessionFromViewState(const ViewState& v, const std::string& modelPath,
+                                      const std::string& server) {
   rt::SessionState s;
   s.modelPath = modelPath;
   s.prompt = v.prompt;
@@ -154,7 +155,12 @@ rt::SessionState sessionFromViewState(const ViewState& v, const std::string& mod
   x["knockout.window"] = std::to_string(v.knockoutReadout.window);
   x["steerread.enabled"] = std::to_string(int(v.steerRead.enabled));
   x["steerread.layer_sweep"] = std::to_string(int(v.steerRead.layerSweep));
-  x["teacher.model"] = v.teacher.model;
+  if (server.empty()) {
+    x["teacher.model"] = v.teacher.model;
+  } else if (!v.teacher.model.empty()) {
+    x["teacher.server_model"] = v.teacher.model;
+    x["teacher.server"] = server;
+  }
   x["flow.enabled"] = std::to_string(int(v.flow.enabled));
   x["flow.threshold"] = QString::number(v.flow.threshold, 'g', 17).toStdString();
   writePatching(v.patching, x);

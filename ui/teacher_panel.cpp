@@ -3,6 +3,7 @@
 
 #include "runtime/analysis/teacher.h"
 #include "ui/selection_model.h"
+#include "ui/server_models.h"
 #include "ui/theme.h"
 
 #include <qcustomplot.h>
@@ -124,7 +125,21 @@ void TeacherPanel::setTeacherPath(const QString& path) {
   emit settingsChanged();
 }
 
+void TeacherPanel::setServer(const std::optional<RemoteTarget>& server) {
+  const QString was = m_server ? m_server->address() : QString();
+  const QString now = server ? server->address() : QString();
+  m_server = server;
+  if (was == now) return;
+  m_path.clear();  // a path of the other place: the next analysis request runs without it
+  updateName();
+}
+
 void TeacherPanel::chooseTeacher() {
+  if (m_server) {
+    ServerModelDialog d(*m_server, tr("Compare with teacher model"), m_path, this);
+    if (d.exec() == QDialog::Accepted && !d.path().isEmpty()) setTeacherPath(d.path());
+    return;
+  }
   const QString file = QFileDialog::getOpenFileName(
       this, tr("Compare with teacher model"), QFileInfo(m_path).absolutePath(),
       tr("Models (*.gguf *.safetensors *.bin *.json);;All files (*)"));

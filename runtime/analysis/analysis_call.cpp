@@ -170,8 +170,10 @@ AnalysisRequest parseAnalysisRequest(const std::string& name, const nlohmann::js
 
 AnalysisOutput runAnalysis(Session& s, const AnalysisRequest& req, const RunRequest& base,
                            const RunProgress& progress, const AnalysisEnv& env) {
-  // steer-sweep compares its passes with the trace's own logits and residuals: it reads one.
+  // steer-sweep compares its passes with the trace's own logits and residuals, compare the
+  // teacher's with the trace's logits: they read one.
   if (env.trace && !std::holds_alternative<SteerSweepCall>(req) &&
+      !std::holds_alternative<CompareCall>(req) &&
       (std::holds_alternative<SelectCall>(req) ||
        req.index() >= std::variant_size_v<AnalysisRequest> - kCommandAnalyses))
     throw std::invalid_argument(std::string(analysisName(req)) +

@@ -61,11 +61,16 @@ struct AnalysisOutput {
 // names. The CLI loads the file; a server resolves it inside its --models folder.
 struct AnalysisEnv {
   std::function<void(Session& teacher, const std::string& path)> openModel;
-  // The trace attribute, skip, latent, flow and steer-sweep read instead of a run of the
+  // The trace attribute, skip, latent, flow, steer-sweep and compare read instead of a run of the
   // session's prompt: an existing run of the same model (the GUI's prompt run on another server
   // session, so the analysis reads the very values its panels show; its own interventions stand,
   // base's are not used). Null: run the prompt under base. The other analyses refuse it.
   std::shared_ptr<const Trace> trace;
+  // compare's teacher session for a path, kept by the caller across calls (a server keeps one per
+  // client session and path, as the GUI's job keeps its teacher: the next prompt reuses its
+  // prefix, so a remote GUI's teacher gives the local one's bits). Null: a fresh session opened
+  // with openModel for each call (the CLI's).
+  std::function<Session&(const std::string& path)> teacherSession;
 };
 
 // Runs req on the session's prompt. base: the interventions (and subset) of the trace the analysis

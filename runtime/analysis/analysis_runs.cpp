@@ -135,17 +135,32 @@ AnalysisOutput runSteerSweep(Session& s, const SteerSweepCall& c, const RunProgr
 
 AnalysisOutput runCompare(Session& s, const CompareCall& c, const RunProgress& progress,
                           const AnalysisEnv& env) {
-  if (!env.openModel) throw std::logic_error("compare: no way to open a teacher model here");
-  if (s.promptIds().empty()) throw std::invalid_argument("compare: no prompt");
-  Session teacher;
-  env.openModel(teacher, c.teacher);
-  // compareModels's plain student run, with progress.
-  RunRequest rq;
-  rq.capture.enabled = false;
-  auto student = s.run(rq, progress);
-  TeacherComparison r = compareWithTeacherModel(s.model(), *student, teacher, c.request, progress);
+  if (!env.openModel && !env.teacherSession)
+    throw std::logic_error("compare: no way to open a teacher model here");
+  std::shared_ptr<const Trace> student;
+  if (env.trace) {
+    // The GUI's prompt run (its interventions its own), as the local Teacher panel reads it.
+    student = baseTrace(s, {}, progress, env);
+    if (!student->allLogits)
+      throw std::invalid_argument("compare: the given trace holds the last position's logits only");
+  } else if (s.promptIds().empty()) {
+    throw std::invalid_argument("compare: no prompt");
+  }
+  Session fresh;
+  Session* teacher = &fresh;
+  if (env.teacherSession)
+    teacher = &env.teacherSession(c.teacher);
+  else
+    env.openModel(fresh, c.teacher);
+  if (!student) {
+    // compareModels's plain student run, with progress.
+    RunRequest rq;
+    rq.capture.enabled = false;
+    student = s.run(rq, progress);
+  }
+  TeacherComparison r = compareWithTeacherModel(s.model(), *student, *teacher, c.request, progress);
   AnalysisOutput out;
-  out.document = teacherComparisonJson(r, s.promptIds()).dump(1);
+  out.document = teacherComparisonJson(r, student->ids).dump(1);
   out.result = std::move(r);
   return out;
 }

@@ -1,6 +1,10 @@
-// Student vs teacher comparison for the front ends: vocabulary check, the two runs, JSON.
+// Student vs teacher comparison for the front ends: vocabulary check, the two runs, JSON (and the
+// checked reader of a server's document).
 #include "runtime/analysis/teacher.h"
 
+#include "runtime/analysis/document_reader.h"
+
+#include <climits>
 #include <stdexcept>
 
 #include "runtime/api/session.h"
@@ -78,6 +82,38 @@ nlohmann::json teacherComparisonJson(const TeacherComparison& c, const std::vect
   j["jsd_threshold"] = c.jsdThreshold;
   j["overconfident"] = over;
   return j;
+}
+
+TeacherComparison parseTeacherComparisonJson(const nlohmann::json& j,
+                                             const std::vector<int32_t>& ids) {
+  const DocumentReader d("compare document", j);
+  const int64_t T = static_cast<int64_t>(ids.size());
+  d.integer("n_tokens", T, T);
+  if (d.integers("ids", ids.size(), INT32_MIN, INT32_MAX) != ids)
+    d.bad("ids", "the prompt's token ids");
+  TeacherComparison c;
+  c.jsdBits = d.floats("jsd_bits", ids.size());
+  c.normalized = d.floats("entropy_norm", ids.size());
+  std::vector<int32_t> over;
+  const nlohmann::json& q = d.array("quadrant", d.field("quadrant"), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    static constexpr Quadrant kAll[] = {Quadrant::ConfidentAgree, Quadrant::Overconfident,
+                                        Quadrant::UnsureAgree, Quadrant::UnsureDisagree};
+    const Quadrant* found = nullptr;
+    for (const Quadrant& k : kAll)
+      if (q[i].is_string() && q[i].get<std::string>() == quadrantName(k)) found = &k;
+    if (!found)
+      d.bad("quadrant",
+            "an array of confident-agree, overconfident, unsure-agree, unsure-disagree");
+    c.quadrant.push_back(*found);
+    if (*found == Quadrant::Overconfident) over.push_back(static_cast<int32_t>(i));
+  }
+  c.entropyThreshold = d.floatAt("entropy_threshold", d.field("entropy_threshold"));
+  c.jsdThreshold = d.floatAt("jsd_threshold", d.field("jsd_threshold"));
+  const nlohmann::json& o = d.field("overconfident");
+  if (!o.is_array() || d.integers("overconfident", o.size(), 0, T - 1) != over)
+    d.bad("overconfident", "the positions whose quadrant is overconfident");
+  return c;
 }
 
 }  // namespace ll::rt::ana

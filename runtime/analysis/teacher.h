@@ -47,5 +47,10 @@ TeacherComparison compareModels(Session& student, Session& teacher, const Teache
 // {n_tokens, ids, jsd_bits [T], entropy_norm [T], quadrant [T] (names), entropy_threshold,
 // jsd_threshold, overconfident (positions)}: what `layerlens-cli compare` writes.
 nlohmann::json teacherComparisonJson(const TeacherComparison& c, const std::vector<int32_t>& ids);
+// teacherComparisonJson read back (a server's compare document, untrusted): every field checked,
+// the ids must be `ids` (the trace the comparison was asked for) and the overconfident positions
+// the quadrants'; throws std::invalid_argument naming the field.
+TeacherComparison parseTeacherComparisonJson(const nlohmann::json& j,
+                                             const std::vector<int32_t>& ids);
 
 }  // namespace ll::rt::ana

@@ -2,7 +2,8 @@
 // session reads its prompt session's run with): the documents of attribute, latent, skip (with
 // every position's values), flow and steer-sweep equal runAnalysis in process over a trace with
 // the same history (a knockout in force, then a prompt edit that reuses the prefix), byte for
-// byte; an unknown session or trace, a trace of another model and an analysis that runs its own
+// byte, and so do compare's over a sequence of runs with its teacher kept across calls; an unknown
+// session or trace, a trace of another model and an analysis that runs its own
 // passes (select, the other command analyses) are refused with an error naming the problem. Skips
 // without gRPC.
 #include "lltest.h"
@@ -83,6 +84,67 @@ LL_TEST(analyzeReadsAnotherSessionsTrace) {
     const std::string got =
         aux.analyze(name, rt::ana::analysisRequestJson(req).dump(), {}, {}, nullptr, &rtr);
     QVERIFY2(got == want, name);
+  }
+}
+
+// compare over the prompt session's trace, its teacher kept on the helper's server session across
+// calls as the GUI's job keeps its teacher session: the documents of a sequence of runs (a
+// knockout, a prompt edit reusing the prefix, another teacher and back) equal runAnalysis in
+// process with one kept teacher session per path, byte for byte.
+LL_TEST(compareReadsTheTraceAndKeepsItsTeacher) {
+  ServerProcess srv(cli(), {"--models", models().string()});
+  remote::RemoteSession prompt(client(srv)), aux(client(srv));
+  prompt.open("stories260K.gguf");
+  aux.open("stories260K.gguf");
+  aux.setPrompt("Tom had a red ball");  // not what compare reads
+  rt::Session local, localAux;
+  std::unique_ptr<rt::Session> teacher;
+  rt::BackendChoice b;
+  local.load((models() / "stories260K.gguf").string(), b);
+  localAux.attachSharing(local);
+  std::string teacherPath;
+  rt::ana::AnalysisEnv env;
+  env.teacherSession = [&](const std::string& path) -> rt::Session& {
+    if (path != teacherPath) {  // a new path: a new session, as AnalysisJob::runTeacher
+      teacher = std::make_unique<rt::Session>();
+      teacher->load((models() / path).string(), b);
+      teacherPath = path;
+    }
+    return *teacher;
+  };
+  rt::RunRequest req;
+  req.interventions.knockout = rt::Knockout{{}, {1}, 0, 2, 5};
+  const std::pair<const char*, const char*> steps[] = {
+      {"Once upon a time there was a little girl", "stories260K-moe4.gguf"},
+      {"Once upon a time there was a little girl named Lily", "stories260K-moe4.gguf"},
+      {"Once upon a time there was a little girl named Lily who", "stories260K-moe4.gguf"},
+      {"Once upon a time there was a little boy", "llama-moe.gguf"},
+      {"Once upon a time there was a little boy named Tim", "stories260K-moe4.gguf"}};
+  for (const auto& [text, path] : steps) {
+    prompt.setPrompt(text);
+    const remote::RemoteTrace rtr = prompt.run(req);
+    local.setPrompt(text);
+    env.trace = local.run(req);
+    rt::ana::CompareCall call;
+    call.teacher = path;
+    const std::string want = rt::ana::runAnalysis(localAux, call, {}, {}, env).document;
+    const std::string got =
+        aux.analyze("compare", rt::ana::analysisRequestJson(call).dump(), {}, {}, nullptr, &rtr);
+    QVERIFY2(got == want, std::string(text) + " / " + path);
+    QVERIFY(want.find("\"jsd_bits\"") != std::string::npos);
+  }
+  // A teacher outside --models, or missing there, is refused (and the session serves on).
+  rt::ana::CompareCall call;
+  prompt.setPrompt("Once upon a time");
+  const remote::RemoteTrace rtr = prompt.run();
+  for (const char* bad : {"../stories260K.gguf", "no-such-teacher.gguf"}) {
+    call.teacher = bad;
+    try {
+      aux.analyze("compare", rt::ana::analysisRequestJson(call).dump(), {}, {}, nullptr, &rtr);
+      QFAIL(std::string("accepted ") + bad);
+    } catch (const remote::RemoteError& e) {
+      QVERIFY2(e.reason.find(bad) != std::string::npos, e.what());
+    }
   }
 }
 

@@ -11,11 +11,7 @@
 namespace {
 
 using guiremote::sameBits;  // gui_remote_support.h's
-
-template <class T>
-inline bool sameValue(const T& a, const T& b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
-}
+using guiremote::sameValue;
 
 inline void comparePatching(const ll::ui::Snapshot& l, const ll::ui::Snapshot& r) {
   QCOMPARE(r.patchingError, l.patchingError);

@@ -93,6 +93,12 @@ bool sameBits(const A& a, const A& b) {
          (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(*a.data())) == 0);
 }
 
+// One value bit for bit (a float's NaN and signed zero included).
+template <class T>
+bool sameValue(const T& a, const T& b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
 // The complete snapshot of `state` (analysisFailed: null).
 ui::SnapshotPtr settle(ui::SessionController& c, const ui::ViewState& state) {
   QSignalSpy failed(&c, &ui::SessionController::analysisFailed);

@@ -195,7 +195,8 @@ class TestGuiRemote : public QObject {
   void splitServerEqualsLocalDense() { parity(QStringLiteral("stories260K.gguf"), false, 3); }
   void splitServerEqualsLocalMoe() { parity(QStringLiteral("stories260K-moe4.gguf"), true, 2); }
 
-  // What a remote session cannot compute says so; exports that run the runtime are refused.
+  // The teacher (once "not available") runs on the server (tst_gui_remote_teacher.cpp compares it
+  // with the local one); exports that run the runtime in this process are refused.
   void unavailableOutputsSaySo() {
     const QString models = setUp();
     if (models.isEmpty()) return;
@@ -211,8 +212,7 @@ class TestGuiRemote : public QObject {
     st.teacher.model = "stories260K.gguf";
     const ui::SnapshotPtr s = settle(remote, st);
     QVERIFY(s);
-    QVERIFY2(s->teacherError.contains("not available on a remote session", Qt::CaseInsensitive),
-             qPrintable(s->teacherError));
+    QVERIFY2(s->teacher && s->teacherError.isEmpty(), qPrintable(s->teacherError));
     QString error = "unset";
     remote.runTask([](rt::Session&) {}, [&](const QString& e) { error = e; });
     QTRY_VERIFY_WITH_TIMEOUT(error != "unset", 30000);

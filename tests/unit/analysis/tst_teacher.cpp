@@ -1,9 +1,11 @@
 // Student vs teacher for the front ends (§7): ana::compareModels on stories260K (student) and
 // stories260K-moe4 (teacher, same tok512 vocabulary) against plain double loops over two fresh
 // full runs (softmax, JSD / ln 2, H / ln |V|, medians, quadrants); the vocabulary check names the
-// difference (GPT-2's 50257 tokens) and compareModels refuses such a pair; the JSON document.
+// difference (GPT-2's 50257 tokens) and compareModels refuses such a pair; the JSON document, and
+// its checked reader (a server's document: every value back bit for bit, malformed ones refused).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ana_common.h"
 #include "runtime/analysis/teacher.h"
@@ -90,6 +92,51 @@ LL_TEST(differentVocabulariesAreRefused) {
     threw = std::string(e.what()).find("do not share a vocabulary") != std::string::npos;
   }
   QVERIFY(threw);
+}
+
+LL_TEST(documentReadsBackBitForBit) {
+  LL_REQUIRE_SHARED();
+  auto student = anatest::session("stories260K.gguf", "stories260K", "park");
+  auto teacher = anatest::session("stories260K-moe4.gguf", "stories260K-moe4", "park");
+  const TeacherComparison c = compareModels(*student, *teacher);
+  const std::vector<int32_t>& ids = student->promptIds();
+  // Through the text a server sends.
+  const auto j = nlohmann::json::parse(teacherComparisonJson(c, ids).dump(1));
+  const TeacherComparison r = parseTeacherComparisonJson(j, ids);
+  QVERIFY(r.jsdBits.size() == c.jsdBits.size() &&
+          std::memcmp(r.jsdBits.data(), c.jsdBits.data(), c.jsdBits.size() * 4) == 0);
+  QVERIFY(r.normalized.size() == c.normalized.size() &&
+          std::memcmp(r.normalized.data(), c.normalized.data(), c.normalized.size() * 4) == 0);
+  QVERIFY(r.quadrant == c.quadrant);
+  QVERIFY(std::memcmp(&r.jsdThreshold, &c.jsdThreshold, 4) == 0);
+  QVERIFY(std::memcmp(&r.entropyThreshold, &c.entropyThreshold, 4) == 0);
+  const auto refused = [&](nlohmann::json bad, const std::vector<int32_t>& want,
+                           const std::string& field) {
+    try {
+      parseTeacherComparisonJson(bad, want);
+    } catch (const std::invalid_argument& e) {
+      QVERIFY2(std::string(e.what()).find(field) != std::string::npos, e.what());
+      return;
+    }
+    QFAIL("accepted a malformed document (" + field + ")");
+  };
+  std::vector<int32_t> other = ids;
+  other.back() = (other.back() + 1) % 512;
+  refused(j, other, "'ids'");
+  refused(j, std::vector<int32_t>(ids.begin(), ids.end() - 1), "'n_tokens'");
+  auto b = j;
+  b["jsd_bits"].erase(0);
+  refused(b, ids, "'jsd_bits'");
+  b = j;
+  b["quadrant"][0] = "overjoyed";
+  refused(b, ids, "'quadrant'");
+  b = j;
+  b["overconfident"] = {int(ids.size()) - 1, 0};
+  refused(b, ids, "'overconfident'");
+  b = j;
+  b["entropy_norm"][1] = 1e300;
+  refused(b, ids, "'entropy_norm'");
+  refused(nlohmann::json::array(), ids, "not a JSON object");
 }
 
 LL_TEST_MAIN("tst_teacher")
