@@ -46,14 +46,16 @@ std::string openSpec(const std::string& model, const rt::BackendChoice& b) {
 // Ranks > 0: every session rank 0 opens gets an engine of its own on the shared model.
 int serveStages(const ServeOpts& o, SplitRun& split) {
   auto store = std::make_shared<remote::ModelStore>(o.models);
+  const rt::StageShare share = split.share(true);
   return split.serveSessions(
-      [store](const std::string& spec) {
+      [store, share](const std::string& spec) {
         rt::dist::WireReader r(spec.data(), spec.size());
         const std::string model = r.getString();
         rt::BackendChoice b;
         b.name = r.getString();
         b.threads = r.get<int32_t>();
         b.cpuMath = r.getString();
+        b.share = share;  // this rank's layers only
         auto s = std::make_shared<rt::Session>();
         s->attach(store->get(model), b);
         return std::shared_ptr<rt::Engine>(s, &s->engine());  // keeps the session alive
@@ -71,11 +73,13 @@ int serve(const ServeOpts& o, SplitRun* split) {
   if (!o.tlsCert.empty()) so.tlsCertPem = remote::readTextFile(o.tlsCert);
   if (!o.tlsKey.empty()) so.tlsKeyPem = remote::readTextFile(o.tlsKey);
   so.maxMessageBytes = o.maxMessageBytes;
-  if (split)
+  if (split) {
+    so.share = split->share(true);  // its stage and what the analyses read of the others'
     so.attachSession = [split](remote::ServerSession& s, const std::string& model,
                                const rt::BackendChoice& b) {
       return split->attachSession(s.session, openSpec(model, b));
     };
+  }
   // Signals go to a thread that waits for them (blocked here before gRPC starts its threads, so
   // they inherit the mask): it shuts the server down cleanly instead of killing it mid-call.
   sigset_t stop;

@@ -15,24 +15,25 @@
 namespace ll::rt {
 
 Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive,
-               std::shared_ptr<ModelWeights> sharedWeights)
+               std::shared_ptr<ModelWeights> sharedWeights, WeightScope scope)
     : m_model(model),
       m_backend(backend),
       m_backendOwner(std::move(keepAlive)),
       m_deviceCaptures(!backend.hostMemory()),
       m_scratch(std::make_unique<Scratch>(backend)) {
-  m_weights =
-      sharedWeights ? std::move(sharedWeights) : std::make_shared<ModelWeights>(model, backend);
+  m_weights = sharedWeights ? std::move(sharedWeights)
+                            : std::make_shared<ModelWeights>(model, backend, scope);
   m_k.resize(model.spec.nLayer);
   m_v.resize(model.spec.nLayer);
   const ModelSpec& s = model.spec;
-  m_last = s.nLayer;
+  m_first = m_weights->firstLayer();
+  m_last = m_weights->lastLayer();
   m_layerAttn.resize(size_t(s.nLayer));
   for (int l = 0; l < s.nLayer; ++l) {
     LayerAttention& la = m_layerAttn[size_t(l)];
     la.window = s.layerWindow(l);
     la.softcap = s.attnSoftcap;
-    if (const kern::Weight* w = m_weights->layers[size_t(l)].sinks) {
+    if (const kern::Weight* w = m_weights->sinks(l)) {
       la.sinks.resize(size_t(s.nHead));
       backend.download(la.sinks.data(), m_weights->vec(w), la.sinks.size() * 4);
     }
@@ -99,8 +100,9 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
     throw std::invalid_argument("prompt of " + std::to_string(T) +
                                 " tokens is longer than the model's context (" +
                                 std::to_string(s.nCtx) + ")");
+  // (the table's rows whether or not this stage binds it: every stage validates alike)
   const int64_t maxPos =
-      m_weights->posEmbd ? m_weights->posEmbd->rows : (s.nCtx > 0 ? s.nCtx : INT32_MAX);
+      m_weights->positionRows() > 0 ? m_weights->positionRows() : (s.nCtx > 0 ? s.nCtx : INT32_MAX);
   for (int i = 0; i < T; ++i) {
     if (ids[i] < 0 || ids[i] >= s.nVocab)
       throw std::invalid_argument("token id " + std::to_string(ids[i]) + " at index " +
@@ -124,7 +126,7 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
   }
   for (const auto& e : iv.router) {
     if (s.nExpert <= 0) throw std::invalid_argument("router edit on a model without experts");
-    if (e.layer < 0 || e.layer >= s.nLayer || !m_weights->layers[e.layer].isMoe())
+    if (e.layer < 0 || e.layer >= s.nLayer || !m_weights->isMoe(e.layer))
       throw std::invalid_argument("router edit: layer " + std::to_string(e.layer) +
                                   " is not a MoE layer");
     if (e.expert < 0 || e.expert >= s.nExpert)
@@ -237,7 +239,10 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
                                          const std::function<void(Trace&)>& annotate) {
   if (m_pipeline) return m_pipeline(ids, positions, iv, capture, progress, publish, annotate);
   if (m_first != 0 || m_last != m_model.spec.nLayer)
-    throw std::logic_error("engine: a pipeline stage runs through runStage()");
+    throw std::logic_error("this engine holds layers " + std::to_string(m_first) + "-" +
+                           std::to_string(m_last - 1) +
+                           " only (a pipeline stage): a whole pass needs the pipeline's other "
+                           "ranks (an engine sharing its weights has none)");
   return runPass(ids, positions, iv, capture, progress, publish, annotate, nullptr);
 }
 
@@ -408,7 +413,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
         L.lastRow.assign(size_t(H) * T, 0.0f);
         L.colSum.assign(size_t(H) * T, 0.0f);
       }
-      if (m_weights->layers[l].isMoe()) {
+      if (m_weights->layer(l).isMoe()) {
         L.routerLogits.assign(size_t(T) * s.nExpert, 0.0f);
         L.routerProbs.assign(size_t(T) * s.nExpert, 0.0f);
         L.experts.assign(size_t(T) * s.nExpertUsed, 0);

@@ -54,8 +54,10 @@ class Engine {
   // keepAlive (optional) owns `backend`: traces holding backend buffers keep it alive.
   // sharedWeights (optional): weights already loaded on this backend by another engine of the same
   // model, so engines used from one thread share one copy (the GUI's helper sessions on a GPU).
+  // scope: the weights to bind when none are shared (a pipeline stage's share); the engine's
+  // layer range starts as the layers they hold whole.
   Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive = {},
-         std::shared_ptr<ModelWeights> sharedWeights = {});
+         std::shared_ptr<ModelWeights> sharedWeights = {}, WeightScope scope = {});
   ~Engine();
 
   // Runs ids at positions with the interventions. Reuses the longest prefix whose inputs (token,

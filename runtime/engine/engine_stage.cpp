@@ -13,6 +13,11 @@ void Engine::setLayerRange(int first, int last) {
     throw std::invalid_argument("layer range [" + std::to_string(first) + ", " +
                                 std::to_string(last) + ") is not within the model's " +
                                 std::to_string(L) + " layers");
+  if (first < m_weights->firstLayer() || last > m_weights->lastLayer())
+    throw std::invalid_argument("layer range [" + std::to_string(first) + ", " +
+                                std::to_string(last) + "): this engine's weights hold layers [" +
+                                std::to_string(m_weights->firstLayer()) + ", " +
+                                std::to_string(m_weights->lastLayer()) + ") only");
   resetCache();
   m_first = first;
   m_last = last;

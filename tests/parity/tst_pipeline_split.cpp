@@ -1,9 +1,10 @@
 // Pipeline split in one process (runtime/dist without MPI): ranks are threads joined by an
-// in-memory Transport, each with its own Engine over a layer range. Every result equals a whole
-// pass bit for bit: logits, embeddings, final norm, residuals, Q/K, attention statistics and
-// maps, MoE routing, under steering, knockout, router edits, layer skips and patches (each acting
-// on the rank that owns its layer), and across prompt edits with prefix reuse (one decision for
-// all stages). Also: the engine's stage API alone, malformed pipeline messages, a silent rank.
+// in-memory Transport, each with its own Engine over a layer range and only that stage's weights.
+// Every result equals a whole pass bit for bit: logits, embeddings, final norm, residuals, Q/K,
+// attention statistics and maps, MoE routing, under steering, knockout, router edits, layer skips
+// and patches (each acting on the rank that owns its layer), and across prompt edits with prefix
+// reuse (one decision for all stages). Also: the engine's stage API alone, malformed pipeline
+// messages, a silent rank.
 #include <thread>
 
 #include "parity_common.h"
@@ -109,8 +110,11 @@ void splitEqualsWhole(const std::string& modelFile, int nRanks, bool deviceCaptu
   if (deviceCaptures) whole.engine().setDeviceCaptures(true);
   std::vector<std::unique_ptr<Session>> ranks;
   for (int r = 0; r < nRanks; ++r) {
+    // Each rank binds its stage's weights only (rank 0 also the queries' path it recomputes).
+    BackendChoice b = parity::testBackend();
+    b.share = {r, nRanks, r == 0 ? WeightScope::Extra::Queries : WeightScope::Extra::None};
     ranks.push_back(std::make_unique<Session>());
-    ranks.back()->attach(model, parity::testBackend());
+    ranks.back()->attach(model, b);
     if (deviceCaptures) ranks.back()->engine().setDeviceCaptures(true);
   }
   Hub hub;
