@@ -310,9 +310,12 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
   const bool hostRecompute = capture.enabled && !m_deviceCaptures && m_recompute;
   const bool lastStage = m_last == s.nLayer;
 
-  // Early exit (capture.lastLayer >= 0): only layers [0, nRun) run. A stage runs [m_first, m_last).
-  const int nRun = capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : m_last;
-  const bool early = nRun < s.nLayer && lastStage;
+  // Early exit (capture.lastLayer >= 0): only layers [0, stop) run. A stage runs [m_first, m_last)
+  // cut at stop: the stage holding the stop layer stops there, a stage wholly after it runs
+  // nothing; every stage of an early pass treats its cache as one process does (below).
+  const int stop = stopLayer(capture);
+  const int nRun = std::min(m_last, stop);
+  const bool early = stop < s.nLayer;
   // The previous trace's buffers are reused when only the cache refers to it (and to them) and
   // this pass replaces it.
   std::shared_ptr<Trace> recycled;
@@ -458,9 +461,17 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
     ffnBlock(l, ps);
     if (progress && !progress(l + 1 - m_first, nRun - m_first)) throw Cancelled();
   }
+  if (m_last < stop) {  // the residual leaving this stage, for the next one
+    io->output->resize(size_t(ps.n) * d);
+    m_backend.download(io->output->data(), ps.x, io->output->size() * sizeof(float));
+  } else if (!early) {
+    finishPass(ps);  // the last stage (or the whole model)
+  }
   if (early) {
     // The later layers' KV rows past the reused prefix were not written: the cache keeps only
-    // that prefix (as after a cancellation) and the trace is not kept for reuse.
+    // that prefix (as after a cancellation) and the trace is not kept for reuse. A pipeline
+    // stage does the same whether it ran all, some or none of its layers, so every stage's
+    // cache stays what one process keeps.
     if (m_deviceCaptures) {  // rows the pass did not reach read as zeros, as host arrays do
       auto zero = [&](TraceTensor<float>& t, size_t from) {
         if (t.onDevice() && t.size() > from)
@@ -481,12 +492,6 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
     }
     if (annotate) annotate(*tr);
     return tr;
-  }
-  if (lastStage) {
-    finishPass(ps);
-  } else {  // the residual leaving this stage, for the next one
-    io->output->resize(size_t(ps.n) * d);
-    m_backend.download(io->output->data(), ps.x, io->output->size() * sizeof(float));
   }
   if (capture.enabled && To > T) {  // recycled tensors kept the old rows past T for column sums
     // (a stage holds only its own layers: the others stay empty)

@@ -71,6 +71,7 @@ void Engine::preparePass(Pass& ps) {
       m_backend.upload(ps.steer + i * d, ps.iv->steering[i].vector.data(), size_t(d) * 4);
   }
 
+  if (ps.first >= ps.nRun) return;  // a stage an early exit leaves out: nothing runs
   if (ps.first > 0) {  // a later pipeline stage starts from the previous stage's residual
     m_backend.upload(ps.x, ps.input, size_t(n) * d * sizeof(float));
     if (ps.cap.enabled) {

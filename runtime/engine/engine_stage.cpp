@@ -34,9 +34,10 @@ std::shared_ptr<const Trace> Engine::runStage(const std::vector<int32_t>& ids,
                                               const Interventions& iv,
                                               const CaptureOptions& capture, const StageIO& io,
                                               const EngineProgress& progress) {
-  if (capture.lastLayer >= 0)
-    throw std::invalid_argument("a pipeline stage runs every layer of its range (no early exit)");
-  if (m_first > 0 && !io.input)
+  // An early-exit pass (capture.lastLayer) runs its stages up to the stop layer: a stage wholly
+  // after it runs nothing and needs no input, but still trims its cache as one process would.
+  const int stop = stopLayer(capture);
+  if (m_first > 0 && m_first < stop && !io.input)
     throw std::invalid_argument("pipeline stage: no input residual for layer " +
                                 std::to_string(m_first));
   if (m_last < m_model.spec.nLayer && !io.output)

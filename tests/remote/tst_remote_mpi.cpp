@@ -143,6 +143,26 @@ LL_TEST(twoClientsInterleaved) {
   QVERIFY2(errors[1].empty(), errors[1]);
 }
 
+// select --method gemfilter stops its pass after the selection layer: over the split server the
+// stages up to that layer run and the later ones only trim their caches, and the output equals
+// the local CLI's byte for byte, for a selection layer on every stage. --answer continues in the
+// same server session after the early-exit pass (prefix reuse over the trimmed caches), and a
+// normal run afterwards still equals local.
+LL_TEST(earlyExitOverSplitServer) {
+  for (int np : {2, 3}) {
+    auto srv = mpiServer(np);
+    const std::string m =
+        "stories260K.gguf --threads 1 --text 'Once upon a time, there was a little'";
+    for (int layer : {0, 2, 4})
+      sameOutput(*srv, "select " + m + " --method gemfilter --k 4 --answer 4 --layer " +
+                           std::to_string(layer));
+    sameOutput(*srv,
+               "select stories260K-moe4.gguf --threads 1 --text 'Once upon a time, there "
+               "was a little' --method gemfilter --k 5 --answer 3 --layer 1");
+    sameOutput(*srv, "generate " + m + " --greedy --n 8");
+  }
+}
+
 // Rank 1 stops answering: the client's run fails with an error naming it after --rank-timeout,
 // and the server ends the job instead of waiting on the broken pipeline.
 LL_TEST(hungRankGivesClientANamedError) {
