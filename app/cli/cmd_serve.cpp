@@ -63,9 +63,15 @@ int serveStages(const ServeOpts& o, SplitRun& split) {
       remote::kMaxSessions);
 }
 
-// split: the ranks of `mpirun -np N` (null in one process).
-int serve(const ServeOpts& o, SplitRun* split) {
-  if (split && !split->isDriver()) return serveStages(o, *split);
+// split: the ranks of `mpirun -np N` (null in one process); stop: SIGINT and SIGTERM, blocked in
+// every thread (serveCommand).
+int serve(const ServeOpts& o, SplitRun* split, const sigset_t& stop) {
+  if (split && !split->isDriver()) {
+    // The computing ranks keep the default action (a signal from mpirun ends them at once); only
+    // this thread takes it, MPI's threads keep it blocked.
+    pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+    return serveStages(o, *split);
+  }
   remote::ServerOptions so;
   so.listen = o.listen;
   so.modelsDir = o.models;
@@ -80,13 +86,6 @@ int serve(const ServeOpts& o, SplitRun* split) {
       return split->attachSession(s.session, openSpec(model, b));
     };
   }
-  // Signals go to a thread that waits for them (blocked here before gRPC starts its threads, so
-  // they inherit the mask): it shuts the server down cleanly instead of killing it mid-call.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   {
     remote::Server server(so);
     std::thread waiter([&] {
@@ -122,10 +121,21 @@ int serve(const ServeOpts& o, SplitRun* split) {
 }
 
 int serveCommand(const ServeOpts& o) {
+  // Signals go to a thread that waits for them (serve()): it shuts the server down cleanly
+  // instead of the default action killing the process mid-call. Blocked here, before MPI_Init and
+  // gRPC start their threads, so every thread inherits the mask: a thread of Open MPI's that
+  // did not would take a SIGTERM sent to rank 0 and end it on the spot, leaving the other ranks
+  // waiting and mpirun reporting a failed job. Under mpirun, rank 0's clean stop then closes the
+  // sessions, tells the other ranks to leave their serve loops, finalises MPI and exits 0.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   auto split = SplitRun::start(o.rankTimeout);
-  if (!split) return serve(o, nullptr);
+  if (!split) return serve(o, nullptr, stop);
   try {
-    return serve(o, split.get());
+    return serve(o, split.get(), stop);
   } catch (const std::exception& e) {
     split->fail(e.what());  // ends every rank: none is left waiting for this one
   }
