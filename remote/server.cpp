@@ -84,8 +84,8 @@ std::string Server::start() {
   if (o.maxMessageBytes < kMinMaxMessageBytes || o.maxMessageBytes > (int64_t(1) << 30))
     throw std::invalid_argument("the message limit must be in 64 KiB .. 1 GiB");
   m_impl->models = std::make_unique<ModelStore>(o.modelsDir);
-  m_impl->service =
-      std::make_unique<Service>(*m_impl->models, o.token, o.maxMessageBytes, o.attachSession);
+  m_impl->service = std::make_unique<Service>(*m_impl->models, o.token, o.maxMessageBytes,
+                                              o.attachSession, o.share);
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (!o.tlsCertPem.empty()) {

@@ -26,6 +26,9 @@ struct ServerOptions {
   std::string tlsCertPem, tlsKeyPem;  // both or neither
   int64_t maxMessageBytes = kDefaultMaxMessageBytes;
   SessionAttach attachSession;  // optional
+  // The share of each session's model this process binds (rank 0 of `mpirun ... serve`: its
+  // stage and what the analyses read of the others'); default: all of it.
+  rt::StageShare share = {};
 };
 
 // "HOST:PORT" split (IPv6 hosts in brackets); throws std::invalid_argument naming the problem.

@@ -116,11 +116,12 @@ nlohmann::json analyzeRequestJson(const std::string& text, int64_t maxBytes) {
 }  // namespace
 
 Service::Service(ModelStore& models, std::string token, int64_t maxMessageBytes,
-                 SessionAttach attach)
+                 SessionAttach attach, rt::StageShare share)
     : m_models(models),
       m_token(std::move(token)),
       m_maxMessageBytes(maxMessageBytes),
-      m_attach(std::move(attach)) {}
+      m_attach(std::move(attach)),
+      m_share(share) {}
 
 void Service::authorize(grpc::ServerContext* ctx) const {
   if (m_token.empty()) return;
@@ -147,7 +148,9 @@ grpc::Status Service::OpenSession(grpc::ServerContext* ctx, const pb::OpenSessio
     try {
       s->modelPath = req->model();
       s->backend = choice;
-      s->session.attach(model, choice);
+      rt::BackendChoice mine = choice;  // s->backend stays whole (a teacher model is local)
+      mine.share = m_share;
+      s->session.attach(model, mine);
       if (m_attach) s->attached = m_attach(*s, req->model(), choice);
     } catch (...) {
       m_sessions.close(s->id);

@@ -19,8 +19,9 @@ class Service final : public pb::LayerLens::Service {
  public:
   // token: the shared secret every call must carry ("" = none, loopback only).
   // attach (optional): called for each opened session (ServerOptions::attachSession).
-  Service(ModelStore& models, std::string token, int64_t maxMessageBytes,
-          SessionAttach attach = {});
+  // share: what a session binds of its model (ServerOptions::share).
+  Service(ModelStore& models, std::string token, int64_t maxMessageBytes, SessionAttach attach = {},
+          rt::StageShare share = {});
 
   grpc::Status OpenSession(grpc::ServerContext* ctx, const pb::OpenSessionRequest* req,
                            pb::OpenSessionReply* out) override;
@@ -56,6 +57,7 @@ class Service final : public pb::LayerLens::Service {
   std::string m_token;
   int64_t m_maxMessageBytes;
   SessionAttach m_attach;
+  rt::StageShare m_share;
   SessionRegistry m_sessions;
 };
 

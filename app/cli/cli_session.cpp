@@ -21,10 +21,14 @@ namespace {
 
 class LocalSession final : public CliSession {
  public:
+  // share: this rank's weights under mpirun; m_choice (other models: compare's teacher) keeps
+  // the whole model.
   LocalSession(const std::string& model, const std::string& backend, int threads,
-               const std::string& cpuMath)
+               const std::string& cpuMath, const rt::StageShare& share)
       : m_choice(rt::parseBackend(backend, threads, cpuMath)) {
-    m_s.load(model, m_choice);
+    rt::BackendChoice mine = m_choice;
+    mine.share = share;
+    m_s.load(model, mine);
   }
   const rt::ModelSpec& spec() const override { return m_s.model().spec; }
   std::string backendName() const override { return m_s.backendName(); }
@@ -75,13 +79,15 @@ class LocalSession final : public CliSession {
 }  // namespace
 
 std::unique_ptr<CliSession> openLocalSession(const std::string& model, const std::string& backend,
-                                             int threads, const std::string& cpuMath) {
-  return std::make_unique<LocalSession>(model, backend, threads, cpuMath);
+                                             int threads, const std::string& cpuMath,
+                                             const rt::StageShare& share) {
+  return std::make_unique<LocalSession>(model, backend, threads, cpuMath, share);
 }
 
 std::unique_ptr<CliSession> openCliSession(const std::string& model, const std::string& backend,
                                            int threads, const ServerTarget& target,
-                                           const std::string& cpuMath) {
+                                           const std::string& cpuMath,
+                                           const rt::StageShare& share) {
   if (target.remote()) {
     // The server's backend is the server's: its math mode is set where it runs.
     if (!cpuMath.empty())
@@ -90,7 +96,7 @@ std::unique_ptr<CliSession> openCliSession(const std::string& model, const std::
           "LAYERLENS_CPU_MATH applies)");
     return openRemoteSession(model, backend, threads, target);
   }
-  return openLocalSession(model, backend, threads, cpuMath);
+  return openLocalSession(model, backend, threads, cpuMath, share);
 }
 
 #ifndef LAYERLENS_HAVE_REMOTE

@@ -56,11 +56,14 @@ class CliSession {
 
 // The model on the server named by target (relative to its --models folder) or loaded here.
 // cpuMath: the local CPU backend's math mode ("", "precise", "fast"; refused with a server).
+// share: this rank's share of the weights under mpirun (SplitRun::share); local sessions only.
 std::unique_ptr<CliSession> openCliSession(const std::string& model, const std::string& backend,
                                            int threads, const ServerTarget& target,
-                                           const std::string& cpuMath = {});
+                                           const std::string& cpuMath = {},
+                                           const rt::StageShare& share = {});
 std::unique_ptr<CliSession> openLocalSession(const std::string& model, const std::string& backend,
-                                             int threads, const std::string& cpuMath = {});
+                                             int threads, const std::string& cpuMath = {},
+                                             const rt::StageShare& share = {});
 // Defined in cli_session_remote.cpp (gRPC builds) or cli_session.cpp (a clear error without).
 std::unique_ptr<CliSession> openRemoteSession(const std::string& model, const std::string& backend,
                                               int threads, const ServerTarget& target);

@@ -68,7 +68,14 @@ class MpiSplitRun : public SplitRun {
   }
   ~MpiSplitRun() override { m_driver.reset(); }  // tells the other ranks to stop, then finalises
   bool isDriver() const override { return m_transport.rank() == 0; }
+  rt::StageShare share(bool serving) const override {
+    using Extra = rt::WeightScope::Extra;
+    const int r = m_transport.rank();
+    return {r, m_transport.size(),
+            r != 0 ? Extra::None : (serving ? Extra::Analyses : Extra::Queries)};
+  }
   int serve(rt::Session& s) override {
+    printWeights(m_transport.rank(), s.engine().weights());
     return rt::dist::servePipeline(m_transport, s.engine(), m_opt, faultHook(m_transport.rank()));
   }
   void attach(rt::Session& s) override {
@@ -76,6 +83,7 @@ class MpiSplitRun : public SplitRun {
     rt::dist::PipelineDriver* d = m_driver.get();
     // On stderr: stdout stays what one process prints.
     printPlan(d->stages());
+    printWeights(0, s.engine().weights());
     s.engine().setPipeline([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
                                const rt::Interventions& iv, const rt::CaptureOptions& capture,
                                const rt::EngineProgress&, bool publish,
@@ -163,6 +171,17 @@ class MpiSplitRun : public SplitRun {
               (st.last - st.first > 1 ? "-" + std::to_string(st.last - 1) : "");
     std::fprintf(stderr, "layerlens-cli: layers split over %zu ranks: %s\n", stages.size(),
                  plan.c_str());
+  }
+
+  // What this rank bound of the model (WeightScope): its stage's layers and the extras.
+  static void printWeights(int rank, const rt::ModelWeights& w) {
+    const char* extra =
+        w.extra() == rt::WeightScope::Extra::Queries    ? " (+ every layer's query path)"
+        : w.extra() == rt::WeightScope::Extra::Analyses ? " (+ what the analyses read)"
+                                                        : "";
+    std::fprintf(stderr, "layerlens-cli: rank %d binds layers %d-%d%s: %zu weights, %.1f MiB\n",
+                 rank, w.firstLayer(), w.lastLayer() - 1, extra, w.boundCount(),
+                 double(w.boundBytes()) / double(1 << 20));
   }
 
   rt::dist::MpiTransport m_transport;

@@ -19,6 +19,9 @@ class SplitRun {
   static std::unique_ptr<SplitRun> start(double timeoutS);
   virtual ~SplitRun() = default;
   virtual bool isDriver() const = 0;
+  // This rank's share of the weights (its stage's layers; rank 0 also what it reads of the
+  // others': `serving` selects the analyses' set over the queries' path, see WeightScope).
+  virtual rt::StageShare share(bool serving) const = 0;
   // Ranks > 0: serves rank 0's commands with the session's engine; returns the exit code.
   virtual int serve(rt::Session& s) = 0;
   // Rank 0: every pass on the session's engine goes through the pipeline (run(), generate();

@@ -31,7 +31,8 @@ struct GenOpts {
 int generate(const GenOpts& o, SplitRun* split) {
   if (split && o.target.remote())
     throw std::invalid_argument("generate: --server cannot be combined with mpirun's ranks");
-  auto session = openCliSession(o.model, o.backend, o.threads, o.target, o.cpuMath);
+  auto session = openCliSession(o.model, o.backend, o.threads, o.target, o.cpuMath,
+                                split ? split->share(false) : rt::StageShare{});
   if (split) {
     rt::Session& local = *session->local();  // a local session: --server was refused above
     if (!split->isDriver()) return split->serve(local);

@@ -46,14 +46,16 @@ std::string openSpec(const std::string& model, const rt::BackendChoice& b) {
 // Ranks > 0: every session rank 0 opens gets an engine of its own on the shared model.
 int serveStages(const ServeOpts& o, SplitRun& split) {
   auto store = std::make_shared<remote::ModelStore>(o.models);
+  const rt::StageShare share = split.share(true);
   return split.serveSessions(
-      [store](const std::string& spec) {
+      [store, share](const std::string& spec) {
         rt::dist::WireReader r(spec.data(), spec.size());
         const std::string model = r.getString();
         rt::BackendChoice b;
         b.name = r.getString();
         b.threads = r.get<int32_t>();
         b.cpuMath = r.getString();
+        b.share = share;  // this rank's layers only
         auto s = std::make_shared<rt::Session>();
         s->attach(store->get(model), b);
         return std::shared_ptr<rt::Engine>(s, &s->engine());  // keeps the session alive
@@ -61,9 +63,15 @@ int serveStages(const ServeOpts& o, SplitRun& split) {
       remote::kMaxSessions);
 }
 
-// split: the ranks of `mpirun -np N` (null in one process).
-int serve(const ServeOpts& o, SplitRun* split) {
-  if (split && !split->isDriver()) return serveStages(o, *split);
+// split: the ranks of `mpirun -np N` (null in one process); stop: SIGINT and SIGTERM, blocked in
+// every thread (serveCommand).
+int serve(const ServeOpts& o, SplitRun* split, const sigset_t& stop) {
+  if (split && !split->isDriver()) {
+    // The computing ranks keep the default action (a signal from mpirun ends them at once); only
+    // this thread takes it, MPI's threads keep it blocked.
+    pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+    return serveStages(o, *split);
+  }
   remote::ServerOptions so;
   so.listen = o.listen;
   so.modelsDir = o.models;
@@ -71,7 +79,8 @@ int serve(const ServeOpts& o, SplitRun* split) {
   if (!o.tlsCert.empty()) so.tlsCertPem = remote::readTextFile(o.tlsCert);
   if (!o.tlsKey.empty()) so.tlsKeyPem = remote::readTextFile(o.tlsKey);
   so.maxMessageBytes = o.maxMessageBytes;
-  if (split)
+  if (split) {
+    so.share = split->share(true);  // its stage and what the analyses read of the others'
     so.attachSession = [split](remote::ServerSession& s, const std::string& model,
                                const rt::BackendChoice& b) {
       std::vector<rt::dist::StageRange> stages;
@@ -79,13 +88,7 @@ int serve(const ServeOpts& o, SplitRun* split) {
       for (const auto& st : stages) s.stageFirst.push_back(st.first);
       return handle;
     };
-  // Signals go to a thread that waits for them (blocked here before gRPC starts its threads, so
-  // they inherit the mask): it shuts the server down cleanly instead of killing it mid-call.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  }
   {
     remote::Server server(so);
     std::thread waiter([&] {
@@ -121,10 +124,21 @@ int serve(const ServeOpts& o, SplitRun* split) {
 }
 
 int serveCommand(const ServeOpts& o) {
+  // Signals go to a thread that waits for them (serve()): it shuts the server down cleanly
+  // instead of the default action killing the process mid-call. Blocked here, before MPI_Init and
+  // gRPC start their threads, so every thread inherits the mask: a thread of Open MPI's that
+  // did not would take a SIGTERM sent to rank 0 and end it on the spot, leaving the other ranks
+  // waiting and mpirun reporting a failed job. Under mpirun, rank 0's clean stop then closes the
+  // sessions, tells the other ranks to leave their serve loops, finalises MPI and exits 0.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   auto split = SplitRun::start(o.rankTimeout);
-  if (!split) return serve(o, nullptr);
+  if (!split) return serve(o, nullptr, stop);
   try {
-    return serve(o, split.get());
+    return serve(o, split.get(), stop);
   } catch (const std::exception& e) {
     split->fail(e.what());  // ends every rank: none is left waiting for this one
   }

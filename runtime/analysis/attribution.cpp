@@ -69,7 +69,7 @@ std::vector<double> unembedDirection(Engine& e, int32_t a, int32_t b) {
   kern::Backend& be = e.backend();
   const int32_t ids[2] = {a, b < 0 ? a : b};
   kern::Buffer rows(be, size_t(2) * d * 4);
-  be.getRows(*e.weights().output, ids, 2, rows.f32());
+  be.getRows(e.weights().head(), ids, 2, rows.f32());
   std::vector<float> h(size_t(2) * d);
   be.download(h.data(), rows.get(), h.size() * 4);
   be.sync();
@@ -108,7 +108,7 @@ Readout finalReadout(Engine& e, const Trace& tr, int P, const std::vector<double
 void headOutputs(Engine& e, const Trace& tr, int l, int P, std::vector<double>& heads,
                  std::vector<double>& bias) {
   const ModelSpec& s = e.spec();
-  const LayerWeights& L = e.weights().layers[l];
+  const LayerWeights& L = e.weights().layer(l);
   kern::Backend& be = e.backend();
   const int d = s.nEmbd, H = s.nHead, hd = s.headDim, qd = H * hd, kvd = s.nHeadKv * hd, n = P + 1;
   // Values of rows [0, P] from the layer's stored input (the trace keeps no V).
@@ -197,7 +197,7 @@ Attribution directLogitAttribution(Engine& engine, const Trace& tr, const Attrib
   r.embed = f(tr.embd.data() + row);
   std::vector<double> delta(d), heads, bo;
   for (int l = 0; l < NL; ++l) {
-    const LayerWeights& L = engine.weights().layers[l];
+    const LayerWeights& L = engine.weights().layer(l);
     const float* in = (l == 0 ? tr.embd : tr.layers[l - 1].resid).data() + row;
     const float* mid = tr.layers[l].residMid.data() + row;
     const float* out = tr.layers[l].resid.data() + row;

@@ -41,8 +41,8 @@ void validate(Engine& e, const Trace& tr, const FlowRequest& req) {
   if (req.position >= tr.nTokens || req.position < -tr.nTokens)
     throw std::invalid_argument("flow routes: position " + std::to_string(req.position) +
                                 " is out of range (0.." + std::to_string(tr.nTokens - 1) + ")");
-  for (const LayerWeights& L : e.weights().layers)
-    if (L.postAttnNorm)
+  for (int l = 0; l < e.weights().nLayer(); ++l)
+    if (e.weights().layer(l).postAttnNorm)
       throw std::invalid_argument(
           "flow routes: this model normalises the attention output before it joins the residual "
           "stream (post-attention norm, Gemma), so the per-token parts do not add up to the "
@@ -75,7 +75,7 @@ struct LayerWork {
 // and W_O^T sign(y) per destination (work.signRows).
 void projectValues(Engine& e, const Trace& tr, int l, kern::ThreadPool& pool, LayerWork& w) {
   const ModelSpec& s = e.spec();
-  const LayerWeights& L = e.weights().layers[size_t(l)];
+  const LayerWeights& L = e.weights().layer(l);
   kern::Backend& be = e.backend();
   const int T = tr.nTokens, d = s.nEmbd, H = s.nHead, hd = s.headDim, G = s.nHeadKv, kvd = G * hd,
             qd = H * hd, group = H / G;

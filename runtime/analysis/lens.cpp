@@ -35,7 +35,7 @@ void LensProjector::project(const float* rows, int n, bool finalNorm, float* log
     normRows(b, s, w, w.outputNorm, w.outputNormB, x.f32(), h.f32(), n);
     in = h.f32();
   }
-  b.matmul(*w.output, in, out.f32(), n);
+  b.matmul(w.head(), in, out.f32(), n);
   // The model's own unembedding: Gemma 2 soft-caps every logit, so the lens does too.
   if (s.finalSoftcap > 0.0f) b.softcap(out.f32(), s.finalSoftcap, size_t(n) * V);
   b.download(logits, out.get(), size_t(n) * V * 4);

@@ -56,7 +56,7 @@ namespace {
 // the backend, so quantised matrices are dequantised as the engine sees them).
 double embeddingStd(Session& s) {
   Engine& e = s.engine();
-  const kern::Weight& w = *e.weights().tokenEmbd;
+  const kern::Weight& w = e.weights().embeddings();
   const int rows = static_cast<int>(w.rows), d = static_cast<int>(w.cols);
   const int chunk = std::max(1, std::min(rows, (1 << 22) / std::max(1, d)));
   kern::Buffer buf(e.backend(), size_t(chunk) * d * 4);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "kernels/backends.h"
+#include "runtime/dist/stage_plan.h"
 #include "runtime/engine/attention_masks.h"
 #include "runtime/engine/device_plan.h"
 #include "runtime/engine/engine.h"
@@ -45,8 +46,28 @@ void Session::load(const std::filesystem::path& path, const BackendChoice& backe
   attach(std::move(m), backend);
 }
 
+namespace {
+
+// The weights a backend choice binds: a pipeline stage's share, or all of them.
+WeightScope scopeOf(const Model& model, const StageShare& share) {
+  WeightScope scope;
+  if (share.stages <= 1) return scope;
+  if (share.stage < 0 || share.stage >= share.stages)
+    throw std::invalid_argument("pipeline stage " + std::to_string(share.stage) + " of " +
+                                std::to_string(share.stages) + " does not exist");
+  const dist::StageRange r =
+      dist::splitLayers(model.spec.nLayer, share.stages)[size_t(share.stage)];
+  scope.first = r.first;
+  scope.last = r.last;
+  scope.extra = share.extra;
+  return scope;
+}
+
+}  // namespace
+
 void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& backend) {
   if (!model) throw std::invalid_argument("Session::attach: no model");
+  const WeightScope scope = scopeOf(*model, backend.share);
   m_engine.reset();
   m_backend.reset();
   m_backendNote.clear();
@@ -67,7 +88,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
   }
   if (m_backend && backend.name == "cuda") {
     // Plan before uploading anything: a model that does not fit runs on the CPU with a note.
-    const DeviceMemoryPlan plan = planDeviceMemory(*model, m_backend->freeMemory());
+    const DeviceMemoryPlan plan = planDeviceMemory(*model, m_backend->freeMemory(), 512, scope);
     if (!plan.fits) {
       m_backendNote = plan.message;
       m_backend.reset();
@@ -76,7 +97,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
   if (!m_backend) m_backend = makeCpu(backend);
   m_model = std::move(model);
   try {
-    m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+    m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend, nullptr, scope);
     m_engine->setModelOwner(m_model);
   } catch (const std::exception& e) {
     if (m_backend->hostMemory()) throw;
@@ -85,7 +106,7 @@ void Session::attach(std::shared_ptr<const Model> model, const BackendChoice& ba
                     "); using the CPU backend";
     m_engine.reset();
     m_backend = makeCpu(backend);
-    m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend);
+    m_engine = std::make_unique<Engine>(*m_model, *m_backend, m_backend, nullptr, scope);
     m_engine->setModelOwner(m_model);
   }
   m_ids.clear();

@@ -11,6 +11,7 @@
 
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
+#include "runtime/engine/weight_scope.h"
 #include "runtime/model/model.h"
 
 namespace ll::kern {
@@ -27,6 +28,9 @@ struct BackendChoice {
   // The CPU backend's math (kern::CpuMath): "precise", "fast", or empty for LAYERLENS_CPU_MATH
   // (default precise). Also applies when "cuda" falls back to the CPU.
   std::string cpuMath = {};  // "= {}": {"cpu", 2} stays free of -Wmissing-field-initializers
+  // A pipeline stage (runtime/dist, `mpirun -np N`) binds (uploads) only its own layers' weights
+  // and its share's extra outside them (WeightScope). Default: every weight.
+  StageShare share = {};
 };
 
 // (layersDone, nLayer) -> false to cancel (the call throws Cancelled).

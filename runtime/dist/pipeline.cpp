@@ -113,9 +113,13 @@ std::shared_ptr<const Trace> PipelineDriver::run(
     const std::vector<int32_t>& ids, const std::vector<int32_t>& positions, const Interventions& iv,
     const CaptureOptions& capture, const std::function<void(Trace&)>& annotate, bool publish) {
   if (m_down) throw std::logic_error("pipeline: the other ranks were shut down");
-  if (capture.lastLayer >= 0)
-    throw std::invalid_argument("a pipeline pass runs every layer (no early exit)");
   StageRequest req{ids, positions, iv, capture, 0, publish};
+  // An early exit (capture.lastLayer) runs the stages up to the one holding its stop layer; the
+  // others only trim their caches as one process does (Engine::runStage).
+  const int stop = m_engine.stopLayer(capture);
+  req.running = 0;
+  for (const StageRange& st : m_stages)
+    if (st.first < stop) ++req.running;
   // Validates the request here, before any rank starts; the one reuse decision for all stages.
   req.reuse = m_engine.plannedReuse(ids, positions, iv, capture);
   WireWriter w;
@@ -135,7 +139,7 @@ std::shared_ptr<const Trace> PipelineDriver::run(
     ownError = e.what();
     out.clear();  // an empty message tells the next rank this pass failed upstream
   }
-  if (N > 1)
+  if (req.running > 1)
     sendTo(1, kTagActivations, out.data(), out.size() * sizeof(float),
            "the residual after " + layersText(m_stages[0]));
   std::string firstError;

@@ -32,34 +32,49 @@ void serveRun(Transport& t, const PipelineOptions& opt, Stage* st, const std::st
   std::vector<float> out;
   std::string error;
   const std::string prev = "rank " + std::to_string(rank - 1);
+  bool sendOn = !lastStage;  // unless an early exit leaves the next rank out
   try {
     const StageRequest req = readRequest(rd);
+    if (req.running < 1 || req.running > N)
+      throw std::runtime_error("run request: " + std::to_string(req.running) +
+                               " running ranks of " + std::to_string(N));
+    // Ranks past the early exit's stop layer get no residual and send none.
+    const bool hasInput = rank < req.running;
+    sendOn = rank + 1 < req.running;
     if (!st) {
       // The upstream rank's message still comes (it knows nothing of this rank's sessions).
-      t.recv(rank - 1, kTagActivations, kMaxData, opt.timeoutS, "the residual from " + prev);
+      if (hasInput)
+        t.recv(rank - 1, kTagActivations, kMaxData, opt.timeoutS, "the residual from " + prev);
       throw std::runtime_error(unknown);
     }
     Engine& engine = *st->engine;
     const std::vector<StageRange>& stages = st->stages;
-    const size_t expected = (req.ids.size() - size_t(std::max(0, req.reuse))) *
-                            size_t(engine.spec().nEmbd) * sizeof(float);
-    const std::vector<char> in =
-        t.recv(rank - 1, kTagActivations, expected, opt.timeoutS,
-               "the residual after " + layersText(stages[size_t(rank - 1)]) + " from " + prev);
-    if (in.empty()) throw std::runtime_error(prev + " failed before its output");
-    if (in.size() != expected)
-      throw std::runtime_error(prev + " sent " + std::to_string(in.size()) +
-                               " bytes of residual, expected " + std::to_string(expected));
-    std::vector<float> input(in.size() / sizeof(float));
-    std::memcpy(input.data(), in.data(), in.size());
+    std::vector<float> input;
+    if (hasInput) {
+      const size_t expected = (req.ids.size() - size_t(std::max(0, req.reuse))) *
+                              size_t(engine.spec().nEmbd) * sizeof(float);
+      const std::vector<char> in =
+          t.recv(rank - 1, kTagActivations, expected, opt.timeoutS,
+                 "the residual after " + layersText(stages[size_t(rank - 1)]) + " from " + prev);
+      if (in.empty()) throw std::runtime_error(prev + " failed before its output");
+      if (in.size() != expected)
+        throw std::runtime_error(prev + " sent " + std::to_string(in.size()) +
+                                 " bytes of residual, expected " + std::to_string(expected));
+      input.resize(in.size() / sizeof(float));
+      std::memcpy(input.data(), in.data(), in.size());
+    }
+    // The plan and the request must agree on who runs (the engine computes the same stop).
+    if (hasInput != (stages[size_t(rank)].first < engine.stopLayer(req.capture)))
+      throw std::runtime_error("run request: rank 0's early exit does not match this rank's plan");
     st->trace.reset();  // lets the engine build the new trace in the old one's buffers
-    st->trace = engine.runStage(req.ids, req.positions, req.interventions, req.capture,
-                                {req.reuse, input.data(), lastStage ? nullptr : &out, req.publish});
+    st->trace = engine.runStage(
+        req.ids, req.positions, req.interventions, req.capture,
+        {req.reuse, hasInput ? input.data() : nullptr, lastStage ? nullptr : &out, req.publish});
   } catch (const std::exception& e) {
     error = e.what();
     out.clear();
   }
-  if (!lastStage)
+  if (sendOn)
     t.send(rank + 1, kTagActivations, out.data(), out.size() * sizeof(float), opt.timeoutS,
            "the residual after this rank's layers");
   const std::vector<char> s = status(error.empty(), error);

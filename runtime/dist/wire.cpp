@@ -164,6 +164,7 @@ void writeRequest(WireWriter& w, const StageRequest& r) {
   w.put<uint8_t>(r.capture.components);
   w.put<int32_t>(r.reuse);
   w.put<uint8_t>(r.publish);
+  w.put<int32_t>(r.running);
 }
 
 StageRequest readRequest(WireReader& r) {
@@ -177,6 +178,7 @@ StageRequest readRequest(WireReader& r) {
   q.capture.components = r.get<uint8_t>() != 0;
   q.reuse = r.get<int32_t>();
   q.publish = r.get<uint8_t>() != 0;
+  q.running = r.get<int32_t>();
   if (!r.done()) throw std::runtime_error("pipeline message: run request has trailing bytes");
   return q;
 }

@@ -83,6 +83,9 @@ struct StageRequest {
   CaptureOptions capture;
   int reuse = 0;        // leading rows every stage takes from its cache
   bool publish = true;  // Engine::run's publish: false for generation's passes
+  // Ranks 0..running-1 run layers (and pass the residual on); an early-exit pass leaves the
+  // stages wholly after its stop layer out. Rank 0 decides it from the stage plan.
+  int running = 1;
 };
 
 void writeRequest(WireWriter& w, const StageRequest& r);

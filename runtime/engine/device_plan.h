@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/engine/weight_scope.h"
 #include "runtime/model/model.h"
 
 namespace ll::rt {
@@ -26,6 +27,10 @@ struct DeviceMemoryPlan {
 // Captured tensors kept on the device (residual streams, Q/K) are not counted: they depend on
 // the capture options of each request, and a capture that does not fit is an exception of that
 // request, not of the load.
-DeviceMemoryPlan planDeviceMemory(const Model& model, size_t freeBytes, int minTokens = 512);
+// scope: a pipeline stage's share counts its own layers' tensors and KV cache, the embeddings on
+// the first stage and the output norm and head on the last (a rank-0 scope's extra tensors are not
+// counted: at most the attention weights of the other layers, under `serve`).
+DeviceMemoryPlan planDeviceMemory(const Model& model, size_t freeBytes, int minTokens = 512,
+                                  const WeightScope& scope = {});
 
 }  // namespace ll::rt

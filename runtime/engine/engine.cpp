@@ -15,24 +15,25 @@
 namespace ll::rt {
 
 Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive,
-               std::shared_ptr<ModelWeights> sharedWeights)
+               std::shared_ptr<ModelWeights> sharedWeights, WeightScope scope)
     : m_model(model),
       m_backend(backend),
       m_backendOwner(std::move(keepAlive)),
       m_deviceCaptures(!backend.hostMemory()),
       m_scratch(std::make_unique<Scratch>(backend)) {
-  m_weights =
-      sharedWeights ? std::move(sharedWeights) : std::make_shared<ModelWeights>(model, backend);
+  m_weights = sharedWeights ? std::move(sharedWeights)
+                            : std::make_shared<ModelWeights>(model, backend, scope);
   m_k.resize(model.spec.nLayer);
   m_v.resize(model.spec.nLayer);
   const ModelSpec& s = model.spec;
-  m_last = s.nLayer;
+  m_first = m_weights->firstLayer();
+  m_last = m_weights->lastLayer();
   m_layerAttn.resize(size_t(s.nLayer));
   for (int l = 0; l < s.nLayer; ++l) {
     LayerAttention& la = m_layerAttn[size_t(l)];
     la.window = s.layerWindow(l);
     la.softcap = s.attnSoftcap;
-    if (const kern::Weight* w = m_weights->layers[size_t(l)].sinks) {
+    if (const kern::Weight* w = m_weights->sinks(l)) {
       la.sinks.resize(size_t(s.nHead));
       backend.download(la.sinks.data(), m_weights->vec(w), la.sinks.size() * 4);
     }
@@ -99,8 +100,9 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
     throw std::invalid_argument("prompt of " + std::to_string(T) +
                                 " tokens is longer than the model's context (" +
                                 std::to_string(s.nCtx) + ")");
+  // (the table's rows whether or not this stage binds it: every stage validates alike)
   const int64_t maxPos =
-      m_weights->posEmbd ? m_weights->posEmbd->rows : (s.nCtx > 0 ? s.nCtx : INT32_MAX);
+      m_weights->positionRows() > 0 ? m_weights->positionRows() : (s.nCtx > 0 ? s.nCtx : INT32_MAX);
   for (int i = 0; i < T; ++i) {
     if (ids[i] < 0 || ids[i] >= s.nVocab)
       throw std::invalid_argument("token id " + std::to_string(ids[i]) + " at index " +
@@ -124,7 +126,7 @@ void Engine::validate(const std::vector<int32_t>& ids, const std::vector<int32_t
   }
   for (const auto& e : iv.router) {
     if (s.nExpert <= 0) throw std::invalid_argument("router edit on a model without experts");
-    if (e.layer < 0 || e.layer >= s.nLayer || !m_weights->layers[e.layer].isMoe())
+    if (e.layer < 0 || e.layer >= s.nLayer || !m_weights->isMoe(e.layer))
       throw std::invalid_argument("router edit: layer " + std::to_string(e.layer) +
                                   " is not a MoE layer");
     if (e.expert < 0 || e.expert >= s.nExpert)
@@ -237,7 +239,10 @@ std::shared_ptr<const Trace> Engine::run(const std::vector<int32_t>& ids,
                                          const std::function<void(Trace&)>& annotate) {
   if (m_pipeline) return m_pipeline(ids, positions, iv, capture, progress, publish, annotate);
   if (m_first != 0 || m_last != m_model.spec.nLayer)
-    throw std::logic_error("engine: a pipeline stage runs through runStage()");
+    throw std::logic_error("this engine holds layers " + std::to_string(m_first) + "-" +
+                           std::to_string(m_last - 1) +
+                           " only (a pipeline stage): a whole pass needs the pipeline's other "
+                           "ranks (an engine sharing its weights has none)");
   return runPass(ids, positions, iv, capture, progress, publish, annotate, nullptr);
 }
 
@@ -305,9 +310,12 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
   const bool hostRecompute = capture.enabled && !m_deviceCaptures && m_recompute;
   const bool lastStage = m_last == s.nLayer;
 
-  // Early exit (capture.lastLayer >= 0): only layers [0, nRun) run. A stage runs [m_first, m_last).
-  const int nRun = capture.lastLayer >= 0 ? std::min(s.nLayer, capture.lastLayer + 1) : m_last;
-  const bool early = nRun < s.nLayer && lastStage;
+  // Early exit (capture.lastLayer >= 0): only layers [0, stop) run. A stage runs [m_first, m_last)
+  // cut at stop: the stage holding the stop layer stops there, a stage wholly after it runs
+  // nothing; every stage of an early pass treats its cache as one process does (below).
+  const int stop = stopLayer(capture);
+  const int nRun = std::min(m_last, stop);
+  const bool early = stop < s.nLayer;
   // The previous trace's buffers are reused when only the cache refers to it (and to them) and
   // this pass replaces it.
   std::shared_ptr<Trace> recycled;
@@ -408,7 +416,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
         L.lastRow.assign(size_t(H) * T, 0.0f);
         L.colSum.assign(size_t(H) * T, 0.0f);
       }
-      if (m_weights->layers[l].isMoe()) {
+      if (m_weights->layer(l).isMoe()) {
         L.routerLogits.assign(size_t(T) * s.nExpert, 0.0f);
         L.routerProbs.assign(size_t(T) * s.nExpert, 0.0f);
         L.experts.assign(size_t(T) * s.nExpertUsed, 0);
@@ -453,9 +461,17 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
     ffnBlock(l, ps);
     if (progress && !progress(l + 1 - m_first, nRun - m_first)) throw Cancelled();
   }
+  if (m_last < stop) {  // the residual leaving this stage, for the next one
+    io->output->resize(size_t(ps.n) * d);
+    m_backend.download(io->output->data(), ps.x, io->output->size() * sizeof(float));
+  } else if (!early) {
+    finishPass(ps);  // the last stage (or the whole model)
+  }
   if (early) {
     // The later layers' KV rows past the reused prefix were not written: the cache keeps only
-    // that prefix (as after a cancellation) and the trace is not kept for reuse.
+    // that prefix (as after a cancellation) and the trace is not kept for reuse. A pipeline
+    // stage does the same whether it ran all, some or none of its layers, so every stage's
+    // cache stays what one process keeps.
     if (m_deviceCaptures) {  // rows the pass did not reach read as zeros, as host arrays do
       auto zero = [&](TraceTensor<float>& t, size_t from) {
         if (t.onDevice() && t.size() > from)
@@ -476,12 +492,6 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
     }
     if (annotate) annotate(*tr);
     return tr;
-  }
-  if (lastStage) {
-    finishPass(ps);
-  } else {  // the residual leaving this stage, for the next one
-    io->output->resize(size_t(ps.n) * d);
-    m_backend.download(io->output->data(), ps.x, io->output->size() * sizeof(float));
   }
   if (capture.enabled && To > T) {  // recycled tensors kept the old rows past T for column sums
     // (a stage holds only its own layers: the others stay empty)

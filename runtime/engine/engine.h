@@ -28,6 +28,7 @@
 // pass, so a chain of stages gives the whole pass's values bit for bit.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -54,8 +55,10 @@ class Engine {
   // keepAlive (optional) owns `backend`: traces holding backend buffers keep it alive.
   // sharedWeights (optional): weights already loaded on this backend by another engine of the same
   // model, so engines used from one thread share one copy (the GUI's helper sessions on a GPU).
+  // scope: the weights to bind when none are shared (a pipeline stage's share); the engine's
+  // layer range starts as the layers they hold whole.
   Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern::Backend> keepAlive = {},
-         std::shared_ptr<ModelWeights> sharedWeights = {});
+         std::shared_ptr<ModelWeights> sharedWeights = {}, WeightScope scope = {});
   ~Engine();
 
   // Runs ids at positions with the interventions. Reuses the longest prefix whose inputs (token,
@@ -91,10 +94,17 @@ class Engine {
                                         const std::vector<int32_t>& positions,
                                         const Interventions& iv, const CaptureOptions& capture,
                                         const StageIO& io, const EngineProgress& progress = {});
+  // The layer a pass with these capture options stops before: capture.lastLayer + 1 for an
+  // early-exit pass, else nLayer.
+  int stopLayer(const CaptureOptions& capture) const {
+    return capture.lastLayer >= 0 ? std::min(m_model.spec.nLayer, capture.lastLayer + 1)
+                                  : m_model.spec.nLayer;
+  }
   // The number of leading rows run() would take from the cache for this request.
   int plannedReuse(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
                    const Interventions& iv, const CaptureOptions& capture);
-  // Layers [first, last) only (a pipeline stage); clears the cache.
+  // Layers [first, last) only (a pipeline stage); clears the cache. Throws std::invalid_argument
+  // when the weights do not hold every layer of the range.
   void setLayerRange(int first, int last);
   int firstLayer() const { return m_first; }
   int lastLayer() const { return m_last; }

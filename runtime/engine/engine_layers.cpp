@@ -53,7 +53,8 @@ void Engine::preparePass(Pass& ps) {
   Scratch& sc = *m_scratch;
   const int n = ps.n, d = s.nEmbd, qd = s.nHead * s.headDim;
   int ffMax = std::max({s.nFf, s.nFfExpert, s.nFfShexp, 1});
-  for (const auto& L : m_weights->layers) {
+  for (int l = m_first; l < m_last; ++l) {  // the layers this engine runs (all bound)
+    const LayerWeights& L = m_weights->layer(l);
     if (L.up) ffMax = std::max<int>(ffMax, L.up->rows);
     for (const auto& e : L.experts) ffMax = std::max<int>(ffMax, e.up->rows);
     if (L.shared.up) ffMax = std::max<int>(ffMax, L.shared.up->rows);
@@ -70,6 +71,7 @@ void Engine::preparePass(Pass& ps) {
       m_backend.upload(ps.steer + i * d, ps.iv->steering[i].vector.data(), size_t(d) * 4);
   }
 
+  if (ps.first >= ps.nRun) return;  // a stage an early exit leaves out: nothing runs
   if (ps.first > 0) {  // a later pipeline stage starts from the previous stage's residual
     m_backend.upload(ps.x, ps.input, size_t(n) * d * sizeof(float));
     if (ps.cap.enabled) {
@@ -79,7 +81,7 @@ void Engine::preparePass(Pass& ps) {
     return;
   }
   // Embeddings
-  m_backend.getRows(*m_weights->tokenEmbd, ps.ids->data() + ps.p, n, ps.x);
+  m_backend.getRows(m_weights->embeddings(), ps.ids->data() + ps.p, n, ps.x);
   applyPatches(ps, PatchSite::Embedding, 0, ps.x, d);
   if (s.embdScale > 0.0f) {  // Gemma: x0 = embedding * sqrt(n_embd)
     float* k = sc.f32("embdscale", n);
@@ -98,7 +100,7 @@ void Engine::preparePass(Pass& ps) {
 
 void Engine::attentionBlock(int l, Pass& ps) {
   const ModelSpec& s = m_model.spec;
-  const LayerWeights& L = m_weights->layers[l];
+  const LayerWeights& L = m_weights->layer(l);
   Scratch& sc = *m_scratch;
   const int n = ps.n, p = ps.p, T = ps.T, d = s.nEmbd, H = s.nHead;
   const int qd = s.nHead * s.headDim, kvd = s.nHeadKv * s.headDim;
@@ -289,7 +291,7 @@ void Engine::denseFfn(const ExpertWeights& w, const kern::Weight* upB, const ker
 
 void Engine::ffnBlock(int l, Pass& ps) {
   const ModelSpec& s = m_model.spec;
-  const LayerWeights& L = m_weights->layers[l];
+  const LayerWeights& L = m_weights->layer(l);
   const int n = ps.n, d = s.nEmbd;
   norm(ps.x, L.ffnNorm, L.ffnNormB, ps.h, n);
   // A dense FFN writes its output over its input h (read only before the down projection), so
@@ -327,7 +329,7 @@ void Engine::ffnBlock(int l, Pass& ps) {
 
 void Engine::moeFfn(int l, Pass& ps) {
   const ModelSpec& s = m_model.spec;
-  const LayerWeights& L = m_weights->layers[l];
+  const LayerWeights& L = m_weights->layer(l);
   Scratch& sc = *m_scratch;
   const int n = ps.n, d = s.nEmbd, E = s.nExpert, k = s.nExpertUsed;
   if (k <= 0 || k > E)
@@ -408,7 +410,7 @@ void Engine::finishPass(Pass& ps) {
   const size_t at = ps.cap.allLogits ? size_t(ps.p) * V : 0;
   const float cap = s.finalSoftcap;
   if (float* direct = backendPtr(ps.tr->logits)) {
-    m_backend.matmul(*m_weights->output, in, direct + at, rows);
+    m_backend.matmul(m_weights->head(), in, direct + at, rows);
     if (cap > 0.0f) m_backend.softcap(direct + at, cap, size_t(rows) * V);
     return;
   }
@@ -417,7 +419,7 @@ void Engine::finishPass(Pass& ps) {
   float* lg = sc.f32("logits", size_t(chunk) * V);
   for (int r = 0; r < rows; r += chunk) {
     const int c = std::min(chunk, rows - r);
-    m_backend.matmul(*m_weights->output, in + size_t(r) * d, lg, c);
+    m_backend.matmul(m_weights->head(), in + size_t(r) * d, lg, c);
     if (cap > 0.0f) m_backend.softcap(lg, cap, size_t(c) * V);
     captureRows(ps.tr->logits, at + size_t(r) * V, lg, size_t(c) * V);
   }

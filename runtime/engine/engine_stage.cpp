@@ -13,6 +13,11 @@ void Engine::setLayerRange(int first, int last) {
     throw std::invalid_argument("layer range [" + std::to_string(first) + ", " +
                                 std::to_string(last) + ") is not within the model's " +
                                 std::to_string(L) + " layers");
+  if (first < m_weights->firstLayer() || last > m_weights->lastLayer())
+    throw std::invalid_argument("layer range [" + std::to_string(first) + ", " +
+                                std::to_string(last) + "): this engine's weights hold layers [" +
+                                std::to_string(m_weights->firstLayer()) + ", " +
+                                std::to_string(m_weights->lastLayer()) + ") only");
   resetCache();
   m_first = first;
   m_last = last;
@@ -29,9 +34,10 @@ std::shared_ptr<const Trace> Engine::runStage(const std::vector<int32_t>& ids,
                                               const Interventions& iv,
                                               const CaptureOptions& capture, const StageIO& io,
                                               const EngineProgress& progress) {
-  if (capture.lastLayer >= 0)
-    throw std::invalid_argument("a pipeline stage runs every layer of its range (no early exit)");
-  if (m_first > 0 && !io.input)
+  // An early-exit pass (capture.lastLayer) runs its stages up to the stop layer: a stage wholly
+  // after it runs nothing and needs no input, but still trims its cache as one process would.
+  const int stop = stopLayer(capture);
+  if (m_first > 0 && m_first < stop && !io.input)
     throw std::invalid_argument("pipeline stage: no input residual for layer " +
                                 std::to_string(m_first));
   if (m_last < m_model.spec.nLayer && !io.output)

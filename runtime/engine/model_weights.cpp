@@ -12,14 +12,24 @@ std::string shapeText(const std::vector<int64_t>& ne) {
 }
 }  // namespace
 
-ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
+ModelWeights::ModelWeights(const Model& model, kern::Backend& backend, WeightScope scope)
     : m_model(model), m_backend(backend) {
   const ModelSpec& s = model.spec;
   if (s.nLayer <= 0 || s.nEmbd <= 0 || s.nHead <= 0 || s.nHeadKv <= 0 || s.headDim <= 0 ||
       s.nVocab <= 0 || s.nHead % s.nHeadKv != 0)
     throw std::runtime_error(model.path.string() + ": inconsistent hyperparameters");
+  m_first = scope.first;
+  m_last = scope.last < 0 ? s.nLayer : scope.last;
+  m_extra = scope.extra;
+  // A device backend's traces store every query and the final norm: nothing to recompute.
+  if (m_extra == WeightScope::Extra::Queries && !backend.hostMemory())
+    m_extra = WeightScope::Extra::None;
+  if (m_first < 0 || m_last > s.nLayer || m_first >= m_last)
+    throw std::invalid_argument("weights for layers [" + std::to_string(m_first) + ", " +
+                                std::to_string(m_last) + "): not within the model's " +
+                                std::to_string(s.nLayer) + " layers");
   const ArchDesc& a = archOf(s);
-  layers.resize(s.nLayer);
+  m_layers.resize(s.nLayer);
   for (const TensorDesc& t : a.tensors) {
     if (!layerScoped(t)) {
       bind(t, -1);
@@ -27,15 +37,26 @@ ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
     }
     for (int l = 0; l < s.nLayer; ++l) bind(t, l);
   }
-  if (!output) output = tokenEmbd;
-  // What every block needs, whatever the table made optional.
+  // A tied LM head is the token embedding: bound for the head's sake on a stage that needs it.
+  if (!output && wanted(Role::Output, -1)) {
+    if (!tokenEmbd)
+      for (const TensorDesc& t : a.tensors)
+        if (t.role == Role::TokenEmbd) bind(t, -1, true);
+    output = tokenEmbd;
+  }
+  checkComplete();
+}
+
+// What every block needs, whatever the table made optional (bound layers and globals only).
+void ModelWeights::checkComplete() const {
+  const ModelSpec& s = m_model.spec;
   auto need = [&](const kern::Weight* w, const std::string& what) {
-    if (!w) throw std::runtime_error(model.path.string() + ": missing tensor " + what);
+    if (!w) throw std::runtime_error(m_model.path.string() + ": missing tensor " + what);
   };
-  need(tokenEmbd, "token_embd.weight");
-  need(outputNorm, "output_norm.weight");
-  for (int l = 0; l < s.nLayer; ++l) {
-    const LayerWeights& L = layers[l];
+  if (m_first == 0) need(tokenEmbd, "token_embd.weight");
+  if (m_last == s.nLayer) need(outputNorm, "output_norm.weight");
+  for (int l = m_first; l < m_last; ++l) {
+    const LayerWeights& L = m_layers[size_t(l)];
     const std::string b = "blk." + std::to_string(l) + ".";
     need(L.attnNorm, b + "attn_norm");
     need(L.wq, b + "attn_q");
@@ -44,6 +65,7 @@ ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
     need(L.wo, b + "attn_output");
     need(L.ffnNorm, b + "ffn_norm");
     if (L.isMoe()) {
+      need(L.router, b + "ffn_gate_inp");
       if (L.experts.size() != size_t(s.nExpert)) need(nullptr, b + "ffn_*_exps");
       for (const auto& e : L.experts) {
         need(e.up, b + "ffn_up_exps");
@@ -66,8 +88,70 @@ ModelWeights::ModelWeights(const Model& model, kern::Backend& backend)
   }
 }
 
+bool ModelWeights::wanted(Role role, int l) const {
+  using Extra = WeightScope::Extra;
+  const bool firstStage = m_first == 0, lastStage = m_last == m_model.spec.nLayer;
+  if (l < 0) switch (role) {
+      case Role::TokenEmbd:
+      case Role::PosEmbd:
+        return firstStage;
+      case Role::OutputNorm:
+      case Role::OutputNormB:
+        return lastStage || m_extra != Extra::None;
+      case Role::Output:
+        return lastStage || m_extra == Extra::Analyses;
+      default:
+        return true;  // rope factors: read from the spec, never bound
+    }
+  if (role == Role::Sinks || (l >= m_first && l < m_last)) return true;
+  if (m_extra == Extra::None) return false;
+  switch (role) {
+    case Role::AttnNorm:
+    case Role::AttnNormB:
+    case Role::Wq:
+    case Role::Bq:
+    case Role::QNorm:
+      return true;
+    case Role::Wv:
+    case Role::Bv:
+    case Role::Wo:
+    case Role::Bo:
+    case Role::PostAttnNorm:
+    case Role::PostFfnNorm:
+    case Role::DownB:
+      return m_extra == Extra::Analyses;
+    default:
+      return false;
+  }
+}
+
+const LayerWeights& ModelWeights::layer(int l) const {
+  if (l < 0 || l >= nLayer())
+    throw std::out_of_range("layer " + std::to_string(l) + " is out of range (0.." +
+                            std::to_string(nLayer() - 1) + ")");
+  if ((l < m_first || l >= m_last) && m_extra == WeightScope::Extra::None)
+    throw std::logic_error("layer " + std::to_string(l) +
+                           "'s weights are not loaded on this rank (it holds layers " +
+                           std::to_string(m_first) + "-" + std::to_string(m_last - 1) + ")");
+  return m_layers[size_t(l)];
+}
+
+const kern::Weight& ModelWeights::embeddings() const {
+  if (!tokenEmbd)
+    throw std::logic_error("the token embeddings are not loaded on this rank (it holds layers " +
+                           std::to_string(m_first) + "-" + std::to_string(m_last - 1) + ")");
+  return *tokenEmbd;
+}
+
+const kern::Weight& ModelWeights::head() const {
+  if (!output || !outputNorm)
+    throw std::logic_error("the LM head is not loaded on this rank (it holds layers " +
+                           std::to_string(m_first) + "-" + std::to_string(m_last - 1) + ")");
+  return *output;
+}
+
 const kern::Weight** ModelWeights::slot(Role role, int l) {
-  LayerWeights* L = l >= 0 ? &layers[size_t(l)] : nullptr;
+  LayerWeights* L = l >= 0 ? &m_layers[size_t(l)] : nullptr;
   switch (role) {
     case Role::TokenEmbd:
       return &tokenEmbd;
@@ -140,7 +224,7 @@ const kern::Weight** ModelWeights::slot(Role role, int l) {
   }
 }
 
-void ModelWeights::bind(const TensorDesc& t, int l) {
+void ModelWeights::bind(const TensorDesc& t, int l, bool force) {
   const ModelSpec& s = m_model.spec;
   const std::string name = tensorName(t, l);
   const TensorData* td = m_model.weights.find(name);
@@ -149,6 +233,8 @@ void ModelWeights::bind(const TensorDesc& t, int l) {
       throw std::runtime_error(m_model.path.string() + ": missing tensor " + name);
     return;
   }
+  if (t.role == Role::Router) m_layers[size_t(l)].moe = true;
+  if (t.role == Role::PosEmbd) m_positionRows = td->rows();
   const std::vector<int64_t> want = tensorShape(t, s);
   int64_t elems = 1;
   for (int64_t x : td->ne) elems *= x;
@@ -169,26 +255,30 @@ void ModelWeights::bind(const TensorDesc& t, int l) {
     }
     return load(*td, rows, td->cols(), rowB * size_t(row0), name + tag);
   };
-  LayerWeights* L = l >= 0 ? &layers[size_t(l)] : nullptr;
+  LayerWeights* L = l >= 0 ? &m_layers[size_t(l)] : nullptr;
+  // The tensor is checked above whether or not this scope binds it.
+  auto bound = [&](Role r) { return force || wanted(r, l); };
   switch (t.split) {
     case Split::None: {
       const kern::Weight** dst = slot(t.role, l);
-      if (!dst) return;
+      if (!dst || !bound(t.role)) return;
       *dst = vec ? load(*td, 1, elems, 0, name) : load(*td, td->rows(), td->cols(), 0, name);
       return;
     }
     case Split::QkvRows: {
       const bool bias = t.role == Role::Bqkv;
-      (bias ? L->bq : L->wq) = part(0, qd, "[q]");
-      (bias ? L->bk : L->wk) = part(qd, kvd, "[k]");
-      (bias ? L->bv : L->wv) = part(qd + kvd, kvd, "[v]");
+      if (bound(bias ? Role::Bq : Role::Wq)) (bias ? L->bq : L->wq) = part(0, qd, "[q]");
+      if (bound(bias ? Role::Bk : Role::Wk)) (bias ? L->bk : L->wk) = part(qd, kvd, "[k]");
+      if (bound(bias ? Role::Bv : Role::Wv)) (bias ? L->bv : L->wv) = part(qd + kvd, kvd, "[v]");
       return;
     }
     case Split::GateUpRows:
+      if (!bound(Role::Gate)) return;
       L->gate = part(0, s.nFf, "[gate]");
       L->up = part(s.nFf, s.nFf, "[up]");
       return;
     case Split::PerExpert: {
+      if (!bound(Role::GateExps)) return;  // experts: within the stage only
       const int E = s.nExpert;
       if (L->experts.empty()) L->experts.resize(size_t(E));
       const size_t per = td->nbytes / size_t(E);
@@ -238,12 +328,13 @@ const kern::Weight* ModelWeights::load(const TensorData& t, int64_t rows, int64_
                              name);
   desc.data = t.data + byteOffset;
   m_owned.push_back(m_backend.loadWeight(desc));
+  m_boundBytes += desc.nbytes;
   return m_owned.back().get();
 }
 
 void ModelWeights::aliasAllExpertsTo(int e) {
-  for (auto& L : layers) {
-    if (!L.isMoe()) continue;
+  for (auto& L : m_layers) {
+    if (L.experts.empty()) continue;
     if (e < 0 || e >= static_cast<int>(L.experts.size())) throw std::out_of_range("expert index");
     for (auto& x : L.experts) x = L.experts[e];
   }

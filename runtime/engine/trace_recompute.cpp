@@ -15,7 +15,7 @@ void normRows(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, const
 
 void projectQueries(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,
                     const float* h, const int32_t* pos, int n, float* q, float* tmp) {
-  const LayerWeights& L = w.layers[l];
+  const LayerWeights& L = w.layer(l);
   const int qd = s.nHead * s.headDim;
   float* raw = L.qNorm ? tmp : q;  // q-norm reads one buffer and writes another
   b.matmul(*L.wq, h, raw, n);
@@ -40,7 +40,7 @@ kern::RopeParams layerRope(const ModelSpec& s, int l) {
 
 void queriesFromInput(kern::Backend& b, const ModelSpec& s, const ModelWeights& w, int l,
                       const float* x, float* h, const int32_t* pos, int n, float* q, float* tmp) {
-  const LayerWeights& L = w.layers[l];
+  const LayerWeights& L = w.layer(l);
   normRows(b, s, w, L.attnNorm, L.attnNormB, x, h, n);
   projectQueries(b, s, w, l, h, pos, n, q, tmp);
 }
@@ -76,9 +76,8 @@ void SiblingRecompute::finalNorm(const Trace& tr, int r0, int r1, float* out) co
 void SiblingRecompute::queries(const Trace& tr, int layer, int r0, int r1, float* out) const {
   const int n = r1 - r0, d = m_spec.nEmbd, qd = m_spec.nHead * m_spec.headDim;
   if (n <= 0) return;
-  if (layer < 0 || layer >= static_cast<int>(m_weights->layers.size()) || tr.nEmbd != d ||
-      tr.nHead * tr.headDim != qd || r0 < 0 || r1 > tr.nTokens ||
-      static_cast<int>(tr.positions.size()) < r1)
+  if (layer < 0 || layer >= m_weights->nLayer() || tr.nEmbd != d || tr.nHead * tr.headDim != qd ||
+      r0 < 0 || r1 > tr.nTokens || static_cast<int>(tr.positions.size()) < r1)
     throw std::invalid_argument("query recompute: the trace does not match the model");
   const TraceTensor<float>& in = layer == 0 ? tr.embd : tr.layers[layer - 1].resid;
   if (in.size() < size_t(r1) * d)

@@ -1,9 +1,10 @@
 // Pipeline split in one process (runtime/dist without MPI): ranks are threads joined by an
-// in-memory Transport, each with its own Engine over a layer range. Every result equals a whole
-// pass bit for bit: logits, embeddings, final norm, residuals, Q/K, attention statistics and
-// maps, MoE routing, under steering, knockout, router edits, layer skips and patches (each acting
-// on the rank that owns its layer), and across prompt edits with prefix reuse (one decision for
-// all stages). Also: the engine's stage API alone, malformed pipeline messages, a silent rank.
+// in-memory Transport, each with its own Engine over a layer range and only that stage's weights.
+// Every result equals a whole pass bit for bit: logits, embeddings, final norm, residuals, Q/K,
+// attention statistics and maps, MoE routing, under steering, knockout, router edits, layer skips
+// and patches (each acting on the rank that owns its layer), and across prompt edits with prefix
+// reuse (one decision for all stages). Also: the engine's stage API alone, malformed pipeline
+// messages, a silent rank.
 #include <thread>
 
 #include "parity_common.h"
@@ -109,8 +110,11 @@ void splitEqualsWhole(const std::string& modelFile, int nRanks, bool deviceCaptu
   if (deviceCaptures) whole.engine().setDeviceCaptures(true);
   std::vector<std::unique_ptr<Session>> ranks;
   for (int r = 0; r < nRanks; ++r) {
+    // Each rank binds its stage's weights only (rank 0 also the queries' path it recomputes).
+    BackendChoice b = parity::testBackend();
+    b.share = {r, nRanks, r == 0 ? WeightScope::Extra::Queries : WeightScope::Extra::None};
     ranks.push_back(std::make_unique<Session>());
-    ranks.back()->attach(model, parity::testBackend());
+    ranks.back()->attach(model, b);
     if (deviceCaptures) ranks.back()->engine().setDeviceCaptures(true);
   }
   Hub hub;
@@ -157,6 +161,63 @@ LL_TEST(moeFiveRanks) {
 LL_TEST(deviceCaptures) {
   splitEqualsWhole("stories260K.gguf", 3, true);
   splitEqualsWhole("stories260K-moe4.gguf", 2, true);
+}
+
+// An early-exit pass (GemFilter's: capture.lastLayer, unpublished) over the stages: the stage
+// holding the stop layer stops there, later stages run nothing, and the trace equals one
+// process's bit for bit; every stage's cache then stays what one process keeps, so the runs after
+// it reuse the same rows and give the same values.
+void earlyExitEqualsWhole(const std::string& modelFile, int nRanks) {
+  LL_REQUIRE_SHARED();
+  auto model = std::shared_ptr<const Model>(loadModel(lltest::sharedDir() / "models" / modelFile));
+  Session whole;
+  whole.attach(model, parity::testBackend());
+  std::vector<std::unique_ptr<Session>> ranks;
+  for (int r = 0; r < nRanks; ++r) {
+    BackendChoice b = parity::testBackend();
+    b.share = {r, nRanks, r == 0 ? WeightScope::Extra::Queries : WeightScope::Extra::None};
+    ranks.push_back(std::make_unique<Session>());
+    ranks.back()->attach(model, b);
+  }
+  Hub hub;
+  std::vector<std::unique_ptr<ThreadTransport>> ts;
+  for (int r = 0; r < nRanks; ++r) ts.push_back(std::make_unique<ThreadTransport>(hub, r, nRanks));
+  PipelineOptions opt;
+  opt.timeoutS = 60;
+  std::vector<std::jthread> workers;
+  for (int r = 1; r < nRanks; ++r)
+    workers.emplace_back(
+        [&, r] { servePipeline(*ts[size_t(r)], ranks[size_t(r)]->engine(), opt); });
+  PipelineDriver driver(*ts[0], ranks[0]->engine(), opt);
+  std::vector<int32_t> ids = {1};
+  for (int i = 0; i < 15; ++i)
+    ids.push_back(static_cast<int32_t>((29 * i + 7) % model->spec.nVocab));
+  auto step = [&](const std::vector<int32_t>& x, int lastLayer, bool publish,
+                  const std::string& what) {
+    CaptureOptions cap;
+    cap.lastLayer = lastLayer;
+    auto got = driver.run(x, positionsOf(x), {}, cap, {}, publish);
+    driver.fetchAll();
+    auto want = whole.engine().run(x, positionsOf(x), {}, cap, {}, publish);
+    compareExact(*ranks[0], *got, *want, modelFile + " -np " + std::to_string(nRanks) + " " + what);
+  };
+  const int L = model->spec.nLayer;
+  step(ids, -1, true, "first run");
+  for (int stop = 0; stop < L; ++stop) {
+    std::vector<int32_t> edited = ids;
+    edited[size_t(10 + stop % 4)] = static_cast<int32_t>((edited[10] + 3) % model->spec.nVocab);
+    const std::string at = "stop " + std::to_string(stop);
+    step(edited, stop, false, at + " early pass");
+    step(edited, -1, true, at + " run after it");
+    step(ids, -1, true, at + " back to the prompt");
+  }
+}
+
+LL_TEST(earlyExitTwoRanks) {
+  earlyExitEqualsWhole("stories260K.gguf", 2);
+}
+LL_TEST(earlyExitThreeRanksMoe) {
+  earlyExitEqualsWhole("stories260K-moe4.gguf", 3);
 }
 
 // Stages are balanced by layer count and cover every layer once.

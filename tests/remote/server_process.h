@@ -48,6 +48,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   const std::string& address() const { return m_address; }
+  pid_t pid() const { return m_pid; }  // the launcher's (mpirun's) when there is one
   // Waits up to `seconds` for the server to end by itself; its exit status (-1: still running,
   // then it is killed).
   int waitExit(double seconds) {

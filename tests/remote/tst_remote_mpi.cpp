@@ -15,6 +15,7 @@ LL_TEST(remoteMpiTests) {
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 #include "remote_test.h"
@@ -141,6 +142,68 @@ LL_TEST(twoClientsInterleaved) {
   b.join();
   QVERIFY2(errors[0].empty(), errors[0]);
   QVERIFY2(errors[1].empty(), errors[1]);
+}
+
+// select --method gemfilter stops its pass after the selection layer: over the split server the
+// stages up to that layer run and the later ones only trim their caches, and the output equals
+// the local CLI's byte for byte, for a selection layer on every stage. --answer continues in the
+// same server session after the early-exit pass (prefix reuse over the trimmed caches), and a
+// normal run afterwards still equals local.
+LL_TEST(earlyExitOverSplitServer) {
+  for (int np : {2, 3}) {
+    auto srv = mpiServer(np);
+    const std::string m =
+        "stories260K.gguf --threads 1 --text 'Once upon a time, there was a little'";
+    for (int layer : {0, 2, 4})
+      sameOutput(*srv, "select " + m + " --method gemfilter --k 4 --answer 4 --layer " +
+                           std::to_string(layer));
+    sameOutput(*srv,
+               "select stories260K-moe4.gguf --threads 1 --text 'Once upon a time, there "
+               "was a little' --method gemfilter --k 5 --answer 3 --layer 1");
+    sameOutput(*srv, "generate " + m + " --greedy --n 8");
+  }
+}
+
+// Rank r's pid: mpirun's child whose environment names that rank (-1: none).
+pid_t rankOf(pid_t launcher, int rank) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string pid, comm, state;
+    pid_t ppid = -1;
+    stat >> pid >> comm >> state >> ppid;
+    if (ppid != launcher) continue;
+    std::ifstream env(e.path() / "environ");
+    const std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    if (all.find("OMPI_COMM_WORLD_RANK=" + std::to_string(rank) + '\0') != std::string::npos)
+      return std::stoi(name);
+  }
+  return -1;
+}
+
+// SIGTERM to rank 0 of `mpirun -np 2 serve` (a client session open, a pass done): it stops
+// serving, tells rank 1 to leave its serve loop, finalises MPI and exits 0, so mpirun ends with
+// 0 within seconds and no rank is left behind.
+LL_TEST(sigtermStopsRankZeroCleanly) {
+  auto srv = mpiServer(2);
+  ll::remote::RemoteSession r(remotetest::client(*srv));
+  r.open("stories260K.gguf", "cpu", 1);
+  r.setPrompt("Once upon a time");
+  auto tr = r.run();
+  r.fetch(tr, ll::remote::kPartLogits);
+  QVERIFY(!tr.trace->logits.empty());
+  const pid_t rank0 = rankOf(srv->pid(), 0), rank1 = rankOf(srv->pid(), 1);
+  QVERIFY2(rank0 > 0 && rank1 > 0, "the ranks are not among mpirun's children");
+  const auto t0 = std::chrono::steady_clock::now();
+  QCOMPARE(::kill(rank0, SIGTERM), 0);
+  const int status = srv->waitExit(20);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  QVERIFY2(status != -1, "mpirun still running 20 s after SIGTERM to rank 0");
+  QVERIFY2(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "mpirun ended with status " + std::to_string(status));
+  QVERIFY2(s < 10, "took " + std::to_string(s) + " s");
+  QVERIFY2(::kill(rank0, 0) != 0 && ::kill(rank1, 0) != 0, "a rank is still alive");
 }
 
 // Rank 1 stops answering: the client's run fails with an error naming it after --rank-timeout,
