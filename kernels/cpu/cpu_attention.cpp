@@ -23,6 +23,16 @@ using StridedOut = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 // Query rows handled together: one GEMM for their scores, one for their outputs.
 constexpr int kBlockQ = 32;
 
+// From this many query rows per call the products run on our AVX-512 tiles (cpu_attn_gemm.h);
+// fewer (decode, a keystroke's few rows) stay on Eigen, whose GEMV is faster there: the tiles
+// would transpose every key for one row (measured 5x slower at 1 x 2048 keys). As with the panel
+// GEMM (cpu_matmul.cpp), the choice depends on the call's row count only.
+constexpr int kAttnGemmMinRows = 32;
+
+bool ownProducts(const AttnArgs& a) {
+  return a.nQ >= kAttnGemmMinRows && attnGemmAvailable();
+}
+
 // Keys [k0, L) of a block of query rows: k0 = first key its first row may see (window), L = keys
 // up to the last row's own.
 struct KeyRange {
@@ -43,7 +53,7 @@ KeyRange blockProbs(const AttnArgs& a, int h, int i0, int i1, float* P, int64_t 
   const float* q = a.q + size_t(i0) * a.nHead * hd + size_t(h) * hd;
   const float* k = a.k + (size_t(k0) * a.nHeadKv + kvh) * hd;
   const int64_t ldq = int64_t(a.nHead) * hd, ldk = int64_t(a.nHeadKv) * hd;
-  if (attnGemmAvailable()) {
+  if (ownProducts(a)) {
     attnScores(q, ldq, i1 - i0, k, ldk, L - k0, hd, a.scale, P + k0, ld);
   } else {
     StridedMap Q(q, i1 - i0, hd, Eigen::OuterStride<>(ldq));
@@ -124,7 +134,7 @@ void cpuAttention(ThreadPool& pool, const AttnArgs& a) {
         const float* v = a.v + (size_t(k0) * a.nHeadKv + kvh) * hd;
         float* o = a.out + size_t(i0) * a.nHead * hd + size_t(h) * hd;
         const int64_t ldv = int64_t(a.nHeadKv) * hd, ldo = int64_t(a.nHead) * hd;
-        if (attnGemmAvailable()) {
+        if (ownProducts(a)) {
           attnWeightedSum(buf + k0, ld, i1 - i0, v, ldv, L - k0, hd, o, ldo);
         } else {
           StridedMap V(v, L - k0, hd, Eigen::OuterStride<>(ldv));
