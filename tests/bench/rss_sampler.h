@@ -48,8 +48,8 @@ class RssSampler {
  private:
   void loop() {
     while (!m_stop) {
-      if (m_hold) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (m_hold) {  // rare wake-ups: each one would preempt a timed thread (2 cores)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
         continue;
       }
       RssPeak s;
