@@ -1,3 +1,5 @@
+// Causal attention with statistics for the CPU backend (cpu_attention.h): scores, softmax and
+// the weighted sum per head and block of query rows.
 #include "kernels/cpu/cpu_attention.h"
 
 #include <Eigen/Core>
@@ -7,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/cpu/cpu_attn_gemm.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/reference/reference_ops.h"
 
@@ -19,6 +22,16 @@ using StridedOut = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 
 // Query rows handled together: one GEMM for their scores, one for their outputs.
 constexpr int kBlockQ = 32;
+
+// From this many query rows per call the products run on our AVX-512 tiles (cpu_attn_gemm.h);
+// fewer (decode, a keystroke's few rows) stay on Eigen, whose GEMV is faster there: the tiles
+// would transpose every key for one row (measured 5x slower at 1 x 2048 keys). As with the panel
+// GEMM (cpu_matmul.cpp), the choice depends on the call's row count only.
+constexpr int kAttnGemmMinRows = 32;
+
+bool ownProducts(const AttnArgs& a) {
+  return a.nQ >= kAttnGemmMinRows && attnGemmAvailable();
+}
 
 // Keys [k0, L) of a block of query rows: k0 = first key its first row may see (window), L = keys
 // up to the last row's own.
@@ -37,12 +50,17 @@ KeyRange blockProbs(const AttnArgs& a, int h, int i0, int i1, float* P, int64_t 
   const int base = a.nKv - a.nQ;  // cache index of query row 0
   const int L = base + i1;        // keys 0..base+i1-1
   const int k0 = attnFirstKey(mask, base + i0);
-  StridedMap Q(a.q + size_t(i0) * a.nHead * hd + size_t(h) * hd, i1 - i0, hd,
-               Eigen::OuterStride<>(int64_t(a.nHead) * hd));
-  StridedMap K(a.k + (size_t(k0) * a.nHeadKv + kvh) * hd, L - k0, hd,
-               Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
-  StridedOut S(P + k0, i1 - i0, L - k0, Eigen::OuterStride<>(ld));
-  S.noalias() = (Q * K.transpose()) * a.scale;
+  const float* q = a.q + size_t(i0) * a.nHead * hd + size_t(h) * hd;
+  const float* k = a.k + (size_t(k0) * a.nHeadKv + kvh) * hd;
+  const int64_t ldq = int64_t(a.nHead) * hd, ldk = int64_t(a.nHeadKv) * hd;
+  if (ownProducts(a)) {
+    attnScores(q, ldq, i1 - i0, k, ldk, L - k0, hd, a.scale, P + k0, ld);
+  } else {
+    StridedMap Q(q, i1 - i0, hd, Eigen::OuterStride<>(ldq));
+    StridedMap K(k, L - k0, hd, Eigen::OuterStride<>(ldk));
+    StridedOut S(P + k0, i1 - i0, L - k0, Eigen::OuterStride<>(ld));
+    S.noalias() = (Q * K.transpose()) * a.scale;
+  }
 
   const bool keyMasks = attnKeyMasks(mask);
   const float sink = attnSinkLogit(a.sinks, h);
@@ -113,11 +131,16 @@ void cpuAttention(ThreadPool& pool, const AttnArgs& a) {
       const auto [k0, L] = blockProbs(a, h, i0, i1, buf, ld, a.entropy ? ent : nullptr);
       StridedMap P(buf + k0, i1 - i0, L - k0, Eigen::OuterStride<>(ld));
       if (a.out) {
-        StridedMap V(a.v + (size_t(k0) * a.nHeadKv + kvh) * hd, L - k0, hd,
-                     Eigen::OuterStride<>(int64_t(a.nHeadKv) * hd));
-        StridedOut O(a.out + size_t(i0) * a.nHead * hd + size_t(h) * hd, i1 - i0, hd,
-                     Eigen::OuterStride<>(int64_t(a.nHead) * hd));
-        O.noalias() = P * V;
+        const float* v = a.v + (size_t(k0) * a.nHeadKv + kvh) * hd;
+        float* o = a.out + size_t(i0) * a.nHead * hd + size_t(h) * hd;
+        const int64_t ldv = int64_t(a.nHeadKv) * hd, ldo = int64_t(a.nHead) * hd;
+        if (ownProducts(a)) {
+          attnWeightedSum(buf + k0, ld, i1 - i0, v, ldv, L - k0, hd, o, ldo);
+        } else {
+          StridedMap V(v, L - k0, hd, Eigen::OuterStride<>(ldv));
+          StridedOut O(o, i1 - i0, hd, Eigen::OuterStride<>(ldo));
+          O.noalias() = P * V;
+        }
       }
       if (a.entropy)
         for (int i = i0; i < i1; ++i) a.entropy[size_t(h) * a.nQ + i] = ent[i - i0];

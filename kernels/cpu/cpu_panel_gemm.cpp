@@ -18,6 +18,7 @@
 #include "kernels/cpu/cpu_dequant.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/cpu_sgemm.h"
+#include "kernels/cpu/fast_transpose.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/quant.h"
 
@@ -26,7 +27,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-#define LL_PANEL_TARGET __attribute__((target("avx512f")))
+#define LL_PANEL_TARGET __attribute__((target("avx512f,f16c")))
 
 namespace ll::kern {
 namespace {
@@ -43,39 +44,90 @@ void dequantizeBlock(const CpuWeight& w, int64_t r, int count, int64_t k0, int k
     cpuDequantizeRow(w.type, w.rowPtr(r + j) + offset, dst + size_t(j) * kKc, kc);
 }
 
-LL_PANEL_TARGET inline __m512 lo(__m512 a, __m512 b) {
-  return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
-}
-LL_PANEL_TARGET inline __m512 hi(__m512 a, __m512 b) {
-  return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+// Transposes a 16 x 16 block held in registers (fast_transpose.h, on floats): afterwards r[k]
+// holds column k of the rows that r[0..15] held.
+LL_PANEL_TARGET inline void transposeRegs(__m512 r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; ++i) t[i] = _mm512_castps_si512(r[i]);
+  fast::transpose16x16(t);
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_castsi512_ps(t[i]);
 }
 
 // dst[k * dstStride + j] = src[j * srcStride + k] for a 16 x 16 block.
 LL_PANEL_TARGET void transpose16(const float* src, int64_t srcStride, float* dst,
                                  int64_t dstStride) {
-  __m512 r[16], t[16];
+  __m512 r[16];
   for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * srcStride);
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = lo(t[i], t[i + 2]);
-    r[i + 1] = hi(t[i], t[i + 2]);
-    r[i + 2] = lo(t[i + 1], t[i + 3]);
-    r[i + 3] = hi(t[i + 1], t[i + 3]);
-  }
-  // Each r[4q + c] now holds, per 128-bit lane L, rows 4q..4q+3 of column 4L + c.
-  for (int q = 0; q < 2; ++q)
-    for (int c = 0; c < 4; ++c) {
-      t[8 * q + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0x88);
-      t[8 * q + 4 + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0xdd);
-    }
-  for (int c = 0; c < 8; ++c) {
-    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
-    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
-  }
+  transposeRegs(r);
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dstStride, r[i]);
+}
+
+// Transposes 16 rows of 16 bytes: afterwards x[c] holds byte c of every row (row i in byte i).
+// Four rounds of 128-bit unpacks (one cheap uop each), where a float transpose would take 96
+// 512-bit shuffles for the same 16 x 16 block.
+LL_PANEL_TARGET inline void transposeBytes(__m128i x[16]) {
+  __m128i lo[8], hi[8], t2[4][4], t3[2][8];
+  for (int p = 0; p < 8; ++p) {  // 16-bit units: rows 2p, 2p + 1 at one k (k 0-7 / 8-15)
+    lo[p] = _mm_unpacklo_epi8(x[2 * p], x[2 * p + 1]);
+    hi[p] = _mm_unpackhi_epi8(x[2 * p], x[2 * p + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // 32-bit units: rows 4q .. 4q + 3 at one k; k group g of 4
+    t2[q][0] = _mm_unpacklo_epi16(lo[2 * q], lo[2 * q + 1]);
+    t2[q][1] = _mm_unpackhi_epi16(lo[2 * q], lo[2 * q + 1]);
+    t2[q][2] = _mm_unpacklo_epi16(hi[2 * q], hi[2 * q + 1]);
+    t2[q][3] = _mm_unpackhi_epi16(hi[2 * q], hi[2 * q + 1]);
+  }
+  for (int u = 0; u < 2; ++u)  // 64-bit units: rows 8u .. 8u + 7 at k = 2pp, 2pp + 1
+    for (int g = 0; g < 4; ++g) {
+      t3[u][2 * g] = _mm_unpacklo_epi32(t2[2 * u][g], t2[2 * u + 1][g]);
+      t3[u][2 * g + 1] = _mm_unpackhi_epi32(t2[2 * u][g], t2[2 * u + 1][g]);
+    }
+  for (int pp = 0; pp < 8; ++pp) {
+    x[2 * pp] = _mm_unpacklo_epi64(t3[0][pp], t3[1][pp]);
+    x[2 * pp + 1] = _mm_unpackhi_epi64(t3[0][pp], t3[1][pp]);
+  }
+}
+
+// A full 32-row strip of Q8_0 or F16 weight columns [k0, k0 + kc) (kc a multiple of 16) decoded
+// straight into the strip, without the row-major buffer the other types go through. Q8_0: the
+// int8 values are transposed as bytes, then each column (16 rows) is converted and multiplied by
+// the 16 rows' block scales; F16: 16 rows converted, transposed in registers. Each value is the
+// same float as cpuDequantizeRow's (Q8_0: float(q) * d, one rounding; F16: the exact
+// conversion), so the strip is bit-identical to the generic path's.
+LL_PANEL_TARGET void packStripDirect(const CpuWeight& w, int64_t r, int64_t k0, int kc,
+                                     float* strip) {
+  if (w.type == QType::Q8_0) {
+    for (int h = 0; h < kNr; h += 16)
+      for (int k = 0; k < kc; k += 32) {  // one Q8_0 block of each row (k0, kc: multiples of 32)
+        const uint8_t* blk[16];
+        alignas(32) uint16_t d[16];
+        for (int i = 0; i < 16; ++i) {
+          blk[i] = w.rowPtr(r + h + i) + size_t((k0 + k) / 32) * 34;
+          std::memcpy(&d[i], blk[i], 2);
+        }
+        const __m512 scale =
+            _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d)));
+        for (int half = 0; half < 32; half += 16) {
+          __m128i x[16];
+          for (int i = 0; i < 16; ++i)
+            x[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i] + 2 + half));
+          transposeBytes(x);
+          for (int c = 0; c < 16; ++c)
+            _mm512_store_ps(strip + size_t(k + half + c) * kNr + h,
+                            _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x[c])), scale));
+        }
+      }
+    return;
+  }
+  __m512 v[16];
+  for (int h = 0; h < kNr; h += 16)
+    for (int k = 0; k < kc; k += 16) {
+      for (int i = 0; i < 16; ++i)
+        v[i] = _mm512_cvtph_ps(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(w.rowPtr(r + h + i) + size_t(k0 + k) * 2)));
+      transposeRegs(v);
+      for (int c = 0; c < 16; ++c) _mm512_store_ps(strip + size_t(k + c) * kNr + h, v[c]);
+    }
 }
 
 // Rows [r0, r0 + count) x columns [k0, k0 + kc) of w into strips [ceil(count / 32)][kc][32],
@@ -87,6 +139,10 @@ LL_PANEL_TARGET void packWeights(const CpuWeight& w, int64_t r0, int64_t count, 
   for (int64_t s = 0; s < count; s += kNr) {
     const int rowsHere = int(std::min<int64_t>(kNr, count - s));
     float* strip = bp + size_t(s) * kc;
+    if ((w.type == QType::Q8_0 || w.type == QType::F16) && rowsHere == kNr && kc % 16 == 0) {
+      packStripDirect(w, r0 + s, k0, kc, strip);
+      continue;
+    }
     const float* src;
     int64_t srcStride;
     if (w.type == QType::F32 && rowsHere == kNr) {
@@ -117,7 +173,11 @@ LL_PANEL_TARGET void packWeights(const CpuWeight& w, int64_t r0, int64_t count, 
 template <int M>
 LL_PANEL_TARGET void tile(int kc, const float* __restrict a, const float* __restrict b, float* c,
                           int64_t ldc, int cols, bool accumulate) {
+  // Unrolled first, so GCC keeps the accumulators in registers from the start: otherwise its loop
+  // distribution turns this loop into two memset calls on a dead stack copy (1.5 KiB per call,
+  // ~1% of a prefill, seen in perf).
   __m512 acc0[M], acc1[M];
+#pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     acc0[i] = _mm512_setzero_ps();
     acc1[i] = _mm512_setzero_ps();

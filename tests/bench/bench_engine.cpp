@@ -8,8 +8,10 @@
 // Not part of ctest.
 //
 // usage: bench_engine [--threads N] [--tokens T] [--types F16,Q8_0] [--math precise,fast]
-// [--layers L] [--repeat R] [--out DIR] [--llama F16=TOK_S,Q8_0=TOK_S] Times are the best of R
-// runs (the machine may be shared). --llama: llama.cpp's rates measured beside this run (the
+// [--layers L] [--repeat R] [--out DIR] [--llama F16=TOK_S,Q8_0=TOK_S] [--profile full|off]
+// Times are the best of R runs (the machine may be shared). --profile: after loading and the
+// warm-up, only R prefills with full capture (or capture off, last logits), each timed, then exit:
+// for `perf record` and quick A/B runs. --llama: llama.cpp's rates measured beside this run (the
 // summary otherwise divides by issue 19's figures).
 // Peak RSS is measured per model: the high-water mark (VmHWM) is reset before each model by writing
 // "5" to /proc/self/clear_refs, and read after that model's prefill + update + decode sequence.
@@ -17,6 +19,7 @@
 // scripts), (b) it keeps the previous trace while the update runs (the GUI's shown snapshot).
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -138,6 +141,14 @@ bool resetPeakRss() {
   return std::fclose(f) == 0 && ok;
 }
 
+// User + system CPU seconds of the whole process so far.
+double processCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 size_t traceBytes(const ll::rt::Trace& t) {
   return t.bytes();
 }
@@ -151,7 +162,7 @@ struct Summary {
 // decode, peak RSS.
 Summary benchModel(const fs::path& shared, const fs::path& out, const std::string& type,
                    const std::string& math, int threads, int tokens, int layers, int repeat,
-                   double gemmRate) {
+                   double gemmRate, const std::string& profile) {
   const std::string tag = type + " " + math;
   const fs::path file =
       out / ("tinyllama-shaped-" + type + "-L" + std::to_string(layers) + ".gguf");
@@ -187,14 +198,18 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     ids.push_back(3 + static_cast<int32_t>(rng() % (kVocab - 3)));
   s.setPromptIds(ids);
 
+  // Timed prefills run unsampled (RssSampler::hold); the full-capture prefill before the update
+  // below is sampled, untimed.
   auto timeRun = [&](const ll::rt::RunRequest& r) {
     double best = 1e30;
+    samplerA->hold(true);
     for (int k = 0; k < repeat; ++k) {
       s.resetCache();
       auto t = Clock::now();
       auto tr = s.run(r);
       best = std::min(best, seconds(t));
     }
+    samplerA->hold(false);
     return best;
   };
   ll::rt::RunRequest full, off, offAll;
@@ -207,6 +222,25 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     s.setPromptIds(few);
     s.run(off);
     s.setPromptIds(ids);
+  }
+  if (!profile.empty()) {
+    const ll::rt::RunRequest& r = profile == "off" ? off : full;
+    double best = 1e30;
+    samplerA->hold(true);
+    for (int k = 0; k < repeat; ++k) {
+      s.resetCache();
+      const double cpu0 = processCpuSeconds();
+      auto t = Clock::now();
+      s.run(r);
+      const double dt = seconds(t), cpu = processCpuSeconds() - cpu0;
+      best = std::min(best, dt);
+      // CPU time counts work, not waiting: it moves less than wall time on a shared machine.
+      std::printf("[%s] profile %s run %d: %.3f s %.1f tok/s, CPU %.2f s (%.0f%% of %d threads)\n",
+                  tag.c_str(), profile.c_str(), k, dt, tokens / dt, cpu,
+                  100.0 * cpu / (dt * threads), threads);
+    }
+    samplerA->stop();
+    return {type, math, tokens / best, 0, 0};
   }
   const double rssWarm = procStatusMiB("VmRSS");
   samplerA->phase("capture-off prefills");
@@ -367,6 +401,7 @@ int main(int argc, char** argv) {
   int threads = 2, tokens = 512, layers = 22, repeat = 1;
   std::string types = "F16,Q8_0", maths = "precise,fast";
   fs::path out = "/tmp/layerlens-bench";
+  std::string profile;
   LlamaFigures llamaFig;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -390,6 +425,12 @@ int main(int argc, char** argv) {
       maths = argv[i + 1];
     else if (a == "--out")
       out = argv[i + 1];
+    else if (a == "--profile")
+      profile = argv[i + 1];
+  }
+  if (!profile.empty() && profile != "full" && profile != "off") {
+    std::fprintf(stderr, "bench_engine: --profile takes full or off\n");
+    return 2;
   }
   const fs::path shared = lltest::sharedDir();
   if (shared.empty()) {
@@ -401,11 +442,13 @@ int main(int argc, char** argv) {
       "bench_engine: TinyLlama-1.1B shape (L%d d%d H%d/%d ff%d V%d), %d tokens, %d threads\n",
       layers, kEmbd, kHead, kHeadKv, kFf, kVocab, tokens, threads);
   // The prefill is compared with the engine's GEMM library; Eigen's rate is printed beside it.
-  const double engineRate = engineGemmGflops(threads, tokens, kFf, kEmbd);
-  const double libraryRate = engineGemmGflops(threads, tokens, kFf, kEmbd, true);
+  // --profile skips the GEMM measurement (its rate is only printed beside the full run).
+  const double engineRate = profile.empty() ? engineGemmGflops(threads, tokens, kFf, kEmbd) : 1;
+  const double libraryRate =
+      profile.empty() ? engineGemmGflops(threads, tokens, kFf, kEmbd, true) : 1;
   // Prefill rates are compared with the fastest f32 product measured here.
   const double gemmRate = std::max(engineRate, libraryRate);
-  const double eigenRate = eigenGemmGflops(threads, tokens, kFf, kEmbd);
+  const double eigenRate = profile.empty() ? eigenGemmGflops(threads, tokens, kFf, kEmbd) : 1;
   // The measurement's matrices (62 MiB) are freed, but glibc keeps ~12 MiB of them resident in its
   // heap; hand them back so the per-model peaks below count the engine, not this measurement.
   malloc_trim(0);
@@ -420,7 +463,7 @@ int main(int argc, char** argv) {
     for (const std::string math : {"precise", "fast"}) {
       if (types.find(type) == std::string::npos || maths.find(math) == std::string::npos) continue;
       summary.push_back(
-          benchModel(shared, out, type, math, threads, tokens, layers, repeat, gemmRate));
+          benchModel(shared, out, type, math, threads, tokens, layers, repeat, gemmRate, profile));
       // The model's session is gone, but glibc keeps most of its freed heap (the traces: 270-450
       // MiB after a 1.1B model at 512 tokens, measured) resident in its arenas, where the next
       // model's allocations do not always land: each model's peak is measured from a trimmed

@@ -150,4 +150,50 @@ LL_TEST(rowsIndependentOfTheRowCount) {
     }
 }
 
+// Q8_0 and F16 strips are decoded straight into registers (packStripDirect): every block's own
+// scale, F16 values of every magnitude (subnormals included), columns past the first 256-column
+// block and a partial last strip (the generic path) beside full ones.
+LL_TEST(directStripsEqualTheReference) {
+  if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
+  std::mt19937 rng(41);
+  for (const QType type : {QType::Q8_0, QType::F16}) {
+    const int64_t rows = 75, cols = 544;  // 2 full strips + 11 rows; 256 + 256 + 32 columns
+    CpuWeight w;
+    w.type = type;
+    w.rows = rows;
+    w.cols = cols;
+    w.rowBytes = rowBytes(type, cols);
+    std::vector<uint8_t> bytes(w.rowBytes * size_t(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      uint8_t* dst = bytes.data() + size_t(r) * w.rowBytes;
+      if (type == QType::Q8_0) {
+        for (int64_t b = 0; b < cols / 32; ++b) {
+          const uint16_t d =
+              fp32ToFp16(std::ldexp(1.0f + float(rng() % 1000) / 1000.0f, int(rng() % 20) - 14));
+          std::memcpy(dst + 34 * b, &d, 2);
+          for (int j = 0; j < 32; ++j) dst[34 * b + 2 + j] = uint8_t(rng());
+        }
+      } else {
+        for (int64_t c = 0; c < cols; ++c) {
+          uint16_t h = uint16_t(rng());
+          if ((h & 0x7c00) == 0x7c00) h &= 0x83ff;  // no inf / NaN: a subnormal instead
+          std::memcpy(dst + 2 * c, &h, 2);
+        }
+      }
+    }
+    w.data = bytes.data();
+    for (const int n : {1, 12, 30}) {
+      const auto x = randoms(size_t(n) * cols, 50 + n);
+      std::vector<float> xp(packedRowsFloats(n, cols));
+      packRows(n, cols, x.data(), xp.data(), 0, packedRowBlocks(n));
+      std::vector<float> got(size_t(n) * rows), want(size_t(n) * rows);
+      panelGemm(xp.data(), n, w, 0, rows, got.data(), rows);
+      panelGemmReference(x.data(), n, w, 0, rows, want.data(), rows);
+      QVERIFY2(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0,
+               std::string(qtypeName(type)) + " n " + std::to_string(n) +
+                   ": the kernel differs from its reference");
+    }
+  }
+}
+
 LL_TEST_MAIN("tst_cpu_panel_gemm")
