@@ -7,20 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "cpu_weight_fixtures.h"
 #include "kernels/cpu/cpu_attn_gemm.h"
 #include "lltest.h"
 
 using namespace ll::kern;
+using cputest::randoms;
 
 namespace {
-
-std::vector<float> randoms(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 constexpr float kSentinel = -7.0f;
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_weight_fixtures.h"
 #include "kernels/backends.h"
 #include "kernels/cpu/cpu_matmul.h"
 #include "kernels/cpu/cpu_panel_gemm.h"
@@ -18,50 +19,10 @@
 #include "lltest.h"
 
 using namespace ll::kern;
+using cputest::makeWeight;
+using cputest::randoms;
 
-namespace {
-
-std::vector<float> randoms(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// A weight of `type` over `bytes` (kept alive by the caller) with values near `vals`.
-CpuWeight makeWeight(QType type, int64_t rows, int64_t cols, const std::vector<float>& vals,
-                     std::vector<uint8_t>& bytes) {
-  CpuWeight w;
-  w.type = type;
-  w.rows = rows;
-  w.cols = cols;
-  w.rowBytes = rowBytes(type, cols);
-  bytes.assign(w.rowBytes * size_t(rows), 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* dst = bytes.data() + size_t(r) * w.rowBytes;
-    const float* src = vals.data() + size_t(r) * cols;
-    if (type == QType::F32) {
-      std::memcpy(dst, src, size_t(cols) * sizeof(float));
-    } else if (type == QType::F16) {
-      for (int64_t c = 0; c < cols; ++c) {
-        const uint16_t h = fp32ToFp16(src[c]);
-        std::memcpy(dst + 2 * c, &h, 2);
-      }
-    } else {  // Q8_0: blocks of an f16 scale and 32 int8
-      for (int64_t b = 0; b < cols / 32; ++b) {
-        const uint16_t d = fp32ToFp16(1.0f / 127.0f);
-        std::memcpy(dst + 34 * b, &d, 2);
-        for (int j = 0; j < 32; ++j)
-          dst[34 * b + 2 + j] = uint8_t(int8_t(std::lround(src[b * 32 + j] * 127.0f)));
-      }
-    }
-  }
-  w.data = bytes.data();
-  return w;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // Odd shapes (edge tiles in every dimension) and an output row stride wider than the rows.
 LL_TEST(sgemmMatchesDoubleProduct) {
