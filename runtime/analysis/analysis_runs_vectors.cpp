@@ -101,10 +101,12 @@ AnalysisOutput runRouting(Session& s, const RoutingCall& c, const RunRequest& ba
   auto over = overForcedLayers(base.interventions.router, tr->nExpertUsed);
   if (!over.empty()) j["warning_more_forced_than_k"] = over;
   if (!c.compareText.empty()) {
-    Session other;  // the second prompt on the same weights, with a cache of its own
-    other.attachSharing(s);
-    other.setPrompt(c.compareText, c.addBos);
-    j["jsd"] = routingJsd(*tr, *other.run(base, progress));
+    // The second prompt on this session, so it runs wherever the first did (a split server's
+    // pipeline, whose rank 0 holds only its stage's weights); the prompt is given back after.
+    const std::vector<int32_t> first = s.promptIds();
+    s.setPrompt(c.compareText, c.addBos);
+    j["jsd"] = routingJsd(*tr, *s.run(base, progress));
+    s.setPromptIds(first);
   }
   if (!c.task.empty() || !c.neutral.empty()) j["picker"] = routingPicker(s, c, progress);
   AnalysisOutput out;

@@ -164,6 +164,15 @@ LL_TEST(earlyExitOverSplitServer) {
   }
 }
 
+// routing's second prompt (--compare-text) runs through the pipeline as the first does (rank 0
+// binds only its stage's weights, so it cannot run it alone).
+LL_TEST(routingCompareOverSplitServer) {
+  auto srv = mpiServer(2);
+  sameOutput(*srv,
+             "routing stories260K-moe4.gguf --threads 1 --text 'Once upon a time, there was a "
+             "little' --compare-text 'The little dog ran to the park' --ban-expert 1:2");
+}
+
 // Rank r's pid: mpirun's child whose environment names that rank (-1: none).
 pid_t rankOf(pid_t launcher, int rank) {
   for (const auto& e : fs::directory_iterator("/proc")) {
