@@ -123,6 +123,18 @@ bool waitLoaded(ui::SessionController& c, QSignalSpy& loaded, QSignalSpy& failed
   return !loaded.isEmpty() && !c.busy();
 }
 
+// Loads modelFile locally and `model` from the server into the two controllers.
+inline bool loadBoth(ui::SessionController& local, ui::SessionController& remote, const Server& srv,
+                     const QString& modelFile, const QString& model) {
+  QSignalSpy ll(&local, &ui::SessionController::modelLoaded);
+  QSignalSpy lf(&local, &ui::SessionController::loadFailed);
+  QSignalSpy rl(&remote, &ui::SessionController::modelLoaded);
+  QSignalSpy rf(&remote, &ui::SessionController::loadFailed);
+  local.loadModel(modelFile);
+  remote.connectRemote(srv.target(model));
+  return waitLoaded(local, ll, lf) && waitLoaded(remote, rl, rf);
+}
+
 // Why a remote GUI test cannot run here (no client, no CLI, no fixtures); empty when it can.
 inline QString remoteSkipReason() {
   if (!ui::remoteClientBuilt())

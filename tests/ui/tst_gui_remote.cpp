@@ -124,16 +124,7 @@ class TestGuiRemote : public QObject {
     Server srv;
     QVERIFY(srv.start(models, {}, launcher));
     ui::SessionController local, remote;
-    {
-      QSignalSpy ll(&local, &ui::SessionController::modelLoaded);
-      QSignalSpy lf(&local, &ui::SessionController::loadFailed);
-      QSignalSpy rl(&remote, &ui::SessionController::modelLoaded);
-      QSignalSpy rf(&remote, &ui::SessionController::loadFailed);
-      local.loadModel(models + "/" + model);
-      remote.connectRemote(srv.target(model));
-      QVERIFY(waitLoaded(local, ll, lf));
-      QVERIFY(waitLoaded(remote, rl, rf));
-    }
+    QVERIFY(loadBoth(local, remote, srv, models + "/" + model, model));
     QCOMPARE(remote.modelInfo().server, srv.target(model).address());
     // The model card says where the layers run (and so that this is a split server).
     QCOMPARE(remote.modelInfo().backend.contains(

@@ -133,18 +133,6 @@ QByteArray fileBytes(const QString& path) {
   return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
-// Loads modelFile locally and `model` from the server into the two controllers.
-bool loadBoth(ui::SessionController& local, ui::SessionController& remote, const Server& srv,
-              const QString& modelFile, const QString& model) {
-  QSignalSpy ll(&local, &ui::SessionController::modelLoaded);
-  QSignalSpy lf(&local, &ui::SessionController::loadFailed);
-  QSignalSpy rl(&remote, &ui::SessionController::modelLoaded);
-  QSignalSpy rf(&remote, &ui::SessionController::loadFailed);
-  local.loadModel(modelFile);
-  remote.connectRemote(srv.target(model));
-  return waitLoaded(local, ll, lf) && waitLoaded(remote, rl, rf);
-}
-
 }  // namespace
 
 class TestGuiRemoteAnalyses : public QObject {

@@ -40,13 +40,7 @@ class TestGuiRemoteExperiments : public QObject {
     m_local = std::make_unique<ui::SessionController>();
     m_remote = std::make_unique<ui::SessionController>();
     m_remote->setProgressAfterMs(0);
-    QSignalSpy ll(m_local.get(), &ui::SessionController::modelLoaded);
-    QSignalSpy lf(m_local.get(), &ui::SessionController::loadFailed);
-    QSignalSpy rl(m_remote.get(), &ui::SessionController::modelLoaded);
-    QSignalSpy rf(m_remote.get(), &ui::SessionController::loadFailed);
-    m_local->loadModel(modelsDir() + "/" + model);
-    m_remote->connectRemote(m_srv->target(model));
-    return waitLoaded(*m_local, ll, lf) && waitLoaded(*m_remote, rl, rf);
+    return loadBoth(*m_local, *m_remote, *m_srv, modelsDir() + "/" + model, model);
   }
 
   // Both sides' complete snapshots of st.
