@@ -116,6 +116,9 @@ class RemoteAnalysisJob : public AnalysisSource {
   // std::invalid_argument with its message, what the panel shows.
   nlohmann::json analyze(const rt::ana::AnalysisRequest& req, const Snapshot& s,
                          const Alive& alive);
+  // A server's document for `name` parsed as untrusted input: at most a few levels deep (refused
+  // as it is read), JSON or a std::invalid_argument naming it.
+  static nlohmann::json parseDocument(const std::string& doc, const std::string& name);
   void fillAttribution(Snapshot& s, const Alive& alive);
   void fillLatent(Snapshot& s, const Alive& alive);
   bool layerSkipCached(const Snapshot& s) const;

@@ -55,9 +55,13 @@ nlohmann::json RemoteAnalysisJob::analyze(const rt::ana::AnalysisRequest& req, c
     throw;
   }
   check(alive);
+  return parseDocument(doc, rt::ana::analysisName(req));
+}
+
+nlohmann::json RemoteAnalysisJob::parseDocument(const std::string& doc, const std::string& name) {
   // The documents nest three levels (flow's edges, the layer skip's [layer][token] arrays); a
   // deeper one is refused as it is read, before it is built.
-  const std::string what = std::string("the server's ") + rt::ana::analysisName(req) + " document";
+  const std::string what = "the server's " + name + " document";
   const auto depthLimit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
     if (depth > kMaxDocumentDepth)
       throw std::invalid_argument(what + " is nested deeper than " +

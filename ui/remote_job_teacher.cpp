@@ -14,12 +14,6 @@
 
 namespace ll::ui {
 
-namespace {
-
-constexpr int kMaxCompareDepth = 2;  // {ids: [...], jsd_bits: [...], ...}
-
-}  // namespace
-
 void RemoteAnalysisJob::runTeacher(Snapshot& s, const Alive& alive) {
   TeacherCache& c = m_teacherCache;
   const std::string& path = s.state.teacher.model;
@@ -35,14 +29,7 @@ void RemoteAnalysisJob::runTeacher(Snapshot& s, const Alive& alive) {
           analyzeAux(rt::ana::analysisName(call), rt::ana::analysisRequestJson(call), {}, alive, {},
                      nullptr, &m_last);
       if (alive && !alive()) throw rt::Cancelled();
-      const auto depthLimit = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-        if (depth > kMaxCompareDepth)
-          throw std::invalid_argument("the server's compare document is nested too deeply");
-        return true;
-      };
-      const nlohmann::json j = nlohmann::json::parse(doc, depthLimit, false);
-      if (j.is_discarded())
-        throw std::invalid_argument("the server's compare document is not JSON");
+      const nlohmann::json j = parseDocument(doc, rt::ana::analysisName(call));
       auto r = rt::ana::parseTeacherComparisonJson(j, s.trace->ids);
       c = {s.trace, path, std::make_shared<const rt::ana::TeacherComparison>(std::move(r))};
     }
