@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package: a CPU-only Release build of the GUI and the CLI in build-deb/ (the CUDA
-# backend links the CUDA toolkit's cuBLAS, which no Debian package provides), then CPack DEB.
+# backend needs nvcc to build and the CUDA toolkit's cuBLAS to run, which no Debian package
+# provides), then CPack DEB.
 # Prints the .deb's path. Installs the build packages first (packaging/install-deps.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

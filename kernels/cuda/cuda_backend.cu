@@ -21,13 +21,13 @@
 
 #include "kernels/backends.h"
 #include "kernels/cuda/attention.cuh"
-#include "kernels/rope_freq.h"
 #include "kernels/cuda/cuda_util.cuh"
 #include "kernels/cuda/dequant.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/cuda/norm.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "kernels/rope_freq.h"
 
 namespace ll::kern {
 namespace {
@@ -61,12 +61,15 @@ class CudaBackend : public Backend {
   CudaBackend(int device, MathMode mode, bool mmaAttention)
       : m_device(device), m_mode(mode), m_mmaAttention(mmaAttention) {
     check(cudaSetDevice(device), "cudaSetDevice");
+    std::string why;
+    m_blasApi = cublasApi(&why);
+    if (!m_blasApi) throw std::runtime_error(why);
     check(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    if (cublasCreate(&m_blas) != CUBLAS_STATUS_SUCCESS) {
+    if (m_blasApi->create(&m_blas) != CUBLAS_STATUS_SUCCESS) {
       cudaStreamDestroy(m_stream);
       throw std::runtime_error("cuBLAS could not be initialised");
     }
-    checkBlas(cublasSetStream(m_blas, m_stream), "cublasSetStream");
+    checkBlas(m_blasApi->setStream(m_blas, m_stream), "cublasSetStream");
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     m_desc = std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
@@ -80,7 +83,7 @@ class CudaBackend : public Backend {
       if (m_stage[i]) cudaFreeHost(m_stage[i]);
       if (m_stageDone[i]) cudaEventDestroy(m_stageDone[i]);
     }
-    cublasDestroy(m_blas);
+    m_blasApi->destroy(m_blas);
     cudaStreamDestroy(m_stream);
   }
 
@@ -195,7 +198,7 @@ class CudaBackend : public Backend {
 
   void matmul(const Weight& w, const float* x, float* y, int n) override {
     const CudaWeight& c = asCuda(w);
-    MatmulContext ctx{m_blas, m_stream, &m_weightScratch, &m_inputScratch, m_mode};
+    MatmulContext ctx{m_blasApi, m_blas, m_stream, &m_weightScratch, &m_inputScratch, m_mode};
     cuda::matmul(ctx, c.type, c.data, c.rowBytes, c.rows, c.cols, x, y, n);
   }
   void getRows(const Weight& w, const int32_t* hostIds, int n, float* out) override {
@@ -309,6 +312,7 @@ class CudaBackend : public Backend {
   MathMode m_mode;
   bool m_mmaAttention = false;
   cudaStream_t m_stream = nullptr;
+  const CublasApi* m_blasApi = nullptr;
   cublasHandle_t m_blas = nullptr;
   std::string m_desc;
   Scratch m_weightScratch, m_inputScratch, m_idScratch, m_ropeScratch, m_lseScratch, m_mmaScratch;

@@ -12,16 +12,17 @@ namespace {
 void gemmF32(const MatmulContext& c, const float* a, int m, int n, int k, const float* x, float* y,
              int ldc) {
   const float one = 1.0f, zero = 0.0f;
-  checkBlas(cublasSgemm(c.blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, k, x, k, &zero, y, ldc),
-            "cublasSgemm");
+  checkBlas(
+      c.api->sgemm(c.blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, k, x, k, &zero, y, ldc),
+      "cublasSgemm");
 }
 
 void gemmBf16(const MatmulContext& c, const void* a, int m, int n, int k, const void* xb, float* y,
               int ldc) {
   const float one = 1.0f, zero = 0.0f;
-  checkBlas(cublasGemmEx(c.blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, CUDA_R_16BF, k, xb,
-                         CUDA_R_16BF, k, &zero, y, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
-                         CUBLAS_GEMM_DEFAULT),
+  checkBlas(c.api->gemmEx(c.blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, CUDA_R_16BF, k, xb,
+                          CUDA_R_16BF, k, &zero, y, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                          CUBLAS_GEMM_DEFAULT),
             "cublasGemmEx (bf16)");
 }
 
@@ -34,9 +35,9 @@ void matmul(const MatmulContext& c, QType type, const uint8_t* w, size_t rowByte
     matVec(type, w, rowBytes, rows, cols, x, y, c.stream);
     return;
   }
-  checkBlas(cublasSetStream(c.blas, c.stream), "cublasSetStream");
-  checkBlas(cublasSetMathMode(c.blas, c.mode == MathMode::Fast ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                               : CUBLAS_PEDANTIC_MATH),
+  checkBlas(c.api->setStream(c.blas, c.stream), "cublasSetStream");
+  checkBlas(c.api->setMathMode(c.blas, c.mode == MathMode::Fast ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                : CUBLAS_PEDANTIC_MATH),
             "cublasSetMathMode");
   const int k = int(cols);
   const int64_t chunkRows =

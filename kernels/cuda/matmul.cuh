@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cublas_v2.h>
+
 #include <cuda_runtime.h>
+#include "kernels/cuda/cublas_loader.h"
 
 #include <cstdint>
 
@@ -18,6 +20,7 @@ enum class MathMode {
 };
 
 struct MatmulContext {
+  const CublasApi* api;  // cuBLAS, loaded when the backend was created
   cublasHandle_t blas;
   cudaStream_t stream;
   Scratch* weightScratch;  // dequantized row chunks
