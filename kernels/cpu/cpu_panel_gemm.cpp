@@ -258,21 +258,34 @@ LL_PANEL_TARGET void packRows(int n, int64_t cols, const float* x, float* xp, in
   }
 }
 
+size_t packedPanelFloats(int64_t count) {
+  return size_t((count + kNr - 1) / kNr) * kNr * kKc;
+}
+
+void packPanel(const CpuWeight& w, int64_t r0, int64_t count, int64_t k0, float* bp) {
+  packWeights(w, r0, count, k0, int(std::min<int64_t>(kKc, w.cols - k0)), bp);
+}
+
+void panelTiles(const float* xp, int n, int64_t cols, const float* bp, int64_t count, int64_t k0,
+                float* y, int64_t ldy) {
+  const int kc = int(std::min<int64_t>(kKc, cols - k0));
+  const int64_t strips = (count + kNr - 1) / kNr;
+  for (int64_t b = 0; b < packedRowBlocks(n); ++b) {
+    const int m = int(std::min<int64_t>(kMr, n - b * kMr));
+    const float* a = xp + (size_t(b) * cols + k0) * kMr;
+    for (int64_t s = 0; s < strips; ++s)
+      kTiles[size_t(m - 1)](kc, a, bp + size_t(s) * kNr * kc, y + b * kMr * ldy + s * kNr, ldy,
+                            int(std::min<int64_t>(kNr, count - s * kNr)), k0 > 0);
+  }
+}
+
 void panelGemm(const float* xp, int n, const CpuWeight& w, int64_t r0, int64_t count, float* y,
                int64_t ldy) {
   if (!panelGemmAvailable()) throw std::logic_error("panelGemm: the CPU has no AVX-512F");
-  const int64_t cols = w.cols, strips = (count + kNr - 1) / kNr;
-  float* bp = threadScratch(size_t(strips) * kNr * kKc, kPackedSlot);
-  for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
-    const int kc = int(std::min<int64_t>(kKc, cols - k0));
-    packWeights(w, r0, count, k0, kc, bp);
-    for (int64_t b = 0; b < packedRowBlocks(n); ++b) {
-      const int m = int(std::min<int64_t>(kMr, n - b * kMr));
-      const float* a = xp + (size_t(b) * cols + k0) * kMr;
-      for (int64_t s = 0; s < strips; ++s)
-        kTiles[size_t(m - 1)](kc, a, bp + size_t(s) * kNr * kc, y + b * kMr * ldy + s * kNr, ldy,
-                              int(std::min<int64_t>(kNr, count - s * kNr)), k0 > 0);
-    }
+  float* bp = threadScratch(packedPanelFloats(count), kPackedSlot);
+  for (int64_t k0 = 0; k0 < w.cols; k0 += kKc) {
+    packPanel(w, r0, count, k0, bp);
+    panelTiles(xp, n, w.cols, bp, count, k0, y, ldy);
   }
 }
 
