@@ -69,13 +69,6 @@ bool usePanelGemm(int n) {
   return n >= kPanelGemmMinRows && panelGemmAvailable();
 }
 
-// Weight rows per panel GEMM task: whole 32-row strips, about rows / kPanelSplit.
-int64_t panelGemmRows(int64_t rows) {
-  const int64_t perPanel = (rows + kPanelSplit - 1) / kPanelSplit;
-  return std::clamp<int64_t>((perPanel + kPanelTileCols - 1) / kPanelTileCols * kPanelTileCols,
-                             kPanelTileCols, 256);
-}
-
 // x packed for panelGemm once per product, in the calling thread's slot-2 scratch, the row
 // blocks split over the pool.
 const float* packedActivations(ThreadPool& pool, const float* x, int n, int64_t cols) {
@@ -85,6 +78,12 @@ const float* packedActivations(ThreadPool& pool, const float* x, int n, int64_t 
 }
 
 }  // namespace
+
+int64_t panelGemmRows(int64_t rows) {
+  const int64_t perPanel = (rows + kPanelSplit - 1) / kPanelSplit;
+  return std::clamp<int64_t>((perPanel + kPanelTileCols - 1) / kPanelTileCols * kPanelTileCols,
+                             kPanelTileCols, 256);
+}
 
 int64_t f32PanelRows(int64_t rows) {
   return std::clamp<int64_t>((rows + kPanelSplit - 1) / kPanelSplit, 32, 256);

@@ -12,6 +12,10 @@ namespace ll::kern {
 // on the thread count, so results are bit-identical across pool sizes.
 int64_t f32PanelRows(int64_t rows);
 
+// Weight rows per task of a panel GEMM product (cpu_panel_gemm.h, from 32 activation rows): whole
+// 32-row strips, about rows / 16, at most 256.
+int64_t panelGemmRows(int64_t rows);
+
 // y[n, w.rows] = x[n, w.cols] * w^T. fast: the fast math mode's CPU features (fast_matmul.h),
 // null for precise math; types the fast mode does not cover take the precise path.
 void cpuMatmul(ThreadPool& pool, const CpuWeight& w, const float* x, float* y, int n,

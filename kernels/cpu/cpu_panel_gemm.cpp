@@ -169,33 +169,73 @@ LL_PANEL_TARGET void packWeights(const CpuWeight& w, int64_t r0, int64_t count, 
   }
 }
 
-// c[i, 0 .. cols) (+)= sum over k of a[k][i] * b[k][0 .. 32) for i < M: one FMA chain per output.
+// acc += b * a[0] in every lane, with a[0] broadcast by the FMA's own memory operand
+// (vfmadd231ps m32{1to16}). GCC loads each broadcast into a register first when a value feeds two
+// FMAs (vbroadcastss + two FMAs); on Zen 4 that form ran the tile 0-2% slower. The product and its
+// one rounding are those of _mm512_fmadd_ps(set1(a[0]), b, acc): the bits do not change.
+LL_PANEL_TARGET inline void fmaBroadcast(__m512& acc, __m512 b, const float* a) {
+  asm("vfmadd231ps %[a]%{1to16%}, %[b], %[acc]" : [acc] "+v"(acc) : [b] "v"(b), [a] "m"(*a));
+}
+
+// The k loop of a tile: acc{0,1}[i] += a[k][i] * b[k][0 .. 32) for k < kc, in k order. With
+// kPrefetch, step k also prefetches next + k * kMr: the packed activations the next tile call
+// reads at the same step, so a new row block's 12 KiB (from L3 on the large products) arrive in
+// L1 during the previous tile instead of stalling the first strip (1-7% of the tiles' time on the
+// engine's products, most on the 5632-column one; tests/bench/RESULTS.md).
+template <int M, bool kPrefetch>
+LL_PANEL_TARGET inline __attribute__((always_inline)) void tileLoop(
+    int kc, const float* __restrict a, const float* __restrict b, const float* next,
+    __m512 (&acc0)[M], __m512 (&acc1)[M]) {
+  for (int k = 0; k < kc; ++k) {
+    if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      fmaBroadcast(acc0[i], b0, a + i);
+      fmaBroadcast(acc1[i], b1, a + i);
+    }
+    a += kMr;
+    b += kNr;
+    if constexpr (kPrefetch) next += kMr;
+  }
+}
+
+// c[i, 0 .. cols) (+)= sum over k of a[k][i] * b[k][0 .. 32) for i < M: one FMA chain per output,
+// from zero, then added to c when accumulating (the block order of cpu_panel_gemm.h). next: the
+// activations of the next tile call to prefetch, or null when the next call reads these same ones.
 template <int M>
-LL_PANEL_TARGET void tile(int kc, const float* __restrict a, const float* __restrict b, float* c,
-                          int64_t ldc, int cols, bool accumulate) {
-  // Unrolled first, so GCC keeps the accumulators in registers from the start: otherwise its loop
-  // distribution turns this loop into two memset calls on a dead stack copy (1.5 KiB per call,
-  // ~1% of a prefill, seen in perf).
+LL_PANEL_TARGET void tile(int kc, const float* __restrict a, const float* __restrict b,
+                          const float* next, float* c, int64_t ldc, int cols, bool accumulate) {
+  // Every loop over the accumulators is unrolled, so GCC keeps them in registers throughout:
+  // otherwise its loop distribution zeroes a dead stack copy with two memset calls (1.5 KiB per
+  // call, ~1% of a prefill, seen in perf) and the write-back loop spills all of them to the stack
+  // and reloads them (2-4% of the tile's time on Zen 4).
   __m512 acc0[M], acc1[M];
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     acc0[i] = _mm512_setzero_ps();
     acc1[i] = _mm512_setzero_ps();
   }
-  for (int k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+  if (next)
+    tileLoop<M, true>(kc, a, b, next, acc0, acc1);
+  else
+    tileLoop<M, false>(kc, a, b, nullptr, acc0, acc1);
+  if (cols == kNr) {
+#pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
-      const __m512 x = _mm512_set1_ps(a[i]);
-      acc0[i] = _mm512_fmadd_ps(x, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(x, b1, acc1[i]);
+      float* ci = c + i * ldc;
+      if (accumulate) {
+        acc0[i] = _mm512_add_ps(acc0[i], _mm512_loadu_ps(ci));
+        acc1[i] = _mm512_add_ps(acc1[i], _mm512_loadu_ps(ci + 16));
+      }
+      _mm512_storeu_ps(ci, acc0[i]);
+      _mm512_storeu_ps(ci + 16, acc1[i]);
     }
-    a += kMr;
-    b += kNr;
+    return;
   }
   const __mmask16 m0 = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1);
-  const __mmask16 m1 = cols >= 32   ? __mmask16(0xffff)
-                       : cols <= 16 ? __mmask16(0)
-                                    : __mmask16((1u << (cols - 16)) - 1);
+  const __mmask16 m1 = cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
+#pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     float* ci = c + i * ldc;
     if (accumulate) {
@@ -207,7 +247,7 @@ LL_PANEL_TARGET void tile(int kc, const float* __restrict a, const float* __rest
   }
 }
 
-using TileFn = void (*)(int, const float*, const float*, float*, int64_t, int, bool);
+using TileFn = void (*)(int, const float*, const float*, const float*, float*, int64_t, int, bool);
 
 template <int... Ms>
 constexpr auto tileTable(std::integer_sequence<int, Ms...>) {
@@ -258,21 +298,37 @@ LL_PANEL_TARGET void packRows(int n, int64_t cols, const float* x, float* xp, in
   }
 }
 
+size_t packedPanelFloats(int64_t count) {
+  return size_t((count + kNr - 1) / kNr) * kNr * kKc;
+}
+
+void packPanel(const CpuWeight& w, int64_t r0, int64_t count, int64_t k0, float* bp) {
+  packWeights(w, r0, count, k0, int(std::min<int64_t>(kKc, w.cols - k0)), bp);
+}
+
+void panelTiles(const float* xp, int n, int64_t cols, const float* bp, int64_t count, int64_t k0,
+                float* y, int64_t ldy) {
+  const int kc = int(std::min<int64_t>(kKc, cols - k0));
+  const int64_t strips = (count + kNr - 1) / kNr, blocks = packedRowBlocks(n);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int m = int(std::min<int64_t>(kMr, n - b * kMr));
+    const float* a = xp + (size_t(b) * cols + k0) * kMr;
+    // The last strip's tile prefetches the next row block's activations (tileLoop).
+    const float* next = b + 1 < blocks ? a + size_t(cols) * kMr : nullptr;
+    for (int64_t s = 0; s < strips; ++s)
+      kTiles[size_t(m - 1)](kc, a, bp + size_t(s) * kNr * kc, s + 1 == strips ? next : nullptr,
+                            y + b * kMr * ldy + s * kNr, ldy,
+                            int(std::min<int64_t>(kNr, count - s * kNr)), k0 > 0);
+  }
+}
+
 void panelGemm(const float* xp, int n, const CpuWeight& w, int64_t r0, int64_t count, float* y,
                int64_t ldy) {
   if (!panelGemmAvailable()) throw std::logic_error("panelGemm: the CPU has no AVX-512F");
-  const int64_t cols = w.cols, strips = (count + kNr - 1) / kNr;
-  float* bp = threadScratch(size_t(strips) * kNr * kKc, kPackedSlot);
-  for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
-    const int kc = int(std::min<int64_t>(kKc, cols - k0));
-    packWeights(w, r0, count, k0, kc, bp);
-    for (int64_t b = 0; b < packedRowBlocks(n); ++b) {
-      const int m = int(std::min<int64_t>(kMr, n - b * kMr));
-      const float* a = xp + (size_t(b) * cols + k0) * kMr;
-      for (int64_t s = 0; s < strips; ++s)
-        kTiles[size_t(m - 1)](kc, a, bp + size_t(s) * kNr * kc, y + b * kMr * ldy + s * kNr, ldy,
-                              int(std::min<int64_t>(kNr, count - s * kNr)), k0 > 0);
-    }
+  float* bp = threadScratch(packedPanelFloats(count), kPackedSlot);
+  for (int64_t k0 = 0; k0 < w.cols; k0 += kKc) {
+    packPanel(w, r0, count, k0, bp);
+    panelTiles(xp, n, w.cols, bp, count, k0, y, ldy);
   }
 }
 

@@ -41,6 +41,16 @@ inline int64_t packedRowBlocks(int n) {
 void panelGemm(const float* xp, int n, const CpuWeight& w, int64_t r0, int64_t count, float* y,
                int64_t ldy);
 
+// panelGemm's two halves, for each block of kPanelDepth columns from k0 = 0 (a benchmark times
+// the register tiles alone with them: tests/bench/bench_panel_gemm.cpp). packPanel writes weight
+// rows [r0, r0 + count) x columns [k0, k0 + kPanelDepth) into bp (packedPanelFloats(count)
+// floats, 64-byte aligned); panelTiles then adds their products with x packed by packRows into y
+// (overwriting it at k0 = 0). Both run in the calling thread and require panelGemmAvailable().
+size_t packedPanelFloats(int64_t count);
+void packPanel(const CpuWeight& w, int64_t r0, int64_t count, int64_t k0, float* bp);
+void panelTiles(const float* xp, int n, int64_t cols, const float* bp, int64_t count, int64_t k0,
+                float* y, int64_t ldy);
+
 // The same products in scalar code with the same rounding steps (fmaf chains per block, blocks
 // added in order): panelGemm's reference, bit-identical to it.
 void panelGemmReference(const float* x, int n, const CpuWeight& w, int64_t r0, int64_t count,

@@ -54,6 +54,35 @@ LL_TEST(kernelEqualsItsReference) {
   }
 }
 
+// Every tile height (1-12 rows in the last row block) after one or two full row blocks, whose
+// last strip prefetches the next block's activations; full strips (the unmasked write-back) beside
+// a partial last one; one, two and four 256-column blocks (the tiles' sums added block by block).
+LL_TEST(everyTileHeightEqualsTheReference) {
+  if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
+  struct Case {
+    QType type;
+    int64_t rows, cols;
+  };
+  for (const Case c : {Case{QType::F32, 64, 256}, Case{QType::F32, 71, 517},
+                       Case{QType::Q8_0, 96, 800}, Case{QType::F16, 39, 1024}}) {
+    const auto vals = randoms(size_t(c.rows) * c.cols, 60);
+    std::vector<uint8_t> bytes;
+    const CpuWeight w = makeWeight(c.type, c.rows, c.cols, vals, bytes, 5);
+    for (int n = 1; n <= 36; ++n) {
+      const auto x = randoms(size_t(n) * c.cols, 70 + n);
+      std::vector<float> xp(packedRowsFloats(n, c.cols));
+      packRows(n, c.cols, x.data(), xp.data(), 0, packedRowBlocks(n));
+      std::vector<float> got(size_t(n) * c.rows), want(size_t(n) * c.rows);
+      panelGemm(xp.data(), n, w, 0, c.rows, got.data(), c.rows);
+      panelGemmReference(x.data(), n, w, 0, c.rows, want.data(), c.rows);
+      QVERIFY2(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0,
+               std::string(qtypeName(c.type)) + " rows " + std::to_string(c.rows) + " cols " +
+                   std::to_string(c.cols) + " n " + std::to_string(n) +
+                   ": the kernel differs from its reference");
+    }
+  }
+}
+
 LL_TEST(closeToDoubleProduct) {
   if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
   const int n = 29;
