@@ -8,6 +8,8 @@
 #include "runtime/dist/launch_env.h"
 
 #ifdef LAYERLENS_HAVE_MPI
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <mutex>
@@ -23,21 +25,38 @@ namespace ll::cli {
 #ifdef LAYERLENS_HAVE_MPI
 namespace {
 
-// Test hook: LAYERLENS_TEST_RANK_FAULT="kill:R" kills rank R (SIGKILL) when a pass reaches it,
-// "hang:R" stops it there forever; the tests check rank 0 then reports and nothing hangs.
-std::function<void()> faultHook(int rank) {
+// Test hooks: LAYERLENS_TEST_RANK_FAULT, comma-separated entries: "kill:R" kills rank R (SIGKILL)
+// when a pass reaches it, "hang:R" stops it there forever (the tests check rank 0 then reports
+// and nothing hangs); "slow:R:MS" makes each layer rank R runs take MS milliseconds longer (a
+// pass long enough to cancel between layers).
+struct FaultHooks {
+  std::function<void()> beforeRun, afterLayer;
+};
+
+FaultHooks faultHooks(int rank) {
+  FaultHooks h;
   const char* f = std::getenv("LAYERLENS_TEST_RANK_FAULT");
-  if (!f) return {};
-  const std::string s(f);
-  const auto colon = s.find(':');
-  if (colon == std::string::npos || std::atoi(s.c_str() + colon + 1) != rank) return {};
-  const std::string kind = s.substr(0, colon);
-  if (kind == "kill") return [] { std::raise(SIGKILL); };
-  if (kind == "hang")
-    return [] {
-      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-    };
-  return {};
+  if (!f) return h;
+  const std::string all(f);
+  for (size_t at = 0; at <= all.size();) {
+    const size_t end = std::min(all.find(',', at), all.size());
+    const std::string s = all.substr(at, end - at);
+    at = end + 1;
+    const auto colon = s.find(':');
+    if (colon == std::string::npos || std::atoi(s.c_str() + colon + 1) != rank) continue;
+    const std::string kind = s.substr(0, colon);
+    if (kind == "kill") h.beforeRun = [] { std::raise(SIGKILL); };
+    if (kind == "hang")
+      h.beforeRun = [] {
+        for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+      };
+    const auto colon2 = s.find(':', colon + 1);
+    if (kind == "slow" && colon2 != std::string::npos) {
+      const auto ms = std::chrono::milliseconds(std::atoi(s.c_str() + colon2 + 1));
+      h.afterLayer = [ms] { std::this_thread::sleep_for(ms); };
+    }
+  }
+  return h;
 }
 
 // What every serve session's runner shares on rank 0: the one lock around the transport (one
@@ -76,7 +95,11 @@ class MpiSplitRun : public SplitRun {
   }
   int serve(rt::Session& s) override {
     printWeights(m_transport.rank(), s.engine().weights());
-    return rt::dist::servePipeline(m_transport, s.engine(), m_opt, faultHook(m_transport.rank()));
+    const FaultHooks f = faultHooks(m_transport.rank());
+    rt::dist::ServeHooks hooks;
+    hooks.beforeRun = f.beforeRun;
+    hooks.afterLayer = f.afterLayer;
+    return rt::dist::servePipeline(m_transport, &s.engine(), m_opt, hooks);
   }
   void attach(rt::Session& s) override {
     m_driver = std::make_unique<rt::dist::PipelineDriver>(m_transport, s.engine(), m_opt);
@@ -86,9 +109,9 @@ class MpiSplitRun : public SplitRun {
     printWeights(0, s.engine().weights());
     s.engine().setPipeline([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
                                const rt::Interventions& iv, const rt::CaptureOptions& capture,
-                               const rt::EngineProgress&, bool publish,
+                               const rt::EngineProgress& progress, bool publish,
                                const std::function<void(rt::Trace&)>& annotate) {
-      auto tr = d->run(ids, pos, iv, capture, annotate, publish);
+      auto tr = d->run(ids, pos, iv, capture, annotate, publish, progress);
       // Generation's steps (unpublished) need the logits; `run` fetches what it writes itself.
       if (!publish) d->fetchHead();
       return tr;
@@ -100,7 +123,9 @@ class MpiSplitRun : public SplitRun {
 
   int serveSessions(const EngineOpener& open, int maxSessions) override {
     rt::dist::ServeHooks hooks;
-    hooks.beforeRun = faultHook(m_transport.rank());
+    const FaultHooks f = faultHooks(m_transport.rank());
+    hooks.beforeRun = f.beforeRun;
+    hooks.afterLayer = f.afterLayer;
     hooks.openEngine = open;
     hooks.maxSessions = maxSessions;
     return rt::dist::servePipeline(m_transport, nullptr, m_opt, hooks);
@@ -128,12 +153,15 @@ class MpiSplitRun : public SplitRun {
     rt::Engine* engine = &s.engine();
     engine->setPipeline([pipe, raw](const std::vector<int32_t>& ids,
                                     const std::vector<int32_t>& pos, const rt::Interventions& iv,
-                                    const rt::CaptureOptions& capture, const rt::EngineProgress&,
-                                    bool publish, const std::function<void(rt::Trace&)>& annotate) {
+                                    const rt::CaptureOptions& capture,
+                                    const rt::EngineProgress& progress, bool publish,
+                                    const std::function<void(rt::Trace&)>& annotate) {
       std::lock_guard<std::mutex> lock(pipe->mutex);
       pipe->check();
       try {
-        auto tr = raw->run(ids, pos, iv, capture, annotate, publish);
+        // A newer request on the session (progress says stop) cancels the pass between layers
+        // on every rank: rt::Cancelled, not a broken pipeline.
+        auto tr = raw->run(ids, pos, iv, capture, annotate, publish, progress);
         raw->fetchAll();
         return tr;
       } catch (const rt::dist::TransportError& e) {

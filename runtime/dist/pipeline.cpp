@@ -6,6 +6,7 @@
 
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/pipeline_commands.h"
+#include "runtime/dist/pipeline_watch.h"
 
 namespace ll::rt::dist {
 
@@ -109,9 +110,12 @@ std::vector<char> PipelineDriver::reply(int rank, int tag, const std::string& wh
   }
 }
 
-std::shared_ptr<const Trace> PipelineDriver::run(
-    const std::vector<int32_t>& ids, const std::vector<int32_t>& positions, const Interventions& iv,
-    const CaptureOptions& capture, const std::function<void(Trace&)>& annotate, bool publish) {
+std::shared_ptr<const Trace> PipelineDriver::run(const std::vector<int32_t>& ids,
+                                                 const std::vector<int32_t>& positions,
+                                                 const Interventions& iv,
+                                                 const CaptureOptions& capture,
+                                                 const std::function<void(Trace&)>& annotate,
+                                                 bool publish, const EngineProgress& progress) {
   if (m_down) throw std::logic_error("pipeline: the other ranks were shut down");
   StageRequest req{ids, positions, iv, capture, 0, publish};
   // An early exit (capture.lastLayer) runs the stages up to the one holding its stop layer; the
@@ -122,7 +126,9 @@ std::shared_ptr<const Trace> PipelineDriver::run(
     if (st.first < stop) ++req.running;
   // Validates the request here, before any rank starts; the one reuse decision for all stages.
   req.reuse = m_engine.plannedReuse(ids, positions, iv, capture);
+  const PassHeader pass{++m_passes, bool(progress)};
   WireWriter w;
+  writePass(w, pass);
   writeRequest(w, req);
   std::vector<char> cmd = header(static_cast<uint8_t>(Cmd::Run));
   cmd.insert(cmd.end(), w.bytes().begin(), w.bytes().end());
@@ -130,11 +136,19 @@ std::shared_ptr<const Trace> PipelineDriver::run(
   for (int r = 1; r < N; ++r) command(r, cmd);
   m_trace.reset();
   m_stageTrace.reset();  // lets the engine build the new trace in the old one's buffers
+  // ... unless the pass may be cancelled: a cancelled pass returns to the previous trace.
+  const Engine::KeptTrace before = pass.watched ? m_engine.keptTrace() : Engine::KeptTrace{};
   std::vector<float> out;
   std::string ownError;
+  bool cancelledHere = false;
   try {
+    EngineProgress own;
+    if (progress) own = [&](int done, int) { return progress(done, stop); };
     m_stageTrace =
-        m_engine.runStage(ids, positions, iv, capture, {req.reuse, nullptr, &out, publish});
+        m_engine.runStage(ids, positions, iv, capture, {req.reuse, nullptr, &out, publish}, own);
+  } catch (const Cancelled&) {
+    cancelledHere = true;
+    out.clear();
   } catch (const std::exception& e) {
     ownError = e.what();
     out.clear();  // an empty message tells the next rank this pass failed upstream
@@ -142,16 +156,28 @@ std::shared_ptr<const Trace> PipelineDriver::run(
   if (req.running > 1)
     sendTo(1, kTagActivations, out.data(), out.size() * sizeof(float),
            "the residual after " + layersText(m_stages[0]));
+  const StatusWait sw = awaitStatus(
+      m_t, {m_session, pass.pass}, cancelledHere ? EngineProgress{} : progress,
+      std::min(m_stages[0].last, stop), stop, m_opt.timeoutS, [this](int r) { return rankText(r); },
+      cancelledHere);
   std::string firstError;
   for (int r = 1; r < N; ++r) {
-    const std::vector<char> b = reply(r, kTagReply, "no result for its stage");
-    WireReader rd(b);
+    WireReader rd(sw.replies[size_t(r)]);
     const bool ok = rd.get<uint8_t>() != 0;
     const std::string msg = rd.getString();
     if (!ok && firstError.empty()) firstError = rankText(r) + msg;
   }
-  if (!ownError.empty()) throw std::runtime_error(ownError);
-  if (!firstError.empty()) throw std::runtime_error(firstError);
+  if (sw.cancelled || !ownError.empty() || !firstError.empty()) {
+    // Some stage did not complete the pass: every stage (this one too) leaves its cache as one
+    // process leaves a cancelled pass, so the next reuse decision holds on all of them.
+    m_stageTrace.reset();
+    m_engine.cancelStage(before, ids, positions, iv, req.reuse);
+    const std::vector<char> revert = header(static_cast<uint8_t>(Cmd::Revert));
+    for (int r = 1; r < N; ++r) command(r, revert);
+    if (sw.progressError) std::rethrow_exception(sw.progressError);
+    if (sw.cancelled) throw Cancelled();
+    throw std::runtime_error(!ownError.empty() ? ownError : firstError);
+  }
   m_trace = shellOf(*m_stageTrace);
   m_fetched.assign(m_trace->layers.size(), 0);
   if (annotate) annotate(*m_trace);

@@ -26,8 +26,16 @@
 
 namespace ll::rt::dist {
 
-// Message tags.
-enum Tag : int { kTagCommand = 1, kTagActivations = 2, kTagReply = 3, kTagData = 4 };
+// Message tags. A cancel has its own tag so it overtakes the queued work; progress (a rank's
+// layers done) likewise, so rank 0 reads it while it waits for the status replies.
+enum Tag : int {
+  kTagCommand = 1,
+  kTagActivations = 2,
+  kTagReply = 3,
+  kTagData = 4,
+  kTagCancel = 5,
+  kTagProgress = 6
+};
 
 struct PipelineOptions {
   double timeoutS = 60.0;  // longest wait for any other rank's message during a pass or fetch
@@ -52,12 +60,15 @@ class PipelineDriver {
 
   // One pass over every stage. The returned trace holds rank 0's metadata and embeddings; its
   // layers and logits are empty until fetchLayer / fetchHead fill them. publish: as Engine::run's
-  // (false: generation's passes), on every stage alike.
+  // (false: generation's passes), on every stage alike. progress (optional): as Engine::run's,
+  // called with the layers done on any rank (and asked again while a long layer runs); false
+  // cancels the pass between layers on every rank, which throws Cancelled and leaves every
+  // stage's cache as one process leaves a cancelled pass (so is a pass that failed on a rank).
   std::shared_ptr<const Trace> run(const std::vector<int32_t>& ids,
                                    const std::vector<int32_t>& positions, const Interventions& iv,
                                    const CaptureOptions& capture,
                                    const std::function<void(Trace&)>& annotate = {},
-                                   bool publish = true);
+                                   bool publish = true, const EngineProgress& progress = {});
   // Brings layer l's captures (and its input, the previous layer's resid) into the last trace.
   void fetchLayer(int l);
   // Brings the logits and the final norm from the last rank into the last trace.
@@ -86,6 +97,7 @@ class PipelineDriver {
   std::shared_ptr<const Trace> m_stageTrace;  // rank 0's own pass
   std::shared_ptr<Trace> m_trace;             // the assembled trace given out
   std::vector<char> m_fetched;                // per layer: its captures are in m_trace
+  uint64_t m_passes = 0;                      // passes run, numbering the next one
   bool m_down = false;
 };
 
@@ -96,6 +108,8 @@ void stopServing(Transport& t, const PipelineOptions& opt = {});
 struct ServeHooks {
   // Called when a run command arrives (fault-injection tests).
   std::function<void()> beforeRun;
+  // Called after each layer this rank runs (tests: a slow rank).
+  std::function<void()> afterLayer;
   // An engine for a session rank 0 opens (its driver's openSpec); throws to refuse it. Unset:
   // only session 0 is served.
   std::function<std::shared_ptr<Engine>(const std::string& openSpec)> openEngine;

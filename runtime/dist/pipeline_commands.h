@@ -10,7 +10,17 @@
 
 namespace ll::rt::dist::detail {
 
-enum class Cmd : uint8_t { Run = 1, FetchLayer = 2, FetchHead = 3, Quit = 4, Open = 5, Close = 6 };
+// Revert: the session's last pass did not complete on every rank (cancelled or failed); the
+// stage leaves its cache as one process leaves a cancelled pass (Engine::cancelStage).
+enum class Cmd : uint8_t {
+  Run = 1,
+  FetchLayer = 2,
+  FetchHead = 3,
+  Quit = 4,
+  Open = 5,
+  Close = 6,
+  Revert = 7
+};
 
 constexpr size_t kMaxCommand = size_t(1) << 30;  // steering vectors, patches, eviction masks
 constexpr size_t kMaxReply = size_t(1) << 16;    // a status and an error message

@@ -8,6 +8,7 @@
 
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/pipeline_commands.h"
+#include "runtime/dist/pipeline_watch.h"
 
 namespace ll::rt::dist {
 
@@ -22,11 +23,21 @@ struct Stage {
   std::shared_ptr<const Trace> trace;  // the last pass, for fetches
 };
 
+// The last run, until the next command shows whether it completed on every rank (rank 0 sends
+// Revert first when it did not): what Engine::cancelStage needs to return to.
+struct LastRun {
+  SessionId session = 0;
+  Stage* stage = nullptr;  // null: nothing to revert (an unknown session, an unreadable request)
+  Engine::KeptTrace before;
+  StageRequest req;
+};
+
 // One run command on rank `rank`: the input residual from the previous rank, the stage's pass,
 // its output to the next rank (an empty message when this pass failed), the status to rank 0.
 // st: the session's stage (null: unknown session; the chain still passes an empty message on).
-void serveRun(Transport& t, const PipelineOptions& opt, Stage* st, const std::string& unknown,
-              WireReader& rd) {
+// A watched pass reports each layer to rank 0 and stops between layers when rank 0 cancels it.
+void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks, SessionId id,
+              Stage* st, const std::string& unknown, WireReader& rd, LastRun& last) {
   const int rank = t.rank(), N = t.size();
   const bool lastStage = rank == N - 1;
   std::vector<float> out;
@@ -34,7 +45,9 @@ void serveRun(Transport& t, const PipelineOptions& opt, Stage* st, const std::st
   const std::string prev = "rank " + std::to_string(rank - 1);
   bool sendOn = !lastStage;  // unless an early exit leaves the next rank out
   try {
-    const StageRequest req = readRequest(rd);
+    const PassHeader pass = readPass(rd);
+    last.req = readRequest(rd);
+    const StageRequest& req = last.req;
     if (req.running < 1 || req.running > N)
       throw std::runtime_error("run request: " + std::to_string(req.running) +
                                " running ranks of " + std::to_string(N));
@@ -49,6 +62,9 @@ void serveRun(Transport& t, const PipelineOptions& opt, Stage* st, const std::st
     }
     Engine& engine = *st->engine;
     const std::vector<StageRange>& stages = st->stages;
+    // Held over a watched pass, so a cancel can return to it (Engine::cancelStage).
+    last.before = pass.watched ? engine.keptTrace() : Engine::KeptTrace{};
+    last.stage = st;
     std::vector<float> input;
     if (hasInput) {
       const size_t expected = (req.ids.size() - size_t(std::max(0, req.reuse))) *
@@ -66,10 +82,21 @@ void serveRun(Transport& t, const PipelineOptions& opt, Stage* st, const std::st
     // The plan and the request must agree on who runs (the engine computes the same stop).
     if (hasInput != (stages[size_t(rank)].first < engine.stopLayer(req.capture)))
       throw std::runtime_error("run request: rank 0's early exit does not match this rank's plan");
+    StageWatch watch(t, {id, pass.pass}, opt.timeoutS);
+    const int first = stages[size_t(rank)].first;
+    EngineProgress progress;
+    if (pass.watched || hooks.afterLayer)
+      progress = [&](int done, int) {
+        if (pass.watched) watch.progress(first + done);
+        if (hooks.afterLayer) hooks.afterLayer();
+        return !pass.watched || !watch.cancelled();
+      };
+    if (pass.watched && watch.cancelled()) throw Cancelled();
     st->trace.reset();  // lets the engine build the new trace in the old one's buffers
     st->trace = engine.runStage(
         req.ids, req.positions, req.interventions, req.capture,
-        {req.reuse, hasInput ? input.data() : nullptr, lastStage ? nullptr : &out, req.publish});
+        {req.reuse, hasInput ? input.data() : nullptr, lastStage ? nullptr : &out, req.publish},
+        progress);
   } catch (const std::exception& e) {
     error = e.what();
     out.clear();
@@ -131,6 +158,7 @@ int servePipeline(Transport& t, Engine* engine, PipelineOptions opt, const Serve
   if (t.rank() == 0) throw std::logic_error("rank 0 drives the pipeline");
   const bool lastStage = t.rank() == t.size() - 1;
   std::map<SessionId, Stage> sessions;
+  LastRun last;
   if (engine) {
     Stage& s0 = sessions[0];
     s0.engine = std::shared_ptr<Engine>(engine, [](Engine*) {});  // the caller's
@@ -147,13 +175,24 @@ int servePipeline(Transport& t, Engine* engine, PipelineOptions opt, const Serve
     auto it = sessions.find(id);
     Stage* st = it == sessions.end() ? nullptr : &it->second;
     const std::string unknown = "session " + std::to_string(id) + " is not open on this rank";
+    if (cmd == Cmd::Revert) {  // the last run did not complete on every rank
+      if (last.stage && last.stage == st && last.session == id) {
+        st->trace.reset();
+        st->engine->cancelStage(last.before, last.req.ids, last.req.positions,
+                                last.req.interventions, last.req.reuse);
+      }
+      last = {};  // a cancel still queued for that run is dropped by the next watched pass
+      continue;
+    }
+    last = {};  // any other command: the last run completed (its previous trace can go)
     if (cmd == Cmd::Close) {
       if (st && id != 0) sessions.erase(it);  // its engine, KV cache and captures go
       continue;
     }
     if (cmd == Cmd::Run) {
       if (hooks.beforeRun) hooks.beforeRun();
-      serveRun(t, opt, st, unknown, rd);
+      last.session = id;
+      serveRun(t, opt, hooks, id, st, unknown, rd, last);
       continue;
     }
     std::vector<char> r;

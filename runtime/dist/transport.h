@@ -28,6 +28,9 @@ class Transport {
   // arrives within timeoutS seconds (<= 0: no deadline) or it is longer than maxBytes.
   virtual std::vector<char> recv(int from, int tag, size_t maxBytes, double timeoutS,
                                  const std::string& what) = 0;
+  // Whether a message with `tag` from rank `from` is waiting to be received; never blocks (the
+  // pipeline's between-layer check for a cancel, rank 0's watch over a running pass).
+  virtual bool poll(int from, int tag) = 0;
   // Ends every rank of the job after printing `why` (a rank that cannot go on must not leave the
   // others waiting).
   [[noreturn]] virtual void abort(const std::string& why) = 0;

@@ -93,6 +93,16 @@ std::vector<char> MpiTransport::recv(int from, int tag, size_t maxBytes, double 
   return buf;
 }
 
+bool MpiTransport::poll(int from, int tag) {
+  // Open MPI's MPI_Iprobe matches before it progresses the transport, not after: a message that
+  // arrived while this rank computed is taken in by the first call and seen by the second (one
+  // call alone answered a cancel sent half a second earlier only one layer later).
+  int flag = 0;
+  for (int i = 0; i < 2 && !flag; ++i)
+    MPI_Iprobe(from, tag, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+  return flag != 0;
+}
+
 void MpiTransport::abort(const std::string& why) {
   std::fprintf(stderr, "layerlens-cli: rank %d: %s\n", m_rank, why.c_str());
   std::fflush(stderr);

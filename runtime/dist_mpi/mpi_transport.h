@@ -21,6 +21,7 @@ class MpiTransport : public Transport {
             const std::string& what) override;
   std::vector<char> recv(int from, int tag, size_t maxBytes, double timeoutS,
                          const std::string& what) override;
+  bool poll(int from, int tag) override;
   [[noreturn]] void abort(const std::string& why) override;
 
  private:

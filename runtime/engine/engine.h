@@ -100,6 +100,20 @@ class Engine {
     return capture.lastLayer >= 0 ? std::min(m_model.spec.nLayer, capture.lastLayer + 1)
                                   : m_model.spec.nLayer;
   }
+  // The trace the cache reuses rows of and how many (a pipeline stage holds it over a pass the
+  // pipeline may cancel: held, the pass cannot build its trace in the old one's buffers).
+  struct KeptTrace {
+    std::shared_ptr<const Trace> trace;
+    int rows = 0;
+  };
+  KeptTrace keptTrace() const { return {m_trace, m_traceRows}; }
+  // Leaves the cache as one process leaves it after a cancelled pass of ids/positions/iv that took
+  // `reuse` rows from the cache: the KV rows up to `reuse`, the pass's interventions, and `before`
+  // (keptTrace() taken before the pass) with its rows up to `reuse` (none: no trace to reuse).
+  // A pipeline stage calls it when the pass did not complete on every stage, whether its own part
+  // finished, stopped between layers or never started, so all stages honour the next reuse.
+  void cancelStage(const KeptTrace& before, const std::vector<int32_t>& ids,
+                   const std::vector<int32_t>& positions, const Interventions& iv, int reuse);
   // The number of leading rows run() would take from the cache for this request.
   int plannedReuse(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,
                    const Interventions& iv, const CaptureOptions& capture);

@@ -1,5 +1,6 @@
 // Engine: the pipeline-stage entry points (runtime/dist): the layer range, a stage's pass and the
 // reuse decision the pipeline makes once for all stages. The pass itself is Engine::runPass.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -44,6 +45,24 @@ std::shared_ptr<const Trace> Engine::runStage(const std::vector<int32_t>& ids,
     throw std::invalid_argument("pipeline stage: nowhere to put the residual after layer " +
                                 std::to_string(m_last - 1));
   return runPass(ids, positions, iv, capture, progress, io.publish, {}, &io);
+}
+
+void Engine::cancelStage(const KeptTrace& before, const std::vector<int32_t>& ids,
+                         const std::vector<int32_t>& positions, const Interventions& iv,
+                         int reuse) {
+  // The rows the pass started from, as far as this cache holds them for these inputs (a stage
+  // that never started still holds its previous pass's rows).
+  int q = std::clamp(
+      reuse, 0,
+      std::min({static_cast<int>(ids.size()), static_cast<int>(positions.size()), cachedRows()}));
+  for (int i = 0; i < q; ++i)
+    if (m_cacheIds[size_t(i)] != ids[size_t(i)] || m_cachePos[size_t(i)] != positions[size_t(i)])
+      q = i;
+  m_cacheIds.assign(ids.begin(), ids.begin() + q);
+  m_cachePos.assign(positions.begin(), positions.begin() + q);
+  m_cacheIv = iv;
+  m_trace = before.trace;
+  m_traceRows = before.trace ? std::min(before.rows, q) : 0;
 }
 
 int Engine::plannedReuse(const std::vector<int32_t>& ids, const std::vector<int32_t>& positions,

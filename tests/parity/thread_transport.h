@@ -51,6 +51,11 @@ class ThreadTransport : public Transport {
     if (m.size() > maxBytes) throw TransportError("message too long for " + what);
     return m;
   }
+  bool poll(int from, int tag) override {
+    std::lock_guard<std::mutex> lock(m_hub.mu);
+    auto it = m_hub.boxes.find({from, m_rank, tag});
+    return it != m_hub.boxes.end() && !it->second.empty();
+  }
   void abort(const std::string& why) override { throw std::runtime_error("abort: " + why); }
 
  private:

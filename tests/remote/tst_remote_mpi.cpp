@@ -3,8 +3,8 @@
 // attention, an analysis) equal a local run byte for byte at -np 2 and 3, dense and MoE; two
 // clients with different prompts interleaved each get their own session's results; a rank that
 // hangs gives the client an error naming it and the job ends; a rank killed gives the client a
-// clear error promptly, never a hang. Skips without gRPC, without mpirun or without MPI in the
-// CLI.
+// clear error promptly, never a hang; a newer request cancels a running pass between layers.
+// Skips without gRPC, without mpirun or without MPI in the CLI.
 #include "lltest.h"
 
 #ifndef LAYERLENS_HAVE_REMOTE
@@ -15,11 +15,13 @@ LL_TEST(remoteMpiTests) {
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
 #include "remote_test.h"
 #include "runtime/api/session.h"
+#include "runtime/engine/engine.h"
 
 namespace {
 
@@ -171,6 +173,89 @@ LL_TEST(routingCompareOverSplitServer) {
   sameOutput(*srv,
              "routing stories260K-moe4.gguf --threads 1 --text 'Once upon a time, there was a "
              "little' --compare-text 'The little dog ran to the park' --ban-expert 1:2");
+}
+
+// A newer request on a split server's session cancels the running pass between layers on the
+// rank running them (LAYERLENS_TEST_RANK_FAULT=slow: each layer of the later ranks takes 0.5 s
+// more): the old run ends CANCELLED within a second of the newer request, where it waited for
+// the whole pass before (over a second more); the pipeline stays up, and the session's next run
+// (which reuses the rows the cancelled pass kept) equals a local session that was cancelled the
+// same way, bit for bit.
+void newerRequestCancelsSplitPass(int np, const std::string& slow, int layersBeforeCancel) {
+  auto srv = mpiServer(np, {}, {"LAYERLENS_TEST_RANK_FAULT=" + slow});
+  ll::remote::RemoteSession r(remotetest::client(*srv));
+  r.open("stories260K.gguf", "cpu", 1);
+  ll::rt::Session l;
+  l.load(models() / "stories260K.gguf", ll::rt::BackendChoice{"cpu", 1});
+  const std::string base = "Once upon a time there was a little girl named Lily";
+  const std::string edited = base + " who loved to play outside";
+  r.setPrompt(base);
+  l.setPrompt(base);
+  auto rp = r.run();  // held, as the GUI holds its last trace
+  auto lp = l.run();
+  r.setPrompt(edited);
+  std::atomic<int> seen{0};
+  std::string outcome;
+  std::chrono::steady_clock::time_point ended;
+  std::thread old([&] {
+    try {
+      r.run({}, [&](int done, int) {
+        seen = std::max(seen.load(), done);
+        return true;
+      });
+      outcome = "completed";
+    } catch (const ll::remote::RemoteError& e) {
+      outcome = e.code == int(grpc::StatusCode::CANCELLED) ? "cancelled" : e.what();
+    } catch (const std::exception& e) {
+      outcome = e.what();
+    }
+    ended = std::chrono::steady_clock::now();
+  });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (seen < layersBeforeCancel && outcome.empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int at = seen;
+  const auto t0 = std::chrono::steady_clock::now();
+  r.setPrompt(base);  // the newer request on the session
+  old.join();
+  const double s = std::chrono::duration<double>(ended - t0).count();
+  QVERIFY2(at >= layersBeforeCancel, "no progress from the later ranks (saw " + std::to_string(at) +
+                                         " layers, " + outcome + ")");
+  QVERIFY2(outcome == "cancelled", outcome);
+  QVERIFY2(s < 1.0, "the old run ended " + std::to_string(s) + " s after the newer request");
+  // Locally: the edited prompt's pass cancelled after a layer, then the base prompt again.
+  l.setPrompt(edited);
+  bool cancelled = false;
+  try {
+    l.run({}, [](int, int) { return false; });
+  } catch (const ll::rt::Cancelled&) {
+    cancelled = true;
+  }
+  QVERIFY(cancelled);
+  l.setPrompt(base);
+  auto rb = r.run();
+  r.fetch(rb, ll::remote::kPartLogits | ll::remote::kPartResid);
+  auto lb = l.run();
+  QCOMPARE(rb.trace->reusedRows, lb->reusedRows);
+  QVERIFY2(lb->reusedRows > 0, "nothing reused after the cancel");
+  QVERIFY(rb.trace->logits == lb->logits.host());
+  for (int layer = 0; layer < lb->nLayer; ++layer)
+    QVERIFY2(rb.trace->layers[size_t(layer)].resid == lb->layers[size_t(layer)].resid.host(),
+             "layer " + std::to_string(layer));
+  // The pipeline is up: the edited prompt runs to the end and equals local too.
+  r.setPrompt(edited);
+  l.setPrompt(edited);
+  auto re = r.run();
+  r.fetch(re, ll::remote::kPartLogits);
+  QVERIFY(re.trace->logits == l.run()->logits.host());
+}
+
+LL_TEST(newerRequestCancelsSplitPassTwoRanks) {
+  newerRequestCancelsSplitPass(2, "slow:1:500", 3);  // rank 1: layers 2-4
+}
+
+LL_TEST(newerRequestCancelsSplitPassThreeRanks) {
+  newerRequestCancelsSplitPass(3, "slow:1:500,slow:2:500", 2);  // layers 1-2 and 3-4
 }
 
 // Rank r's pid: mpirun's child whose environment names that rank (-1: none).

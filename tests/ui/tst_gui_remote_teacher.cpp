@@ -2,13 +2,14 @@
 // loopback: the server's compare over the prompt session's trace, its teacher kept there across
 // keystrokes, equals the local AnalysisJob's TeacherComparison bit for bit (stories260K student,
 // stories260K-moe4 and llama-moe teachers: the same tok512 vocabulary) over prompt edits that
-// reuse the prefix, with a knockout in force, after changing the teacher and back; a view-only
-// click re-reads the cached result; the teacher export is the local one byte for byte; a missing,
-// outside or mismatched teacher gives the panel an error (the local one's, where it names no
-// path), never a crash. The window: File > Compare with teacher model... lists the server's
-// models, the panel names the chosen one, a saved session keeps it apart from local paths; the
-// Connect dialog's List fills the model list, an unreachable server says so without blocking.
-// Skips without gRPC, the CLI or ../shared.
+// reuse the prefix, with a knockout in force, after changing the teacher and back, on one server
+// process and on `mpirun -np 2 serve` (the prompt session split over the ranks, the teacher
+// whole on rank 0); a view-only click re-reads the cached result; the teacher export is the local
+// one byte for byte; a missing, outside or mismatched teacher gives the panel an error (the local
+// one's, where it names no path), never a crash. The window: File > Compare with teacher model...
+// lists the server's models, the panel names the chosen one, a saved session keeps it apart from
+// local paths; the Connect dialog's List fills the model list, an unreachable server says so
+// without blocking. Skips without gRPC, the CLI or ../shared.
 #include "gui_remote_support.h"
 #include "runtime/analysis/lens.h"
 #include "ui/connect_dialog.h"
@@ -78,14 +79,17 @@ class TestGuiRemoteTeacher : public QObject {
   std::unique_ptr<Server> m_srv;
   std::unique_ptr<ui::SessionController> m_local, m_remote;
 
-  bool open(const QString& model) {
+  // ranks > 1: the server split over that many MPI ranks (mpirun).
+  bool open(const QString& model, int ranks = 1) {
     const QString why = remoteSkipReason();
     if (!why.isEmpty()) {
       QTest::qSkip(qPrintable(why), __FILE__, __LINE__);
       return false;
     }
+    const QStringList launcher = ranks > 1 ? mpirunLauncher(ranks) : QStringList();
+    if (ranks > 1 && launcher.isEmpty()) return false;  // skipped
     m_srv = std::make_unique<Server>();
-    if (!m_srv->start(modelsDir())) {
+    if (!m_srv->start(modelsDir(), {}, launcher)) {
       QTest::qFail("the server did not start", __FILE__, __LINE__);
       return false;
     }
@@ -103,20 +107,14 @@ class TestGuiRemoteTeacher : public QObject {
     return {l, r};
   }
 
- private slots:
-  void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    if (!ui::remoteClientBuilt())
-      QSKIP("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)");
-  }
-  void cleanup() {
-    m_local.reset();
-    m_remote.reset();
-    m_srv.reset();
-  }
-
-  void teacherParity() {
-    if (!open(QStringLiteral("stories260K.gguf"))) return;
+  // Over prompt edits (prefix reuse), a knockout, a view-only click, the export, another teacher
+  // and back.
+  void teacherParityOn(int ranks) {
+    if (!open(QStringLiteral("stories260K.gguf"), ranks)) return;
+    // The model card says whether the server is split (and so this test is what it says).
+    QCOMPARE(m_remote->modelInfo().backend.contains(
+                 QStringLiteral("layers split over %1 processes").arg(ranks)),
+             ranks > 1);
     ui::ViewState st;
     st.outputTokens = 4;
     st.knockout = rt::Knockout{{}, {1}, 0, 2, 5};
@@ -177,6 +175,23 @@ class TestGuiRemoteTeacher : public QObject {
       compareTeacher(*l, *r, "back, no knockout");
     }
   }
+
+ private slots:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    if (!ui::remoteClientBuilt())
+      QSKIP("built without gRPC (libgrpc++-dev, protobuf-compiler-grpc)");
+  }
+  void cleanup() {
+    m_local.reset();
+    m_remote.reset();
+    m_srv.reset();
+  }
+
+  void teacherParity() { teacherParityOn(1); }
+  // On `mpirun -np 2 serve`: the prompt session's passes (and the prefix they reuse) go over the
+  // ranks, the teacher model runs whole on rank 0; the panel equals the local one all the same.
+  void teacherParitySplit() { teacherParityOn(2); }
 
   void teacherErrors() {
     if (!open(QStringLiteral("stories260K.gguf"))) return;
