@@ -10,7 +10,18 @@
 
 namespace ll::rt::dist::detail {
 
-enum class Cmd : uint8_t { Run = 1, FetchLayer = 2, FetchHead = 3, Quit = 4, Open = 5, Close = 6 };
+// Describe, FetchTensor and Release address a kept pass by its number (remote_captures.h).
+enum class Cmd : uint8_t {
+  Run = 1,
+  FetchLayer = 2,
+  FetchHead = 3,
+  Quit = 4,
+  Open = 5,
+  Close = 6,
+  Describe = 7,
+  FetchTensor = 8,
+  Release = 9
+};
 
 constexpr size_t kMaxCommand = size_t(1) << 30;  // steering vectors, patches, eviction masks
 constexpr size_t kMaxReply = size_t(1) << 16;    // a status and an error message
