@@ -151,6 +151,18 @@ class MpiSplitRun : public SplitRun {
     }
     rt::dist::PipelineDriver* raw = d.get();
     rt::Engine* engine = &s.engine();
+    // A lazy trace's first read of another rank's tensor fetches it from any client thread: one
+    // command under the same lock as the passes, and a rank that fails it breaks the pipeline.
+    d->setFetchGuard([pipe](const std::function<void()>& fetch) {
+      std::lock_guard<std::mutex> lock(pipe->mutex);
+      pipe->check();
+      try {
+        fetch();
+      } catch (const rt::dist::TransportError& e) {
+        pipe->breakWith(e.what());
+        throw;
+      }
+    });
     engine->setPipeline([pipe, raw](const std::vector<int32_t>& ids,
                                     const std::vector<int32_t>& pos, const rt::Interventions& iv,
                                     const rt::CaptureOptions& capture,
@@ -161,9 +173,9 @@ class MpiSplitRun : public SplitRun {
       try {
         // A newer request on the session (progress says stop) cancels the pass between layers
         // on every rank: rt::Cancelled, not a broken pipeline.
-        auto tr = raw->run(ids, pos, iv, capture, annotate, publish, progress);
-        raw->fetchAll();
-        return tr;
+        raw->run(ids, pos, iv, capture, annotate, publish, progress);
+        // Only rank 0's own layers come now; the rest when a reader first touches them.
+        return raw->lazyTrace();
       } catch (const rt::dist::TransportError& e) {
         pipe->breakWith(e.what());
         throw;

@@ -34,16 +34,18 @@ class SplitRun {
   [[noreturn]] virtual void fail(const std::string& why) = 0;
 
   // `serve`. The server's sessions share the ranks: each has its own stage (engine, KV cache,
-  // prefix, last pass) on every rank, under a session id in every command; rank 0 sends one
+  // prefix, kept passes) on every rank, under a session id in every command; rank 0 sends one
   // command at a time whichever client thread asks.
   using EngineOpener = std::function<std::shared_ptr<rt::Engine>(const std::string& openSpec)>;
   // Ranks > 0: serves every session rank 0 opens, each on the engine `open` makes from the spec
   // rank 0 sent (at most maxSessions at once), until rank 0 stops serving.
   virtual int serveSessions(const EngineOpener& open, int maxSessions) = 0;
   // Rank 0: every pass on s's engine (runs, generation, the analyses' passes) goes through the
-  // pipeline as a session of its own, opened on every rank with openSpec; a pass fetches all its
-  // captures and logits to rank 0 before it returns (the server's traces are immutable and read
-  // from several threads). The handle closes the session
+  // pipeline as a session of its own, opened on every rank with openSpec. A pass returns with rank
+  // 0's own layers and the other layers' small arrays (attention statistics, routing); the other
+  // ranks' tensors and the logits stay where they were made and are fetched, one tensor at a time
+  // under the pipeline's lock, the first time any thread reads them (PipelineDriver::lazyTrace);
+  // the ranks keep a pass until rank 0 drops its last trace of it. The handle closes the session
   // on the ranks when it goes. Throws (naming the rank) when a rank refuses the session.
   // stages (optional): the layers each rank runs for this session.
   virtual std::shared_ptr<void> attachSession(rt::Session& s, const std::string& openSpec,

@@ -1,6 +1,7 @@
-// TraceTensor: the storage of one captured Trace array. Either plain host memory, or a buffer in a
-// backend's memory (a GPU's) that is copied to the host lazily, once, on the first host access, so
-// a GPU pass keeps its captures on the device instead of downloading every layer.
+// TraceTensor: the storage of one captured Trace array. Either plain host memory, or a host copy
+// filled lazily, once, on the first host access from a LazySource: a buffer in a backend's memory
+// (a GPU's), so a GPU pass keeps its captures on the device instead of downloading every layer, or
+// another pipeline rank's captures (runtime/dist), fetched only when something reads them.
 #pragma once
 
 #include <algorithm>
@@ -15,15 +16,17 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "runtime/api/lazy_source.h"
 
 namespace ll::rt {
 
 // A block of backend memory holding one tensor. `owner` keeps the backend alive as long as any
 // trace refers to the block (a trace may outlive the Session that made it); the buffer is
 // declared after it so it is freed first.
-struct DeviceBlock {
+struct DeviceBlock : LazySource {
   DeviceBlock(std::shared_ptr<kern::Backend> keepAlive, kern::Backend& b, size_t bytes)
       : owner(std::move(keepAlive)), backend(&b), buffer(b, bytes) {}
+  void fill(void* dst, size_t bytes) const override { backend->download(dst, buffer.get(), bytes); }
   std::shared_ptr<kern::Backend> owner;
   kern::Backend* backend;
   kern::Buffer buffer;
@@ -31,9 +34,11 @@ struct DeviceBlock {
 
 // Read it like a const std::vector<T> (data(), size(), empty(), operator[], begin()/end(), or
 // host()/the conversion to const std::vector<T>&). Reads are thread-safe: the first host access
-// of a device-resident tensor downloads it under a lock (kern::Backend::download must then be
-// safe to call while another thread uses the backend). The engine writes through hostData() or
-// deviceData() before the trace is published; a published trace is never written again.
+// of a lazily sourced tensor fills the host copy under a lock (kern::Backend::download must then be
+// safe to call while another thread uses the backend; a remote source takes its pipeline's lock),
+// and copies share that host copy. A source that fails throws to the reader. The engine writes
+// through hostData() or deviceData() before the trace is published; a published trace is never
+// written again.
 template <class T>
 class TraceTensor {
  public:
@@ -42,21 +47,13 @@ class TraceTensor {
   TraceTensor(std::initializer_list<T> values) : TraceTensor(std::vector<T>(values)) {}
   TraceTensor(const TraceTensor& o) { *this = o; }
   TraceTensor(TraceTensor&& o) noexcept { *this = std::move(o); }
+  // Copies share the source and its host copy (immutable once published).
   TraceTensor& operator=(const TraceTensor& o) {
     if (this == &o) return *this;
     m_count = o.m_count;
-    m_dev = o.m_dev;  // immutable once published: copies share it
-    m_host.clear();
-    m_lazy.reset();
-    if (m_dev) {
-      m_lazy = std::make_unique<Lazy>();
-      if (o.m_lazy && o.m_lazy->ready.load(std::memory_order_acquire)) {
-        m_host = o.m_host;
-        m_lazy->ready.store(true, std::memory_order_release);
-      }
-    } else {
-      m_host = o.m_host;
-    }
+    m_dev = o.m_dev;
+    m_lazy = o.m_lazy;
+    m_host = o.m_host;
     return *this;
   }
   TraceTensor& operator=(TraceTensor&& o) noexcept {
@@ -77,17 +74,20 @@ class TraceTensor {
   const T& operator[](size_t i) const { return host()[i]; }
   typename std::vector<T>::const_iterator begin() const { return host().begin(); }
   typename std::vector<T>::const_iterator end() const { return host().end(); }
-  // The host copy (downloaded on first use when the tensor lives in backend memory).
+  // The host copy (filled from the source on first use when the tensor is not host storage).
   const std::vector<T>& host() const {
-    if (m_dev && !m_lazy->ready.load(std::memory_order_acquire)) {
-      std::lock_guard<std::mutex> lock(m_lazy->mutex);
-      if (!m_lazy->ready.load(std::memory_order_relaxed)) {
-        m_host.resize(m_count);
-        if (m_count) m_dev->backend->download(m_host.data(), m_dev->buffer.get(), bytes());
-        m_lazy->ready.store(true, std::memory_order_release);
+    if (!m_lazy) return m_host;
+    Lazy& z = *m_lazy;
+    if (!z.ready.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(z.mutex);
+      if (!z.ready.load(std::memory_order_relaxed)) {
+        std::vector<T> filled(m_count);
+        if (m_count) z.source->fill(filled.data(), bytes());  // may throw: nothing is kept
+        z.host = std::move(filled);
+        z.ready.store(true, std::memory_order_release);
       }
     }
-    return m_host;
+    return z.host;
   }
   operator const std::vector<T>&() const { return host(); }  // NOLINT: reads like the vector it was
   friend bool operator==(const TraceTensor& a, const TraceTensor& b) {
@@ -101,7 +101,7 @@ class TraceTensor {
   }
   bool onDevice() const { return m_dev != nullptr; }
   // Whether the host copy exists (always for host storage; after the first read otherwise).
-  bool hostReady() const { return !m_dev || m_lazy->ready.load(std::memory_order_acquire); }
+  bool hostReady() const { return !m_lazy || m_lazy->ready.load(std::memory_order_acquire); }
   size_t bytes() const { return m_count * sizeof(T); }
 
   // --- writing (the engine, before the trace is published) ---------------------------------------
@@ -118,7 +118,15 @@ class TraceTensor {
     m_host.shrink_to_fit();
     m_dev = std::make_shared<DeviceBlock>(std::move(keepAlive), b,
                                           std::max<size_t>(count, 1) * sizeof(T));
-    m_lazy = std::make_unique<Lazy>();
+    m_lazy = std::make_shared<Lazy>(deviceSource());
+    m_count = count;
+  }
+  // `count` elements that `source` provides on the first host read (a pipeline's remote fetch).
+  void assignLazy(std::shared_ptr<const LazySource> source, size_t count) {
+    m_host.clear();
+    m_host.shrink_to_fit();
+    m_dev.reset();
+    m_lazy = std::make_shared<Lazy>(std::move(source));
     m_count = count;
   }
   // Changes the element count keeping the leading min(old, new) elements. Backend storage grows
@@ -126,6 +134,7 @@ class TraceTensor {
   // of a device-resident tensor (it is stale once the engine writes).
   void resize(size_t count) {
     if (!m_dev) {
+      if (m_lazy) throw std::logic_error("TraceTensor: resize of a lazily fetched tensor");
       m_host.resize(count);
       m_count = count;
       return;
@@ -136,11 +145,10 @@ class TraceTensor {
       m_dev = std::move(grown);
     }
     m_count = count;
-    m_host.clear();
-    m_lazy = std::make_unique<Lazy>();
+    m_lazy = std::make_shared<Lazy>(deviceSource());
   }
   T* hostData() {
-    if (m_dev) throw std::logic_error("TraceTensor: host write to a device-resident tensor");
+    if (m_lazy) throw std::logic_error("TraceTensor: host write to a lazily filled tensor");
     return m_host.data();
   }
   T* deviceData() { return m_dev ? static_cast<T*>(m_dev->buffer.get()) : nullptr; }
@@ -148,13 +156,22 @@ class TraceTensor {
   bool exclusive() const { return !m_dev || m_dev.use_count() == 1; }
 
  private:
+  // The device block as the lazy source, without owning it: every tensor sharing the Lazy holds
+  // m_dev too, and exclusive() counts the tensors that own the block.
+  std::shared_ptr<const LazySource> deviceSource() const {
+    return std::shared_ptr<const LazySource>(std::shared_ptr<void>(), m_dev.get());
+  }
+  // The lazily filled host copy, shared by copies of the tensor.
   struct Lazy {
+    explicit Lazy(std::shared_ptr<const LazySource> s) : source(std::move(s)) {}
+    std::shared_ptr<const LazySource> source;
     std::mutex mutex;
     std::atomic<bool> ready{false};
+    std::vector<T> host;
   };
-  mutable std::vector<T> m_host;  // host storage, or the lazily filled copy of m_dev
+  std::vector<T> m_host;  // host storage
   std::shared_ptr<DeviceBlock> m_dev;
-  std::unique_ptr<Lazy> m_lazy;  // only with m_dev
+  std::shared_ptr<Lazy> m_lazy;  // with m_dev or a remote source
   size_t m_count = 0;
 };
 

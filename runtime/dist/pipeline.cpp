@@ -48,6 +48,7 @@ PipelineDriver::PipelineDriver(Transport& t, Engine& engine, PipelineOptions opt
     : m_t(t), m_engine(engine), m_opt(opt), m_session(session) {
   if (t.rank() != 0) throw std::logic_error("the pipeline driver runs on rank 0");
   m_stages = planStages(t, engine);
+  m_link->driver = this;
   if (session == 0) return;
   std::vector<char> open = header(static_cast<uint8_t>(Cmd::Open));
   WireWriter w;
@@ -69,6 +70,11 @@ PipelineDriver::PipelineDriver(Transport& t, Engine& engine, PipelineOptions opt
 }
 
 PipelineDriver::~PipelineDriver() {
+  {
+    // Lazy traces that outlive the driver get an error on their next fetch.
+    std::lock_guard<std::mutex> lock(m_link->mutex);
+    m_link->driver = nullptr;
+  }
   try {
     shutdown();
   } catch (const std::exception&) {  // the job is ending anyway; the ranks are stopped by MPI
@@ -126,7 +132,13 @@ std::shared_ptr<const Trace> PipelineDriver::run(const std::vector<int32_t>& ids
     if (st.first < stop) ++req.running;
   // Validates the request here, before any rank starts; the one reuse decision for all stages.
   req.reuse = m_engine.plannedReuse(ids, positions, iv, capture);
-  const PassHeader pass{++m_passes, bool(progress)};
+  // The previous pass, unless a lazy trace still refers to it (then its KeptPass releases it), is
+  // let go of before this one runs, so a stage can build the new trace in its buffers.
+  if (m_pass && !m_passShared) m_releases->push(m_pass);
+  req.pass = ++m_pass;
+  m_passShared = false;
+  flushReleases();
+  const PassHeader pass{bool(progress)};
   WireWriter w;
   writePass(w, pass);
   writeRequest(w, req);
@@ -157,7 +169,7 @@ std::shared_ptr<const Trace> PipelineDriver::run(const std::vector<int32_t>& ids
     sendTo(1, kTagActivations, out.data(), out.size() * sizeof(float),
            "the residual after " + layersText(m_stages[0]));
   const StatusWait sw = awaitStatus(
-      m_t, {m_session, pass.pass}, cancelledHere ? EngineProgress{} : progress,
+      m_t, {m_session, req.pass}, cancelledHere ? EngineProgress{} : progress,
       std::min(m_stages[0].last, stop), stop, m_opt.timeoutS, [this](int r) { return rankText(r); },
       cancelledHere);
   std::string firstError;
@@ -188,7 +200,7 @@ void PipelineDriver::fetchLayer(int l) {
   if (!m_trace) throw std::logic_error("pipeline: no pass to fetch a layer from");
   if (!m_trace->captured) throw std::invalid_argument("pipeline: the pass ran without capture");
   LayerTrace& dst = m_trace->layers.at(size_t(l));
-  if (m_fetched[size_t(l)]) return;
+  if (m_fetched[size_t(l)] || m_passShared) return;  // a lazy trace fetches on its own
   const int owner = ownerOf(l);
   if (owner == 0) {
     dst = m_stageTrace->layers[size_t(l)];
@@ -196,11 +208,14 @@ void PipelineDriver::fetchLayer(int l) {
     return;
   }
   WireWriter w;
+  w.put<uint64_t>(m_pass);
   w.put<int32_t>(l);
   std::vector<char> cmd = header(static_cast<uint8_t>(Cmd::FetchLayer));
   cmd.insert(cmd.end(), w.bytes().begin(), w.bytes().end());
   command(owner, cmd);
   const std::vector<char> b = reply(owner, kTagData, "layer " + std::to_string(l) + " not sent");
+  ++m_fetchCommands;
+  m_fetchBytes += b.size();
   WireReader rd(b);
   if (!rd.get<uint8_t>())
     throw std::runtime_error("rank " + std::to_string(owner) + ": " + rd.getString());
@@ -218,14 +233,21 @@ void PipelineDriver::fetchLayer(int l) {
 
 void PipelineDriver::fetchHead() {
   if (!m_trace) throw std::logic_error("pipeline: no pass to fetch the logits from");
+  if (m_passShared) return;  // a lazy trace fetches on its own
   const int last = m_t.size() - 1;
   if (last == 0) {  // one rank: the head ran here
     m_trace->logits = m_stageTrace->logits;
     m_trace->finalNorm = m_stageTrace->finalNorm;
     return;
   }
-  command(last, header(static_cast<uint8_t>(Cmd::FetchHead)));
+  std::vector<char> cmd = header(static_cast<uint8_t>(Cmd::FetchHead));
+  WireWriter w;
+  w.put<uint64_t>(m_pass);
+  cmd.insert(cmd.end(), w.bytes().begin(), w.bytes().end());
+  command(last, cmd);
   const std::vector<char> b = reply(last, kTagData, "logits not sent");
+  ++m_fetchCommands;
+  m_fetchBytes += b.size();
   WireReader rd(b);
   if (!rd.get<uint8_t>())
     throw std::runtime_error("rank " + std::to_string(last) + ": " + rd.getString());

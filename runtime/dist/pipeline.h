@@ -4,7 +4,10 @@
 // embeddings and the last rank the final norm and LM head. Rank 0 decides the prefix reuse once
 // and sends it with the request, so every stage keeps the same rows. Interventions travel whole
 // and act where the layer they name runs. Captures stay on the rank that made them; rank 0
-// fetches a layer's (or the logits) on request into the trace it returned.
+// fetches a layer's (or the logits) on request into the trace it returned (fetchLayer, fetchHead:
+// `run`), or hands out a trace whose other ranks' tensors fetch themselves on the first read
+// (lazyTrace: `serve`). The ranks keep each pass's captures under its number until rank 0 no
+// longer refers to it (at most kKeptPasses per session, remote_captures.h).
 //
 // Several sessions (`serve`: one per client) share the ranks: every command names its session,
 // each rank keeps one engine (KV cache, prefix, last pass) per open session, and rank 0 sends one
@@ -13,12 +16,14 @@
 // Every wait has a deadline: a rank that died or hangs turns into an error on rank 0 naming it.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "runtime/api/trace.h"
+#include "runtime/dist/remote_captures.h"
 #include "runtime/dist/stage_plan.h"
 #include "runtime/dist/transport.h"
 #include "runtime/dist/wire.h"
@@ -75,6 +80,25 @@ class PipelineDriver {
   void fetchHead();
   // Brings every layer's captures (when the pass captured) and the logits into the last trace.
   void fetchAll();
+
+  // --- captures left on their ranks (serve) -----------------------------------------------------
+  // The last pass's trace with rank 0's own layers copied in and every other tensor (the other
+  // ranks' layers, the logits and final norm) fetched from its rank on its first read, from any
+  // thread, through the fetch guard. Their small per-layer arrays (attention statistics, routing)
+  // come now, with the tensors' sizes: one Describe command per rank. The ranks keep the pass until
+  // no trace (or copy) refers to it any more.
+  std::shared_ptr<const Trace> lazyTrace();
+  // Wraps every fetch a lazy tensor makes (serve: the pipeline's lock and its broken state). Set
+  // it before handing out lazy traces read on other threads.
+  void setFetchGuard(FetchGuard guard);
+  // Fetch commands sent (fetchLayer, fetchHead, lazy reads) and the capture bytes they brought.
+  struct FetchStats {
+    uint64_t commands = 0;
+    uint64_t bytes = 0;
+  };
+  FetchStats fetchStats() const { return {m_fetchCommands.load(), m_fetchBytes.load()}; }
+  // One tensor of a kept pass into dst (a KeptPass's fetch, under the guard).
+  void fetchTensor(uint64_t pass, int rank, int layer, CaptureField f, float* dst, size_t count);
   // Session 0: tells every other rank to stop serving (their serve() returns). Other sessions:
   // frees the session's engines on the other ranks.
   void shutdown();
@@ -88,6 +112,9 @@ class PipelineDriver {
   void sendTo(int rank, int tag, const void* data, size_t bytes, const std::string& what);
   std::string rankText(int rank) const;  // "rank 2 (layers 3-4): "
   std::vector<char> reply(int rank, int tag, const std::string& what);
+  void flushReleases();  // tells the ranks which kept passes rank 0 let go of
+  // The small arrays and tensor sizes of rank r's layers of the last pass, installed in m_trace.
+  void describeFrom(int rank, const std::shared_ptr<const KeptPass>& pass);
 
   Transport& m_t;
   Engine& m_engine;
@@ -97,8 +124,12 @@ class PipelineDriver {
   std::shared_ptr<const Trace> m_stageTrace;  // rank 0's own pass
   std::shared_ptr<Trace> m_trace;             // the assembled trace given out
   std::vector<char> m_fetched;                // per layer: its captures are in m_trace
-  uint64_t m_passes = 0;                      // passes run, numbering the next one
   bool m_down = false;
+  uint64_t m_pass = 0;        // the last pass's number (0: none yet)
+  bool m_passShared = false;  // a lazy trace refers to it (its KeptPass releases it)
+  std::shared_ptr<FetchLink> m_link = std::make_shared<FetchLink>();
+  std::shared_ptr<ReleaseQueue> m_releases = std::make_shared<ReleaseQueue>();
+  std::atomic<uint64_t> m_fetchCommands{0}, m_fetchBytes{0};
 };
 
 // Ranks 0 (any thread): tells every other rank to stop serving, for a rank 0 that drove sessions

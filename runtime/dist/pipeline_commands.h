@@ -12,6 +12,7 @@ namespace ll::rt::dist::detail {
 
 // Revert: the session's last pass did not complete on every rank (cancelled or failed); the
 // stage leaves its cache as one process leaves a cancelled pass (Engine::cancelStage).
+// Describe, FetchTensor and Release address a kept pass by its number (remote_captures.h).
 enum class Cmd : uint8_t {
   Run = 1,
   FetchLayer = 2,
@@ -19,7 +20,10 @@ enum class Cmd : uint8_t {
   Quit = 4,
   Open = 5,
   Close = 6,
-  Revert = 7
+  Revert = 7,
+  Describe = 8,
+  FetchTensor = 9,
+  Release = 10
 };
 
 constexpr size_t kMaxCommand = size_t(1) << 30;  // steering vectors, patches, eviction masks

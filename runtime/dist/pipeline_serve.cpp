@@ -1,6 +1,6 @@
 // Layer-split execution over a Transport: the serve loop of ranks > 0. It keeps one stage per
-// session (its engine with its KV cache and prefix, its stage plan and its last pass, whose
-// captures rank 0 fetches), session 0 being the engine it was given.
+// session (its engine with its KV cache and prefix, its stage plan and the passes whose captures
+// rank 0 may still fetch: pipeline_stage.h), session 0 being the engine it was given.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +8,7 @@
 
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/pipeline_commands.h"
+#include "runtime/dist/pipeline_stage.h"
 #include "runtime/dist/pipeline_watch.h"
 
 namespace ll::rt::dist {
@@ -15,13 +16,6 @@ namespace ll::rt::dist {
 using namespace detail;
 
 namespace {
-
-// One session's stage on this rank.
-struct Stage {
-  std::shared_ptr<Engine> engine;
-  std::vector<StageRange> stages;
-  std::shared_ptr<const Trace> trace;  // the last pass, for fetches
-};
 
 // The last run, until the next command shows whether it completed on every rank (rank 0 sends
 // Revert first when it did not): what Engine::cancelStage needs to return to.
@@ -82,7 +76,7 @@ void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks,
     // The plan and the request must agree on who runs (the engine computes the same stop).
     if (hasInput != (stages[size_t(rank)].first < engine.stopLayer(req.capture)))
       throw std::runtime_error("run request: rank 0's early exit does not match this rank's plan");
-    StageWatch watch(t, {id, pass.pass}, opt.timeoutS);
+    StageWatch watch(t, {id, req.pass}, opt.timeoutS);
     const int first = stages[size_t(rank)].first;
     EngineProgress progress;
     if (pass.watched || hooks.afterLayer)
@@ -92,11 +86,13 @@ void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks,
         return !pass.watched || !watch.cancelled();
       };
     if (pass.watched && watch.cancelled()) throw Cancelled();
-    st->trace.reset();  // lets the engine build the new trace in the old one's buffers
-    st->trace = engine.runStage(
-        req.ids, req.positions, req.interventions, req.capture,
-        {req.reuse, hasInput ? input.data() : nullptr, lastStage ? nullptr : &out, req.publish},
-        progress);
+    // Kept under its number until rank 0 releases it. The engine builds the new trace in the old
+    // one's buffers only when nothing keeps that one (rank 0 releases a pass it fetched eagerly
+    // before the next run), so a kept pass is never overwritten.
+    st->kept.keep(req.pass, engine.runStage(req.ids, req.positions, req.interventions, req.capture,
+                                            {req.reuse, hasInput ? input.data() : nullptr,
+                                             lastStage ? nullptr : &out, req.publish},
+                                            progress));
   } catch (const std::exception& e) {
     error = e.what();
     out.clear();
@@ -106,29 +102,6 @@ void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks,
            "the residual after this rank's layers");
   const std::vector<char> s = status(error.empty(), error);
   t.send(0, kTagReply, s.data(), s.size(), opt.timeoutS, "the status of a pass");
-}
-
-std::vector<char> layerReply(const Stage* st, int rank, int l) {
-  const Trace* tr = st ? st->trace.get() : nullptr;
-  if (!tr || !tr->captured) return status(false, "no captured pass to fetch from");
-  const StageRange& mine = st->stages[size_t(rank)];
-  if (l < mine.first || l >= mine.last)
-    return status(false, "layer " + std::to_string(l) + " is not on this rank");
-  WireWriter w;
-  w.put<uint8_t>(1);
-  writeLayer(w, tr->layers[size_t(l)]);
-  writeTensor(w, l > 0 ? tr->layers[size_t(l - 1)].resid : TraceTensor<float>());
-  return std::move(w.bytes());
-}
-
-std::vector<char> headReply(const Stage* st, bool lastStage) {
-  const Trace* tr = st ? st->trace.get() : nullptr;
-  if (!tr || !lastStage) return status(false, "no pass with logits on this rank");
-  WireWriter w;
-  w.put<uint8_t>(1);
-  writeTensor(w, tr->logits);
-  writeTensor(w, tr->finalNorm);
-  return std::move(w.bytes());
 }
 
 // Opens a session's stage; the error text when it cannot.
@@ -177,7 +150,7 @@ int servePipeline(Transport& t, Engine* engine, PipelineOptions opt, const Serve
     const std::string unknown = "session " + std::to_string(id) + " is not open on this rank";
     if (cmd == Cmd::Revert) {  // the last run did not complete on every rank
       if (last.stage && last.stage == st && last.session == id) {
-        st->trace.reset();
+        st->kept.release(last.req.pass);  // rank 0 never hands out a pass that did not complete
         st->engine->cancelStage(last.before, last.req.ids, last.req.positions,
                                 last.req.interventions, last.req.reuse);
       }
@@ -202,10 +175,18 @@ int servePipeline(Transport& t, Engine* engine, PipelineOptions opt, const Serve
       t.send(0, kTagReply, r.data(), r.size(), opt.timeoutS, "the answer to opening a session");
       continue;
     }
+    if (cmd == Cmd::Release) {  // no reply: rank 0 sends it ahead of its next command
+      releasePasses(st, rd);
+      continue;
+    }
     if (cmd == Cmd::FetchLayer)
-      r = st ? layerReply(st, t.rank(), rd.get<int32_t>()) : status(false, unknown);
+      r = st ? layerReply(st, t.rank(), rd) : status(false, unknown);
     else if (cmd == Cmd::FetchHead)
-      r = st ? headReply(st, lastStage) : status(false, unknown);
+      r = st ? headReply(st, lastStage, rd) : status(false, unknown);
+    else if (cmd == Cmd::Describe)
+      r = st ? describeReply(st, t.rank(), lastStage, rd) : status(false, unknown);
+    else if (cmd == Cmd::FetchTensor)
+      r = st ? tensorReply(st, t.rank(), lastStage, rd) : status(false, unknown);
     else
       r = status(false, "unknown command " + std::to_string(int(cmd)));
     t.send(0, kTagData, r.data(), r.size(), opt.timeoutS, "fetched captures");

@@ -38,13 +38,11 @@ std::string seconds(double s) {
 }  // namespace
 
 void writePass(WireWriter& w, const PassHeader& p) {
-  w.put<uint64_t>(p.pass);
   w.put<uint8_t>(p.watched);
 }
 
 PassHeader readPass(WireReader& r) {
   PassHeader p;
-  p.pass = r.get<uint64_t>();
   p.watched = r.get<uint8_t>() != 0;
   return p;
 }

@@ -21,10 +21,10 @@ struct PassId {
   bool operator==(const PassId&) const = default;
 };
 
-// What a run command carries after its header: the pass's number and whether rank 0 watches it
-// (a caller's progress: the later ranks then report their layers and check for a cancel).
+// What a run command carries after its header, before the request (whose `pass` numbers the
+// pass): whether rank 0 watches it (a caller's progress: the later ranks then report their
+// layers and check for a cancel).
 struct PassHeader {
-  uint64_t pass = 0;
   bool watched = false;
 };
 void writePass(WireWriter& w, const PassHeader& p);

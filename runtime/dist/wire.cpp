@@ -165,6 +165,7 @@ void writeRequest(WireWriter& w, const StageRequest& r) {
   w.put<int32_t>(r.reuse);
   w.put<uint8_t>(r.publish);
   w.put<int32_t>(r.running);
+  w.put<uint64_t>(r.pass);
 }
 
 StageRequest readRequest(WireReader& r) {
@@ -179,6 +180,7 @@ StageRequest readRequest(WireReader& r) {
   q.reuse = r.get<int32_t>();
   q.publish = r.get<uint8_t>() != 0;
   q.running = r.get<int32_t>();
+  q.pass = r.get<uint64_t>();
   if (!r.done()) throw std::runtime_error("pipeline message: run request has trailing bytes");
   return q;
 }

@@ -86,6 +86,9 @@ struct StageRequest {
   // Ranks 0..running-1 run layers (and pass the residual on); an early-exit pass leaves the
   // stages wholly after its stop layer out. Rank 0 decides it from the stage plan.
   int running = 1;
+  // Rank 0's number for the pass (per session, from 1): the ranks keep its captures under it
+  // until rank 0 releases it (remote_captures.h).
+  uint64_t pass = 0;
 };
 
 void writeRequest(WireWriter& w, const StageRequest& r);

@@ -63,10 +63,13 @@ void SiblingRecompute::finalNorm(const Trace& tr, int r0, int r1, float* out) co
   if (tr.nEmbd != d || tr.layers.empty() || r0 < 0 || r1 > tr.nTokens ||
       tr.layers.back().resid.size() < size_t(r1) * d)
     throw std::invalid_argument("final norm recompute: the trace does not match the model");
+  // Read (a lazy tensor: downloaded or fetched from its rank) before taking the lock, so a fetch
+  // never waits for the pipeline's lock while holding this one.
+  const float* src = tr.layers.back().resid.data() + size_t(r0) * d;
   std::lock_guard<std::mutex> lock(m_mutex);
   kern::Backend& b = *m_backend;
   kern::Buffer x(b, size_t(n) * d * 4), y(b, size_t(n) * d * 4);
-  b.upload(x.get(), tr.layers.back().resid.data() + size_t(r0) * d, size_t(n) * d * 4);
+  b.upload(x.get(), src, size_t(n) * d * 4);
   normRows(b, m_spec, *m_weights, m_weights->outputNorm, m_weights->outputNormB,
            static_cast<float*>(x.get()), static_cast<float*>(y.get()), n);
   b.download(out, y.get(), size_t(n) * d * 4);
@@ -83,11 +86,12 @@ void SiblingRecompute::queries(const Trace& tr, int layer, int r0, int r1, float
   if (in.size() < size_t(r1) * d)
     throw std::invalid_argument("query recompute: the trace holds no input for layer " +
                                 std::to_string(layer));
+  const float* src = in.data() + size_t(r0) * d;  // before the lock, as in finalNorm
   std::lock_guard<std::mutex> lock(m_mutex);
   kern::Backend& b = *m_backend;
   kern::Buffer x(b, size_t(n) * d * 4), h(b, size_t(n) * d * 4), q(b, size_t(n) * qd * 4),
       tmp(b, size_t(n) * qd * 4), pos(b, size_t(n) * 4);
-  b.upload(x.get(), in.data() + size_t(r0) * d, size_t(n) * d * 4);
+  b.upload(x.get(), src, size_t(n) * d * 4);
   b.upload(pos.get(), tr.positions.data() + r0, size_t(n) * 4);
   queriesFromInput(b, m_spec, *m_weights, layer, x.f32(), h.f32(), pos.i32(), n, q.f32(),
                    tmp.f32());

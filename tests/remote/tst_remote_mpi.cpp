@@ -3,7 +3,8 @@
 // attention, an analysis) equal a local run byte for byte at -np 2 and 3, dense and MoE; two
 // clients with different prompts interleaved each get their own session's results; a rank that
 // hangs gives the client an error naming it and the job ends; a rank killed gives the client a
-// clear error promptly, never a hang; a newer request cancels a running pass between layers.
+// clear error promptly, never a hang; a newer request cancels a running pass between layers;
+// older traces read after newer passes (their captures kept on the ranks) equal a local session's.
 // Skips without gRPC, without mpirun or without MPI in the CLI.
 #include "lltest.h"
 
@@ -144,6 +145,42 @@ LL_TEST(twoClientsInterleaved) {
   b.join();
   QVERIFY2(errors[0].empty(), errors[0]);
   QVERIFY2(errors[1].empty(), errors[1]);
+}
+
+// A split server keeps each pass's captures on the rank that made them; a client reading an older
+// trace after newer passes (the server keeps four per session) gets that pass's arrays from the
+// ranks that still keep it, equal to a local session's bit for bit, newest first then oldest.
+LL_TEST(olderTracesReadAfterNewerPasses) {
+  auto srv = mpiServer(3);
+  ll::remote::RemoteSession r(remotetest::client(*srv));
+  r.open("stories260K-moe4.gguf", "cpu", 1);
+  ll::rt::Session l;
+  l.load(models() / "stories260K-moe4.gguf", ll::rt::BackendChoice{"cpu", 1});
+  std::vector<ll::remote::RemoteTrace> remote;
+  std::vector<std::shared_ptr<const ll::rt::Trace> > local;
+  std::string text = "Tom had a dog named";
+  for (int step = 0; step < 4; ++step) {
+    text += " Max";  // prefix reuse on every stage
+    r.setPrompt(text);
+    l.setPrompt(text);
+    remote.push_back(r.run());
+    local.push_back(l.run());
+  }
+  for (int i : {3, 0, 2, 1}) {
+    const auto& rt = remote[size_t(i)];
+    r.fetch(rt, ll::remote::kPartAll);
+    const ll::rt::Trace &a = *rt.trace, &b = *local[size_t(i)];
+    const std::string what = "trace " + std::to_string(i);
+    QVERIFY2(a.logits == b.logits.host(), what + " logits");
+    for (int layer = 0; layer < b.nLayer; ++layer) {
+      const auto &x = a.layers[size_t(layer)], &y = b.layers[size_t(layer)];
+      QVERIFY2(x.resid == y.resid.host() && x.residMid == y.residMid.host() && x.k == y.k.host() &&
+                   x.colSum == y.colSum && x.routerProbs == y.routerProbs,
+               what + " layer " + std::to_string(layer));
+      QVERIFY2(r.attentionMap(rt, layer, 1) == l.attentionMap(b, layer, 1),
+               what + " map " + std::to_string(layer));
+    }
+  }
 }
 
 // select --method gemfilter stops its pass after the selection layer: over the split server the

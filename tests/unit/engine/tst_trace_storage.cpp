@@ -2,8 +2,10 @@
 // read back lazily and bit for bit equal to the host path, concurrently from several threads and
 // after the Session is gone; prefix reuse builds the new trace in the buffers of a trace nobody
 // else holds, and never touches a trace a client still holds. CPU results are bit-identical for
-// any thread count.
+// any thread count. Any lazy source is filled once, shared by copies, and retried after a failure.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -321,6 +323,52 @@ LL_TEST(sharedWeightsSessionsStayIndependent) {
     QCOMPARE(tb2->reusedRows, int(b2.size()) - 1);
     requireIdentical(*own->run(), *tb2, std::string(file) + " sharer after the donor is gone");
   }
+}
+
+// Any LazySource (the device download's interface, used by the pipeline's remote fetch): filled
+// once on the first read, by one thread when several read at once; copies share the filled copy;
+// a source that fails throws to the reader, keeps nothing and is asked again on the next read.
+LL_TEST(lazySourceFillsOnceAndRetriesAfterFailure) {
+  struct Counting : LazySource {
+    mutable std::atomic<int> calls{0};
+    mutable std::atomic<bool> fail{true};
+    void fill(void* dst, size_t bytes) const override {
+      ++calls;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // readers overlap
+      if (fail) throw std::runtime_error("rank 1 is gone");
+      float* f = static_cast<float*>(dst);
+      for (size_t i = 0; i < bytes / sizeof(float); ++i) f[i] = float(i) * 0.5f;
+    }
+  };
+  auto src = std::make_shared<Counting>();
+  TraceTensor<float> t;
+  t.assignLazy(src, 6);
+  QCOMPARE(t.size(), size_t(6));
+  QVERIFY(!t.hostReady() && !t.onDevice());
+  std::string msg;
+  try {
+    (void)t.data();
+  } catch (const std::runtime_error& e) {
+    msg = e.what();
+  }
+  QCOMPARE(msg, std::string("rank 1 is gone"));
+  QVERIFY(!t.hostReady());
+  src->fail = false;
+  const TraceTensor<float> copy = t;  // made before the fill: shares it
+  {
+    std::vector<std::jthread> readers;
+    for (int i = 0; i < 4; ++i) readers.emplace_back([&] { (void)t[5]; });
+  }
+  QCOMPARE(src->calls.load(), 2);
+  QVERIFY(copy.hostReady());
+  QVERIFY(same(copy, {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 2.5f}));
+  bool refused = false;
+  try {
+    (void)t.hostData();  // a lazily filled tensor is never written
+  } catch (const std::logic_error&) {
+    refused = true;
+  }
+  QVERIFY(refused);
 }
 
 LL_TEST_MAIN("tst_trace_storage")
