@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "runtime/dist/host_channel.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/pipeline_commands.h"
+#include "runtime/dist/stage_links.h"
 
 namespace ll::rt::dist {
 
@@ -130,18 +132,25 @@ std::shared_ptr<const Trace> PipelineDriver::run(
   for (int r = 1; r < N; ++r) command(r, cmd);
   m_trace.reset();
   m_stageTrace.reset();  // lets the engine build the new trace in the old one's buffers
-  std::vector<float> out;
+  // The engine sends the residual from its own buffer; a failed pass sends a failed header.
+  HostPayloadChannel hostPayload(m_t);
+  OutboundActivations out(m_t, m_opt.payload ? *m_opt.payload : hostPayload, &m_engine.backend(), 1,
+                          req.running > 1, uint32_t(m_engine.spec().nEmbd), m_opt.timeoutS,
+                          "the residual after " + layersText(m_stages[0]));
   std::string ownError;
   try {
-    m_stageTrace =
-        m_engine.runStage(ids, positions, iv, capture, {req.reuse, nullptr, &out, publish});
-  } catch (const std::exception& e) {
-    ownError = e.what();
-    out.clear();  // an empty message tells the next rank this pass failed upstream
+    try {
+      m_stageTrace = m_engine.runStage(ids, positions, iv, capture,
+                                       {req.reuse, nullptr, N > 1 ? &out : nullptr, publish});
+    } catch (const TransportError&) {
+      throw;
+    } catch (const std::exception& e) {
+      ownError = e.what();
+    }
+    out.finish();
+  } catch (const TransportError& e) {
+    throw TransportError(rankText(1) + e.what());
   }
-  if (req.running > 1)
-    sendTo(1, kTagActivations, out.data(), out.size() * sizeof(float),
-           "the residual after " + layersText(m_stages[0]));
   std::string firstError;
   for (int r = 1; r < N; ++r) {
     const std::vector<char> b = reply(r, kTagReply, "no result for its stage");

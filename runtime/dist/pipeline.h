@@ -26,11 +26,24 @@
 
 namespace ll::rt::dist {
 
-// Message tags.
-enum Tag : int { kTagCommand = 1, kTagActivations = 2, kTagReply = 3, kTagData = 4 };
+// Message tags. kTagActivations carries a hop's header (stage_links.h), kTagPayload its floats
+// when they go through host memory, kTagSetup the job's activation route and NCCL id.
+enum Tag : int {
+  kTagCommand = 1,
+  kTagActivations = 2,
+  kTagReply = 3,
+  kTagData = 4,
+  kTagPayload = 5,
+  kTagSetup = 6
+};
+
+class PayloadChannel;
 
 struct PipelineOptions {
   double timeoutS = 60.0;  // longest wait for any other rank's message during a pass or fetch
+  // How the residual's floats travel (the same on every rank); null: host memory over the
+  // Transport.
+  PayloadChannel* payload = nullptr;
 };
 
 // Session 0 is the engine given to servePipeline (one command's pipeline: `run`, `generate`);
