@@ -1,13 +1,16 @@
 // The activation hop between pipeline ranks (runtime/dist/stage_links.h) over in-memory ranks:
 // its header (ok, route, rows x width) and payload protocol, a failed pass's header, a receiver
-// that fails after an ok header still taking the payload so the next hop stays in step; a whole
-// pipeline over a payload channel of the caller's, which the engine feeds from its own buffers.
+// that fails after an ok header still taking the payload so the next hop stays in step; the
+// route's selection (LAYERLENS_PIPELINE_TRANSPORT, NCCL built or not, the stage's backend) and
+// the ranks' agreement on it; a whole pipeline over a payload channel of the caller's, which the
+// engine feeds from its own buffers.
 #include <atomic>
 #include <cstring>
 #include <thread>
 
 #include "kernels/backends.h"
 #include "parity_common.h"
+#include "runtime/dist/activation_route.h"
 #include "runtime/dist/host_channel.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/stage_links.h"
@@ -164,6 +167,59 @@ LL_TEST(linksRefuseTheWrongDirection) {
   QVERIFY(!errorOf([&] { in.sendFrom(v.data(), v.size()); }).empty());
   OutboundActivations ragged(p.t0, p.c0, p.b0.get(), 1, true, 64, 5, "test hop");
   QVERIFY(!errorOf([&] { ragged.sendFrom(v.data(), 63); }).empty());  // not whole rows
+}
+
+LL_TEST(routeSelection) {
+  QVERIFY(parseRouteRequest(nullptr) == RouteRequest::Auto);
+  QVERIFY(parseRouteRequest("") == RouteRequest::Auto);
+  QVERIFY(parseRouteRequest("auto") == RouteRequest::Auto);
+  QVERIFY(parseRouteRequest("mpi") == RouteRequest::Mpi);
+  QVERIFY(parseRouteRequest("nccl") == RouteRequest::Nccl);
+  std::string e = errorOf([] { parseRouteRequest("NCCL2"); });
+  QVERIFY2(
+      e.find("LAYERLENS_PIPELINE_TRANSPORT must be 'mpi', 'nccl' or 'auto'") != std::string::npos,
+      e);
+  // By default: NCCL exactly when it is built and the stage is on a CUDA device.
+  QVERIFY(chooseRoute(RouteRequest::Auto, true, true, "cuda") == ActivationRoute::Nccl);
+  QVERIFY(chooseRoute(RouteRequest::Auto, false, true, "cuda") == ActivationRoute::Mpi);
+  QVERIFY(chooseRoute(RouteRequest::Auto, true, false, "cpu") == ActivationRoute::Mpi);
+  QVERIFY(chooseRoute(RouteRequest::Mpi, true, true, "cuda") == ActivationRoute::Mpi);
+  QVERIFY(chooseRoute(RouteRequest::Nccl, true, true, "cuda") == ActivationRoute::Nccl);
+  // Forced and impossible: a clear error, never a silent fallback.
+  e = errorOf([] { chooseRoute(RouteRequest::Nccl, false, true, "cuda"); });
+  QVERIFY2(e.find("LAYERLENS_PIPELINE_TRANSPORT=nccl: this layerlens-cli was built without NCCL") !=
+               std::string::npos,
+           e);
+  e = errorOf([] { chooseRoute(RouteRequest::Nccl, true, false, "cpu"); });
+  QVERIFY2(e.find("stage runs on the cpu backend; NCCL moves CUDA device buffers only") !=
+               std::string::npos,
+           e);
+  QVERIFY(chooseServeRoute(RouteRequest::Auto) == ActivationRoute::Mpi);
+  e = errorOf([] { chooseServeRoute(RouteRequest::Nccl); });
+  QVERIFY2(e.find("activations go over MPI") != std::string::npos, e);
+}
+
+// Every rank ends with the same route: NCCL only when all chose it.
+LL_TEST(ranksAgreeOnTheRoute) {
+  using R = ActivationRoute;
+  for (const std::vector<R>& mine :
+       {std::vector<R>{R::Nccl, R::Nccl, R::Nccl}, std::vector<R>{R::Nccl, R::Mpi, R::Nccl},
+        std::vector<R>{R::Mpi, R::Nccl, R::Nccl}}) {
+    Hub hub;
+    std::vector<std::unique_ptr<ThreadTransport>> ts;
+    for (int r = 0; r < 3; ++r) ts.push_back(std::make_unique<ThreadTransport>(hub, r, 3));
+    std::vector<R> got(3);
+    {
+      std::vector<std::jthread> ranks;
+      for (int r = 0; r < 3; ++r)
+        ranks.emplace_back(
+            [&, r] { got[size_t(r)] = agreeOnRoute(*ts[size_t(r)], mine[size_t(r)], 5); });
+    }
+    const R want =
+        mine[0] == R::Nccl && mine[1] == R::Nccl && mine[2] == R::Nccl ? R::Nccl : R::Mpi;
+    for (R g : got) QVERIFY(g == want);
+    QVERIFY(mailboxesEmpty(hub));
+  }
 }
 
 namespace {
