@@ -134,6 +134,11 @@ class Backend {
   // in backend buffers, and download() may be called from another thread (a UI reading a trace)
   // while ops run, so it must be safe to call concurrently.
   virtual bool hostMemory() const { return false; }
+  // The device ordinal and the stream (a cudaStream_t) the ops run on, for a transport that moves
+  // backend buffers in the ops' order (NCCL between pipeline stages); -1 and nullptr on backends
+  // without a device.
+  virtual int deviceOrdinal() const { return -1; }
+  virtual void* nativeStream() const { return nullptr; }
   // A new backend of the same kind that accepts this one's weights, for work on another thread
   // (recomputing a trace's queries while this one runs the next pass); nullptr if unsupported.
   virtual std::unique_ptr<Backend> sibling() const { return nullptr; }

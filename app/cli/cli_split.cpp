@@ -15,9 +15,13 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime/dist/activation_route.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist_mpi/mpi_transport.h"
 #include "runtime/engine/engine.h"
+#endif
+#ifdef LAYERLENS_HAVE_NCCL
+#include "runtime/dist_nccl/nccl_channel.h"
 #endif
 
 namespace ll::cli {
@@ -95,6 +99,7 @@ class MpiSplitRun : public SplitRun {
   }
   int serve(rt::Session& s) override {
     printWeights(m_transport.rank(), s.engine().weights());
+    setupRoute(s.engine().backend());
     const FaultHooks f = faultHooks(m_transport.rank());
     rt::dist::ServeHooks hooks;
     hooks.beforeRun = f.beforeRun;
@@ -102,10 +107,12 @@ class MpiSplitRun : public SplitRun {
     return rt::dist::servePipeline(m_transport, &s.engine(), m_opt, hooks);
   }
   void attach(rt::Session& s) override {
+    setupRoute(s.engine().backend());
     m_driver = std::make_unique<rt::dist::PipelineDriver>(m_transport, s.engine(), m_opt);
     rt::dist::PipelineDriver* d = m_driver.get();
     // On stderr: stdout stays what one process prints.
     printPlan(d->stages());
+    printRoute();
     printWeights(0, s.engine().weights());
     s.engine().setPipeline([d](const std::vector<int32_t>& ids, const std::vector<int32_t>& pos,
                                const rt::Interventions& iv, const rt::CaptureOptions& capture,
@@ -128,6 +135,7 @@ class MpiSplitRun : public SplitRun {
     hooks.afterLayer = f.afterLayer;
     hooks.openEngine = open;
     hooks.maxSessions = maxSessions;
+    setupServeRoute();
     return rt::dist::servePipeline(m_transport, nullptr, m_opt, hooks);
   }
 
@@ -145,7 +153,10 @@ class MpiSplitRun : public SplitRun {
         pipe->breakWith(e.what());
         throw;
       }
-      if (!m_planShown) printPlan(d->stages());
+      if (!m_planShown) {
+        printPlan(d->stages());
+        printRoute();
+      }
       m_planShown = true;
       if (stages) *stages = d->stages();
     }
@@ -204,6 +215,33 @@ class MpiSplitRun : public SplitRun {
   }
 
  private:
+  // run / generate: agrees with the other ranks on how the residual travels between stages
+  // (LAYERLENS_PIPELINE_TRANSPORT, the stage's backend) and joins the NCCL communicator when
+  // that is the route. Throws, saying why, when NCCL is asked for and cannot be.
+  void setupRoute(kern::Backend& stage) {
+    const auto req = rt::dist::parseRouteRequest(std::getenv("LAYERLENS_PIPELINE_TRANSPORT"));
+    const bool cudaStage = stage.nativeStream() != nullptr;
+    const rt::dist::ActivationRoute mine =
+        rt::dist::chooseRoute(req, kNcclBuilt, cudaStage, stage.name());
+    m_route = rt::dist::agreeOnRoute(m_transport, mine, m_opt.timeoutS);
+#ifdef LAYERLENS_HAVE_NCCL
+    if (m_route == rt::dist::ActivationRoute::Nccl) {
+      m_payload = rt::dist::makeNcclChannel(m_transport, stage, m_opt.timeoutS);
+      m_opt.payload = m_payload.get();
+    }
+#endif
+  }
+  // serve: its sessions' activations go over MPI (chooseServeRoute). The computing ranks check
+  // when they start, so a refused LAYERLENS_PIPELINE_TRANSPORT ends the job before any client.
+  void setupServeRoute() {
+    m_route = rt::dist::chooseServeRoute(
+        rt::dist::parseRouteRequest(std::getenv("LAYERLENS_PIPELINE_TRANSPORT")));
+  }
+  void printRoute() const {
+    std::fprintf(stderr, "layerlens-cli: activations between stages: %s\n",
+                 rt::dist::routeText(m_route).c_str());
+  }
+
   static void printPlan(const std::vector<rt::dist::StageRange>& stages) {
     std::string plan;
     for (const auto& st : stages)
@@ -224,8 +262,15 @@ class MpiSplitRun : public SplitRun {
                  double(w.boundBytes()) / double(1 << 20));
   }
 
+#ifdef LAYERLENS_HAVE_NCCL
+  static constexpr bool kNcclBuilt = true;
+#else
+  static constexpr bool kNcclBuilt = false;
+#endif
   rt::dist::MpiTransport m_transport;
   rt::dist::PipelineOptions m_opt;
+  rt::dist::ActivationRoute m_route = rt::dist::ActivationRoute::Mpi;
+  std::unique_ptr<rt::dist::PayloadChannel> m_payload;  // the NCCL route's (m_opt.payload)
   std::unique_ptr<rt::dist::PipelineDriver> m_driver;
   std::shared_ptr<SharedPipe> m_pipe = std::make_shared<SharedPipe>();
   bool m_planShown = false;

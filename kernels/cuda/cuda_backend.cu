@@ -89,6 +89,8 @@ class CudaBackend : public Backend {
 
   std::string name() const override { return "cuda"; }
   std::string deviceDescription() const override { return m_desc; }
+  int deviceOrdinal() const override { return m_device; }
+  void* nativeStream() const override { return m_stream; }
 
   void* alloc(size_t bytes) override {
     if (bytes == 0) return nullptr;

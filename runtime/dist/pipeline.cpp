@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "runtime/dist/host_channel.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/pipeline_commands.h"
 #include "runtime/dist/pipeline_watch.h"
+#include "runtime/dist/stage_links.h"
 
 namespace ll::rt::dist {
 
@@ -150,24 +152,30 @@ std::shared_ptr<const Trace> PipelineDriver::run(const std::vector<int32_t>& ids
   m_stageTrace.reset();  // lets the engine build the new trace in the old one's buffers
   // ... unless the pass may be cancelled: a cancelled pass returns to the previous trace.
   const Engine::KeptTrace before = pass.watched ? m_engine.keptTrace() : Engine::KeptTrace{};
-  std::vector<float> out;
+  // The engine sends the residual from its own buffer; a failed pass sends a failed header.
+  HostPayloadChannel hostPayload(m_t);
+  OutboundActivations out(m_t, m_opt.payload ? *m_opt.payload : hostPayload, &m_engine.backend(), 1,
+                          req.running > 1, uint32_t(m_engine.spec().nEmbd), m_opt.timeoutS,
+                          "the residual after " + layersText(m_stages[0]));
   std::string ownError;
   bool cancelledHere = false;
   try {
-    EngineProgress own;
-    if (progress) own = [&](int done, int) { return progress(done, stop); };
-    m_stageTrace =
-        m_engine.runStage(ids, positions, iv, capture, {req.reuse, nullptr, &out, publish}, own);
-  } catch (const Cancelled&) {
-    cancelledHere = true;
-    out.clear();
-  } catch (const std::exception& e) {
-    ownError = e.what();
-    out.clear();  // an empty message tells the next rank this pass failed upstream
+    try {
+      EngineProgress own;
+      if (progress) own = [&](int done, int) { return progress(done, stop); };
+      m_stageTrace = m_engine.runStage(ids, positions, iv, capture,
+                                       {req.reuse, nullptr, N > 1 ? &out : nullptr, publish}, own);
+    } catch (const TransportError&) {
+      throw;
+    } catch (const Cancelled&) {
+      cancelledHere = true;  // the later ranks stop as failed upstream (finish's header)
+    } catch (const std::exception& e) {
+      ownError = e.what();
+    }
+    out.finish();
+  } catch (const TransportError& e) {
+    throw TransportError(rankText(1) + e.what());
   }
-  if (req.running > 1)
-    sendTo(1, kTagActivations, out.data(), out.size() * sizeof(float),
-           "the residual after " + layersText(m_stages[0]));
   const StatusWait sw = awaitStatus(
       m_t, {m_session, req.pass}, cancelledHere ? EngineProgress{} : progress,
       std::min(m_stages[0].last, stop), stop, m_opt.timeoutS, [this](int r) { return rankText(r); },

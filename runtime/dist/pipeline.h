@@ -33,17 +33,26 @@ namespace ll::rt::dist {
 
 // Message tags. A cancel has its own tag so it overtakes the queued work; progress (a rank's
 // layers done) likewise, so rank 0 reads it while it waits for the status replies.
+// kTagActivations carries a hop's header (stage_links.h), kTagPayload its floats when they go
+// through host memory, kTagSetup the job's activation route and NCCL id.
 enum Tag : int {
   kTagCommand = 1,
   kTagActivations = 2,
   kTagReply = 3,
   kTagData = 4,
   kTagCancel = 5,
-  kTagProgress = 6
+  kTagProgress = 6,
+  kTagPayload = 7,
+  kTagSetup = 8
 };
+
+class PayloadChannel;
 
 struct PipelineOptions {
   double timeoutS = 60.0;  // longest wait for any other rank's message during a pass or fetch
+  // How the residual's floats travel (the same on every rank); null: host memory over the
+  // Transport.
+  PayloadChannel* payload = nullptr;
 };
 
 // Session 0 is the engine given to servePipeline (one command's pipeline: `run`, `generate`);

@@ -5,11 +5,14 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 
+#include "runtime/dist/host_channel.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/pipeline_commands.h"
 #include "runtime/dist/pipeline_stage.h"
 #include "runtime/dist/pipeline_watch.h"
+#include "runtime/dist/stage_links.h"
 
 namespace ll::rt::dist {
 
@@ -27,17 +30,20 @@ struct LastRun {
 };
 
 // One run command on rank `rank`: the input residual from the previous rank, the stage's pass,
-// its output to the next rank (an empty message when this pass failed), the status to rank 0.
-// st: the session's stage (null: unknown session; the chain still passes an empty message on).
+// its output to the next rank (a failed header when this pass failed), the status to rank 0.
+// st: the session's stage (null: unknown session; the chain still passes a failed header on).
 // A watched pass reports each layer to rank 0 and stops between layers when rank 0 cancels it.
 void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks, SessionId id,
               Stage* st, const std::string& unknown, WireReader& rd, LastRun& last) {
   const int rank = t.rank(), N = t.size();
   const bool lastStage = rank == N - 1;
-  std::vector<float> out;
   std::string error;
   const std::string prev = "rank " + std::to_string(rank - 1);
-  bool sendOn = !lastStage;  // unless an early exit leaves the next rank out
+  HostPayloadChannel hostPayload(t);
+  PayloadChannel& payload = opt.payload ? *opt.payload : hostPayload;
+  kern::Backend* backend = st ? &st->engine->backend() : nullptr;
+  InboundActivations in(t, payload, backend, rank - 1, opt.timeoutS, "the residual from " + prev);
+  std::optional<OutboundActivations> out;
   try {
     const PassHeader pass = readPass(rd);
     last.req = readRequest(rd);
@@ -47,11 +53,13 @@ void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks,
                                " running ranks of " + std::to_string(N));
     // Ranks past the early exit's stop layer get no residual and send none.
     const bool hasInput = rank < req.running;
-    sendOn = rank + 1 < req.running;
+    if (!lastStage)
+      out.emplace(t, payload, backend, rank + 1, rank + 1 < req.running,
+                  st ? uint32_t(st->engine->spec().nEmbd) : 0, opt.timeoutS,
+                  "the residual after this rank's layers");
     if (!st) {
-      // The upstream rank's message still comes (it knows nothing of this rank's sessions).
-      if (hasInput)
-        t.recv(rank - 1, kTagActivations, kMaxData, opt.timeoutS, "the residual from " + prev);
+      // The upstream rank's header (and payload) still come (it knows nothing of our sessions).
+      if (hasInput) in.expect(uint32_t(req.ids.size() - size_t(std::max(0, req.reuse))), 0);
       throw std::runtime_error(unknown);
     }
     Engine& engine = *st->engine;
@@ -59,20 +67,9 @@ void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks,
     // Held over a watched pass, so a cancel can return to it (Engine::cancelStage).
     last.before = pass.watched ? engine.keptTrace() : Engine::KeptTrace{};
     last.stage = st;
-    std::vector<float> input;
-    if (hasInput) {
-      const size_t expected = (req.ids.size() - size_t(std::max(0, req.reuse))) *
-                              size_t(engine.spec().nEmbd) * sizeof(float);
-      const std::vector<char> in =
-          t.recv(rank - 1, kTagActivations, expected, opt.timeoutS,
-                 "the residual after " + layersText(stages[size_t(rank - 1)]) + " from " + prev);
-      if (in.empty()) throw std::runtime_error(prev + " failed before its output");
-      if (in.size() != expected)
-        throw std::runtime_error(prev + " sent " + std::to_string(in.size()) +
-                                 " bytes of residual, expected " + std::to_string(expected));
-      input.resize(in.size() / sizeof(float));
-      std::memcpy(input.data(), in.data(), in.size());
-    }
+    if (hasInput)
+      in.expect(uint32_t(req.ids.size() - size_t(std::max(0, req.reuse))),
+                uint32_t(engine.spec().nEmbd));
     // The plan and the request must agree on who runs (the engine computes the same stop).
     if (hasInput != (stages[size_t(rank)].first < engine.stopLayer(req.capture)))
       throw std::runtime_error("run request: rank 0's early exit does not match this rank's plan");
@@ -90,16 +87,18 @@ void serveRun(Transport& t, const PipelineOptions& opt, const ServeHooks& hooks,
     // one's buffers only when nothing keeps that one (rank 0 releases a pass it fetched eagerly
     // before the next run), so a kept pass is never overwritten.
     st->kept.keep(req.pass, engine.runStage(req.ids, req.positions, req.interventions, req.capture,
-                                            {req.reuse, hasInput ? input.data() : nullptr,
-                                             lastStage ? nullptr : &out, req.publish},
+                                            {req.reuse, hasInput ? &in : nullptr,
+                                             out ? &*out : nullptr, req.publish},
                                             progress));
   } catch (const std::exception& e) {
     error = e.what();
-    out.clear();
   }
-  if (sendOn)
-    t.send(rank + 1, kTagActivations, out.data(), out.size() * sizeof(float), opt.timeoutS,
-           "the residual after this rank's layers");
+  try {
+    in.drain();  // an ok header's payload this pass did not take
+  } catch (const std::exception& e) {
+    if (error.empty()) error = e.what();
+  }
+  if (out) out->finish();
   const std::vector<char> s = status(error.empty(), error);
   t.send(0, kTagReply, s.data(), s.size(), opt.timeoutS, "the status of a pass");
 }

@@ -1,6 +1,6 @@
 // The message layer between pipeline ranks: point-to-point byte messages with a deadline. The MPI
-// implementation is mpi_transport.h (built when Open MPI is found); a device-buffer transport
-// (NCCL) would implement the same calls for the activations.
+// implementation is mpi_transport.h (built when Open MPI is found). The residual's floats may take
+// another route (payload_channel.h: NCCL between GPU stages); its control messages stay here.
 #pragma once
 
 #include <cstddef>

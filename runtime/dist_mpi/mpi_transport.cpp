@@ -3,40 +3,13 @@
 
 #include <mpi.h>
 
-#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
+
+#include "runtime/dist/poll.h"
 
 namespace ll::rt::dist {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Polls done() until it returns true or timeoutS passes (<= 0: forever). The sleep between polls
-// grows from 20 us to 250 us: a pass's messages arrive within microseconds of each other, an idle
-// rank costs almost nothing.
-template <class F>
-bool pollUntil(double timeoutS, F done) {
-  const auto start = Clock::now();
-  auto nap = std::chrono::microseconds(20);
-  for (;;) {
-    if (done()) return true;
-    if (timeoutS > 0 && std::chrono::duration<double>(Clock::now() - start).count() > timeoutS)
-      return false;
-    std::this_thread::sleep_for(nap);
-    nap = std::min(nap * 2, std::chrono::microseconds(250));
-  }
-}
-
-std::string seconds(double s) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g s", s);
-  return b;
-}
-
-}  // namespace
 
 MpiTransport::MpiTransport(int* argc, char*** argv) {
   int inited = 0;
@@ -68,7 +41,7 @@ void MpiTransport::send(int to, int tag, const void* data, size_t bytes, double 
   });
   if (!done)
     throw TransportError("rank " + std::to_string(to) + " did not take " + what + " within " +
-                         seconds(timeoutS) + " (it died or hangs)");
+                         secondsText(timeoutS) + " (it died or hangs)");
 }
 
 std::vector<char> MpiTransport::recv(int from, int tag, size_t maxBytes, double timeoutS,
@@ -81,7 +54,7 @@ std::vector<char> MpiTransport::recv(int from, int tag, size_t maxBytes, double 
   });
   if (!arrived)
     throw TransportError("nothing from rank " + std::to_string(from) + " within " +
-                         seconds(timeoutS) + " (" + what + "; it died or hangs)");
+                         secondsText(timeoutS) + " (" + what + "; it died or hangs)");
   int count = 0;
   MPI_Get_count(&st, MPI_BYTE, &count);
   if (count < 0 || size_t(count) > maxBytes)

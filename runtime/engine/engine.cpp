@@ -462,8 +462,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
     if (progress && !progress(l + 1 - m_first, nRun - m_first)) throw Cancelled();
   }
   if (m_last < stop) {  // the residual leaving this stage, for the next one
-    io->output->resize(size_t(ps.n) * d);
-    m_backend.download(io->output->data(), ps.x, io->output->size() * sizeof(float));
+    io->output->sendFrom(ps.x, size_t(ps.n) * d);
   } else if (!early) {
     finishPass(ps);  // the last stage (or the whole model)
   }

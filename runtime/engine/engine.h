@@ -38,6 +38,7 @@
 #include "kernels/backend.h"
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
+#include "runtime/engine/activation_link.h"
 #include "runtime/engine/model_weights.h"
 #include "runtime/model/model.h"
 
@@ -80,14 +81,16 @@ class Engine {
   void setPipeline(PipelineRun run) { m_pipeline = std::move(run); }
 
   // One pipeline stage's pass: `reuse` leading rows are taken from the cache (the pipeline's
-  // single decision, at most plannedReuse()); `input` is the residual entering firstLayer() for
-  // rows [reuse, T) (host, [T - reuse, nEmbd]; ignored by the first stage); a stage that is not
-  // the last writes the residual leaving its last layer to `output` (same shape). publish: as
-  // run()'s (false: generation's passes keep the trace kept for reuse, as in one process).
+  // single decision, at most plannedReuse()); `input` fills the residual entering firstLayer()
+  // for rows [reuse, T) ([T - reuse, nEmbd], straight into the pass's backend buffer; not asked
+  // of the first stage); a stage that is not the last hands the residual leaving its last layer
+  // (same shape, in backend memory) to `output`, called only when a later stage runs (an early
+  // exit may stop here). publish: as run()'s (false: generation's passes keep the trace kept for
+  // reuse, as in one process).
   struct StageIO {
     int reuse = 0;
-    const float* input = nullptr;
-    std::vector<float>* output = nullptr;
+    ActivationLink* input = nullptr;
+    ActivationLink* output = nullptr;
     bool publish = true;
   };
   std::shared_ptr<const Trace> runStage(const std::vector<int32_t>& ids,

@@ -50,10 +50,10 @@ struct Engine::Pass {
   const std::vector<int32_t>* positions = nullptr;
   const Interventions* iv = nullptr;
   CaptureOptions cap;
-  int p = 0, T = 0, n = 0;       // rows [p, T) are computed; n = T - p
-  int nRun = 0;                  // layers [first, nRun) run (early exit, pipeline stage)
-  int first = 0;                 // first layer run (a pipeline stage's)
-  const float* input = nullptr;  // host residual entering `first` (first > 0)
+  int p = 0, T = 0, n = 0;          // rows [p, T) are computed; n = T - p
+  int nRun = 0;                     // layers [first, nRun) run (early exit, pipeline stage)
+  int first = 0;                    // first layer run (a pipeline stage's)
+  ActivationLink* input = nullptr;  // the residual entering `first` (first > 0)
   Trace* tr = nullptr;
   const Trace* old = nullptr;
   // The new trace took over old's buffers: old's Q/K rows [p, old->nTokens) are read from tr's

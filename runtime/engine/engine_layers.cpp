@@ -73,7 +73,7 @@ void Engine::preparePass(Pass& ps) {
 
   if (ps.first >= ps.nRun) return;  // a stage an early exit leaves out: nothing runs
   if (ps.first > 0) {  // a later pipeline stage starts from the previous stage's residual
-    m_backend.upload(ps.x, ps.input, size_t(n) * d * sizeof(float));
+    ps.input->recvInto(ps.x, size_t(n) * d);
     if (ps.cap.enabled) {
       oldColSums(ps.first, ps);  // before the capture overwrites the old input rows (in place)
       captureRows(ps.tr->layers[ps.first - 1].resid, size_t(ps.p) * d, ps.x, size_t(n) * d);

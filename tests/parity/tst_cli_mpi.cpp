@@ -117,6 +117,8 @@ void compareGenerate(const std::string& model, int np, const std::string& extra)
   QVERIFY2(c2 == 0, many + e2);
   const std::string plan = "layers split over " + std::to_string(np) + " ranks";
   QVERIFY2(e2.find(plan) != std::string::npos, e2);
+  // On CPU stages the residual goes through host memory over MPI, and says so.
+  QVERIFY2(e2.find("activations between stages: mpi (host memory)") != std::string::npos, e2);
   QVERIFY2(one.size() > 40, one);  // the prompt and 24 tokens
   QVERIFY2(one == many, model + " -np " + std::to_string(np) + " " + extra + "\none process:\n" +
                             one + "\nsplit:\n" + many);
@@ -202,6 +204,31 @@ LL_TEST(killedRankEndsTheJob) {
   QVERIFY2(code != 0 && code != 124, out);
   QVERIFY2(out.find("rank 2") != std::string::npos, out);
   QVERIFY2(s < 60, "took " + std::to_string(s) + " s");
+}
+
+// LAYERLENS_PIPELINE_TRANSPORT: nccl on CPU stages (or a build without NCCL) is a clear error on
+// every rank, never a silent fallback; a bad value too; mpi runs.
+LL_TEST(activationTransportSelection) {
+  LL_REQUIRE_SHARED();
+  const fs::path m = lltest::sharedDir() / "models" / "stories260K.gguf";
+  const std::string args = "run " + m.string() + " --text 'Once upon a time' --threads 1";
+  int code = -1;
+  std::string out = runMpi(2, args, &code, "LAYERLENS_PIPELINE_TRANSPORT=nccl ");
+  if (out.find("built without MPI") != std::string::npos)
+    throw lltest::Skip{"no MPI in this build"};
+  QVERIFY2(code != 0 && code != 124, out);
+  QVERIFY2(out.find("error: LAYERLENS_PIPELINE_TRANSPORT=nccl: ") != std::string::npos, out);
+  QVERIFY2(out.find("built without NCCL") != std::string::npos ||
+               out.find("stage runs on the cpu") != std::string::npos,
+           out);
+  out = runMpi(2, args, &code, "LAYERLENS_PIPELINE_TRANSPORT=infiniband ");
+  QVERIFY2(code != 0 && code != 124, out);
+  QVERIFY2(
+      out.find("LAYERLENS_PIPELINE_TRANSPORT must be 'mpi', 'nccl' or 'auto'") != std::string::npos,
+      out);
+  out = runMpi(2, args, &code, "LAYERLENS_PIPELINE_TRANSPORT=mpi ");
+  QVERIFY2(code == 0, out);
+  QVERIFY2(out.find("activations between stages: mpi (host memory)") != std::string::npos, out);
 }
 
 LL_TEST(otherCommandsAreNotSplit) {

@@ -250,14 +250,15 @@ LL_TEST(stageRefusesReuseItCannotHonour) {
   e.setLayerRange(0, 2);
   const std::vector<int32_t> ids = {1, 5, 6, 7};
   std::vector<float> out;
+  HostActivations link(e.backend(), nullptr, &out);
   bool threw = false;
   try {
-    e.runStage(ids, positionsOf(ids), {}, {}, {2, nullptr, &out});
+    e.runStage(ids, positionsOf(ids), {}, {}, {2, nullptr, &link});
   } catch (const std::logic_error&) {
     threw = true;
   }
   QVERIFY(threw);
-  e.runStage(ids, positionsOf(ids), {}, {}, {0, nullptr, &out});
+  e.runStage(ids, positionsOf(ids), {}, {}, {0, nullptr, &link});
   QCOMPARE(out.size(), size_t(4 * model->spec.nEmbd));
   QCOMPARE(e.plannedReuse(ids, positionsOf(ids), {}, {}), 3);
 }
