@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "parity_common.h"
+#include "pipeline_compare.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/dist/wire.h"
 #include "runtime/engine/engine.h"
@@ -19,44 +20,10 @@ namespace {
 using namespace ll::rt;
 using namespace ll::rt::dist;
 using pipetest::Hub;
+using pipetest::positionsOf;
+using pipetest::same;
+using pipetest::sameTrace;
 using pipetest::ThreadTransport;
-
-void same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
-  QVERIFY2(a.size() == b.size(),
-           what + ": sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size()));
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!(a[i] == b[i]) && !(std::isnan(a[i]) && std::isnan(b[i])))
-      QFAIL(what + ": differs at " + std::to_string(i) + " (" + std::to_string(a[i]) + " vs " +
-            std::to_string(b[i]) + ")");
-}
-
-// got: the pipeline's trace with every layer and the logits fetched.
-void compareExact(const Trace& got, const Trace& want, const std::string& what) {
-  QCOMPARE(got.nTokens, want.nTokens);
-  QVERIFY2(got.reusedRows == want.reusedRows, what + ": reused " + std::to_string(got.reusedRows) +
-                                                  " rows, one process " +
-                                                  std::to_string(want.reusedRows));
-  same(got.logits, want.logits, what + " logits");
-  same(got.embd, want.embd, what + " embd");
-  for (int l = 0; l < want.nLayer; ++l) {
-    const LayerTrace &a = got.layers[size_t(l)], &b = want.layers[size_t(l)];
-    const std::string ls = what + " layer " + std::to_string(l) + " ";
-    same(a.resid, b.resid, ls + "resid");
-    same(a.residMid, b.residMid, ls + "residMid");
-    same(a.k, b.k, ls + "k");
-    same(got.queries(l, 0, got.nTokens), want.queries(l, 0, want.nTokens), ls + "queries");
-    same(a.entropy, b.entropy, ls + "entropy");
-    same(a.lastRow, b.lastRow, ls + "lastRow");
-    same(a.colSum, b.colSum, ls + "colSum");
-    same(a.routerProbs, b.routerProbs, ls + "router probs");
-  }
-}
-
-std::vector<int32_t> positionsOf(const std::vector<int32_t>& ids) {
-  std::vector<int32_t> p(ids.size());
-  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int32_t>(i);
-  return p;
-}
 
 // Ranks 1..N-1 as threads serving a driver on rank 0, and one process beside them. A rank's
 // afterLayer hook holds it after the layer the test cancels at until rank 0's cancel is queued,
@@ -125,7 +92,7 @@ void runBoth(SplitRig& sp, const Step& s, bool watched, const std::string& what,
                           watched ? sp.progress() : EngineProgress{});
   sp.driver->fetchAll();
   auto w = sp.whole.engine().run(s.ids, positionsOf(s.ids), s.iv, cap);
-  compareExact(*g, *w, what);
+  sameTrace(nullptr, *g, *w, what);
   *got = g;
   *want = w;
 }

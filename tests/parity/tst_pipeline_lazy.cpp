@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "parity_common.h"
+#include "pipeline_compare.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/engine/engine.h"
 #include "thread_transport.h"
@@ -16,43 +17,10 @@ namespace {
 using namespace ll::rt;
 using namespace ll::rt::dist;
 using pipetest::Hub;
+using pipetest::positionsOf;
+using pipetest::same;
+using pipetest::sameTrace;
 using pipetest::ThreadTransport;
-
-std::vector<int32_t> positionsOf(const std::vector<int32_t>& ids) {
-  std::vector<int32_t> p(ids.size());
-  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int32_t>(i);
-  return p;
-}
-
-void same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
-  QVERIFY2(a.size() == b.size(),
-           what + ": sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size()));
-  QVERIFY2(std::equal(a.begin(), a.end(), b.begin()), what + " differs");
-}
-
-// Every array of a lazy trace against one engine's.
-void sameTrace(Session& maps, const Trace& got, const Trace& want, const std::string& what) {
-  QCOMPARE(got.reusedRows, want.reusedRows);
-  same(got.logits, want.logits, what + " logits");
-  same(got.embd, want.embd, what + " embd");
-  same(got.finalNormRows(0, got.nTokens), want.finalNormRows(0, want.nTokens), what + " norm");
-  for (int l = 0; l < want.nLayer; ++l) {
-    const LayerTrace &a = got.layers[size_t(l)], &b = want.layers[size_t(l)];
-    const std::string ls = what + " layer " + std::to_string(l) + " ";
-    same(a.resid, b.resid, ls + "resid");
-    same(a.residMid, b.residMid, ls + "residMid");
-    same(a.k, b.k, ls + "k");
-    same(a.qTail, b.qTail, ls + "qTail");
-    same(got.queries(l, 0, got.nTokens), want.queries(l, 0, want.nTokens), ls + "queries");
-    same(a.entropy, b.entropy, ls + "entropy");
-    same(a.lastRow, b.lastRow, ls + "lastRow");
-    same(a.colSum, b.colSum, ls + "colSum");
-    same(a.routerProbs, b.routerProbs, ls + "router probs");
-    same(a.expertWeights, b.expertWeights, ls + "expert weights");
-    QVERIFY2(a.experts == b.experts, ls + "experts");
-    same(maps.attentionMap(got, l, -1), maps.attentionMap(want, l, -1), ls + "attention map");
-  }
-}
 
 // A transport that loses every reply from one rank once `dead` is set (a rank that hangs: its
 // messages never come); everything else goes through.
@@ -181,7 +149,7 @@ LL_TEST(lazyPassHoldsOnlyRankZerosLayers) {
     QCOMPARE(stats.bytes, uint64_t(L.k.bytes() + 9));
     QVERIFY(!L.resid.hostReady() && !tr->layers[size_t(l - 1)].k.hostReady());
     same(L.k, want->layers[size_t(l)].k, "k");
-    sameTrace(whole, *tr, *want, file);
+    sameTrace(&whole, *tr, *want, file);
   }
 }
 
@@ -200,13 +168,13 @@ LL_TEST(olderTraceReadAfterNewerPasses) {
     for (int step = 0; step < 4; ++step) {
       got.push_back(rig.run(ids));
       want.push_back(whole.engine().run(ids, positionsOf(ids), {}, {}));
-      if (step == 1) sameTrace(whole, *got.back(), *want.back(), "read at once");
+      if (step == 1) sameTrace(&whole, *got.back(), *want.back(), "read at once");
       ids.push_back(static_cast<int32_t>(60 + step));  // prefix reuse on every stage
       ids[3] = static_cast<int32_t>(70 + step);        // and an edit
     }
     QVERIFY(got[3]->reusedRows > 0);
     for (size_t i = 0; i < got.size(); ++i)
-      sameTrace(whole, *got[i], *want[i], std::string(file) + " pass " + std::to_string(i));
+      sameTrace(&whole, *got[i], *want[i], std::string(file) + " pass " + std::to_string(i));
     QVERIFY(rig.driver->fetchStats().commands > 0);
   }
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "parity_common.h"
+#include "pipeline_compare.h"
 #include "runtime/analysis/run_helpers.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/engine/engine.h"
@@ -18,16 +19,11 @@ namespace {
 using namespace ll::rt;
 using namespace ll::rt::dist;
 using pipetest::Hub;
+using pipetest::positionsOf;
 using pipetest::ThreadTransport;
 
 std::shared_ptr<const Model> fixture(const std::string& file) {
   return std::shared_ptr<const Model>(loadModel(lltest::sharedDir() / "models" / file));
-}
-
-std::vector<int32_t> positionsOf(const std::vector<int32_t>& ids) {
-  std::vector<int32_t> p(ids.size());
-  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int32_t>(i);
-  return p;
 }
 
 // nRanks pipeline ranks as threads, each with a Session on the model; every pass on rank 0's

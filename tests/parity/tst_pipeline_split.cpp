@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "parity_common.h"
+#include "pipeline_compare.h"
 #include "runtime/dist/pipeline.h"
 #include "runtime/engine/engine.h"
 #include "thread_transport.h"
@@ -17,48 +18,10 @@ namespace {
 using namespace ll::rt;
 using namespace ll::rt::dist;
 using pipetest::Hub;
+using pipetest::positionsOf;
+using pipetest::same;
+using pipetest::sameTrace;
 using pipetest::ThreadTransport;
-
-void same(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
-  QVERIFY2(a.size() == b.size(),
-           what + ": sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size()));
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!(a[i] == b[i]) && !(std::isnan(a[i]) && std::isnan(b[i])))
-      QFAIL(what + ": differs at " + std::to_string(i) + " (" + std::to_string(a[i]) + " vs " +
-            std::to_string(b[i]) + ")");
-}
-
-// got: the pipeline's trace with every layer and the logits fetched.
-void compareExact(Session& maps, const Trace& got, const Trace& want, const std::string& what) {
-  QCOMPARE(got.nTokens, want.nTokens);
-  QCOMPARE(got.reusedRows, want.reusedRows);
-  same(got.logits, want.logits, what + " logits");
-  same(got.embd, want.embd, what + " embd");
-  same(got.finalNormRows(0, got.nTokens), want.finalNormRows(0, want.nTokens),
-       what + " final norm");
-  for (int l = 0; l < want.nLayer; ++l) {
-    const LayerTrace &a = got.layers[size_t(l)], &b = want.layers[size_t(l)];
-    const std::string ls = what + " layer " + std::to_string(l) + " ";
-    same(a.resid, b.resid, ls + "resid");
-    same(a.residMid, b.residMid, ls + "residMid");
-    same(a.k, b.k, ls + "k");
-    same(got.queries(l, 0, got.nTokens), want.queries(l, 0, want.nTokens), ls + "queries");
-    same(a.entropy, b.entropy, ls + "entropy");
-    same(a.lastRow, b.lastRow, ls + "lastRow");
-    same(a.colSum, b.colSum, ls + "colSum");
-    same(a.routerLogits, b.routerLogits, ls + "router logits");
-    same(a.routerProbs, b.routerProbs, ls + "router probs");
-    same(a.expertWeights, b.expertWeights, ls + "expert weights");
-    QVERIFY2(a.experts == b.experts, ls + "experts");
-    same(maps.attentionMap(got, l, -1), maps.attentionMap(want, l, -1), ls + "attention map");
-  }
-}
-
-std::vector<int32_t> positionsOf(const std::vector<int32_t>& ids) {
-  std::vector<int32_t> p(ids.size());
-  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int32_t>(i);
-  return p;
-}
 
 // A request sequence for one model: interventions of every kind, then prompt edits.
 std::vector<std::pair<std::vector<int32_t>, RunRequest>> scenario(const ModelSpec& s) {
@@ -138,7 +101,7 @@ void splitEqualsWhole(const std::string& modelFile, int nRanks, bool deviceCaptu
       for (int l = 0; l < model->spec.nLayer; ++l) driver.fetchLayer(l);
       auto want = whole.engine().run(ids, positionsOf(ids), req.interventions, req.capture);
       reused += got->reusedRows;
-      compareExact(*ranks[0], *got, *want, what);
+      sameTrace(ranks[0].get(), *got, *want, what);
     }
     QVERIFY2(reused > 20, "prefix reuse did not happen");  // the edits kept long prefixes
   }  // the driver's destructor stops the workers
@@ -199,7 +162,8 @@ void earlyExitEqualsWhole(const std::string& modelFile, int nRanks) {
     auto got = driver.run(x, positionsOf(x), {}, cap, {}, publish);
     driver.fetchAll();
     auto want = whole.engine().run(x, positionsOf(x), {}, cap, {}, publish);
-    compareExact(*ranks[0], *got, *want, modelFile + " -np " + std::to_string(nRanks) + " " + what);
+    sameTrace(ranks[0].get(), *got, *want,
+              modelFile + " -np " + std::to_string(nRanks) + " " + what);
   };
   const int L = model->spec.nLayer;
   step(ids, -1, true, "first run");
