@@ -8,12 +8,23 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "fixture_writer.h"
 
 namespace bench {
+
+// "a,b,,c" -> {"a", "b", "c"} (a comma-separated option's items, empty ones dropped).
+inline std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
 
 struct Args {
   int threads = 2, tokens = 512, layers = 22;

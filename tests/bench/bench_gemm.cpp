@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
 #include "kernels/cpu/cpu_matmul.h"
 #include "kernels/cpu/cpu_panel_gemm.h"
 #include "kernels/cpu/cpu_sgemm.h"
@@ -265,14 +266,6 @@ double checkResult(int n, const Shape& s, const float* x, const float* w, const 
   return worst;
 }
 
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 struct Result {
   std::string column;  // "lib mode"
   int shape, n, threads;
@@ -304,11 +297,12 @@ int main(int argc, char** argv) {
       panelRows = std::atoi(v.c_str());
   }
   std::vector<int> threadCounts, ns;
-  for (auto& t : splitList(threadsArg)) threadCounts.push_back(std::max(1, std::atoi(t.c_str())));
-  for (auto& t : splitList(nsArg)) ns.push_back(std::max(1, std::atoi(t.c_str())));
+  for (auto& t : bench::splitList(threadsArg))
+    threadCounts.push_back(std::max(1, std::atoi(t.c_str())));
+  for (auto& t : bench::splitList(nsArg)) ns.push_back(std::max(1, std::atoi(t.c_str())));
 
   std::vector<Library> libs;
-  for (const std::string& name : splitList(libsArg)) {
+  for (const std::string& name : bench::splitList(libsArg)) {
     Library lib;
     bool ok = true;
     if (name == "eigen")
@@ -355,7 +349,7 @@ int main(int argc, char** argv) {
       const Shape s = kShapes[si];
       for (int n : ns) {
         for (const Library& lib : libs) {
-          for (const std::string& modeName : splitList(modesArg)) {
+          for (const std::string& modeName : bench::splitList(modesArg)) {
             const char* mode = modeName.c_str();
             const bool panels = modeName == "panels";
             if (!panels && threads > 1 && !lib.threaded && !lib.engine) continue;

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "kernels/cpu/cpu_matmul.h"
 #include "kernels/cpu/cpu_panel_gemm.h"
 #include "kernels/cpu/scratch.h"
@@ -74,14 +75,6 @@ __attribute__((target("avx512f"), noinline)) double peakGflops() {
 struct Shape {
   int64_t rows, cols;  // weight [rows, cols]
 };
-
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 struct Best {
   double peak = 0, gflops = 0;  // the highest of each over the rounds
@@ -146,18 +139,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<Shape> shapes;
-  for (const std::string& s : splitList(shapesArg)) {
+  for (const std::string& s : bench::splitList(shapesArg)) {
     const size_t x = s.find('x');
     if (x != std::string::npos)
       shapes.push_back({std::atoll(s.substr(0, x).c_str()), std::atoll(s.substr(x + 1).c_str())});
   }
   std::vector<QType> types;
-  for (const std::string& t : splitList(typesArg)) {
+  for (const std::string& t : bench::splitList(typesArg)) {
     if (t == "F32") types.push_back(QType::F32);
     if (t == "F16") types.push_back(QType::F16);
     if (t == "Q8_0") types.push_back(QType::Q8_0);
   }
-  const std::vector<std::string> parts = splitList(partsArg);
+  const std::vector<std::string> parts = bench::splitList(partsArg);
   auto wants = [&](const char* p) {
     return std::find(parts.begin(), parts.end(), p) != parts.end();
   };
