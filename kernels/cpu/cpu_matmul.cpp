@@ -60,10 +60,14 @@ int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
 }
 
 // From this many activation rows an AVX-512 CPU computes products with the panel GEMM
-// (cpu_panel_gemm.h); fewer rows take Eigen or the fused GEMV, where packing each weight panel
-// would cost more than the product. The choice depends on n only, so a row's value is the same
-// in every call of kPanelGemmMinRows rows or more.
-constexpr int kPanelGemmMinRows = 32;
+// (cpu_panel_gemm.h), whose value for a row is the same in every call of kPanelGemmMinRows rows or
+// more: the rows a keystroke recomputes with prefix reuse, or a trace recomputes for a view, then
+// have the bits the prefill gave them. One row (generation) takes the fused GEMV or Eigen, where
+// packing each weight panel would cost more than the product (Q8_0 decode 5.3 against 8.8 tok/s).
+// Two rows and more cost less on the panel GEMM than dequantizing panels for Eigen, which repacks
+// them: a 2-row keystroke on the 1.1B Q8_0 model in 0.17-0.26 s against 0.35-0.45 s
+// (tests/bench/RESULTS.md).
+constexpr int kPanelGemmMinRows = 2;
 
 bool usePanelGemm(int n) {
   return n >= kPanelGemmMinRows && panelGemmAvailable();

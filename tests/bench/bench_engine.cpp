@@ -8,10 +8,11 @@
 // Not part of ctest.
 //
 // usage: bench_engine [--threads N] [--tokens T] [--types F16,Q8_0] [--math precise,fast]
-// [--layers L] [--repeat R] [--out DIR] [--llama F16=TOK_S,Q8_0=TOK_S] [--profile full|off]
+// [--layers L] [--repeat R] [--out DIR] [--llama F16=TOK_S,Q8_0=TOK_S] [--profile full|off|update]
 // Times are the best of R runs (the machine may be shared). --profile: after loading and the
 // warm-up, only R prefills with full capture (or capture off, last logits), each timed, then exit:
-// for `perf record` and quick A/B runs. --llama: llama.cpp's rates measured beside this run (the
+// for `perf record` and quick A/B runs; update: one full-capture prefill, then R last-word updates,
+// each timed. --llama: llama.cpp's rates measured beside this run (the
 // summary otherwise divides by issue 19's figures).
 // Peak RSS is measured per model: the high-water mark (VmHWM) is reset before each model by writing
 // "5" to /proc/self/clear_refs, and read after that model's prefill + update + decode sequence.
@@ -223,6 +224,30 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     s.run(off);
     s.setPromptIds(ids);
   }
+  if (profile == "update") {
+    // One full-capture prefill, then R last-word updates (the keystroke below), each timed.
+    s.run(full);
+    samplerA->hold(true);
+    double best = 1e30;
+    for (int k = 0; k < repeat; ++k) {
+      auto edited = ids;
+      edited[tokens - 2] = 1000 + k;
+      edited[tokens - 1] = 2000 + k;
+      s.setPromptIds(edited);
+      const double cpu0 = processCpuSeconds();
+      auto t = Clock::now();
+      auto tr = s.run(full);
+      const double dt = seconds(t), cpu = processCpuSeconds() - cpu0;
+      best = std::min(best, dt);
+      std::printf(
+          "[%s] profile update run %d (%d rows recomputed): %.3f s, CPU %.2f s (%.0f%% of "
+          "%d threads)\n",
+          tag.c_str(), k, tr->nTokens - tr->reusedRows, dt, cpu, 100.0 * cpu / (dt * threads),
+          threads);
+    }
+    samplerA->stop();
+    return {type, math, 0, 0, best};
+  }
   if (!profile.empty()) {
     const ll::rt::RunRequest& r = profile == "off" ? off : full;
     double best = 1e30;
@@ -428,8 +453,8 @@ int main(int argc, char** argv) {
     else if (a == "--profile")
       profile = argv[i + 1];
   }
-  if (!profile.empty() && profile != "full" && profile != "off") {
-    std::fprintf(stderr, "bench_engine: --profile takes full or off\n");
+  if (!profile.empty() && profile != "full" && profile != "off" && profile != "update") {
+    std::fprintf(stderr, "bench_engine: --profile takes full, off or update\n");
     return 2;
   }
   const fs::path shared = lltest::sharedDir();
@@ -470,6 +495,7 @@ int main(int argc, char** argv) {
       // heap, as in a process of its own.
       malloc_trim(0);
     }
-  printSummary(summary, tokens, threads, llamaFig);
+  // --profile update measures no prefill: nothing to set beside llama.cpp.
+  if (profile != "update") printSummary(summary, tokens, threads, llamaFig);
   return 0;
 }

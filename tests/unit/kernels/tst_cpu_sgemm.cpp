@@ -1,7 +1,8 @@
 // The CPU backend's f32 GEMM (kernels/cpu/cpu_sgemm.h) through the build's BLAS library: agrees
 // with a double-precision product on odd shapes and strides, keeps the library single-threaded
 // inside our pool, names the library in the backend's name, and leaves cpuMatmul /
-// cpuMatmulSwiglu bit-identical across thread counts for f32, f16 and Q8_0 weights.
+// cpuMatmulSwiglu bit-identical across thread counts for f32, f16 and Q8_0 weights, and, on the
+// panel GEMM, a short call's rows bit-identical to the same rows of a long one.
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -162,6 +163,43 @@ LL_TEST(identicalAcrossThreadCounts) {
         }
       }
     }
+  }
+}
+
+// Prefix reuse recomputes a few rows (a keystroke: usually 1-3) and a trace recomputes query rows
+// for a view; on an AVX-512 CPU those rows must have the bits the prefill gave them. Every call of
+// 2 rows or more takes the panel GEMM: its rows equal the same rows of a 40-row call, plain and
+// fused with SwiGLU, for f32, f16, Q8_0 and Q4_K weights with more columns than one panel block.
+LL_TEST(shortCallsEqualTheirRowsInALongCall) {
+  if (!panelGemmAvailable()) QSKIP("this CPU has no AVX-512F: the panel GEMM is not used here");
+  const int64_t rows = 300;
+  const int kLong = 40;
+  ThreadPool pool(2);
+  for (const QType type : {QType::F32, QType::F16, QType::Q8_0, QType::Q4_K}) {
+    const int64_t cols = type == QType::F32 ? 300 : type == QType::F16 ? 528 : 2048;
+    const auto vals = randoms(size_t(rows) * cols, 51);
+    std::vector<uint8_t> bytes;
+    const CpuWeight w = makeWeight(type, rows, cols, vals, bytes, 5);
+    const auto x = randoms(size_t(kLong) * cols, 52);
+    const auto gate0 = randoms(size_t(kLong) * rows, 53);
+    std::vector<float> full(size_t(kLong) * rows), fullGate = gate0;
+    cpuMatmul(pool, w, x.data(), full.data(), kLong);
+    cpuMatmulSwiglu(pool, w, x.data(), fullGate.data(), kLong);
+    for (const int n : {2, 3, 5, 8, 13, 31})
+      for (const int off : {0, 7, kLong - n}) {
+        std::vector<float> y(size_t(n) * rows);
+        std::vector<float> gate(gate0.begin() + off * rows, gate0.begin() + (off + n) * rows);
+        cpuMatmul(pool, w, x.data() + size_t(off) * cols, y.data(), n);
+        cpuMatmulSwiglu(pool, w, x.data() + size_t(off) * cols, gate.data(), n);
+        const std::string what = std::string(qtypeName(type)) + ": " + std::to_string(n) +
+                                 " rows from row " + std::to_string(off);
+        QVERIFY2(
+            std::memcmp(y.data(), full.data() + size_t(off) * rows, y.size() * sizeof(float)) == 0,
+            what + ": matmul differs from the same rows in a call of 40");
+        QVERIFY2(std::memcmp(gate.data(), fullGate.data() + size_t(off) * rows,
+                             gate.size() * sizeof(float)) == 0,
+                 what + ": swiglu differs from the same rows in a call of 40");
+      }
   }
 }
 
