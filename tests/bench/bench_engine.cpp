@@ -8,12 +8,13 @@
 // Not part of ctest.
 //
 // usage: bench_engine [--threads N] [--tokens T] [--types F16,Q8_0] [--math precise,fast]
-// [--layers L] [--repeat R] [--out DIR] [--llama F16=TOK_S,Q8_0=TOK_S] [--profile full|off|update]
+// [--layers L] [--repeat R] [--out DIR] [--llama F16=TOK_S,Q8_0=TOK_S]
+// [--profile full|off|update|update-kept]
 // Times are the best of R runs (the machine may be shared). --profile: after loading and the
 // warm-up, only R prefills with full capture (or capture off, last logits), each timed, then exit:
 // for `perf record` and quick A/B runs; update: one full-capture prefill, then R last-word updates,
-// each timed. --llama: llama.cpp's rates measured beside this run (the
-// summary otherwise divides by issue 19's figures).
+// each timed (update-kept: each with the previous trace held, as the GUI holds it). --llama:
+// llama.cpp's rates measured beside this run (the summary otherwise divides by issue 19's figures).
 // Peak RSS is measured per model: the high-water mark (VmHWM) is reset before each model by writing
 // "5" to /proc/self/clear_refs, and read after that model's prefill + update + decode sequence.
 // Two client behaviours are measured: (a) the client drops its trace before the update (CLI,
@@ -224,9 +225,11 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     s.run(off);
     s.setPromptIds(ids);
   }
-  if (profile == "update") {
-    // One full-capture prefill, then R last-word updates (the keystroke below), each timed.
-    s.run(full);
+  if (profile == "update" || profile == "update-kept") {
+    // One full-capture prefill, then R last-word updates (the keystroke below), each timed;
+    // update-kept: the previous trace is held during each update (case (b), the GUI's).
+    std::shared_ptr<const ll::rt::Trace> held = s.run(full);
+    if (profile == "update") held.reset();
     samplerA->hold(true);
     double best = 1e30;
     for (int k = 0; k < repeat; ++k) {
@@ -239,11 +242,12 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
       auto tr = s.run(full);
       const double dt = seconds(t), cpu = processCpuSeconds() - cpu0;
       best = std::min(best, dt);
+      if (profile == "update-kept") held = tr;
       std::printf(
-          "[%s] profile update run %d (%d rows recomputed): %.3f s, CPU %.2f s (%.0f%% of "
+          "[%s] profile %s run %d (%d rows recomputed): %.3f s, CPU %.2f s (%.0f%% of "
           "%d threads)\n",
-          tag.c_str(), k, tr->nTokens - tr->reusedRows, dt, cpu, 100.0 * cpu / (dt * threads),
-          threads);
+          tag.c_str(), profile.c_str(), k, tr->nTokens - tr->reusedRows, dt, cpu,
+          100.0 * cpu / (dt * threads), threads);
     }
     samplerA->stop();
     return {type, math, 0, 0, best};
@@ -453,8 +457,9 @@ int main(int argc, char** argv) {
     else if (a == "--profile")
       profile = argv[i + 1];
   }
-  if (!profile.empty() && profile != "full" && profile != "off" && profile != "update") {
-    std::fprintf(stderr, "bench_engine: --profile takes full, off or update\n");
+  if (!profile.empty() && profile != "full" && profile != "off" && profile != "update" &&
+      profile != "update-kept") {
+    std::fprintf(stderr, "bench_engine: --profile takes full, off, update or update-kept\n");
     return 2;
   }
   const fs::path shared = lltest::sharedDir();
@@ -496,6 +501,6 @@ int main(int argc, char** argv) {
       malloc_trim(0);
     }
   // --profile update measures no prefill: nothing to set beside llama.cpp.
-  if (profile != "update") printSummary(summary, tokens, threads, llamaFig);
+  if (profile.rfind("update", 0) != 0) printSummary(summary, tokens, threads, llamaFig);
   return 0;
 }
