@@ -61,12 +61,13 @@ int64_t quantPanelRows(int64_t rows, int64_t cols, int n) {
 
 // From this many activation rows an AVX-512 CPU computes products with the panel GEMM
 // (cpu_panel_gemm.h), whose value for a row is the same in every call of kPanelGemmMinRows rows or
-// more: the rows a keystroke recomputes with prefix reuse, or a trace recomputes for a view, then
-// have the bits the prefill gave them. One row (generation) takes the fused GEMV or Eigen, where
-// packing each weight panel would cost more than the product (Q8_0 decode 5.3 against 8.8 tok/s).
-// Two rows and more cost less on the panel GEMM than dequantizing panels for Eigen, which repacks
-// them: a 2-row keystroke on the 1.1B Q8_0 model in 0.17-0.26 s against 0.35-0.45 s
-// (tests/bench/RESULTS.md).
+// more: the products of the rows a keystroke recomputes with prefix reuse (two or more), or a
+// trace recomputes for a view, then have the bits the prefill gave them. One row (generation) takes
+// the fused GEMV or Eigen, where packing each weight panel would cost more than the product (Q8_0
+// decode 5.3 against 8.8 tok/s). Two rows and more cost less on the panel GEMM than dequantizing
+// panels for Eigen, which repacks them: a 2-row keystroke on the 1.1B model at 512 tokens in
+// 0.16-0.22 s against 0.27-0.37 s (Q8_0), 0.25-0.27 against 0.29-0.30 s (F16); 12-24 rows 1.2-1.6x
+// faster (tests/bench/RESULTS.md).
 constexpr int kPanelGemmMinRows = 2;
 
 bool usePanelGemm(int n) {

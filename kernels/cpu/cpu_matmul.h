@@ -12,7 +12,7 @@ namespace ll::kern {
 // on the thread count, so results are bit-identical across pool sizes.
 int64_t f32PanelRows(int64_t rows);
 
-// Weight rows per task of a panel GEMM product (cpu_panel_gemm.h, from 32 activation rows): whole
+// Weight rows per task of a panel GEMM product (cpu_panel_gemm.h, from 2 activation rows): whole
 // 32-row strips, about rows / 16, at most 256.
 int64_t panelGemmRows(int64_t rows);
 

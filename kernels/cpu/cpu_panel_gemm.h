@@ -23,7 +23,8 @@ inline constexpr int kPanelDepth = 256;    // columns per block: a multiple of e
 bool panelGemmAvailable();
 
 // What computes the CPU backend's precise f32 products, for its name: "AVX-512 panel GEMM +
-// oneDNN 2.6.3" (the library below 32 rows), or the library's name alone.
+// oneDNN 2.6.3" (the library where LAYERLENS_CPU_GEMM=library asks for it; one-row products take
+// Eigen or the fused GEMV), or the library's name alone.
 std::string cpuGemmName();
 
 // Floats packRows writes for n rows of `cols` columns.
