@@ -154,7 +154,7 @@ void cpuMatmulSwiglu(ThreadPool& pool, const CpuWeight& up, const float* x, floa
   if (n <= 0) return;
   if (fast && fastMatmulSwiglu(pool, *fast, up, x, gate, n)) return;
   const int64_t rows = up.rows, cols = up.cols;
-  if (n <= 8) {
+  if (n <= 8 && !usePanelGemm(n)) {
     // Generation: the product is small; the plain matmul keeps its fused dequantize-and-dot path.
     // It lands in the calling thread's slot-1 scratch (cpuMatmul's tasks use slot 0 only), so the
     // per-token loop allocates nothing.
