@@ -202,6 +202,13 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
 
   // Timed prefills run unsampled (RssSampler::hold); the full-capture prefill before the update
   // below is sampled, untimed.
+  // The keystroke every update below times: the last word (the last two tokens) changed.
+  auto lastWordEdited = [&](int32_t salt) {
+    auto edited = ids;
+    edited[tokens - 2] = 1000 + salt;
+    edited[tokens - 1] = 2000 + salt;
+    return edited;
+  };
   auto timeRun = [&](const ll::rt::RunRequest& r) {
     double best = 1e30;
     samplerA->hold(true);
@@ -233,10 +240,7 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     samplerA->hold(true);
     double best = 1e30;
     for (int k = 0; k < repeat; ++k) {
-      auto edited = ids;
-      edited[tokens - 2] = 1000 + k;
-      edited[tokens - 1] = 2000 + k;
-      s.setPromptIds(edited);
+      s.setPromptIds(lastWordEdited(k));
       const double cpu0 = processCpuSeconds();
       auto t = Clock::now();
       auto tr = s.run(full);
@@ -311,10 +315,7 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     samplerA->phase("full-capture prefill");
     s.run(full);
     samplerA->phase("update");
-    auto edited = ids;
-    edited[tokens - 2] = 1000 + k;
-    edited[tokens - 1] = 2000 + k;
-    s.setPromptIds(edited);
+    s.setPromptIds(lastWordEdited(k));
     auto t = Clock::now();
     auto tr = s.run(full);
     tUpd = std::min(tUpd, seconds(t));
@@ -346,10 +347,7 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     samplerB.phase("full-capture prefill");
     auto kept = s.run(full);
     samplerB.phase("update");
-    auto edited = ids;
-    edited[tokens - 2] = 3000;
-    edited[tokens - 1] = 4000;
-    s.setPromptIds(edited);
+    s.setPromptIds(lastWordEdited(2000));  // the same tokens as before: 3000, 4000
     auto t1 = Clock::now();
     auto tr = s.run(full);
     tUpdB = seconds(t1);
