@@ -58,10 +58,8 @@ std::vector<float> Trace::finalNormRows(int r0, int r1) const {
 namespace {
 template <class F>
 size_t sumTensors(const Trace& t, F f) {
-  size_t n = f(t.logits) + f(t.embd) + f(t.finalNorm);
-  for (const LayerTrace& L : t.layers)
-    n += f(L.resid) + f(L.residMid) + f(L.qTail) + f(L.k) + f(L.attnOut) + f(L.mlpOut) +
-         f(L.headOut);
+  size_t n = 0;
+  t.forEachTensor([&](const TraceTensor<float>& v) { n += f(v); });
   return n;
 }
 }  // namespace

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -111,8 +112,29 @@ struct Trace {
   // Rows [r0, r1) of the LM head's input (the final norm), stored or recomputed; zeros for an
   // early-exit pass.
   std::vector<float> finalNormRows(int r0, int r1) const;
+  // Calls f on every TraceTensor of the trace: the one list of them for code that handles their
+  // storage.
+  template <class F>
+  void forEachTensor(F&& f) {
+    visitTensors(*this, f);
+  }
+  template <class F>
+  void forEachTensor(F&& f) const {
+    visitTensors(*this, f);
+  }
   size_t bytes() const;        // bytes held by the captured arrays (benchmarks)
   size_t deviceBytes() const;  // of which in backend memory
+
+ private:
+  template <class Self, class F>
+  static void visitTensors(Self& t, F& f) {
+    f(t.logits);
+    f(t.embd);
+    f(t.finalNorm);
+    for (auto& L : t.layers)
+      for (auto* x : {&L.resid, &L.residMid, &L.qTail, &L.k, &L.attnOut, &L.mlpOut, &L.headOut})
+        f(*x);
+  }
 };
 
 }  // namespace ll::rt

@@ -112,6 +112,23 @@ class TraceTensor {
     m_host.assign(count, value);
     m_count = count;
   }
+  // Host storage taken over from `storage`, whose size is the element count and whose contents
+  // are kept (the engine's capture pool hands out a dead trace's buffers this way).
+  void adoptHost(std::vector<T>&& storage) {
+    m_dev.reset();
+    m_lazy.reset();
+    m_host = std::move(storage);
+    m_count = m_host.size();
+  }
+  // Gives up plain host storage, leaving the tensor empty; empty for a tensor in backend memory
+  // or filled lazily (their host copy may be shared).
+  std::vector<T> releaseHost() {
+    if (m_dev || m_lazy) return {};
+    std::vector<T> out = std::move(m_host);
+    m_host.clear();
+    m_count = 0;
+    return out;
+  }
   // Backend storage of `count` elements (contents undefined until written).
   void assignDevice(kern::Backend& b, std::shared_ptr<kern::Backend> keepAlive, size_t count) {
     m_host.clear();

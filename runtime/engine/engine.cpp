@@ -20,7 +20,8 @@ Engine::Engine(const Model& model, kern::Backend& backend, std::shared_ptr<kern:
       m_backend(backend),
       m_backendOwner(std::move(keepAlive)),
       m_deviceCaptures(!backend.hostMemory()),
-      m_scratch(std::make_unique<Scratch>(backend)) {
+      m_scratch(std::make_unique<Scratch>(backend)),
+      m_capturePool(std::make_shared<CapturePool>()) {
   m_weights = sharedWeights ? std::move(sharedWeights)
                             : std::make_shared<ModelWeights>(model, backend, scope);
   m_k.resize(model.spec.nLayer);
@@ -179,20 +180,18 @@ void copyHeadPrefix(std::vector<float>& dst, int T, const std::vector<float>& sr
 }
 
 bool exclusiveStorage(const Trace& t) {
-  bool ok = t.logits.exclusive() && t.embd.exclusive() && t.finalNorm.exclusive();
-  for (const LayerTrace& L : t.layers)
-    ok = ok && L.resid.exclusive() && L.residMid.exclusive() && L.qTail.exclusive() &&
-         L.k.exclusive() && L.attnOut.exclusive() && L.mlpOut.exclusive() && L.headOut.exclusive();
+  bool ok = true;
+  t.forEachTensor([&](const TraceTensor<float>& x) { ok = ok && x.exclusive(); });
   return ok;
 }
 
 }  // namespace
 
-void Engine::allocCapture(TraceTensor<float>& t, size_t count) {
+void Engine::allocCapture(TraceTensor<float>& t, size_t count, bool overwritten) {
   if (m_deviceCaptures)
     t.assignDevice(m_backend, m_backendOwner, count);
   else
-    t.assignHost(count);
+    t.adoptHost(m_capturePool->take(count, !overwritten));
 }
 
 void Engine::copyCaptureRows(TraceTensor<float>& dst, size_t dstOffset,
@@ -334,7 +333,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
   const int d = s.nEmbd, H = s.nHead, V = s.nVocab;
   const int qd = s.nHead * s.headDim, kvd = s.nHeadKv * s.headDim;
   const int To = old ? old->nTokens : 0;
-  auto tr = std::make_shared<Trace>();
+  auto tr = makePooledTrace(m_capturePool);
   tr->nTokens = T;
   tr->nLayer = s.nLayer;
   tr->nEmbd = d;
@@ -359,7 +358,9 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
   }
   // A row-major [rows, width] capture: taken over from the recycled trace (prefix rows in place;
   // `keepRows` >= T keeps old rows past T that this pass still reads), or allocated and its
-  // prefix copied from the previous trace.
+  // prefix copied from the previous trace. Either way a whole pass writes every row past the
+  // prefix (the recycled trace's stale rows rely on it too); an early exit leaves its unreached
+  // layers as zeros.
   auto setup = [&](TraceTensor<float>& dst, TraceTensor<float>* from, size_t width, int rows,
                    size_t keepRows) {
     if (recycled && from && !from->empty()) {
@@ -367,7 +368,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
       dst.resize(std::max<size_t>(rows, keepRows) * width);
       return;
     }
-    allocCapture(dst, size_t(rows) * width);
+    allocCapture(dst, size_t(rows) * width, !early);
     if (from) copyCapture(dst, *from, size_t(p) * width);
   };
   Trace* src = recycled ? recycled.get() : const_cast<Trace*>(old);  // only moved from if recycled
@@ -396,7 +397,7 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
         L.qTail = std::move(O->qTail);
         L.qTail.resize(L.qTail.size());  // drops a device tensor's host copy, stale once written
       } else {
-        allocCapture(L.qTail, size_t(T - tr->qFrom) * qd);
+        allocCapture(L.qTail, size_t(T - tr->qFrom) * qd, !early);
       }
       setup(L.k, O ? &O->k : nullptr, kvd, T, To);
       if (capture.components) {
@@ -431,6 +432,9 @@ std::shared_ptr<const Trace> Engine::runPass(const std::vector<int32_t>& ids,
       }
     }
   }
+
+  // The pool keeps what the next pass will need, about this trace's captures, and no more.
+  if (!m_deviceCaptures) m_capturePool->endTakes(tr->bytes() + tr->bytes() / 4);
 
   // Scratch above kKeepScratchBytes goes back when the pass ends, however it ends (host memory
   // only: a device's buffers are not what the process's resident set holds).

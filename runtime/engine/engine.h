@@ -13,11 +13,14 @@
 //
 // Memory: when the cache holds the only reference to the previous trace (the client dropped it),
 // the new trace is built in that trace's buffers: its prefix rows are already in place, and only
-// one trace exists at a time. Captures live where the backend computes: host arrays on a backend
-// with host memory (CPU), backend buffers otherwise (no per-layer download; a trace copies a
-// tensor to the host on first host access). Logits are written by the LM head straight into the
-// trace. With host captures a trace stores the queries of its last Trace::kQueryTailRows rows only;
-// earlier rows are projected again from the stored layer input when asked (Trace::queries).
+// one trace exists at a time. Host captures of traces that die otherwise (the client dropped an
+// older one, resetCache) go to a CapturePool that the next pass takes its buffers from, so a pass
+// does not fault in and zero fresh memory. Captures live where the backend computes: host arrays on
+// a backend with host memory (CPU), backend buffers otherwise (no per-layer download; a trace
+// copies a tensor to the host on first host access). Logits are written by the LM head straight
+// into the trace. With host captures a trace stores the queries of its last Trace::kQueryTailRows
+// rows only; earlier rows are projected again from the stored layer input when asked
+// (Trace::queries).
 //
 // Pipeline stage (runtime/dist): setLayerRange(first, last) makes the engine run layers
 // [first, last) only, with a KV cache for those layers. runStage() then starts from the residual
@@ -39,6 +42,7 @@
 #include "runtime/api/request.h"
 #include "runtime/api/trace.h"
 #include "runtime/engine/activation_link.h"
+#include "runtime/engine/capture_pool.h"
 #include "runtime/engine/model_weights.h"
 #include "runtime/model/model.h"
 
@@ -146,6 +150,9 @@ class Engine {
   // force it on the CPU to check the lazily downloaded path against the host path.
   void setDeviceCaptures(bool on) { m_deviceCaptures = on; }
   bool deviceCaptures() const { return m_deviceCaptures; }
+  // Host captures of dead traces kept for the next pass (tests, benchmarks). Between passes the
+  // pool may hold up to one more trace's host captures than the client holds.
+  CapturePool::Stats capturePoolStats() const { return m_capturePool->stats(); }
 
   // First sequence index whose computation differs between two sets of interventions (T: none).
   static int invalidationPoint(const Interventions& a, const Interventions& b, int T);
@@ -183,7 +190,8 @@ class Engine {
   // The scratch as attention_masks.h's MaskScratch.
   std::function<void*(const std::string&, size_t)> scratchFn();
   // Capture storage: allocation where the backend computes, prefix copies, row writes.
-  void allocCapture(TraceTensor<float>& t, size_t count);
+  // `overwritten`: the pass writes every element (else they read as zeros).
+  void allocCapture(TraceTensor<float>& t, size_t count, bool overwritten);
   void copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count) {
     copyCaptureRows(dst, 0, src, 0, count);
   }
@@ -216,6 +224,8 @@ class Engine {
   // Last published trace and how many of its leading rows still match the cache.
   std::shared_ptr<const Trace> m_trace;
   int m_traceRows = 0;
+  // Host capture buffers of this engine's dead traces, for its next pass.
+  std::shared_ptr<CapturePool> m_capturePool;
 };
 
 }  // namespace ll::rt

@@ -151,6 +151,14 @@ double processCpuSeconds() {
          1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
+// Page faults served without I/O: a pass's fresh memory faults in page by page (the kernel zeroes
+// each), memory it reuses does not. Steadier than time on a shared machine.
+long minorFaults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
 size_t traceBytes(const ll::rt::Trace& t) {
   return t.bytes();
 }
@@ -242,16 +250,18 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     for (int k = 0; k < repeat; ++k) {
       s.setPromptIds(lastWordEdited(k));
       const double cpu0 = processCpuSeconds();
+      const long faults0 = minorFaults();
       auto t = Clock::now();
       auto tr = s.run(full);
       const double dt = seconds(t), cpu = processCpuSeconds() - cpu0;
+      const long faults = minorFaults() - faults0;
       best = std::min(best, dt);
       if (profile == "update-kept") held = tr;
       std::printf(
           "[%s] profile %s run %d (%d rows recomputed): %.3f s, CPU %.2f s (%.0f%% of "
-          "%d threads)\n",
+          "%d threads), %ld page faults\n",
           tag.c_str(), profile.c_str(), k, tr->nTokens - tr->reusedRows, dt, cpu,
-          100.0 * cpu / (dt * threads), threads);
+          100.0 * cpu / (dt * threads), threads, faults);
     }
     samplerA->stop();
     return {type, math, 0, 0, best};
@@ -263,14 +273,18 @@ Summary benchModel(const fs::path& shared, const fs::path& out, const std::strin
     for (int k = 0; k < repeat; ++k) {
       s.resetCache();
       const double cpu0 = processCpuSeconds();
+      const long faults0 = minorFaults();
       auto t = Clock::now();
       s.run(r);
       const double dt = seconds(t), cpu = processCpuSeconds() - cpu0;
+      const long faults = minorFaults() - faults0;
       best = std::min(best, dt);
       // CPU time counts work, not waiting: it moves less than wall time on a shared machine.
-      std::printf("[%s] profile %s run %d: %.3f s %.1f tok/s, CPU %.2f s (%.0f%% of %d threads)\n",
-                  tag.c_str(), profile.c_str(), k, dt, tokens / dt, cpu,
-                  100.0 * cpu / (dt * threads), threads);
+      std::printf(
+          "[%s] profile %s run %d: %.3f s %.1f tok/s, CPU %.2f s (%.0f%% of %d threads), %ld page "
+          "faults\n",
+          tag.c_str(), profile.c_str(), k, dt, tokens / dt, cpu, 100.0 * cpu / (dt * threads),
+          threads, faults);
     }
     samplerA->stop();
     return {type, math, tokens / best, 0, 0};

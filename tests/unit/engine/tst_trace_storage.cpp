@@ -3,6 +3,7 @@
 // after the Session is gone; prefix reuse builds the new trace in the buffers of a trace nobody
 // else holds, and never touches a trace a client still holds. CPU results are bit-identical for
 // any thread count. Any lazy source is filled once, shared by copies, and retried after a failure.
+// Buffers of dead traces serve later passes without carrying anything over.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -212,6 +213,80 @@ LL_TEST(reuseInPlaceOnlyWhenUnshared) {
       QVERIFY(storage(*keeps, b->layers[1].resid) != storage(*keeps, kept->layers[1].resid));
       held.push_back(b);
     }
+  }
+}
+
+bool sameComponents(const Trace& a, const Trace& b) {
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const LayerTrace &x = a.layers[l], &y = b.layers[l];
+    if (!same(x.attnOut, y.attnOut) || !same(x.mlpOut, y.mlpOut) || !same(x.headOut, y.headOut))
+      return false;
+  }
+  return true;
+}
+
+size_t pooledBytes(Session& s) {
+  return s.engine().capturePoolStats().reusedBytes;
+}
+
+// A pass takes the host capture buffers of traces that died (dropped by the client, or by
+// resetCache) and writes them whole: it equals a pass in fresh memory bit for bit whatever they
+// held (another prompt, another length, components, an early exit's zeros or the reverse), and
+// a trace the client still holds is never taken.
+LL_TEST(pooledCapturesCarryNothingOver) {
+  LL_REQUIRE_SHARED();
+  for (const char* file : {"stories260K.gguf", "llama-moe.gguf"}) {
+    auto pooled = session(file, false);
+    const int V = pooled->model().spec.nVocab;
+    RunRequest plain, comp, early;
+    comp.capture.components = true;
+    early.capture.lastLayer = 0;
+    struct Step {
+      int len, salt;
+      const RunRequest* req;
+    };
+    // 41 rows fit 40-row buffers' spare capacity; 33 take them with room to spare.
+    const std::vector<Step> steps = {{40, 11, &comp},  {40, 12, &comp},  {33, 13, &comp},
+                                     {41, 14, &plain}, {41, 15, &early}, {41, 16, &comp}};
+    size_t reused = 0;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const std::string tag = std::string(file) + " pass " + std::to_string(i);
+      pooled->resetCache();  // the previous trace dies: its buffers go to the pool
+      const auto ids = prompt(steps[i].len, V, steps[i].salt);
+      pooled->setPromptIds(ids);
+      const auto got = pooled->run(*steps[i].req);
+      auto fresh = session(file, false);
+      fresh->setPromptIds(ids);
+      const auto want = fresh->run(*steps[i].req);
+      QCOMPARE(pooledBytes(*fresh), size_t(0));
+      requireIdentical(*got, *want, tag);
+      QVERIFY2(sameComponents(*got, *want), tag + ": components differ");
+      if (i > 0) QVERIFY2(pooledBytes(*pooled) > reused, tag + ": no pooled buffer was taken");
+      reused = pooledBytes(*pooled);
+    }
+    // Typing while the GUI holds the previous trace: each update allocates (the held trace is
+    // not recycled) from the buffers of the trace before it. The reference session holds every
+    // trace, so it never takes a pooled buffer.
+    auto holds = session(file, false);
+    pooled->resetCache();
+    auto ids = prompt(40, V, 17);
+    std::vector<std::shared_ptr<const Trace>> all;
+    std::shared_ptr<const Trace> shown;
+    for (int step = 0; step < 4; ++step) {
+      const std::string tag = std::string(file) + " typing step " + std::to_string(step);
+      if (step > 0) ids.push_back(3 + step);
+      pooled->setPromptIds(ids);
+      holds->setPromptIds(ids);
+      const size_t before = pooledBytes(*pooled);
+      auto next = pooled->run(comp);
+      all.push_back(holds->run(comp));
+      if (step >= 2) QVERIFY2(pooledBytes(*pooled) > before, tag + ": no pooled buffer taken");
+      QCOMPARE(next->reusedRows, all.back()->reusedRows);
+      requireIdentical(*next, *all.back(), tag);
+      QVERIFY2(sameComponents(*next, *all.back()), tag + ": components differ");
+      shown = next;  // drops the one before: it goes to the pool
+    }
+    QCOMPARE(pooledBytes(*holds), size_t(0));
   }
 }
 
