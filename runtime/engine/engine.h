@@ -189,7 +189,11 @@ class Engine {
   void norm(const float* x, const kern::Weight* w, const kern::Weight* b, float* y, int n);
   // The scratch as attention_masks.h's MaskScratch.
   std::function<void*(const std::string&, size_t)> scratchFn();
-  // Capture storage: allocation where the backend computes, prefix copies, row writes.
+  // Capture storage (engine_capture.cpp): allocation where the backend computes, prefix copies,
+  // row writes.
+  void setupCaptures(Trace& tr, Trace* recycled, const Trace* old, int p, bool early);
+  void setupLayerStats(int l, LayerTrace& L, LayerTrace* O, bool inPlace, int T, int To, int p);
+  void zeroUnreachedCaptures(Trace& tr, int p, int nRun);
   // `overwritten`: the pass writes every element (else they read as zeros).
   void allocCapture(TraceTensor<float>& t, size_t count, bool overwritten);
   void copyCapture(TraceTensor<float>& dst, const TraceTensor<float>& src, size_t count) {
