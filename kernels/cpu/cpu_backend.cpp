@@ -45,8 +45,8 @@ class CpuBackend final : public Backend {
         m_math(math),
         m_fast(math == CpuMath::Fast ? &detectedCpuFeatures() : nullptr) {}
 
-  // The f32 GEMM library and the math mode in the name: what the window and the CLI show of the
-  // backend.
+  // What computes the f32 products (cpuGemmName) and the math mode in the name: what the window and
+  // the CLI show of the backend.
   std::string name() const override {
     if (!m_fast) return "cpu (" + cpuGemmName() + ")";
     const bool bf16 = fastMatmulCovers(QType::F16, *m_fast);
@@ -65,11 +65,13 @@ class CpuBackend final : public Backend {
     return std::make_unique<CpuBackend>(m_pool.size(), m_math);
   }
   std::string deviceDescription() const override {
-    return "CPU, " + std::to_string(m_pool.size()) + " threads, f32 GEMM " + sgemmLibrary() +
-           ", Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
-           std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION) + " (" +
-           Eigen::SimdInstructionSetsInUse() + "), " + cpuMathName(m_math) +
-           " math, CPU features: " + detectedCpuFeatures().describe();
+    const std::string gemm = panelGemmAvailable() ? cpuGemmName() + " (library " + sgemmLibrary() +
+                                                        " with LAYERLENS_CPU_GEMM=library)"
+                                                  : sgemmLibrary();
+    return "CPU, " + std::to_string(m_pool.size()) + " threads, f32 GEMM " + gemm + ", Eigen " +
+           std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+           std::to_string(EIGEN_MINOR_VERSION) + " (" + Eigen::SimdInstructionSetsInUse() + "), " +
+           cpuMathName(m_math) + " math, CPU features: " + detectedCpuFeatures().describe();
   }
 
   void* alloc(size_t bytes) override {

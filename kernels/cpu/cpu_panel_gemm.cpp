@@ -266,7 +266,7 @@ bool panelGemmAvailable() {
 }
 
 std::string cpuGemmName() {
-  return panelGemmAvailable() ? "AVX-512 panel GEMM + " + sgemmLibrary() : sgemmLibrary();
+  return panelGemmAvailable() ? "AVX-512 panel GEMM" : sgemmLibrary();
 }
 
 size_t packedRowsFloats(int n, int64_t cols) {

@@ -22,9 +22,9 @@ inline constexpr int kPanelDepth = 256;    // columns per block: a multiple of e
 // "library" (which keeps every product on the build's BLAS library, for side-by-side timings).
 bool panelGemmAvailable();
 
-// What computes the CPU backend's precise f32 products, for its name: "AVX-512 panel GEMM +
-// oneDNN 2.6.3" (the library where LAYERLENS_CPU_GEMM=library asks for it; one-row products take
-// Eigen or the fused GEMV), or the library's name alone.
+// What computes the CPU backend's precise f32 products of 2 rows or more, for its name: "AVX-512
+// panel GEMM", or the build's library ("oneDNN 2.6.3") on a CPU without AVX-512 or where
+// LAYERLENS_CPU_GEMM=library asks for it. One row (generation) takes the fused GEMV or Eigen.
 std::string cpuGemmName();
 
 // Floats packRows writes for n rows of `cols` columns.
