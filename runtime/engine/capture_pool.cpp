@@ -58,7 +58,7 @@ void CapturePool::endTakes(size_t capBytes) {
   std::lock_guard<std::mutex> lock(m_mutex);
   unused.swap(m_free);  // freed as the function returns
   m_stats.heldBytes = 0;
-  m_capBytes = capBytes;
+  m_capBytes = std::min(capBytes, kMaxBytes);
 }
 
 void CapturePool::reclaim(Trace& t, CapturePool& pool) noexcept {

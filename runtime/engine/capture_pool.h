@@ -24,8 +24,11 @@ class CapturePool {
   // Keeps `v` for a later take while the pool holds less than its cap, else frees it.
   void give(std::vector<float>&& v) noexcept;
   // Called after a pass has taken its buffers: frees the ones it did not take (another shape)
-  // and caps what the pool keeps at `capBytes`, the bytes of that pass's pooled captures.
+  // and caps what the pool keeps at `capBytes` (about that pass's captures), at most kMaxBytes.
   void endTakes(size_t capBytes);
+  // Held between passes, so an idle process keeps it: a bigger trace (a long prompt on a large
+  // model, where faulting in fresh pages costs less beside the pass) is not kept.
+  static constexpr size_t kMaxBytes = size_t(1) << 30;
   // Moves every plain host capture of `t` into `pool`.
   static void reclaim(Trace& t, CapturePool& pool) noexcept;
 

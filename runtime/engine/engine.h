@@ -151,7 +151,8 @@ class Engine {
   void setDeviceCaptures(bool on) { m_deviceCaptures = on; }
   bool deviceCaptures() const { return m_deviceCaptures; }
   // Host captures of dead traces kept for the next pass (tests, benchmarks). Between passes the
-  // pool may hold up to one more trace's host captures than the client holds.
+  // pool may hold up to one more trace's host captures than the client holds (at most
+  // CapturePool::kMaxBytes).
   CapturePool::Stats capturePoolStats() const { return m_capturePool->stats(); }
 
   // First sequence index whose computation differs between two sets of interventions (T: none).
