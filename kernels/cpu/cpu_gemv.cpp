@@ -43,6 +43,52 @@ float dotQ8_0(const uint8_t* b, const float* x, int64_t nb) {
   return hsum(acc);
 }
 
+// 16-bit floats (F16, BF16): four accumulators of 8 lanes hide the FMA latency; the loop streams
+// the row's bytes once, which is what bounds a generation step. load8 widens 8 values, load1 one.
+template <class Load8, class Load1>
+float dot16(const uint8_t* row, const float* x, int64_t cols, Load8 load8, Load1 load1) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  int64_t j = 0;
+  for (; j + 32 <= cols; j += 32)
+    for (int k = 0; k < 4; ++k)
+      acc[k] =
+          _mm256_fmadd_ps(load8(row + 2 * (j + 8 * k)), _mm256_loadu_ps(x + j + 8 * k), acc[k]);
+  for (; j + 8 <= cols; j += 8)
+    acc[0] = _mm256_fmadd_ps(load8(row + 2 * j), _mm256_loadu_ps(x + j), acc[0]);
+  float total = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; j < cols; ++j) total += load1(row + 2 * j) * x[j];
+  return total;
+}
+
+float dotF16(const uint8_t* row, const float* x, int64_t cols) {
+  return dot16(
+      row, x, cols,
+      [](const uint8_t* p) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      },
+      half);
+}
+
+// bf16 is the high half of an f32.
+float dotBF16(const uint8_t* row, const float* x, int64_t cols) {
+  return dot16(
+      row, x, cols,
+      [](const uint8_t* p) {
+        const __m256i w =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+      },
+      [](const uint8_t* p) {
+        uint16_t h;
+        std::memcpy(&h, p, 2);
+        const uint32_t bits = uint32_t(h) << 16;
+        float f;
+        std::memcpy(&f, &bits, 4);
+        return f;
+      });
+}
+
 // ggml get_scale_min_k4.
 inline void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
   if (j < 4) {
@@ -131,7 +177,8 @@ float dotQ6_K(const uint8_t* b, const float* x, int64_t nb) {
 
 bool hasFusedGemv(QType type) {
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-  return type == QType::Q8_0 || type == QType::Q4_K || type == QType::Q6_K;
+  return type == QType::Q8_0 || type == QType::Q4_K || type == QType::Q6_K || type == QType::F16 ||
+         type == QType::BF16;
 #else
   (void)type;
   return false;
@@ -149,6 +196,12 @@ void fusedGemv(const CpuWeight& w, const float* x, const float* xSums32, float* 
         break;
       case QType::Q4_K:
         y[r] = dotQ4_K(row, x, xSums32, w.cols / 256);
+        break;
+      case QType::F16:
+        y[r] = dotF16(row, x, w.cols);
+        break;
+      case QType::BF16:
+        y[r] = dotBF16(row, x, w.cols);
         break;
       default:
         y[r] = dotQ6_K(row, x, w.cols / 256);

@@ -1,5 +1,5 @@
-// One-activation-row matmul (generation) fused with dequantization for Q8_0, Q4_K and Q6_K: the
-// weight bytes are read once and never expanded to f32.
+// One-activation-row matmul (generation) fused with dequantization for Q8_0, Q4_K, Q6_K, F16 and
+// BF16: the weight bytes are read once and never expanded to f32.
 #pragma once
 
 #include <cstdint>

@@ -21,7 +21,7 @@ inline std::vector<float> randoms(size_t n, uint32_t seed) {
   return v;
 }
 
-// A weight of `type` (F32, F16, Q8_0 or Q4_K) over `bytes` with values near `vals` (Q8_0: one
+// A weight of `type` (F32, F16, BF16, Q8_0 or Q4_K) over `bytes` with values near `vals` (Q8_0: one
 // scale, 1/127; Q4_K: random nibbles and sub-block scales from `seed` under fixed super-block
 // scales, `vals` unused).
 inline ll::kern::CpuWeight makeWeight(ll::kern::QType type, int64_t rows, int64_t cols,
@@ -43,6 +43,13 @@ inline ll::kern::CpuWeight makeWeight(ll::kern::QType type, int64_t rows, int64_
     } else if (type == QType::F16) {
       for (int64_t c = 0; c < cols; ++c) {
         const uint16_t h = fp32ToFp16(src[c]);
+        std::memcpy(dst + 2 * c, &h, 2);
+      }
+    } else if (type == QType::BF16) {  // the high half of the f32, truncated
+      for (int64_t c = 0; c < cols; ++c) {
+        uint32_t bits;
+        std::memcpy(&bits, &src[c], 4);
+        const uint16_t h = uint16_t(bits >> 16);
         std::memcpy(dst + 2 * c, &h, 2);
       }
     } else if (type == QType::Q8_0) {  // blocks of an f16 scale and 32 int8

@@ -166,6 +166,40 @@ LL_TEST(identicalAcrossThreadCounts) {
   }
 }
 
+// One row (generation) takes the fused GEMV where the type has one (F16, BF16, Q8_0, Q4_K): equal
+// to the dequantized weights' dot product in double to float rounding, at widths with a tail past
+// the kernels' 32- and 8-element steps.
+LL_TEST(oneRowMatchesTheDequantizedDot) {
+  struct Case {
+    QType type;
+    int64_t cols;
+  };
+  const std::vector<Case> cases = {{QType::F16, 40},   {QType::F16, 45},  {QType::F16, 331},
+                                   {QType::BF16, 40},  {QType::BF16, 45}, {QType::BF16, 331},
+                                   {QType::Q8_0, 320}, {QType::Q4_K, 512}};
+  const int64_t rows = 70;
+  ThreadPool pool(2);
+  for (const Case& c : cases) {
+    const std::string what = std::string(qtypeName(c.type)) + " cols " + std::to_string(c.cols);
+    std::vector<uint8_t> bytes;
+    const CpuWeight w = makeWeight(c.type, rows, c.cols, randoms(size_t(rows) * c.cols, 21), bytes);
+    const auto x = randoms(size_t(c.cols), 22);
+    std::vector<float> y(static_cast<size_t>(rows)), deq(size_t(rows) * c.cols);
+    cpuMatmul(pool, w, x.data(), y.data(), 1);
+    dequantizeRows(w, 0, rows, deq.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      double ref = 0.0, mag = 0.0;
+      for (int64_t k = 0; k < c.cols; ++k) {
+        ref += double(deq[size_t(r) * c.cols + k]) * x[size_t(k)];
+        mag += std::fabs(double(deq[size_t(r) * c.cols + k]) * x[size_t(k)]);
+      }
+      QVERIFY2(std::fabs(y[size_t(r)] - ref) <= 1e-5 * mag + 1e-7,
+               what + " row " + std::to_string(r) + ": " + std::to_string(y[size_t(r)]) + " vs " +
+                   std::to_string(ref));
+    }
+  }
+}
+
 // Prefix reuse recomputes a few rows (a keystroke: usually 1-3) and a trace recomputes query rows
 // for a view; on an AVX-512 CPU those rows must have the bits the prefill gave them. Every call of
 // 2 rows or more takes the panel GEMM: its rows equal the same rows of a 40-row call, plain and
