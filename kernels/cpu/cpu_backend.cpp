@@ -1,7 +1,9 @@
 // The CPU backend: host memory, Eigen for the dense work, a thread pool of our own for
 // parallelism (one pool per backend), weights kept in their file type; precise or fast math.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -84,10 +86,29 @@ class CpuBackend final : public Backend {
   void free(void* p) override {
     if (p) ::operator delete(p, std::align_val_t(64));
   }
-  void upload(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
-  void download(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
-  void copy(void* dst, const void* src, size_t bytes) override {
+  // Transfers stay on the calling thread: a trace's lazy host copy may download while a pass
+  // runs on the pool.
+  void upload(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memmove(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memmove(dst, src, bytes);
+  }
+  // Large disjoint copies (a pass's captures, a held trace's kept rows into the next trace) are
+  // split over the pool: one core does not reach the memory bandwidth.
+  void copy(void* dst, const void* src, size_t bytes) override {
+    constexpr size_t kParallelBytes = size_t(2) << 20, kChunk = size_t(512) << 10;
+    const auto d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+    const bool disjoint = d + bytes <= s || s + bytes <= d;
+    if (bytes < kParallelBytes || m_pool.size() == 1 || !disjoint) {
+      if (bytes) std::memmove(dst, src, bytes);
+      return;
+    }
+    m_pool.run(int64_t((bytes + kChunk - 1) / kChunk), [&](int64_t c, int) {
+      const size_t off = size_t(c) * kChunk;
+      std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
+                  std::min(kChunk, bytes - off));
+    });
   }
   void fill(float* dst, float value, size_t count) override { std::fill(dst, dst + count, value); }
   void sync() override {}

@@ -43,6 +43,8 @@ void Engine::copyCaptureRows(TraceTensor<float>& dst, size_t dstOffset,
       m_backend.upload(dst.deviceData() + dstOffset, src.data() + srcOffset, bytes);
   } else if (dev && !src.hostReady()) {
     m_backend.download(dst.hostData() + dstOffset, dev + srcOffset, bytes);
+  } else if (m_backend.hostMemory()) {  // host arrays are the backend's memory: its copy
+    m_backend.copy(dst.hostData() + dstOffset, src.data() + srcOffset, bytes);
   } else {
     std::memcpy(dst.hostData() + dstOffset, src.data() + srcOffset, bytes);
   }
@@ -57,8 +59,8 @@ void Engine::copyRows(float* dst, const TraceTensor<float>& src, size_t srcOffse
 }
 
 void Engine::captureRows(TraceTensor<float>& t, size_t offset, const float* src, size_t count) {
-  if (t.onDevice())
-    m_backend.copy(t.deviceData() + offset, src, count * sizeof(float));
+  if (t.onDevice() || m_backend.hostMemory())  // host arrays are a host backend's memory
+    m_backend.copy(backendPtr(t) + offset, src, count * sizeof(float));
   else
     m_backend.download(t.hostData() + offset, src, count * sizeof(float));
 }
